@@ -1,0 +1,118 @@
+/**
+ * The operator API (IAM-authorised deployed, open on loopback locally). One line per route.
+ */
+import { z } from 'zod';
+import { BadRequestError, NotFoundError } from '../domain/errors';
+import {
+  DEFAULT_PAGE_SIZE,
+  definitionNameParams,
+  processesQuery,
+  processIdParams,
+  tasksQuery,
+} from '../domain/models';
+import { parseProcessDefinition } from '../domain/validate';
+import { defineRoute, type Route } from '../http/route';
+import { empty, json, text } from '../http/types';
+import type { Services } from '../services';
+import { renderMetrics } from './metrics';
+import { presentDefinition } from './present';
+
+/** The `next` cursor of a listing travels in a header, so that list bodies stay Sundial's bare arrays. */
+export const NEXT_CURSOR_HEADER = 'x-next-cursor';
+
+/** PUT bodies are validated by `parseProcessDefinition` (schema plus DAG and cron rules). */
+const definitionBody = z.unknown();
+
+const nextHeader = (next: string | undefined): Record<string, string> => (next ? { [NEXT_CURSOR_HEADER]: next } : {});
+
+export function operatorRoutes(s: Services): Route[] {
+  return [
+    // process definitions
+    defineRoute({
+      method: 'GET', path: '/api/process_definitions', auth: 'operator', summary: 'List all process definitions',
+      handler: async () => json(200, (await s.store.definitions.list()).map(presentDefinition)),
+    }),
+    defineRoute({
+      method: 'GET', path: '/api/process_definitions/{process_definition_name}', auth: 'operator', summary: 'Get a process definition',
+      params: definitionNameParams,
+      handler: async ({ path }) => {
+        const stored = await s.store.definitions.get(path.process_definition_name);
+        if (!stored) throw new NotFoundError(`process definition "${path.process_definition_name}" does not exist`);
+        return json(200, presentDefinition(stored));
+      },
+    }),
+    defineRoute({
+      method: 'PUT', path: '/api/process_definitions/{process_definition_name}', auth: 'operator', summary: 'Create or replace a process definition',
+      params: definitionNameParams,
+      body: definitionBody,
+      handler: async ({ path, body }) => {
+        const def = parseProcessDefinition(body, path.process_definition_name);
+        const { created, stored } = await s.store.definitions.put(def, s.now().toISOString());
+        return json(created ? 201 : 200, presentDefinition(stored));
+      },
+    }),
+    defineRoute({
+      method: 'DELETE', path: '/api/process_definitions/{process_definition_name}', auth: 'operator', summary: 'Delete a process definition (its runs are kept)',
+      params: definitionNameParams,
+      handler: async ({ path }) => {
+        if (!(await s.store.definitions.delete(path.process_definition_name))) {
+          throw new NotFoundError(`process definition "${path.process_definition_name}" does not exist`);
+        }
+        return empty(204);
+      },
+    }),
+
+    // runs
+    defineRoute({
+      method: 'GET', path: '/api/processes', auth: 'operator', summary: 'List runs, newest first',
+      query: processesQuery,
+      handler: async ({ query }) => {
+        const page = await s.store.runs.listRuns({
+          process_definition_name: query.process_definition_name,
+          start_time: query.start_time,
+          end_time: query.end_time,
+          statuses: query.allowed_statuses,
+          limit: query.limit ?? query.max_records ?? DEFAULT_PAGE_SIZE,
+          cursor: query.next,
+        });
+        return json(200, page.items, nextHeader(page.next));
+      },
+    }),
+    defineRoute({
+      method: 'GET', path: '/api/processes/{process_id}', auth: 'operator', summary: 'Get a run with its tasks, log and metadata entries',
+      params: processIdParams,
+      handler: async ({ path }) => {
+        const run = await s.store.runs.getRun(path.process_id);
+        if (!run) throw new NotFoundError(`process ${path.process_id} does not exist`);
+        return json(200, run);
+      },
+    }),
+
+    // task attempts
+    defineRoute({
+      method: 'GET', path: '/api/tasks', auth: 'operator', summary: 'List task attempts, newest first',
+      query: tasksQuery,
+      handler: async ({ query }) => {
+        if (query.task_definition_name && !query.process_definition_name) {
+          throw new BadRequestError('task_definition_name needs process_definition_name', 'process_definition_name', 'invalid_field');
+        }
+        const page = await s.store.runs.listTasks({
+          process_definition_name: query.process_definition_name,
+          task_definition_name: query.task_definition_name,
+          start_time: query.start_time,
+          end_time: query.end_time,
+          statuses: query.allowed_statuses,
+          limit: query.limit ?? query.max_records ?? DEFAULT_PAGE_SIZE,
+          cursor: query.next,
+        });
+        return json(200, page.items, nextHeader(page.next));
+      },
+    }),
+
+    // health
+    defineRoute({
+      method: 'GET', path: '/_internal_/metrics', auth: 'public', summary: 'Prometheus metrics: definitions, runs and tasks by status',
+      handler: async () => text(200, renderMetrics(await s.store.stats.read()), 'text/plain; version=0.0.4; charset=utf-8'),
+    }),
+  ];
+}

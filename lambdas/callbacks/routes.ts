@@ -1,0 +1,42 @@
+/**
+ * The routes a running task calls, with `Authorization: Bearer $SUNDIAL_TASK_TOKEN`. The token is
+ * checked before the body is read; a token for another task is refused and nothing is written.
+ */
+import { NotFoundError } from '../domain/errors';
+import { logEntries, metadataEntries, taskIdParams } from '../domain/models';
+import { type TaskTokenClaims, verifyTaskToken } from '../domain/task-token';
+import { defineRoute, header, type Route } from '../http/route';
+import { json } from '../http/types';
+import type { Services } from '../services';
+
+export function callbackRoutes(s: Services): Route[] {
+  const authorize = async ({ path, event }: { path: { task_id: string }; event: Parameters<typeof header>[0] }): Promise<TaskTokenClaims> =>
+    verifyTaskToken(await s.tokenKey(), header(event, 'authorization'), path.task_id);
+
+  const existingTask = async (claims: TaskTokenClaims) => {
+    const task = await s.store.runs.getTaskRecord(claims.pid, claims.tid);
+    if (!task) throw new NotFoundError(`task ${claims.tid} does not exist`);
+    return task;
+  };
+
+  return [
+    defineRoute({
+      method: 'POST', path: '/api/tasks/{task_id}/log_entries', auth: 'task', summary: 'Append log entries (idempotent on log_entry_id)',
+      params: taskIdParams, authorize, body: logEntries,
+      handler: async ({ auth, body }) => {
+        await existingTask(auth);
+        const written = await s.store.runs.appendLogEntries(auth.pid, auth.tid, body);
+        return json(201, { written, received: body.length });
+      },
+    }),
+    defineRoute({
+      method: 'POST', path: '/api/tasks/{task_id}/metadata', auth: 'task', summary: 'Append metadata entries (idempotent on metadata_entry_id)',
+      params: taskIdParams, authorize, body: metadataEntries,
+      handler: async ({ auth, body }) => {
+        await existingTask(auth);
+        const written = await s.store.runs.appendMetadataEntries(auth.pid, auth.tid, body);
+        return json(201, { written, received: body.length });
+      },
+    }),
+  ];
+}

@@ -1,0 +1,80 @@
+/**
+ * The one error type of Sundial. Anything thrown that is not an `HttpError` is a bug: the HTTP layer
+ * logs it and answers a plain 500 without serialising it.
+ */
+export abstract class HttpError extends Error {
+  abstract readonly statusCode: number;
+  abstract readonly code: string;
+
+  constructor(
+    message: string,
+    /** The request field at fault, as a dotted path (`task_definitions.0.max_attempts`), if any. */
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+
+  /** The wire shape of every error: `{"error": {"code", "message", "field"?}}`. */
+  toJSON(): { error: { code: string; message: string; field?: string } } {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.field === undefined ? {} : { field: this.field }),
+      },
+    };
+  }
+}
+
+export class BadRequestError extends HttpError {
+  readonly statusCode = 400;
+  constructor(
+    message: string,
+    field?: string,
+    readonly code: string = 'invalid_request',
+  ) {
+    super(message, field);
+  }
+}
+
+export class UnauthorizedError extends HttpError {
+  readonly statusCode = 401;
+  readonly code = 'unauthorized';
+}
+
+export class ForbiddenError extends HttpError {
+  readonly statusCode = 403;
+  readonly code = 'forbidden';
+}
+
+export class NotFoundError extends HttpError {
+  readonly statusCode = 404;
+  readonly code = 'not_found';
+}
+
+export class MethodNotAllowedError extends HttpError {
+  readonly statusCode = 405;
+  readonly code = 'method_not_allowed';
+}
+
+export class ConflictError extends HttpError {
+  readonly statusCode = 409;
+  readonly code = 'conflict';
+}
+
+export class PayloadTooLargeError extends HttpError {
+  readonly statusCode = 413;
+  readonly code = 'payload_too_large';
+}
+
+export class UnsupportedMediaTypeError extends HttpError {
+  readonly statusCode = 415;
+  readonly code = 'unsupported_media_type';
+}
+
+/** A dependency (DynamoDB, Step Functions, …) refused for now; the client may retry. */
+export class ServiceUnavailableError extends HttpError {
+  readonly statusCode = 503;
+  readonly code = 'service_unavailable';
+}

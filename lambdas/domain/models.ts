@@ -1,0 +1,297 @@
+/**
+ * The seed spec's models (svc-sundial 0.1.0) as zod schemas: the one source for request validation,
+ * TypeScript types and (later) the OpenAPI document.
+ *
+ * Wire format (DESIGN.md): field names and enums exactly as in the seed; unions are one-key wrapper
+ * objects (`{"shell_script_command": {...}}`); the spec's defaults apply when a field is absent; `null`
+ * counts as absent for optional fields (generated clients send it); unknown fields are ignored, as
+ * Sundial's JSON readers did, so a definition read with GET can be PUT back unchanged.
+ */
+import { z } from 'zod';
+
+// ---- enums -------------------------------------------------------------------------------------
+
+export const NOTIFICATION_OPTIONS = ['always', 'on_failure', 'on_state_change', 'on_state_change_and_failures', 'never'] as const;
+export const OVERLAP_ACTIONS = ['wait', 'terminate'] as const;
+export const PROCESS_STATUSES = ['running', 'succeeded', 'failed'] as const;
+export const TASK_STATUSES = ['submitted', 'runnable', 'starting', 'pending', 'running', 'failed', 'succeeded'] as const;
+
+export type NotificationOption = (typeof NOTIFICATION_OPTIONS)[number];
+export type OverlapAction = (typeof OVERLAP_ACTIONS)[number];
+export type ProcessStatus = (typeof PROCESS_STATUSES)[number];
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const notificationOption = z.enum(NOTIFICATION_OPTIONS);
+export const processStatus = z.enum(PROCESS_STATUSES);
+export const taskStatus = z.enum(TASK_STATUSES);
+
+// ---- limits (documented in README) -------------------------------------------------------------
+
+export const LIMITS = {
+  /** Names end up in DynamoDB keys, Scheduler schedule names (64) and Step Functions execution names (80). */
+  nameMaxLength: 64,
+  taskDefinitionsPerProcess: 1000,
+  dependenciesPerTask: 100,
+  stringMaxLength: 4096,
+  scriptMaxLength: 65_536,
+  listMaxItems: 1000,
+  entriesPerCall: 500,
+  entryMessageMaxLength: 32_768,
+} as const;
+
+/** Letters, digits, `_`, `-`, `.`: safe in URLs, keys, schedule and execution names. */
+export const NAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
+
+// ---- helpers -----------------------------------------------------------------------------------
+
+/** An optional field: absent or `null` both read as absent. */
+const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? undefined);
+
+const text = (max: number = LIMITS.stringMaxLength) => z.string().max(max, `must be at most ${max} characters`);
+const nonEmptyText = (max: number = LIMITS.stringMaxLength) => text(max).min(1, 'must not be empty');
+
+export const name = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(LIMITS.nameMaxLength, `must be at most ${LIMITS.nameMaxLength} characters`)
+  .regex(NAME_PATTERN, 'may contain only letters, digits, "_", "-" and "."');
+
+const positiveInt = z.int('must be an integer').min(1, 'must be at least 1').max(1_000_000_000, 'is too large');
+const nonNegativeInt = z.int('must be an integer').min(0, 'must not be negative').max(1_000_000_000, 'is too large');
+
+const list = <T extends z.ZodType>(item: T, max: number = LIMITS.listMaxItems) =>
+  z.array(item).max(max, `must have at most ${max} items`);
+
+/**
+ * A union encoded as a one-key wrapper object, e.g. `{"cron_schedule": {...}}`. Exactly one of the
+ * variants must be present.
+ */
+const oneKeyUnion = <S extends Record<string, z.ZodType>>(variants: S) => {
+  const keys = Object.keys(variants);
+  const shape = Object.fromEntries(Object.entries(variants).map(([k, v]) => [k, v.optional()])) as {
+    [K in keyof S]: z.ZodOptional<S[K]>;
+  };
+  return z.object(shape).superRefine((value, ctx) => {
+    const present = keys.filter((k) => (value as Record<string, unknown>)[k] !== undefined);
+    if (present.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must have exactly one of ${keys.join(', ')}${present.length > 1 ? ` (got ${present.join(', ')})` : ''}`,
+      });
+    }
+  });
+};
+
+// ---- models ------------------------------------------------------------------------------------
+
+export const environmentVariable = z.object({
+  variable_name: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(256, 'must be at most 256 characters')
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name'),
+  value: text(),
+});
+
+const environmentVariables = list(environmentVariable, 200);
+
+export const batchImageCommand = z.object({
+  image: nonEmptyText(),
+  tag: nonEmptyText(128).default('latest'),
+  command: list(text()),
+  memory: optional(positiveInt),
+  vCpus: positiveInt,
+  taskRoleArn: nonEmptyText(2048),
+  environment_variables: environmentVariables.default([]),
+  job_queue: optional(nonEmptyText(2048)),
+});
+
+export const dockerImageCommand = z.object({
+  image: nonEmptyText(),
+  tag: nonEmptyText(128).default('latest'),
+  command: list(text()),
+  memory: optional(positiveInt),
+  cpu: optional(positiveInt),
+  taskRoleArn: optional(nonEmptyText(2048)),
+  log_paths: list(text()).default([]),
+  environment_variables: environmentVariables.default([]),
+});
+
+export const shellScriptCommand = z.object({
+  script: nonEmptyText(LIMITS.scriptMaxLength),
+  environment_variables: optional(environmentVariables),
+});
+
+export const taskExecutable = oneKeyUnion({
+  docker_image_command: dockerImageCommand,
+  shell_script_command: shellScriptCommand,
+  batch_image_command: batchImageCommand,
+});
+
+export const taskDependency = z.object({
+  task_definition_name: name,
+  success_required: z.boolean().default(true),
+});
+
+export const taskDefinition = z.object({
+  task_definition_name: name,
+  dependencies: list(taskDependency, LIMITS.dependenciesPerTask),
+  executable: taskExecutable,
+  max_attempts: positiveInt,
+  max_runtime_seconds: optional(positiveInt),
+  backoff_base_seconds: nonNegativeInt,
+  backoff_exponent: z.number().min(1, 'must be at least 1').max(100, 'must be at most 100').default(1),
+  require_explicit_success: z.boolean(),
+});
+
+export const cronSchedule = z.object({
+  minutes: nonEmptyText(256),
+  hours: nonEmptyText(256),
+  day_of_month: nonEmptyText(256),
+  month: nonEmptyText(256),
+  day_of_week: nonEmptyText(256),
+  /** Beyond Sundial: the IANA time zone the expression is read in. */
+  time_zone: optional(nonEmptyText(64)),
+});
+
+export const continuousSchedule = z.object({
+  buffer_seconds: optional(nonNegativeInt),
+});
+
+export const processSchedule = oneKeyUnion({
+  cron_schedule: cronSchedule,
+  continuous_schedule: continuousSchedule,
+});
+
+export const emailNotification = z.object({
+  name: nonEmptyText(256),
+  email: z.email('must be an email address').max(320),
+  notify_when: notificationOption.default('on_state_change_and_failures'),
+});
+
+export const pagerdutyNotification = z.object({
+  service_key: nonEmptyText(256),
+  num_consecutive_failures: positiveInt.default(1),
+  api_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).default('https://events.pagerduty.com'),
+});
+
+export const notification = oneKeyUnion({
+  email: emailNotification,
+  pagerduty: pagerdutyNotification,
+});
+
+export const processDefinition = z.object({
+  process_definition_name: name,
+  paused: optional(z.boolean()),
+  process_description: optional(text()),
+  schedule: optional(processSchedule),
+  task_definitions: list(taskDefinition, LIMITS.taskDefinitionsPerProcess).min(1, 'must have at least one task'),
+  overlap_action: z.enum(OVERLAP_ACTIONS).default('wait'),
+  notifications: optional(list(notification, 50)),
+});
+
+export const logEntry = z.object({
+  log_entry_id: z.uuid('must be a UUID'),
+  when: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }),
+  source: text(256),
+  message: text(LIMITS.entryMessageMaxLength),
+});
+
+export const metadataEntry = z.object({
+  metadata_entry_id: z.uuid('must be a UUID'),
+  when: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }),
+  key: nonEmptyText(256),
+  value: text(LIMITS.entryMessageMaxLength),
+});
+
+export const logEntries = z.array(logEntry).max(LIMITS.entriesPerCall, `must have at most ${LIMITS.entriesPerCall} entries`);
+export const metadataEntries = z
+  .array(metadataEntry)
+  .max(LIMITS.entriesPerCall, `must have at most ${LIMITS.entriesPerCall} entries`);
+
+// ---- types -------------------------------------------------------------------------------------
+
+export type EnvironmentVariable = z.output<typeof environmentVariable>;
+export type TaskExecutable = z.output<typeof taskExecutable>;
+export type TaskDependency = z.output<typeof taskDependency>;
+export type TaskDefinition = z.output<typeof taskDefinition>;
+export type CronSchedule = z.output<typeof cronSchedule>;
+export type ProcessSchedule = z.output<typeof processSchedule>;
+export type Notification = z.output<typeof notification>;
+export type ProcessDefinition = z.output<typeof processDefinition>;
+export type LogEntry = z.output<typeof logEntry>;
+export type MetadataEntry = z.output<typeof metadataEntry>;
+
+/** A task record: one attempt of one task definition in one run (seed model `task`). */
+export interface Task {
+  task_id: string;
+  process_id: string;
+  process_definition_name: string;
+  task_definition_name: string;
+  start_time: string;
+  end_time?: string;
+  previous_attempt_count: number;
+  log_entries: LogEntry[];
+  metadata_entries: MetadataEntry[];
+  execution_state?: MetadataEntry[];
+  status: TaskStatus;
+}
+
+/** A run of a process definition (seed model `process`). */
+export interface Process {
+  process_id: string;
+  process_definition_name: string;
+  start_time: string;
+  end_time?: string;
+  status: ProcessStatus;
+  task: Task[];
+}
+
+// ---- request parameters (path and query) -------------------------------------------------------
+
+/** A query parameter that may be repeated (`?s=a&s=b`) or comma-separated (`?s=a,b`, API Gateway's form). */
+const repeated = <T extends z.ZodType>(item: T) =>
+  z.preprocess(
+    (v) => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).flatMap((s) => String(s).split(',')).filter((s) => s !== '')),
+    z.array(item),
+  );
+
+/** A query parameter given at most once. */
+const single = <T extends z.ZodType>(item: T) =>
+  z.preprocess((v) => (Array.isArray(v) ? (v.length === 1 ? v[0] : v) : v), item);
+
+const pageSize = z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(1000, 'must be at most 1000');
+
+/** An ISO 8601 date-time in a query, normalised to UTC `toISOString()` form. */
+const isoTime = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/, 'must be an ISO 8601 date-time (e.g. 2026-11-23T10:00:00Z)')
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be a valid date-time')
+  .transform((s) => new Date(s).toISOString());
+
+export const DEFAULT_PAGE_SIZE = 100;
+
+export const definitionNameParams = z.object({ process_definition_name: name });
+export const processIdParams = z.object({ process_id: z.uuid('must be a UUID') });
+export const taskIdParams = z.object({ task_id: z.uuid('must be a UUID') });
+
+export const processesQuery = z.object({
+  process_definition_name: single(name.optional()),
+  start_time: single(isoTime.optional()),
+  end_time: single(isoTime.optional()),
+  max_records: single(pageSize.optional()),
+  limit: single(pageSize.optional()),
+  allowed_statuses: repeated(processStatus),
+  next: single(z.string().max(2048).optional()),
+});
+
+export const tasksQuery = z.object({
+  process_definition_name: single(name.optional()),
+  task_definition_name: single(name.optional()),
+  start_time: single(isoTime.optional()),
+  end_time: single(isoTime.optional()),
+  limit: single(pageSize.optional()),
+  max_records: single(pageSize.optional()),
+  allowed_statuses: repeated(taskStatus),
+  next: single(z.string().max(2048).optional()),
+});

@@ -1,0 +1,131 @@
+/**
+ * One route of the API: method, path, who may call it, the schemas of its path, query and body, and
+ * a handler that receives them parsed. Parsing and validation happen here, once, for every route.
+ */
+import type { z } from 'zod';
+import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../domain/errors';
+import { parseWith } from '../domain/validate';
+import type { HttpEvent, HttpResult } from './types';
+
+/** Largest request body any route accepts. */
+export const MAX_BODY_BYTES = 262_144;
+
+/**
+ * `operator`: IAM (SigV4) at API Gateway deployed, open on loopback locally.
+ * `task`: a task's bearer token, checked by the handler (the callback routes).
+ * `public`: no authentication (metrics only).
+ */
+export type Auth = 'operator' | 'task' | 'public';
+
+export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+export interface Parsed<P, Q, B, A = undefined> {
+  path: P;
+  query: Q;
+  body: B;
+  /** What `authorize` answered (the caller's identity). */
+  auth: A;
+  event: HttpEvent;
+}
+
+export interface RouteSpec<PS extends z.ZodType, QS extends z.ZodType, BS extends z.ZodType, A> {
+  method: Method;
+  /** API Gateway style: `/api/processes/{process_id}`. */
+  path: string;
+  auth: Auth;
+  summary: string;
+  params?: PS;
+  query?: QS;
+  /** Absent: the route takes no body (one sent is ignored). `optionalBody`: an empty body is `undefined`. */
+  body?: BS;
+  optionalBody?: boolean;
+  /** Runs after path and query are valid and before the body is parsed (token checks). */
+  authorize?: (req: { path: z.output<PS>; event: HttpEvent }) => Promise<A>;
+  handler: (req: Parsed<z.output<PS>, z.output<QS>, z.output<BS>, A>) => Promise<HttpResult>;
+}
+
+export interface Route {
+  method: Method;
+  path: string;
+  auth: Auth;
+  summary: string;
+  schemas: { params?: z.ZodType; query?: z.ZodType; body?: z.ZodType };
+  handle: (event: HttpEvent) => Promise<HttpResult>;
+}
+
+/** Query string → object; a key given more than once becomes an array. */
+export function parseQuery(raw: string | undefined): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (const [k, v] of new URLSearchParams(raw ?? '')) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return { ...out };
+}
+
+function header(event: HttpEvent, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  for (const k of Object.keys(headers)) if (k.toLowerCase() === name) return headers[k];
+  return undefined;
+}
+
+/** The JSON body of a request, or `undefined` when empty and allowed to be. */
+export function parseBody(event: HttpEvent, optional: boolean): unknown {
+  const raw = event.body === undefined || event.body === null ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new PayloadTooLargeError(`body is larger than ${MAX_BODY_BYTES} bytes`, 'body');
+  if (raw.trim() === '') {
+    if (optional) return undefined;
+    throw new BadRequestError('body is required (JSON)', 'body', 'invalid_json');
+  }
+  const contentType = header(event, 'content-type');
+  if (contentType !== undefined && !/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType.trim())) {
+    throw new UnsupportedMediaTypeError(`content-type must be application/json, got "${contentType}"`, 'content-type');
+  }
+  try {
+    return JSON.parse(raw);
+  } catch (err) {
+    throw new BadRequestError(`body is not valid JSON: ${(err as Error).message}`, 'body', 'invalid_json');
+  }
+}
+
+/** Path parameters as API Gateway gives them, or as the router matched them (still URL-encoded). */
+function pathParams(event: HttpEvent): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.pathParameters ?? {})) {
+    if (v === undefined) continue;
+    try {
+      out[k] = decodeURIComponent(v);
+    } catch {
+      throw new BadRequestError(`path parameter ${k} is not valid URL encoding`, k);
+    }
+  }
+  return out;
+}
+
+export function defineRoute<
+  PS extends z.ZodType = z.ZodType,
+  QS extends z.ZodType = z.ZodType,
+  BS extends z.ZodType = z.ZodType,
+  A = undefined,
+>(spec: RouteSpec<PS, QS, BS, A>): Route {
+  return {
+    method: spec.method,
+    path: spec.path,
+    auth: spec.auth,
+    summary: spec.summary,
+    schemas: { params: spec.params, query: spec.query, body: spec.body },
+    handle: async (event) => {
+      const path = (spec.params ? parseWith(spec.params, pathParams(event)) : {}) as z.output<PS>;
+      const query = (spec.query ? parseWith(spec.query, parseQuery(event.rawQueryString)) : {}) as z.output<QS>;
+      const auth = (spec.authorize ? await spec.authorize({ path, event }) : undefined) as A;
+      let body = undefined as z.output<BS>;
+      if (spec.body) {
+        const raw = parseBody(event, spec.optionalBody ?? false);
+        if (raw !== undefined) body = parseWith(spec.body, raw);
+      }
+      return spec.handler({ path, query, body, auth, event });
+    },
+  };
+}
+
+export { header };

@@ -1,0 +1,107 @@
+/**
+ * Process definitions: one item each in the `DEF` partition, so that listing them is one Query.
+ */
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { ProcessDefinition } from '../domain/models';
+import type { Db } from './client';
+import { keys } from './keys';
+import type { StatsStore } from './stats';
+
+/** A stored definition: the validated body plus the bookkeeping the store keeps beside it. */
+export interface StoredDefinition {
+  definition: DefinitionBody;
+  paused: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The definition without `paused`, which the store keeps beside it (pause/resume change only that). */
+export type DefinitionBody = Omit<ProcessDefinition, 'paused'>;
+
+interface DefinitionItem {
+  definition: DefinitionBody;
+  paused?: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+function fromItem(item: Record<string, unknown>): StoredDefinition {
+  const it = item as unknown as DefinitionItem;
+  return { definition: it.definition, paused: it.paused ?? false, created_at: it.created_at, updated_at: it.updated_at };
+}
+
+export class DefinitionStore {
+  constructor(
+    private readonly db: Db,
+    private readonly stats: StatsStore,
+  ) {}
+
+  /**
+   * Creates or replaces a definition. `paused` is kept from the stored item when the body leaves it
+   * out. Answers whether it was created and the stored state.
+   */
+  async put(def: ProcessDefinition, now: string): Promise<{ created: boolean; stored: StoredDefinition }> {
+    const { paused, ...body } = def;
+    const out = await this.db.doc.send(
+      new UpdateCommand({
+        TableName: this.db.tableName,
+        Key: keys.definition(def.process_definition_name),
+        UpdateExpression:
+          'SET #definition = :definition, updated_at = :now, created_at = if_not_exists(created_at, :now), paused = ' +
+          (paused === undefined ? 'if_not_exists(paused, :false)' : ':paused'),
+        ExpressionAttributeNames: { '#definition': 'definition' },
+        ExpressionAttributeValues: {
+          ':definition': body,
+          ':now': now,
+          ...(paused === undefined ? { ':false': false } : { ':paused': paused }),
+        },
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    const old = out.Attributes ? fromItem(out.Attributes) : undefined;
+    if (!old) await this.stats.add({ definitions: 1 });
+    const stored: StoredDefinition = {
+      definition: body,
+      paused: paused ?? old?.paused ?? false,
+      created_at: old?.created_at ?? now,
+      updated_at: now,
+    };
+    return { created: !old, stored };
+  }
+
+  async get(name: string): Promise<StoredDefinition | undefined> {
+    const out = await this.db.doc.send(
+      new GetCommand({ TableName: this.db.tableName, Key: keys.definition(name), ConsistentRead: true }),
+    );
+    return out.Item ? fromItem(out.Item) : undefined;
+  }
+
+  /** All definitions, by name. Definitions are few (one item each), so this reads every page. */
+  async list(): Promise<StoredDefinition[]> {
+    const result: StoredDefinition[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.doc.send(
+        new QueryCommand({
+          TableName: this.db.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.definitionsPartition },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      result.push(...(out.Items ?? []).map(fromItem));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return result;
+  }
+
+  /** Deletes a definition; answers false when there was none. Its runs are kept. */
+  async delete(name: string): Promise<boolean> {
+    const out = await this.db.doc.send(
+      new DeleteCommand({ TableName: this.db.tableName, Key: keys.definition(name), ReturnValues: 'ALL_OLD' }),
+    );
+    if (!out.Attributes) return false;
+    await this.stats.add({ definitions: -1 });
+    return true;
+  }
+}

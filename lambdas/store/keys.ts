@@ -1,0 +1,91 @@
+/**
+ * Every key and index of Sundial's single DynamoDB table, in one place (docs/STORAGE.md explains them).
+ *
+ * Table: `pk` / `sk` (strings). Three overloaded GSIs `gsi1`..`gsi3` (`gsiNpk` / `gsiNsk`, projection
+ * ALL). TTL attribute `expires_at` (epoch seconds).
+ *
+ * | item              | pk                 | sk                          | gsi1                        | gsi2                               | gsi3            |
+ * |-------------------|--------------------|-----------------------------|-----------------------------|------------------------------------|-----------------|
+ * | process definition| `DEF`              | `DEF#<name>`                |                             |                                    |                 |
+ * | run (process)     | `RUN#<process_id>` | `RUN`                       | `RUNS#<def>` / `<start>#id` | `RUNS` / `<start>#id`              |                 |
+ * | task attempt      | `RUN#<process_id>` | `TASK#<task_id>`            | `TASKS#<def>` / `<start>#id`| `TASKS#<def>#<task def>` / `<start>#id` | `TASKS` / `<start>#id` |
+ * | log entry         | `RUN#<process_id>` | `TASK#<task_id>#LOG#<id>`   |                             |                                    |                 |
+ * | metadata entry    | `RUN#<process_id>` | `TASK#<task_id>#META#<id>`  |                             |                                    |                 |
+ * | counters          | `STATS`            | `STATS`                     |                             |                                    |                 |
+ *
+ * Times in sort keys are `Date.toISOString()` (fixed width, UTC), so they sort as strings.
+ */
+
+export const INDEXES = {
+  gsi1: { name: 'gsi1', pk: 'gsi1pk', sk: 'gsi1sk' },
+  gsi2: { name: 'gsi2', pk: 'gsi2pk', sk: 'gsi2sk' },
+  gsi3: { name: 'gsi3', pk: 'gsi3pk', sk: 'gsi3sk' },
+} as const;
+
+export type IndexName = keyof typeof INDEXES;
+
+export const TTL_ATTRIBUTE = 'expires_at';
+
+export interface Key {
+  pk: string;
+  sk: string;
+}
+
+export const keys = {
+  definitionsPartition: 'DEF',
+  definition: (name: string): Key => ({ pk: 'DEF', sk: `DEF#${name}` }),
+
+  runPartition: (processId: string) => `RUN#${processId}`,
+  run: (processId: string): Key => ({ pk: `RUN#${processId}`, sk: 'RUN' }),
+  runIndexes: (definitionName: string, startTime: string, processId: string) => ({
+    gsi1pk: `RUNS#${definitionName}`,
+    gsi1sk: `${startTime}#${processId}`,
+    gsi2pk: 'RUNS',
+    gsi2sk: `${startTime}#${processId}`,
+  }),
+  runsOfDefinition: (definitionName: string) => ({ index: 'gsi1' as const, pk: `RUNS#${definitionName}` }),
+  allRuns: () => ({ index: 'gsi2' as const, pk: 'RUNS' }),
+
+  task: (processId: string, taskId: string): Key => ({ pk: `RUN#${processId}`, sk: `TASK#${taskId}` }),
+  /** Prefix of a task item and its entries: a begins_with on it reads the task with its log and metadata. */
+  taskPrefix: (taskId: string) => `TASK#${taskId}`,
+  taskIndexes: (definitionName: string, taskDefinitionName: string, startTime: string, taskId: string) => ({
+    gsi1pk: `TASKS#${definitionName}`,
+    gsi1sk: `${startTime}#${taskId}`,
+    gsi2pk: `TASKS#${definitionName}#${taskDefinitionName}`,
+    gsi2sk: `${startTime}#${taskId}`,
+    gsi3pk: 'TASKS',
+    gsi3sk: `${startTime}#${taskId}`,
+  }),
+  tasksOfDefinition: (definitionName: string) => ({ index: 'gsi1' as const, pk: `TASKS#${definitionName}` }),
+  tasksOfTaskDefinition: (definitionName: string, taskDefinitionName: string) => ({
+    index: 'gsi2' as const,
+    pk: `TASKS#${definitionName}#${taskDefinitionName}`,
+  }),
+  allTasks: () => ({ index: 'gsi3' as const, pk: 'TASKS' }),
+
+  logEntry: (processId: string, taskId: string, entryId: string): Key => ({
+    pk: `RUN#${processId}`,
+    sk: `TASK#${taskId}#LOG#${entryId}`,
+  }),
+  metadataEntry: (processId: string, taskId: string, entryId: string): Key => ({
+    pk: `RUN#${processId}`,
+    sk: `TASK#${taskId}#META#${entryId}`,
+  }),
+
+  stats: (): Key => ({ pk: 'STATS', sk: 'STATS' }),
+} as const;
+
+/** Kind of an item of a run's partition, from its sort key. */
+export function runItemKind(sk: string): 'run' | 'task' | 'log' | 'metadata' | 'other' {
+  if (sk === 'RUN') return 'run';
+  if (!sk.startsWith('TASK#')) return 'other';
+  if (sk.includes('#LOG#')) return 'log';
+  if (sk.includes('#META#')) return 'metadata';
+  return 'task';
+}
+
+/** Sort-key bounds for a time window on `<iso time>#<id>` sort keys. */
+export function timeRange(from?: string, to?: string): { from?: string; to?: string } {
+  return { ...(from ? { from } : {}), ...(to ? { to: `${to}#\uffff` } : {}) };
+}

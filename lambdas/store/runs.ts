@@ -1,0 +1,319 @@
+/**
+ * Runs (seed model `process`), their task attempts (`task`) and the attempts' log and metadata entries.
+ * A run and everything in it share one partition, `RUN#<process_id>`, so that reading a run with its
+ * tasks and entries is one Query; the GSIs list runs and tasks newest first (see keys.ts).
+ */
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { LogEntry, MetadataEntry, Process, ProcessStatus, Task, TaskStatus } from '../domain/models';
+import { type Db, isConditionFailed } from './client';
+import { keys, runItemKind } from './keys';
+import { type Page, queryNewestFirst } from './pages';
+import type { StatsStore } from './stats';
+
+/** A run as stored: the wire fields without tasks, plus engine bookkeeping. */
+export interface RunRecord {
+  process_id: string;
+  process_definition_name: string;
+  start_time: string;
+  end_time?: string;
+  status: ProcessStatus;
+  /** Why a run ended the way it did when that is not obvious (e.g. "killed by operator"). */
+  reason?: string;
+}
+
+/** A task attempt as stored: the wire fields without entries. */
+export type TaskRecord = Omit<Task, 'log_entries' | 'metadata_entries'>;
+
+export interface RunFilter {
+  process_definition_name?: string;
+  start_time?: string;
+  end_time?: string;
+  statuses?: readonly ProcessStatus[];
+  limit: number;
+  cursor?: string;
+}
+
+export interface TaskFilter {
+  process_definition_name?: string;
+  task_definition_name?: string;
+  start_time?: string;
+  end_time?: string;
+  statuses?: readonly TaskStatus[];
+  limit: number;
+  cursor?: string;
+}
+
+type Item = Record<string, unknown>;
+
+const RUN_FIELDS = ['process_id', 'process_definition_name', 'start_time', 'end_time', 'status', 'reason'] as const;
+const TASK_FIELDS = [
+  'task_id',
+  'process_id',
+  'process_definition_name',
+  'task_definition_name',
+  'start_time',
+  'end_time',
+  'previous_attempt_count',
+  'execution_state',
+  'status',
+] as const;
+
+function pick<T>(item: Item, fields: readonly string[]): T {
+  const out: Item = {};
+  for (const f of fields) if (item[f] !== undefined) out[f] = item[f];
+  return out as T;
+}
+
+const byWhen = (a: { when: string }, b: { when: string }) => Date.parse(a.when) - Date.parse(b.when);
+
+/** Builds wire tasks from the items of a run partition (or a task's prefix), in start order. */
+function assembleTasks(items: readonly Item[]): Task[] {
+  const tasks = new Map<string, Task>();
+  const logs = new Map<string, LogEntry[]>();
+  const metas = new Map<string, MetadataEntry[]>();
+  for (const item of items) {
+    const kind = runItemKind(String(item.sk));
+    const taskId = String(item.task_id);
+    if (kind === 'task') tasks.set(taskId, { ...pick<TaskRecord>(item, TASK_FIELDS), log_entries: [], metadata_entries: [] });
+    else if (kind === 'log') logs.set(taskId, [...(logs.get(taskId) ?? []), pick<LogEntry>(item, ['log_entry_id', 'when', 'source', 'message'])]);
+    else if (kind === 'metadata') metas.set(taskId, [...(metas.get(taskId) ?? []), pick<MetadataEntry>(item, ['metadata_entry_id', 'when', 'key', 'value'])]);
+  }
+  for (const [taskId, task] of tasks) {
+    task.log_entries = (logs.get(taskId) ?? []).sort(byWhen);
+    task.metadata_entries = (metas.get(taskId) ?? []).sort(byWhen);
+  }
+  return [...tasks.values()].sort((a, b) => a.start_time.localeCompare(b.start_time) || a.task_id.localeCompare(b.task_id));
+}
+
+export class RunStore {
+  constructor(
+    private readonly db: Db,
+    private readonly stats: StatsStore,
+  ) {}
+
+  // ---- runs ------------------------------------------------------------------------------------
+
+  /** Writes a new run; fails if the id exists. */
+  async createRun(run: RunRecord, extra: Item = {}): Promise<void> {
+    await this.db.doc.send(
+      new PutCommand({
+        TableName: this.db.tableName,
+        Item: {
+          ...extra,
+          ...keys.run(run.process_id),
+          ...keys.runIndexes(run.process_definition_name, run.start_time, run.process_id),
+          ...run,
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    await this.stats.add({ [`runs_${run.status}`]: 1 });
+  }
+
+  async getRunRecord(processId: string): Promise<(RunRecord & Item) | undefined> {
+    const out = await this.db.doc.send(
+      new GetCommand({ TableName: this.db.tableName, Key: keys.run(processId), ConsistentRead: true }),
+    );
+    return out.Item as (RunRecord & Item) | undefined;
+  }
+
+  /**
+   * Moves a run from one status to another if it is still in `from`; answers false (and changes
+   * nothing) when another writer got there first.
+   */
+  async transitionRun(processId: string, from: ProcessStatus, to: ProcessStatus, set: Partial<RunRecord> = {}): Promise<boolean> {
+    const fields = { ...set, status: to };
+    const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
+    try {
+      await this.db.doc.send(
+        new UpdateCommand({
+          TableName: this.db.tableName,
+          Key: keys.run(processId),
+          UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
+          ConditionExpression: '#status = :from',
+          ExpressionAttributeNames: { ...Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])), '#status': 'status' },
+          ExpressionAttributeValues: { ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])), ':from': from },
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    }
+    await this.stats.move(`runs_${from}`, `runs_${to}`);
+    return true;
+  }
+
+  /** A run with all its task attempts and their entries, or undefined. */
+  async getRun(processId: string): Promise<Process | undefined> {
+    const items = await this.queryAll(keys.runPartition(processId));
+    const runItem = items.find((i) => i.sk === 'RUN');
+    if (!runItem) return undefined;
+    return { ...pick<RunRecord>(runItem, RUN_FIELDS), task: assembleTasks(items) };
+  }
+
+  /** Runs newest first (by start time), each with its tasks. */
+  async listRuns(filter: RunFilter): Promise<Page<Process>> {
+    const where = filter.process_definition_name ? keys.runsOfDefinition(filter.process_definition_name) : keys.allRuns();
+    const page = await queryNewestFirst<Item>(this.db, {
+      ...where,
+      from: filter.start_time,
+      to: filter.end_time,
+      statuses: filter.statuses,
+      limit: filter.limit,
+      cursor: filter.cursor,
+    });
+    const items = await mapLimited(page.items, 16, async (runItem) => {
+      const partition = await this.queryAll(keys.runPartition(String(runItem.process_id)), 'TASK#');
+      return { ...pick<RunRecord>(runItem, RUN_FIELDS), task: assembleTasks(partition) } satisfies Process;
+    });
+    return { items, next: page.next };
+  }
+
+  // ---- tasks -----------------------------------------------------------------------------------
+
+  async createTask(task: TaskRecord, extra: Item = {}): Promise<void> {
+    await this.db.doc.send(
+      new PutCommand({
+        TableName: this.db.tableName,
+        Item: {
+          ...extra,
+          ...keys.task(task.process_id, task.task_id),
+          ...keys.taskIndexes(task.process_definition_name, task.task_definition_name, task.start_time, task.task_id),
+          ...task,
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    await this.stats.add({ [`tasks_${task.status}`]: 1 });
+  }
+
+  async getTaskRecord(processId: string, taskId: string): Promise<(TaskRecord & Item) | undefined> {
+    const out = await this.db.doc.send(
+      new GetCommand({ TableName: this.db.tableName, Key: keys.task(processId, taskId), ConsistentRead: true }),
+    );
+    return out.Item as (TaskRecord & Item) | undefined;
+  }
+
+  /** Moves a task attempt between statuses if it is in one of `from`; false when it was not. */
+  async transitionTask(
+    processId: string,
+    taskId: string,
+    from: readonly TaskStatus[],
+    to: TaskStatus,
+    set: Item = {},
+  ): Promise<TaskStatus | undefined> {
+    const fields = { ...set, status: to };
+    const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
+    try {
+      const out = await this.db.doc.send(
+        new UpdateCommand({
+          TableName: this.db.tableName,
+          Key: keys.task(processId, taskId),
+          UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
+          ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
+          ExpressionAttributeNames: { ...Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])), '#status': 'status' },
+          ExpressionAttributeValues: {
+            ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
+            ...Object.fromEntries(from.map((s, i) => [`:from${i}`, s])),
+          },
+          ReturnValues: 'UPDATED_OLD',
+        }),
+      );
+      const old = out.Attributes?.status as TaskStatus;
+      await this.stats.move(`tasks_${old}`, `tasks_${to}`);
+      return old;
+    } catch (err) {
+      if (isConditionFailed(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Task attempts newest first, each with its entries. */
+  async listTasks(filter: TaskFilter): Promise<Page<Task>> {
+    const where = filter.process_definition_name
+      ? filter.task_definition_name
+        ? keys.tasksOfTaskDefinition(filter.process_definition_name, filter.task_definition_name)
+        : keys.tasksOfDefinition(filter.process_definition_name)
+      : keys.allTasks();
+    const page = await queryNewestFirst<Item>(this.db, {
+      ...where,
+      from: filter.start_time,
+      to: filter.end_time,
+      statuses: filter.statuses,
+      limit: filter.limit,
+      cursor: filter.cursor,
+    });
+    const items = await mapLimited(page.items, 16, async (taskItem) => {
+      const partition = await this.queryAll(keys.runPartition(String(taskItem.process_id)), keys.taskPrefix(String(taskItem.task_id)));
+      const [task] = assembleTasks(partition);
+      return task ?? { ...pick<TaskRecord>(taskItem, TASK_FIELDS), log_entries: [], metadata_entries: [] };
+    });
+    return { items, next: page.next };
+  }
+
+  // ---- entries ---------------------------------------------------------------------------------
+
+  /** Stores log entries; an id already stored for this task is kept as first written (idempotent). */
+  appendLogEntries(processId: string, taskId: string, entries: readonly LogEntry[]): Promise<number> {
+    return this.putEntries(entries.map((e) => ({ ...keys.logEntry(processId, taskId, e.log_entry_id), task_id: taskId, ...e })));
+  }
+
+  /** Stores metadata entries, idempotent on `metadata_entry_id`. */
+  appendMetadataEntries(processId: string, taskId: string, entries: readonly MetadataEntry[]): Promise<number> {
+    return this.putEntries(
+      entries.map((e) => ({ ...keys.metadataEntry(processId, taskId, e.metadata_entry_id), task_id: taskId, ...e })),
+    );
+  }
+
+  /** Conditional puts (first write wins); answers how many were new. */
+  private async putEntries(items: readonly Item[]): Promise<number> {
+    const unique = [...new Map(items.map((i) => [String(i.sk), i])).values()];
+    const written = await mapLimited(unique, 25, async (item) => {
+      try {
+        await this.db.doc.send(
+          new PutCommand({ TableName: this.db.tableName, Item: item, ConditionExpression: 'attribute_not_exists(sk)' }),
+        );
+        return 1;
+      } catch (err) {
+        if (isConditionFailed(err)) return 0;
+        throw err;
+      }
+    });
+    return written.reduce<number>((a, b) => a + b, 0);
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------------
+
+  private async queryAll(pk: string, skPrefix?: string): Promise<Item[]> {
+    const items: Item[] = [];
+    let startKey: Item | undefined;
+    do {
+      const out = await this.db.doc.send(
+        new QueryCommand({
+          TableName: this.db.tableName,
+          KeyConditionExpression: skPrefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk, ...(skPrefix ? { ':prefix': skPrefix } : {}) },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...((out.Items ?? []) as Item[]));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+}
+
+/** Maps with at most `limit` promises in flight, keeping order. */
+export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

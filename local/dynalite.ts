@@ -1,0 +1,101 @@
+/**
+ * The embedded DynamoDB: dynalite in this process, listening on loopback (random port), its LevelDB
+ * under `<dataDir>/dynamodb` so that data survives restarts. The table is created with the same keys
+ * and indexes as the deployed one (lambdas/store/keys.ts).
+ */
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { createDb, type Db } from '../lambdas/store';
+import { INDEXES } from '../lambdas/store/keys';
+
+export const LOCAL_TABLE_NAME = 'sundial';
+
+export interface EmbeddedDynamo {
+  endpoint: string;
+  db: Db;
+  close(): Promise<void>;
+}
+
+/** Client settings for the local endpoint: no real credentials exist or are needed. */
+function clientConfig(endpoint: string) {
+  return {
+    endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 3,
+  };
+}
+
+export async function startDynamo(dataDir: string | undefined): Promise<EmbeddedDynamo> {
+  let path: string | undefined;
+  if (dataDir) {
+    path = join(dataDir, 'dynamodb');
+    mkdirSync(path, { recursive: true });
+  }
+  const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const config = clientConfig(endpoint);
+  await ensureTable(new DynamoDBClient(config), LOCAL_TABLE_NAME);
+  const db = createDb(LOCAL_TABLE_NAME, config);
+  return {
+    endpoint,
+    db,
+    close: () =>
+      new Promise<void>((resolve) => {
+        db.doc.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return;
+  } catch (err) {
+    if (!(err instanceof ResourceNotFoundException)) throw err;
+  }
+  const indexes = Object.values(INDEXES);
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: ['pk', 'sk', ...indexes.flatMap((i) => [i.pk, i.sk])].map((name) => ({
+          AttributeName: name,
+          AttributeType: 'S',
+        })),
+        GlobalSecondaryIndexes: indexes.map((i) => ({
+          IndexName: i.name,
+          KeySchema: [
+            { AttributeName: i.pk, KeyType: 'HASH' },
+            { AttributeName: i.sk, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        })),
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof ResourceInUseException)) throw err;
+  } finally {
+    client.destroy();
+  }
+}

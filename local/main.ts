@@ -1,0 +1,34 @@
+/** `npm start`: Sundial's local mode on 127.0.0.1:${PORT:-8080}, data in ${SUNDIAL_DATA_DIR:-./.sundial}. */
+import { resolve } from 'node:path';
+import { startLocal } from './server';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const port = Number(process.env.PORT ?? 8080);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`PORT must be a port number, got "${process.env.PORT}"`);
+  process.exit(2);
+}
+const dataDir = resolve(process.env.SUNDIAL_DATA_DIR ?? '.sundial');
+
+const sundial = await startLocal({ port, host: process.env.HOST ?? '127.0.0.1', dataDir }).catch((err: NodeJS.ErrnoException) => {
+  console.error(err.code === 'EADDRINUSE' ? `port ${port} is in use: set PORT to another port` : `could not start: ${err.stack ?? err}`);
+  process.exit(1);
+});
+console.log(`sundial listening on ${sundial.url} (data in ${dataDir})`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping`);
+    sundial.close().then(
+      () => process.exit(0),
+      (err) => {
+        console.error(`error while stopping: ${err}`);
+        process.exit(1);
+      },
+    );
+  });
+}

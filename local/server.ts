@@ -1,0 +1,72 @@
+/**
+ * Sundial on one machine: the embedded DynamoDB, the same route tables the Lambdas serve, one HTTP
+ * server on loopback. `startLocal` is what `npm start` and the integration tests run.
+ */
+import './polyfills';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { operatorRoutes } from '../lambdas/api/routes';
+import { callbackRoutes } from '../lambdas/callbacks/routes';
+import { createRouter } from '../lambdas/http/router';
+import type { Logger } from '../lambdas/logger';
+import type { Services } from '../lambdas/services';
+import { Store } from '../lambdas/store';
+import { startDynamo } from './dynalite';
+import { nodeListener } from './http-adapter';
+import { loadOrCreateTokenKey } from './token-key';
+
+export interface LocalOptions {
+  /** 0 picks a free port. @default 8080 */
+  port?: number;
+  /** @default 127.0.0.1 */
+  host?: string;
+  /** Where data lives; undefined keeps everything in memory. */
+  dataDir?: string;
+  /** One line per request and lifecycle event. @default console.log */
+  log?: (line: string) => void;
+}
+
+export interface LocalSundial {
+  url: string;
+  services: Services;
+  close(): Promise<void>;
+}
+
+function lineLogger(log: (line: string) => void): Logger {
+  const at = (level: string) => (message: string, extra?: Record<string, unknown>) =>
+    log(`${level} ${message}${extra ? ` ${JSON.stringify(extra, (_k, v) => (v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : v))}` : ''}`);
+  return { debug: () => undefined, info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+export async function startLocal(options: LocalOptions = {}): Promise<LocalSundial> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const dynamo = await startDynamo(options.dataDir);
+  const key = loadOrCreateTokenKey(options.dataDir);
+  const logger = lineLogger(log);
+  const services: Services = {
+    store: new Store(dynamo.db),
+    tokenKey: async () => key,
+    now: () => new Date(),
+    logger,
+  };
+  const handler = createRouter([...operatorRoutes(services), ...callbackRoutes(services)], logger);
+  const server: Server = createServer(nodeListener(handler, log));
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.address}:${address.port}`;
+  return {
+    url,
+    services,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await dynamo.close();
+    },
+  };
+}
