@@ -7,11 +7,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { operatorRoutes } from '../lambdas/api/routes';
 import { callbackRoutes } from '../lambdas/callbacks/routes';
+import { Engine } from '../lambdas/engine/engine';
 import { createRouter } from '../lambdas/http/router';
 import type { Logger } from '../lambdas/logger';
 import type { Services } from '../lambdas/services';
 import { Store } from '../lambdas/store';
 import { startDynamo } from './dynalite';
+import { loadTaskDefinition } from './engine/asl';
+import { LocalExecutor } from './engine/executor';
+import { LocalOrchestrator } from './engine/orchestrator';
 import { nodeListener } from './http-adapter';
 import { loadOrCreateTokenKey } from './token-key';
 
@@ -29,6 +33,7 @@ export interface LocalOptions {
 export interface LocalSundial {
   url: string;
   services: Services;
+  orchestrator: LocalOrchestrator;
   close(): Promise<void>;
 }
 
@@ -38,17 +43,37 @@ function lineLogger(log: (line: string) => void): Logger {
   return { debug: () => undefined, info: at('info'), warn: at('warn'), error: at('error') };
 }
 
+async function endOrphanedRuns(engine: Engine, store: Store, reason: string, log: (line: string) => void): Promise<void> {
+  for (const processId of await store.runs.listActiveRunIds()) {
+    try {
+      await engine.kill(processId, reason);
+      log(`info run ${processId} ended: ${reason}`);
+    } catch (err) {
+      log(`warn could not end run ${processId}: ${(err as Error).message}`);
+    }
+  }
+}
+
 export async function startLocal(options: LocalOptions = {}): Promise<LocalSundial> {
   const log = options.log ?? ((line: string) => console.log(line));
   const dynamo = await startDynamo(options.dataDir);
   const key = loadOrCreateTokenKey(options.dataDir);
   const logger = lineLogger(log);
-  const services: Services = {
-    store: new Store(dynamo.db),
+  const store = new Store(dynamo.db);
+  const executor = new LocalExecutor({ store, log });
+  const orchestrator = new LocalOrchestrator(await loadTaskDefinition(), executor, log);
+  let url = '';
+  const engine = new Engine({
+    store,
+    orchestrator,
+    launcher: executor,
     tokenKey: async () => key,
+    callbackUrl: () => url,
     now: () => new Date(),
     logger,
-  };
+  });
+  orchestrator.attach(engine);
+  const services: Services = { store, engine, tokenKey: async () => key, now: () => new Date(), logger };
   const handler = createRouter([...operatorRoutes(services), ...callbackRoutes(services)], logger);
   const server: Server = createServer(nodeListener(handler, log));
   server.keepAliveTimeout = 5_000;
@@ -57,15 +82,21 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
     server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => resolve());
   });
   const address = server.address() as AddressInfo;
-  const url = `http://${address.address}:${address.port}`;
+  url = `http://${address.address}:${address.port}`;
+  // Runs left running by a server that died (SIGKILL, crash) cannot be followed: end them with a reason.
+  await endOrphanedRuns(engine, store, 'the local server stopped during this run; retry it to run its failed tasks again', log);
   return {
     url,
     services,
+    orchestrator,
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      executor.stopAll('the local server stopped');
+      await orchestrator.stopAll();
+      await endOrphanedRuns(engine, store, 'the local server stopped during this run; retry it to run its failed tasks again', log);
       await dynamo.close();
     },
   };

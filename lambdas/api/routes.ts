@@ -6,6 +6,8 @@ import { BadRequestError, NotFoundError } from '../domain/errors';
 import {
   DEFAULT_PAGE_SIZE,
   definitionNameParams,
+  environmentVariable,
+  name,
   processesQuery,
   processIdParams,
   tasksQuery,
@@ -22,6 +24,11 @@ export const NEXT_CURSOR_HEADER = 'x-next-cursor';
 
 /** PUT bodies are validated by `parseProcessDefinition` (schema plus DAG and cron rules). */
 const definitionBody = z.unknown();
+
+const triggerQuery = z.object({
+  task_definition_name: z.preprocess((v) => (Array.isArray(v) && v.length === 1 ? v[0] : v), name.optional()),
+});
+const triggerBody = z.object({ environment_variables: z.array(environmentVariable).max(200).optional() });
 
 const nextHeader = (next: string | undefined): Record<string, string> => (next ? { [NEXT_CURSOR_HEADER]: next } : {});
 
@@ -62,6 +69,21 @@ export function operatorRoutes(s: Services): Route[] {
       },
     }),
 
+    defineRoute({
+      method: 'POST', path: '/api/process_definitions/{process_definition_name}/trigger', auth: 'operator', summary: 'Start a run now (201 with the run)',
+      params: definitionNameParams,
+      query: triggerQuery,
+      body: triggerBody,
+      optionalBody: true,
+      handler: async ({ path, query, body }) => {
+        const run = await s.engine.trigger(path.process_definition_name, {
+          taskDefinitionName: query.task_definition_name,
+          environmentVariables: body?.environment_variables,
+        });
+        return json(201, run);
+      },
+    }),
+
     // runs
     defineRoute({
       method: 'GET', path: '/api/processes', auth: 'operator', summary: 'List runs, newest first',
@@ -86,6 +108,17 @@ export function operatorRoutes(s: Services): Route[] {
         if (!run) throw new NotFoundError(`process ${path.process_id} does not exist`);
         return json(200, run);
       },
+    }),
+
+    defineRoute({
+      method: 'POST', path: '/api/processes/{process_id}/kill', auth: 'operator', summary: 'Kill a running run (it ends failed)',
+      params: processIdParams,
+      handler: async ({ path }) => json(200, await s.engine.kill(path.process_id)),
+    }),
+    defineRoute({
+      method: 'POST', path: '/api/processes/{process_id}/retry', auth: 'operator', summary: 'Retry a failed run: each failed task gets one more attempt',
+      params: processIdParams,
+      handler: async ({ path }) => json(200, await s.engine.retry(path.process_id)),
     }),
 
     // task attempts

@@ -38,5 +38,21 @@ export function callbackRoutes(s: Services): Route[] {
         return json(201, { written, received: body.length });
       },
     }),
+    defineRoute({
+      method: 'POST', path: '/api/tasks/{task_id}/succeed', auth: 'task', summary: 'The running attempt reports success',
+      params: taskIdParams, authorize,
+      handler: async ({ auth }) => {
+        await s.engine.report(auth, 'succeeded');
+        return json(201, { task_id: auth.tid, reported: 'succeeded' });
+      },
+    }),
+    defineRoute({
+      method: 'POST', path: '/api/tasks/{task_id}/fail', auth: 'task', summary: 'The running attempt reports failure',
+      params: taskIdParams, authorize,
+      handler: async ({ auth }) => {
+        await s.engine.report(auth, 'failed');
+        return json(201, { task_id: auth.tid, reported: 'failed' });
+      },
+    }),
   ];
 }

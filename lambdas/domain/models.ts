@@ -45,7 +45,11 @@ export const NAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
 // ---- helpers -----------------------------------------------------------------------------------
 
 /** An optional field: absent or `null` both read as absent. */
-const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? undefined);
+const optional = <T extends z.ZodType>(schema: T) =>
+  schema
+    .nullable()
+    .transform((v) => v ?? undefined)
+    .optional();
 
 const text = (max: number = LIMITS.stringMaxLength) => z.string().max(max, `must be at most ${max} characters`);
 const nonEmptyText = (max: number = LIMITS.stringMaxLength) => text(max).min(1, 'must not be empty');
@@ -245,6 +249,10 @@ export interface Process {
   end_time?: string;
   status: ProcessStatus;
   task: Task[];
+  /** Beyond Sundial: why the run ended as it did (e.g. killed), when not obvious. */
+  reason?: string;
+  /** Beyond Sundial: counts of the run's tasks by state (agenda's progress). */
+  progress?: { total: number; succeeded: number; failed: number; running: number; waiting: number };
 }
 
 // ---- request parameters (path and query) -------------------------------------------------------

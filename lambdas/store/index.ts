@@ -2,17 +2,20 @@
 import type { Db } from './client';
 import { DefinitionStore } from './definitions';
 import { RunStore } from './runs';
+import { SlotStore } from './slots';
 import { StatsStore } from './stats';
 
 export class Store {
   readonly stats: StatsStore;
   readonly definitions: DefinitionStore;
   readonly runs: RunStore;
+  readonly slots: SlotStore;
 
   constructor(readonly db: Db) {
     this.stats = new StatsStore(db);
     this.definitions = new DefinitionStore(db, this.stats);
     this.runs = new RunStore(db, this.stats);
+    this.slots = new SlotStore(db);
   }
 }
 

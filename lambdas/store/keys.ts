@@ -7,10 +7,11 @@
  * | item              | pk                 | sk                          | gsi1                        | gsi2                               | gsi3            |
  * |-------------------|--------------------|-----------------------------|-----------------------------|------------------------------------|-----------------|
  * | process definition| `DEF`              | `DEF#<name>`                |                             |                                    |                 |
- * | run (process)     | `RUN#<process_id>` | `RUN`                       | `RUNS#<def>` / `<start>#id` | `RUNS` / `<start>#id`              |                 |
+ * | run (process)     | `RUN#<process_id>` | `RUN`                       | `RUNS#<def>` / `<start>#id` | `RUNS` / `<start>#id`              | `ACTIVE` / `<start>#id` while running (sparse) |
  * | task attempt      | `RUN#<process_id>` | `TASK#<task_id>`            | `TASKS#<def>` / `<start>#id`| `TASKS#<def>#<task def>` / `<start>#id` | `TASKS` / `<start>#id` |
  * | log entry         | `RUN#<process_id>` | `TASK#<task_id>#LOG#<id>`   |                             |                                    |                 |
  * | metadata entry    | `RUN#<process_id>` | `TASK#<task_id>#META#<id>`  |                             |                                    |                 |
+ * | task slot (engine)| `RUN#<process_id>` | `SLOT#<task def name>`      |                             |                                    |                 |
  * | counters          | `STATS`            | `STATS`                     |                             |                                    |                 |
  *
  * Times in sort keys are `Date.toISOString()` (fixed width, UTC), so they sort as strings.
@@ -45,6 +46,9 @@ export const keys = {
   }),
   runsOfDefinition: (definitionName: string) => ({ index: 'gsi1' as const, pk: `RUNS#${definitionName}` }),
   allRuns: () => ({ index: 'gsi2' as const, pk: 'RUNS' }),
+  /** Sparse: only running runs carry it, so finding what is in flight reads only those. */
+  activeRunIndex: (startTime: string, processId: string) => ({ gsi3pk: 'ACTIVE', gsi3sk: `${startTime}#${processId}` }),
+  activeRuns: () => ({ index: 'gsi3' as const, pk: 'ACTIVE' }),
 
   task: (processId: string, taskId: string): Key => ({ pk: `RUN#${processId}`, sk: `TASK#${taskId}` }),
   /** Prefix of a task item and its entries: a begins_with on it reads the task with its log and metadata. */
@@ -73,12 +77,17 @@ export const keys = {
     sk: `TASK#${taskId}#META#${entryId}`,
   }),
 
+  /** The engine's state of one task definition within one run (see lambdas/store/slots.ts). */
+  slot: (processId: string, taskDefinitionName: string): Key => ({ pk: `RUN#${processId}`, sk: `SLOT#${taskDefinitionName}` }),
+  slotPrefix: 'SLOT#',
+
   stats: (): Key => ({ pk: 'STATS', sk: 'STATS' }),
 } as const;
 
 /** Kind of an item of a run's partition, from its sort key. */
-export function runItemKind(sk: string): 'run' | 'task' | 'log' | 'metadata' | 'other' {
+export function runItemKind(sk: string): 'run' | 'slot' | 'task' | 'log' | 'metadata' | 'other' {
   if (sk === 'RUN') return 'run';
+  if (sk.startsWith('SLOT#')) return 'slot';
   if (!sk.startsWith('TASK#')) return 'other';
   if (sk.includes('#LOG#')) return 'log';
   if (sk.includes('#META#')) return 'metadata';

@@ -4,6 +4,7 @@
  * tasks and entries is one Query; the GSIs list runs and tasks newest first (see keys.ts).
  */
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { progressOf, type SlotStatus } from '../domain/engine';
 import type { LogEntry, MetadataEntry, Process, ProcessStatus, Task, TaskStatus } from '../domain/models';
 import { type Db, isConditionFailed } from './client';
 import { keys, runItemKind } from './keys';
@@ -102,6 +103,7 @@ export class RunStore {
           ...extra,
           ...keys.run(run.process_id),
           ...keys.runIndexes(run.process_definition_name, run.start_time, run.process_id),
+          ...(run.status === 'running' ? keys.activeRunIndex(run.start_time, run.process_id) : {}),
           ...run,
         },
         ConditionExpression: 'attribute_not_exists(pk)',
@@ -121,17 +123,34 @@ export class RunStore {
    * Moves a run from one status to another if it is still in `from`; answers false (and changes
    * nothing) when another writer got there first.
    */
-  async transitionRun(processId: string, from: ProcessStatus, to: ProcessStatus, set: Partial<RunRecord> = {}): Promise<boolean> {
-    const fields = { ...set, status: to };
+  async transitionRun(
+    processId: string,
+    from: ProcessStatus,
+    to: ProcessStatus,
+    set: Partial<RunRecord> = {},
+    remove: ReadonlyArray<keyof RunRecord> = [],
+  ): Promise<boolean> {
+    const current = to === 'running' ? await this.getRunRecord(processId) : undefined;
+    const fields: Record<string, unknown> = {
+      ...set,
+      status: to,
+      ...(current ? keys.activeRunIndex(current.start_time, processId) : {}),
+    };
     const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
+    const removed: string[] = [...remove, ...(to === 'running' ? [] : ['gsi3pk', 'gsi3sk'])];
+    const removal = removed.length > 0 ? ` REMOVE ${removed.map((_, i) => `#r${i}`).join(', ')}` : '';
     try {
       await this.db.doc.send(
         new UpdateCommand({
           TableName: this.db.tableName,
           Key: keys.run(processId),
-          UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
+          UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}${removal}`,
           ConditionExpression: '#status = :from',
-          ExpressionAttributeNames: { ...Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])), '#status': 'status' },
+          ExpressionAttributeNames: {
+            ...Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])),
+            ...Object.fromEntries(removed.map((k, i) => [`#r${i}`, k])),
+            '#status': 'status',
+          },
           ExpressionAttributeValues: { ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])), ':from': from },
         }),
       );
@@ -143,12 +162,29 @@ export class RunStore {
     return true;
   }
 
+  /** Ids of the runs still running (the sparse ACTIVE index), oldest first. */
+  async listActiveRunIds(): Promise<string[]> {
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await queryNewestFirst<Item>(this.db, { ...keys.activeRuns(), limit: 1000, cursor });
+      ids.push(...page.items.map((i) => String(i.process_id)));
+      cursor = page.next;
+    } while (cursor);
+    return ids.reverse();
+  }
+
   /** A run with all its task attempts and their entries, or undefined. */
   async getRun(processId: string): Promise<Process | undefined> {
     const items = await this.queryAll(keys.runPartition(processId));
     const runItem = items.find((i) => i.sk === 'RUN');
     if (!runItem) return undefined;
-    return { ...pick<RunRecord>(runItem, RUN_FIELDS), task: assembleTasks(items) };
+    const slots = items.filter((i) => runItemKind(String(i.sk)) === 'slot').map((i) => i.status as SlotStatus);
+    return {
+      ...pick<RunRecord>(runItem, RUN_FIELDS),
+      task: assembleTasks(items),
+      ...(slots.length > 0 ? { progress: progressOf(slots) } : {}),
+    };
   }
 
   /** Runs newest first (by start time), each with its tasks. */
@@ -225,6 +261,29 @@ export class RunStore {
     } catch (err) {
       if (isConditionFailed(err)) return undefined;
       throw err;
+    }
+  }
+
+  /**
+   * Records what a running attempt reported through `/succeed` or `/fail`. The same report twice is
+   * fine; a different report, or any report on a finished attempt, answers 'conflict'.
+   */
+  async reportTask(processId: string, taskId: string, report: 'succeeded' | 'failed', at: string): Promise<'ok' | 'conflict' | 'missing'> {
+    try {
+      await this.db.doc.send(
+        new UpdateCommand({
+          TableName: this.db.tableName,
+          Key: keys.task(processId, taskId),
+          UpdateExpression: 'SET reported = :r, reported_at = if_not_exists(reported_at, :at)',
+          ConditionExpression: 'attribute_exists(pk) AND #status = :running AND (attribute_not_exists(reported) OR reported = :r)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':r': report, ':running': 'running', ':at': at },
+        }),
+      );
+      return 'ok';
+    } catch (err) {
+      if (!isConditionFailed(err)) throw err;
+      return (await this.getTaskRecord(processId, taskId)) ? 'conflict' : 'missing';
     }
   }
 

@@ -1,0 +1,448 @@
+/**
+ * AWS Batch and ECS on Fargate: the deployed {@link Launcher}. It turns an attempt into the request the
+ * state machine's `.sync` step sends (`RunBatchJob`: batch:submitJob, `RunEcsTask`: ecs:runTask),
+ * registering the Batch job definition or ECS task definition the attempt needs, and stops what runs.
+ *
+ * - `shell_script_command` → a Batch job of one shared job definition (the shell image), command
+ *   `["sh", "-c", script]`.
+ * - `batch_image_command` → a Batch job of a job definition per (process definition, task, image:tag):
+ *   vCpus/memory as resource requirements, `taskRoleArn` as job role.
+ * - `docker_image_command` → an ECS Fargate task of a task definition family per (image:tag, task role);
+ *   cpu/memory are task-level overrides, so one family serves every size.
+ *
+ * Definitions are named `sundial-<hash>`; the newest ACTIVE revision is reused when it matches what the
+ * attempt needs, else a new revision is registered. Answers are cached per cold start.
+ */
+import { createHash } from 'node:crypto';
+import {
+  BatchClient,
+  DescribeJobDefinitionsCommand,
+  type JobDefinition,
+  ListJobsCommand,
+  RegisterJobDefinitionCommand,
+  type RegisterJobDefinitionCommandInput,
+  TerminateJobCommand,
+} from '@aws-sdk/client-batch';
+import {
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+  ListTasksCommand,
+  type RegisterTaskDefinitionCommandInput,
+  RegisterTaskDefinitionCommand,
+  StopTaskCommand,
+  type TaskDefinition as EcsTaskDefinition,
+} from '@aws-sdk/client-ecs';
+import { requireEnv } from '../config';
+import type { TaskDefinition } from '../domain/models';
+import { type BatchJobRequest, DEFAULT_TIMEOUT_SECONDS, ECS_CONTAINER_NAME, type EcsTaskRequest, type KeyValue } from '../engine/contract';
+import type { AttemptToLaunch, Launcher } from '../engine/ports';
+
+// ---- configuration -----------------------------------------------------------------------------
+
+/** Environment variables the launcher reads (set by lib/engine.ts, `SundialEngine`). */
+export const LAUNCHER_ENV = {
+  batchJobQueueArn: 'BATCH_JOB_QUEUE_ARN',
+  batchShellImage: 'BATCH_SHELL_IMAGE',
+  batchExecutionRoleArn: 'BATCH_EXECUTION_ROLE_ARN',
+  batchLogGroup: 'BATCH_LOG_GROUP',
+  batchAssignPublicIp: 'BATCH_ASSIGN_PUBLIC_IP',
+  ecsClusterArn: 'ECS_CLUSTER_ARN',
+  ecsExecutionRoleArn: 'ECS_EXECUTION_ROLE_ARN',
+  ecsLogGroup: 'ECS_LOG_GROUP',
+} as const;
+
+/** Where and how attempts run. */
+export interface AwsLauncherConfig {
+  /** The default job queue (`batch_image_command.job_queue` overrides it per task). */
+  batchJobQueueArn: string;
+  /** Image of `shell_script_command` jobs; it must have `sh`. */
+  batchShellImage: string;
+  /** Role Fargate uses to pull images and write logs (Batch jobs). */
+  batchExecutionRoleArn: string;
+  /** Log group of Batch job output. */
+  batchLogGroup: string;
+  /** Whether Batch jobs get a public IP (public subnets without NAT need one to pull images). */
+  batchAssignPublicIp: boolean;
+  ecsClusterArn: string;
+  ecsExecutionRoleArn: string;
+  /** Log group of ECS task output. */
+  ecsLogGroup: string;
+  /** Region of the log groups (`awslogs-region`). */
+  region: string;
+}
+
+/** The launcher configuration of a deployed Lambda, from {@link LAUNCHER_ENV} and `AWS_REGION`. */
+export function launcherConfigFromEnv(): AwsLauncherConfig {
+  return {
+    batchJobQueueArn: requireEnv(LAUNCHER_ENV.batchJobQueueArn),
+    batchShellImage: requireEnv(LAUNCHER_ENV.batchShellImage),
+    batchExecutionRoleArn: requireEnv(LAUNCHER_ENV.batchExecutionRoleArn),
+    batchLogGroup: requireEnv(LAUNCHER_ENV.batchLogGroup),
+    batchAssignPublicIp: requireEnv(LAUNCHER_ENV.batchAssignPublicIp) === 'ENABLED',
+    ecsClusterArn: requireEnv(LAUNCHER_ENV.ecsClusterArn),
+    ecsExecutionRoleArn: requireEnv(LAUNCHER_ENV.ecsExecutionRoleArn),
+    ecsLogGroup: requireEnv(LAUNCHER_ENV.ecsLogGroup),
+    region: requireEnv('AWS_REGION'),
+  };
+}
+
+// ---- Fargate sizes -----------------------------------------------------------------------------
+
+/** A size Fargate accepts: CPU units (1024 = 1 vCPU) and memory in MiB. */
+export interface FargateSize {
+  cpu: number;
+  memory: number;
+}
+
+/** A requested size larger than any Fargate offers (16 vCPU, 120 GiB). */
+export class FargateSizeError extends Error {
+  constructor(cpu: number, memory: number) {
+    super(`no Fargate size has ${cpu} CPU units and ${memory} MiB (at most 16384 units, 122880 MiB)`);
+    this.name = 'FargateSizeError';
+  }
+}
+
+const range = (from: number, to: number, step: number) => Array.from({ length: (to - from) / step + 1 }, (_, i) => from + i * step);
+
+/** The CPU/memory pairs Fargate accepts (Linux), smallest first. */
+const FARGATE_SIZES: ReadonlyArray<{ cpu: number; memory: readonly number[] }> = [
+  { cpu: 256, memory: [512, 1024, 2048] },
+  { cpu: 512, memory: range(1024, 4096, 1024) },
+  { cpu: 1024, memory: range(2048, 8192, 1024) },
+  { cpu: 2048, memory: range(4096, 16_384, 1024) },
+  { cpu: 4096, memory: range(8192, 30_720, 1024) },
+  { cpu: 8192, memory: range(16_384, 61_440, 4096) },
+  { cpu: 16_384, memory: range(32_768, 122_880, 8192) },
+];
+
+/**
+ * The smallest Fargate size with at least `cpu` units and `memory` MiB: the CPU is rounded up to the
+ * next size that offers that much memory, then the memory up to the next value that size accepts.
+ * E.g. (256, 4096) → (512, 4096); (1024, 3000) → (1024, 3072); (3072, 0) → (4096, 8192).
+ */
+export function fargateSize(cpu: number, memory: number): FargateSize {
+  for (const size of FARGATE_SIZES) {
+    if (size.cpu < cpu) continue;
+    const fit = size.memory.find((m) => m >= memory);
+    if (fit !== undefined) return { cpu: size.cpu, memory: fit };
+  }
+  throw new FargateSizeError(cpu, memory);
+}
+
+/** Size of `shell_script_command` jobs (the spec gives them none): the smallest Fargate offers. */
+export const SHELL_SIZE: FargateSize = { cpu: 256, memory: 512 };
+
+/** Size of `docker_image_command` tasks that set neither `cpu` (CPU units) nor `memory` (MiB). */
+export const DOCKER_DEFAULT_SIZE: FargateSize = { cpu: 256, memory: 512 };
+
+/** Batch's minimum attempt timeout (`AttemptDurationSeconds`). */
+export const BATCH_MIN_TIMEOUT_SECONDS = 60;
+
+// ---- helpers -----------------------------------------------------------------------------------
+
+/** `sundial-<16 hex>`: a definition name from what makes it distinct. */
+export function definitionName(...parts: string[]): string {
+  return `sundial-${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16)}`;
+}
+
+/** `image:tag`, or `image@sha256:…` when the tag is a digest. */
+export function imageReference(image: string, tag: string): string {
+  return tag.startsWith('sha256:') ? `${image}@${tag}` : `${image}:${tag}`;
+}
+
+const toKeyValues = (environment: Record<string, string>): KeyValue[] =>
+  Object.entries(environment).map(([Name, Value]) => ({ Name, Value }));
+
+const vcpus = (cpuUnits: number) => String(cpuUnits / 1024);
+
+const errorName = (err: unknown) => (err as { name?: string } | undefined)?.name;
+
+/** Reasons Batch and ECS store are limited (ECS StopTask: 255 characters). */
+const shortReason = (reason: string) => reason.slice(0, 255);
+
+/** What a Batch job definition registered by Sundial holds. */
+interface JobDefinitionSpec {
+  name: string;
+  image: string;
+  jobRoleArn?: string;
+  size: FargateSize;
+}
+
+/** What an ECS task definition registered by Sundial holds. */
+interface TaskDefinitionSpec {
+  family: string;
+  image: string;
+  taskRoleArn?: string;
+}
+
+/** A Batch job request as the state machine's `RunBatchJob` step takes it (with Batch's own timeout). */
+export type BatchJobRequestWithTimeout = BatchJobRequest & { Timeout: { AttemptDurationSeconds: number } };
+
+// ---- the launcher ------------------------------------------------------------------------------
+
+export class AwsLauncher implements Launcher {
+  private readonly batch: BatchClient;
+  private readonly ecs: ECSClient;
+  /** Definition ARNs by name and content, per cold start (a promise, so concurrent plans share a call). */
+  private readonly registered = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly config: AwsLauncherConfig,
+    clients: { batch?: BatchClient; ecs?: ECSClient } = {},
+  ) {
+    this.batch = clients.batch ?? new BatchClient({});
+    this.ecs = clients.ecs ?? new ECSClient({});
+  }
+
+  async plan(attempt: AttemptToLaunch): Promise<{ executor: 'batch'; batch: BatchJobRequestWithTimeout } | { executor: 'ecs'; ecs: EcsTaskRequest }> {
+    const { executable } = attempt.task_definition;
+    const environment = toKeyValues(attempt.environment);
+    // Batch enforces max_runtime_seconds itself, with a floor of 60 s (see docs/ENGINE.md, limits).
+    const timeout = {
+      AttemptDurationSeconds: Math.max(BATCH_MIN_TIMEOUT_SECONDS, attempt.task_definition.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS),
+    };
+
+    if (executable.shell_script_command) {
+      const image = this.config.batchShellImage;
+      const jobDefinition = await this.jobDefinition({ name: definitionName('shell', image), image, size: SHELL_SIZE });
+      return {
+        executor: 'batch',
+        batch: {
+          JobName: attempt.task_id,
+          JobQueue: this.config.batchJobQueueArn,
+          JobDefinition: jobDefinition,
+          ContainerOverrides: { Command: ['sh', '-c', executable.shell_script_command.script], Environment: environment },
+          Timeout: timeout,
+        },
+      };
+    }
+
+    if (executable.batch_image_command) {
+      const cmd = executable.batch_image_command;
+      const image = imageReference(cmd.image, cmd.tag);
+      const jobDefinition = await this.jobDefinition({
+        name: definitionName('batch', attempt.process_definition_name, attempt.task_definition.task_definition_name, image),
+        image,
+        jobRoleArn: cmd.taskRoleArn,
+        size: fargateSize(cmd.vCpus * 1024, cmd.memory ?? 0),
+      });
+      return {
+        executor: 'batch',
+        batch: {
+          JobName: attempt.task_id,
+          JobQueue: cmd.job_queue ?? this.config.batchJobQueueArn,
+          JobDefinition: jobDefinition,
+          ContainerOverrides: { ...(cmd.command.length > 0 ? { Command: cmd.command } : {}), Environment: environment },
+          Timeout: timeout,
+        },
+      };
+    }
+
+    const cmd = executable.docker_image_command;
+    if (!cmd) throw new Error(`task "${attempt.task_definition.task_definition_name}" has no executable`);
+    const image = imageReference(cmd.image, cmd.tag);
+    const taskDefinition = await this.taskDefinition({
+      family: definitionName('ecs', image, cmd.taskRoleArn ?? ''),
+      image,
+      taskRoleArn: cmd.taskRoleArn,
+    });
+    const size = fargateSize(cmd.cpu ?? DOCKER_DEFAULT_SIZE.cpu, cmd.memory ?? DOCKER_DEFAULT_SIZE.memory);
+    return {
+      executor: 'ecs',
+      ecs: {
+        TaskDefinition: taskDefinition,
+        StartedBy: attempt.task_id,
+        Overrides: {
+          ContainerOverrides: [
+            { Name: ECS_CONTAINER_NAME, ...(cmd.command.length > 0 ? { Command: cmd.command } : {}), Environment: environment },
+          ],
+          Cpu: String(size.cpu),
+          Memory: String(size.memory),
+        },
+      },
+    };
+  }
+
+  /**
+   * Stops the attempt's Batch job (found by its name, the task id, on every queue it may be on) or ECS
+   * task (found by `startedBy`, the task id). Finished jobs and tasks are left alone.
+   */
+  async stop(attempt: { task_id: string; task_definition: TaskDefinition }, reason: string): Promise<void> {
+    const { executable } = attempt.task_definition;
+    if (executable.docker_image_command) {
+      const listed = await this.ecs.send(new ListTasksCommand({ cluster: this.config.ecsClusterArn, startedBy: attempt.task_id }));
+      await Promise.all(
+        (listed.taskArns ?? []).map((task) =>
+          this.ecs.send(new StopTaskCommand({ cluster: this.config.ecsClusterArn, task, reason: shortReason(reason) })),
+        ),
+      );
+      return;
+    }
+    const queues = new Set([this.config.batchJobQueueArn, ...(executable.batch_image_command?.job_queue ? [executable.batch_image_command.job_queue] : [])]);
+    for (const jobQueue of queues) {
+      let nextToken: string | undefined;
+      do {
+        const page = await this.batch.send(
+          new ListJobsCommand({ jobQueue, filters: [{ name: 'JOB_NAME', values: [attempt.task_id] }], ...(nextToken ? { nextToken } : {}) }),
+        );
+        const live = (page.jobSummaryList ?? []).filter(
+          (job) => job.jobId && job.jobName === attempt.task_id && job.status !== 'SUCCEEDED' && job.status !== 'FAILED',
+        );
+        await Promise.all(live.map((job) => this.batch.send(new TerminateJobCommand({ jobId: job.jobId, reason: shortReason(reason) }))));
+        nextToken = page.nextToken;
+      } while (nextToken);
+    }
+  }
+
+  // ---- definitions -----------------------------------------------------------------------------
+
+  private cached(key: string, resolve: () => Promise<string>): Promise<string> {
+    let arn = this.registered.get(key);
+    if (!arn) {
+      arn = resolve();
+      this.registered.set(key, arn);
+      arn.catch(() => this.registered.delete(key));
+    }
+    return arn;
+  }
+
+  /** ARN of a Batch job definition holding `spec`: the newest ACTIVE revision if it matches, else a new one. */
+  private jobDefinition(spec: JobDefinitionSpec): Promise<string> {
+    const wanted = this.jobDefinitionInput(spec);
+    return this.cached(`batch\u0000${JSON.stringify(wanted)}`, async () => {
+      const latest = await this.latestJobDefinition(spec.name);
+      if (latest?.jobDefinitionArn && this.jobDefinitionMatches(latest, wanted)) return latest.jobDefinitionArn;
+      const out = await this.batch.send(new RegisterJobDefinitionCommand(wanted));
+      if (!out.jobDefinitionArn) throw new Error(`RegisterJobDefinition answered no ARN for ${spec.name}`);
+      return out.jobDefinitionArn;
+    });
+  }
+
+  private jobDefinitionInput(spec: JobDefinitionSpec): RegisterJobDefinitionCommandInput {
+    return {
+      jobDefinitionName: spec.name,
+      type: 'container',
+      platformCapabilities: ['FARGATE'],
+      // Sundial retries attempts itself (max_attempts, backoff); Batch runs each job once.
+      retryStrategy: { attempts: 1 },
+      containerProperties: {
+        image: spec.image,
+        ...(spec.jobRoleArn ? { jobRoleArn: spec.jobRoleArn } : {}),
+        executionRoleArn: this.config.batchExecutionRoleArn,
+        resourceRequirements: [
+          { type: 'VCPU', value: vcpus(spec.size.cpu) },
+          { type: 'MEMORY', value: String(spec.size.memory) },
+        ],
+        networkConfiguration: { assignPublicIp: this.config.batchAssignPublicIp ? 'ENABLED' : 'DISABLED' },
+        fargatePlatformConfiguration: { platformVersion: 'LATEST' },
+        logConfiguration: {
+          logDriver: 'awslogs',
+          options: {
+            'awslogs-group': this.config.batchLogGroup,
+            'awslogs-region': this.config.region,
+            // Streams are batch/default/<ECS task id>; DescribeJobs answers the exact logStreamName.
+            'awslogs-stream-prefix': 'batch',
+          },
+        },
+      },
+    };
+  }
+
+  private jobDefinitionMatches(existing: JobDefinition, wanted: RegisterJobDefinitionCommandInput): boolean {
+    const a = existing.containerProperties;
+    const b = wanted.containerProperties;
+    if (!a || !b) return false;
+    const resources = (r: typeof a.resourceRequirements) =>
+      JSON.stringify([...(r ?? [])].map((x) => `${x.type}=${x.value}`).sort());
+    return (
+      a.image === b.image &&
+      (a.jobRoleArn ?? undefined) === (b.jobRoleArn ?? undefined) &&
+      a.executionRoleArn === b.executionRoleArn &&
+      resources(a.resourceRequirements) === resources(b.resourceRequirements) &&
+      a.networkConfiguration?.assignPublicIp === b.networkConfiguration?.assignPublicIp &&
+      a.logConfiguration?.logDriver === b.logConfiguration?.logDriver &&
+      JSON.stringify(a.logConfiguration?.options ?? {}) === JSON.stringify(b.logConfiguration?.options ?? {})
+    );
+  }
+
+  private async latestJobDefinition(name: string): Promise<JobDefinition | undefined> {
+    let latest: JobDefinition | undefined;
+    let nextToken: string | undefined;
+    do {
+      const page = await this.batch.send(
+        new DescribeJobDefinitionsCommand({ jobDefinitionName: name, status: 'ACTIVE', ...(nextToken ? { nextToken } : {}) }),
+      );
+      for (const def of page.jobDefinitions ?? []) {
+        if ((def.revision ?? 0) > (latest?.revision ?? 0)) latest = def;
+      }
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return latest;
+  }
+
+  /** ARN of an ECS task definition holding `spec`: the family's newest ACTIVE revision if it matches, else a new one. */
+  private taskDefinition(spec: TaskDefinitionSpec): Promise<string> {
+    const wanted = this.taskDefinitionInput(spec);
+    return this.cached(`ecs\u0000${JSON.stringify(wanted)}`, async () => {
+      let latest: EcsTaskDefinition | undefined;
+      try {
+        latest = (await this.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: spec.family }))).taskDefinition;
+      } catch (err) {
+        // A family with no ACTIVE revision answers ClientException ("Unable to describe task definition").
+        if (errorName(err) !== 'ClientException') throw err;
+      }
+      if (latest?.taskDefinitionArn && latest.status === 'ACTIVE' && this.taskDefinitionMatches(latest, wanted)) {
+        return latest.taskDefinitionArn;
+      }
+      const out = await this.ecs.send(new RegisterTaskDefinitionCommand(wanted));
+      const arn = out.taskDefinition?.taskDefinitionArn;
+      if (!arn) throw new Error(`RegisterTaskDefinition answered no ARN for ${spec.family}`);
+      return arn;
+    });
+  }
+
+  private taskDefinitionInput(spec: TaskDefinitionSpec): RegisterTaskDefinitionCommandInput {
+    return {
+      family: spec.family,
+      requiresCompatibilities: ['FARGATE'],
+      networkMode: 'awsvpc',
+      // The smallest size; every RunTask overrides cpu and memory with the task's own (Fargate-valid) size.
+      cpu: String(DOCKER_DEFAULT_SIZE.cpu),
+      memory: String(DOCKER_DEFAULT_SIZE.memory),
+      executionRoleArn: this.config.ecsExecutionRoleArn,
+      ...(spec.taskRoleArn ? { taskRoleArn: spec.taskRoleArn } : {}),
+      containerDefinitions: [
+        {
+          name: ECS_CONTAINER_NAME,
+          image: spec.image,
+          essential: true,
+          logConfiguration: {
+            logDriver: 'awslogs',
+            options: {
+              'awslogs-group': this.config.ecsLogGroup,
+              'awslogs-region': this.config.region,
+              // Streams are ecs/task/<ECS task id>: the task id is the last part of the ECS task ARN.
+              'awslogs-stream-prefix': 'ecs',
+            },
+          },
+        },
+      ],
+    };
+  }
+
+  private taskDefinitionMatches(existing: EcsTaskDefinition, wanted: RegisterTaskDefinitionCommandInput): boolean {
+    const a = existing.containerDefinitions?.[0];
+    const b = wanted.containerDefinitions?.[0];
+    if (!a || !b || existing.containerDefinitions?.length !== 1) return false;
+    return (
+      a.name === b.name &&
+      a.image === b.image &&
+      (existing.taskRoleArn ?? undefined) === (wanted.taskRoleArn ?? undefined) &&
+      existing.executionRoleArn === wanted.executionRoleArn &&
+      existing.cpu === wanted.cpu &&
+      existing.memory === wanted.memory &&
+      a.logConfiguration?.logDriver === b.logConfiguration?.logDriver &&
+      JSON.stringify(a.logConfiguration?.options ?? {}) === JSON.stringify(b.logConfiguration?.options ?? {})
+    );
+  }
+}

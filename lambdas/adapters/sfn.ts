@@ -1,0 +1,73 @@
+/**
+ * Step Functions: the deployed {@link Orchestrator}. One Standard execution per task of a run, named by
+ * the engine (`executionName`), so that the name itself makes starting idempotent.
+ */
+import { SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import type { TaskExecutionInput } from '../engine/contract';
+import type { Orchestrator } from '../engine/ports';
+
+/** Environment variable carrying the ARN of the task state machine (set by lib/engine.ts). */
+export const TASK_STATE_MACHINE_ARN_ENV = 'TASK_STATE_MACHINE_ARN';
+
+/** A state machine ARN that is not one (`arn:<partition>:states:<region>:<account>:stateMachine:<name>`). */
+export class InvalidStateMachineArnError extends Error {
+  constructor(arn: string) {
+    super(`invalid state machine ARN: expected arn:<partition>:states:<region>:<account>:stateMachine:<name>, got "${arn}"`);
+    this.name = 'InvalidStateMachineArnError';
+  }
+}
+
+const STATE_MACHINE_ARN = /^arn:([^:]+):states:([^:]+):([^:]+):stateMachine:([^:]+)$/;
+
+/**
+ * The ARN of execution `name` of a state machine:
+ * `arn:<partition>:states:<region>:<account>:execution:<state machine name>:<name>`.
+ */
+export function executionArn(stateMachineArn: string, name: string): string {
+  const m = STATE_MACHINE_ARN.exec(stateMachineArn);
+  if (!m) throw new InvalidStateMachineArnError(stateMachineArn);
+  return `arn:${m[1]}:states:${m[2]}:${m[3]}:execution:${m[4]}:${name}`;
+}
+
+const errorName = (err: unknown) => (err as { name?: string } | undefined)?.name;
+
+/** Starts and stops task executions of one Standard state machine. */
+export class SfnOrchestrator implements Orchestrator {
+  constructor(
+    private readonly stateMachineArn: string,
+    private readonly client: SFNClient = new SFNClient({}),
+  ) {
+    if (!STATE_MACHINE_ARN.test(stateMachineArn)) throw new InvalidStateMachineArnError(stateMachineArn);
+  }
+
+  /**
+   * Starts execution `name`. `ExecutionAlreadyExists` means a replayed step already started it (Standard
+   * workflows keep names unique for 90 days), which is what the engine asked for.
+   */
+  async startTask(name: string, input: TaskExecutionInput): Promise<void> {
+    try {
+      await this.client.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }));
+    } catch (err) {
+      if (errorName(err) !== 'ExecutionAlreadyExists') throw err;
+    }
+  }
+
+  /**
+   * Stops execution `name`. Step Functions then stops the Batch job or ECS task its `.sync` step waits
+   * on. An execution that never started is fine: there is nothing to stop.
+   */
+  async stopTask(name: string, cause: string): Promise<void> {
+    try {
+      await this.client.send(
+        new StopExecutionCommand({
+          executionArn: executionArn(this.stateMachineArn, name),
+          error: 'Sundial.Killed',
+          // StopExecution takes at most 32,768 characters of cause.
+          cause: cause.slice(0, 32_768),
+        }),
+      );
+    } catch (err) {
+      if (errorName(err) !== 'ExecutionDoesNotExist') throw err;
+    }
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The contract between the task state machine (lib/engine.ts builds it; the local runtime runs the
+ * same ASL) and the code its states call. One execution runs every attempt of one task of one run:
+ *
+ *   Prepare ─▶ Skip? ─▶ Backoff (Wait) ─▶ Executor? ─▶ RunBatchJob (batch:submitJob.sync) ─┐
+ *                 │                                └▶ RunEcsTask  (ecs:runTask.sync)   ─┤ (Catch States.ALL → $.error)
+ *                 └▶ Done                                                                ▼
+ *                                          Done ◀─ Again? ◀──────────────────────────── Record
+ *                                                     └── retry ──▶ Prepare
+ */
+
+/** State names, shared by the CDK definition and the local overrides. */
+export const STATE = {
+  prepare: 'Prepare',
+  skip: 'Skip?',
+  backoff: 'Backoff',
+  executor: 'Executor?',
+  runBatchJob: 'RunBatchJob',
+  runEcsTask: 'RunEcsTask',
+  record: 'Record',
+  again: 'Again?',
+  done: 'Done',
+} as const;
+
+/** Input of a task execution, and the `Payload` both Lambda steps receive (plus `action`). */
+export interface TaskExecutionInput {
+  process_id: string;
+  task_definition_name: string;
+}
+
+/** `Prepare` Lambda payload: `{ action: 'prepare', process_id, task_definition_name }`. */
+export interface PrepareRequest extends TaskExecutionInput {
+  action: 'prepare';
+}
+
+/** Environment variable in the shape Batch and ECS overrides take. */
+export interface KeyValue {
+  Name: string;
+  Value: string;
+}
+
+/** Parameters of `batch:submitJob.sync`, built by the launcher. */
+export interface BatchJobRequest {
+  JobName: string;
+  JobQueue: string;
+  JobDefinition: string;
+  ContainerOverrides: { Command?: string[]; Environment: KeyValue[]; ResourceRequirements?: Array<{ Type: 'VCPU' | 'MEMORY'; Value: string }> };
+  /** Batch's own attempt timeout: how max_runtime_seconds is enforced (Batch minimum 60 s). */
+  Timeout: { AttemptDurationSeconds: number };
+}
+
+/** Parameters of `ecs:runTask.sync` that vary per attempt (cluster and network come from the stack). */
+export interface EcsTaskRequest {
+  TaskDefinition: string;
+  /** The task id, so that a kill can find the ECS task (ListTasks startedBy). */
+  StartedBy: string;
+  Overrides: { ContainerOverrides: Array<{ Name: string; Command?: string[]; Environment: KeyValue[] }>; Cpu?: string; Memory?: string };
+}
+
+/** `Prepare` result, at `$.attempt`. */
+export interface PreparedAttempt {
+  /** Nothing to run (run killed, task already finished): go to Done. */
+  skip: boolean;
+  task_id?: string;
+  backoff_seconds?: number;
+  /** Bound of one attempt: `max_runtime_seconds`, or a day when unset. */
+  timeout_seconds?: number;
+  executor?: 'batch' | 'ecs';
+  batch?: BatchJobRequest;
+  ecs?: EcsTaskRequest;
+}
+
+/** `Record` Lambda payload: `{ action: 'record', state: $ }` — the whole state after the executor step. */
+export interface RecordRequest {
+  action: 'record';
+  state: TaskExecutionInput & {
+    attempt: PreparedAttempt;
+    /** The executor's result when it succeeded (ResultSelector keeps what we need). */
+    result?: { Status?: string; StatusReason?: string; ExitCode?: number; StopCode?: string; StoppedReason?: string };
+    /** Set by the Catch: `{ Error, Cause }`. */
+    error?: { Error?: string; Cause?: string };
+  };
+}
+
+/**
+ * `Record` result. It replaces the whole state (ResultPath `$`), so that the next attempt does not see
+ * this attempt's `result` or `error`; `Again?` reads `$.recorded.retry`.
+ */
+export interface Recorded extends TaskExecutionInput {
+  recorded: { retry: boolean };
+}
+
+/** Attempt timeout when a task sets no `max_runtime_seconds`. */
+export const DEFAULT_TIMEOUT_SECONDS = 86_400;
+
+/** Container name used in ECS task definitions registered by Sundial. */
+export const ECS_CONTAINER_NAME = 'task';

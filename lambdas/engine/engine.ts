@@ -1,0 +1,329 @@
+/**
+ * The engine: starts runs, prepares and records attempts, completes tasks (which starts their
+ * dependents), finishes, kills and retries runs. Every method is safe to replay; concurrency is decided
+ * by single-item conditional writes in the store. Runs deployed inside Lambdas and locally in-process.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  attemptEnvironment,
+  attemptOutcome,
+  backoffSeconds,
+  blocksDependent,
+  type ExecutorResult,
+  finalRunStatus,
+  shouldRetry,
+} from '../domain/engine';
+import { BadRequestError, ConflictError, NotFoundError } from '../domain/errors';
+import type { EnvironmentVariable, Process, TaskDefinition } from '../domain/models';
+import { signTaskToken, type TaskTokenClaims } from '../domain/task-token';
+import type { Logger } from '../logger';
+import type { Store } from '../store';
+import { type Slot, slotBlocked, slotDepsDone } from '../store/slots';
+import { DEFAULT_TIMEOUT_SECONDS, type PreparedAttempt, type Recorded, type RecordRequest, type TaskExecutionInput } from './contract';
+import type { Launcher, Orchestrator } from './ports';
+
+export interface EngineDeps {
+  store: Store;
+  orchestrator: Orchestrator;
+  launcher: Launcher;
+  tokenKey: () => Promise<Buffer>;
+  /** The API base URL tasks call back to (`SUNDIAL_URL`). */
+  callbackUrl: () => string;
+  now: () => Date;
+  logger: Logger;
+}
+
+export interface TriggerOptions {
+  /** Run only this task of the definition (its dependencies are not run). */
+  taskDefinitionName?: string;
+  /** Added to (or overriding) every task's environment in this run. */
+  environmentVariables?: EnvironmentVariable[];
+}
+
+/** A name-based UUID (SHA-1, version 5 layout): the same inputs always give the same id. */
+export function stableUuid(...parts: Array<string | number>): string {
+  const h = createHash('sha1').update(parts.join('\u0000')).digest();
+  h[6] = ((h[6] ?? 0) & 0x0f) | 0x50;
+  h[8] = ((h[8] ?? 0) & 0x3f) | 0x80;
+  const hex = h.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** Execution name of a task in a round of a run: unique, at most 80 characters, Step Functions-safe. */
+export function executionName(processId: string, taskName: string, round: number): string {
+  return `${processId}-${createHash('sha1').update(taskName).digest('hex').slice(0, 12)}-r${round}`;
+}
+
+function describeFailure(state: RecordRequest['state']): ExecutorResult {
+  const error = state.error;
+  if (error) {
+    if (error.Error === 'States.Timeout') {
+      return { ok: false, reason: `exceeded max_runtime_seconds (${state.attempt.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS} s)` };
+    }
+    const cause = (error.Cause ?? '').slice(0, 1000);
+    return { ok: false, reason: `${error.Error ?? 'error'}${cause ? `: ${cause}` : ''}` };
+  }
+  const exitCode = state.result?.ExitCode;
+  if (exitCode !== undefined && exitCode !== null && exitCode !== 0) {
+    return { ok: false, reason: `exited with code ${exitCode}${state.result?.StoppedReason ? ` (${state.result.StoppedReason})` : ''}` };
+  }
+  if (state.result?.Status !== undefined && state.result.Status !== 'SUCCEEDED') {
+    return { ok: false, reason: `job ${state.result.Status}${state.result.StatusReason ? `: ${state.result.StatusReason}` : ''}` };
+  }
+  return { ok: true };
+}
+
+export class Engine {
+  constructor(private readonly d: EngineDeps) {}
+
+  // ---- runs ------------------------------------------------------------------------------------
+
+  /** Starts a run of a definition now; answers the new run. */
+  async trigger(definitionName: string, options: TriggerOptions = {}): Promise<Process> {
+    const stored = await this.d.store.definitions.get(definitionName);
+    if (!stored) throw new NotFoundError(`process definition "${definitionName}" does not exist`);
+    let tasks: TaskDefinition[] = stored.definition.task_definitions;
+    if (options.taskDefinitionName !== undefined) {
+      const only = tasks.find((t) => t.task_definition_name === options.taskDefinitionName);
+      if (!only) {
+        throw new BadRequestError(
+          `process definition "${definitionName}" has no task "${options.taskDefinitionName}"`,
+          'task_definition_name',
+          'unknown_task',
+        );
+      }
+      tasks = [{ ...only, dependencies: [] }];
+    }
+    const processId = randomUUID();
+    const now = this.d.now().toISOString();
+    const dependents = new Map<string, Array<{ name: string; success_required: boolean }>>();
+    for (const t of tasks) {
+      for (const dep of t.dependencies) {
+        dependents.set(dep.task_definition_name, [
+          ...(dependents.get(dep.task_definition_name) ?? []),
+          { name: t.task_definition_name, success_required: dep.success_required },
+        ]);
+      }
+    }
+    const slots: Slot[] = tasks.map((t) => ({
+      process_id: processId,
+      name: t.task_definition_name,
+      definition: t,
+      dependents: dependents.get(t.task_definition_name) ?? [],
+      deps_total: t.dependencies.length,
+      status: 'waiting',
+      attempts: 0,
+      max_attempts: t.max_attempts,
+      round: 0,
+    }));
+    // Slots first: a run item is visible only once everything it needs exists.
+    await this.d.store.slots.createSlots(slots);
+    await this.d.store.runs.createRun(
+      { process_id: processId, process_definition_name: definitionName, start_time: now, status: 'running' },
+      {
+        tasks_total: slots.length,
+        environment_variables: options.environmentVariables ?? [],
+        ...(options.taskDefinitionName ? { only_task: options.taskDefinitionName } : {}),
+      },
+    );
+    this.d.logger.info('run started', { process_id: processId, process_definition_name: definitionName, tasks: slots.length });
+    await Promise.all(slots.filter((s) => s.deps_total === 0).map((s) => this.startSlot(s)));
+    return (await this.d.store.runs.getRun(processId)) as Process;
+  }
+
+  /** Kills a running run: stops every running attempt, starts nothing more; the run ends failed. */
+  async kill(processId: string, reason = 'killed by operator'): Promise<Process> {
+    const run = await this.d.store.runs.getRunRecord(processId);
+    if (!run) throw new NotFoundError(`process ${processId} does not exist`);
+    const ended = await this.d.store.runs.transitionRun(processId, 'running', 'failed', {
+      end_time: this.d.now().toISOString(),
+      reason,
+    });
+    if (!ended) throw new ConflictError(`process ${processId} is not running (status ${run.status})`);
+    const slots = await this.d.store.slots.list(processId);
+    await Promise.all(
+      slots.map(async (slot) => {
+        if (slot.status === 'running') {
+          if (slot.execution_name) await this.d.orchestrator.stopTask(slot.execution_name, reason);
+          if (slot.current_task_id) {
+            await this.d.launcher.stop({ task_id: slot.current_task_id, task_definition: slot.definition }, reason);
+            await this.endAttempt(processId, slot.current_task_id, 'failed', reason);
+          }
+          await this.d.store.slots.transition(processId, slot.name, ['running'], 'failed', { reason });
+        } else if (slot.status === 'waiting') {
+          await this.d.store.slots.transition(processId, slot.name, ['waiting'], 'blocked', { reason });
+        }
+      }),
+    );
+    this.d.logger.info('run killed', { process_id: processId, reason });
+    return (await this.d.store.runs.getRun(processId)) as Process;
+  }
+
+  /** Retries a failed run: each failed task gets one more attempt (no backoff); blocked tasks may then run. */
+  async retry(processId: string): Promise<Process> {
+    const run = await this.d.store.runs.getRunRecord(processId);
+    if (!run) throw new NotFoundError(`process ${processId} does not exist`);
+    if (run.status !== 'failed') throw new ConflictError(`only a failed process can be retried (status ${run.status})`);
+    const slots = await this.d.store.slots.list(processId);
+    const failed = slots.filter((s) => s.status === 'failed');
+    const blocked = slots.filter((s) => s.status === 'blocked');
+    const reopened = new Set([...failed, ...blocked].map((s) => s.name));
+    if (reopened.size === 0) throw new ConflictError(`process ${processId} has no failed task to retry`);
+    for (const slot of blocked) {
+      await this.d.store.slots.resetDependencies(processId, slot.name, slot.definition.dependencies.map((d) => d.task_definition_name).filter((n) => reopened.has(n)));
+      await this.d.store.slots.transition(processId, slot.name, ['blocked'], 'waiting', { reason: undefined });
+    }
+    await this.d.store.slots.runTasksReopened(processId, [...reopened]);
+    const reopenedRun = await this.d.store.runs.transitionRun(processId, 'failed', 'running', {}, ['end_time', 'reason']);
+    if (!reopenedRun) throw new ConflictError(`process ${processId} changed while retrying; try again`);
+    for (const slot of failed) {
+      const round = slot.round + 1;
+      const name = executionName(processId, slot.name, round);
+      const next = await this.d.store.slots.transition(processId, slot.name, ['failed'], 'running', {
+        max_attempts: slot.attempts + 1,
+        round,
+        execution_name: name,
+        skip_backoff: true,
+        reason: undefined,
+      });
+      if (next) await this.d.orchestrator.startTask(name, { process_id: processId, task_definition_name: slot.name });
+    }
+    // Tasks that never started (a kill blocked them) and whose dependencies are all complete.
+    for (const slot of await this.d.store.slots.list(processId)) {
+      if (slot.status === 'waiting' && slotDepsDone(slot) >= slot.deps_total && !slotBlocked(slot)) await this.startSlot(slot);
+    }
+    this.d.logger.info('run retried', { process_id: processId, tasks: [...reopened] });
+    return (await this.d.store.runs.getRun(processId)) as Process;
+  }
+
+  // ---- attempts (the state machine's Lambda steps) ----------------------------------------------
+
+  /** `Prepare`: claims the next attempt of a running task, writes it and builds its executor request. */
+  async prepare(input: TaskExecutionInput): Promise<PreparedAttempt> {
+    const { process_id: processId, task_definition_name: name } = input;
+    const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
+    if (!slot || !run || slot.status !== 'running' || run.status !== 'running') return { skip: true };
+    const n = slot.attempts;
+    const taskId = stableUuid(processId, name, slot.round, n);
+    const claimed = await this.d.store.slots.claimAttempt(processId, name, n, taskId);
+    if (!claimed) return { skip: true };
+    const def = claimed.definition;
+    const token = signTaskToken(await this.d.tokenKey(), { tid: taskId, pid: processId });
+    const environment = attemptEnvironment(def.executable, (run.environment_variables as EnvironmentVariable[] | undefined) ?? [], {
+      url: this.d.callbackUrl(),
+      taskId,
+      processId,
+      token,
+      previousAttempts: n,
+    });
+    try {
+      await this.d.store.runs.createTask({
+        task_id: taskId,
+        process_id: processId,
+        process_definition_name: run.process_definition_name,
+        task_definition_name: name,
+        start_time: this.d.now().toISOString(),
+        previous_attempt_count: n,
+        status: 'running',
+      });
+    } catch (err) {
+      if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err; // a replay
+    }
+    const plan = await this.d.launcher.plan({
+      process_id: processId,
+      process_definition_name: run.process_definition_name,
+      task_definition: def,
+      task_id: taskId,
+      environment,
+    });
+    return {
+      skip: false,
+      task_id: taskId,
+      backoff_seconds: claimed.skip_backoff || slot.skip_backoff ? 0 : backoffSeconds(def, n),
+      timeout_seconds: def.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS,
+      ...plan,
+    };
+  }
+
+  /** `Record`: decides the attempt's outcome; answers whether another attempt follows. */
+  async record(request: RecordRequest): Promise<Recorded> {
+    const state = request.state;
+    const { process_id: processId, task_definition_name: name } = state;
+    const next = (retry: boolean): Recorded => ({ process_id: processId, task_definition_name: name, recorded: { retry } });
+    const taskId = state.attempt.task_id;
+    if (state.attempt.skip || !taskId) return next(false);
+    const [slot, task] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getTaskRecord(processId, taskId)]);
+    if (!slot || !task || slot.current_task_id !== taskId) return next(false); // a stale or replayed step
+    const report = task.reported as 'succeeded' | 'failed' | undefined;
+    const outcome = attemptOutcome(describeFailure(state), report, slot.definition.require_explicit_success);
+    const status = (await this.endAttempt(processId, taskId, outcome.status, outcome.reason)) ?? outcome.status;
+    const run = await this.d.store.runs.getRunRecord(processId);
+    if (status === 'failed' && shouldRetry(slot.attempts, slot.max_attempts, run?.status !== 'running')) {
+      return next(true);
+    }
+    await this.completeTask(processId, name, status);
+    return next(false);
+  }
+
+  /** `/succeed` and `/fail`: what a running attempt reports about itself. */
+  async report(claims: TaskTokenClaims, report: 'succeeded' | 'failed'): Promise<void> {
+    const result = await this.d.store.runs.reportTask(claims.pid, claims.tid, report, this.d.now().toISOString());
+    if (result === 'missing') throw new NotFoundError(`task ${claims.tid} does not exist`);
+    if (result === 'conflict') throw new ConflictError(`task ${claims.tid} has finished or already reported another status`);
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  /** Ends a running attempt; answers the status it ended with (undefined if it had ended already). */
+  private async endAttempt(processId: string, taskId: string, status: 'succeeded' | 'failed', reason?: string) {
+    const now = this.d.now().toISOString();
+    const previous = await this.d.store.runs.transitionTask(processId, taskId, ['running'], status, { end_time: now });
+    if (previous === undefined) {
+      return (await this.d.store.runs.getTaskRecord(processId, taskId))?.status as 'succeeded' | 'failed' | undefined;
+    }
+    if (reason) {
+      await this.d.store.runs.appendLogEntries(processId, taskId, [
+        { log_entry_id: stableUuid(taskId, 'outcome'), when: now, source: 'sundial', message: `attempt ${status}: ${reason}` },
+      ]);
+    }
+    return status;
+  }
+
+  /** Starts a waiting task whose dependencies are complete (once, whoever calls). */
+  private async startSlot(slot: Slot): Promise<void> {
+    const name = executionName(slot.process_id, slot.name, slot.round);
+    const started = await this.d.store.slots.transition(slot.process_id, slot.name, ['waiting'], 'running', { execution_name: name });
+    if (!started) return;
+    await this.d.orchestrator.startTask(name, { process_id: slot.process_id, task_definition_name: slot.name });
+  }
+
+  /**
+   * A task is complete (succeeded, failed irrevocably, or blocked): tell its dependents, start those
+   * now ready, block those that cannot run, and finish the run after its last task.
+   */
+  private async completeTask(processId: string, first: string, firstStatus: 'succeeded' | 'failed' | 'blocked'): Promise<void> {
+    const queue: Array<{ name: string; status: 'succeeded' | 'failed' | 'blocked' }> = [{ name: first, status: firstStatus }];
+    while (queue.length > 0) {
+      const { name, status } = queue.shift()!;
+      const from = status === 'blocked' ? (['waiting', 'blocked'] as const) : (['running', status] as const);
+      const slot = await this.d.store.slots.transition(processId, name, [...from], status);
+      if (!slot) continue; // moved by a kill or a concurrent replay that will carry on
+      const run = await this.d.store.runs.getRunRecord(processId);
+      if (!run || run.status !== 'running') continue; // killed: start nothing more
+      for (const dep of slot.dependents) {
+        const d = await this.d.store.slots.dependencyCompleted(processId, dep.name, name, blocksDependent(status, dep.success_required));
+        if (!d || d.status !== 'waiting' || slotDepsDone(d) < d.deps_total) continue;
+        if (slotBlocked(d)) queue.push({ name: d.name, status: 'blocked' });
+        else await this.startSlot(d);
+      }
+      const counts = await this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded');
+      const total = Number(run.tasks_total ?? 0);
+      if (counts.done >= total) {
+        const final = finalRunStatus(counts.failed);
+        if (await this.d.store.runs.transitionRun(processId, 'running', final, { end_time: this.d.now().toISOString() })) {
+          this.d.logger.info('run finished', { process_id: processId, status: final });
+        }
+      }
+    }
+  }
+}

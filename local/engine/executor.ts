@@ -1,0 +1,244 @@
+/**
+ * The local executors, standing in for AWS Batch and ECS: a `shell_script_command` runs as a child
+ * process (`/bin/sh -c`), images run with `docker run` when a Docker engine answers, else the attempt
+ * fails with that reason. Output lines become the attempt's log entries (source `stdout`/`stderr`).
+ * It is also the local `Launcher`: it builds the same Batch/ECS requests the AWS launcher builds,
+ * without registering anything, and stops what runs.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { executorKind } from '../../lambdas/domain/engine';
+import type { LogEntry, TaskDefinition } from '../../lambdas/domain/models';
+import { LIMITS } from '../../lambdas/domain/models';
+import { type BatchJobRequest, DEFAULT_TIMEOUT_SECONDS, ECS_CONTAINER_NAME, type EcsTaskRequest, type KeyValue } from '../../lambdas/engine/contract';
+import { stableUuid } from '../../lambdas/engine/engine';
+import type { AttemptToLaunch, Launcher } from '../../lambdas/engine/ports';
+import type { Store } from '../../lambdas/store';
+
+/** An error whose `name` Step Functions matches in Catch/Retry (e.g. `States.TaskFailed`). */
+export class StatesError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+interface Running {
+  child: ChildProcess;
+  killedBecause?: string;
+}
+
+const toKeyValues = (env: Record<string, string>): KeyValue[] => Object.entries(env).map(([Name, Value]) => ({ Name, Value }));
+const fromKeyValues = (kv: readonly KeyValue[] | undefined): Record<string, string> =>
+  Object.fromEntries((kv ?? []).map((e) => [e.Name, e.Value]));
+
+export interface LocalExecutorOptions {
+  store: Store;
+  log: (line: string) => void;
+  /** How a container reaches this server (docker run); @default SUNDIAL_URL with 127.0.0.1 → host.docker.internal */
+  dockerHost?: string;
+}
+
+export class LocalExecutor implements Launcher {
+  private readonly running = new Map<string, Running>();
+  private dockerAnswers: boolean | undefined;
+
+  constructor(private readonly o: LocalExecutorOptions) {}
+
+  // ---- Launcher --------------------------------------------------------------------------------
+
+  async plan(a: AttemptToLaunch) {
+    const def = a.task_definition;
+    const timeout = def.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS;
+    if (executorKind(def.executable) === 'docker') {
+      const ecs: EcsTaskRequest = {
+        TaskDefinition: 'local',
+        StartedBy: a.task_id,
+        Overrides: { ContainerOverrides: [{ Name: ECS_CONTAINER_NAME, Environment: toKeyValues(a.environment) }] },
+      };
+      return { executor: 'ecs' as const, ecs };
+    }
+    const batch: BatchJobRequest = {
+      JobName: a.task_id,
+      JobQueue: 'local',
+      JobDefinition: 'local',
+      ContainerOverrides: { Environment: toKeyValues(a.environment) },
+      // Locally the exact bound; AWS Batch's minimum is 60 s (see docs/ENGINE.md).
+      Timeout: { AttemptDurationSeconds: timeout },
+    };
+    return { executor: 'batch' as const, batch };
+  }
+
+  async stop(attempt: { task_id: string }, reason: string): Promise<void> {
+    const r = this.running.get(attempt.task_id);
+    if (!r) return;
+    r.killedBecause = reason;
+    killGroup(r.child);
+  }
+
+  /** Stops everything (server shutdown). */
+  stopAll(reason: string): void {
+    for (const r of this.running.values()) {
+      r.killedBecause = reason;
+      killGroup(r.child);
+    }
+  }
+
+  // ---- the executor states ---------------------------------------------------------------------
+
+  /** Override of `RunBatchJob`: input is the Batch SubmitJob parameters. */
+  async runBatchJob(input: BatchJobRequest): Promise<{ Status: string; StatusReason: string; JobId: string }> {
+    const env = fromKeyValues(input.ContainerOverrides?.Environment);
+    const timeout = input.Timeout?.AttemptDurationSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+    await this.runAttempt(env, timeout);
+    return { Status: 'SUCCEEDED', StatusReason: 'Essential container in task exited', JobId: `local-${input.JobName}` };
+  }
+
+  /** Override of `RunEcsTask`: input is the ECS RunTask parameters. */
+  async runEcsTask(input: EcsTaskRequest): Promise<{ ExitCode: number; StoppedReason: string; StopCode: string }> {
+    const env = fromKeyValues(input.Overrides?.ContainerOverrides?.[0]?.Environment);
+    await this.runAttempt(env, undefined);
+    return { ExitCode: 0, StoppedReason: 'Essential container in task exited', StopCode: 'EssentialContainerExited' };
+  }
+
+  private async runAttempt(env: Record<string, string>, timeoutSeconds: number | undefined): Promise<void> {
+    const taskId = env.SUNDIAL_TASK_ID;
+    const processId = env.SUNDIAL_PROCESS_ID;
+    const taskName = taskId && processId ? (await this.o.store.runs.getTaskRecord(processId, taskId))?.task_definition_name : undefined;
+    const slot = taskName && processId ? await this.o.store.slots.get(processId, taskName) : undefined;
+    if (!taskId || !processId || !slot) throw new StatesError('States.TaskFailed', 'the attempt is unknown to the local executor');
+    const def: TaskDefinition = slot.definition;
+    const bound = timeoutSeconds ?? def.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS;
+    const [command, args] = this.commandOf(def, env);
+    await this.spawnAndWait(processId, taskId, command, args, env, bound);
+  }
+
+  private commandOf(def: TaskDefinition, env: Record<string, string>): [string, string[]] {
+    const ex = def.executable;
+    if (ex.shell_script_command) return ['/bin/sh', ['-c', ex.shell_script_command.script]];
+    const image = ex.docker_image_command ?? ex.batch_image_command;
+    if (!image) throw new StatesError('States.TaskFailed', 'the task has no executable');
+    if (!this.dockerEngineAnswers()) {
+      throw new StatesError(
+        'Sundial.NoDockerEngine',
+        `no Docker engine answers on this machine: cannot run image ${image.image}:${image.tag} locally (start Docker, or use shell_script_command)`,
+      );
+    }
+    const url = env.SUNDIAL_URL ?? '';
+    const containerEnv = { ...env, SUNDIAL_URL: this.o.dockerHost ?? url.replace('127.0.0.1', 'host.docker.internal') };
+    return [
+      'docker',
+      [
+        'run', '--rm', '--name', `sundial-${env.SUNDIAL_TASK_ID}`, '--add-host=host.docker.internal:host-gateway',
+        ...Object.entries(containerEnv).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+        `${image.image}:${image.tag}`,
+        ...image.command,
+      ],
+    ];
+  }
+
+  private dockerEngineAnswers(): boolean {
+    this.dockerAnswers ??= spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 5000, stdio: 'ignore' }).status === 0;
+    return this.dockerAnswers;
+  }
+
+  private spawnAndWait(processId: string, taskId: string, command: string, args: string[], env: Record<string, string>, timeoutSeconds: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(command, args, {
+        env: { ...process.env, ...env },
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const entry: Running = { child };
+      this.running.set(taskId, entry);
+      const output = new OutputCollector(this.o.store, processId, taskId);
+      for (const [source, stream] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
+        if (stream) createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => output.add(source, line));
+      }
+      const timer = setTimeout(() => {
+        entry.killedBecause = `exceeded max_runtime_seconds (${timeoutSeconds} s)`;
+        killGroup(child);
+      }, timeoutSeconds * 1000);
+      timer.unref();
+      const finish = async (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
+        clearTimeout(timer);
+        this.running.delete(taskId);
+        await output.close().catch((err) => this.o.log(`error storing output of task ${taskId}: ${err}`));
+        if (entry.killedBecause?.startsWith('exceeded max_runtime_seconds')) reject(new StatesError('States.Timeout', entry.killedBecause));
+        else if (entry.killedBecause) reject(new StatesError('Sundial.Killed', entry.killedBecause));
+        else if (spawnError) reject(new StatesError('States.TaskFailed', `could not start ${command}: ${spawnError.message}`));
+        else if (code === 0) resolve();
+        else reject(new StatesError('States.TaskFailed', code !== null ? `exited with code ${code}` : `killed by signal ${signal}`));
+      };
+      let done = false;
+      child.once('error', (err) => {
+        if (!done) {
+          done = true;
+          void finish(null, null, err);
+        }
+      });
+      child.once('close', (code, signal) => {
+        if (!done) {
+          done = true;
+          void finish(code, signal);
+        }
+      });
+    });
+  }
+}
+
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    child.kill('SIGTERM');
+  }
+  setTimeout(() => {
+    try {
+      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }, 5000).unref();
+}
+
+/** Buffers output lines and writes them as log entries in batches (ids stable per line number). */
+class OutputCollector {
+  private pending: LogEntry[] = [];
+  private seq = 0;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: Store,
+    private readonly processId: string,
+    private readonly taskId: string,
+  ) {
+    this.timer = setInterval(() => this.flush(), 250);
+    this.timer.unref();
+  }
+
+  add(source: 'stdout' | 'stderr', line: string): void {
+    this.pending.push({
+      log_entry_id: stableUuid(this.taskId, 'output', this.seq++),
+      when: new Date().toISOString(),
+      source,
+      message: line.length > LIMITS.entryMessageMaxLength ? `${line.slice(0, LIMITS.entryMessageMaxLength - 1)}…` : line,
+    });
+    if (this.pending.length >= 100) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.flushing = this.flushing.then(() => this.store.runs.appendLogEntries(this.processId, this.taskId, batch).then(() => undefined));
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.flush();
+    await this.flushing;
+  }
+}

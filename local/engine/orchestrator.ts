@@ -1,0 +1,88 @@
+/**
+ * The local Step Functions: runs the synthesized task state machine (the ASL `cdk synth` emits) with
+ * aws-local-stepfunctions, its Lambda states calling the engine in-process and its Batch/ECS states
+ * calling the local executor. One execution per task, named as deployed; starting a name twice starts
+ * it once.
+ */
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { STATE } from '../../lambdas/engine/contract';
+import type { Engine } from '../../lambdas/engine/engine';
+import type { Orchestrator } from '../../lambdas/engine/ports';
+import type { LocalExecutor } from './executor';
+
+type Json = Parameters<StateMachine['run']>[0];
+
+export interface ExecutionEvent {
+  name: string;
+  states: number;
+}
+
+export class LocalOrchestrator implements Orchestrator {
+  private readonly machine: StateMachine;
+  private readonly running = new Map<string, { abort: () => void; result: Promise<unknown> }>();
+  private engine: Engine | undefined;
+  /** State transitions (states entered) of every finished execution; read by the benchmarks. */
+  stateTransitions = 0;
+
+  constructor(
+    definition: object,
+    private readonly executor: LocalExecutor,
+    private readonly log: (line: string) => void,
+  ) {
+    this.machine = new StateMachine(definition as StateMachineDefinition, { validationOptions: { checkArn: false } });
+  }
+
+  /** The engine is built with this orchestrator, then handed back (they refer to each other). */
+  attach(engine: Engine): void {
+    this.engine = engine;
+  }
+
+  async startTask(name: string, input: { process_id: string; task_definition_name: string }): Promise<void> {
+    const engine = this.engine;
+    if (!engine) throw new Error('local orchestrator used before an engine was attached');
+    if (this.running.has(name)) return;
+    const execution = this.machine.run(input as unknown as Json, {
+      noThrowOnAbort: true,
+      overrides: {
+        taskResourceLocalHandlers: {
+          [STATE.prepare]: (payload) => engine.prepare(payload as never) as never,
+          [STATE.record]: (payload) => engine.record(payload as never) as never,
+          [STATE.runBatchJob]: (params) => this.executor.runBatchJob(params as never) as never,
+          [STATE.runEcsTask]: (params) => this.executor.runEcsTask(params as never) as never,
+        },
+      },
+    });
+    const result = this.follow(name, execution);
+    this.running.set(name, { abort: execution.abort, result });
+  }
+
+  private async follow(name: string, execution: ReturnType<StateMachine['run']>): Promise<void> {
+    const counting = (async () => {
+      for await (const event of execution.eventLogs) if (event.type === 'StateEntered') this.stateTransitions++;
+    })();
+    try {
+      await execution.result;
+    } catch (err) {
+      this.log(`error execution ${name} failed: ${(err as Error).message}`);
+    } finally {
+      await counting.catch(() => undefined);
+      this.running.delete(name);
+    }
+  }
+
+  async stopTask(name: string): Promise<void> {
+    this.running.get(name)?.abort();
+  }
+
+  /** Executions still running. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  /** Aborts every execution (server shutdown) and waits for them to settle. */
+  async stopAll(): Promise<void> {
+    const all = [...this.running.values()];
+    for (const e of all) e.abort();
+    await Promise.allSettled(all.map((e) => e.result));
+  }
+}
