@@ -49,14 +49,19 @@ export async function startDynamo(dataDir: string | undefined): Promise<Embedded
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
   const config = clientConfig(endpoint);
-  await ensureTable(new DynamoDBClient(config), LOCAL_TABLE_NAME);
+  const setup = new DynamoDBClient(config);
+  try {
+    await ensureTable(setup, LOCAL_TABLE_NAME);
+  } finally {
+    setup.destroy();
+  }
   const db = createDb(LOCAL_TABLE_NAME, config);
   return {
     endpoint,
     db,
     close: () =>
       new Promise<void>((resolve) => {
-        db.doc.destroy();
+        db.client.destroy();
         server.close(() => resolve());
       }),
   };
@@ -95,7 +100,5 @@ async function ensureTable(client: DynamoDBClient, tableName: string): Promise<v
     );
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
-  } finally {
-    client.destroy();
   }
 }

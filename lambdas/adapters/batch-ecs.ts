@@ -157,6 +157,12 @@ const vcpus = (cpuUnits: number) => String(cpuUnits / 1024);
 
 const errorName = (err: unknown) => (err as { name?: string } | undefined)?.name;
 
+/** Log driver options compared regardless of key order (the services may answer them in any order). */
+const sameOptions = (a: Record<string, string> | undefined, b: Record<string, string> | undefined) => {
+  const text = (o: Record<string, string> | undefined) => JSON.stringify(Object.entries(o ?? {}).sort(([x], [y]) => x.localeCompare(y)));
+  return text(a) === text(b);
+};
+
 /** Reasons Batch and ECS store are limited (ECS StopTask: 255 characters). */
 const shortReason = (reason: string) => reason.slice(0, 255);
 
@@ -361,7 +367,7 @@ export class AwsLauncher implements Launcher {
       resources(a.resourceRequirements) === resources(b.resourceRequirements) &&
       a.networkConfiguration?.assignPublicIp === b.networkConfiguration?.assignPublicIp &&
       a.logConfiguration?.logDriver === b.logConfiguration?.logDriver &&
-      JSON.stringify(a.logConfiguration?.options ?? {}) === JSON.stringify(b.logConfiguration?.options ?? {})
+      sameOptions(a.logConfiguration?.options, b.logConfiguration?.options)
     );
   }
 
@@ -442,7 +448,7 @@ export class AwsLauncher implements Launcher {
       existing.cpu === wanted.cpu &&
       existing.memory === wanted.memory &&
       a.logConfiguration?.logDriver === b.logConfiguration?.logDriver &&
-      JSON.stringify(a.logConfiguration?.options ?? {}) === JSON.stringify(b.logConfiguration?.options ?? {})
+      sameOptions(a.logConfiguration?.options, b.logConfiguration?.options)
     );
   }
 }

@@ -130,19 +130,19 @@ export function validateCron(cron: CronSchedule, fieldPrefix = 'schedule.cron_sc
       'invalid_cron',
     );
   }
-  const timeZone = cron.time_zone ?? 'UTC';
-  if (!isTimeZone(timeZone)) {
-    throw new BadRequestError(`unknown IANA time zone "${timeZone}"`, `${fieldPrefix}.time_zone`, 'invalid_cron');
+  const timeZone = canonicalTimeZone(cron.time_zone ?? 'UTC');
+  if (!timeZone) {
+    throw new BadRequestError(`unknown IANA time zone "${cron.time_zone}"`, `${fieldPrefix}.time_zone`, 'invalid_cron');
   }
   return { ...(out as Omit<ValidCron, 'time_zone'>), time_zone: timeZone };
 }
 
-function isTimeZone(tz: string): boolean {
+/** The canonical spelling of an IANA time zone (`america/new_york` → `America/New_York`), or undefined. */
+function canonicalTimeZone(tz: string): string | undefined {
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
+    return new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

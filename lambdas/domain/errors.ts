@@ -56,6 +56,13 @@ export class NotFoundError extends HttpError {
 export class MethodNotAllowedError extends HttpError {
   readonly statusCode = 405;
   readonly code = 'method_not_allowed';
+  constructor(
+    message: string,
+    /** The methods the path does allow (the `Allow` header). */
+    readonly allow: readonly string[],
+  ) {
+    super(message);
+  }
 }
 
 export class ConflictError extends HttpError {

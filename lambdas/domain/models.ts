@@ -58,7 +58,8 @@ export const name = z
   .string()
   .min(1, 'must not be empty')
   .max(LIMITS.nameMaxLength, `must be at most ${LIMITS.nameMaxLength} characters`)
-  .regex(NAME_PATTERN, 'may contain only letters, digits, "_", "-" and "."');
+  .regex(NAME_PATTERN, 'may contain only letters, digits, "_", "-" and "."')
+  .refine((n) => n !== '.' && n !== '..', 'cannot be "." or ".." (they cannot be addressed in a URL)');
 
 const positiveInt = z.int('must be an integer').min(1, 'must be at least 1').max(1_000_000_000, 'is too large');
 const nonNegativeInt = z.int('must be an integer').min(0, 'must not be negative').max(1_000_000_000, 'is too large');

@@ -35,8 +35,9 @@ export function verifyTaskToken(key: Buffer, authorization: string | undefined, 
   const parts = match?.[1]?.split('.') ?? [];
   const [version, payload, signature] = parts;
   if (parts.length !== 3 || version !== VERSION || !payload || !signature) throw refuse();
-  const expected = mac(key, payload);
-  const given = Buffer.from(signature, 'base64url');
+  // Compare the canonical text of the signature, so that one token has exactly one spelling.
+  const expected = Buffer.from(mac(key, payload).toString('base64url'));
+  const given = Buffer.from(signature);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw refuse();
   let claims: unknown;
   try {
@@ -44,6 +45,7 @@ export function verifyTaskToken(key: Buffer, authorization: string | undefined, 
   } catch {
     throw refuse();
   }
+  if (typeof claims !== 'object' || claims === null) throw refuse();
   const c = claims as Partial<TaskTokenClaims>;
   if (typeof c.tid !== 'string' || typeof c.pid !== 'string' || c.tid !== taskId) throw refuse();
   return { tid: c.tid, pid: c.pid };

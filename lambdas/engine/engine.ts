@@ -265,6 +265,20 @@ export class Engine {
     return next(false);
   }
 
+  /**
+   * A task execution ended without recording its task (a step failed for good, or the execution was
+   * stopped outside Sundial): fail its running attempt and complete the task as failed, so that the run
+   * does not wait for ever. Does nothing when the task already completed.
+   */
+  async abandon(input: TaskExecutionInput, reason: string): Promise<void> {
+    const { process_id: processId, task_definition_name: name } = input;
+    const slot = await this.d.store.slots.get(processId, name);
+    if (!slot || slot.status !== 'running') return;
+    if (slot.current_task_id) await this.endAttempt(processId, slot.current_task_id, 'failed', reason);
+    this.d.logger.warn('task abandoned', { process_id: processId, task_definition_name: name, reason });
+    await this.completeTask(processId, name, 'failed');
+  }
+
   /** `/succeed` and `/fail`: what a running attempt reports about itself. */
   async report(claims: TaskTokenClaims, report: 'succeeded' | 'failed'): Promise<void> {
     const result = await this.d.store.runs.reportTask(claims.pid, claims.tid, report, this.d.now().toISOString());

@@ -22,6 +22,7 @@ const RETRYABLE = new Set([
 ]);
 
 export function errorResponse(err: unknown, logger: Logger): HttpResult {
+  if (err instanceof MethodNotAllowedError) return json(err.statusCode, err.toJSON(), { allow: err.allow.join(', ') });
   if (err instanceof HttpError) return json(err.statusCode, err.toJSON());
   if (RETRYABLE.has((err as { name?: string })?.name ?? '')) {
     logger.warn('dependency refused for now', { error: err as Error });
@@ -46,7 +47,8 @@ export function createRouter(routes: readonly Route[], logger: Logger): HttpHand
     routes: routes.map((r) => ({ method: r.method, path: r.path, handler: (event: HttpEvent) => r.handle(event) })),
     notFoundResponse: ({ method, path }: { method: string; path: string }) => {
       const allowed = patterns.filter((p) => p.regex.test(path)).map((p) => p.route.method);
-      if (allowed.length > 0) throw new MethodNotAllowedError(`${method} is not allowed on ${path}; use ${[...new Set(allowed)].join(', ')}`);
+      const allow = [...new Set(allowed)];
+      if (allow.length > 0) throw new MethodNotAllowedError(`${method} is not allowed on ${path}; use ${allow.join(', ')}`, allow);
       throw new NotFoundError(`no route for ${method} ${path}`);
     },
   });

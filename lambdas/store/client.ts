@@ -6,6 +6,8 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 export interface Db {
+  /** The low-level client (destroy it to close its sockets). */
+  readonly client: DynamoDBClient;
   readonly doc: DynamoDBDocumentClient;
   readonly tableName: string;
 }
@@ -16,7 +18,7 @@ export function createDb(tableName: string, config: DynamoDBClientConfig = {}): 
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     unmarshallOptions: { wrapNumbers: false },
   });
-  return { doc, tableName };
+  return { client, doc, tableName };
 }
 
 /** True for the error DynamoDB answers when a ConditionExpression is not met. */

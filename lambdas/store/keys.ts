@@ -12,7 +12,7 @@
  * | log entry         | `RUN#<process_id>` | `TASK#<task_id>#LOG#<id>`   |                             |                                    |                 |
  * | metadata entry    | `RUN#<process_id>` | `TASK#<task_id>#META#<id>`  |                             |                                    |                 |
  * | task slot (engine)| `RUN#<process_id>` | `SLOT#<task def name>`      |                             |                                    |                 |
- * | counters          | `STATS`            | `STATS`                     |                             |                                    |                 |
+ * | counters (shards) | `STATS#<0..7>`     | `STATS`                     |                             |                                    |                 |
  *
  * Times in sort keys are `Date.toISOString()` (fixed width, UTC), so they sort as strings.
  */
@@ -81,7 +81,8 @@ export const keys = {
   slot: (processId: string, taskDefinitionName: string): Key => ({ pk: `RUN#${processId}`, sk: `SLOT#${taskDefinitionName}` }),
   slotPrefix: 'SLOT#',
 
-  stats: (): Key => ({ pk: 'STATS', sk: 'STATS' }),
+  /** Counter shard `n` (see stats.ts). */
+  stats: (shard: number): Key => ({ pk: `STATS#${shard}`, sk: 'STATS' }),
 } as const;
 
 /** Kind of an item of a run's partition, from its sort key. */

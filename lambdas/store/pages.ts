@@ -28,23 +28,40 @@ export function encodeCursor(key: Item | undefined): string | undefined {
   return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
 }
 
-/** Decodes a cursor made by `encodeCursor` for this partition; anything else is a 400 on `next`. */
-export function decodeCursor(cursor: string, expect: { pkName: string; pk: string }): Item {
+/**
+ * Decodes a cursor made by `encodeCursor` for this listing: exactly the table and index key attributes,
+ * all strings, for this partition, with a sort key inside the requested window. Anything else is a 400
+ * on `next` (DynamoDB would refuse it with a 500's worth of error).
+ */
+export function decodeCursor(
+  cursor: string,
+  expect: { pkName: string; pk: string; skName: string; from?: string; to?: string },
+): Item {
   let key: unknown;
   try {
     key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     key = undefined;
   }
+  const wanted = ['pk', 'sk', expect.pkName, expect.skName].sort().join(',');
+  const item = key as Item;
   const ok =
     typeof key === 'object' &&
     key !== null &&
     !Array.isArray(key) &&
-    Object.values(key).every((v) => typeof v === 'string') &&
-    (key as Item)[expect.pkName] === expect.pk;
+    Object.keys(item).sort().join(',') === wanted &&
+    Object.values(item).every((v) => typeof v === 'string') &&
+    item[expect.pkName] === expect.pk;
   if (!ok) throw new BadRequestError('next is not a cursor of this listing', 'next', 'invalid_cursor');
-  return key as Item;
+  const sk = item[expect.skName] as string;
+  if ((expect.from !== undefined && sk < expect.from) || (expect.to !== undefined && sk > expect.to)) {
+    throw new BadRequestError('next is a cursor of another time window: repeat the query that gave it', 'next', 'invalid_cursor');
+  }
+  return item;
 }
+
+/** At most this many DynamoDB pages per request, so that a filter matching little cannot read a whole index. */
+const MAX_PAGES_PER_REQUEST = 10;
 
 /** Reads up to `limit` matching items, newest first, following DynamoDB pages as needed. */
 export async function queryNewestFirst<T = Item>(db: Db, req: PageRequest): Promise<Page<T>> {
@@ -75,8 +92,14 @@ export async function queryNewestFirst<T = Item>(db: Db, req: PageRequest): Prom
       values[`:s${i}`] = s;
     });
   }
-  let startKey = req.cursor ? decodeCursor(req.cursor, { pkName: index.pk, pk: req.pk }) : undefined;
+  if (range.from !== undefined && range.to !== undefined && range.from > range.to) {
+    throw new BadRequestError('end_time must not be before start_time', 'end_time', 'invalid_field');
+  }
+  let startKey = req.cursor
+    ? decodeCursor(req.cursor, { pkName: index.pk, pk: req.pk, skName: index.sk, from: range.from, to: range.to })
+    : undefined;
   const items: T[] = [];
+  let pages = 0;
   do {
     const input: QueryCommandInput = {
       TableName: db.tableName,
@@ -92,6 +115,7 @@ export async function queryNewestFirst<T = Item>(db: Db, req: PageRequest): Prom
     const out = await db.doc.send(new QueryCommand(input));
     items.push(...((out.Items ?? []) as T[]));
     startKey = out.LastEvaluatedKey;
-  } while (startKey && items.length < req.limit);
+    pages++;
+  } while (startKey && items.length < req.limit && pages < MAX_PAGES_PER_REQUEST);
   return { items, next: encodeCursor(startKey) };
 }

@@ -326,7 +326,7 @@ export class RunStore {
 
   /** Conditional puts (first write wins); answers how many were new. */
   private async putEntries(items: readonly Item[]): Promise<number> {
-    const unique = [...new Map(items.map((i) => [String(i.sk), i])).values()];
+    const unique = [...new Map([...items].reverse().map((i) => [String(i.sk), i])).values()]; // the first of duplicates wins
     const written = await mapLimited(unique, 25, async (item) => {
       try {
         await this.db.doc.send(

@@ -41,6 +41,8 @@ export interface LocalExecutorOptions {
 
 export class LocalExecutor implements Launcher {
   private readonly running = new Map<string, Running>();
+  /** Definitions of planned attempts, so that running one needs no read (the store is the fallback). */
+  private readonly planned = new Map<string, TaskDefinition>();
   private dockerAnswers: boolean | undefined;
 
   constructor(private readonly o: LocalExecutorOptions) {}
@@ -49,6 +51,7 @@ export class LocalExecutor implements Launcher {
 
   async plan(a: AttemptToLaunch) {
     const def = a.task_definition;
+    this.planned.set(a.task_id, def);
     const timeout = def.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS;
     if (executorKind(def.executable) === 'docker') {
       const ecs: EcsTaskRequest = {
@@ -104,13 +107,19 @@ export class LocalExecutor implements Launcher {
   private async runAttempt(env: Record<string, string>, timeoutSeconds: number | undefined): Promise<void> {
     const taskId = env.SUNDIAL_TASK_ID;
     const processId = env.SUNDIAL_PROCESS_ID;
-    const taskName = taskId && processId ? (await this.o.store.runs.getTaskRecord(processId, taskId))?.task_definition_name : undefined;
-    const slot = taskName && processId ? await this.o.store.slots.get(processId, taskName) : undefined;
-    if (!taskId || !processId || !slot) throw new StatesError('States.TaskFailed', 'the attempt is unknown to the local executor');
-    const def: TaskDefinition = slot.definition;
+    if (!taskId || !processId) throw new StatesError('States.TaskFailed', 'the attempt has no SUNDIAL_TASK_ID or SUNDIAL_PROCESS_ID');
+    const def = this.planned.get(taskId) ?? (await this.definitionOf(processId, taskId));
+    this.planned.delete(taskId);
     const bound = timeoutSeconds ?? def.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS;
     const [command, args] = this.commandOf(def, env);
     await this.spawnAndWait(processId, taskId, command, args, env, bound);
+  }
+
+  private async definitionOf(processId: string, taskId: string): Promise<TaskDefinition> {
+    const taskName = (await this.o.store.runs.getTaskRecord(processId, taskId))?.task_definition_name;
+    const slot = taskName ? await this.o.store.slots.get(processId, taskName) : undefined;
+    if (!slot) throw new StatesError('States.TaskFailed', `task ${taskId} is unknown to the local executor`);
+    return slot.definition;
   }
 
   private commandOf(def: TaskDefinition, env: Record<string, string>): [string, string[]] {

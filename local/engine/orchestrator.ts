@@ -52,18 +52,20 @@ export class LocalOrchestrator implements Orchestrator {
         },
       },
     });
-    const result = this.follow(name, execution);
+    const result = this.follow(name, input, execution);
     this.running.set(name, { abort: execution.abort, result });
   }
 
-  private async follow(name: string, execution: ReturnType<StateMachine['run']>): Promise<void> {
+  private async follow(name: string, input: { process_id: string; task_definition_name: string }, execution: ReturnType<StateMachine['run']>): Promise<void> {
     const counting = (async () => {
       for await (const event of execution.eventLogs) if (event.type === 'StateEntered') this.stateTransitions++;
     })();
     try {
       await execution.result;
     } catch (err) {
-      this.log(`error execution ${name} failed: ${(err as Error).message}`);
+      const reason = `the task execution failed: ${(err as Error).message}`;
+      this.log(`error execution ${name}: ${reason}`);
+      await this.engine?.abandon(input, reason).catch((e) => this.log(`error could not end task ${input.task_definition_name}: ${e}`));
     } finally {
       await counting.catch(() => undefined);
       this.running.delete(name);

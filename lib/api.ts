@@ -1,0 +1,303 @@
+import { Arn, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  HttpApi,
+  HttpMethod,
+  HttpNoneAuthorizer,
+  HttpRoute,
+  HttpRouteKey,
+  HttpStage,
+  LogGroupLogDestination,
+  type IHttpRouteAuthorizer,
+  type ThrottleSettings,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { SundialStore } from './store';
+import { SundialFunction, lambdaEntry } from './sundial-function';
+import type { TaskTokens } from './task-tokens';
+
+/** One route of the HTTP API: a method and a path (path variables in braces). */
+export interface SundialRoute {
+  readonly method: HttpMethod;
+  readonly path: string;
+}
+
+/**
+ * Operator routes: served by the `api` function, IAM-authorized (SigV4).
+ * Sundial's clients call the list routes with a trailing slash (`/api/processes/`),
+ * which an HTTP API route key cannot end with. Unless API Gateway folds the
+ * slash onto the declared route, such a request matches the `$default` route,
+ * which goes to the same function, IAM-authorized as well; the function routes
+ * on the path and ignores one trailing slash.
+ */
+export const OPERATOR_ROUTES: readonly SundialRoute[] = [
+  { method: HttpMethod.GET, path: '/api/process_definitions' }, // list process definitions
+  { method: HttpMethod.GET, path: '/api/process_definitions/{process_definition_name}' }, // read one definition
+  { method: HttpMethod.PUT, path: '/api/process_definitions/{process_definition_name}' }, // create or replace it
+  { method: HttpMethod.DELETE, path: '/api/process_definitions/{process_definition_name}' }, // delete it
+  { method: HttpMethod.POST, path: '/api/process_definitions/{process_definition_name}/trigger' }, // start a run now
+  { method: HttpMethod.POST, path: '/api/process_definitions/{process_definition_name}/pause' }, // stop scheduling runs
+  { method: HttpMethod.POST, path: '/api/process_definitions/{process_definition_name}/resume' }, // schedule runs again
+  { method: HttpMethod.GET, path: '/api/processes' }, // list runs
+  { method: HttpMethod.GET, path: '/api/processes/{process_id}' }, // read one run with its tasks
+  { method: HttpMethod.POST, path: '/api/processes/{process_id}/kill' }, // stop a run, it ends failed
+  { method: HttpMethod.POST, path: '/api/processes/{process_id}/retry' }, // one more attempt for failed tasks
+  { method: HttpMethod.GET, path: '/api/tasks' }, // list task attempts
+];
+
+/**
+ * Callback routes: served by the `callbacks` function, no API Gateway
+ * authorizer; the function checks `Authorization: Bearer <task token>`, an
+ * HMAC of the task id, and refuses a token for any other task.
+ */
+export const CALLBACK_ROUTES: readonly SundialRoute[] = [
+  { method: HttpMethod.POST, path: '/api/tasks/{task_id}/log_entries' }, // append log entries (idempotent on ids)
+  { method: HttpMethod.POST, path: '/api/tasks/{task_id}/metadata' }, // append metadata entries (idempotent on ids)
+  { method: HttpMethod.POST, path: '/api/tasks/{task_id}/succeed' }, // the attempt declares success
+  { method: HttpMethod.POST, path: '/api/tasks/{task_id}/fail' }, // the attempt declares failure
+];
+
+/** Open routes: served by the `api` function without any authorization. */
+export const OPEN_ROUTES: readonly SundialRoute[] = [
+  { method: HttpMethod.GET, path: '/_internal_/metrics' }, // aggregate counters for scrapers
+];
+
+/**
+ * Fields of one access-log line (JSON). All values are quoted so a `-` for an
+ * absent value still yields valid JSON.
+ */
+const ACCESS_LOG_FIELDS: Readonly<Record<string, string>> = {
+  requestId: '$context.requestId',
+  extendedRequestId: '$context.extendedRequestId',
+  requestTime: '$context.requestTime',
+  requestTimeEpoch: '$context.requestTimeEpoch',
+  httpMethod: '$context.httpMethod',
+  path: '$context.path',
+  routeKey: '$context.routeKey',
+  protocol: '$context.protocol',
+  status: '$context.status',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationStatus: '$context.integration.status',
+  integrationLatency: '$context.integration.latency',
+  integrationError: '$context.integrationErrorMessage',
+  errorMessage: '$context.error.message',
+  sourceIp: '$context.identity.sourceIp',
+  userAgent: '$context.identity.userAgent',
+  caller: '$context.identity.caller',
+  userArn: '$context.identity.userArn',
+};
+
+/** Properties of {@link SundialApi}. */
+export interface SundialApiProps {
+  /** The table both functions read and write. */
+  readonly store: SundialStore;
+
+  /** The key signing task tokens; only the `callbacks` function may read it. */
+  readonly taskTokens: TaskTokens;
+
+  /**
+   * Throttling of every route on the `$default` stage.
+   *
+   * @default { rateLimit: 100, burstLimit: 200 }
+   */
+  readonly throttle?: ThrottleSettings;
+
+  /**
+   * How long the functions' logs and the access logs are kept.
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * What happens to the log groups when they leave the stack.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+
+  /**
+   * Per-route CloudWatch metrics on the stage (billed per metric).
+   *
+   * @default false
+   */
+  readonly detailedMetrics?: boolean;
+
+  /**
+   * Entry point of the `api` function.
+   *
+   * @default lambdas/api/handler.ts
+   */
+  readonly apiEntry?: string;
+
+  /**
+   * Entry point of the `callbacks` function.
+   *
+   * @default lambdas/callbacks/handler.ts
+   */
+  readonly callbacksEntry?: string;
+}
+
+/**
+ * Sundial's HTTP API: API Gateway HTTP API in front of two Lambdas.
+ * - `api` serves the operator routes (IAM authorization) and the one open
+ *   route, `GET /_internal_/metrics`;
+ * - `callbacks` serves the task callback routes, which carry a task token
+ *   instead of SigV4.
+ * Anything else (`$default`) goes to `api` under IAM authorization, so a route
+ * nobody declared is never open. The `$default` stage is throttled and writes
+ * JSON access logs.
+ */
+export class SundialApi extends Construct {
+  /** The HTTP API. */
+  public readonly httpApi: HttpApi;
+
+  /** The `$default` stage (throttling, access logs). */
+  public readonly stage: HttpStage;
+
+  /**
+   * Base URL of the API without a trailing slash (`https://<id>.execute-api.<region>.amazonaws.com`):
+   * paths are appended as `${url}/api/...`. This is the `SUNDIAL_URL` tasks call back to.
+   */
+  public readonly url: string;
+
+  /** Function serving operator routes and metrics. Gets `TABLE_NAME`. */
+  public readonly apiFunction: NodejsFunction;
+
+  /** Function serving task callbacks. Gets `TABLE_NAME` and `TOKEN_SECRET_ARN`. */
+  public readonly callbacksFunction: NodejsFunction;
+
+  /** Log group of the stage's access logs. */
+  public readonly accessLogGroup: logs.LogGroup;
+
+  /** Every route declared, by route key (`GET /api/processes`, `$default`, ...). */
+  public readonly routes: ReadonlyMap<string, HttpRoute>;
+
+  constructor(scope: Construct, id: string, props: SundialApiProps) {
+    super(scope, id);
+
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
+
+    const api = new SundialFunction(this, 'ApiHandler', {
+      entry: props.apiEntry ?? lambdaEntry('api'),
+      description: 'Sundial: operator API (process definitions, runs, tasks) and metrics',
+      timeout: Duration.seconds(15),
+      logRetention,
+      logRemovalPolicy,
+    });
+    this.apiFunction = api.function;
+    props.store.grantTo(this.apiFunction);
+
+    const callbacks = new SundialFunction(this, 'CallbacksHandler', {
+      entry: props.callbacksEntry ?? lambdaEntry('callbacks'),
+      description: 'Sundial: task callbacks (log entries, metadata, succeed, fail) authenticated by task token',
+      timeout: Duration.seconds(10),
+      logRetention,
+      logRemovalPolicy,
+    });
+    this.callbacksFunction = callbacks.function;
+    props.store.grantTo(this.callbacksFunction);
+    props.taskTokens.grantTo(this.callbacksFunction);
+
+    this.httpApi = new HttpApi(this, 'HttpApi', {
+      description: 'Sundial: scheduler of container job DAGs',
+      // Secure by default: a route added without an authorizer requires SigV4.
+      defaultAuthorizer: new HttpIamAuthorizer(),
+      createDefaultStage: false,
+    });
+
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+      retention: logRetention,
+      removalPolicy: logRemovalPolicy,
+    });
+
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: props.throttle ?? { rateLimit: 100, burstLimit: 200 },
+      detailedMetricsEnabled: props.detailedMetrics ?? false,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.accessLogGroup),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
+    });
+    // The stage is `$default`, so the API endpoint is its URL (without the trailing `/` of `stage.url`).
+    this.url = this.httpApi.apiEndpoint;
+
+    const apiIntegration = new HttpLambdaIntegration('ApiIntegration', this.apiFunction);
+    const callbacksIntegration = new HttpLambdaIntegration('CallbacksIntegration', this.callbacksFunction);
+    const iamAuthorizer = new HttpIamAuthorizer();
+    const noAuthorizer = new HttpNoneAuthorizer();
+    const routes = new Map<string, HttpRoute>();
+    const addRoute = (routeKey: HttpRouteKey, integration: HttpLambdaIntegration, authorizer: IHttpRouteAuthorizer) => {
+      const route = new HttpRoute(this, routeConstructId(routeKey), {
+        httpApi: this.httpApi,
+        routeKey,
+        integration,
+        authorizer,
+      });
+      routes.set(routeKey.key, route);
+      return route;
+    };
+
+    for (const { method, path } of OPERATOR_ROUTES) {
+      addRoute(HttpRouteKey.with(path, method), apiIntegration, iamAuthorizer);
+    }
+    addRoute(HttpRouteKey.DEFAULT, apiIntegration, iamAuthorizer);
+
+    for (const { method, path } of OPEN_ROUTES) {
+      const route = addRoute(HttpRouteKey.with(path, method), apiIntegration, noAuthorizer);
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'Metrics are scraped without credentials, as in Sundial. The route returns aggregate counters only ' +
+          '(no definitions, runs, logs or identifiers) and is throttled with the stage.',
+      });
+    }
+
+    for (const { method, path } of CALLBACK_ROUTES) {
+      const route = addRoute(HttpRouteKey.with(path, method), callbacksIntegration, noAuthorizer);
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'Task containers call back without AWS credentials. The callbacks function performs the equivalent check: ' +
+          'it requires Authorization: Bearer <task token>, an HMAC-SHA256 of the task id under a key in Secrets ' +
+          'Manager, and refuses a token issued for any other task.',
+      });
+    }
+    this.routes = routes;
+  }
+
+  /**
+   * Lets a principal call every operator route (`execute-api:Invoke` on
+   * `<api>/<any stage>/<any method>/api/*`, which also covers the
+   * trailing-slash forms that reach the `$default` route).
+   */
+  public grantOperatorAccess(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:Invoke'],
+      resourceArns: [
+        Arn.format(
+          { service: 'execute-api', resource: this.httpApi.apiId, resourceName: '*/*/api/*' },
+          Stack.of(this),
+        ),
+      ],
+    });
+  }
+}
+
+/** `POST /api/processes/{process_id}/kill` → `PostApiProcessesProcessIdKill`; `$default` → `DefaultRoute`. */
+function routeConstructId(routeKey: HttpRouteKey): string {
+  if (!routeKey.path) return 'DefaultRoute';
+  const words = [routeKey.method.toLowerCase(), ...routeKey.path.split(/[^A-Za-z0-9]+/)].filter(Boolean);
+  return words.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+}

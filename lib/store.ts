@@ -1,0 +1,146 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, Billing, ProjectionType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+
+/** Environment variable that carries the table name to a function (read by `lambdas/store`). */
+export const TABLE_NAME_ENV = 'TABLE_NAME';
+
+/**
+ * Global secondary indexes of the single table. The key attribute names are
+ * `<index>pk` / `<index>sk`; which entity writes which index is decided in
+ * `lambdas/store`, the one place that knows every key.
+ */
+export const STORE_INDEX_NAMES = ['gsi1', 'gsi2', 'gsi3'] as const;
+
+/** Name of the attribute DynamoDB TTL reads (epoch seconds). */
+export const TTL_ATTRIBUTE = 'expires_at';
+
+/**
+ * Data-plane actions a Sundial function needs on its table: item reads and
+ * writes, queries on the indexes, conditional checks. Control-plane actions
+ * (CreateTable, UpdateTimeToLive, ...) and streams are deliberately absent.
+ */
+const READ_WRITE_ACTIONS = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:DescribeTable',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+  'dynamodb:UpdateItem',
+];
+
+const READ_ACTIONS = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DescribeTable',
+  'dynamodb:GetItem',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+];
+
+/** Properties of {@link SundialStore}. */
+export interface SundialStoreProps {
+  /**
+   * What happens to the table when it leaves the stack. Sundial's run history
+   * and definitions live here, so the default keeps them.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Refuse `DeleteTable` calls (in CloudFormation too) until switched off.
+   *
+   * @default true
+   */
+  readonly deletionProtection?: boolean;
+
+  /**
+   * Continuous backups with point-in-time restore for the last 35 days.
+   *
+   * @default true
+   */
+  readonly pointInTimeRecovery?: boolean;
+
+  /**
+   * Server-side encryption of the table. The AWS-managed key (`aws/dynamodb`)
+   * shows every use of the key in CloudTrail at no key cost and needs no grants
+   * on the functions; pass `TableEncryptionV2.customerManagedKey(key)` when a
+   * key policy of your own is required (then grant the key to the functions).
+   *
+   * @default TableEncryptionV2.awsManagedKey()
+   */
+  readonly encryption?: TableEncryptionV2;
+}
+
+/**
+ * Sundial's single DynamoDB table: process definitions, runs, task attempts,
+ * log and metadata entries, with three overloaded GSIs and TTL for entries that
+ * expire. On demand, point-in-time recovery, deletion protection, retained.
+ */
+export class SundialStore extends Construct {
+  /** The table. */
+  public readonly table: TableV2;
+
+  constructor(scope: Construct, id: string, props: SundialStoreProps = {}) {
+    super(scope, id);
+
+    this.table = new TableV2(this, 'Table', {
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      sortKey: { name: 'sk', type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      globalSecondaryIndexes: STORE_INDEX_NAMES.map((indexName) => ({
+        indexName,
+        partitionKey: { name: `${indexName}pk`, type: AttributeType.STRING },
+        sortKey: { name: `${indexName}sk`, type: AttributeType.STRING },
+        projectionType: ProjectionType.ALL,
+      })),
+      timeToLiveAttribute: TTL_ATTRIBUTE,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },
+      deletionProtection: props.deletionProtection ?? true,
+      encryption: props.encryption ?? TableEncryptionV2.awsManagedKey(),
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+  }
+
+  /** Name of the table. */
+  public get tableName(): string {
+    return this.table.tableName;
+  }
+
+  /**
+   * Hands the table to a function in one call: sets `TABLE_NAME` and grants
+   * item reads and writes on the table and each of its indexes (named, not
+   * `index/*`, so the policy lists exactly what exists).
+   */
+  public grantTo(fn: lambda.Function): iam.Grant {
+    fn.addEnvironment(TABLE_NAME_ENV, this.table.tableName);
+    return this.grantActions(fn, READ_WRITE_ACTIONS);
+  }
+
+  /** Like {@link grantTo}, read-only: for functions that only report (metrics, notifications). */
+  public grantReadTo(fn: lambda.Function): iam.Grant {
+    fn.addEnvironment(TABLE_NAME_ENV, this.table.tableName);
+    return this.grantActions(fn, READ_ACTIONS);
+  }
+
+  private grantActions(grantee: iam.IGrantable, actions: string[]): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions,
+      resourceArns: [
+        this.table.tableArn,
+        ...STORE_INDEX_NAMES.map((indexName) => `${this.table.tableArn}/index/${indexName}`),
+      ],
+    });
+    // A customer-managed key must be usable by whoever reads or writes items.
+    this.table.encryptionKey?.grantEncryptDecrypt(grantee);
+    return grant;
+  }
+}

@@ -1,0 +1,98 @@
+import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { SundialApi } from './api';
+import { SundialStore, type SundialStoreProps } from './store';
+import { TaskTokens, type TaskTokensProps } from './task-tokens';
+
+/** Properties of {@link Sundial}. */
+export interface SundialProps {
+  /**
+   * Options of the table (removal policy, deletion protection, PITR, encryption).
+   *
+   * @default - retained, deletion-protected, PITR on, AWS-managed key
+   */
+  readonly store?: SundialStoreProps;
+
+  /**
+   * Options of the task-token signing key.
+   *
+   * @default - 64 random letters and digits, retained
+   */
+  readonly taskTokens?: TaskTokensProps;
+
+  /**
+   * Throttling of the API's `$default` stage.
+   *
+   * @default { rateLimit: 100, burstLimit: 200 }
+   */
+  readonly throttle?: ThrottleSettings;
+
+  /**
+   * Retention of every log group (functions and access logs).
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The whole of Sundial as one construct, so it can live in any stack:
+ * the table, the task-token key, and the HTTP API with its two functions.
+ *
+ * Extension points: later capabilities (engine, scheduling, notifications)
+ * are constructs of their own, composed beside these and wired through the
+ * members below, e.g. `sundial.store.grantTo(fn)`,
+ * `sundial.taskTokens.grantTo(fn)`, `sundial.apiFunction.addEnvironment(...)`.
+ */
+export class Sundial extends Construct {
+  /** The table and its grants (`grantTo`, `grantReadTo`). */
+  public readonly store: SundialStore;
+
+  /** The task-token signing key and its grant (`grantTo`). */
+  public readonly taskTokens: TaskTokens;
+
+  /** The HTTP API, its stage, routes and functions. */
+  public readonly api: SundialApi;
+
+  constructor(scope: Construct, id: string, props: SundialProps = {}) {
+    super(scope, id);
+
+    this.store = new SundialStore(this, 'Store', props.store);
+    this.taskTokens = new TaskTokens(this, 'TaskTokens', props.taskTokens);
+    this.api = new SundialApi(this, 'Api', {
+      store: this.store,
+      taskTokens: this.taskTokens,
+      throttle: props.throttle,
+      logRetention: props.logRetention,
+    });
+  }
+
+  /** The DynamoDB table. */
+  public get table(): dynamodb.TableV2 {
+    return this.store.table;
+  }
+
+  /** The secret holding the HMAC key of task tokens. */
+  public get tokenSecret(): secretsmanager.Secret {
+    return this.taskTokens.secret;
+  }
+
+  /** Base URL of the API, without a trailing slash; this is `SUNDIAL_URL` for tasks. */
+  public get apiUrl(): string {
+    return this.api.url;
+  }
+
+  /** Function serving operator routes and metrics. */
+  public get apiFunction(): NodejsFunction {
+    return this.api.apiFunction;
+  }
+
+  /** Function serving task callbacks. */
+  public get callbacksFunction(): NodejsFunction {
+    return this.api.callbacksFunction;
+  }
+}

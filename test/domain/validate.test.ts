@@ -1,0 +1,108 @@
+import { describe, expect, it, test } from 'vitest';
+import { BadRequestError, PayloadTooLargeError } from '../../lambdas/domain/errors';
+import { taskIdParams } from '../../lambdas/domain/models';
+import { fieldPath, parseProcessDefinition, parseWith } from '../../lambdas/domain/validate';
+import { refusalOf, withPath } from '../helpers/assert';
+import { processDefinition, shellTask } from '../helpers/factories';
+
+describe('parseProcessDefinition', () => {
+  it('answers the definition with defaults applied when path and body agree', () => {
+    // Prepare
+    const body = processDefinition('nightly-report');
+
+    // Act
+    const def = parseProcessDefinition(body, 'nightly-report');
+
+    // Assess
+    expect(def.process_definition_name).toBe('nightly-report');
+    expect(def.overlap_action).toBe('wait');
+    expect(def.task_definitions.map((t) => t.task_definition_name)).toEqual(['first', 'second']);
+  });
+
+  it('refuses a body whose name differs from the path, naming both', () => {
+    // Prepare
+    const body = processDefinition('in-body');
+
+    // Act
+    const err = refusalOf(() => parseProcessDefinition(body, 'in-path'));
+
+    // Assess
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect(err.field).toBe('process_definition_name');
+    expect(err.code).toBe('name_mismatch');
+    expect(err.message).toContain('"in-body"');
+    expect(err.message).toContain('"in-path"');
+  });
+
+  it('checks the schema before the path/body agreement', () => {
+    // Prepare
+    const body = withPath(processDefinition('in-body'), 'task_definitions.0.max_attempts', 0);
+
+    // Act
+    const err = refusalOf(() => parseProcessDefinition(body, 'in-path'));
+
+    // Assess
+    expect(err.field).toBe('task_definitions.0.max_attempts');
+  });
+
+  test.each([
+    ['duplicate task names', { task_definitions: [shellTask('a'), shellTask('a')] }, 'task_definitions.1.task_definition_name', 'duplicate_task'],
+    ['an unknown dependency', { task_definitions: [shellTask('a', { dependencies: [{ task_definition_name: 'ghost' }] })] }, 'task_definitions.0.dependencies.0.task_definition_name', 'unknown_dependency'],
+    ['an invalid cron field', { schedule: { cron_schedule: { minutes: '61', hours: '*', day_of_month: '*', month: '*', day_of_week: '?' } } }, 'schedule.cron_schedule.minutes', 'invalid_cron'],
+    ['both cron day fields set', { schedule: { cron_schedule: { minutes: '0', hours: '*', day_of_month: '1', month: '*', day_of_week: 'MON' } } }, 'schedule.cron_schedule.day_of_week', 'invalid_cron'],
+  ])('refuses %s with the DAG and cron rules', (_case, overrides, field, code) => {
+    // Prepare
+    const body = processDefinition('rules', overrides);
+
+    // Act
+    const err = refusalOf(() => parseProcessDefinition(body, 'rules'));
+
+    // Assess
+    expect(err.statusCode).toBe(400);
+    expect(err.field).toBe(field);
+    expect(err.code).toBe(code);
+  });
+
+  it('refuses a definition larger than a DynamoDB item can safely hold (413)', () => {
+    // Prepare: six scripts of 60 000 characters are ~360 KB once stored
+    const tasks = Array.from({ length: 6 }, (_, i) =>
+      shellTask(`t${i}`, { executable: { shell_script_command: { script: 'x'.repeat(60_000) } } }),
+    );
+    const body = processDefinition('huge', { task_definitions: tasks });
+
+    // Act
+    const err = refusalOf(() => parseProcessDefinition(body, 'huge'));
+
+    // Assess
+    expect(err).toBeInstanceOf(PayloadTooLargeError);
+    expect(err.statusCode).toBe(413);
+    expect(err.field).toBe('task_definitions');
+  });
+});
+
+describe('fieldPath', () => {
+  test.each([
+    [undefined, [], undefined],
+    [undefined, ['task_definitions', 0, 'max_attempts'], 'task_definitions.0.max_attempts'],
+    ['body', [], 'body'],
+    ['body', [1, 'when'], 'body.1.when'],
+  ] as const)('joins prefix %j and path %j as %j', (prefix, path, expected) => {
+    // Act
+    const field = fieldPath(prefix, path);
+
+    // Assess
+    expect(field).toBe(expected);
+  });
+});
+
+describe('parseWith', () => {
+  it('names the field under the given prefix', () => {
+    // Act
+    const err = refusalOf(() => parseWith(taskIdParams, { task_id: 'nope' }, 'path'));
+
+    // Assess
+    expect(err.field).toBe('path.task_id');
+    expect(err.message).toBe('path.task_id must be a UUID');
+    expect(err.code).toBe('invalid_field');
+  });
+});

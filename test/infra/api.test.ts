@@ -1,0 +1,226 @@
+import { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { describe, expect, it } from 'vitest';
+import { SundialApi, SundialStore, TaskTokens } from '../../lib/index';
+import { logicalIdByPath, newApp, synthSundial } from './support';
+
+/** The route table as operators and tasks see it: route key → authorization → function. */
+const EXPECTED_ROUTES: ReadonlyArray<[routeKey: string, authorization: 'AWS_IAM' | 'NONE', fn: 'api' | 'callbacks']> = [
+  ['GET /api/process_definitions', 'AWS_IAM', 'api'],
+  ['GET /api/process_definitions/{process_definition_name}', 'AWS_IAM', 'api'],
+  ['PUT /api/process_definitions/{process_definition_name}', 'AWS_IAM', 'api'],
+  ['DELETE /api/process_definitions/{process_definition_name}', 'AWS_IAM', 'api'],
+  ['POST /api/process_definitions/{process_definition_name}/trigger', 'AWS_IAM', 'api'],
+  ['POST /api/process_definitions/{process_definition_name}/pause', 'AWS_IAM', 'api'],
+  ['POST /api/process_definitions/{process_definition_name}/resume', 'AWS_IAM', 'api'],
+  ['GET /api/processes', 'AWS_IAM', 'api'],
+  ['GET /api/processes/{process_id}', 'AWS_IAM', 'api'],
+  ['POST /api/processes/{process_id}/kill', 'AWS_IAM', 'api'],
+  ['POST /api/processes/{process_id}/retry', 'AWS_IAM', 'api'],
+  ['GET /api/tasks', 'AWS_IAM', 'api'],
+  // Trailing-slash forms (`GET /api/processes/`) and anything undeclared: never open.
+  ['$default', 'AWS_IAM', 'api'],
+  ['GET /_internal_/metrics', 'NONE', 'api'],
+  ['POST /api/tasks/{task_id}/log_entries', 'NONE', 'callbacks'],
+  ['POST /api/tasks/{task_id}/metadata', 'NONE', 'callbacks'],
+  ['POST /api/tasks/{task_id}/succeed', 'NONE', 'callbacks'],
+  ['POST /api/tasks/{task_id}/fail', 'NONE', 'callbacks'],
+];
+
+const FUNCTION_PATHS = { api: '/Api/ApiHandler/Function/Resource', callbacks: '/Api/CallbacksHandler/Function/Resource' };
+
+describe('SundialApi', () => {
+  // Prepare (shared): the template only is read, never changed.
+  const { template } = synthSundial();
+  const functionId = (fn: keyof typeof FUNCTION_PATHS) =>
+    logicalIdByPath(template, 'AWS::Lambda::Function', FUNCTION_PATHS[fn]);
+
+  describe('functions', () => {
+    it.each(['api', 'callbacks'] as const)('%s runs on nodejs24.x, arm64, ESM bundle, JSON logs', (fn) => {
+      // Act
+      const resource = template.toJSON().Resources[functionId(fn)];
+
+      // Assess
+      expect(resource.Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO' },
+      });
+    });
+
+    it.each(['api', 'callbacks'] as const)('%s gets the common environment and TABLE_NAME', (fn) => {
+      // Act
+      const variables = template.toJSON().Resources[functionId(fn)].Properties.Environment.Variables;
+
+      // Assess
+      expect(variables).toMatchObject({
+        POWERTOOLS_SERVICE_NAME: 'sundial',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        NODE_OPTIONS: '--enable-source-maps',
+        TABLE_NAME: { Ref: logicalIdByPath(template, 'AWS::DynamoDB::GlobalTable', '/Store/Table/Resource') },
+      });
+    });
+
+    it('gives TOKEN_SECRET_ARN to the callbacks function only', () => {
+      // Act
+      const secretId = logicalIdByPath(template, 'AWS::SecretsManager::Secret', '/TaskTokens/SigningKey/Resource');
+      const env = (fn: keyof typeof FUNCTION_PATHS) =>
+        template.toJSON().Resources[functionId(fn)].Properties.Environment.Variables;
+
+      // Assess
+      expect(env('callbacks').TOKEN_SECRET_ARN).toEqual({ Ref: secretId });
+      expect(env('api')).not.toHaveProperty('TOKEN_SECRET_ARN');
+    });
+
+    it.each(['api', 'callbacks'] as const)('%s writes to its own log group, kept one month and retained', (fn) => {
+      // Act
+      const logGroupRef = template.toJSON().Resources[functionId(fn)].Properties.LoggingConfig.LogGroup;
+      const logGroup = template.toJSON().Resources[logGroupRef.Ref];
+
+      // Assess
+      expect(logGroup).toMatchObject({
+        Type: 'AWS::Logs::LogGroup',
+        Properties: { RetentionInDays: 30 },
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+      });
+    });
+
+    it('uses roles of its own without AWS managed policies', () => {
+      // Assess
+      for (const role of Object.values(template.findResources('AWS::IAM::Role'))) {
+        expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+      }
+    });
+  });
+
+  describe('routes', () => {
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route'));
+    const integrations = template.findResources('AWS::ApiGatewayV2::Integration');
+
+    it('declares exactly the expected route keys', () => {
+      // Act
+      const keys = routes.map((route) => route.Properties.RouteKey).sort();
+
+      // Assess
+      expect(keys).toEqual(EXPECTED_ROUTES.map(([key]) => key).sort());
+    });
+
+    it.each(EXPECTED_ROUTES)('%s: authorization %s, served by the %s function', (routeKey, authorization, fn) => {
+      // Act
+      const route = routes.find((r) => r.Properties.RouteKey === routeKey);
+      const integrationId = route?.Properties.Target['Fn::Join'][1][1].Ref;
+      const integration = integrations[integrationId];
+
+      // Assess
+      expect(route?.Properties.AuthorizationType).toBe(authorization);
+      expect(integration?.Properties).toMatchObject({
+        IntegrationType: 'AWS_PROXY',
+        PayloadFormatVersion: '2.0',
+        IntegrationUri: { 'Fn::GetAtt': [functionId(fn), 'Arn'] },
+      });
+    });
+
+    it('leaves open only the metrics route and the four callbacks', () => {
+      // Act
+      const open = routes.filter((r) => r.Properties.AuthorizationType === 'NONE').map((r) => r.Properties.RouteKey);
+
+      // Assess
+      expect(open.sort()).toEqual([
+        'GET /_internal_/metrics',
+        'POST /api/tasks/{task_id}/fail',
+        'POST /api/tasks/{task_id}/log_entries',
+        'POST /api/tasks/{task_id}/metadata',
+        'POST /api/tasks/{task_id}/succeed',
+      ]);
+    });
+  });
+
+  describe('stage', () => {
+    it('is the auto-deployed $default stage, throttled at burst 200 / rate 100', () => {
+      // Assess
+      template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+      template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        StageName: '$default',
+        AutoDeploy: true,
+        DefaultRouteSettings: { ThrottlingBurstLimit: 200, ThrottlingRateLimit: 100 },
+      });
+    });
+
+    it('writes JSON access logs to a log group kept one month', () => {
+      // Act
+      const [stage] = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'));
+      const settings = stage?.Properties.AccessLogSettings;
+      const logGroup = template.toJSON().Resources[settings.DestinationArn['Fn::GetAtt'][0]];
+
+      // Assess
+      expect(JSON.parse(settings.Format)).toMatchObject({
+        requestId: '$context.requestId',
+        routeKey: '$context.routeKey',
+        status: '$context.status',
+        userArn: '$context.identity.userArn',
+      });
+      expect(logGroup).toMatchObject({ Properties: { RetentionInDays: 30 }, DeletionPolicy: 'Retain' });
+    });
+
+    it('takes throttling and retention from props', () => {
+      // Prepare, Act
+      const custom = synthSundial({
+        sundial: { throttle: { rateLimit: 5, burstLimit: 10 }, logRetention: RetentionDays.ONE_WEEK },
+      }).template;
+
+      // Assess
+      custom.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        DefaultRouteSettings: { ThrottlingBurstLimit: 10, ThrottlingRateLimit: 5 },
+      });
+      const retentions = Object.values(custom.findResources('AWS::Logs::LogGroup')).map(
+        (g) => g.Properties.RetentionInDays,
+      );
+      expect(retentions).toEqual([7, 7, 7]);
+    });
+  });
+
+  it('outputs the API URL without a trailing slash, so paths append as ${url}/api/...', () => {
+    // Act
+    const output = template.findOutputs('ApiUrl').ApiUrl;
+
+    // Assess
+    expect(output?.Value).toEqual({
+      'Fn::GetAtt': [logicalIdByPath(template, 'AWS::ApiGatewayV2::Api', '/Api/HttpApi/Resource'), 'ApiEndpoint'],
+    });
+  });
+
+  it('grants operators execute-api:Invoke on /api/* of any stage and method', () => {
+    // Prepare
+    const stack = new Stack(newApp(), 'Operators');
+    const api = new SundialApi(stack, 'Api', {
+      store: new SundialStore(stack, 'Store'),
+      taskTokens: new TaskTokens(stack, 'TaskTokens'),
+    });
+    const operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+
+    // Act
+    api.grantOperatorAccess(operator);
+
+    // Assess
+    const granted = Template.fromStack(stack);
+    const apiId = logicalIdByPath(granted, 'AWS::ApiGatewayV2::Api', '/Api/HttpApi/Resource');
+    granted.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: logicalIdByPath(granted, 'AWS::IAM::Role', '/Operator/Resource') }],
+      PolicyDocument: {
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: 'execute-api:Invoke',
+            Resource: {
+              'Fn::Join': ['', Match.arrayWith([':execute-api:', { Ref: apiId }, '/*/*/api/*'])],
+            },
+          },
+        ],
+      },
+    });
+  });
+});

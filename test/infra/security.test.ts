@@ -1,0 +1,116 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Stack, Validations } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { SundialStack } from '../../lib/index';
+import { actionsOf, allPolicyStatements, logicalIdByPath, newApp, synthSundial, tempDir } from './support';
+
+interface Finding {
+  readonly rule: string;
+  readonly path: string;
+  readonly description: string;
+}
+
+/**
+ * Synthesizes `app` with cdk-nag's AwsSolutions pack the way bin/sundial.ts
+ * registers it and returns every unacknowledged finding, errors and warnings
+ * alike. cdk-nag 3 reports through CDK's policy validation: synthesis throws
+ * on errors and the details land in `<outdir>/validation-report.json`.
+ */
+function nagFindings(build: (app: ReturnType<typeof newApp>) => void): Finding[] {
+  const outdir = tempDir('cdk-infra-nag-');
+  const app = newApp({ outdir });
+  build(app);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+  let synthError: unknown;
+  try {
+    app.synth();
+  } catch (error) {
+    synthError = error;
+  }
+
+  const reportFile = join(outdir, 'validation-report.json');
+  if (!existsSync(reportFile)) {
+    // No report at all: synthesis failed for another reason, which must not pass silently.
+    if (synthError) throw synthError;
+    throw new Error(`cdk-nag wrote no report in ${outdir}`);
+  }
+  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as {
+    pluginReports: Array<{
+      violations: Array<{ ruleName: string; description: string; violatingConstructs: Array<{ constructPath: string }> }>;
+    }>;
+  };
+  const findings = report.pluginReports.flatMap((plugin) =>
+    plugin.violations.flatMap((violation) =>
+      violation.violatingConstructs.map((construct) => ({
+        rule: violation.ruleName,
+        path: construct.constructPath,
+        description: violation.description,
+      })),
+    ),
+  );
+  if (synthError && findings.length === 0) throw synthError;
+  return findings;
+}
+
+describe('security', () => {
+  // Prepare (shared): the template only is read, never changed.
+  const { template } = synthSundial();
+
+  it('has no IAM statement whose action contains a wildcard', () => {
+    // Act
+    const wildcards = allPolicyStatements(template)
+      .flatMap(({ owner, statement }) => actionsOf(statement).map((action) => `${owner}: ${action}`))
+      .filter((entry) => entry.includes('*'));
+
+    // Assess
+    expect(wildcards).toEqual([]);
+  });
+
+  it('lets only the callbacks function read the task-token key', () => {
+    // Prepare
+    const secretId = logicalIdByPath(template, 'AWS::SecretsManager::Secret', '/TaskTokens/SigningKey/Resource');
+    const callbacksRoleId = logicalIdByPath(template, 'AWS::IAM::Role', '/Api/CallbacksHandler/Role/Resource');
+
+    // Act
+    const readers = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((policy) => JSON.stringify(policy.Properties.PolicyDocument).includes(`"Ref":"${secretId}"`))
+      .flatMap((policy) => policy.Properties.Roles);
+
+    // Assess
+    expect(readers).toEqual([{ Ref: callbacksRoleId }]);
+    template.hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+    });
+  });
+
+  it('has no resource policy on the secret that could widen access', () => {
+    // Assess
+    template.resourceCountIs('AWS::SecretsManager::ResourcePolicy', 0);
+  });
+
+  describe('cdk-nag AwsSolutions', () => {
+    it('reports no unacknowledged finding on the Sundial stack', () => {
+      // Act
+      const findings = nagFindings((app) => new SundialStack(app, 'Sundial'));
+
+      // Assess: the message lists every finding, so a failure says what to fix.
+      expect(findings, JSON.stringify(findings, null, 2)).toEqual([]);
+    });
+
+    it('does report a finding nobody acknowledged (the check above can fail)', () => {
+      // Act
+      const findings = nagFindings((app) => {
+        const stack = new Stack(app, 'Control');
+        new secretsmanager.Secret(stack, 'Unrotated');
+      });
+
+      // Assess
+      expect(findings).toContainEqual(expect.objectContaining({ rule: 'AwsSolutions-SMG4', path: 'Control/Unrotated/Resource' }));
+    });
+  });
+});
