@@ -2,10 +2,13 @@
  * What the entry points need from the outside world, built once per cold start from the environment
  * (deployed) or handed in by the local runtime and tests. Entry points never build clients themselves.
  */
+import { AwsLauncher, launcherConfigFromEnv } from './adapters/batch-ecs';
 import { secretKeyLoader } from './adapters/secrets';
+import { SfnOrchestrator, TASK_STATE_MACHINE_ARN_ENV } from './adapters/sfn';
 import { requireEnv } from './config';
+import { Engine, type EngineDeps } from './engine/engine';
+import type { Launcher, Orchestrator } from './engine/ports';
 import { createLogger, type Logger } from './logger';
-import type { Engine } from './engine/engine';
 import { createDb, Store } from './store';
 
 export interface Services {
@@ -17,18 +20,55 @@ export interface Services {
   logger: Logger;
 }
 
-/** Services of a deployed Lambda: `TABLE_NAME`, and `TOKEN_SECRET_ARN` where tokens are needed. */
-export function servicesFromEnv(): Services {
-  throw new Error('wired with the AWS adapters below');
+/**
+ * An engine wired to AWS from the environment: `TABLE_NAME` at once; `TASK_STATE_MACHINE_ARN` when it
+ * starts or stops an execution, the launcher's variables (`LAUNCHER_ENV`) when it plans or stops an
+ * attempt, `SUNDIAL_URL` and `TOKEN_SECRET_ARN` when it prepares one. A missing one fails with
+ * its name. `given` replaces any part, e.g. the store and logger a function already has.
+ */
+export function engineFromEnv(given: Partial<EngineDeps> = {}): Engine {
+  let tokenKey: (() => Promise<Buffer>) | undefined;
+  // Built on first use, so that a function that never starts or stops work needs none of their variables.
+  let sfn: SfnOrchestrator | undefined;
+  let aws: AwsLauncher | undefined;
+  const orchestrator: Orchestrator = {
+    startTask: (name, input) => (sfn ??= new SfnOrchestrator(requireEnv(TASK_STATE_MACHINE_ARN_ENV))).startTask(name, input),
+    stopTask: (name, cause) => (sfn ??= new SfnOrchestrator(requireEnv(TASK_STATE_MACHINE_ARN_ENV))).stopTask(name, cause),
+  };
+  const launcher: Launcher = {
+    plan: (attempt) => (aws ??= new AwsLauncher(launcherConfigFromEnv())).plan(attempt),
+    stop: (attempt, reason) => (aws ??= new AwsLauncher(launcherConfigFromEnv())).stop(attempt, reason),
+  };
+  return new Engine({
+    store: given.store ?? new Store(createDb(requireEnv('TABLE_NAME'))),
+    orchestrator: given.orchestrator ?? orchestrator,
+    launcher: given.launcher ?? launcher,
+    tokenKey: given.tokenKey ?? (() => (tokenKey ??= secretKeyLoader(requireEnv('TOKEN_SECRET_ARN')))()),
+    callbackUrl: given.callbackUrl ?? (() => requireEnv('SUNDIAL_URL')),
+    now: given.now ?? (() => new Date()),
+    logger: given.logger ?? createLogger(),
+  });
 }
-export function _old(): Omit<Services, 'engine'> {
-  const secretArn = process.env.TOKEN_SECRET_ARN;
+
+/**
+ * Services of a deployed Lambda: `TABLE_NAME` at once; `TOKEN_SECRET_ARN` when a token is checked; the
+ * engine's variables when a route first needs the engine (trigger, kill, retry, succeed, fail).
+ */
+export function servicesFromEnv(): Services {
+  const store = new Store(createDb(requireEnv('TABLE_NAME')));
+  const logger = createLogger();
+  const now = () => new Date();
+  let key: (() => Promise<Buffer>) | undefined;
+  const tokenKey = () => (key ??= secretKeyLoader(requireEnv('TOKEN_SECRET_ARN')))();
+  let engine: Engine | undefined;
   return {
-    store: new Store(createDb(requireEnv('TABLE_NAME'))),
-    tokenKey: secretArn
-      ? secretKeyLoader(secretArn)
-      : () => Promise.reject(new Error('missing environment variable TOKEN_SECRET_ARN')),
-    now: () => new Date(),
-    logger: createLogger(),
+    store,
+    tokenKey,
+    now,
+    logger,
+    get engine() {
+      engine ??= engineFromEnv({ store, logger, now, tokenKey });
+      return engine;
+    },
   };
 }

@@ -20,7 +20,8 @@ export const TTL_ATTRIBUTE = 'expires_at';
 /**
  * Data-plane actions a Sundial function needs on its table: item reads and
  * writes, queries on the indexes, conditional checks. Control-plane actions
- * (CreateTable, UpdateTimeToLive, ...) and streams are deliberately absent.
+ * (CreateTable, UpdateTimeToLive, ...), streams and Scan (no request path
+ * scans: every access is a key or index lookup) are deliberately absent.
  */
 const READ_WRITE_ACTIONS = [
   'dynamodb:BatchGetItem',
@@ -31,7 +32,6 @@ const READ_WRITE_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:PutItem',
   'dynamodb:Query',
-  'dynamodb:Scan',
   'dynamodb:UpdateItem',
 ];
 
@@ -41,7 +41,6 @@ const READ_ACTIONS = [
   'dynamodb:DescribeTable',
   'dynamodb:GetItem',
   'dynamodb:Query',
-  'dynamodb:Scan',
 ];
 
 /** Properties of {@link SundialStore}. */

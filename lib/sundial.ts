@@ -5,11 +5,23 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { SundialApi } from './api';
+import { SundialEngine, type SundialEngineProps } from './engine';
 import { SundialStore, type SundialStoreProps } from './store';
 import { TaskTokens, type TaskTokensProps } from './task-tokens';
 
+/** Options of the engine that {@link Sundial} passes through (the rest it wires itself). */
+export type SundialEngineOptions = Pick<SundialEngineProps, 'compute' | 'vpc' | 'shellImage' | 'taskRoleArns' | 'jobQueueArns'>;
+
 /** Properties of {@link Sundial}. */
 export interface SundialProps {
+  /**
+   * Options of the engine: where attempts run, the shell image, the task roles and job queues
+   * definitions may name.
+   *
+   * @default - a new VPC, Batch on Fargate and ECS cluster; roles named `sundial-task-*`
+   */
+  readonly engine?: SundialEngineOptions;
+
   /**
    * Options of the table (removal policy, deletion protection, PITR, encryption).
    *
@@ -41,7 +53,8 @@ export interface SundialProps {
 
 /**
  * The whole of Sundial as one construct, so it can live in any stack:
- * the table, the task-token key, and the HTTP API with its two functions.
+ * the table, the task-token key, the HTTP API with its two functions, and
+ * the engine (task state machine, engine function, Batch and ECS).
  *
  * Extension points: later capabilities (engine, scheduling, notifications)
  * are constructs of their own, composed beside these and wired through the
@@ -58,6 +71,9 @@ export class Sundial extends Construct {
   /** The HTTP API, its stage, routes and functions. */
   public readonly api: SundialApi;
 
+  /** The task state machine, the engine function and where attempts run. */
+  public readonly engine: SundialEngine;
+
   constructor(scope: Construct, id: string, props: SundialProps = {}) {
     super(scope, id);
 
@@ -69,6 +85,15 @@ export class Sundial extends Construct {
       throttle: props.throttle,
       logRetention: props.logRetention,
     });
+    this.engine = new SundialEngine(this, 'Engine', {
+      ...props.engine,
+      table: this.store.table,
+      tokenSecret: this.taskTokens.secret,
+      callbackUrl: this.api.url,
+      logRetention: props.logRetention,
+    });
+    // The API triggers, kills and retries runs: it starts and stops executions and attempts.
+    this.engine.grantTo(this.api.apiFunction);
   }
 
   /** The DynamoDB table. */

@@ -181,9 +181,6 @@ interface TaskDefinitionSpec {
   taskRoleArn?: string;
 }
 
-/** A Batch job request as the state machine's `RunBatchJob` step takes it (with Batch's own timeout). */
-export type BatchJobRequestWithTimeout = BatchJobRequest & { Timeout: { AttemptDurationSeconds: number } };
-
 // ---- the launcher ------------------------------------------------------------------------------
 
 export class AwsLauncher implements Launcher {
@@ -200,7 +197,7 @@ export class AwsLauncher implements Launcher {
     this.ecs = clients.ecs ?? new ECSClient({});
   }
 
-  async plan(attempt: AttemptToLaunch): Promise<{ executor: 'batch'; batch: BatchJobRequestWithTimeout } | { executor: 'ecs'; ecs: EcsTaskRequest }> {
+  async plan(attempt: AttemptToLaunch): Promise<{ executor: 'batch'; batch: BatchJobRequest } | { executor: 'ecs'; ecs: EcsTaskRequest }> {
     const { executable } = attempt.task_definition;
     const environment = toKeyValues(attempt.environment);
     // Batch enforces max_runtime_seconds itself, with a floor of 60 s (see docs/ENGINE.md, limits).

@@ -203,9 +203,13 @@ export class Engine {
     const { process_id: processId, task_definition_name: name } = input;
     const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
     if (!slot || !run || slot.status !== 'running' || run.status !== 'running') return { skip: true };
-    const n = slot.attempts;
-    const taskId = stableUuid(processId, name, slot.round, n);
-    const claimed = await this.d.store.slots.claimAttempt(processId, name, n, taskId);
+    // A replayed Prepare (Lambda retry, or a failure after the claim) finds its attempt still running:
+    // it carries on with that attempt instead of claiming another.
+    const current = slot.current_task_id ? await this.d.store.runs.getTaskRecord(processId, slot.current_task_id) : undefined;
+    const replay = current?.status === 'running';
+    const n = replay ? current.previous_attempt_count : slot.attempts;
+    const taskId = replay ? current.task_id : stableUuid(processId, name, slot.round, n);
+    const claimed = replay ? slot : await this.d.store.slots.claimAttempt(processId, name, n, taskId);
     if (!claimed) return { skip: true };
     const def = claimed.definition;
     const token = signTaskToken(await this.d.tokenKey(), { tid: taskId, pid: processId });

@@ -1,16 +1,15 @@
 /**
  * The engine Lambda: the `Prepare` and `Record` steps of the task state machine (lib/engine.ts).
  * `{ action: 'prepare', process_id, task_definition_name }` → {@link PreparedAttempt};
- * `{ action: 'record', state }` → {@link Recorded}. Anything else fails the step.
+ * `{ action: 'record', state }` → {@link Recorded}. It also receives, from EventBridge, the status
+ * change of a task execution that failed, timed out or was aborted, and abandons its task (so that
+ * the run does not wait for a task nothing runs any more). Anything else fails.
  */
-import { AwsLauncher, launcherConfigFromEnv } from '../adapters/batch-ecs';
 import { secretKeyLoader } from '../adapters/secrets';
-import { SfnOrchestrator, TASK_STATE_MACHINE_ARN_ENV } from '../adapters/sfn';
 import { requireEnv } from '../config';
-import { createLogger } from '../logger';
-import { createDb, Store } from '../store';
-import type { PreparedAttempt, PrepareRequest, Recorded, RecordRequest } from './contract';
-import { Engine } from './engine';
+import { engineFromEnv } from '../services';
+import type { PreparedAttempt, PrepareRequest, Recorded, RecordRequest, TaskExecutionInput } from './contract';
+import type { Engine } from './engine';
 
 /** An event whose `action` the engine Lambda does not know. */
 export class UnknownActionError extends Error {
@@ -20,28 +19,45 @@ export class UnknownActionError extends Error {
   }
 }
 
-/**
- * An engine wired to AWS from the environment: `TABLE_NAME`, `TOKEN_SECRET_ARN`, `SUNDIAL_URL`,
- * `TASK_STATE_MACHINE_ARN` and the launcher's variables (`LAUNCHER_ENV`). A missing one fails with its name.
- */
-export function engineFromEnv(): Engine {
-  const sundialUrl = requireEnv('SUNDIAL_URL');
-  return new Engine({
-    store: new Store(createDb(requireEnv('TABLE_NAME'))),
-    orchestrator: new SfnOrchestrator(requireEnv(TASK_STATE_MACHINE_ARN_ENV)),
-    launcher: new AwsLauncher(launcherConfigFromEnv()),
-    tokenKey: secretKeyLoader(requireEnv('TOKEN_SECRET_ARN')),
-    callbackUrl: () => sundialUrl,
-    now: () => new Date(),
-    logger: createLogger(),
-  });
+/** EventBridge: a task execution ended other than by its `Done` state (rule in lib/engine.ts). */
+export interface ExecutionStatusChange {
+  source: 'aws.states';
+  'detail-type': 'Step Functions Execution Status Change';
+  detail: { name?: string; status: string; input?: string | null; error?: string | null; cause?: string | null };
+}
+
+function isExecutionStatusChange(event: object): event is ExecutionStatusChange {
+  return (
+    (event as Partial<ExecutionStatusChange>).source === 'aws.states' &&
+    (event as Partial<ExecutionStatusChange>)['detail-type'] === 'Step Functions Execution Status Change'
+  );
+}
+
+/** Why an execution ended, for the attempt's outcome log entry. */
+function abandonReason({ status, error, cause }: ExecutionStatusChange['detail']): string {
+  const why = [error, cause ? cause.slice(0, 500) : undefined].filter(Boolean).join(': ');
+  return `task execution ${status.toLowerCase().replace('_', ' ')}${why ? ` (${why})` : ''}`;
 }
 
 let engine: Engine | undefined;
 
-export async function handler(event: PrepareRequest | RecordRequest | { action?: unknown }): Promise<PreparedAttempt | Recorded> {
-  engine ??= engineFromEnv();
-  switch (event.action) {
+export async function handler(
+  event: PrepareRequest | RecordRequest | ExecutionStatusChange | { action?: unknown },
+): Promise<PreparedAttempt | Recorded | void> {
+  if (!engine) {
+    // The engine function prepares attempts: it needs the callback URL and the token key, so it fails fast without them.
+    const sundialUrl = requireEnv('SUNDIAL_URL');
+    engine = engineFromEnv({ callbackUrl: () => sundialUrl, tokenKey: secretKeyLoader(requireEnv('TOKEN_SECRET_ARN')) });
+  }
+  if (isExecutionStatusChange(event)) {
+    const input = JSON.parse(event.detail.input ?? '{}') as Partial<TaskExecutionInput>;
+    if (!input.process_id || !input.task_definition_name) {
+      throw new Error(`execution ${event.detail.name ?? '(unnamed)'} has no task execution input: nothing to abandon`);
+    }
+    return engine.abandon({ process_id: input.process_id, task_definition_name: input.task_definition_name }, abandonReason(event.detail));
+  }
+  const action = (event as { action?: unknown }).action;
+  switch (action) {
     case 'prepare': {
       const { process_id, task_definition_name } = event as PrepareRequest;
       return engine.prepare({ process_id, task_definition_name });
@@ -49,6 +65,6 @@ export async function handler(event: PrepareRequest | RecordRequest | { action?:
     case 'record':
       return engine.record(event as RecordRequest);
     default:
-      throw new UnknownActionError(event.action);
+      throw new UnknownActionError(action);
   }
 }

@@ -98,10 +98,15 @@ export class LocalExecutor implements Launcher {
   }
 
   /** Override of `RunEcsTask`: input is the ECS RunTask parameters. */
-  async runEcsTask(input: EcsTaskRequest): Promise<{ ExitCode: number; StoppedReason: string; StopCode: string }> {
+  async runEcsTask(input: EcsTaskRequest) {
     const env = fromKeyValues(input.Overrides?.ContainerOverrides?.[0]?.Environment);
     await this.runAttempt(env, undefined);
-    return { ExitCode: 0, StoppedReason: 'Essential container in task exited', StopCode: 'EssentialContainerExited' };
+    // The shape of ecs:runTask.sync's output that the state's ResultSelector reads.
+    return {
+      Containers: [{ Name: ECS_CONTAINER_NAME, ExitCode: 0 }],
+      StoppedReason: 'Essential container in task exited',
+      StopCode: 'EssentialContainerExited',
+    };
   }
 
   private async runAttempt(env: Record<string, string>, timeoutSeconds: number | undefined): Promise<void> {

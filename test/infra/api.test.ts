@@ -89,10 +89,11 @@ describe('SundialApi', () => {
       });
     });
 
-    it('uses roles of its own without AWS managed policies', () => {
-      // Assess
-      for (const role of Object.values(template.findResources('AWS::IAM::Role'))) {
-        expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    it('uses roles of its own without AWS managed policies (but CDK\'s own default-SG custom resource)', () => {
+      // Assess: the one exception is the provider CDK adds to strip the VPC's default security group
+      for (const [id, role] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+        if (id.startsWith('CustomVpcRestrictDefaultSGCustomResourceProviderRole')) continue;
+        expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
       }
     });
   });
@@ -179,7 +180,8 @@ describe('SundialApi', () => {
       const retentions = Object.values(custom.findResources('AWS::Logs::LogGroup')).map(
         (g) => g.Properties.RetentionInDays,
       );
-      expect(retentions).toEqual([7, 7, 7]);
+      expect(retentions.length).toBeGreaterThanOrEqual(3);
+      expect(new Set(retentions)).toEqual(new Set([7]));
     });
   });
 

@@ -70,10 +70,11 @@ describe('security', () => {
     expect(wildcards).toEqual([]);
   });
 
-  it('lets only the callbacks function read the task-token key', () => {
+  it('lets only the callbacks function (checks tokens) and the engine function (mints them) read the task-token key', () => {
     // Prepare
     const secretId = logicalIdByPath(template, 'AWS::SecretsManager::Secret', '/TaskTokens/SigningKey/Resource');
     const callbacksRoleId = logicalIdByPath(template, 'AWS::IAM::Role', '/Api/CallbacksHandler/Role/Resource');
+    const engineRoleId = logicalIdByPath(template, 'AWS::IAM::Role', '/Engine/Handler/Role/Resource');
 
     // Act
     const readers = Object.values(template.findResources('AWS::IAM::Policy'))
@@ -81,7 +82,8 @@ describe('security', () => {
       .flatMap((policy) => policy.Properties.Roles);
 
     // Assess
-    expect(readers).toEqual([{ Ref: callbacksRoleId }]);
+    expect(readers).toHaveLength(2);
+    expect(readers).toEqual(expect.arrayContaining([{ Ref: callbacksRoleId }, { Ref: engineRoleId }]));
     template.hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
       GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },

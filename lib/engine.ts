@@ -1,0 +1,531 @@
+import { ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { LAUNCHER_ENV } from '../lambdas/adapters/batch-ecs';
+import { TASK_STATE_MACHINE_ARN_ENV } from '../lambdas/adapters/sfn';
+import { STATE } from '../lambdas/engine/contract';
+import { SundialCompute } from './compute';
+import { acknowledgeWildcardResources } from './nag';
+import { lambdaEntry, SundialFunction } from './sundial-function';
+
+/** Image of `shell_script_command` jobs: small, multi-arch, on ECR Public (no Docker Hub rate limit). */
+export const DEFAULT_SHELL_IMAGE = 'public.ecr.aws/docker/library/bash:5';
+
+/** Errors of the Lambda service itself (not of the function): retried on both Lambda steps. */
+export const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+
+/** Properties of {@link SundialEngine}. */
+export interface SundialEngineProps {
+  /** The Sundial table (definitions, runs, slots, task attempts). */
+  readonly table: dynamodb.ITableV2;
+
+  /** The secret holding the HMAC key that signs task tokens (`SUNDIAL_TASK_TOKEN`). */
+  readonly tokenSecret: secretsmanager.ISecret;
+
+  /** Base URL of the Sundial API, given to every attempt as `SUNDIAL_URL` (tasks call back to it). */
+  readonly callbackUrl: string;
+
+  /**
+   * Where attempts run.
+   *
+   * @default - a new {@link SundialCompute} in `vpc`, with `logRetention`
+   */
+  readonly compute?: SundialCompute;
+
+  /**
+   * VPC of the compute created when `compute` is not given.
+   *
+   * @default - a new VPC (see {@link SundialCompute})
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * Image of `shell_script_command` jobs, run as `sh -c <script>`.
+   *
+   * @default DEFAULT_SHELL_IMAGE
+   */
+  readonly shellImage?: string;
+
+  /**
+   * ARNs (wildcards allowed) of the IAM roles process definitions may name as `taskRoleArn`: the only
+   * roles, beside the task execution role, that Sundial may pass to ECS. Each must trust
+   * `ecs-tasks.amazonaws.com`.
+   *
+   * @default - roles of this account whose name starts with `sundial-task-`
+   */
+  readonly taskRoleArns?: string[];
+
+  /**
+   * ARNs of further Batch job queues `batch_image_command.job_queue` may name.
+   *
+   * @default - none: only the queue of `compute`
+   */
+  readonly jobQueueArns?: string[];
+
+  /**
+   * Retention of the engine's log groups (function, state machine) and of the compute created here.
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * What happens to the log groups when they leave the stack.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The engine: the task state machine (one Standard execution per task of a run, running all its
+ * attempts), the engine Lambda behind its `Prepare` and `Record` steps, and where attempts run.
+ * The ASL is the contract of lambdas/engine/contract.ts; docs/ENGINE.md explains the design.
+ *
+ * Functions that drive runs (the API: trigger, kill, retry) get what they need with {@link grantTo}.
+ */
+/**
+ * Where a grant's policy lands: the grantee's role when it is a construct (a function's role may live
+ * beside the function, not below it), else the grantee itself if it is one.
+ */
+function policyScope(grantee: iam.IGrantable): Construct | undefined {
+  if (Construct.isConstruct(grantee.grantPrincipal)) return grantee.grantPrincipal;
+  return Construct.isConstruct(grantee) ? grantee : undefined;
+}
+
+export class SundialEngine extends Construct {
+  /** Batch, ECS, network, execution role and task log group. */
+  public readonly compute: SundialCompute;
+
+  /** The task state machine. */
+  public readonly stateMachine: sfn.StateMachine;
+
+  /**
+   * ARN of the task state machine, built from its generated name rather than referenced, so that the
+   * engine function (which the definition references) can carry it without a dependency cycle.
+   */
+  public readonly stateMachineArn: string;
+
+  /** The engine Lambda (`Prepare`, `Record`). */
+  public readonly engineFunction: NodejsFunction;
+
+  /** Log group of the state machine (ALL events, without execution data). */
+  public readonly stateMachineLogGroup: logs.LogGroup;
+
+  /** EventBridge rule sending executions that failed, timed out or were aborted to the engine function. */
+  public readonly abandonRule: events.Rule;
+
+  private readonly taskRoleArns: string[];
+  private readonly jobQueueArns: string[];
+  private readonly shellImage: string;
+
+  constructor(scope: Construct, id: string, props: SundialEngineProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
+    this.shellImage = props.shellImage ?? DEFAULT_SHELL_IMAGE;
+    this.jobQueueArns = props.jobQueueArns ?? [];
+    this.taskRoleArns = props.taskRoleArns ?? [
+      stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: 'sundial-task-*' }),
+    ];
+    this.compute =
+      props.compute ?? new SundialCompute(this, 'Compute', { vpc: props.vpc, logRetention, logRemovalPolicy });
+    const compute = this.compute;
+
+    // A name generated from the construct path (unique per stack), so the ARN is known without a reference.
+    const stateMachineName = Names.uniqueResourceName(this, { maxLength: 74, separator: '-' }) + '-Tasks';
+    this.stateMachineArn = stack.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
+    // ---- the engine Lambda ---------------------------------------------------------------------
+    const handler = new SundialFunction(this, 'Handler', {
+      entry: lambdaEntry('engine'),
+      description: 'Sundial engine: Prepare and Record steps of the task state machine',
+      timeout: Duration.seconds(30),
+      logRetention,
+      logRemovalPolicy,
+      environment: {
+        SUNDIAL_URL: props.callbackUrl,
+        TABLE_NAME: props.table.tableName,
+        TOKEN_SECRET_ARN: props.tokenSecret.secretArn,
+        ...this.engineEnvironment(),
+      },
+    });
+    this.engineFunction = handler.function;
+    this.grantTable(props.table, this.engineFunction);
+    props.tokenSecret.grantRead(this.engineFunction);
+    this.grantRegisterDefinitions(this.engineFunction);
+    // Record starts the executions of dependents. In a policy of its own, not the role's default policy
+    // the function depends on: the state machine references the function, so that would be a cycle.
+    new iam.Policy(this, 'StartTasksPolicy', {
+      roles: [handler.role],
+      statements: [new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachineArn] })],
+    });
+
+    // ---- the task state machine ------------------------------------------------------------------
+    const prepare = new tasks.LambdaInvoke(this, 'Prepare', {
+      stateName: STATE.prepare,
+      lambdaFunction: this.engineFunction,
+      payloadResponseOnly: true,
+      payload: sfn.TaskInput.fromObject({
+        action: 'prepare',
+        process_id: sfn.JsonPath.stringAt('$.process_id'),
+        task_definition_name: sfn.JsonPath.stringAt('$.task_definition_name'),
+      }),
+      resultPath: '$.attempt',
+      retryOnServiceExceptions: false,
+    });
+    prepare.addRetry({ errors: LAMBDA_SERVICE_ERRORS, interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2 });
+
+    const record = new tasks.LambdaInvoke(this, 'Record', {
+      stateName: STATE.record,
+      lambdaFunction: this.engineFunction,
+      payloadResponseOnly: true,
+      payload: sfn.TaskInput.fromObject({ action: 'record', state: sfn.JsonPath.entirePayload }),
+      // No ResultPath: Record's answer ({ process_id, task_definition_name, recorded }) replaces the state,
+      // so the next attempt starts without this attempt's result or error. (An explicit "$" means the
+      // same on AWS, but aws-local-stepfunctions 3.0.0 writes it to a key named "$".)
+      retryOnServiceExceptions: false,
+    });
+    record.addRetry({ errors: LAMBDA_SERVICE_ERRORS, interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2 });
+    // Record is idempotent (conditional writes only), so a failure of the function itself — a throttled
+    // table, a Secrets Manager hiccup — is retried too; a failed Record would leave the task running forever.
+    record.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
+
+    const runBatchJob = new sfn.CustomState(this, STATE.runBatchJob, {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Aws.PARTITION}:states:::batch:submitJob.sync`,
+        Parameters: {
+          'JobName.$': '$.attempt.batch.JobName',
+          'JobQueue.$': '$.attempt.batch.JobQueue',
+          'JobDefinition.$': '$.attempt.batch.JobDefinition',
+          'ContainerOverrides.$': '$.attempt.batch.ContainerOverrides',
+          'Timeout.$': '$.attempt.batch.Timeout',
+        },
+        // Only what DescribeJobs always answers (Status, JobId are required fields of JobDetail): a
+        // missing path is States.Runtime, which no Catch catches and which would fail the execution.
+        ResultSelector: { 'Status.$': '$.Status', 'JobId.$': '$.JobId' },
+        ResultPath: '$.result',
+      },
+    });
+
+    const runEcsTask = new sfn.CustomState(this, STATE.runEcsTask, {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Aws.PARTITION}:states:::ecs:runTask.sync`,
+        Parameters: {
+          Cluster: compute.cluster.clusterArn,
+          LaunchType: 'FARGATE',
+          NetworkConfiguration: {
+            AwsvpcConfiguration: {
+              Subnets: compute.subnetIds,
+              SecurityGroups: [compute.securityGroup.securityGroupId],
+              AssignPublicIp: compute.assignPublicIp ? 'ENABLED' : 'DISABLED',
+            },
+          },
+          'TaskDefinition.$': '$.attempt.ecs.TaskDefinition',
+          'StartedBy.$': '$.attempt.ecs.StartedBy',
+          'Overrides.$': '$.attempt.ecs.Overrides',
+        },
+        // runTask.sync succeeds only when every container exited 0 (else States.TaskFailed, caught
+        // below), so a stopped task's exit code, stop code and reason are there.
+        ResultSelector: {
+          'ExitCode.$': '$.Containers[0].ExitCode',
+          'StoppedReason.$': '$.StoppedReason',
+          'StopCode.$': '$.StopCode',
+        },
+        ResultPath: '$.result',
+      },
+    });
+    for (const run of [runBatchJob, runEcsTask]) {
+      run.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+      run.next(record);
+    }
+
+    const done = new sfn.Succeed(this, 'Done', { stateName: STATE.done });
+    const backoff = new sfn.Wait(this, 'Backoff', {
+      stateName: STATE.backoff,
+      time: sfn.WaitTime.secondsPath('$.attempt.backoff_seconds'),
+    });
+    const executor = new sfn.Choice(this, 'Executor', { stateName: STATE.executor })
+      .when(sfn.Condition.stringEquals('$.attempt.executor', 'batch'), runBatchJob)
+      .when(sfn.Condition.stringEquals('$.attempt.executor', 'ecs'), runEcsTask);
+    const skip = new sfn.Choice(this, 'Skip', { stateName: STATE.skip })
+      .when(sfn.Condition.booleanEquals('$.attempt.skip', true), done)
+      .otherwise(backoff);
+    const again = new sfn.Choice(this, 'Again', { stateName: STATE.again })
+      .when(sfn.Condition.booleanEquals('$.recorded.retry', true), prepare)
+      .otherwise(done);
+
+    prepare.next(skip);
+    backoff.next(executor);
+    record.next(again);
+
+    this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', {
+      // Step Functions needs a resource policy on its log groups; under /aws/vendedlogs/ it does not
+      // grow the account's (size-limited) CloudWatch Logs resource policy. The stack id's UUID makes the
+      // name new for each stack created, so a group retained from a deleted stack is not in the way.
+      logGroupName: `/aws/vendedlogs/states/${stateMachineName}-${Fn.select(2, Fn.split('/', Aws.STACK_ID))}`,
+      retention: logRetention,
+      removalPolicy: logRemovalPolicy,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'TaskStateMachine', {
+      stateMachineName,
+      comment: 'Sundial: every attempt of one task of one run (docs/ENGINE.md)',
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(prepare),
+      tracingEnabled: true,
+      logs: {
+        destination: this.stateMachineLogGroup,
+        level: sfn.LogLevel.ALL,
+        // The state carries each attempt's SUNDIAL_TASK_TOKEN and environment: keep them out of the logs.
+        includeExecutionData: false,
+      },
+    });
+    this.grantRunAttempts(this.stateMachine.role);
+
+    // An execution that fails (a step failing for good, States.Runtime, which no Catch catches), times
+    // out or is stopped outside a kill never reaches Record: the engine abandons its task, failing the
+    // attempt, so that the run still finishes. After a kill the task is complete already: nothing to do.
+    this.abandonRule = new events.Rule(this, 'AbandonedExecutions', {
+      description: 'Sundial: task executions that ended without recording their task',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { stateMachineArn: [this.stateMachineArn], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+      },
+      targets: [new targets.LambdaFunction(this.engineFunction, { retryAttempts: 8, maxEventAge: Duration.hours(6) })],
+    });
+
+    this.acknowledgeWildcards(handler.role, this.stateMachine.role);
+  }
+
+  /**
+   * Hands the engine to a function that drives runs (trigger, kill, retry) in one call: sets
+   * `TASK_STATE_MACHINE_ARN` and the launcher's variables, and grants {@link grantStartAndStop} and
+   * {@link grantStopAttempts}.
+   */
+  public grantTo(fn: lambda.Function): iam.Grant {
+    for (const [name, value] of Object.entries(this.engineEnvironment())) fn.addEnvironment(name, value);
+    return this.grantStartAndStop(fn).combine(this.grantStopAttempts(fn));
+  }
+
+  /**
+   * Lets `grantee` start task executions (`states:StartExecution` on the task state machine) and stop
+   * and describe them (`states:StopExecution`, `states:DescribeExecution` on its executions).
+   */
+  public grantStartAndStop(grantee: iam.IGrantable): iam.Grant {
+    const executions = this.executionArns();
+    const policyHolder = policyScope(grantee);
+    if (policyHolder) {
+      acknowledgeWildcardResources(policyHolder, [executions], 'Task executions are named per run and task at run time: execution:<task state machine>:*.');
+    }
+    return iam.Grant.addToPrincipal({ grantee, actions: ['states:StartExecution'], resourceArns: [this.stateMachineArn] }).combine(
+      iam.Grant.addToPrincipal({ grantee, actions: ['states:StopExecution', 'states:DescribeExecution'], resourceArns: [executions] }),
+    );
+  }
+
+  /**
+   * Lets `grantee` stop running attempts, as a kill does: find Batch jobs by name and terminate them,
+   * find ECS tasks of the cluster by `startedBy` and stop them.
+   */
+  public grantStopAttempts(grantee: iam.IGrantable): iam.Grant {
+    const cluster = this.compute.cluster;
+    const onCluster = { ArnEquals: { 'ecs:cluster': cluster.clusterArn } };
+    const policyHolder = policyScope(grantee);
+    if (policyHolder) {
+      acknowledgeWildcardResources(
+        policyHolder,
+        ['*', this.jobArns(), this.taskArns()],
+        'A kill finds the attempt\'s Batch job by name (batch:ListJobs supports no resource but "*") and terminates it by id ' +
+          '(job/*); it finds ECS tasks by startedBy (ecs:ListTasks, on this cluster only) and stops them (task/<cluster>/*).',
+      );
+    }
+    return iam.Grant.addToPrincipal({ grantee, actions: ['batch:ListJobs'], resourceArns: ['*'] })
+      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['batch:TerminateJob'], resourceArns: [this.jobArns()] }))
+      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['ecs:ListTasks'], resourceArns: ['*'], conditions: onCluster }))
+      .combine(
+        iam.Grant.addToPrincipal({ grantee, actions: ['ecs:StopTask'], resourceArns: [this.taskArns()], conditions: onCluster }),
+      );
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  /** Name of the task state machine (the last part of its ARN). */
+  private stateMachineName(): string {
+    return Stack.of(this).splitArn(this.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName ?? '';
+  }
+
+  /** What an `Engine` built from the environment needs beside the table, the key and the API URL. */
+  private engineEnvironment(): Record<string, string> {
+    const compute = this.compute;
+    return {
+      [TASK_STATE_MACHINE_ARN_ENV]: this.stateMachineArn,
+      [LAUNCHER_ENV.batchJobQueueArn]: compute.jobQueue.jobQueueArn,
+      [LAUNCHER_ENV.batchShellImage]: this.shellImage,
+      [LAUNCHER_ENV.batchExecutionRoleArn]: compute.executionRole.roleArn,
+      [LAUNCHER_ENV.batchLogGroup]: compute.taskLogGroup.logGroupName,
+      [LAUNCHER_ENV.batchAssignPublicIp]: compute.assignPublicIp ? 'ENABLED' : 'DISABLED',
+      [LAUNCHER_ENV.ecsClusterArn]: compute.cluster.clusterArn,
+      [LAUNCHER_ENV.ecsExecutionRoleArn]: compute.executionRole.roleArn,
+      [LAUNCHER_ENV.ecsLogGroup]: compute.taskLogGroup.logGroupName,
+    };
+  }
+
+  /** Item reads and writes on the table (no streams, no control plane). */
+  private grantTable(table: dynamodb.ITableV2, fn: lambda.Function): void {
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: [
+        'dynamodb:BatchGetItem',
+        'dynamodb:BatchWriteItem',
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ],
+      // The engine reads and writes items by key only (no index queries).
+      resourceArns: [table.tableArn],
+    });
+    table.encryptionKey?.grantEncryptDecrypt(fn);
+  }
+
+  /** ARNs of job definitions Sundial registers (`sundial-<hash>:<revision>`). */
+  private jobDefinitionArns(): string {
+    return Stack.of(this).formatArn({ service: 'batch', resource: 'job-definition', resourceName: 'sundial-*' });
+  }
+
+  /** ARNs of ECS task definitions Sundial registers (`sundial-<hash>:<revision>`). */
+  private taskDefinitionArns(): string {
+    return Stack.of(this).formatArn({ service: 'ecs', resource: 'task-definition', resourceName: 'sundial-*' });
+  }
+
+  /** ARNs of Batch jobs (ids are given at submission). */
+  private jobArns(): string {
+    return Stack.of(this).formatArn({ service: 'batch', resource: 'job', resourceName: '*' });
+  }
+
+  /** ARNs of the ECS tasks of the cluster. */
+  private taskArns(): string {
+    return Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${this.compute.cluster.clusterName}/*` });
+  }
+
+  /** ARNs of the executions of the task state machine. */
+  private executionArns(): string {
+    return Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${this.stateMachineName()}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+  }
+
+  /** The roles Sundial may hand to Fargate: the task execution role and the allowed task roles. */
+  private passableRoles(): string[] {
+    return [this.compute.executionRole.roleArn, ...this.taskRoleArns];
+  }
+
+  /** Prepare registers Batch job definitions and ECS task definitions, naming the roles they run with. */
+  private grantRegisterDefinitions(fn: lambda.Function): void {
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:RegisterJobDefinition'], resources: [this.jobDefinitionArns()] }));
+    // These actions support no resource-level permission.
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['batch:DescribeJobDefinitions', 'ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
+        resources: ['*'],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: this.passableRoles(),
+        // ECS checks PassRole on RegisterTaskDefinition for ecs-tasks; batch.amazonaws.com covers Batch,
+        // should it check PassRole when a job definition names a job role.
+        conditions: { StringEquals: { 'iam:PassedToService': ['ecs-tasks.amazonaws.com', 'batch.amazonaws.com'] } },
+      }),
+    );
+  }
+
+  /** What the `.sync` steps need: submit, watch and cancel Batch jobs; run, watch and stop ECS tasks. */
+  private grantRunAttempts(role: iam.IRole): void {
+    const stack = Stack.of(this);
+    const cluster = this.compute.cluster;
+    const statements = [
+      new iam.PolicyStatement({
+        actions: ['batch:SubmitJob'],
+        resources: [this.jobDefinitionArns(), this.compute.jobQueue.jobQueueArn, ...this.jobQueueArns],
+      }),
+      new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }),
+      new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [this.jobArns()] }),
+      new iam.PolicyStatement({
+        actions: ['ecs:RunTask'],
+        resources: [this.taskDefinitionArns()],
+        conditions: { ArnEquals: { 'ecs:cluster': cluster.clusterArn } },
+      }),
+      new iam.PolicyStatement({ actions: ['ecs:DescribeTasks', 'ecs:StopTask'], resources: [this.taskArns()] }),
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: this.passableRoles(),
+        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      }),
+      // The managed rules through which .sync learns that a job or task finished.
+      new iam.PolicyStatement({
+        actions: ['events:DescribeRule', 'events:PutRule', 'events:PutTargets'],
+        resources: [
+          stack.formatArn({ service: 'events', resource: 'rule', resourceName: 'StepFunctionsGetEventsForBatchJobsRule' }),
+          stack.formatArn({ service: 'events', resource: 'rule', resourceName: 'StepFunctionsGetEventsForECSTaskRule' }),
+        ],
+      }),
+    ];
+    for (const statement of statements) role.addToPrincipalPolicy(statement);
+  }
+
+  private acknowledgeWildcards(engineRole: iam.IRole, stateMachineRole: iam.IRole): void {
+    acknowledgeWildcardResources(
+      engineRole,
+      ['*', this.jobDefinitionArns(), ...this.taskRoleArns],
+      'Prepare registers definitions named at run time: Batch job definitions sundial-<hash> (job-definition/sundial-*) ' +
+        'and ECS task definitions (RegisterTaskDefinition and the Describe calls support no resource but "*"). It may ' +
+        'pass only the task execution role and the allowed task roles (sundial-task-* by default), to ECS/Batch only.',
+    );
+    acknowledgeWildcardResources(
+      stateMachineRole,
+      [
+        '*',
+        this.jobDefinitionArns(),
+        this.taskDefinitionArns(),
+        this.jobArns(),
+        this.taskArns(),
+        ...this.taskRoleArns,
+        `${this.engineFunction.functionArn}:*`,
+      ],
+      'The .sync steps run definitions registered at run time (job-definition/sundial-*, task-definition/sundial-*, ' +
+        'RunTask on this cluster only), watch and stop what they started (job/*, task/<cluster>/*; batch:DescribeJobs, ' +
+        'logs delivery and X-Ray support no resource but "*"), pass only the execution role and the allowed task roles ' +
+        '(to ecs-tasks only), and invoke the engine function (CDK grants its versions, <arn>:*).',
+    );
+  }
+}

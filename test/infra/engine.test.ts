@@ -1,0 +1,575 @@
+/**
+ * The engine and compute constructs in a minimal stack of their own (a TableV2, a Secret), so that
+ * these tests do not depend on the foundation stack: the task state machine's ASL (the contract the
+ * local runtime runs too), its IAM, Batch on Fargate and the ECS cluster.
+ */
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import aslValidator from 'asl-validator';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { STATE } from '../../lambdas/engine/contract';
+import { DefinitionExtractionError, extractDefinition } from '../../lib/asl';
+import { LAMBDA_SERVICE_ERRORS, SundialEngine } from '../../lib/engine';
+import { PROJECT_ROOT } from '../../lib/sundial-function';
+
+type Json = Record<string, any>;
+
+/** The feature flags of cdk.json, as the CLI hands them to the app. */
+const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')).context;
+
+function newApp(outdir = mkdtempSync(join(tmpdir(), 'sundial-engine-'))): App {
+  return new App({
+    outdir,
+    context: { ...CDK_JSON_CONTEXT, 'aws:cdk:enable-path-metadata': true, 'aws:cdk:bundling-stacks': [] },
+  });
+}
+
+/** A stack with a table, a secret and the engine (with its own compute), plus a function driving runs. */
+function engineStack(app = newApp()): { stack: Stack; engine: SundialEngine; api: lambda.Function } {
+  const stack = new Stack(app, 'Test');
+  const table = new TableV2(stack, 'Table', { partitionKey: { name: 'pk', type: AttributeType.STRING } });
+  const tokenSecret = new Secret(stack, 'TokenSecret');
+  const engine = new SundialEngine(stack, 'Engine', { table, tokenSecret, callbackUrl: 'https://api.example.com/' });
+  const api = new lambda.Function(stack, 'Api', {
+    runtime: lambda.Runtime.NODEJS_24_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => {};'),
+  });
+  engine.grantTo(api);
+  return { stack, engine, api };
+}
+
+/** Every IAM statement of the template, with the logical id of the policy or role holding it. */
+function statements(template: Template): Array<{ owner: string; roles: unknown[]; statement: Json }> {
+  const out: Array<{ owner: string; roles: unknown[]; statement: Json }> = [];
+  for (const [id, policy] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
+    for (const statement of policy.Properties.PolicyDocument.Statement) out.push({ owner: id, roles: policy.Properties.Roles, statement });
+  }
+  for (const [id, role] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+    for (const policy of role.Properties.Policies ?? []) {
+      for (const statement of policy.PolicyDocument.Statement) out.push({ owner: id, roles: [{ Ref: id }], statement });
+    }
+  }
+  return out;
+}
+
+const actions = (statement: Json): string[] => [statement.Action].flat();
+const resources = (statement: Json): unknown[] => [statement.Resource].flat();
+const logicalId = (template: Template, type: string, contains: string): string => {
+  const ids = Object.keys(template.findResources(type)).filter((id) => id.includes(contains));
+  if (ids.length !== 1) throw new Error(`expected one ${type} with ${contains} in its logical id, found ${ids.join(', ') || 'none'}`);
+  return ids[0]!;
+};
+
+describe('SundialEngine', () => {
+  // Prepare (shared): the template is only read.
+  const { stack } = engineStack();
+  const template = Template.fromStack(stack);
+  const json = template.toJSON();
+  const definition = extractDefinition(json) as { StartAt: string; States: Record<string, Json> };
+  const states = definition.States;
+  const functionId = logicalId(template, 'AWS::Lambda::Function', 'EngineHandler');
+  const functionArn = `arn:aws:lambda:local:000000000000:function:${functionId}`;
+
+  describe('the task state machine', () => {
+    it('has a logical id containing TaskStateMachine, Standard, logging ALL without execution data, traced', () => {
+      // Assess
+      expect(logicalId(template, 'AWS::StepFunctions::StateMachine', 'TaskStateMachine')).toMatch(/^EngineTaskStateMachine/);
+      template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+        StateMachineType: 'STANDARD',
+        LoggingConfiguration: {
+          Level: 'ALL',
+          IncludeExecutionData: false,
+          Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EngineStateMachineLogs'), 'Arn'] } } }],
+        },
+        TracingConfiguration: { Enabled: true },
+      });
+      // Named under /aws/vendedlogs/, made unique per stack created by the stack id's UUID.
+      template.hasResourceProperties('AWS::Logs::LogGroup', {
+        LogGroupName: {
+          'Fn::Join': ['', [Match.stringLikeRegexp('^/aws/vendedlogs/states/Test-Engine-[0-9A-F]{8}-Tasks-$'), Match.objectLike({ 'Fn::Select': Match.anyValue() })]],
+        },
+        RetentionInDays: 30,
+      });
+    });
+
+    it('has exactly the states of the contract, starting at Prepare', () => {
+      // Assess
+      expect(definition.StartAt).toBe(STATE.prepare);
+      expect(Object.keys(states).sort()).toEqual([...Object.values(STATE)].sort());
+    });
+
+    it('validates with asl-validator', () => {
+      // Act: on a copy (the validator fills in defaults, such as QueryLanguage, in what it is given)
+      const { isValid, errorsText } = aslValidator(structuredClone(definition) as never);
+
+      // Assess
+      expect(isValid, errorsText('\n')).toBe(true);
+    });
+
+    it('Prepare: invokes the engine function with the execution input into $.attempt, retrying Lambda service errors', () => {
+      // Assess
+      expect(states[STATE.prepare]).toEqual({
+        Type: 'Task',
+        Resource: functionArn,
+        Parameters: { action: 'prepare', 'process_id.$': '$.process_id', 'task_definition_name.$': '$.task_definition_name' },
+        ResultPath: '$.attempt',
+        Retry: [{ ErrorEquals: LAMBDA_SERVICE_ERRORS, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2 }],
+        Next: STATE.skip,
+      });
+    });
+
+    it('Skip?, Backoff, Executor?: skip to Done, wait the backoff, choose the executor', () => {
+      // Assess
+      expect(states[STATE.skip]).toEqual({
+        Type: 'Choice',
+        Choices: [{ Variable: '$.attempt.skip', BooleanEquals: true, Next: STATE.done }],
+        Default: STATE.backoff,
+      });
+      expect(states[STATE.backoff]).toEqual({ Type: 'Wait', SecondsPath: '$.attempt.backoff_seconds', Next: STATE.executor });
+      expect(states[STATE.executor]).toEqual({
+        Type: 'Choice',
+        Choices: [
+          { Variable: '$.attempt.executor', StringEquals: 'batch', Next: STATE.runBatchJob },
+          { Variable: '$.attempt.executor', StringEquals: 'ecs', Next: STATE.runEcsTask },
+        ],
+      });
+    });
+
+    it('RunBatchJob: submitJob.sync with the prepared request, no TimeoutSecondsPath, errors caught into $.error', () => {
+      // Assess
+      expect(states[STATE.runBatchJob]).toEqual({
+        Type: 'Task',
+        Resource: 'arn:aws:states:::batch:submitJob.sync',
+        Parameters: {
+          'JobName.$': '$.attempt.batch.JobName',
+          'JobQueue.$': '$.attempt.batch.JobQueue',
+          'JobDefinition.$': '$.attempt.batch.JobDefinition',
+          'ContainerOverrides.$': '$.attempt.batch.ContainerOverrides',
+          'Timeout.$': '$.attempt.batch.Timeout',
+        },
+        ResultSelector: { 'Status.$': '$.Status', 'JobId.$': '$.JobId' },
+        ResultPath: '$.result',
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.record }],
+        Next: STATE.record,
+      });
+    });
+
+    it('RunEcsTask: runTask.sync on the cluster, in the task subnets with a public IP, errors caught into $.error', () => {
+      // Prepare
+      const clusterId = logicalId(template, 'AWS::ECS::Cluster', 'EngineCompute');
+      const securityGroupId = logicalId(template, 'AWS::EC2::SecurityGroup', 'TaskSecurityGroup');
+      const subnetIds = Object.keys(template.findResources('AWS::EC2::Subnet')).sort();
+
+      // Assess
+      expect(subnetIds).toHaveLength(2);
+      expect(states[STATE.runEcsTask]).toEqual({
+        Type: 'Task',
+        Resource: 'arn:aws:states:::ecs:runTask.sync',
+        Parameters: {
+          Cluster: `arn:aws:ecs:local:000000000000:cluster/${clusterId}`,
+          LaunchType: 'FARGATE',
+          NetworkConfiguration: {
+            AwsvpcConfiguration: {
+              Subnets: subnetIds.map((id) => `subnet-${id}`),
+              SecurityGroups: [`sg-${securityGroupId}`],
+              AssignPublicIp: 'ENABLED',
+            },
+          },
+          'TaskDefinition.$': '$.attempt.ecs.TaskDefinition',
+          'StartedBy.$': '$.attempt.ecs.StartedBy',
+          'Overrides.$': '$.attempt.ecs.Overrides',
+        },
+        ResultSelector: { 'ExitCode.$': '$.Containers[0].ExitCode', 'StoppedReason.$': '$.StoppedReason', 'StopCode.$': '$.StopCode' },
+        ResultPath: '$.result',
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.record }],
+        Next: STATE.record,
+      });
+    });
+
+    it('Record, Again?, Done: record the whole state, which Record replaces; loop to Prepare or end', () => {
+      // Assess
+      expect(states[STATE.record]).toEqual({
+        Type: 'Task',
+        Resource: functionArn,
+        Parameters: { action: 'record', 'state.$': '$' },
+        Retry: [
+          { ErrorEquals: LAMBDA_SERVICE_ERRORS, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2 },
+          { ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 },
+        ],
+        Next: STATE.again,
+      });
+      expect(states[STATE.again]).toEqual({
+        Type: 'Choice',
+        Choices: [{ Variable: '$.recorded.retry', BooleanEquals: true, Next: STATE.prepare }],
+        Default: STATE.done,
+      });
+      expect(states[STATE.done]).toEqual({ Type: 'Succeed' });
+    });
+
+    it('runs in the local interpreter: a failed attempt, then a successful one that Record sees without the old error', async () => {
+      // Prepare: attempt 1 fails in Batch, attempt 2 succeeds
+      const recorded: Json[] = [];
+      let submitted = 0;
+      const machine = new StateMachine(structuredClone(definition) as StateMachineDefinition, { validationOptions: { checkArn: false } });
+      const attempt = (n: number) => ({
+        skip: false,
+        task_id: `task-${n}`,
+        backoff_seconds: n,
+        executor: 'batch',
+        batch: { JobName: `task-${n}`, JobQueue: 'q', JobDefinition: 'd', ContainerOverrides: { Environment: [] }, Timeout: { AttemptDurationSeconds: 60 } },
+      });
+      let prepared = 0;
+
+      // Act
+      const execution = machine.run(
+        { process_id: 'run-1', task_definition_name: 'extract' },
+        {
+          overrides: {
+            taskResourceLocalHandlers: {
+              [STATE.prepare]: async () => attempt(prepared++),
+              [STATE.runBatchJob]: async (params: any) => {
+                expect(params).toEqual(attempt(submitted).batch);
+                if (submitted++ === 0) throw Object.assign(new Error('{"Status":"FAILED"}'), { name: 'States.TaskFailed' });
+                return { Status: 'SUCCEEDED', StatusReason: 'Essential container in task exited', JobId: 'job-2', Extra: 1 };
+              },
+              [STATE.record]: async (payload: any) => {
+                recorded.push(payload);
+                return { process_id: 'run-1', task_definition_name: 'extract', recorded: { retry: recorded.length === 1 } };
+              },
+            },
+            waitTimeOverrides: { [STATE.backoff]: 0 },
+          },
+        },
+      );
+      const output = (await execution.result) as Json;
+
+      // Assess
+      expect(recorded).toHaveLength(2);
+      expect(recorded[0]).toMatchObject({ action: 'record', state: { attempt: { task_id: 'task-0' }, error: { Error: 'States.TaskFailed' } } });
+      expect(recorded[0]?.state.result).toBeUndefined();
+      expect(recorded[1]).toEqual({
+        action: 'record',
+        // The previous Record's answer, plus this attempt: no error of the first attempt.
+        state: {
+          process_id: 'run-1',
+          task_definition_name: 'extract',
+          recorded: { retry: true },
+          attempt: attempt(1),
+          result: { Status: 'SUCCEEDED', JobId: 'job-2' },
+        },
+      });
+      expect(output).toEqual({ process_id: 'run-1', task_definition_name: 'extract', recorded: { retry: false } });
+    });
+  });
+
+  describe('the engine function', () => {
+    it('runs nodejs24.x on arm64 with the engine environment', () => {
+      // Assess
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        LoggingConfig: Match.objectLike({ LogFormat: 'JSON' }),
+        Environment: {
+          Variables: Match.objectLike({
+            SUNDIAL_URL: 'https://api.example.com/',
+            TABLE_NAME: { Ref: Match.stringLikeRegexp('^Table') },
+            TOKEN_SECRET_ARN: { Ref: Match.stringLikeRegexp('^TokenSecret') },
+            TASK_STATE_MACHINE_ARN: Match.anyValue(),
+            BATCH_JOB_QUEUE_ARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EngineComputeJobQueue'), 'JobQueueArn'] },
+            BATCH_SHELL_IMAGE: 'public.ecr.aws/docker/library/bash:5',
+            BATCH_EXECUTION_ROLE_ARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EngineComputeExecutionRole'), 'Arn'] },
+            BATCH_LOG_GROUP: { Ref: Match.stringLikeRegexp('^EngineComputeTaskLogs') },
+            BATCH_ASSIGN_PUBLIC_IP: 'ENABLED',
+            ECS_CLUSTER_ARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EngineComputeCluster'), 'Arn'] },
+            ECS_EXECUTION_ROLE_ARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EngineComputeExecutionRole'), 'Arn'] },
+            ECS_LOG_GROUP: { Ref: Match.stringLikeRegexp('^EngineComputeTaskLogs') },
+          }),
+        },
+      });
+    });
+
+    it('is given the ARN of this state machine, which it alone may start among the engine’s principals', () => {
+      // Prepare
+      const stateMachine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0]!;
+      const name = stateMachine.Properties.StateMachineName as string;
+      const arn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':states:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:stateMachine:${name}`]] };
+      const engineRoleId = logicalId(template, 'AWS::IAM::Role', 'EngineHandlerRole');
+      const apiRoleId = logicalId(template, 'AWS::IAM::Role', 'ApiServiceRole');
+
+      // Act
+      const starters = statements(template).filter(({ statement }) => actions(statement).includes('states:StartExecution'));
+
+      // Assess
+      expect(json.Resources[functionId].Properties.Environment.Variables.TASK_STATE_MACHINE_ARN).toEqual(arn);
+      expect(starters.map(({ roles, statement }) => ({ roles, resources: resources(statement) }))).toEqual(
+        expect.arrayContaining([
+          { roles: [{ Ref: engineRoleId }], resources: [arn] },
+          { roles: [{ Ref: apiRoleId }], resources: [arn] },
+        ]),
+      );
+      expect(starters).toHaveLength(2);
+    });
+
+    it('receives the executions that failed, timed out or were aborted, to abandon their task', () => {
+      // Prepare
+      const stateMachine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0]!;
+      const name = stateMachine.Properties.StateMachineName as string;
+
+      // Assess
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.states'],
+          'detail-type': ['Step Functions Execution Status Change'],
+          detail: {
+            stateMachineArn: [{ 'Fn::Join': ['', Match.arrayWith([`:stateMachine:${name}`])] }],
+            status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          },
+        },
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [functionId, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 21_600 } })],
+      });
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [functionId, 'Arn'] },
+        Principal: 'events.amazonaws.com',
+      });
+    });
+  });
+
+  describe('compute', () => {
+    it('runs Batch on Fargate, one queue, and cancels jobs no compute environment can place', () => {
+      // Assess
+      template.resourceCountIs('AWS::Batch::ComputeEnvironment', 1);
+      template.hasResourceProperties('AWS::Batch::ComputeEnvironment', {
+        Type: 'managed',
+        ComputeResources: Match.objectLike({ Type: 'FARGATE', MaxvCpus: 256 }),
+      });
+      template.hasResourceProperties('AWS::Batch::JobQueue', {
+        ComputeEnvironmentOrder: [{ ComputeEnvironment: Match.anyValue(), Order: 1 }],
+        JobStateTimeLimitActions: Match.arrayWith([Match.objectLike({ Action: 'CANCEL', State: 'RUNNABLE', MaxTimeSeconds: 600 })]),
+      });
+    });
+
+    it('has an ECS cluster with Container Insights', () => {
+      // Assess
+      template.hasResourceProperties('AWS::ECS::Cluster', {
+        ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+      });
+    });
+
+    it('creates a VPC of 2 public subnets, no NAT gateway, with flow logs', () => {
+      // Assess
+      template.resourceCountIs('AWS::EC2::VPC', 1);
+      template.resourceCountIs('AWS::EC2::Subnet', 2);
+      template.resourceCountIs('AWS::EC2::NatGateway', 0);
+      template.hasResourceProperties('AWS::EC2::Subnet', { MapPublicIpOnLaunch: true });
+      template.hasResourceProperties('AWS::EC2::FlowLog', { ResourceType: 'VPC', TrafficType: 'ALL', LogDestinationType: 'cloud-watch-logs' });
+    });
+
+    it('gives tasks a security group with no inbound rule', () => {
+      // Assess
+      const [group] = Object.values(template.findResources('AWS::EC2::SecurityGroup'));
+      expect(group?.Properties.SecurityGroupIngress).toBeUndefined();
+      template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+    });
+
+    it('keeps task output in a log group with a retention', () => {
+      // Assess
+      template.hasResource('AWS::Logs::LogGroup', { DeletionPolicy: 'Retain', Properties: { RetentionInDays: 30 } });
+    });
+  });
+
+  describe('IAM', () => {
+    it('has no statement whose action contains a wildcard', () => {
+      // Act
+      const wildcards = statements(template).flatMap(({ owner, statement }) => actions(statement).filter((a) => a.includes('*')).map((a) => `${owner}: ${a}`));
+
+      // Assess
+      expect(wildcards).toEqual([]);
+    });
+
+    it('passes only the task execution role and sundial-task-* roles, and only to ECS tasks (or Batch)', () => {
+      // Prepare
+      const executionRole = { 'Fn::GetAtt': [logicalId(template, 'AWS::IAM::Role', 'ExecutionRole'), 'Arn'] };
+      const taskRoles = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':role/sundial-task-*']] };
+
+      // Act
+      const passRoles = statements(template).filter(({ statement }) => actions(statement).includes('iam:PassRole'));
+
+      // Assess: the engine function (registers definitions) and the state machine (runs ECS tasks)
+      expect(passRoles.map(({ owner }) => owner).sort()).toEqual([
+        logicalId(template, 'AWS::IAM::Policy', 'EngineHandlerRoleDefaultPolicy'),
+        logicalId(template, 'AWS::IAM::Policy', 'TaskStateMachineRoleDefaultPolicy'),
+      ]);
+      for (const { statement } of passRoles) {
+        expect(actions(statement)).toEqual(['iam:PassRole']);
+        expect(resources(statement)).toEqual([executionRole, taskRoles]);
+        expect([statement.Condition.StringEquals['iam:PassedToService']].flat()).toContain('ecs-tasks.amazonaws.com');
+        expect(Object.keys(statement.Condition)).toEqual(['StringEquals']);
+      }
+    });
+
+    it('lets the state machine run only sundial-* definitions, ECS tasks only on its cluster', () => {
+      // Prepare
+      const policy = template.findResources('AWS::IAM::Policy')[logicalId(template, 'AWS::IAM::Policy', 'TaskStateMachineRoleDefaultPolicy')]!;
+      const byAction = (action: string) => policy.Properties.PolicyDocument.Statement.find((s: Json) => actions(s).includes(action));
+      const clusterArn = { 'Fn::GetAtt': [logicalId(template, 'AWS::ECS::Cluster', 'EngineCompute'), 'Arn'] };
+
+      // Assess
+      expect(JSON.stringify(byAction('batch:SubmitJob').Resource)).toContain(':job-definition/sundial-*');
+      expect(byAction('ecs:RunTask').Condition).toEqual({ ArnEquals: { 'ecs:cluster': clusterArn } });
+      expect(JSON.stringify(byAction('ecs:RunTask').Resource)).toContain(':task-definition/sundial-*');
+      expect(JSON.stringify(byAction('events:PutRule').Resource)).toContain('rule/StepFunctionsGetEventsForBatchJobsRule');
+      expect(JSON.stringify(byAction('events:PutRule').Resource)).toContain('rule/StepFunctionsGetEventsForECSTaskRule');
+      expect(byAction('lambda:InvokeFunction').Resource).toEqual([
+        { 'Fn::GetAtt': [functionId, 'Arn'] },
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [functionId, 'Arn'] }, ':*']] },
+      ]);
+    });
+
+    it('grantTo gives a function the engine environment, start/stop of executions and stop of attempts', () => {
+      // Prepare
+      const apiRoleId = logicalId(template, 'AWS::IAM::Role', 'ApiServiceRole');
+      const apiStatements = statements(template).filter(({ roles }) => JSON.stringify(roles) === JSON.stringify([{ Ref: apiRoleId }]));
+
+      // Assess
+      expect(apiStatements.flatMap(({ statement }) => actions(statement)).sort()).toEqual([
+        'batch:ListJobs',
+        'batch:TerminateJob',
+        'ecs:ListTasks',
+        'ecs:StopTask',
+        'states:DescribeExecution',
+        'states:StartExecution',
+        'states:StopExecution',
+      ]);
+      const stop = apiStatements.find(({ statement }) => actions(statement).includes('states:StopExecution'))!.statement;
+      expect(JSON.stringify(stop.Resource)).toMatch(/:execution:Test-Engine-[0-9A-F]{8}-Tasks:\*"/);
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Handler: 'index.handler',
+        Environment: { Variables: Match.objectLike({ TASK_STATE_MACHINE_ARN: Match.anyValue(), ECS_CLUSTER_ARN: Match.anyValue() }) },
+      });
+    });
+  });
+
+  describe('cdk-nag AwsSolutions', () => {
+    it('reports no unacknowledged finding on the engine and its compute', () => {
+      // Prepare
+      const outdir = mkdtempSync(join(tmpdir(), 'sundial-engine-nag-'));
+      const app = newApp(outdir);
+      engineStack(app);
+      Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+      // Act
+      let failure: unknown;
+      try {
+        app.synth();
+      } catch (error) {
+        failure = error;
+      }
+      const reportFile = join(outdir, 'validation-report.json');
+      if (!existsSync(reportFile)) {
+        if (failure) throw failure;
+        return; // no report: nothing to report
+      }
+      const report = JSON.parse(readFileSync(reportFile, 'utf8')) as {
+        pluginReports: Array<{ violations: Array<{ ruleName: string; violatingConstructs: Array<{ constructPath: string }> }> }>;
+      };
+      const findings = report.pluginReports
+        .flatMap((plugin) => plugin.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} ${c.constructPath}`)))
+        // The table, the secret and the stand-in API function are fixtures of this test, not the engine's.
+        .filter((finding) => finding.includes('/Engine/'));
+
+      // Assess
+      expect(findings).toEqual([]);
+    });
+  });
+});
+
+describe('extractDefinition', () => {
+  const template = {
+    Resources: {
+      Fn1: { Type: 'AWS::Lambda::Function', Properties: {} },
+      Queue1: { Type: 'AWS::Batch::JobQueue', Properties: {} },
+      Sg1: { Type: 'AWS::EC2::SecurityGroup', Properties: {} },
+      MyTaskStateMachine1: {
+        Type: 'AWS::StepFunctions::StateMachine',
+        Properties: {
+          DefinitionString: {
+            'Fn::Join': [
+              '',
+              [
+                '{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"',
+                { 'Fn::GetAtt': ['Fn1', 'Arn'] },
+                '","Parameters":{"Queue":"',
+                { Ref: 'Queue1' },
+                '","Group":"',
+                { 'Fn::GetAtt': ['Sg1', 'GroupId'] },
+                '","Where":"',
+                { 'Fn::Sub': '${AWS::Region}/${AWS::AccountId}/${Fn1.Arn}' },
+                '","Sub":"${Value}"},"End":true}}}',
+              ],
+            ],
+          },
+          DefinitionSubstitutions: { Value: { Ref: 'AWS::Partition' } },
+        },
+      },
+      Other: { Type: 'AWS::StepFunctions::StateMachine', Properties: { DefinitionString: '{"StartAt":"B","States":{"B":{"Type":"Succeed"}}}' } },
+    },
+  };
+
+  it('joins the definition with placeholders for what a deployment decides', () => {
+    // Act
+    const definition = extractDefinition(template) as Json;
+
+    // Assess
+    expect(definition.States.A).toEqual({
+      Type: 'Task',
+      Resource: 'arn:aws:lambda:local:000000000000:function:Fn1',
+      Parameters: {
+        Queue: 'arn:aws:batch:local:000000000000:job-queue/Queue1',
+        Group: 'sg-Sg1',
+        Where: 'local/000000000000/arn:aws:lambda:local:000000000000:function:Fn1',
+        Sub: 'aws',
+      },
+      End: true,
+    });
+  });
+
+  it('takes the placeholders it is given, and finds a state machine by another logical id', () => {
+    // Act
+    const other = extractDefinition(template, 'Other');
+    const definition = extractDefinition(template, 'TaskStateMachine', { region: 'eu-west-1', account: '123456789012' }) as Json;
+
+    // Assess
+    expect(other).toEqual({ StartAt: 'B', States: { B: { Type: 'Succeed' } } });
+    expect(definition.States.A.Resource).toBe('arn:aws:lambda:eu-west-1:123456789012:function:Fn1');
+  });
+
+  it('refuses a template without exactly one matching state machine', () => {
+    // Assess
+    expect(() => extractDefinition({ Resources: {} })).toThrow(DefinitionExtractionError);
+    expect(() => extractDefinition(template, 'e')).toThrow('found 2 (MyTaskStateMachine1, Other)');
+  });
+
+  it('reads a template synthesized to disk the same as one in memory', () => {
+    // Prepare
+    const outdir = mkdtempSync(join(tmpdir(), 'sundial-asl-'));
+    const app = newApp(outdir);
+    const { stack } = engineStack(app);
+    const assembly = app.synth();
+
+    // Act
+    const fromDisk = extractDefinition(JSON.parse(readFileSync(join(assembly.directory, stack.templateFile), 'utf8')));
+
+    // Assess
+    expect(fromDisk).toEqual(extractDefinition(Template.fromStack(stack).toJSON()));
+  });
+});
