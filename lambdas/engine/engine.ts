@@ -20,7 +20,7 @@ import type { Logger } from '../logger';
 import type { Store } from '../store';
 import { type Slot, slotBlocked, slotDepsDone } from '../store/slots';
 import { DEFAULT_TIMEOUT_SECONDS, type PreparedAttempt, type Recorded, type RecordRequest, type TaskExecutionInput } from './contract';
-import type { Launcher, Orchestrator } from './ports';
+import type { Launcher, Orchestrator, RunListener } from './ports';
 
 export interface EngineDeps {
   store: Store;
@@ -31,6 +31,8 @@ export interface EngineDeps {
   callbackUrl: () => string;
   now: () => Date;
   logger: Logger;
+  /** Told when a run ends (notifications, schedules). */
+  listeners?: RunListener[];
 }
 
 export interface TriggerOptions {
@@ -156,6 +158,7 @@ export class Engine {
       }),
     );
     this.d.logger.info('run killed', { process_id: processId, reason });
+    await this.runEnded({ process_id: processId, process_definition_name: run.process_definition_name, status: 'failed' });
     return (await this.d.store.runs.getRun(processId)) as Process;
   }
 
@@ -292,6 +295,17 @@ export class Engine {
 
   // ---- internals -------------------------------------------------------------------------------
 
+  /** Tells every listener that a run ended; a listener's failure is logged, never passed on. */
+  private async runEnded(run: { process_id: string; process_definition_name: string; status: 'succeeded' | 'failed' }): Promise<void> {
+    for (const listener of this.d.listeners ?? []) {
+      try {
+        await listener.runEnded(run);
+      } catch (err) {
+        this.d.logger.error('a run listener failed', { process_id: run.process_id, error: err as Error });
+      }
+    }
+  }
+
   /** Ends a running attempt; answers the status it ended with (undefined if it had ended already). */
   private async endAttempt(processId: string, taskId: string, status: 'succeeded' | 'failed', reason?: string) {
     const now = this.d.now().toISOString();
@@ -340,6 +354,7 @@ export class Engine {
         const final = finalRunStatus(counts.failed);
         if (await this.d.store.runs.transitionRun(processId, 'running', final, { end_time: this.d.now().toISOString() })) {
           this.d.logger.info('run finished', { process_id: processId, status: final });
+          await this.runEnded({ process_id: processId, process_definition_name: run.process_definition_name, status: final });
         }
       }
     }

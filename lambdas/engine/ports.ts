@@ -28,3 +28,12 @@ export interface Launcher {
   /** Stops the attempt's job, task or process, if it runs. */
   stop(attempt: { task_id: string; task_definition: TaskDefinition }, reason: string): Promise<void>;
 }
+
+/**
+ * Told when a run has ended (succeeded, failed, killed), after its final status is stored. Notifications
+ * and schedules (continuous runs, `wait` catch-up runs) listen. A listener's failure is logged and never
+ * changes the run; listeners must be idempotent (a replayed step may tell them twice).
+ */
+export interface RunListener {
+  runEnded(run: { process_id: string; process_definition_name: string; status: 'succeeded' | 'failed' }): Promise<void>;
+}
