@@ -3,17 +3,22 @@
  * (deployed) or handed in by the local runtime and tests. Entry points never build clients themselves.
  */
 import { AwsLauncher, launcherConfigFromEnv } from './adapters/batch-ecs';
+import { EventBridgeScheduler, schedulerConfigFromEnv } from './adapters/scheduler';
 import { secretKeyLoader } from './adapters/secrets';
 import { SfnOrchestrator, TASK_STATE_MACHINE_ARN_ENV } from './adapters/sfn';
 import { requireEnv } from './config';
 import { Engine, type EngineDeps } from './engine/engine';
-import type { Launcher, Orchestrator } from './engine/ports';
+import { notifyListenerFromEnv } from './notify/dispatch';
+import type { Launcher, Orchestrator, Scheduler } from './engine/ports';
+import { Schedules } from './engine/schedules';
 import { createLogger, type Logger } from './logger';
 import { createDb, Store } from './store';
 
 export interface Services {
   store: Store;
   engine: Engine;
+  /** Schedules of definitions: sync on PUT/DELETE, pause, resume, ticks, stats. */
+  schedules: Schedules;
   /** The HMAC key of task callback tokens. */
   tokenKey: () => Promise<Buffer>;
   now: () => Date;
@@ -27,6 +32,45 @@ export interface Services {
  * its name. `given` replaces any part, e.g. the store and logger a function already has.
  */
 export function engineFromEnv(given: Partial<EngineDeps> = {}): Engine {
+  return scheduledEngineFromEnv(given).engine;
+}
+
+/**
+ * EventBridge Scheduler from the environment (`SCHEDULER_ENV`), built when first used: a function
+ * that never touches a schedule needs none of its variables.
+ */
+export function schedulerFromEnv(): Scheduler {
+  let aws: EventBridgeScheduler | undefined;
+  const get = () => (aws ??= new EventBridgeScheduler(schedulerConfigFromEnv()));
+  return {
+    minIntervalSeconds: 60,
+    put: (name, spec, enabled) => get().put(name, spec, enabled),
+    fireAt: (name, time) => get().fireAt(name, time),
+    remove: (name) => get().remove(name),
+  };
+}
+
+/**
+ * {@link engineFromEnv} with its {@link Schedules}: told when runs end (catch-up and continuous runs),
+ * and able to start and kill runs on ticks.
+ */
+export function scheduledEngineFromEnv(given: Partial<EngineDeps> = {}): { engine: Engine; schedules: Schedules } {
+  const store = given.store ?? new Store(createDb(requireEnv('TABLE_NAME')));
+  const now = given.now ?? (() => new Date());
+  const logger = given.logger ?? createLogger();
+  const schedules = new Schedules({ store, scheduler: schedulerFromEnv(), now, logger });
+  const engine = baseEngineFromEnv({
+    ...given,
+    store,
+    now,
+    logger,
+    listeners: [schedules, notifyListenerFromEnv(logger), ...(given.listeners ?? [])],
+  });
+  schedules.attach(engine);
+  return { engine, schedules };
+}
+
+function baseEngineFromEnv(given: Partial<EngineDeps>): Engine {
   let tokenKey: (() => Promise<Buffer>) | undefined;
   // Built on first use, so that a function that never starts or stops work needs none of their variables.
   let sfn: SfnOrchestrator | undefined;
@@ -47,6 +91,7 @@ export function engineFromEnv(given: Partial<EngineDeps> = {}): Engine {
     callbackUrl: given.callbackUrl ?? (() => requireEnv('SUNDIAL_URL')),
     now: given.now ?? (() => new Date()),
     logger: given.logger ?? createLogger(),
+    listeners: given.listeners,
   });
 }
 
@@ -60,15 +105,18 @@ export function servicesFromEnv(): Services {
   const now = () => new Date();
   let key: (() => Promise<Buffer>) | undefined;
   const tokenKey = () => (key ??= secretKeyLoader(requireEnv('TOKEN_SECRET_ARN')))();
-  let engine: Engine | undefined;
+  let built: { engine: Engine; schedules: Schedules } | undefined;
+  const build = () => (built ??= scheduledEngineFromEnv({ store, logger, now, tokenKey }));
   return {
     store,
     tokenKey,
     now,
     logger,
     get engine() {
-      engine ??= engineFromEnv({ store, logger, now, tokenKey });
-      return engine;
+      return build().engine;
+    },
+    get schedules() {
+      return build().schedules;
     },
   };
 }

@@ -13,13 +13,14 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { LAUNCHER_ENV } from '../lambdas/adapters/batch-ecs';
 import { TASK_STATE_MACHINE_ARN_ENV } from '../lambdas/adapters/sfn';
-import { STATE } from '../lambdas/engine/contract';
+import { ECS_ENDED_ERROR, STATE, TIMEOUT_ERROR } from '../lambdas/engine/contract';
 import { SundialCompute } from './compute';
 import { acknowledgeWildcardResources } from './nag';
 import { lambdaEntry, SundialFunction } from './sundial-function';
 
 /** Image of `shell_script_command` jobs: small, multi-arch, on ECR Public (no Docker Hub rate limit). */
-export const DEFAULT_SHELL_IMAGE = 'public.ecr.aws/docker/library/bash:5';
+/** Amazon Linux 2023: sh, bash and curl (what the README's callback examples use). */
+export const DEFAULT_SHELL_IMAGE = 'public.ecr.aws/amazonlinux/amazonlinux:2023';
 
 /** Errors of the Lambda service itself (not of the function): retried on both Lambda steps. */
 export const LAMBDA_SERVICE_ERRORS = [
@@ -248,20 +249,34 @@ export class SundialEngine extends Construct {
           'StartedBy.$': '$.attempt.ecs.StartedBy',
           'Overrides.$': '$.attempt.ecs.Overrides',
         },
-        // runTask.sync succeeds only when every container exited 0 (else States.TaskFailed, caught
-        // below), so a stopped task's exit code, stop code and reason are there.
-        ResultSelector: {
-          'ExitCode.$': '$.Containers[0].ExitCode',
-          'StoppedReason.$': '$.StoppedReason',
-          'StopCode.$': '$.StopCode',
-        },
-        ResultPath: '$.result',
+        // runTask.sync succeeds only when every container exited 0 (a non-zero exit is States.TaskFailed);
+        // the branch then ends in EcsEnded, so no output is read (a missing path would be States.Runtime).
+        ResultPath: null,
       },
     });
-    for (const run of [runBatchJob, runEcsTask]) {
-      run.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
-      run.next(record);
-    }
+    // ECS has no attempt timeout of its own, and TimeoutSecondsPath cannot be used portably (AWS reads it
+    // from the state input, the local interpreter from the Parameters output). So the task races a
+    // deadline in a Parallel state: whichever branch ends first ends the attempt, by failing with a name
+    // the Catch sorts out — EcsEnded (the task ended, exit 0) or EcsTimedOut (max_runtime_seconds).
+    // Step Functions stops the branch still running; Record also stops the ECS task after a timeout.
+    const ecsEnded = new sfn.Fail(this, 'EcsEnded', { stateName: STATE.ecsEnded, error: ECS_ENDED_ERROR, cause: 'the ECS task ended' });
+    const ecsDeadline = new sfn.Wait(this, 'EcsDeadline', {
+      stateName: STATE.ecsDeadline,
+      time: sfn.WaitTime.secondsPath('$.attempt.timeout_seconds'),
+    });
+    const ecsTimedOut = new sfn.Fail(this, 'EcsTimedOut', {
+      stateName: STATE.ecsTimedOut,
+      error: TIMEOUT_ERROR,
+      cause: 'the attempt exceeded max_runtime_seconds',
+    });
+    const ecsAttempt = new sfn.Parallel(this, 'EcsAttempt', { stateName: STATE.ecsAttempt, resultPath: '$.result' })
+      .branch(runEcsTask.next(ecsEnded))
+      .branch(ecsDeadline.next(ecsTimedOut));
+    ecsAttempt.addCatch(record, { errors: [ECS_ENDED_ERROR], resultPath: '$.result' });
+    ecsAttempt.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    ecsAttempt.next(record);
+    runBatchJob.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    runBatchJob.next(record);
 
     const done = new sfn.Succeed(this, 'Done', { stateName: STATE.done });
     const backoff = new sfn.Wait(this, 'Backoff', {
@@ -270,7 +285,7 @@ export class SundialEngine extends Construct {
     });
     const executor = new sfn.Choice(this, 'Executor', { stateName: STATE.executor })
       .when(sfn.Condition.stringEquals('$.attempt.executor', 'batch'), runBatchJob)
-      .when(sfn.Condition.stringEquals('$.attempt.executor', 'ecs'), runEcsTask);
+      .when(sfn.Condition.stringEquals('$.attempt.executor', 'ecs'), ecsAttempt);
     const skip = new sfn.Choice(this, 'Skip', { stateName: STATE.skip })
       .when(sfn.Condition.booleanEquals('$.attempt.skip', true), done)
       .otherwise(backoff);

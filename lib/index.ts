@@ -3,6 +3,8 @@ export * from './asl';
 export * from './compute';
 export * from './engine';
 export * from './nag';
+export * from './notifications';
+export * from './scheduling';
 export * from './store';
 export * from './sundial';
 export * from './sundial-function';

@@ -6,6 +6,8 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { SundialApi } from './api';
 import { SundialEngine, type SundialEngineProps } from './engine';
+import { NOTIFICATION_IDENTITY_CONTEXT, NOTIFICATION_SENDER_CONTEXT, SundialNotifications } from './notifications';
+import { SundialScheduling } from './scheduling';
 import { SundialStore, type SundialStoreProps } from './store';
 import { TaskTokens, type TaskTokensProps } from './task-tokens';
 
@@ -21,6 +23,21 @@ export interface SundialProps {
    * @default - a new VPC, Batch on Fargate and ECS cluster; roles named `sundial-task-*`
    */
   readonly engine?: SundialEngineOptions;
+
+  /**
+   * SES From address of notification emails.
+   *
+   * @default - context `sundial:notificationSender`, else none (email notifications are logged as not
+   * deliverable and counted in the metrics)
+   */
+  readonly notificationSender?: string;
+
+  /**
+   * SES identity the sender is verified under (an address or its domain).
+   *
+   * @default - context `sundial:notificationIdentity`, else the sender address
+   */
+  readonly notificationIdentity?: string;
 
   /**
    * Options of the table (removal policy, deletion protection, PITR, encryption).
@@ -74,6 +91,12 @@ export class Sundial extends Construct {
   /** The task state machine, the engine function and where attempts run. */
   public readonly engine: SundialEngine;
 
+  /** The schedule group, the tick state machine and the Scheduler role. */
+  public readonly scheduling: SundialScheduling;
+
+  /** The notify function (SES email, PagerDuty) and its dead-letter queue. */
+  public readonly notifications: SundialNotifications;
+
   constructor(scope: Construct, id: string, props: SundialProps = {}) {
     super(scope, id);
 
@@ -94,6 +117,29 @@ export class Sundial extends Construct {
     });
     // The API triggers, kills and retries runs: it starts and stops executions and attempts.
     this.engine.grantTo(this.api.apiFunction);
+
+    this.scheduling = new SundialScheduling(this, 'Scheduling', {
+      engineFunction: this.engine.engineFunction,
+      logRetention: props.logRetention,
+    });
+    // PUT, DELETE, pause and resume manage a definition's schedule; so does the end of a continuous
+    // definition's run, wherever it ends (Record in the engine, a kill in the API).
+    this.scheduling.grantManageSchedules(this.api.apiFunction);
+    this.scheduling.grantManageSchedules(this.engine.engineFunction);
+    // A tick of an overlap_action "terminate" definition kills the run in progress from the engine.
+    this.engine.grantStartAndStop(this.engine.engineFunction);
+    this.engine.grantStopAttempts(this.engine.engineFunction);
+
+    this.notifications = new SundialNotifications(this, 'Notifications', {
+      store: this.store,
+      apiUrl: this.api.url,
+      sender: props.notificationSender ?? this.node.tryGetContext(NOTIFICATION_SENDER_CONTEXT),
+      senderIdentity: props.notificationIdentity ?? this.node.tryGetContext(NOTIFICATION_IDENTITY_CONTEXT),
+      logRetention: props.logRetention,
+    });
+    // The engine ends runs (a run's last task) and so does the API (kill): both hand them to the notify function.
+    this.notifications.grantNotify(this.engine.engineFunction);
+    this.notifications.grantNotify(this.api.apiFunction);
   }
 
   /** The DynamoDB table. */

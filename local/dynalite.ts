@@ -32,6 +32,8 @@ function clientConfig(endpoint: string) {
     region: 'local',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 3,
+    // Hundreds of tasks run at once locally; the SDK's default of 50 sockets would queue their writes.
+    requestHandler: { httpAgent: { keepAlive: true, maxSockets: 256 } },
   };
 }
 
@@ -100,5 +102,12 @@ async function ensureTable(client: DynamoDBClient, tableName: string): Promise<v
     );
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
+  }
+  // dynalite answers CreateTable with CREATING and turns the table ACTIVE a tick later (createTableMs: 0);
+  // a query in between is refused with ResourceNotFoundException.
+  for (let i = 0; i < 100; i++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE' && (Table.GlobalSecondaryIndexes ?? []).every((g) => g.IndexStatus === 'ACTIVE')) return;
+    await new Promise((r) => setTimeout(r, 10));
   }
 }

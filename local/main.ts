@@ -11,6 +11,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 }
 const dataDir = resolve(process.env.SUNDIAL_DATA_DIR ?? '.sundial');
 
+console.log("starting: synthesizing the task state machine from the CDK stack (a few seconds)…");
 const sundial = await startLocal({ port, host: process.env.HOST ?? '127.0.0.1', dataDir }).catch((err: NodeJS.ErrnoException) => {
   console.error(err.code === 'EADDRINUSE' ? `port ${port} is in use: set PORT to another port` : `could not start: ${err.stack ?? err}`);
   process.exit(1);

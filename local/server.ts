@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { operatorRoutes } from '../lambdas/api/routes';
 import { callbackRoutes } from '../lambdas/callbacks/routes';
 import { Engine } from '../lambdas/engine/engine';
+import { Schedules } from '../lambdas/engine/schedules';
 import { createRouter } from '../lambdas/http/router';
 import type { Logger } from '../lambdas/logger';
 import type { Services } from '../lambdas/services';
@@ -17,6 +18,8 @@ import { loadTaskDefinition } from './engine/asl';
 import { LocalExecutor } from './engine/executor';
 import { LocalOrchestrator } from './engine/orchestrator';
 import { nodeListener } from './http-adapter';
+import { createLocalNotifier } from './notifier';
+import { LocalScheduler } from './scheduler';
 import { loadOrCreateTokenKey } from './token-key';
 
 export interface LocalOptions {
@@ -34,6 +37,8 @@ export interface LocalSundial {
   url: string;
   services: Services;
   orchestrator: LocalOrchestrator;
+  /** The in-process scheduler (timers of cron, interval and continuous schedules). */
+  scheduler: LocalScheduler;
   close(): Promise<void>;
 }
 
@@ -63,17 +68,24 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   const executor = new LocalExecutor({ store, log });
   const orchestrator = new LocalOrchestrator(await loadTaskDefinition(), executor, log);
   let url = '';
+  const notifier = createLocalNotifier({ store, dataDir: options.dataDir, log, publicUrl: () => url, logger });
+  const now = () => new Date();
+  // Ticks go through Schedules.tick, as the engine Lambda's `tick` action does deployed.
+  const scheduler: LocalScheduler = new LocalScheduler({ fire: (name, time): Promise<unknown> => schedules.tick(name, time.toISOString()), now, log });
+  const schedules: Schedules = new Schedules({ store, scheduler, now, logger });
   const engine = new Engine({
     store,
     orchestrator,
     launcher: executor,
     tokenKey: async () => key,
     callbackUrl: () => url,
-    now: () => new Date(),
+    now,
     logger,
+    listeners: [schedules, notifier],
   });
   orchestrator.attach(engine);
-  const services: Services = { store, engine, tokenKey: async () => key, now: () => new Date(), logger };
+  schedules.attach(engine);
+  const services: Services = { store, engine, schedules, tokenKey: async () => key, now, logger };
   const handler = createRouter([...operatorRoutes(services), ...callbackRoutes(services)], logger);
   const server: Server = createServer(nodeListener(handler, log));
   server.keepAliveTimeout = 5_000;
@@ -85,11 +97,17 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   url = `http://${address.address}:${address.port}`;
   // Runs left running by a server that died (SIGKILL, crash) cannot be followed: end them with a reason.
   await endOrphanedRuns(engine, store, 'the local server stopped during this run; retry it to run its failed tasks again', log);
+  // Then schedules: re-armed from the stored definitions, a missed tick fired once, continuous runs resumed.
+  await scheduler.restore(store, schedules);
   return {
     url,
     services,
     orchestrator,
+    scheduler,
     close: async () => {
+      // Nothing new starts while the server stops: no tick, no catch-up or continuous run after a kill.
+      scheduler.stop();
+      schedules.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -97,6 +115,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
       executor.stopAll('the local server stopped');
       await orchestrator.stopAll();
       await endOrphanedRuns(engine, store, 'the local server stopped during this run; retry it to run its failed tasks again', log);
+      await notifier.drain();
       await dynamo.close();
     },
   };

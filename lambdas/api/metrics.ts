@@ -1,6 +1,8 @@
 /** Prometheus text exposition of the counters the store keeps. */
 import { PROCESS_STATUSES, TASK_STATUSES } from '../domain/models';
-import type { Counter } from '../store/stats';
+import type { Counter, NotificationChannel } from '../store/stats';
+
+const NOTIFICATION_CHANNELS: readonly NotificationChannel[] = ['email', 'pagerduty'];
 
 export function renderMetrics(counters: Partial<Record<Counter, number>>): string {
   const n = (c: Counter) => Math.max(0, counters[c] ?? 0);
@@ -14,6 +16,12 @@ export function renderMetrics(counters: Partial<Record<Counter, number>>): strin
     '# HELP sundial_tasks Task attempts by status.',
     '# TYPE sundial_tasks gauge',
     ...TASK_STATUSES.map((st) => `sundial_tasks{status="${st}"} ${n(`tasks_${st}`)}`),
+    '# HELP sundial_notifications_sent Notifications delivered (emails, PagerDuty events).',
+    '# TYPE sundial_notifications_sent counter',
+    ...NOTIFICATION_CHANNELS.map((c) => `sundial_notifications_sent{channel="${c}"} ${n(`notifications_sent_${c}`)}`),
+    '# HELP sundial_notifications_failed Notifications that could not be delivered after their retries (they never change a run).',
+    '# TYPE sundial_notifications_failed counter',
+    ...NOTIFICATION_CHANNELS.map((c) => `sundial_notifications_failed{channel="${c}"} ${n(`notifications_failed_${c}`)}`),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -6,16 +6,19 @@ import { BadRequestError, NotFoundError } from '../domain/errors';
 import {
   DEFAULT_PAGE_SIZE,
   definitionNameParams,
-  environmentVariable,
-  name,
   processesQuery,
   processIdParams,
   tasksQuery,
+  triggerBody,
+  triggerQuery,
 } from '../domain/models';
 import { parseProcessDefinition } from '../domain/validate';
+import { restoreMaskedSecrets } from '../notify/secrets';
 import { defineRoute, type Route } from '../http/route';
 import { empty, json, text } from '../http/types';
 import type { Services } from '../services';
+import type { StoredDefinition } from '../store/definitions';
+import { mapLimited } from '../store/runs';
 import { renderMetrics } from './metrics';
 import { presentDefinition } from './present';
 
@@ -25,19 +28,22 @@ export const NEXT_CURSOR_HEADER = 'x-next-cursor';
 /** PUT bodies are validated by `parseProcessDefinition` (schema plus DAG and cron rules). */
 const definitionBody = z.unknown();
 
-const triggerQuery = z.object({
-  task_definition_name: z.preprocess((v) => (Array.isArray(v) && v.length === 1 ? v[0] : v), name.optional()),
-});
-const triggerBody = z.object({ environment_variables: z.array(environmentVariable).max(200).optional() });
 
 const nextHeader = (next: string | undefined): Record<string, string> => (next ? { [NEXT_CURSOR_HEADER]: next } : {});
 
 export function operatorRoutes(s: Services): Route[] {
+  /**
+   * A definition as every route answers it: the stored body with `paused`, and beyond Sundial (Kala's
+   * job stats) `next_run_time`, `last_run`, `runs_succeeded`, `runs_failed`. A PUT ignores these fields,
+   * so what GET answers can be PUT back.
+   */
+  const described = async (stored: StoredDefinition) => ({ ...presentDefinition(stored), ...(await s.schedules.describe(stored)) });
+
   return [
     // process definitions
     defineRoute({
       method: 'GET', path: '/api/process_definitions', auth: 'operator', summary: 'List all process definitions',
-      handler: async () => json(200, (await s.store.definitions.list()).map(presentDefinition)),
+      handler: async () => json(200, await mapLimited(await s.store.definitions.list(), 16, described)),
     }),
     defineRoute({
       method: 'GET', path: '/api/process_definitions/{process_definition_name}', auth: 'operator', summary: 'Get a process definition',
@@ -45,7 +51,7 @@ export function operatorRoutes(s: Services): Route[] {
       handler: async ({ path }) => {
         const stored = await s.store.definitions.get(path.process_definition_name);
         if (!stored) throw new NotFoundError(`process definition "${path.process_definition_name}" does not exist`);
-        return json(200, presentDefinition(stored));
+        return json(200, await described(stored));
       },
     }),
     defineRoute({
@@ -53,9 +59,14 @@ export function operatorRoutes(s: Services): Route[] {
       params: definitionNameParams,
       body: definitionBody,
       handler: async ({ path, body }) => {
-        const def = parseProcessDefinition(body, path.process_definition_name);
+        const previous = (await s.store.definitions.get(path.process_definition_name))?.definition;
+        // A GET answer PUT back carries masked service keys: keep the stored ones.
+        const def = restoreMaskedSecrets(parseProcessDefinition(body, path.process_definition_name), previous);
+        // What the scheduler cannot fire is refused before anything is written.
+        s.schedules.spec(def, previous);
         const { created, stored } = await s.store.definitions.put(def, s.now().toISOString());
-        return json(created ? 201 : 200, presentDefinition(stored));
+        await s.schedules.sync(stored);
+        return json(created ? 201 : 200, await described(stored));
       },
     }),
     defineRoute({
@@ -65,8 +76,19 @@ export function operatorRoutes(s: Services): Route[] {
         if (!(await s.store.definitions.delete(path.process_definition_name))) {
           throw new NotFoundError(`process definition "${path.process_definition_name}" does not exist`);
         }
+        await s.schedules.removed(path.process_definition_name);
         return empty(204);
       },
+    }),
+    defineRoute({
+      method: 'POST', path: '/api/process_definitions/{process_definition_name}/pause', auth: 'operator', summary: 'Pause the schedule (manual triggers still run)',
+      params: definitionNameParams,
+      handler: async ({ path }) => json(200, await described(await s.schedules.pause(path.process_definition_name))),
+    }),
+    defineRoute({
+      method: 'POST', path: '/api/process_definitions/{process_definition_name}/resume', auth: 'operator', summary: 'Resume the schedule',
+      params: definitionNameParams,
+      handler: async ({ path }) => json(200, await described(await s.schedules.resume(path.process_definition_name))),
     }),
 
     defineRoute({

@@ -1,9 +1,13 @@
 /**
  * Quartz-style cron fields of a `cron_schedule` (minutes, hours, day of month, month, day of week),
  * checked here once so that what we accept is exactly what EventBridge Scheduler's `cron()` can express:
- * `*`, `?`, values, names (`JAN`, `MON-FRI`), ranges, steps, lists, `L`, `L-n`, `LW`, `nW` in day of
+ * `*`, `?`, values, names (`JAN`, `MON-FRI`), ranges, steps, lists, `L`, `LW`, `nW` in day of
  * month, `L`, `nL`, `n#k` in day of week. Day of week is 1–7 = SUN–SAT in both Quartz and EventBridge.
  * Exactly one of the two day fields must be `?`, as in Quartz.
+ *
+ * Quartz forms EventBridge does not document are refused with a 400 rather than deployed to fail:
+ * `L-n` (n days before the last) and steps in day of week (`2/2`); EventBridge's wildcards are
+ * `, - * ? / L W` in day of month and `, - * ? L #` in day of week.
  */
 import { BadRequestError } from './errors';
 import type { CronSchedule } from './models';
@@ -68,11 +72,10 @@ function field(fieldName: FieldName, raw: string): string {
     }
     return expr;
   }
-  if (fieldName === 'day_of_month' && /^(L(-\d{1,2})?|LW|\d{1,2}W)$/.test(expr)) {
-    const offset = /^L-(\d+)$/.exec(expr)?.[1];
-    if (offset !== undefined && (Number(offset) < 1 || Number(offset) > 30)) {
-      throw new CronFieldError(`offset in "${expr}" must be from 1 to 30`);
-    }
+  if (fieldName === 'day_of_month' && /^L-/.test(expr)) {
+    throw new CronFieldError(`"${raw}" (days before the last) cannot be expressed in EventBridge Scheduler's cron(): use L, LW or nW`);
+  }
+  if (fieldName === 'day_of_month' && /^(L|LW|\d{1,2}W)$/.test(expr)) {
     const weekday = /^(\d+)W$/.exec(expr)?.[1];
     if (weekday !== undefined) value(weekday, spec);
     return expr;
@@ -89,6 +92,9 @@ function field(fieldName: FieldName, raw: string): string {
   }
   if (/[LW#]/.test(expr.replace(/[A-Z]{3}/g, (m) => (spec.names?.includes(m) ? '' : m)))) {
     throw new CronFieldError(`"${raw}" uses L, W or # where this field does not allow it, or inside a list`);
+  }
+  if (fieldName === 'day_of_week' && expr.includes('/')) {
+    throw new CronFieldError(`"${raw}" has a step, which EventBridge Scheduler's cron() does not allow in day_of_week: list the days`);
   }
   for (const token of expr.split(',')) item(token, spec);
   return expr;

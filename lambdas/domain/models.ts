@@ -163,9 +163,19 @@ export const continuousSchedule = z.object({
   buffer_seconds: optional(nonNegativeInt),
 });
 
+/**
+ * Beyond Sundial (Kala's ISO 8601 form): `R[n]/<start>/<duration>`, e.g. `R5/2026-12-01T00:00:00Z/PT10M`:
+ * n runs in all (none = for ever), the first at `start`, then one every `duration`. The string's
+ * grammar and rules are checked in `domain/schedule.ts`.
+ */
+export const intervalSchedule = z.object({
+  repeat: nonEmptyText(128),
+});
+
 export const processSchedule = oneKeyUnion({
   cron_schedule: cronSchedule,
   continuous_schedule: continuousSchedule,
+  interval_schedule: intervalSchedule,
 });
 
 export const emailNotification = z.object({
@@ -221,6 +231,8 @@ export type TaskExecutable = z.output<typeof taskExecutable>;
 export type TaskDependency = z.output<typeof taskDependency>;
 export type TaskDefinition = z.output<typeof taskDefinition>;
 export type CronSchedule = z.output<typeof cronSchedule>;
+export type ContinuousSchedule = z.output<typeof continuousSchedule>;
+export type IntervalSchedule = z.output<typeof intervalSchedule>;
 export type ProcessSchedule = z.output<typeof processSchedule>;
 export type Notification = z.output<typeof notification>;
 export type ProcessDefinition = z.output<typeof processDefinition>;
@@ -304,3 +316,10 @@ export const tasksQuery = z.object({
   allowed_statuses: repeated(taskStatus),
   next: single(z.string().max(2048).optional()),
 });
+
+export const triggerQuery = z.object({
+  task_definition_name: single(name.optional()),
+});
+
+/** Optional body of a trigger: variables added to (or overriding) every task's environment in this run. */
+export const triggerBody = z.object({ environment_variables: list(environmentVariable, 200).optional() });

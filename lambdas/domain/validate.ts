@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import { validateCron } from './cron';
 import { validateDag } from './dag';
+import { parseInterval } from './schedule';
 import { BadRequestError, PayloadTooLargeError } from './errors';
 import { type ProcessDefinition, processDefinition } from './models';
 
@@ -56,6 +57,9 @@ export function parseProcessDefinition(body: unknown, pathName: string): Process
   }
   validateDag(def.task_definitions);
   if (def.schedule?.cron_schedule) validateCron(def.schedule.cron_schedule);
+  // The grammar here; what depends on the time and the scheduler (start in the past, minimum interval)
+  // is checked by Schedules.spec before the definition is stored.
+  if (def.schedule?.interval_schedule) parseInterval(def.schedule.interval_schedule.repeat);
   if (Buffer.byteLength(JSON.stringify(def)) > MAX_DEFINITION_BYTES) {
     throw new PayloadTooLargeError(`process definition is larger than ${MAX_DEFINITION_BYTES} bytes once stored`, 'task_definitions');
   }

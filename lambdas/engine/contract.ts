@@ -2,10 +2,10 @@
  * The contract between the task state machine (lib/engine.ts builds it; the local runtime runs the
  * same ASL) and the code its states call. One execution runs every attempt of one task of one run:
  *
- *   Prepare ─▶ Skip? ─▶ Backoff (Wait) ─▶ Executor? ─▶ RunBatchJob (batch:submitJob.sync) ─┐
- *                 │                                └▶ RunEcsTask  (ecs:runTask.sync)   ─┤ (Catch States.ALL → $.error)
- *                 └▶ Done                                                                ▼
- *                                          Done ◀─ Again? ◀──────────────────────────── Record
+ *   Prepare ─▶ Skip? ─▶ Backoff (Wait) ─▶ Executor? ─▶ RunBatchJob (batch:submitJob.sync) ────────────┐
+ *                 │                                └▶ EcsAttempt (Parallel) ─ RunEcsTask ▶ EcsEnded    ├─▶ Record
+ *                 └▶ Done                                                  └ EcsDeadline ▶ EcsTimedOut ┘
+ *                                          Done ◀─ Again? ◀──────────────────────────────────────── Record
  *                                                     └── retry ──▶ Prepare
  */
 
@@ -16,7 +16,11 @@ export const STATE = {
   backoff: 'Backoff',
   executor: 'Executor?',
   runBatchJob: 'RunBatchJob',
+  ecsAttempt: 'EcsAttempt',
   runEcsTask: 'RunEcsTask',
+  ecsEnded: 'EcsEnded',
+  ecsDeadline: 'EcsDeadline',
+  ecsTimedOut: 'EcsTimedOut',
   record: 'Record',
   again: 'Again?',
   done: 'Done',
@@ -75,8 +79,8 @@ export interface RecordRequest {
   action: 'record';
   state: TaskExecutionInput & {
     attempt: PreparedAttempt;
-    /** The executor's result when it succeeded (ResultSelector keeps what we need). */
-    result?: { Status?: string; StatusReason?: string; ExitCode?: number; StopCode?: string; StoppedReason?: string };
+    /** The executor's result when it succeeded: Batch's `{Status, JobId}`, or ECS's caught `{Error: ECS_ENDED_ERROR}`. */
+    result?: { Status?: string; StatusReason?: string; ExitCode?: number; StopCode?: string; StoppedReason?: string; Error?: string };
     /** Set by the Catch: `{ Error, Cause }`. */
     error?: { Error?: string; Cause?: string };
   };
@@ -95,3 +99,9 @@ export const DEFAULT_TIMEOUT_SECONDS = 86_400;
 
 /** Container name used in ECS task definitions registered by Sundial. */
 export const ECS_CONTAINER_NAME = 'task';
+
+/** Error of the `EcsEnded` Fail state: the ECS task ended (exit 0); caught into `$.result`. */
+export const ECS_ENDED_ERROR = 'Sundial.AttemptEnded';
+
+/** Error of the `EcsTimedOut` Fail state: the attempt overran `max_runtime_seconds` (ECS has no timeout of its own). */
+export const TIMEOUT_ERROR = 'Sundial.Timeout';

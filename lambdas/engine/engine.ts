@@ -18,8 +18,9 @@ import type { EnvironmentVariable, Process, TaskDefinition } from '../domain/mod
 import { signTaskToken, type TaskTokenClaims } from '../domain/task-token';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
+import { activeEntry } from '../store/schedules';
 import { type Slot, slotBlocked, slotDepsDone } from '../store/slots';
-import { DEFAULT_TIMEOUT_SECONDS, type PreparedAttempt, type Recorded, type RecordRequest, type TaskExecutionInput } from './contract';
+import { DEFAULT_TIMEOUT_SECONDS, TIMEOUT_ERROR, type PreparedAttempt, type Recorded, type RecordRequest, type TaskExecutionInput } from './contract';
 import type { Launcher, Orchestrator, RunListener } from './ports';
 
 export interface EngineDeps {
@@ -40,6 +41,11 @@ export interface TriggerOptions {
   taskDefinitionName?: string;
   /** Added to (or overriding) every task's environment in this run. */
   environmentVariables?: EnvironmentVariable[];
+  /**
+   * A run the scheduler has already registered as in progress (`ScheduleStore.reserve`): it gets this id
+   * and start time. Without it the run gets a new id and registers itself.
+   */
+  reservation?: { processId: string; startTime: string };
 }
 
 /** A name-based UUID (SHA-1, version 5 layout): the same inputs always give the same id. */
@@ -59,7 +65,7 @@ export function executionName(processId: string, taskName: string, round: number
 function describeFailure(state: RecordRequest['state']): ExecutorResult {
   const error = state.error;
   if (error) {
-    if (error.Error === 'States.Timeout') {
+    if (error.Error === 'States.Timeout' || error.Error === TIMEOUT_ERROR) {
       return { ok: false, reason: `exceeded max_runtime_seconds (${state.attempt.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS} s)` };
     }
     const cause = (error.Cause ?? '').slice(0, 1000);
@@ -96,8 +102,11 @@ export class Engine {
       }
       tasks = [{ ...only, dependencies: [] }];
     }
-    const processId = randomUUID();
-    const now = this.d.now().toISOString();
+    const processId = options.reservation?.processId ?? randomUUID();
+    const now = options.reservation?.startTime ?? this.d.now().toISOString();
+    // Every run of a definition is registered as in progress before it exists, so that a scheduled
+    // tick sees manual runs too (overlap_action); it is unregistered when it ends (Schedules.runEnded).
+    if (!options.reservation) await this.d.store.schedules.registerRun(definitionName, activeEntry(now, processId));
     const dependents = new Map<string, Array<{ name: string; success_required: boolean }>>();
     for (const t of tasks) {
       for (const dep of t.dependencies) {
@@ -262,7 +271,12 @@ export class Engine {
     const [slot, task] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getTaskRecord(processId, taskId)]);
     if (!slot || !task || slot.current_task_id !== taskId) return next(false); // a stale or replayed step
     const report = task.reported as 'succeeded' | 'failed' | undefined;
-    const outcome = attemptOutcome(describeFailure(state), report, slot.definition.require_explicit_success);
+    const executed = describeFailure(state);
+    if (state.error?.Error === TIMEOUT_ERROR || state.error?.Error === 'States.Timeout') {
+      // The deadline ended the attempt; make sure what it ran is stopped too.
+      await this.d.launcher.stop({ task_id: taskId, task_definition: slot.definition }, executed.reason ?? 'timed out');
+    }
+    const outcome = attemptOutcome(executed, report, slot.definition.require_explicit_success);
     const status = (await this.endAttempt(processId, taskId, outcome.status, outcome.reason)) ?? outcome.status;
     const run = await this.d.store.runs.getRunRecord(processId);
     if (status === 'failed' && shouldRetry(slot.attempts, slot.max_attempts, run?.status !== 'running')) {

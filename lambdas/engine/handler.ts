@@ -1,20 +1,32 @@
 /**
  * The engine Lambda: the `Prepare` and `Record` steps of the task state machine (lib/engine.ts).
  * `{ action: 'prepare', process_id, task_definition_name }` → {@link PreparedAttempt};
- * `{ action: 'record', state }` → {@link Recorded}. It also receives, from EventBridge, the status
+ * `{ action: 'record', state }` → {@link Recorded}; `{ action: 'tick', process_definition_name,
+ * scheduled_time, owner }` (the tick state machine) → `{ outcome }`. It also receives, from EventBridge, the status
  * change of a task execution that failed, timed out or was aborted, and abandons its task (so that
  * the run does not wait for a task nothing runs any more). Anything else fails.
  */
 import { secretKeyLoader } from '../adapters/secrets';
 import { requireEnv } from '../config';
-import { engineFromEnv } from '../services';
+import { scheduledEngineFromEnv } from '../services';
 import type { PreparedAttempt, PrepareRequest, Recorded, RecordRequest, TaskExecutionInput } from './contract';
 import type { Engine } from './engine';
+import type { Schedules, TickOutcome } from './schedules';
+
+/** A tick of a definition's schedule, from the tick state machine (lib/scheduling.ts). */
+export interface TickRequest {
+  action: 'tick';
+  process_definition_name: string;
+  /** `<aws.scheduler.scheduled-time>` of the delivery. */
+  scheduled_time: string;
+  /** The tick execution's id: its retries carry on one claim, another delivery is a duplicate. */
+  owner?: string;
+}
 
 /** An event whose `action` the engine Lambda does not know. */
 export class UnknownActionError extends Error {
   constructor(action: unknown) {
-    super(`unknown engine action ${JSON.stringify(action)}: expected "prepare" or "record"`);
+    super(`unknown engine action ${JSON.stringify(action)}: expected "prepare", "record" or "tick"`);
     this.name = 'UnknownActionError';
   }
 }
@@ -40,14 +52,15 @@ function abandonReason({ status, error, cause }: ExecutionStatusChange['detail']
 }
 
 let engine: Engine | undefined;
+let schedules: Schedules | undefined;
 
 export async function handler(
-  event: PrepareRequest | RecordRequest | ExecutionStatusChange | { action?: unknown },
-): Promise<PreparedAttempt | Recorded | void> {
-  if (!engine) {
+  event: PrepareRequest | RecordRequest | TickRequest | ExecutionStatusChange | { action?: unknown },
+): Promise<PreparedAttempt | Recorded | { outcome: TickOutcome } | void> {
+  if (!engine || !schedules) {
     // The engine function prepares attempts: it needs the callback URL and the token key, so it fails fast without them.
     const sundialUrl = requireEnv('SUNDIAL_URL');
-    engine = engineFromEnv({ callbackUrl: () => sundialUrl, tokenKey: secretKeyLoader(requireEnv('TOKEN_SECRET_ARN')) });
+    ({ engine, schedules } = scheduledEngineFromEnv({ callbackUrl: () => sundialUrl, tokenKey: secretKeyLoader(requireEnv('TOKEN_SECRET_ARN')) }));
   }
   if (isExecutionStatusChange(event)) {
     const input = JSON.parse(event.detail.input ?? '{}') as Partial<TaskExecutionInput>;
@@ -64,6 +77,10 @@ export async function handler(
     }
     case 'record':
       return engine.record(event as RecordRequest);
+    case 'tick': {
+      const { process_definition_name, scheduled_time, owner } = event as TickRequest;
+      return { outcome: await schedules.tick(process_definition_name, scheduled_time, owner) };
+    }
     default:
       throw new UnknownActionError(action);
   }

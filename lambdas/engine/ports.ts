@@ -3,6 +3,7 @@
  * local (local/engine).
  */
 import type { TaskDefinition } from '../domain/models';
+import type { ScheduleSpec } from '../domain/schedule';
 import type { BatchJobRequest, EcsTaskRequest, TaskExecutionInput } from './contract';
 
 /** Starts and stops task executions (Step Functions deployed, the local interpreter locally). */
@@ -36,4 +37,20 @@ export interface Launcher {
  */
 export interface RunListener {
   runEnded(run: { process_id: string; process_definition_name: string; status: 'succeeded' | 'failed' }): Promise<void>;
+}
+
+/**
+ * Fires a definition's ticks (EventBridge Scheduler deployed, an in-process scheduler locally). A tick
+ * reaches `Schedules.tick(name, scheduled time)`; what it starts is decided there, not here. Schedules
+ * are named after their definition: at most one per definition.
+ */
+export interface Scheduler {
+  /** The shortest interval it can fire (s): 60 for EventBridge (rate() counts minutes), 1 locally. */
+  readonly minIntervalSeconds: number;
+  /** Creates or replaces the definition's recurring schedule, enabled or disabled (paused). */
+  put(definitionName: string, spec: ScheduleSpec, enabled: boolean): Promise<void>;
+  /** Arranges one tick at `time` (a continuous definition's next run), replacing the definition's schedule. */
+  fireAt(definitionName: string, time: Date): Promise<void>;
+  /** Removes the definition's schedule, if it has one. */
+  remove(definitionName: string): Promise<void>;
 }

@@ -3,7 +3,7 @@
  */
 import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ProcessDefinition } from '../domain/models';
-import type { Db } from './client';
+import { type Db, isConditionFailed } from './client';
 import { keys } from './keys';
 import type { StatsStore } from './stats';
 
@@ -93,6 +93,26 @@ export class DefinitionStore {
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return result;
+  }
+
+  /** Pauses or resumes a definition's schedule (`paused` only); answers the stored state, or undefined if it does not exist. */
+  async setPaused(name: string, paused: boolean, now: string): Promise<StoredDefinition | undefined> {
+    try {
+      const out = await this.db.doc.send(
+        new UpdateCommand({
+          TableName: this.db.tableName,
+          Key: keys.definition(name),
+          UpdateExpression: 'SET paused = :paused, updated_at = :now',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':paused': paused, ':now': now },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes ? fromItem(out.Attributes) : undefined;
+    } catch (err) {
+      if (isConditionFailed(err)) return undefined;
+      throw err;
+    }
   }
 
   /** Deletes a definition; answers false when there was none. Its runs are kept. */

@@ -2,6 +2,7 @@
 import type { Db } from './client';
 import { DefinitionStore } from './definitions';
 import { RunStore } from './runs';
+import { ScheduleStore } from './schedules';
 import { SlotStore } from './slots';
 import { StatsStore } from './stats';
 
@@ -10,12 +11,14 @@ export class Store {
   readonly definitions: DefinitionStore;
   readonly runs: RunStore;
   readonly slots: SlotStore;
+  readonly schedules: ScheduleStore;
 
   constructor(readonly db: Db) {
     this.stats = new StatsStore(db);
     this.definitions = new DefinitionStore(db, this.stats);
     this.runs = new RunStore(db, this.stats);
     this.slots = new SlotStore(db);
+    this.schedules = new ScheduleStore(db);
   }
 }
 

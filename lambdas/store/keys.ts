@@ -13,6 +13,9 @@
  * | metadata entry    | `RUN#<process_id>` | `TASK#<task_id>#META#<id>`  |                             |                                    |                 |
  * | task slot (engine)| `RUN#<process_id>` | `SLOT#<task def name>`      |                             |                                    |                 |
  * | counters (shards) | `STATS#<0..7>`     | `STATS`                     |                             |                                    |                 |
+ * | schedule state    | `SCHED#<def>`      | `STATE`                     |                             |                                    |                 |
+ * | tick claim        | `SCHED#<def>`      | `TICK#<scheduled time>` (TTL `expires_at`) |              |                                    |                 |
+ * | notification sent | `RUN#<process_id>` | `NOTIFIED#<end>#<channel>`  |                             |                                    |                 |
  *
  * Times in sort keys are `Date.toISOString()` (fixed width, UTC), so they sort as strings.
  */
@@ -81,8 +84,28 @@ export const keys = {
   slot: (processId: string, taskDefinitionName: string): Key => ({ pk: `RUN#${processId}`, sk: `SLOT#${taskDefinitionName}` }),
   slotPrefix: 'SLOT#',
 
+  /**
+   * A definition's scheduling state (schedules.ts): its running runs, a deferred `wait` tick, the last
+   * tick fired, run counts. Its own partition, not `DEF`, so that listing definitions never reads it.
+   */
+  scheduleState: (definitionName: string): Key => ({ pk: `SCHED#${definitionName}`, sk: 'STATE' }),
+  /** The claim of one tick of a definition: the first delivery writes it, duplicates find it (TTL'd). */
+  tickClaim: (definitionName: string, scheduledTime: string): Key => ({ pk: `SCHED#${definitionName}`, sk: `TICK#${scheduledTime}` }),
+  schedulePartition: (definitionName: string) => `SCHED#${definitionName}`,
+  tickPrefix: 'TICK#',
+
   /** Counter shard `n` (see stats.ts). */
   stats: (shard: number): Key => ({ pk: `STATS#${shard}`, sk: 'STATS' }),
+
+  /**
+   * Marks that the notifications of one ending of a run went out on one channel (`email`,
+   * `pagerduty#<index>`), so a replayed notification sends nothing twice. `endTime` tells the endings
+   * of a retried run apart (lambdas/notify/deliveries.ts).
+   */
+  notified: (processId: string, endTime: string, channel: string): Key => ({
+    pk: `RUN#${processId}`,
+    sk: `NOTIFIED#${endTime}#${channel}`,
+  }),
 } as const;
 
 /** Kind of an item of a run's partition, from its sort key. */

@@ -174,6 +174,13 @@ export class RunStore {
     return ids.reverse();
   }
 
+  /** The newest run of a definition (by start time), without its tasks; undefined if it never ran. */
+  async latestRun(definitionName: string): Promise<RunRecord | undefined> {
+    const page = await queryNewestFirst<Item>(this.db, { ...keys.runsOfDefinition(definitionName), limit: 1 });
+    const item = page.items[0];
+    return item ? pick<RunRecord>(item, RUN_FIELDS) : undefined;
+  }
+
   /** A run with all its task attempts and their entries, or undefined. */
   async getRun(processId: string): Promise<Process | undefined> {
     const items = await this.queryAll(keys.runPartition(processId));

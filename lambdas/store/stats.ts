@@ -9,7 +9,15 @@ import type { ProcessStatus, TaskStatus } from '../domain/models';
 import type { Db } from './client';
 import { keys } from './keys';
 
-export type Counter = 'definitions' | `runs_${ProcessStatus}` | `tasks_${TaskStatus}`;
+/** Notification channels whose deliveries are counted. */
+export type NotificationChannel = 'email' | 'pagerduty';
+
+export type Counter =
+  | 'definitions'
+  | `runs_${ProcessStatus}`
+  | `tasks_${TaskStatus}`
+  | `notifications_sent_${NotificationChannel}`
+  | `notifications_failed_${NotificationChannel}`;
 
 export const STATS_SHARDS = 8;
 

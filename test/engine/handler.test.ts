@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Engine } from '../../lambdas/engine/engine';
 import { handler, UnknownActionError } from '../../lambdas/engine/handler';
+import { Schedules } from '../../lambdas/engine/schedules';
 import { engineFromEnv } from '../../lambdas/services';
 
 /** What SundialEngine sets on the engine function (values are placeholders; nothing is called). */
@@ -40,6 +41,23 @@ describe('engine handler', () => {
     // Assess
     expect(result).toEqual({ skip: true });
     expect(prepare).toHaveBeenCalledWith({ process_id: 'run-1', task_definition_name: 'extract' });
+  });
+
+  it('dispatches a tick of the tick state machine with its scheduled time and owner', async () => {
+    // Prepare
+    const tick = vi.spyOn(Schedules.prototype, 'tick').mockResolvedValue('duplicate');
+
+    // Act
+    const result = await handler({
+      action: 'tick',
+      process_definition_name: 'nightly',
+      scheduled_time: '2026-12-01T00:00:00Z',
+      owner: 'arn:aws:states:eu-west-1:123456789012:express:Ticks:exec-1',
+    });
+
+    // Assess
+    expect(result).toEqual({ outcome: 'duplicate' });
+    expect(tick).toHaveBeenCalledWith('nightly', '2026-12-01T00:00:00Z', 'arn:aws:states:eu-west-1:123456789012:express:Ticks:exec-1');
   });
 
   it('dispatches record with the whole request', async () => {

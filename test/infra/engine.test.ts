@@ -15,7 +15,7 @@ import aslValidator from 'asl-validator';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { STATE } from '../../lambdas/engine/contract';
+import { ECS_ENDED_ERROR, STATE, TIMEOUT_ERROR } from '../../lambdas/engine/contract';
 import { DefinitionExtractionError, extractDefinition } from '../../lib/asl';
 import { LAMBDA_SERVICE_ERRORS, SundialEngine } from '../../lib/engine';
 import { PROJECT_ROOT } from '../../lib/sundial-function';
@@ -101,10 +101,15 @@ describe('SundialEngine', () => {
       });
     });
 
-    it('has exactly the states of the contract, starting at Prepare', () => {
+    it('has exactly the states of the contract, starting at Prepare (the ECS states inside EcsAttempt)', () => {
+      // Prepare
+      const branches = (states[STATE.ecsAttempt] as { Branches: Array<{ States: Record<string, unknown> }> }).Branches;
+      const nested = branches.flatMap((b) => Object.keys(b.States));
+
       // Assess
       expect(definition.StartAt).toBe(STATE.prepare);
-      expect(Object.keys(states).sort()).toEqual([...Object.values(STATE)].sort());
+      expect([...Object.keys(states), ...nested].sort()).toEqual([...Object.values(STATE)].sort());
+      expect(nested.sort()).toEqual([STATE.runEcsTask, STATE.ecsEnded, STATE.ecsDeadline, STATE.ecsTimedOut].sort());
     });
 
     it('validates with asl-validator', () => {
@@ -139,7 +144,7 @@ describe('SundialEngine', () => {
         Type: 'Choice',
         Choices: [
           { Variable: '$.attempt.executor', StringEquals: 'batch', Next: STATE.runBatchJob },
-          { Variable: '$.attempt.executor', StringEquals: 'ecs', Next: STATE.runEcsTask },
+          { Variable: '$.attempt.executor', StringEquals: 'ecs', Next: STATE.ecsAttempt },
         ],
       });
     });
@@ -163,7 +168,7 @@ describe('SundialEngine', () => {
       });
     });
 
-    it('RunEcsTask: runTask.sync on the cluster, in the task subnets with a public IP, errors caught into $.error', () => {
+    it('EcsAttempt: runTask.sync on the cluster races the max_runtime_seconds deadline; the Catch sorts out which ended it', () => {
       // Prepare
       const clusterId = logicalId(template, 'AWS::ECS::Cluster', 'EngineCompute');
       const securityGroupId = logicalId(template, 'AWS::EC2::SecurityGroup', 'TaskSecurityGroup');
@@ -171,28 +176,96 @@ describe('SundialEngine', () => {
 
       // Assess
       expect(subnetIds).toHaveLength(2);
-      expect(states[STATE.runEcsTask]).toEqual({
-        Type: 'Task',
-        Resource: 'arn:aws:states:::ecs:runTask.sync',
-        Parameters: {
-          Cluster: `arn:aws:ecs:local:000000000000:cluster/${clusterId}`,
-          LaunchType: 'FARGATE',
-          NetworkConfiguration: {
-            AwsvpcConfiguration: {
-              Subnets: subnetIds.map((id) => `subnet-${id}`),
-              SecurityGroups: [`sg-${securityGroupId}`],
-              AssignPublicIp: 'ENABLED',
+      expect(states[STATE.ecsAttempt]).toEqual({
+        Type: 'Parallel',
+        ResultPath: '$.result',
+        Branches: [
+          {
+            StartAt: STATE.runEcsTask,
+            States: {
+              [STATE.runEcsTask]: {
+                Type: 'Task',
+                Resource: 'arn:aws:states:::ecs:runTask.sync',
+                Parameters: {
+                  Cluster: `arn:aws:ecs:local:000000000000:cluster/${clusterId}`,
+                  LaunchType: 'FARGATE',
+                  NetworkConfiguration: {
+                    AwsvpcConfiguration: {
+                      Subnets: subnetIds.map((id) => `subnet-${id}`),
+                      SecurityGroups: [`sg-${securityGroupId}`],
+                      AssignPublicIp: 'ENABLED',
+                    },
+                  },
+                  'TaskDefinition.$': '$.attempt.ecs.TaskDefinition',
+                  'StartedBy.$': '$.attempt.ecs.StartedBy',
+                  'Overrides.$': '$.attempt.ecs.Overrides',
+                },
+                ResultPath: null,
+                Next: STATE.ecsEnded,
+              },
+              [STATE.ecsEnded]: { Type: 'Fail', Error: ECS_ENDED_ERROR, Cause: 'the ECS task ended' },
             },
           },
-          'TaskDefinition.$': '$.attempt.ecs.TaskDefinition',
-          'StartedBy.$': '$.attempt.ecs.StartedBy',
-          'Overrides.$': '$.attempt.ecs.Overrides',
-        },
-        ResultSelector: { 'ExitCode.$': '$.Containers[0].ExitCode', 'StoppedReason.$': '$.StoppedReason', 'StopCode.$': '$.StopCode' },
-        ResultPath: '$.result',
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.record }],
+          {
+            StartAt: STATE.ecsDeadline,
+            States: {
+              [STATE.ecsDeadline]: { Type: 'Wait', SecondsPath: '$.attempt.timeout_seconds', Next: STATE.ecsTimedOut },
+              [STATE.ecsTimedOut]: { Type: 'Fail', Error: TIMEOUT_ERROR, Cause: 'the attempt exceeded max_runtime_seconds' },
+            },
+          },
+        ],
+        Catch: [
+          { ErrorEquals: [ECS_ENDED_ERROR], ResultPath: '$.result', Next: STATE.record },
+          { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.record },
+        ],
         Next: STATE.record,
       });
+    });
+
+    it.each([
+      ['the task ends first: Record sees the result', 'ends', { result: { Error: ECS_ENDED_ERROR } }],
+      ['the deadline comes first: Record sees the timeout', 'hangs', { error: { Error: TIMEOUT_ERROR } }],
+      ['the task fails: Record sees its error', 'fails', { error: { Error: 'States.TaskFailed' } }],
+    ] as const)('EcsAttempt in the local interpreter: %s', async (_case, behaviour, expected) => {
+      // Prepare
+      const recorded: any[] = [];
+      const machine = new StateMachine(structuredClone(definition) as StateMachineDefinition, { validationOptions: { checkArn: false } });
+      const attempt = {
+        skip: false,
+        task_id: 'task-0',
+        backoff_seconds: 0,
+        timeout_seconds: 1,
+        executor: 'ecs',
+        ecs: { TaskDefinition: 'td', StartedBy: 'task-0', Overrides: { ContainerOverrides: [] } },
+      };
+
+      // Act
+      const execution = machine.run(
+        { process_id: 'run-1', task_definition_name: 'in-docker' },
+        {
+          overrides: {
+            taskResourceLocalHandlers: {
+              [STATE.prepare]: async () => attempt,
+              [STATE.runEcsTask]: async () => {
+                if (behaviour === 'fails') throw Object.assign(new Error('exit 3'), { name: 'States.TaskFailed' });
+                if (behaviour === 'hangs') await new Promise((r) => setTimeout(r, 5_000));
+                return { Containers: [{ ExitCode: 0 }] };
+              },
+              [STATE.record]: async (payload: any) => {
+                recorded.push(payload);
+                return { process_id: 'run-1', task_definition_name: 'in-docker', recorded: { retry: false } };
+              },
+            },
+            waitTimeOverrides: { [STATE.ecsDeadline]: behaviour === 'hangs' ? 50 : 2_000 },
+          },
+        },
+      );
+      await execution.result;
+
+      // Assess
+      expect(recorded).toHaveLength(1);
+      expect(recorded[0].state).toMatchObject(expected);
+      expect(recorded[0].state.attempt).toEqual(attempt);
     });
 
     it('Record, Again?, Done: record the whole state, which Record replaces; loop to Prepare or end', () => {
@@ -285,7 +358,7 @@ describe('SundialEngine', () => {
             TOKEN_SECRET_ARN: { Ref: Match.stringLikeRegexp('^TokenSecret') },
             TASK_STATE_MACHINE_ARN: Match.anyValue(),
             BATCH_JOB_QUEUE_ARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EngineComputeJobQueue'), 'JobQueueArn'] },
-            BATCH_SHELL_IMAGE: 'public.ecr.aws/docker/library/bash:5',
+            BATCH_SHELL_IMAGE: 'public.ecr.aws/amazonlinux/amazonlinux:2023',
             BATCH_EXECUTION_ROLE_ARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EngineComputeExecutionRole'), 'Arn'] },
             BATCH_LOG_GROUP: { Ref: Match.stringLikeRegexp('^EngineComputeTaskLogs') },
             BATCH_ASSIGN_PUBLIC_IP: 'ENABLED',

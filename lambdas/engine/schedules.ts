@@ -1,0 +1,298 @@
+/**
+ * The scheduling side of the engine: keeps a definition's schedule in the `Scheduler` in step with the
+ * stored definition (PUT, DELETE, pause, resume), decides what each tick does (`tick`), and, as a
+ * `RunListener`, starts `wait` catch-up runs and arranges a continuous definition's next run when a
+ * run ends. Deployed it runs in the API and engine Lambdas; locally in-process. docs/SCHEDULES.md.
+ *
+ * Exactly one run per tick: a tick is claimed by a conditional write keyed by definition and scheduled
+ * time (duplicate deliveries find the claim), its run has an id derived from both, and whether it may
+ * start is one conditional write on the definition's schedule state (`ScheduleStore.reserve`).
+ */
+import { randomUUID } from 'node:crypto';
+import { ConflictError, NotFoundError } from '../domain/errors';
+import { nextFireTime, parseInterval, type ScheduleSpec, ticksUpTo, toScheduleSpec } from '../domain/schedule';
+import type { Logger } from '../logger';
+import type { Store } from '../store';
+import type { DefinitionBody, StoredDefinition } from '../store/definitions';
+import { activeEntry, activeProcessId } from '../store/schedules';
+import { type Engine, stableUuid } from './engine';
+import type { RunListener, Scheduler } from './ports';
+
+export interface SchedulesDeps {
+  store: Store;
+  scheduler: Scheduler;
+  now: () => Date;
+  logger: Logger;
+}
+
+/** What a tick did. */
+export type TickOutcome =
+  | 'started' // a run started (or had started: a retry of the same tick)
+  | 'deferred' // overlap wait: a run is in progress; one catch-up run starts when it ends
+  | 'duplicate' // another delivery of this tick claimed it
+  | 'skipped_paused'
+  | 'skipped_unscheduled' // the definition was deleted or has no schedule any more
+  | 'skipped_count' // an interval schedule already ran its count
+  | 'skipped_running'; // continuous: a run is in progress and its end arranges the next
+
+/** What GET of a definition adds (Kala's job stats). */
+export interface DefinitionStats {
+  next_run_time: string | null;
+  last_run: { process_id: string; status: string; start_time: string; end_time?: string } | null;
+  runs_succeeded: number;
+  runs_failed: number;
+}
+
+/** A registered entry without a run for this long is left over from a crash, not a run being created. */
+const ORPHAN_ENTRY_MS = 60_000;
+
+export class Schedules implements RunListener {
+  private engine?: Engine;
+  private stopped = false;
+
+  constructor(private readonly d: SchedulesDeps) {}
+
+  /** The engine that starts and kills runs (it also tells this object when runs end). */
+  attach(engine: Engine): this {
+    this.engine = engine;
+    return this;
+  }
+
+  /** Stops acting on run ends (the local server is shutting down and kills what runs). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * The schedule a definition deploys to, checked against what the scheduler can fire; a 400 for what
+   * it cannot. An interval start that has passed is refused unless `previous` has the same one (a
+   * definition read with GET and PUT back unchanged). `at` is the time it is read at (default now).
+   */
+  spec(def: DefinitionBody, previous?: DefinitionBody, at: Date = this.d.now()): ScheduleSpec | undefined {
+    const repeat = def.schedule?.interval_schedule?.repeat;
+    return toScheduleSpec(def.schedule, {
+      now: at,
+      minIntervalSeconds: this.d.scheduler.minIntervalSeconds,
+      allowPastStart: repeat !== undefined && previous?.schedule?.interval_schedule?.repeat === repeat,
+    });
+  }
+
+  /** Makes the scheduler's schedule of a definition match the stored definition. */
+  async sync(stored: StoredDefinition): Promise<void> {
+    const name = stored.definition.process_definition_name;
+    const schedule = stored.definition.schedule;
+    if (schedule?.continuous_schedule && !stored.paused) {
+      await this.continueAfterLastRun(name, schedule.continuous_schedule.buffer_seconds ?? 0);
+      return;
+    }
+    const spec = schedule?.continuous_schedule ? undefined : this.spec(stored.definition, stored.definition);
+    if (stored.paused || !spec) await this.d.store.schedules.clearPending(name);
+    if (!spec || (spec.endDate && spec.endDate.getTime() <= this.d.now().getTime())) {
+      await this.d.scheduler.remove(name);
+      return;
+    }
+    await this.d.scheduler.put(name, spec, !stored.paused);
+  }
+
+  /** The definition was deleted: its schedule goes, a deferred tick is dropped (counts are kept). */
+  async removed(name: string): Promise<void> {
+    await this.d.scheduler.remove(name);
+    await this.d.store.schedules.clearPending(name);
+  }
+
+  /** `POST …/pause`: disables the schedule; manual triggers still run. */
+  pause(name: string): Promise<StoredDefinition> {
+    return this.setPaused(name, true);
+  }
+
+  /** `POST …/resume`: enables the schedule (a continuous definition with no run in progress starts one). */
+  resume(name: string): Promise<StoredDefinition> {
+    return this.setPaused(name, false);
+  }
+
+  /** `next_run_time`, `last_run` and the run counts of a definition. */
+  async describe(stored: StoredDefinition): Promise<DefinitionStats> {
+    const name = stored.definition.process_definition_name;
+    const [state, last] = await Promise.all([this.d.store.schedules.get(name), this.d.store.runs.latestRun(name)]);
+    return {
+      next_run_time: (await this.nextRunTime(stored, state.active.length > 0, last?.end_time))?.toISOString() ?? null,
+      last_run: last
+        ? { process_id: last.process_id, status: last.status, start_time: last.start_time, ...(last.end_time ? { end_time: last.end_time } : {}) }
+        : null,
+      runs_succeeded: state.runs_succeeded,
+      runs_failed: state.runs_failed,
+    };
+  }
+
+  /**
+   * One tick of a definition's schedule, as delivered (at least once) by the scheduler. `owner` names
+   * the delivery: a retry of the same delivery carries on a claim, another delivery is a duplicate.
+   */
+  async tick(name: string, scheduledTime: string, owner: string = randomUUID()): Promise<TickOutcome> {
+    const time = new Date(scheduledTime);
+    if (Number.isNaN(time.getTime())) throw new Error(`tick of ${name} has no valid scheduled_time: ${JSON.stringify(scheduledTime)}`);
+    const key = time.toISOString();
+    const now = this.d.now();
+    const claim = await this.d.store.schedules.claimTick(
+      name,
+      key,
+      { owner, process_id: stableUuid(name, 'tick', key), start_time: now.toISOString() },
+      now,
+    );
+    if (!claim) {
+      this.d.logger.info('duplicate tick ignored', { process_definition_name: name, scheduled_time: key });
+      return 'duplicate';
+    }
+    const outcome = await this.decide(name, key, claim.process_id, claim.start_time);
+    await this.d.store.schedules.finishTick(name, key, outcome);
+    this.d.logger.info('tick', { process_definition_name: name, scheduled_time: key, outcome });
+    return outcome;
+  }
+
+  /** RunListener: unregister the run, then a `wait` catch-up or a continuous definition's next run. */
+  async runEnded(run: { process_id: string; process_definition_name: string; status: 'succeeded' | 'failed' }): Promise<void> {
+    const name = run.process_definition_name;
+    const record = await this.d.store.runs.getRunRecord(run.process_id);
+    if (record) await this.d.store.schedules.runEnded(name, activeEntry(record.start_time, run.process_id), run.status);
+    if (this.stopped) return;
+    const stored = await this.d.store.definitions.get(name);
+    const schedule = stored?.definition.schedule;
+    if (!stored || stored.paused || !schedule) {
+      await this.d.store.schedules.clearPending(name);
+      return;
+    }
+    if (schedule.continuous_schedule) {
+      if ((await this.d.store.schedules.get(name)).active.length > 0) return; // that run's end arranges the next
+      const ended = record?.end_time ? Date.parse(record.end_time) : this.d.now().getTime();
+      await this.arrange(name, new Date(ended + (schedule.continuous_schedule.buffer_seconds ?? 0) * 1000));
+      return;
+    }
+    await this.drain(name);
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  private async setPaused(name: string, paused: boolean): Promise<StoredDefinition> {
+    const stored = await this.d.store.definitions.setPaused(name, paused, this.d.now().toISOString());
+    if (!stored) throw new NotFoundError(`process definition "${name}" does not exist`);
+    await this.sync(stored);
+    this.d.logger.info(paused ? 'schedule paused' : 'schedule resumed', { process_definition_name: name });
+    return stored;
+  }
+
+  private get runs(): Engine {
+    if (!this.engine) throw new Error('Schedules has no engine: call attach(engine)');
+    return this.engine;
+  }
+
+  /** Whether the tick may start a run, and starting it. */
+  private async decide(name: string, key: string, processId: string, startTime: string): Promise<TickOutcome> {
+    await this.d.store.schedules.markTick(name, key);
+    const stored = await this.d.store.definitions.get(name);
+    const schedule = stored?.definition.schedule;
+    if (!stored || !schedule) return 'skipped_unscheduled';
+    if (stored.paused) return 'skipped_paused';
+    if (schedule.interval_schedule) {
+      const iv = parseInterval(schedule.interval_schedule.repeat);
+      if (iv.count !== undefined && ticksUpTo(iv, new Date(key)) > iv.count) return 'skipped_count';
+    }
+    if (await this.d.store.runs.getRunRecord(processId)) return 'started'; // a retry after the run was created
+    // A retry after the reservation: carry on with it.
+    const own = (await this.d.store.schedules.get(name)).active.find((e) => activeProcessId(e) === processId);
+    if (own) {
+      await this.runs.trigger(name, { reservation: { processId, startTime: own.slice(0, own.indexOf('#')) } });
+      return 'started';
+    }
+    let start = startTime;
+    for (let round = 0; round < 3; round++) {
+      if (await this.d.store.schedules.reserve(name, activeEntry(start, processId))) {
+        await this.runs.trigger(name, { reservation: { processId, startTime: start } });
+        return 'started';
+      }
+      const running = await this.running(name);
+      if (running.length === 0) continue; // what blocked us has ended: try again
+      if (schedule.continuous_schedule) return 'skipped_running';
+      if (stored.definition.overlap_action === 'terminate') {
+        for (const id of running) await this.kill(id);
+        start = this.d.now().toISOString(); // the new run starts after the kill
+        continue;
+      }
+      if (await this.d.store.schedules.defer(name, key)) {
+        // The run may have ended between our look and the flag, its end finding no flag: drain now.
+        await this.drain(name);
+        return 'deferred';
+      }
+    }
+    this.d.logger.warn('tick found runs starting and ending under it; skipped', { process_definition_name: name, scheduled_time: key });
+    return 'skipped_running';
+  }
+
+  /** Runs of the definition in progress; entries left by a crash or a lost run end are cleared. */
+  private async running(name: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const entry of (await this.d.store.schedules.get(name)).active) {
+      const id = activeProcessId(entry);
+      const record = await this.d.store.runs.getRunRecord(id);
+      if (record?.status === 'running') out.push(id);
+      else if (record) await this.d.store.schedules.runEnded(name, entry, record.status === 'succeeded' ? 'succeeded' : 'failed');
+      else if (this.d.now().getTime() - Date.parse(entry.slice(0, entry.indexOf('#'))) > ORPHAN_ENTRY_MS) {
+        await this.d.store.schedules.forget(name, entry);
+      } else out.push(id); // being created right now
+    }
+    return out;
+  }
+
+  private async kill(processId: string): Promise<void> {
+    try {
+      await this.runs.kill(processId, 'terminated: a scheduled run of this definition started (overlap_action terminate)');
+    } catch (err) {
+      if (!(err instanceof ConflictError) && !(err instanceof NotFoundError)) throw err;
+    }
+  }
+
+  /** Starts the one catch-up run of a deferred `wait` tick, if one is pending and nothing runs. */
+  private async drain(name: string): Promise<void> {
+    const stored = await this.d.store.definitions.get(name);
+    if (!stored || stored.paused || !stored.definition.schedule) {
+      await this.d.store.schedules.clearPending(name);
+      return;
+    }
+    const startTime = this.d.now().toISOString();
+    const processId = randomUUID();
+    if (await this.d.store.schedules.takePending(name, activeEntry(startTime, processId))) {
+      this.d.logger.info('catch-up run of a deferred tick', { process_definition_name: name, process_id: processId });
+      await this.runs.trigger(name, { reservation: { processId, startTime } });
+    }
+  }
+
+  /** Continuous: the next run at `lastEnd + buffer` (now if it never ran or that has passed). */
+  private async continueAfterLastRun(name: string, bufferSeconds: number): Promise<void> {
+    if ((await this.d.store.schedules.get(name)).active.length > 0) return; // its end arranges the next
+    const last = await this.d.store.runs.latestRun(name);
+    const now = this.d.now().getTime();
+    const at = last?.end_time ? Math.max(now, Date.parse(last.end_time) + bufferSeconds * 1000) : now;
+    await this.arrange(name, new Date(at));
+  }
+
+  /** One tick at `at`: through the scheduler, or at once (same tick path) when it is due already. */
+  private async arrange(name: string, at: Date): Promise<void> {
+    if (this.stopped) return;
+    if (at.getTime() <= this.d.now().getTime()) {
+      await this.tick(name, at.toISOString());
+      return;
+    }
+    await this.d.scheduler.fireAt(name, at);
+  }
+
+  private async nextRunTime(stored: StoredDefinition, running: boolean, lastEnd: string | undefined): Promise<Date | undefined> {
+    const schedule = stored.definition.schedule;
+    if (stored.paused || !schedule) return undefined;
+    const now = this.d.now();
+    if (schedule.continuous_schedule) {
+      if (running || !lastEnd) return undefined;
+      return new Date(Math.max(now.getTime(), Date.parse(lastEnd) + (schedule.continuous_schedule.buffer_seconds ?? 0) * 1000));
+    }
+    const spec = this.spec(stored.definition, stored.definition);
+    return spec ? nextFireTime(spec, now) : undefined;
+  }
+}

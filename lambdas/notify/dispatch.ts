@@ -1,0 +1,42 @@
+/**
+ * The deployed {@link RunListener} of the functions that end runs (engine: a run's last task; API: a
+ * kill): hands the ended run to the notify function with an asynchronous invocation
+ * (`InvocationType: Event`). The call returns once Lambda has queued the event, so ending a run never
+ * waits for SES or PagerDuty; Lambda retries a failed notify invocation twice, then sends the event to
+ * the notify function's dead-letter queue (lib/notifications.ts).
+ */
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { requireEnv } from '../config';
+import type { RunListener } from '../engine/ports';
+import type { Logger } from '../logger';
+import { NOTIFY_FUNCTION_NAME_ENV } from './env';
+import type { RunEnded } from './notifier';
+
+/** Hands ended runs to the notify function `functionName`. */
+export class NotifyDispatcher implements RunListener {
+  constructor(
+    private readonly functionName: () => string,
+    private readonly client: LambdaClient = new LambdaClient({}),
+    private readonly logger?: Logger,
+  ) {}
+
+  async runEnded(run: RunEnded): Promise<void> {
+    const payload: RunEnded = { process_id: run.process_id, process_definition_name: run.process_definition_name, status: run.status };
+    const out = await this.client.send(
+      new InvokeCommand({ FunctionName: this.functionName(), InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify(payload)) }),
+    );
+    // 202 is "queued"; anything else means the event was not taken.
+    if (out.StatusCode !== 202) throw new Error(`the notify function did not queue the event (status ${out.StatusCode})`);
+    this.logger?.debug('notification handed to the notify function', { process_id: run.process_id });
+  }
+}
+
+/**
+ * The listener for `engineFromEnv`: invokes the function named by `NOTIFY_FUNCTION_NAME`, read when the
+ * first run ends (a missing variable then fails that call with its name; the engine logs it and the
+ * run is unaffected).
+ */
+export function notifyListenerFromEnv(logger?: Logger): RunListener {
+  let name: string | undefined;
+  return new NotifyDispatcher(() => (name ??= requireEnv(NOTIFY_FUNCTION_NAME_ENV)), undefined, logger);
+}

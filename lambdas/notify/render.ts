@@ -1,0 +1,160 @@
+/**
+ * The email about a run that ended: subject (process, outcome, run id), and a body in plain text and
+ * HTML listing each task with its status, attempts and duration, the failed tasks' last log lines, and
+ * a link to the run.
+ */
+import type { Process, Task } from '../domain/models';
+
+/** A task of the run as the email shows it. */
+export interface TaskSummary {
+  task_definition_name: string;
+  /** The last attempt's status; `blocked` for a task a failed dependency kept from running. */
+  status: string;
+  attempts: number;
+  /** From the first attempt's start to the last attempt's end, in ms (undefined if it never ran or has no end). */
+  duration_ms?: number;
+  /** Last log lines of the last attempt, for failed tasks only. */
+  last_log_lines: string[];
+}
+
+/** What the email is about. */
+export interface RunEmail {
+  run: Process;
+  /** Tasks that never got an attempt (blocked, or not started when the run was killed). */
+  not_run?: Array<{ task_definition_name: string; status: string }>;
+  /** Link to the run (`GET /api/processes/{id}`). */
+  run_url: string;
+  /** Why the notification went out (e.g. "succeeded -> failed"), shown in the footer. */
+  why?: string;
+}
+
+export interface RenderedEmail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** Log lines per failed task, and characters per line, that the email carries. */
+export const LOG_LINES_PER_TASK = 10;
+const LOG_LINE_MAX = 500;
+
+/** `1h 2m`, `3m 4s`, `12s`, `0.4s`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+}
+
+const clip = (line: string) => (line.length > LOG_LINE_MAX ? `${line.slice(0, LOG_LINE_MAX)}…` : line).replace(/[\r\n]+/g, ' ');
+
+/** One line per task definition of the run, in the order their first attempts started. */
+export function summarizeTasks(tasks: readonly Task[]): TaskSummary[] {
+  const byName = new Map<string, Task[]>();
+  for (const t of tasks) byName.set(t.task_definition_name, [...(byName.get(t.task_definition_name) ?? []), t]);
+  return [...byName.entries()].map(([name, attempts]) => {
+    const sorted = [...attempts].sort((a, b) => a.previous_attempt_count - b.previous_attempt_count || a.start_time.localeCompare(b.start_time));
+    const first = sorted[0] as Task;
+    const last = sorted[sorted.length - 1] as Task;
+    const end = last.end_time === undefined ? undefined : Date.parse(last.end_time);
+    return {
+      task_definition_name: name,
+      status: last.status,
+      attempts: sorted.length,
+      ...(end === undefined ? {} : { duration_ms: end - Date.parse(first.start_time) }),
+      last_log_lines:
+        last.status === 'failed'
+          ? last.log_entries.slice(-LOG_LINES_PER_TASK).map((e) => clip(`${e.when} [${e.source}] ${e.message}`))
+          : [],
+    };
+  });
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+
+/** Renders the email about a run that ended. */
+export function renderRunEmail(email: RunEmail): RenderedEmail {
+  const { run } = email;
+  const tasks = summarizeTasks(run.task);
+  const rows = [
+    ...tasks.map((t) => ({
+      name: t.task_definition_name,
+      status: t.status,
+      attempts: String(t.attempts),
+      duration: t.duration_ms === undefined ? '-' : formatDuration(t.duration_ms),
+    })),
+    ...(email.not_run ?? []).map((t) => ({ name: t.task_definition_name, status: t.status, attempts: '0', duration: '-' })),
+  ];
+  const failed = tasks.filter((t) => t.status === 'failed');
+  const runDuration = run.end_time ? formatDuration(Date.parse(run.end_time) - Date.parse(run.start_time)) : undefined;
+  const subject = `[Sundial] ${run.process_definition_name} ${run.status} - run ${run.process_id}`;
+
+  const facts: Array<[string, string]> = [
+    ['Process', run.process_definition_name],
+    ['Outcome', run.status + (run.reason ? ` (${run.reason})` : '')],
+    ['Run', run.process_id],
+    ['Started', run.start_time],
+    ...(run.end_time ? ([['Ended', `${run.end_time} (${runDuration})`]] as Array<[string, string]>) : []),
+    ['Link', email.run_url],
+  ];
+
+  const width = (k: keyof (typeof rows)[number], title: string) => Math.max(title.length, ...rows.map((r) => r[k].length));
+  const w = { name: width('name', 'task'), status: width('status', 'status'), attempts: width('attempts', 'attempts') };
+  const row = (name: string, status: string, attempts: string, duration: string) =>
+    `  ${name.padEnd(w.name)}  ${status.padEnd(w.status)}  ${attempts.padStart(w.attempts)}  ${duration}`.trimEnd();
+  const text = [
+    `${run.process_definition_name} ${run.status}.`,
+    '',
+    ...facts.map(([k, v]) => `${`${k}:`.padEnd(9)}${v}`),
+    '',
+    'Tasks:',
+    row('task', 'status', 'attempts', 'duration'),
+    ...rows.map((r) => row(r.name, r.status, r.attempts, r.duration)),
+    ...(failed.length > 0
+      ? [
+          '',
+          `Failed tasks, last ${LOG_LINES_PER_TASK} log lines of the last attempt:`,
+          ...failed.flatMap((t) => ['', `  ${t.task_definition_name}:`, ...(t.last_log_lines.length > 0 ? t.last_log_lines : ['(no log entries)']).map((l) => `    ${l}`)]),
+        ]
+      : []),
+    '',
+    '--',
+    `Sent by Sundial${email.why ? ` (${email.why})` : ''}. Change who is told in the definition's notifications.`,
+    '',
+  ].join('\n');
+
+  const cell = (s: string, tag = 'td') => `<${tag} style="text-align:left;padding:2px 12px 2px 0">${escapeHtml(s)}</${tag}>`;
+  const html = [
+    '<!DOCTYPE html>',
+    `<html><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>`,
+    '<body style="font-family:sans-serif">',
+    `<h2>${escapeHtml(run.process_definition_name)} <span style="color:${run.status === 'failed' ? '#b00020' : '#1b5e20'}">${escapeHtml(run.status)}</span></h2>`,
+    '<table>',
+    ...facts.map(([k, v]) =>
+      k === 'Link'
+        ? `<tr>${cell(k, 'th')}<td><a href="${escapeHtml(v)}">${escapeHtml(v)}</a></td></tr>`
+        : `<tr>${cell(k, 'th')}${cell(v)}</tr>`,
+    ),
+    '</table>',
+    '<h3>Tasks</h3>',
+    '<table>',
+    `<tr>${cell('task', 'th')}${cell('status', 'th')}${cell('attempts', 'th')}${cell('duration', 'th')}</tr>`,
+    ...rows.map((r) => `<tr>${cell(r.name)}${cell(r.status)}${cell(r.attempts)}${cell(r.duration)}</tr>`),
+    '</table>',
+    ...(failed.length > 0
+      ? [
+          `<h3>Failed tasks: last ${LOG_LINES_PER_TASK} log lines of the last attempt</h3>`,
+          ...failed.flatMap((t) => [
+            `<h4>${escapeHtml(t.task_definition_name)}</h4>`,
+            `<pre>${escapeHtml((t.last_log_lines.length > 0 ? t.last_log_lines : ['(no log entries)']).join('\n'))}</pre>`,
+          ]),
+        ]
+      : []),
+    `<p style="color:#666">Sent by Sundial${email.why ? ` (${escapeHtml(email.why)})` : ''}. Change who is told in the definition's notifications.</p>`,
+    '</body></html>',
+    '',
+  ].join('\n');
+  return { subject, text, html };
+}

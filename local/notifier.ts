@@ -1,0 +1,79 @@
+/**
+ * Notifications in local mode: the same {@link Notifier} as deployed, with emails going to the outbox
+ * (`$SUNDIAL_DATA_DIR/outbox`) and PagerDuty events to each definition's `api_url` (point it at a local
+ * receiver to see them). It works in the background so that ending a run never waits for a delivery
+ * and its retries, one run ending after the other per definition, so that a trigger and the resolve
+ * that follows it reach PagerDuty in order.
+ */
+import { join } from 'node:path';
+import { PagerDutyEventsClient } from '../lambdas/adapters/pagerduty';
+import type { RunListener } from '../lambdas/engine/ports';
+import type { Logger } from '../lambdas/logger';
+import { runLink } from '../lambdas/notify/env';
+import { Notifier, type RunEnded } from '../lambdas/notify/notifier';
+import type { RetryOptions } from '../lambdas/notify/retry';
+import type { Store } from '../lambdas/store';
+import { LOCAL_SENDER, OutboxEmailSender } from './outbox';
+
+export interface LocalNotifierOptions {
+  store: Store;
+  /** Emails go to `<dataDir>/outbox`; undefined (in-memory mode): emails are logged only. */
+  dataDir?: string;
+  /** One line per email and per failure. */
+  log: (line: string) => void;
+  /** Base URL of the API, for links to runs (a function: the port is known only once the server listens). */
+  publicUrl: string | (() => string);
+  /** Structured logger for decisions and deliveries. @default lines through `log` */
+  logger?: Logger;
+  /** @default LOCAL_SENDER */
+  from?: string;
+  /** @default 4 attempts, 1 s base backoff */
+  retry?: RetryOptions;
+}
+
+/** A RunListener that notifies in the background; `drain()` waits for what is under way (call it before closing the store). */
+export interface LocalNotifier extends RunListener {
+  drain(): Promise<void>;
+  readonly outboxDir: string | undefined;
+}
+
+function lineLogger(log: (line: string) => void): Logger {
+  const at = (level: string) => (message: string, extra?: Record<string, unknown>) =>
+    log(`${level} ${message}${extra ? ` ${JSON.stringify(extra)}` : ''}`);
+  return { debug: () => undefined, info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** The local mode's notifier (see the module comment). */
+export function createLocalNotifier(options: LocalNotifierOptions): LocalNotifier {
+  const outboxDir = options.dataDir === undefined ? undefined : join(options.dataDir, 'outbox');
+  const logger = options.logger ?? lineLogger(options.log);
+  const baseUrl = typeof options.publicUrl === 'function' ? options.publicUrl : () => options.publicUrl as string;
+  const notifier = new Notifier({
+    store: options.store,
+    email: { sender: new OutboxEmailSender(outboxDir, options.log), from: options.from ?? LOCAL_SENDER },
+    pagerduty: new PagerDutyEventsClient(),
+    runUrl: (id) => runLink(baseUrl(), id),
+    logger,
+    retry: options.retry,
+  });
+  const queues = new Map<string, Promise<void>>();
+  return {
+    outboxDir,
+    async runEnded(run: RunEnded) {
+      const previous = queues.get(run.process_definition_name) ?? Promise.resolve();
+      const next = previous
+        .then(() => notifier.notify(run))
+        .then(
+          () => undefined,
+          (err: Error) => options.log(`error notifications of run ${run.process_id} failed: ${err.message}`),
+        );
+      queues.set(run.process_definition_name, next);
+      void next.then(() => {
+        if (queues.get(run.process_definition_name) === next) queues.delete(run.process_definition_name);
+      });
+    },
+    async drain() {
+      while (queues.size > 0) await Promise.all([...queues.values()]);
+    },
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * The `Scheduler` port in-process: one timer per definition, armed from the *translated* schedule
+ * (`nextFireTime` of the same `ScheduleSpec` EventBridge gets: croner for cron, arithmetic for rates),
+ * firing into `Schedules.tick` — the same path the engine Lambda's `tick` takes.
+ *
+ * Restarts: `restore` re-arms every definition and fires, at most once, the newest tick missed while
+ * the server was down (since the later of the last tick fired, which the schedule state keeps, and the
+ * definition's last change). The tick claim makes a tick that did fire before the crash a no-op.
+ */
+import { nextFireTime, type ScheduleSpec } from '../lambdas/domain/schedule';
+import type { Scheduler } from '../lambdas/engine/ports';
+import type { Schedules } from '../lambdas/engine/schedules';
+import type { Store } from '../lambdas/store';
+
+/** setTimeout's longest delay (~24.8 days); longer waits re-arm. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+/** How often expired tick claims are swept (dynalite has no TTL). */
+const SWEEP_EVERY_MS = 3_600_000;
+
+export interface LocalSchedulerOptions {
+  /** Delivers a tick (`Schedules.tick`). */
+  fire: (definitionName: string, scheduledTime: Date) => Promise<unknown>;
+  now?: () => Date;
+  log?: (line: string) => void;
+}
+
+export class LocalScheduler implements Scheduler {
+  /** Seconds-level intervals are allowed locally (for trying and tests); EventBridge needs minutes. */
+  readonly minIntervalSeconds = 1;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly now: () => Date;
+  private readonly log: (line: string) => void;
+  private sweeper?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(private readonly o: LocalSchedulerOptions) {
+    this.now = o.now ?? (() => new Date());
+    this.log = o.log ?? (() => undefined);
+  }
+
+  async put(definitionName: string, spec: ScheduleSpec, enabled: boolean): Promise<void> {
+    this.clear(definitionName);
+    if (enabled) this.armNext(definitionName, spec, this.now());
+  }
+
+  async fireAt(definitionName: string, time: Date): Promise<void> {
+    this.clear(definitionName);
+    this.armAt(definitionName, time, () => this.deliver(definitionName, time));
+  }
+
+  async remove(definitionName: string): Promise<void> {
+    this.clear(definitionName);
+  }
+
+  /** Definitions with an armed timer (tests). */
+  armed(): string[] {
+    return [...this.timers.keys()].sort();
+  }
+
+  /**
+   * At server start: arms every definition's schedule (`Schedules.sync`), fires each recurring
+   * schedule's newest missed tick once, and sweeps expired tick claims now and hourly.
+   */
+  async restore(store: Store, schedules: Schedules): Promise<void> {
+    const now = this.now();
+    for (const stored of await store.definitions.list()) {
+      const name = stored.definition.process_definition_name;
+      try {
+        await schedules.sync(stored);
+        await store.schedules.sweepClaims(name, now);
+        if (stored.paused || !stored.definition.schedule || stored.definition.schedule.continuous_schedule) continue;
+        const state = await store.schedules.get(name);
+        const since = new Date(Math.max(Date.parse(stored.updated_at), state.last_tick ? Date.parse(state.last_tick) : 0));
+        // The schedule as it stood then: an interval's start has moved on since.
+        const spec = schedules.spec(stored.definition, stored.definition, since);
+        const missed = spec ? lastFireBetween(spec, since, now) : undefined;
+        if (missed) {
+          this.log(`info firing the missed tick ${missed.toISOString()} of ${name} once`);
+          await this.deliver(name, missed);
+        }
+      } catch (err) {
+        this.log(`warn could not restore the schedule of ${name}: ${(err as Error).message}`);
+      }
+    }
+    this.sweeper = setInterval(() => {
+      void (async () => {
+        for (const stored of await store.definitions.list()) await store.schedules.sweepClaims(stored.definition.process_definition_name, this.now());
+      })().catch((err) => this.log(`warn sweeping tick claims failed: ${(err as Error).message}`));
+    }, SWEEP_EVERY_MS);
+    this.sweeper.unref();
+  }
+
+  /** Clears every timer; nothing fires any more. */
+  stop(): void {
+    this.stopped = true;
+    for (const name of [...this.timers.keys()]) this.clear(name);
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+
+  private armNext(name: string, spec: ScheduleSpec, after: Date): void {
+    const next = nextFireTime(spec, after);
+    if (!next) return;
+    this.armAt(name, next, async () => {
+      this.armNext(name, spec, next);
+      await this.deliver(name, next);
+    });
+  }
+
+  private armAt(name: string, time: Date, run: () => Promise<void>): void {
+    if (this.stopped) return;
+    const delay = time.getTime() - this.now().getTime();
+    const timer =
+      delay > MAX_DELAY_MS
+        ? setTimeout(() => this.armAt(name, time, run), MAX_DELAY_MS)
+        : setTimeout(() => {
+            if (this.timers.get(name) === timer) this.timers.delete(name);
+            void run();
+          }, Math.max(0, delay));
+    // The HTTP server keeps the process alive; a pending tick alone must not.
+    timer.unref();
+    this.timers.set(name, timer);
+  }
+
+  private async deliver(name: string, time: Date): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.o.fire(name, time);
+    } catch (err) {
+      this.log(`error tick ${time.toISOString()} of ${name} failed: ${(err as Error).message}`);
+    }
+  }
+
+  private clear(name: string): void {
+    const timer = this.timers.get(name);
+    if (timer) clearTimeout(timer);
+    this.timers.delete(name);
+  }
+}
+
+/** The newest fire time of `spec` in (`since`, `until`], or undefined. */
+export function lastFireBetween(spec: ScheduleSpec, since: Date, until: Date): Date | undefined {
+  let last: Date | undefined;
+  let t = nextFireTime(spec, since);
+  for (let i = 0; t && t.getTime() <= until.getTime() && i < 1_000_000; i++) {
+    last = t;
+    t = nextFireTime(spec, t);
+  }
+  return last;
+}

@@ -1,0 +1,188 @@
+/**
+ * The notifications construct: the notify function may send email only from the configured identity
+ * and address, is invoked asynchronously by the functions that end runs (and only by them), parks
+ * what it could not handle in a dead-letter queue, and leaves cdk-nag with nothing to report.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it, test } from 'vitest';
+import { InvalidNotificationSenderError, Sundial, SundialNotifications, type SundialNotificationsProps } from '../../lib/index';
+import { actionsOf, allPolicyStatements, logicalIdByPath, newApp, tempDir } from './support';
+
+const SENDER = 'sundial@example.com';
+
+/** A Sundial (which composes its notifications and lets the engine and API functions notify). */
+function build(app = newApp(), props: Pick<SundialNotificationsProps, 'sender' | 'senderIdentity'> = { sender: SENDER }) {
+  const stack = new Stack(app, 'Notified');
+  const sundial = new Sundial(stack, 'Sundial', { notificationSender: props.sender, notificationIdentity: props.senderIdentity });
+  return { stack, sundial, notifications: sundial.notifications };
+}
+
+function synth(props?: Pick<SundialNotificationsProps, 'sender' | 'senderIdentity'>) {
+  const { stack, notifications } = build(newApp(), props);
+  return { template: Template.fromStack(stack), notifications };
+}
+
+/** Statements (with their owner) that name any SES action. */
+function sesStatements(template: Template) {
+  return allPolicyStatements(template).filter(({ statement }) => actionsOf(statement).some((a) => a.startsWith('ses:')));
+}
+
+/** Every policy owner's role ids that a statement's policy is attached to. */
+function rolesOfPolicy(template: Template, policyId: string): unknown[] {
+  return template.findResources('AWS::IAM::Policy')[policyId]?.Properties.Roles ?? [];
+}
+
+describe('SES permission', () => {
+  it('lets only the notify function send, only from the configured identity, only as the configured address', () => {
+    // Prepare
+    const { template } = synth();
+    const notifyRoleId = logicalIdByPath(template, 'AWS::IAM::Role', '/Notifications/Handler/Role/Resource');
+
+    // Act
+    const statements = sesStatements(template);
+
+    // Assess
+    expect(statements).toHaveLength(1);
+    const [{ owner, statement }] = statements as [(typeof statements)[number]];
+    expect(rolesOfPolicy(template, owner)).toEqual([{ Ref: notifyRoleId }]);
+    expect(statement).toEqual({
+      Effect: 'Allow',
+      Action: ['ses:SendEmail', 'ses:SendRawEmail'],
+      Resource: {
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ses:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:identity/${SENDER}`]],
+      },
+      Condition: { StringEquals: { 'ses:FromAddress': SENDER } },
+    });
+  });
+
+  it('names the domain identity when the sender is verified under its domain, still bound to the address', () => {
+    // Act
+    const { template, notifications } = synth({ sender: SENDER, senderIdentity: 'example.com' });
+
+    // Assess
+    const statements = sesStatements(template);
+    expect(statements).toHaveLength(1);
+    const statement = statements[0]!.statement;
+    expect(JSON.stringify(statement.Resource)).toContain(':identity/example.com"');
+    expect(statement.Condition).toEqual({ StringEquals: { 'ses:FromAddress': SENDER } });
+    expect(notifications.senderIdentityArn).toBeDefined();
+  });
+
+  it('grants no SES action at all and sets no sender when none is configured', () => {
+    // Act
+    const { template } = synth({});
+
+    // Assess
+    expect(sesStatements(template)).toEqual([]);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Sundial notifications'),
+      Environment: { Variables: Match.objectLike({ NOTIFY_SENDER: Match.absent() }) },
+    });
+  });
+
+  test.each([
+    ['a display name', { sender: 'Sundial <sundial@example.com>' }, 'invalid notification sender'],
+    ['no domain', { sender: 'sundial' }, 'invalid notification sender'],
+    ['an identity that is neither address nor domain', { sender: SENDER, senderIdentity: 'not a domain' }, 'invalid notification senderIdentity'],
+    ['an identity without a sender', { senderIdentity: 'example.com' }, 'invalid notification senderIdentity'],
+  ])('refuses %s', (_case, props, message) => {
+    // Act
+    const act = () => synth(props);
+
+    // Assess
+    expect(act).toThrow(InvalidNotificationSenderError);
+    expect(act).toThrow(message);
+  });
+});
+
+describe('the notify function', () => {
+  const { template } = synth();
+
+  it('gets the sender, the API URL and the table', () => {
+    // Assess
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Sundial notifications'),
+      Runtime: 'nodejs24.x',
+      Timeout: 90,
+      Environment: {
+        Variables: Match.objectLike({ NOTIFY_SENDER: SENDER, SUNDIAL_URL: Match.anyValue(), TABLE_NAME: Match.anyValue() }),
+      },
+    });
+  });
+
+  it('is retried twice by Lambda, then parks the event in an encrypted, TLS-only dead-letter queue', () => {
+    // Prepare
+    const queueId = logicalIdByPath(template, 'AWS::SQS::Queue', '/Notifications/DeadLetterQueue/Resource');
+
+    // Assess
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 6 * 3600,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      },
+    });
+  });
+
+  it('is invoked by the engine and API functions only, on its own ARN (no version or alias wildcard)', () => {
+    // Prepare
+    const notifyFunctionId = logicalIdByPath(template, 'AWS::Lambda::Function', '/Notifications/Handler/Function/Resource');
+    const engineRoleId = logicalIdByPath(template, 'AWS::IAM::Role', '/Engine/Handler/Role/Resource');
+    const apiRoleId = logicalIdByPath(template, 'AWS::IAM::Role', '/Api/ApiHandler/Role/Resource');
+
+    // Act
+    const invokers = allPolicyStatements(template).filter(
+      ({ statement }) => actionsOf(statement).includes('lambda:InvokeFunction') && JSON.stringify(statement.Resource).includes(`"${notifyFunctionId}"`),
+    );
+
+    // Assess
+    expect(invokers.map(({ statement }) => statement.Resource)).toEqual([
+      { 'Fn::GetAtt': [notifyFunctionId, 'Arn'] },
+      { 'Fn::GetAtt': [notifyFunctionId, 'Arn'] },
+    ]);
+    const roles = invokers.flatMap(({ owner }) => rolesOfPolicy(template, owner));
+    expect(roles).toHaveLength(2);
+    expect(roles).toEqual(expect.arrayContaining([{ Ref: engineRoleId }, { Ref: apiRoleId }]));
+    for (const suffix of ['/Engine/Handler/Function/Resource', '/Api/ApiHandler/Function/Resource']) {
+      const fn = template.findResources('AWS::Lambda::Function')[logicalIdByPath(template, 'AWS::Lambda::Function', suffix)];
+      expect(fn?.Properties.Environment.Variables.NOTIFY_FUNCTION_NAME).toEqual({ Ref: notifyFunctionId });
+    }
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('reports no unacknowledged finding with notifications composed in', () => {
+    // Prepare
+    const outdir = tempDir('cdk-infra-nag-notify-');
+    const app = newApp({ outdir });
+    build(app);
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+    // Act
+    let synthError: unknown;
+    try {
+      app.synth();
+    } catch (error) {
+      synthError = error;
+    }
+
+    // Assess
+    const reportFile = join(outdir, 'validation-report.json');
+    if (!existsSync(reportFile)) throw synthError ?? new Error('cdk-nag wrote no report');
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as {
+      pluginReports: Array<{ violations: Array<{ ruleName: string; violatingConstructs: Array<{ constructPath: string }> }> }>;
+    };
+    const findings = report.pluginReports.flatMap((p) =>
+      p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} ${c.constructPath}`)),
+    );
+    expect(findings).toEqual([]);
+  });
+});

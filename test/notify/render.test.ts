@@ -1,0 +1,110 @@
+/** The email about a run: subject, task table (status, attempts, duration), failed tasks' last log lines, link; HTML escaped. */
+import { describe, expect, it, test } from 'vitest';
+import type { Process, Task } from '../../lambdas/domain/models';
+import { formatDuration, LOG_LINES_PER_TASK, renderRunEmail, summarizeTasks } from '../../lambdas/notify/render';
+
+const at = (s: number) => new Date(Date.parse('2026-03-01T12:00:00.000Z') + s * 1000).toISOString();
+
+function attempt(name: string, n: number, status: Task['status'], start: number, end: number, logs: string[] = []): Task {
+  return {
+    task_id: `${name}-${n}`,
+    process_id: 'p',
+    process_definition_name: 'nightly',
+    task_definition_name: name,
+    start_time: at(start),
+    end_time: at(end),
+    previous_attempt_count: n,
+    status,
+    log_entries: logs.map((message, i) => ({ log_entry_id: `${name}-${n}-${i}`, when: at(start + i), source: 'stderr', message })),
+    metadata_entries: [],
+  };
+}
+
+const run: Process = {
+  process_id: '7c1f4f7e-0000-4000-8000-000000000001',
+  process_definition_name: 'nightly',
+  start_time: at(0),
+  end_time: at(185),
+  status: 'failed',
+  reason: 'killed by operator',
+  task: [
+    attempt('extract', 0, 'succeeded', 0, 2),
+    attempt('load', 0, 'failed', 3, 5, ['first attempt']),
+    attempt('load', 1, 'failed', 63, 185, [...Array.from({ length: 12 }, (_, i) => `line ${i}`), '<script>alert(1)</script>']),
+  ],
+};
+
+describe('formatDuration', () => {
+  test.each([
+    [400, '0.4s'],
+    [12_000, '12s'],
+    [185_000, '3m 5s'],
+    [3_720_000, '1h 2m'],
+  ])('%i ms is %s', (ms, text) => expect(formatDuration(ms)).toBe(text));
+});
+
+describe('summarizeTasks', () => {
+  it('gives one line per task: last status, attempts, first start to last end, last log lines of failed tasks', () => {
+    // Act
+    const tasks = summarizeTasks(run.task);
+
+    // Assess
+    expect(tasks).toEqual([
+      { task_definition_name: 'extract', status: 'succeeded', attempts: 1, duration_ms: 2000, last_log_lines: [] },
+      {
+        task_definition_name: 'load',
+        status: 'failed',
+        attempts: 2,
+        duration_ms: 182_000,
+        last_log_lines: expect.arrayContaining([expect.stringContaining('[stderr] line 3')]),
+      },
+    ]);
+    expect(tasks[1]?.last_log_lines).toHaveLength(LOG_LINES_PER_TASK);
+    expect(tasks[1]?.last_log_lines.at(-1)).toBe(`${at(75)} [stderr] <script>alert(1)</script>`);
+  });
+});
+
+describe('renderRunEmail', () => {
+  const email = renderRunEmail({
+    run,
+    not_run: [{ task_definition_name: 'report', status: 'blocked' }],
+    run_url: `https://sundial.example.com/api/processes/${run.process_id}`,
+    why: 'the run failed',
+  });
+
+  it('says process, outcome and run id in the subject', () => {
+    expect(email.subject).toBe(`[Sundial] nightly failed - run ${run.process_id}`);
+  });
+
+  it('lists facts, tasks and the failed tasks’ last log lines in the text', () => {
+    // Assess
+    const lines = email.text.split('\n');
+    expect(lines.slice(0, 9)).toEqual([
+      'nightly failed.',
+      '',
+      'Process: nightly',
+      'Outcome: failed (killed by operator)',
+      `Run:     ${run.process_id}`,
+      `Started: ${at(0)}`,
+      `Ended:   ${at(185)} (3m 5s)`,
+      `Link:    https://sundial.example.com/api/processes/${run.process_id}`,
+      '',
+    ]);
+    expect(lines.slice(9, 14)).toEqual([
+      'Tasks:',
+      '  task     status     attempts  duration',
+      '  extract  succeeded         1  2s',
+      '  load     failed            2  3m 2s',
+      '  report   blocked           0  -',
+    ]);
+    expect(email.text).toContain('  load:\n    ');
+    expect(email.text).not.toContain('first attempt'); // the last attempt's lines only
+    expect(email.text).toContain('<script>alert(1)</script>');
+  });
+
+  it('escapes what it puts in the HTML and links the run', () => {
+    expect(email.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(email.html).not.toContain('<script>');
+    expect(email.html).toContain(`<a href="https://sundial.example.com/api/processes/${run.process_id}">`);
+  });
+});

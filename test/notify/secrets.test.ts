@@ -1,0 +1,103 @@
+/** Service keys: masked on GET, restored on a PUT of the masked form, refused when the mask matches nothing. */
+import { describe, expect, it, test } from 'vitest';
+import { presentDefinition } from '../../lambdas/api/present';
+import { BadRequestError } from '../../lambdas/domain/errors';
+import type { ProcessDefinition } from '../../lambdas/domain/models';
+import { parseProcessDefinition } from '../../lambdas/domain/validate';
+import { isMasked, maskSecret, restoreMaskedSecrets } from '../../lambdas/notify/secrets';
+import { processDefinition } from '../helpers/factories';
+
+const KEY_A = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaa1111';
+const KEY_B = 'bbbbbbbbbbbbbbbbbbbbbbbbbbbb2222';
+
+function definition(...keys: string[]): ProcessDefinition {
+  return parseProcessDefinition(
+    processDefinition('secrets', {
+      notifications: [{ email: { name: 'Ops', email: 'ops@example.com' } }, ...keys.map((k) => ({ pagerduty: { service_key: k } }))],
+    }),
+    'secrets',
+  );
+}
+
+const keysOf = (def: ProcessDefinition) => (def.notifications ?? []).flatMap((n) => (n.pagerduty ? [n.pagerduty.service_key] : []));
+
+describe('maskSecret', () => {
+  test.each([
+    [KEY_A, '****1111'],
+    ['short-key', '****'],
+    ['k', '****'],
+  ])('masks %s as %s', (secret, masked) => {
+    // Act / Assess
+    expect(maskSecret(secret)).toBe(masked);
+    expect(isMasked(maskSecret(secret))).toBe(true);
+  });
+
+  test.each(['****', '****1111'])('%s reads as masked', (value) => expect(isMasked(value)).toBe(true));
+  test.each([KEY_A, '***1111', '****11111', ''])('%s does not', (value) => expect(isMasked(value)).toBe(false));
+});
+
+describe('GET answers', () => {
+  it('mask every service_key and leave the rest alone', () => {
+    // Prepare
+    const stored = { definition: definition(KEY_A, KEY_B), paused: false, updated_at: 'x' } as unknown as Parameters<typeof presentDefinition>[0];
+
+    // Act
+    const body = presentDefinition(stored) as unknown as ProcessDefinition;
+
+    // Assess
+    expect(keysOf(body)).toEqual(['****1111', '****2222']);
+    expect(body.notifications?.[0]).toEqual({ email: { name: 'Ops', email: 'ops@example.com', notify_when: 'on_state_change_and_failures' } });
+    expect(JSON.stringify(body)).not.toContain(KEY_A);
+    expect(keysOf(stored.definition)).toEqual([KEY_A, KEY_B]); // the stored definition is not changed
+  });
+});
+
+describe('restoreMaskedSecrets', () => {
+  it('puts the stored keys back when a PUT carries them masked (GET → PUT round trip)', () => {
+    // Prepare
+    const incoming = definition('****1111', '****2222');
+
+    // Act
+    const restored = restoreMaskedSecrets(incoming, definition(KEY_A, KEY_B));
+
+    // Assess
+    expect(keysOf(restored)).toEqual([KEY_A, KEY_B]);
+  });
+
+  it('finds a key by its mask when notifications were reordered', () => {
+    // Act
+    const restored = restoreMaskedSecrets(definition('****2222', '****1111'), definition(KEY_A, KEY_B));
+
+    // Assess
+    expect(keysOf(restored)).toEqual([KEY_B, KEY_A]);
+  });
+
+  it('keeps new keys as sent', () => {
+    // Act
+    const restored = restoreMaskedSecrets(definition('****1111', 'cccccccccccccccccccccccccccc3333'), definition(KEY_A));
+
+    // Assess
+    expect(keysOf(restored)).toEqual([KEY_A, 'cccccccccccccccccccccccccccc3333']);
+  });
+
+  test.each([
+    ['no stored definition', definition('****1111'), undefined, 'matches no stored key'],
+    ['no stored key with that mask', definition('****1111'), definition(KEY_B), 'matches no stored key'],
+    ['a mask two different stored keys share, at a new place', definition(KEY_A, KEY_B, '****'), definition('short-one', 'short-two'), 'more than one'],
+  ])('refuses a masked key that matches %s', (_case, incoming, stored, message) => {
+    // Act
+    const act = () => restoreMaskedSecrets(incoming, stored);
+
+    // Assess
+    expect(act).toThrow(BadRequestError);
+    expect(act).toThrow(message);
+  });
+
+  it('prefers the stored key at the same place when several share the mask', () => {
+    // Act
+    const restored = restoreMaskedSecrets(definition('****', '****'), definition('short-one', 'short-two'));
+
+    // Assess
+    expect(keysOf(restored)).toEqual(['short-one', 'short-two']);
+  });
+});

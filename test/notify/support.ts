@@ -1,0 +1,201 @@
+/**
+ * Notification test helpers: a PagerDuty Events API receiver on loopback (records every event, answers
+ * what the test scripts), a store on in-memory dynalite, finished runs seeded through it, and a
+ * notifier wired to them with instant retries.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RunOutcome } from '../../lambdas/domain/notification-policy';
+import { parseProcessDefinition } from '../../lambdas/domain/validate';
+import type { Logger } from '../../lambdas/logger';
+import { PagerDutyEventsClient } from '../../lambdas/adapters/pagerduty';
+import { Notifier, type NotifierDeps } from '../../lambdas/notify/notifier';
+import type { EmailMessage, EmailSender, PagerDutyEvent } from '../../lambdas/notify/ports';
+import { Store } from '../../lambdas/store';
+import { startDynamo } from '../../local/dynalite';
+import { isoAt, type JsonObject, processDefinition } from '../helpers/factories';
+
+/** One request the receiver got. */
+export interface ReceivedEvent {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: PagerDutyEvent;
+}
+
+export interface PagerDutyReceiver {
+  /** Base URL, to use as a definition's `api_url`. */
+  url: string;
+  events: ReceivedEvent[];
+  /** Statuses to answer the next requests with, in order; then 202. */
+  script(...statuses: number[]): void;
+  /** Makes the next `n` requests hang (no answer) for the client's timeout to fire. */
+  hang(n: number): void;
+  close(): Promise<void>;
+}
+
+/** A PagerDuty Events API v2 stand-in on 127.0.0.1 (port 0). */
+export async function startPagerDutyReceiver(): Promise<PagerDutyReceiver> {
+  const events: ReceivedEvent[] = [];
+  const statuses: number[] = [];
+  let hanging = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as PagerDutyEvent;
+      events.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+      if (hanging > 0) {
+        hanging--;
+        return; // never answers; closeAllConnections ends it
+      }
+      const status = statuses.shift() ?? 202;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify(
+          status === 202
+            ? { status: 'success', message: 'Event processed', dedup_key: body.dedup_key }
+            : { status: 'error', message: `scripted ${status}`, errors: [`routing_key ${body.routing_key} rejected`] },
+        ),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    events,
+    script: (...s) => statuses.push(...s),
+    hang: (n) => {
+      hanging += n;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** An email sender that keeps what it is given; `failWith` makes the next sends throw. */
+export class MemoryEmailSender implements EmailSender {
+  readonly sent: EmailMessage[] = [];
+  readonly failures: Error[] = [];
+  async send(message: EmailMessage): Promise<void> {
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+    this.sent.push(message);
+  }
+}
+
+/** A logger that keeps every line (to check what was, and was not, logged). */
+export function memoryLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const at = (level: string) => (message: string, extra?: Record<string, unknown>) => {
+    lines.push(`${level} ${message} ${JSON.stringify(extra ?? {})}`);
+  };
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+export interface NotifyFixture {
+  store: Store;
+  close(): Promise<void>;
+}
+
+/** A store over in-memory dynalite. */
+export async function startStore(): Promise<NotifyFixture> {
+  const dynamo = await startDynamo(undefined);
+  return { store: new Store(dynamo.db), close: () => dynamo.close() };
+}
+
+/** Stores a definition (validated as PUT would) with `notifications`. */
+export async function putDefinition(store: Store, name: string, notifications: JsonObject[], overrides: JsonObject = {}): Promise<void> {
+  const def = parseProcessDefinition(processDefinition(name, { notifications, ...overrides }), name);
+  await store.definitions.put(def, isoAt(0));
+}
+
+export interface SeededFinishedRun {
+  process_id: string;
+  start_time: string;
+  end_time: string;
+}
+
+/**
+ * A finished run of `name`, started at minute `at` and ended a minute later, with task `first`
+ * (status as the run) and `second` succeeded; a failed `first` carries `logLines` log entries.
+ */
+export async function seedFinishedRun(
+  store: Store,
+  name: string,
+  status: RunOutcome,
+  at: number,
+  options: { reason?: string; logLines?: string[]; endAt?: number } = {},
+): Promise<SeededFinishedRun> {
+  const processId = randomUUID();
+  const start = isoAt(at);
+  const end = isoAt(options.endAt ?? at + 1);
+  await store.runs.createRun({
+    process_id: processId,
+    process_definition_name: name,
+    start_time: start,
+    end_time: end,
+    status,
+    ...(options.reason ? { reason: options.reason } : {}),
+  });
+  const tasks: Array<[string, 'succeeded' | 'failed']> = [
+    ['first', status],
+    ['second', 'succeeded'],
+  ];
+  for (const [i, [task, taskStatus]] of tasks.entries()) {
+    const taskId = randomUUID();
+    await store.runs.createTask({
+      task_id: taskId,
+      process_id: processId,
+      process_definition_name: name,
+      task_definition_name: task,
+      start_time: new Date(Date.parse(start) + i * 10_000).toISOString(),
+      end_time: new Date(Date.parse(start) + i * 10_000 + 5_000).toISOString(),
+      previous_attempt_count: 0,
+      status: taskStatus,
+    });
+    if (taskStatus === 'failed') {
+      await store.runs.appendLogEntries(
+        processId,
+        taskId,
+        (options.logLines ?? []).map((message, n) => ({
+          log_entry_id: randomUUID(),
+          when: new Date(Date.parse(start) + n * 100).toISOString(),
+          source: 'stdout',
+          message,
+        })),
+      );
+    }
+  }
+  return { process_id: processId, start_time: start, end_time: end };
+}
+
+/** A notifier over `store` with instant retries, real PagerDuty client, and `email` as sender. */
+export function testNotifier(store: Store, overrides: Partial<NotifierDeps> = {}, email: EmailSender = new MemoryEmailSender()) {
+  const logger = memoryLogger();
+  const notifier = new Notifier({
+    store,
+    email: { sender: email, from: 'sundial@example.com' },
+    pagerduty: new PagerDutyEventsClient({ timeoutMs: 500 }),
+    runUrl: (id) => `https://sundial.example.com/api/processes/${id}`,
+    logger,
+    retry: { attempts: 3, baseDelayMs: 1, sleep: async () => undefined },
+    ...overrides,
+  });
+  return { notifier, logger };
+}
+
+/** A PagerDuty notification pointing at `receiver`. */
+export function pagerduty(receiver: { url: string }, serviceKey: string, numConsecutiveFailures = 1): JsonObject {
+  return { pagerduty: { service_key: serviceKey, num_consecutive_failures: numConsecutiveFailures, api_url: receiver.url } };
+}
+
+/** An email notification. */
+export function email(address: string, notifyWhen?: string): JsonObject {
+  return { email: { name: address.split('@')[0] ?? address, email: address, ...(notifyWhen ? { notify_when: notifyWhen } : {}) } };
+}
