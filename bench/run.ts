@@ -1,125 +1,385 @@
 /**
- * `npm run bench`: Sundial's local-mode figures, printed as a table and written to bench/results.json.
+ * `npm run bench`: Sundial's speed and cost against its limits (docs/PERFORMANCE.md), printed as a
+ * table and written to bench/results.json. Sections:
  *
- * - route latency: median and p99 of sequential requests per route over loopback (warm);
- * - engine: a 1,000-task DAG of no-op shell tasks (10 layers of 100, each task depending on one task of
- *   the layer above): wall time, the tasks' own time on the critical path, overhead per task, peak RSS, and
- *   Step Functions state transitions per task attempt counted from the local interpreter's events.
+ * 1. engine overhead per task: DAGs of no-op shell tasks in local mode (200 independent, a chain of 50,
+ *    a 10×20 layered DAG), wall time minus the tasks' own time on the critical path, per task;
+ * 2. cost per task attempt deployed: state transitions, Lambda invocations, DynamoDB reads and writes per
+ *    attempt (counted), and the dollars per 1,000 attempts at list prices;
+ * 3. API latency vs history size: run and task listings with few and with many stored runs (ratio);
+ * 4. cold start: each Lambda bundle's size and load time in a fresh Node process;
+ * 5. trigger latency: trigger → first task running;
+ * 6. memory: peak RSS of the local mode running the 1,000-task DAG (in its own process).
  *
- * Figures vary with the machine: compare medians and ratios, not single runs.
+ * Environment: BENCH_RUNS (runs per DAG, default 3), BENCH_SEED_SECONDS (time allowed to seed history,
+ * default 45), BENCH_HISTORY_MAX (default 100000), BENCH_ONLY (comma-separated section names).
+ * The machine is noisy: figures are medians, and what is compared across sizes is a ratio.
  */
 import '../local/polyfills';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocal } from '../local/server';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { keys } from '../lambdas/store/keys';
+import { measureBundles } from './bundles';
+import { type BenchSundial, noop, shellSpawnMs, startBench } from './local';
+import { median, quantile, round, sleep } from './stats';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const SEED_SECONDS = Number(process.env.BENCH_SEED_SECONDS ?? 45);
+const HISTORY_MAX = Number(process.env.BENCH_HISTORY_MAX ?? 100_000);
+const ONLY = process.env.BENCH_ONLY?.split(',');
+const want = (section: string) => !ONLY || ONLY.includes(section);
+
+/** List prices, us-east-1 (check the pricing pages). */
+export const PRICES = {
+  sfnTransition: 0.025 / 1000,
+  lambdaRequest: 0.2 / 1e6,
+  lambdaGbSecondArm: 0.0000133334,
+  dynamoWriteUnit: 0.625 / 1e6,
+  dynamoReadUnit: 0.125 / 1e6,
 };
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * q))] ?? Number.NaN;
-};
+/** Engine function memory (lib/engine.ts, default of SundialFunction). */
+const ENGINE_MEMORY_GB = 0.5;
+
+type Task = ReturnType<typeof noop>;
+
+// ---- the DAGs --------------------------------------------------------------------------------------
+
+function independent(n: number): { tasks: Task[]; depth: number } {
+  return { tasks: Array.from({ length: n }, (_, i) => noop(`t${i}`)), depth: 1 };
+}
+
+function chain(n: number): { tasks: Task[]; depth: number } {
+  return { tasks: Array.from({ length: n }, (_, i) => noop(`t${i}`, i === 0 ? [] : [`t${i - 1}`])), depth: n };
+}
+
+/** `layers` layers of `width`; each task depends on `fanIn` neighbouring tasks of the layer above. */
+function layered(layers: number, width: number, fanIn: number): { tasks: Task[]; depth: number } {
+  const tasks: Task[] = [];
+  for (let l = 0; l < layers; l++) {
+    for (let i = 0; i < width; i++) {
+      const deps = l === 0 ? [] : [...new Set(Array.from({ length: fanIn }, (_, k) => `t${l - 1}-${(i + k - Math.floor(fanIn / 2) + width) % width}`))];
+      tasks.push(noop(`t${l}-${i}`, deps));
+    }
+  }
+  return { tasks, depth: layers };
+}
+
+interface DagFigures {
+  tasks: number;
+  depth: number;
+  runs: number;
+  wall_ms_median: number;
+  task_own_ms: number;
+  overhead_per_task_ms: number;
+  overhead_per_task_ms_runs: number[];
+}
+
+async function runDag(b: BenchSundial, name: string, dag: { tasks: Task[]; depth: number }, runs: number): Promise<DagFigures> {
+  await b.call('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, task_definitions: dag.tasks });
+  const walls: number[] = [];
+  const overheads: number[] = [];
+  let own = 0;
+  for (let r = 0; r < runs; r++) {
+    own = (await shellSpawnMs(15)) * dag.depth;
+    const t0 = performance.now();
+    const run = await b.call('POST', `/api/process_definitions/${name}/trigger`);
+    const status = await b.ended(run.process_id);
+    const wall = performance.now() - t0;
+    if (status !== 'succeeded') throw new Error(`${name} run ${run.process_id} ended ${status}`);
+    walls.push(wall);
+    overheads.push((wall - own) / dag.tasks.length);
+    process.stderr.write(`bench:   ${name} run ${r + 1}: ${Math.round(wall)} ms, ${round((wall - own) / dag.tasks.length)} ms/task\n`);
+  }
+  return {
+    tasks: dag.tasks.length,
+    depth: dag.depth,
+    runs,
+    wall_ms_median: Math.round(median(walls)),
+    task_own_ms: Math.round(own),
+    overhead_per_task_ms: round(median(overheads)),
+    overhead_per_task_ms_runs: overheads.map((x) => round(x)),
+  };
+}
+
+// ---- sections ----------------------------------------------------------------------------------------
+
+async function engineSection(results: Record<string, unknown>) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sundial-bench-'));
+  const b = await startBench(dataDir);
+  try {
+    const overhead: Record<string, DagFigures> = {};
+    // A warm-up run: the first execution pays for loading and JIT.
+    await runDag(b, 'warmup', independent(20), 1);
+    overhead['200 independent'] = await runDag(b, 'independent', independent(200), RUNS);
+    overhead['chain of 50'] = await runDag(b, 'chain', chain(50), RUNS);
+    b.resetCounts();
+    overhead['10×20 layered (fan-in 3)'] = await runDag(b, 'layered', layered(10, 20, 3), RUNS);
+    results.engine_overhead = overhead;
+
+    // Cost per attempt, counted over the layered runs (trigger's writes included, amortized).
+    const attempts = 200 * RUNS;
+    const counts = b.dynamo.read();
+    const invocations = b.steps.prepare.length + b.steps.record.length;
+    const stepMs = median([...b.steps.prepare, ...b.steps.record]);
+    const perAttempt = {
+      state_transitions: round(b.sundial.orchestrator.stateTransitions / attempts),
+      lambda_invocations: round(invocations / attempts),
+      lambda_step_ms_median_local: round(stepMs, 1),
+      dynamodb_calls: round(Object.values(counts.calls).reduce((a, c) => a + c, 0) / attempts),
+      dynamodb_reads: round(counts.reads / attempts),
+      dynamodb_writes: round(counts.writes / attempts),
+      dynamodb_read_units: round(counts.readUnits / attempts),
+      dynamodb_write_units: round(counts.writeUnits / attempts),
+      calls_by_command: Object.fromEntries(Object.entries(counts.calls).map(([k, v]) => [k, round(v / attempts)])),
+    };
+    const dollars = {
+      step_functions: perAttempt.state_transitions * PRICES.sfnTransition * 1000,
+      lambda:
+        perAttempt.lambda_invocations * (PRICES.lambdaRequest + (Math.max(stepMs, 1) / 1000) * ENGINE_MEMORY_GB * PRICES.lambdaGbSecondArm) * 1000,
+      dynamodb: (perAttempt.dynamodb_write_units * PRICES.dynamoWriteUnit + perAttempt.dynamodb_read_units * PRICES.dynamoReadUnit) * 1000,
+    };
+    results.cost_per_attempt = {
+      ...perAttempt,
+      usd_per_1000_attempts: {
+        step_functions: round(dollars.step_functions, 5),
+        lambda: round(dollars.lambda, 5),
+        dynamodb: round(dollars.dynamodb, 5),
+        total: round(dollars.step_functions + dollars.lambda + dollars.dynamodb, 5),
+      },
+    };
+
+    // Trigger → first task running: the task writes the time it started (ns since the epoch).
+    const marks = mkdtempSync(join(tmpdir(), 'sundial-bench-marks-'));
+    await b.call('PUT', '/api/process_definitions/one', {
+      process_definition_name: 'one',
+      task_definitions: [noop('only', [], `date +%s%N > ${marks}/$SUNDIAL_PROCESS_ID`)],
+    });
+    const latencies: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      const t0 = performance.timeOrigin + performance.now();
+      const run = await b.call('POST', '/api/process_definitions/one/trigger');
+      await b.ended(run.process_id);
+      const started = Number(BigInt(readFileSync(join(marks, run.process_id), 'utf8').trim()) / 1000n) / 1000;
+      if (i > 0) latencies.push(started - t0); // the first is a warm-up
+    }
+    rmSync(marks, { recursive: true, force: true });
+    results.trigger_latency = { runs: latencies.length, median_ms: round(median(latencies), 1), p90_ms: round(quantile(latencies, 0.9), 1) };
+  } finally {
+    await b.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Seeds `count` runs of 10 definitions (one task attempt each) with the item shapes the store writes. */
+async function seedHistory(b: BenchSundial, from: number, count: number): Promise<void> {
+  const db = b.sundial.services.store.db;
+  const base = Date.parse('2020-01-01T00:00:00.000Z');
+  const items = function* () {
+    for (let i = from; i < from + count; i++) {
+      const processId = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+      const taskId = `10000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+      const def = `hist-${i % 10}`;
+      const start = new Date(base + i * 60_000).toISOString();
+      const end = new Date(base + i * 60_000 + 30_000).toISOString();
+      yield {
+        ...keys.run(processId),
+        ...keys.runIndexes(def, start, processId),
+        process_id: processId,
+        process_definition_name: def,
+        start_time: start,
+        end_time: end,
+        status: 'succeeded',
+        tasks_total: 1,
+        environment_variables: [],
+        done_tasks: new Set(['only']),
+      };
+      yield {
+        ...keys.task(processId, taskId),
+        ...keys.taskIndexes(def, 'only', start, taskId),
+        task_id: taskId,
+        process_id: processId,
+        process_definition_name: def,
+        task_definition_name: 'only',
+        start_time: start,
+        end_time: end,
+        previous_attempt_count: 0,
+        status: 'succeeded',
+      };
+    }
+  };
+  const source = items();
+  const worker = async () => {
+    for (;;) {
+      const batch: Record<string, unknown>[] = [];
+      for (let k = 0; k < 25; k++) {
+        const next = source.next();
+        if (next.done) break;
+        batch.push(next.value);
+      }
+      if (batch.length === 0) return;
+      let requests = batch.map((Item) => ({ PutRequest: { Item } }));
+      while (requests.length > 0) {
+        const out = await db.doc.send(new BatchWriteCommand({ RequestItems: { [db.tableName]: requests } }));
+        requests = (out.UnprocessedItems?.[db.tableName] ?? []) as typeof requests;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+}
+
+async function latencyOf(b: BenchSundial, path: string, n: number): Promise<number> {
+  for (let i = 0; i < 10; i++) await b.call('GET', path);
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await b.call('GET', path);
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+async function historySection(results: Record<string, unknown>) {
+  // In memory: the same dynalite and indexes, without LevelDB's disk writes slowing the seeding.
+  const b = await startBench();
+  const routes = {
+    'GET processes (X, 50)': '/api/processes/?process_definition_name=hist-0&max_records=50',
+    'GET tasks': '/api/tasks/',
+  };
+  try {
+    const small = 1000;
+    let t0 = performance.now();
+    await seedHistory(b, 0, small);
+    const seedRate = small / ((performance.now() - t0) / 1000);
+    const before: Record<string, number> = {};
+    for (const [label, path] of Object.entries(routes)) before[label] = await latencyOf(b, path, 40);
+    // As many runs as fit the seeding budget, up to HISTORY_MAX.
+    const target = Math.min(HISTORY_MAX, Math.max(small * 10, Math.floor((seedRate * SEED_SECONDS) / 1000) * 1000));
+    t0 = performance.now();
+    await seedHistory(b, small, target - small);
+    const seedSeconds = (performance.now() - t0) / 1000;
+    const after: Record<string, number> = {};
+    for (const [label, path] of Object.entries(routes)) after[label] = await latencyOf(b, path, 40);
+    results.api_vs_history = {
+      small_runs: small,
+      large_runs: target,
+      seed_runs_per_s: Math.round((target - small) / seedSeconds),
+      routes: Object.fromEntries(
+        Object.keys(routes).map((label) => [
+          label,
+          { median_ms_small: round(before[label] ?? 0), median_ms_large: round(after[label] ?? 0), ratio: round((after[label] ?? 0) / (before[label] ?? 1)) },
+        ]),
+      ),
+    };
+  } finally {
+    await b.close();
+  }
+}
+
+/** The 1,000-task DAG in a process of its own, so that its peak RSS is the local mode's alone. */
+async function memorySection(results: Record<string, unknown>) {
+  const child = spawn(process.execPath, [...process.execArgv, '--import', 'tsx', join(import.meta.dirname, 'run.ts'), '--dag1000'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: process.env,
+  });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`the 1,000-task DAG process exited ${code}`);
+  results.memory_1000_tasks = JSON.parse(out.trim().split('\n').pop() ?? '{}');
+}
+
+async function dag1000() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sundial-bench-'));
+  const b = await startBench(dataDir);
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 50);
+  const figures = await runDag(b, 'big', layered(10, 100, 1), 1);
+  clearInterval(sampler);
+  const heapUsed = process.memoryUsage().heapUsed;
+  await b.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  console.log(
+    JSON.stringify({
+      ...figures,
+      peak_rss_mb: Math.round(Math.max(peak, process.resourceUsage().maxRSS * 1024) / 1024 / 1024),
+      heap_used_at_end_mb: Math.round(heapUsed / 1024 / 1024),
+    }),
+  );
+}
+
+// ---- table -------------------------------------------------------------------------------------------
+
+function summary(r: Record<string, any>): Array<{ metric: string; value: string; target: string; ok: string }> {
+  const rows: Array<{ metric: string; value: string; target: string; ok: string }> = [];
+  const row = (metric: string, value: string, target: string, ok?: boolean) => rows.push({ metric, value, target, ok: ok === undefined ? '' : ok ? 'yes' : 'NO' });
+  for (const [name, f] of Object.entries((r.engine_overhead ?? {}) as Record<string, DagFigures>)) {
+    row(`engine overhead/task: ${name}`, `${f.overhead_per_task_ms} ms (wall ${f.wall_ms_median} ms)`, '< 5 ms', f.overhead_per_task_ms < 5);
+  }
+  const c = r.cost_per_attempt;
+  if (c) {
+    row('state transitions / attempt', String(c.state_transitions), '8 (Batch, 1 attempt)');
+    row('Lambda invocations / attempt', String(c.lambda_invocations), '2');
+    row('DynamoDB reads / writes per attempt', `${c.dynamodb_reads} / ${c.dynamodb_writes} (RRU ${c.dynamodb_read_units}, WRU ${c.dynamodb_write_units})`, 'falling');
+    row('$ per 1,000 attempts (SFN+Lambda+DDB)', `$${c.usd_per_1000_attempts.total}`, 'falling');
+  }
+  const h = r.api_vs_history;
+  if (h) {
+    for (const [label, f] of Object.entries(h.routes as Record<string, { median_ms_small: number; median_ms_large: number; ratio: number }>)) {
+      row(`${label}: ${h.small_runs} → ${h.large_runs} runs`, `${f.median_ms_small} → ${f.median_ms_large} ms (×${f.ratio})`, '≈ ×1', f.ratio < 1.5);
+    }
+  }
+  for (const [name, f] of Object.entries((r.bundles ?? {}) as Record<string, { kb: number; load_ms_median: number; rss_after_load_mb: number }>)) {
+    row(`bundle ${name}`, `${f.kb} KB, load ${f.load_ms_median} ms, RSS ${f.rss_after_load_mb} MB`, '< 300 KB, < 100 ms', f.kb < 300 && f.load_ms_median < 100);
+  }
+  if (r.trigger_latency) row('trigger → first task running', `${r.trigger_latency.median_ms} ms (p90 ${r.trigger_latency.p90_ms})`, 'median of 20');
+  const m = r.memory_1000_tasks;
+  if (m) {
+    row('1,000-task DAG: peak RSS', `${m.peak_rss_mb} MB`, '< 500 MB', m.peak_rss_mb < 500);
+    row('1,000-task DAG: overhead/task', `${m.overhead_per_task_ms} ms (wall ${m.wall_ms_median} ms)`, '< 5 ms', m.overhead_per_task_ms < 5);
+  }
+  return rows;
+}
 
 async function main() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sundial-bench-'));
-  const sundial = await startLocal({ port: 0, dataDir, log: () => undefined });
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(sundial.url + path, {
-      method,
-      headers: body ? { 'content-type': 'application/json' } : {},
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-    return text && res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
-  };
-  const results: Record<string, unknown> = { node: process.version, cpus: (await import('node:os')).cpus().length };
-
-  // ---- route latency ---------------------------------------------------------------------------
-  const noop = (name: string, deps: string[] = []) => ({
-    task_definition_name: name,
-    dependencies: deps.map((d) => ({ task_definition_name: d })),
-    executable: { shell_script_command: { script: 'true' } },
-    max_attempts: 1,
-    backoff_base_seconds: 0,
-    require_explicit_success: false,
-  });
-  await call('PUT', '/api/process_definitions/small', { process_definition_name: 'small', task_definitions: [noop('a'), noop('b', ['a'])] });
-  const runIds: string[] = [];
-  for (let i = 0; i < 20; i++) runIds.push((await call('POST', '/api/process_definitions/small/trigger')).process_id);
-  while ((await call('GET', '/api/processes/?allowed_statuses=running')).length > 0) await new Promise((r) => setTimeout(r, 50));
-  const routes: Array<[string, string, string]> = [
-    ['GET', '/api/process_definitions/small', 'GET definition'],
-    ['GET', '/api/process_definitions/', 'GET definitions'],
-    ['GET', `/api/processes/${runIds[0]}`, 'GET process'],
-    ['GET', '/api/processes/?process_definition_name=small&max_records=20', 'GET processes (20)'],
-    ['GET', '/api/tasks/?process_definition_name=small&limit=20', 'GET tasks (20)'],
-    ['GET', '/_internal_/metrics', 'GET metrics'],
-  ];
-  const latency: Record<string, { median_ms: number; p99_ms: number }> = {};
-  for (const [method, path, label] of routes) {
-    for (let i = 0; i < 50; i++) await call(method, path); // warm up
-    const times: number[] = [];
-    for (let i = 0; i < 300; i++) {
-      const t0 = performance.now();
-      await call(method, path);
-      times.push(performance.now() - t0);
-    }
-    latency[label] = { median_ms: +median(times).toFixed(2), p99_ms: +quantile(times, 0.99).toFixed(2) };
-  }
-  results.route_latency = latency;
-
-  // ---- engine: 1,000 no-op shell tasks ----------------------------------------------------------
-  const layers = Number(process.env.BENCH_LAYERS ?? 10);
-  const width = 100;
-  const tasks = [];
-  for (let l = 0; l < layers; l++) for (let i = 0; i < width; i++) tasks.push(noop(`t${l}-${i}`, l === 0 ? [] : [`t${l - 1}-${i}`]));
-  await call('PUT', '/api/process_definitions/big', { process_definition_name: 'big', task_definitions: tasks });
-  // the tasks' own time: spawning a no-op shell, measured alone
-  const spawnTimes: number[] = [];
-  for (let i = 0; i < 30; i++) {
+  if (process.argv.includes('--dag1000')) return dag1000();
+  const started = performance.now();
+  const results: Record<string, unknown> = { node: process.version, cpus: cpus().length, when: new Date().toISOString(), runs_per_dag: RUNS };
+  const timings: Record<string, number> = {};
+  const section = async (name: string, fn: (r: Record<string, unknown>) => Promise<void>) => {
+    if (!want(name)) return;
     const t0 = performance.now();
-    spawnSync('/bin/sh', ['-c', 'true']);
-    spawnTimes.push(performance.now() - t0);
-  }
-  const transitionsBefore = sundial.orchestrator.stateTransitions;
-  let peakRss = process.memoryUsage().rss;
-  const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  }, 100);
-  const t0 = performance.now();
-  const run = await call('POST', '/api/process_definitions/big/trigger');
-  // Poll the cheap metrics route (one read) rather than the 1,000-task run itself.
-  while (/sundial_processes\{status="running"\} [1-9]/.test(await call('GET', '/_internal_/metrics'))) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const wall = performance.now() - t0;
-  const final = await call('GET', `/api/processes/${run.process_id}`);
-  clearInterval(sampler);
-  const attempts = final.task.length;
-  const ownTime = layers * median(spawnTimes);
-  results.engine_1000_tasks = {
-    status: final.status,
-    tasks: tasks.length,
-    attempts,
-    wall_ms: Math.round(wall),
-    critical_path_task_time_ms: Math.round(ownTime),
-    overhead_per_task_ms: +((wall - ownTime) / tasks.length).toFixed(2),
-    state_transitions_per_attempt: +((sundial.orchestrator.stateTransitions - transitionsBefore) / attempts).toFixed(2),
-    peak_rss_mb: Math.round(peakRss / 1024 / 1024),
+    try {
+      await fn(results);
+    } catch (err) {
+      // One broken section must not lose the others' figures.
+      results[`${name}_error`] = String((err as Error).stack ?? err);
+      process.stderr.write(`bench: ${name} failed: ${(err as Error).message}\n`);
+    }
+    timings[name] = Math.round((performance.now() - t0) / 1000);
+    process.stderr.write(`bench: ${name} done in ${timings[name]} s\n`);
   };
-
-  await sundial.close();
-  rmSync(dataDir, { recursive: true, force: true });
-  writeFileSync(join(import.meta.dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  console.table(latency);
-  console.table(results.engine_1000_tasks as object);
+  await section('bundles', async (r) => {
+    r.bundles = await measureBundles(5);
+  });
+  await section('memory', memorySection);
+  await section('engine', engineSection);
+  await section('history', historySection);
+  results.section_seconds = timings;
+  results.total_seconds = Math.round((performance.now() - started) / 1000);
+  const file = join(import.meta.dirname, ONLY ? 'results.partial.json' : 'results.json');
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.table(summary(results));
+  console.log(`written to ${file} in ${results.total_seconds} s`);
+  await sleep(0);
 }
 
 main().catch((err) => {

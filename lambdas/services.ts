@@ -2,7 +2,9 @@
  * What the entry points need from the outside world, built once per cold start from the environment
  * (deployed) or handed in by the local runtime and tests. Entry points never build clients themselves.
  */
+import type { TaskOutputSource } from './api/output';
 import { AwsLauncher, launcherConfigFromEnv } from './adapters/batch-ecs';
+import { CloudWatchTaskOutput, taskOutputConfigFromEnv } from './adapters/cloudwatch-logs';
 import { EventBridgeScheduler, schedulerConfigFromEnv } from './adapters/scheduler';
 import { secretKeyLoader } from './adapters/secrets';
 import { SfnOrchestrator, TASK_STATE_MACHINE_ARN_ENV } from './adapters/sfn';
@@ -11,6 +13,7 @@ import { Engine, type EngineDeps } from './engine/engine';
 import { notifyListenerFromEnv } from './notify/dispatch';
 import type { Launcher, Orchestrator, Scheduler } from './engine/ports';
 import { Schedules } from './engine/schedules';
+import { retentionDaysFromEnv } from './domain/retention';
 import { createLogger, type Logger } from './logger';
 import { createDb, Store } from './store';
 
@@ -23,6 +26,8 @@ export interface Services {
   tokenKey: () => Promise<Buffer>;
   now: () => Date;
   logger: Logger;
+  /** Where a task attempt's container output is read: CloudWatch Logs deployed; absent = captured output (local). */
+  taskOutput?: TaskOutputSource;
 }
 
 /**
@@ -92,6 +97,7 @@ function baseEngineFromEnv(given: Partial<EngineDeps>): Engine {
     now: given.now ?? (() => new Date()),
     logger: given.logger ?? createLogger(),
     listeners: given.listeners,
+    retentionDays: given.retentionDays ?? retentionDaysFromEnv(),
   });
 }
 
@@ -107,11 +113,13 @@ export function servicesFromEnv(): Services {
   const tokenKey = () => (key ??= secretKeyLoader(requireEnv('TOKEN_SECRET_ARN')))();
   let built: { engine: Engine; schedules: Schedules } | undefined;
   const build = () => (built ??= scheduledEngineFromEnv({ store, logger, now, tokenKey }));
+  let output: CloudWatchTaskOutput | undefined;
   return {
     store,
     tokenKey,
     now,
     logger,
+    taskOutput: { read: (request) => (output ??= new CloudWatchTaskOutput(taskOutputConfigFromEnv())).read(request) },
     get engine() {
       return build().engine;
     },

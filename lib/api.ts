@@ -48,6 +48,8 @@ export const OPERATOR_ROUTES: readonly SundialRoute[] = [
   { method: HttpMethod.POST, path: '/api/processes/{process_id}/kill' }, // stop a run, it ends failed
   { method: HttpMethod.POST, path: '/api/processes/{process_id}/retry' }, // one more attempt for failed tasks
   { method: HttpMethod.GET, path: '/api/tasks' }, // list task attempts
+  { method: HttpMethod.GET, path: '/api/tasks/{task_id}/output' }, // an attempt's container stdout/stderr
+  { method: HttpMethod.GET, path: '/api/openapi.json' }, // the OpenAPI document
 ];
 
 /**

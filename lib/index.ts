@@ -4,6 +4,7 @@ export * from './compute';
 export * from './engine';
 export * from './nag';
 export * from './notifications';
+export * from './reaper';
 export * from './scheduling';
 export * from './store';
 export * from './sundial';

@@ -3,10 +3,14 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { acknowledgeWildcardResources } from './nag';
 import { SundialApi } from './api';
 import { SundialEngine, type SundialEngineProps } from './engine';
 import { NOTIFICATION_IDENTITY_CONTEXT, NOTIFICATION_SENDER_CONTEXT, SundialNotifications } from './notifications';
+import { DEFAULT_RETENTION_DAYS } from '../lambdas/domain/retention';
+import { applyRetention, SundialReaper } from './reaper';
 import { SundialScheduling } from './scheduling';
 import { SundialStore, type SundialStoreProps } from './store';
 import { TaskTokens, type TaskTokensProps } from './task-tokens';
@@ -66,6 +70,14 @@ export interface SundialProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Days a finished run (its attempts, entries and slots) is kept before DynamoDB TTL deletes it;
+   * definitions never expire. 0 keeps history for ever.
+   *
+   * @default 90
+   */
+  readonly retentionDays?: number;
 }
 
 /**
@@ -96,6 +108,9 @@ export class Sundial extends Construct {
 
   /** The notify function (SES email, PagerDuty) and its dead-letter queue. */
   public readonly notifications: SundialNotifications;
+
+  /** The reaper's schedule: attempts their executor lost end failed with a reason. */
+  public readonly reaper: SundialReaper;
 
   constructor(scope: Construct, id: string, props: SundialProps = {}) {
     super(scope, id);
@@ -140,6 +155,26 @@ export class Sundial extends Construct {
     // The engine ends runs (a run's last task) and so does the API (kill): both hand them to the notify function.
     this.notifications.grantNotify(this.engine.engineFunction);
     this.notifications.grantNotify(this.api.apiFunction);
+    // GET /api/tasks/{task_id}/output reads the attempt's awslogs stream, named by DescribeJobs (Batch).
+    this.grantReadTaskOutput(this.api.apiFunction);
+
+    this.reaper = new SundialReaper(this, 'Reaper', { engineFunction: this.engine.engineFunction, stateMachineArn: this.engine.stateMachineArn });
+    // Both end runs (the engine a run's last task, the API a kill): both set its expiry.
+    applyRetention([this.engine.engineFunction, this.api.apiFunction], props.retentionDays ?? DEFAULT_RETENTION_DAYS);
+  }
+
+  private grantReadTaskOutput(fn: NodejsFunction): void {
+    const logGroup = this.engine.compute.taskLogGroup;
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['logs:GetLogEvents'], resourceArns: [`${logGroup.logGroupArn}`] });
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['batch:DescribeJobs'], resourceArns: ['*'] });
+    if (fn.role) {
+      acknowledgeWildcardResources(
+        fn.role,
+        ['*', logGroup.logGroupArn],
+        'Task output: batch:DescribeJobs supports no resource but "*" (it names the log stream of a job); ' +
+          'logs:GetLogEvents is on the task log group\'s streams only (log-group:<task logs>:*).',
+      );
+    }
   }
 
   /** The DynamoDB table. */

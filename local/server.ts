@@ -12,7 +12,10 @@ import { Schedules } from '../lambdas/engine/schedules';
 import { createRouter } from '../lambdas/http/router';
 import type { Logger } from '../lambdas/logger';
 import type { Services } from '../lambdas/services';
+import { Reaper } from '../lambdas/engine/reaper';
+import { retentionDaysFromEnv } from '../lambdas/domain/retention';
 import { Store } from '../lambdas/store';
+import { withConsole } from './console';
 import { startDynamo } from './dynalite';
 import { loadTaskDefinition } from './engine/asl';
 import { LocalExecutor } from './engine/executor';
@@ -20,6 +23,7 @@ import { LocalOrchestrator } from './engine/orchestrator';
 import { nodeListener } from './http-adapter';
 import { createLocalNotifier } from './notifier';
 import { LocalScheduler } from './scheduler';
+import { LocalSweeper } from './sweeper';
 import { loadOrCreateTokenKey } from './token-key';
 
 export interface LocalOptions {
@@ -31,6 +35,8 @@ export interface LocalOptions {
   dataDir?: string;
   /** One line per request and lifecycle event. @default console.log */
   log?: (line: string) => void;
+  /** Days a finished run is kept (lambdas/engine/retention.ts). @default SUNDIAL_RETENTION_DAYS, else 90 */
+  retentionDays?: number;
 }
 
 export interface LocalSundial {
@@ -39,6 +45,8 @@ export interface LocalSundial {
   orchestrator: LocalOrchestrator;
   /** The in-process scheduler (timers of cron, interval and continuous schedules). */
   scheduler: LocalScheduler;
+  /** The minutely sweep: reaper of lost attempts and retention (local/sweeper.ts). */
+  sweeper: LocalSweeper;
   close(): Promise<void>;
 }
 
@@ -64,7 +72,8 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   const dynamo = await startDynamo(options.dataDir);
   const key = loadOrCreateTokenKey(options.dataDir);
   const logger = lineLogger(log);
-  const store = new Store(dynamo.db);
+  const retentionDays = options.retentionDays ?? retentionDaysFromEnv();
+  const store = new Store(dynamo.db, { retentionDays });
   const executor = new LocalExecutor({ store, log });
   const orchestrator = new LocalOrchestrator(await loadTaskDefinition(), executor, log);
   let url = '';
@@ -82,12 +91,13 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
     now,
     logger,
     listeners: [schedules, notifier],
+    retentionDays,
   });
   orchestrator.attach(engine);
   schedules.attach(engine);
   const services: Services = { store, engine, schedules, tokenKey: async () => key, now, logger };
   const handler = createRouter([...operatorRoutes(services), ...callbackRoutes(services)], logger);
-  const server: Server = createServer(nodeListener(handler, log));
+  const server: Server = createServer(withConsole(nodeListener(handler, log), log));
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -99,12 +109,18 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   await endOrphanedRuns(engine, store, 'the local server stopped during this run; retry it to run its failed tasks again', log);
   // Then schedules: re-armed from the stored definitions, a missed tick fired once, continuous runs resumed.
   await scheduler.restore(store, schedules);
+  // Then the sweep: lost attempts (no execution in this process, or past their deadline) and expired runs.
+  const reaper = new Reaper({ store, engine, now, logger, executionGone: async (name) => !orchestrator.has(name) });
+  const sweeper = new LocalSweeper({ store, reaper, now, log });
+  sweeper.start();
   return {
     url,
     services,
     orchestrator,
     scheduler,
+    sweeper,
     close: async () => {
+      await sweeper.stop();
       // Nothing new starts while the server stops: no tick, no catch-up or continuous run after a kill.
       scheduler.stop();
       schedules.stop();

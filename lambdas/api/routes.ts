@@ -1,13 +1,15 @@
 /**
  * The operator API (IAM-authorised deployed, open on loopback locally). One line per route.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { BadRequestError, NotFoundError } from '../domain/errors';
 import {
   DEFAULT_PAGE_SIZE,
   definitionNameParams,
   processesQuery,
   processIdParams,
+  taskIdParams,
+  taskOutputQuery,
   tasksQuery,
   triggerBody,
   triggerQuery,
@@ -19,7 +21,10 @@ import { empty, json, text } from '../http/types';
 import type { Services } from '../services';
 import type { StoredDefinition } from '../store/definitions';
 import { mapLimited } from '../store/runs';
+import { callbackRoutes } from '../callbacks/routes';
 import { renderMetrics } from './metrics';
+import { buildOpenApi } from './openapi';
+import { capturedTaskOutput } from './output';
 import { presentDefinition } from './present';
 
 /** The `next` cursor of a listing travels in a header, so that list bodies stay Sundial's bare arrays. */
@@ -162,6 +167,26 @@ export function operatorRoutes(s: Services): Route[] {
         });
         return json(200, page.items, nextHeader(page.next));
       },
+    }),
+
+    defineRoute({
+      method: 'GET', path: '/api/tasks/{task_id}/output', auth: 'operator', summary: "A page of an attempt's container stdout/stderr (next= to follow)",
+      params: taskIdParams,
+      query: taskOutputQuery,
+      handler: async ({ path, query }) => {
+        const processId = query.process_id ?? (await s.store.runs.findProcessIdOfTask(path.task_id));
+        const task = processId ? await s.store.runs.getTask(processId, path.task_id) : undefined;
+        if (!task) throw new NotFoundError(`task ${path.task_id} does not exist`);
+        const slot = await s.store.slots.get(task.process_id, task.task_definition_name);
+        const page = await (s.taskOutput ?? capturedTaskOutput).read({ task, definition: slot?.definition, next: query.next, limit: query.limit ?? 1000 });
+        return json(200, { task_id: task.task_id, process_id: task.process_id, status: task.status, ...page });
+      },
+    }),
+
+    // the API itself
+    defineRoute({
+      method: 'GET', path: '/api/openapi.json', auth: 'operator', summary: 'This API as an OpenAPI 3.1 document',
+      handler: async () => json(200, buildOpenApi([...operatorRoutes(s), ...callbackRoutes(s)])),
     }),
 
     // health

@@ -2,9 +2,9 @@
  * The routes a running task calls, with `Authorization: Bearer $SUNDIAL_TASK_TOKEN`. The token is
  * checked before the body is read; a token for another task is refused and nothing is written.
  */
-import { NotFoundError } from '../domain/errors';
+import { ConflictError, NotFoundError } from '../domain/errors';
 import { logEntries, metadataEntries, taskIdParams } from '../domain/models';
-import { type TaskTokenClaims, verifyTaskToken } from '../domain/task-token';
+import { acceptsEntries, LATE_ENTRY_GRACE_SECONDS, type TaskTokenClaims, verifyTaskToken } from '../domain/task-token';
 import { defineRoute, header, type Route } from '../http/route';
 import { json } from '../http/types';
 import type { Services } from '../services';
@@ -19,12 +19,23 @@ export function callbackRoutes(s: Services): Route[] {
     return task;
   };
 
+  /** The attempt, if it still takes entries: running, or ended less than the grace period ago. */
+  const openTask = async (claims: TaskTokenClaims) => {
+    const task = await existingTask(claims);
+    if (!acceptsEntries(task, s.now())) {
+      throw new ConflictError(
+        `task ${claims.tid} ended at ${task.end_time ?? '(unknown)'}; entries are accepted for ${LATE_ENTRY_GRACE_SECONDS} s after an attempt ends`,
+      );
+    }
+    return task;
+  };
+
   return [
     defineRoute({
       method: 'POST', path: '/api/tasks/{task_id}/log_entries', auth: 'task', summary: 'Append log entries (idempotent on log_entry_id)',
       params: taskIdParams, authorize, body: logEntries,
       handler: async ({ auth, body }) => {
-        await existingTask(auth);
+        await openTask(auth);
         const written = await s.store.runs.appendLogEntries(auth.pid, auth.tid, body);
         return json(201, { written, received: body.length });
       },
@@ -33,7 +44,7 @@ export function callbackRoutes(s: Services): Route[] {
       method: 'POST', path: '/api/tasks/{task_id}/metadata', auth: 'task', summary: 'Append metadata entries (idempotent on metadata_entry_id)',
       params: taskIdParams, authorize, body: metadataEntries,
       handler: async ({ auth, body }) => {
-        await existingTask(auth);
+        await openTask(auth);
         const written = await s.store.runs.appendMetadataEntries(auth.pid, auth.tid, body);
         return json(201, { written, received: body.length });
       },

@@ -7,7 +7,7 @@
  * counts as absent for optional fields (generated clients send it); unknown fields are ignored, as
  * Sundial's JSON readers did, so a definition read with GET can be PUT back unchanged.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 // ---- enums -------------------------------------------------------------------------------------
 
@@ -323,3 +323,88 @@ export const triggerQuery = z.object({
 
 /** Optional body of a trigger: variables added to (or overriding) every task's environment in this run. */
 export const triggerBody = z.object({ environment_variables: list(environmentVariable, 200).optional() });
+
+// ---- responses (what the API answers; the OpenAPI document is generated from these) -------------
+
+/** A task attempt as the API answers it (the {@link Task} interface, as a schema). */
+export const taskResponse = z.object({
+  task_id: z.uuid(),
+  process_id: z.uuid(),
+  process_definition_name: z.string(),
+  task_definition_name: z.string(),
+  start_time: z.iso.datetime({ offset: true }),
+  end_time: z.iso.datetime({ offset: true }).optional(),
+  previous_attempt_count: z.int().min(0),
+  log_entries: z.array(logEntry),
+  metadata_entries: z.array(metadataEntry),
+  execution_state: z.array(metadataEntry).optional(),
+  status: taskStatus,
+});
+
+/** A run as the API answers it (the {@link Process} interface, as a schema). */
+export const processResponse = z.object({
+  process_id: z.uuid(),
+  process_definition_name: z.string(),
+  start_time: z.iso.datetime({ offset: true }),
+  end_time: z.iso.datetime({ offset: true }).optional(),
+  status: processStatus,
+  task: z.array(taskResponse),
+  reason: z.string().optional(),
+  progress: z
+    .object({ total: z.int(), succeeded: z.int(), failed: z.int(), running: z.int(), waiting: z.int() })
+    .optional(),
+});
+
+/** A definition as every definition route answers it: the stored definition plus schedule facts. */
+export const definitionResponse = processDefinition.extend({
+  paused: z.boolean().optional(),
+  next_run_time: z.iso.datetime({ offset: true }).nullable().optional(),
+  last_run: z
+    .object({ process_id: z.uuid(), status: processStatus, start_time: z.string(), end_time: z.string().optional() })
+    .nullable()
+    .optional(),
+  runs_succeeded: z.int().min(0).optional(),
+  runs_failed: z.int().min(0).optional(),
+});
+
+/** One line of a task's container output. `output`: stdout and stderr together (CloudWatch Logs). */
+export const outputLine = z.object({
+  when: z.iso.datetime({ offset: true }),
+  stream: z.enum(['stdout', 'stderr', 'output']),
+  message: z.string(),
+});
+
+/** `GET /api/tasks/{task_id}/output`: a page of the attempt's stdout/stderr. */
+export const taskOutputResponse = z.object({
+  task_id: z.uuid(),
+  process_id: z.uuid(),
+  status: taskStatus,
+  /** Where the lines come from: output captured by the local mode, or CloudWatch Logs. */
+  origin: z.enum(['captured', 'cloudwatch', 'none']),
+  lines: z.array(outputLine),
+  /** Pass back as `next=` to read what follows (also once more lines may have arrived). */
+  next: z.string().optional(),
+  /** Why lines may be missing (e.g. the log stream could not be found). */
+  note: z.string().optional(),
+});
+
+export const taskOutputQuery = z.object({
+  /** The run, when the caller knows it (attempts stored before task locators existed need it). */
+  process_id: single(z.uuid('must be a UUID').optional()),
+  next: single(z.string().max(2048).optional()),
+  limit: single(pageSize.optional()),
+});
+
+export const errorResponse = z.object({
+  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
+});
+
+export type OutputLine = z.output<typeof outputLine>;
+export type TaskOutputResponse = z.output<typeof taskOutputResponse>;
+
+// The interfaces above and their response schemas must not drift apart.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _taskMatches: Same<z.output<typeof taskResponse>['status'], Task['status']> & Same<keyof z.output<typeof taskResponse>, keyof Task> = true;
+const _processMatches: Same<keyof z.output<typeof processResponse>, keyof Process> = true;
+void _taskMatches;
+void _processMatches;

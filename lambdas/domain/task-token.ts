@@ -9,6 +9,27 @@ import { UnauthorizedError } from './errors';
 
 const VERSION = 'v1';
 
+/**
+ * How long after its attempt ended a token may still post log and metadata entries: a task's last
+ * lines may be in flight when its process exits and Record ends the attempt. After it, every callback
+ * of that token is refused (409). `/succeed` and `/fail` get no grace: they only make sense while the
+ * attempt runs. The token itself carries no expiry: whether it still works is decided against the
+ * stored attempt, which knows when the attempt really ended (a kill, a timeout, the reaper), and a
+ * time claim minted at Prepare could not know how long an attempt will run.
+ */
+export const LATE_ENTRY_GRACE_SECONDS = 120;
+
+/**
+ * Whether an attempt still takes log and metadata entries at `now`: while it runs, and for
+ * {@link LATE_ENTRY_GRACE_SECONDS} after its `end_time` (an ended attempt without one is treated as
+ * ended long ago).
+ */
+export function acceptsEntries(task: { status: string; end_time?: string }, now: Date, graceSeconds = LATE_ENTRY_GRACE_SECONDS): boolean {
+  if (task.status === 'running') return true;
+  const ended = task.end_time === undefined ? Number.NaN : Date.parse(task.end_time);
+  return Number.isFinite(ended) && now.getTime() <= ended + graceSeconds * 1000;
+}
+
 export interface TaskTokenClaims {
   /** task_id of the attempt. */
   tid: string;

@@ -22,6 +22,7 @@ import { activeEntry } from '../store/schedules';
 import { type Slot, slotBlocked, slotDepsDone } from '../store/slots';
 import { DEFAULT_TIMEOUT_SECONDS, TIMEOUT_ERROR, type PreparedAttempt, type Recorded, type RecordRequest, type TaskExecutionInput } from './contract';
 import type { Launcher, Orchestrator, RunListener } from './ports';
+import { DEFAULT_RETENTION_DAYS, expiresAt } from '../domain/retention';
 
 export interface EngineDeps {
   store: Store;
@@ -34,6 +35,8 @@ export interface EngineDeps {
   logger: Logger;
   /** Told when a run ends (notifications, schedules). */
   listeners?: RunListener[];
+  /** Days a finished run's history is kept (retention.ts); 0 keeps it for ever. @default DEFAULT_RETENTION_DAYS */
+  retentionDays?: number;
 }
 
 export interface TriggerOptions {
@@ -186,6 +189,7 @@ export class Engine {
       await this.d.store.slots.transition(processId, slot.name, ['blocked'], 'waiting', { reason: undefined });
     }
     await this.d.store.slots.runTasksReopened(processId, [...reopened]);
+    await this.d.store.runs.setRunExpiry(processId, undefined); // running again: nothing of it expires
     const reopenedRun = await this.d.store.runs.transitionRun(processId, 'failed', 'running', {}, ['end_time', 'reason']);
     if (!reopenedRun) throw new ConflictError(`process ${processId} changed while retrying; try again`);
     for (const slot of failed) {
@@ -232,26 +236,29 @@ export class Engine {
       token,
       previousAttempts: n,
     });
-    try {
-      await this.d.store.runs.createTask({
-        task_id: taskId,
+    // The task record and the executor request do not depend on each other: one round trip, not two.
+    const [, plan] = await Promise.all([
+      this.d.store.runs
+        .createTask({
+          task_id: taskId,
+          process_id: processId,
+          process_definition_name: run.process_definition_name,
+          task_definition_name: name,
+          start_time: this.d.now().toISOString(),
+          previous_attempt_count: n,
+          status: 'running',
+        })
+        .catch((err: unknown) => {
+          if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err; // a replay
+        }),
+      this.d.launcher.plan({
         process_id: processId,
         process_definition_name: run.process_definition_name,
-        task_definition_name: name,
-        start_time: this.d.now().toISOString(),
-        previous_attempt_count: n,
-        status: 'running',
-      });
-    } catch (err) {
-      if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err; // a replay
-    }
-    const plan = await this.d.launcher.plan({
-      process_id: processId,
-      process_definition_name: run.process_definition_name,
-      task_definition: def,
-      task_id: taskId,
-      environment,
-    });
+        task_definition: def,
+        task_id: taskId,
+        environment,
+      }),
+    ]);
     return {
       skip: false,
       task_id: taskId,
@@ -278,8 +285,13 @@ export class Engine {
     }
     const outcome = attemptOutcome(executed, report, slot.definition.require_explicit_success);
     const status = (await this.endAttempt(processId, taskId, outcome.status, outcome.reason)) ?? outcome.status;
-    const run = await this.d.store.runs.getRunRecord(processId);
-    if (status === 'failed' && shouldRetry(slot.attempts, slot.max_attempts, run?.status !== 'running')) {
+    // The run is read only when another attempt is possible (a kill stops retries): a task that succeeded
+    // or has no attempt left costs no read here (completeTask reads the run after the slot moved anyway).
+    if (
+      status === 'failed' &&
+      shouldRetry(slot.attempts, slot.max_attempts, false) &&
+      shouldRetry(slot.attempts, slot.max_attempts, (await this.d.store.runs.getRunRecord(processId))?.status !== 'running')
+    ) {
       return next(true);
     }
     await this.completeTask(processId, name, status);
@@ -300,6 +312,18 @@ export class Engine {
     await this.completeTask(processId, name, 'failed');
   }
 
+  /**
+   * The reaper found a task's attempt lost (lambdas/engine/reaper.ts): stop whatever may still run it
+   * (its execution, its job or process), then fail the attempt and complete the task, as {@link abandon}.
+   */
+  async reap(input: TaskExecutionInput, reason: string): Promise<void> {
+    const slot = await this.d.store.slots.get(input.process_id, input.task_definition_name);
+    if (!slot || slot.status !== 'running') return;
+    if (slot.execution_name) await this.d.orchestrator.stopTask(slot.execution_name, reason);
+    if (slot.current_task_id) await this.d.launcher.stop({ task_id: slot.current_task_id, task_definition: slot.definition }, reason);
+    await this.abandon(input, reason);
+  }
+
   /** `/succeed` and `/fail`: what a running attempt reports about itself. */
   async report(claims: TaskTokenClaims, report: 'succeeded' | 'failed'): Promise<void> {
     const result = await this.d.store.runs.reportTask(claims.pid, claims.tid, report, this.d.now().toISOString());
@@ -317,6 +341,14 @@ export class Engine {
       } catch (err) {
         this.d.logger.error('a run listener failed', { process_id: run.process_id, error: err as Error });
       }
+    }
+    // Retention, last (listeners write into the run's partition too): its items expire together. A
+    // failure here never fails the end of a run.
+    const expiry = expiresAt(this.d.now(), this.d.retentionDays ?? DEFAULT_RETENTION_DAYS);
+    if (expiry !== undefined) {
+      await this.d.store.runs
+        .setRunExpiry(run.process_id, expiry)
+        .catch((err: unknown) => this.d.logger.error('could not set the expiry of a run', { process_id: run.process_id, error: err as Error }));
     }
   }
 
@@ -356,12 +388,15 @@ export class Engine {
       if (!slot) continue; // moved by a kill or a concurrent replay that will carry on
       const run = await this.d.store.runs.getRunRecord(processId);
       if (!run || run.status !== 'running') continue; // killed: start nothing more
-      for (const dep of slot.dependents) {
-        const d = await this.d.store.slots.dependencyCompleted(processId, dep.name, name, blocksDependent(status, dep.success_required));
-        if (!d || d.status !== 'waiting' || slotDepsDone(d) < d.deps_total) continue;
-        if (slotBlocked(d)) queue.push({ name: d.name, status: 'blocked' });
-        else await this.startSlot(d);
-      }
+      // Dependents are separate items: tell them all at once rather than one round trip after another.
+      await Promise.all(
+        slot.dependents.map(async (dep) => {
+          const d = await this.d.store.slots.dependencyCompleted(processId, dep.name, name, blocksDependent(status, dep.success_required));
+          if (!d || d.status !== 'waiting' || slotDepsDone(d) < d.deps_total) return;
+          if (slotBlocked(d)) queue.push({ name: d.name, status: 'blocked' });
+          else await this.startSlot(d);
+        }),
+      );
       const counts = await this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded');
       const total = Number(run.tasks_total ?? 0);
       if (counts.done >= total) {

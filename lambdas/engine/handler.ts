@@ -7,6 +7,11 @@
  * the run does not wait for a task nothing runs any more). Anything else fails.
  */
 import { secretKeyLoader } from '../adapters/secrets';
+import { TASK_STATE_MACHINE_ARN_ENV } from '../adapters/sfn';
+import { sfnExecutionGone } from '../adapters/sfn-executions';
+import { createLogger } from '../logger';
+import { createDb, Store } from '../store';
+import { Reaper, type ReapedAttempt } from './reaper';
 import { requireEnv } from '../config';
 import { scheduledEngineFromEnv } from '../services';
 import type { PreparedAttempt, PrepareRequest, Recorded, RecordRequest, TaskExecutionInput } from './contract';
@@ -26,7 +31,7 @@ export interface TickRequest {
 /** An event whose `action` the engine Lambda does not know. */
 export class UnknownActionError extends Error {
   constructor(action: unknown) {
-    super(`unknown engine action ${JSON.stringify(action)}: expected "prepare", "record" or "tick"`);
+    super(`unknown engine action ${JSON.stringify(action)}: expected "prepare", "record", "tick" or "reap"`);
     this.name = 'UnknownActionError';
   }
 }
@@ -52,11 +57,12 @@ function abandonReason({ status, error, cause }: ExecutionStatusChange['detail']
 }
 
 let engine: Engine | undefined;
+let reaperStore: Store | undefined;
 let schedules: Schedules | undefined;
 
 export async function handler(
   event: PrepareRequest | RecordRequest | TickRequest | ExecutionStatusChange | { action?: unknown },
-): Promise<PreparedAttempt | Recorded | { outcome: TickOutcome } | void> {
+): Promise<PreparedAttempt | Recorded | { outcome: TickOutcome } | { reaped: ReapedAttempt[] } | void> {
   if (!engine || !schedules) {
     // The engine function prepares attempts: it needs the callback URL and the token key, so it fails fast without them.
     const sundialUrl = requireEnv('SUNDIAL_URL');
@@ -77,6 +83,17 @@ export async function handler(
     }
     case 'record':
       return engine.record(event as RecordRequest);
+    case 'reap': {
+      // The reaper's schedule (lib/reaper.ts): end attempts their executor lost.
+      const reaper = new Reaper({
+        store: (reaperStore ??= new Store(createDb(requireEnv('TABLE_NAME')))),
+        engine,
+        now: () => new Date(),
+        logger: createLogger(),
+        executionGone: sfnExecutionGone(requireEnv(TASK_STATE_MACHINE_ARN_ENV)),
+      });
+      return { reaped: await reaper.reap() };
+    }
     case 'tick': {
       const { process_definition_name, scheduled_time, owner } = event as TickRequest;
       return { outcome: await schedules.tick(process_definition_name, scheduled_time, owner) };

@@ -1,4 +1,5 @@
 /** The store: one object per entity over one DynamoDB table. */
+import { retentionDaysFromEnv } from '../domain/retention';
 import type { Db } from './client';
 import { DefinitionStore } from './definitions';
 import { RunStore } from './runs';
@@ -13,10 +14,14 @@ export class Store {
   readonly slots: SlotStore;
   readonly schedules: ScheduleStore;
 
-  constructor(readonly db: Db) {
+  /** `retentionDays`: how long entries are kept after they are written (domain/retention.ts). @default SUNDIAL_RETENTION_DAYS, else 90 */
+  constructor(
+    readonly db: Db,
+    options: { retentionDays?: number } = {},
+  ) {
     this.stats = new StatsStore(db);
     this.definitions = new DefinitionStore(db, this.stats);
-    this.runs = new RunStore(db, this.stats);
+    this.runs = new RunStore(db, this.stats, options.retentionDays ?? retentionDaysFromEnv());
     this.slots = new SlotStore(db);
     this.schedules = new ScheduleStore(db);
   }

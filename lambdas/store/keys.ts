@@ -9,10 +9,12 @@
  * | process definition| `DEF`              | `DEF#<name>`                |                             |                                    |                 |
  * | run (process)     | `RUN#<process_id>` | `RUN`                       | `RUNS#<def>` / `<start>#id` | `RUNS` / `<start>#id`              | `ACTIVE` / `<start>#id` while running (sparse) |
  * | task attempt      | `RUN#<process_id>` | `TASK#<task_id>`            | `TASKS#<def>` / `<start>#id`| `TASKS#<def>#<task def>` / `<start>#id` | `TASKS` / `<start>#id` |
+ * | task locator      | `TASKID#<task_id>` | `TASK` (holds `process_id`) |                             |                                    |                 |
  * | log entry         | `RUN#<process_id>` | `TASK#<task_id>#LOG#<id>`   |                             |                                    |                 |
  * | metadata entry    | `RUN#<process_id>` | `TASK#<task_id>#META#<id>`  |                             |                                    |                 |
  * | task slot (engine)| `RUN#<process_id>` | `SLOT#<task def name>`      |                             |                                    |                 |
  * | counters (shards) | `STATS#<0..7>`     | `STATS`                     |                             |                                    |                 |
+ * | (finished run)    |                    |                             |                             |                                    | `EXPIRING` / `<expires_at>#id` once it ended (sparse, retention) |
  * | schedule state    | `SCHED#<def>`      | `STATE`                     |                             |                                    |                 |
  * | tick claim        | `SCHED#<def>`      | `TICK#<scheduled time>` (TTL `expires_at`) |              |                                    |                 |
  * | notification sent | `RUN#<process_id>` | `NOTIFIED#<end>#<channel>`  |                             |                                    |                 |
@@ -52,6 +54,12 @@ export const keys = {
   /** Sparse: only running runs carry it, so finding what is in flight reads only those. */
   activeRunIndex: (startTime: string, processId: string) => ({ gsi3pk: 'ACTIVE', gsi3sk: `${startTime}#${processId}` }),
   activeRuns: () => ({ index: 'gsi3' as const, pk: 'ACTIVE' }),
+  /**
+   * Sparse, on a finished run's gsi3 (free once it left ACTIVE): when the run and its partition expire
+   * (`expires_at`), so that the local sweep finds what is due without a Scan (dynalite has no TTL).
+   */
+  expiringRunIndex: (expiresAtIso: string, processId: string) => ({ gsi3pk: 'EXPIRING', gsi3sk: `${expiresAtIso}#${processId}` }),
+  expiringRuns: () => ({ index: 'gsi3' as const, pk: 'EXPIRING' }),
 
   task: (processId: string, taskId: string): Key => ({ pk: `RUN#${processId}`, sk: `TASK#${taskId}` }),
   /** Prefix of a task item and its entries: a begins_with on it reads the task with its log and metadata. */
@@ -70,6 +78,11 @@ export const keys = {
     pk: `TASKS#${definitionName}#${taskDefinitionName}`,
   }),
   allTasks: () => ({ index: 'gsi3' as const, pk: 'TASKS' }),
+  /**
+   * Where a task attempt lives, by its id alone (`GET /api/tasks/{task_id}/output` has no process id):
+   * a small pointer item written with the attempt, holding `process_id`.
+   */
+  taskLocator: (taskId: string): Key => ({ pk: `TASKID#${taskId}`, sk: 'TASK' }),
 
   logEntry: (processId: string, taskId: string, entryId: string): Key => ({
     pk: `RUN#${processId}`,

@@ -3,13 +3,14 @@
  * A run and everything in it share one partition, `RUN#<process_id>`, so that reading a run with its
  * tasks and entries is one Query; the GSIs list runs and tasks newest first (see keys.ts).
  */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { progressOf, type SlotStatus } from '../domain/engine';
 import type { LogEntry, MetadataEntry, Process, ProcessStatus, Task, TaskStatus } from '../domain/models';
 import { type Db, isConditionFailed } from './client';
-import { keys, runItemKind } from './keys';
+import { keys, runItemKind, TTL_ATTRIBUTE } from './keys';
 import { type Page, queryNewestFirst } from './pages';
 import type { StatsStore } from './stats';
+import { DEFAULT_RETENTION_DAYS, expiresAt } from '../domain/retention';
 
 /** A run as stored: the wire fields without tasks, plus engine bookkeeping. */
 export interface RunRecord {
@@ -90,6 +91,8 @@ export class RunStore {
   constructor(
     private readonly db: Db,
     private readonly stats: StatsStore,
+    /** Entries expire this long after they are written (0: never); see setRunExpiry for the rest of a run. */
+    private readonly retentionDays = DEFAULT_RETENTION_DAYS,
   ) {}
 
   // ---- runs ------------------------------------------------------------------------------------
@@ -215,6 +218,13 @@ export class RunStore {
   // ---- tasks -----------------------------------------------------------------------------------
 
   async createTask(task: TaskRecord, extra: Item = {}): Promise<void> {
+    // The locator first: an attempt is never findable by id without it (a replayed write rewrites it harmlessly).
+    await this.db.doc.send(
+      new PutCommand({
+        TableName: this.db.tableName,
+        Item: { ...keys.taskLocator(task.task_id), task_id: task.task_id, process_id: task.process_id },
+      }),
+    );
     await this.db.doc.send(
       new PutCommand({
         TableName: this.db.tableName,
@@ -228,6 +238,18 @@ export class RunStore {
       }),
     );
     await this.stats.add({ [`tasks_${task.status}`]: 1 });
+  }
+
+  /** The process id of a task attempt, by the attempt's id alone (its locator item); undefined if unknown. */
+  async findProcessIdOfTask(taskId: string): Promise<string | undefined> {
+    const out = await this.db.doc.send(new GetCommand({ TableName: this.db.tableName, Key: keys.taskLocator(taskId) }));
+    return out.Item?.process_id === undefined ? undefined : String(out.Item.process_id);
+  }
+
+  /** A task attempt with its log and metadata entries, or undefined. */
+  async getTask(processId: string, taskId: string): Promise<Task | undefined> {
+    const [task] = assembleTasks(await this.queryAll(keys.runPartition(processId), keys.taskPrefix(taskId)));
+    return task;
   }
 
   async getTaskRecord(processId: string, taskId: string): Promise<(TaskRecord & Item) | undefined> {
@@ -332,7 +354,10 @@ export class RunStore {
   }
 
   /** Conditional puts (first write wins); answers how many were new. */
-  private async putEntries(items: readonly Item[]): Promise<number> {
+  private async putEntries(entries: readonly Item[]): Promise<number> {
+    // An entry is aged from when it was written: no write per entry when its run ends (docs/STORAGE.md).
+    const expiry = expiresAt(new Date(), this.retentionDays);
+    const items: readonly Item[] = expiry === undefined ? entries : entries.map((e): Item => ({ [TTL_ATTRIBUTE]: expiry, ...e }));
     const unique = [...new Map([...items].reverse().map((i) => [String(i.sk), i])).values()]; // the first of duplicates wins
     const written = await mapLimited(unique, 25, async (item) => {
       try {
@@ -346,6 +371,104 @@ export class RunStore {
       }
     });
     return written.reduce<number>((a, b) => a + b, 0);
+  }
+
+  // ---- retention -------------------------------------------------------------------------------
+
+  /**
+   * Sets (or, with `undefined`, removes) `expires_at` (epoch seconds, the table's TTL attribute) on
+   * the items of a run's partition but its entries (they expire from when they were written, so never
+   * after their run) and on its attempts' locators; the run item also joins the sparse
+   * EXPIRING index the local sweep reads. The run item is written only while the run is not running
+   * (a retry that reopened it wins). Answers false when that condition failed.
+   */
+  async setRunExpiry(processId: string, expiresAt: number | undefined): Promise<boolean> {
+    if (expiresAt !== undefined) {
+      try {
+        await this.db.doc.send(
+          new UpdateCommand({
+            TableName: this.db.tableName,
+            Key: keys.run(processId),
+            UpdateExpression: 'SET #ttl = :e, gsi3pk = :gpk, gsi3sk = :gsk',
+            ConditionExpression: 'attribute_exists(pk) AND #status <> :running',
+            ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE, '#status': 'status' },
+            ExpressionAttributeValues: (() => {
+              const index = keys.expiringRunIndex(new Date(expiresAt * 1000).toISOString(), processId);
+              return { ':e': expiresAt, ':gpk': index.gsi3pk, ':gsk': index.gsi3sk, ':running': 'running' };
+            })(),
+          }),
+        );
+      } catch (err) {
+        if (isConditionFailed(err)) return false;
+        throw err;
+      }
+    }
+    const items = await this.queryKeys(keys.runPartition(processId));
+    const targets: Item[] = [];
+    for (const item of items) {
+      if (item.sk === 'RUN' && expiresAt !== undefined) continue; // done above, under its condition
+      const kind = runItemKind(String(item.sk));
+      if (kind === 'log' || kind === 'metadata') continue; // entries carry their own expiry, from when they were written
+      targets.push({ pk: item.pk, sk: item.sk });
+      if (kind === 'task') targets.push({ ...keys.taskLocator(String(item.sk).slice('TASK#'.length)) });
+    }
+    await mapLimited(targets, 25, async (key) => {
+      try {
+        await this.db.doc.send(
+          new UpdateCommand({
+            TableName: this.db.tableName,
+            Key: key,
+            UpdateExpression:
+              expiresAt === undefined ? (key.sk === 'RUN' ? 'REMOVE #ttl, gsi3pk, gsi3sk' : 'REMOVE #ttl') : 'SET #ttl = :e',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
+            ...(expiresAt === undefined ? {} : { ExpressionAttributeValues: { ':e': expiresAt } }),
+          }),
+        );
+      } catch (err) {
+        if (!isConditionFailed(err)) throw err; // deleted meanwhile: nothing to expire
+      }
+    });
+    return true;
+  }
+
+  /** Ids of finished runs whose `expires_at` is at or before `now` (the EXPIRING index), oldest first. */
+  async listExpiredRunIds(now: Date, limit = 100): Promise<string[]> {
+    const page = await queryNewestFirst<Item>(this.db, { ...keys.expiringRuns(), to: now.toISOString(), limit });
+    return page.items.map((i) => String(i.process_id)).reverse();
+  }
+
+  /**
+   * Deletes a run's whole partition and its attempts' locators (the local stand-in for DynamoDB TTL);
+   * answers how many items went. The run item goes last, so that a sweep cut short finds it again.
+   */
+  async deleteRun(processId: string): Promise<number> {
+    const items = await this.queryKeys(keys.runPartition(processId));
+    const locators = items.filter((i) => runItemKind(String(i.sk)) === 'task').map((i) => keys.taskLocator(String(i.sk).slice('TASK#'.length)));
+    const rest = [...locators, ...items.filter((i) => i.sk !== 'RUN').map((i) => ({ pk: i.pk, sk: i.sk }))];
+    await mapLimited(rest, 25, (key) => this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: key })));
+    await this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: keys.run(processId) }));
+    return rest.length + 1;
+  }
+
+  private async queryKeys(pk: string): Promise<Item[]> {
+    const items: Item[] = [];
+    let startKey: Item | undefined;
+    do {
+      const out = await this.db.doc.send(
+        new QueryCommand({
+          TableName: this.db.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk },
+          ProjectionExpression: 'pk, sk',
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...((out.Items ?? []) as Item[]));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return items;
   }
 
   // ---- helpers ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
  * without registering anything, and stops what runs.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { executorKind } from '../../lambdas/domain/engine';
 import type { LogEntry, TaskDefinition } from '../../lambdas/domain/models';
@@ -22,6 +23,10 @@ export class StatesError extends Error {
     this.name = name;
   }
 }
+
+const BASH = '/bin/bash';
+/** bash (dash cannot name descriptors above 9): close fds > 2, then exec the command given as arguments. */
+const CLOSE_INHERITED_FDS = 'for f in /dev/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ] 2>/dev/null; then eval "exec $n>&-" 2>/dev/null; fi; done; exec "$@"';
 
 interface Running {
   child: ChildProcess;
@@ -158,7 +163,11 @@ export class LocalExecutor implements Launcher {
 
   private spawnAndWait(processId: string, taskId: string, command: string, args: string[], env: Record<string, string>, timeoutSeconds: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const child = spawn(command, args, {
+      // LevelDB (dynalite) opens its files without close-on-exec: a task would inherit them, hold the
+      // data dir's LOCK after the server died (no restart possible) and could write into the store. The
+      // wrapper closes every inherited descriptor above stderr before it execs the task.
+      const [file, argv] = existsSync(BASH) ? [BASH, ['-c', CLOSE_INHERITED_FDS, 'sundial-task', command, ...args]] : [command, args];
+      const child = spawn(file, argv, {
         env: { ...process.env, ...env },
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],

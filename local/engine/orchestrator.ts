@@ -76,6 +76,11 @@ export class LocalOrchestrator implements Orchestrator {
     this.running.get(name)?.abort();
   }
 
+  /** Whether execution `name` runs in this process (the reaper: an execution that does not was lost). */
+  has(name: string): boolean {
+    return this.running.has(name);
+  }
+
   /** Executions still running. */
   get active(): number {
     return this.running.size;

@@ -19,14 +19,16 @@ describe('restart on the same data dir', () => {
     await first.api('PUT', '/api/process_definitions/also-kept', processDefinition('also-kept'));
     await first.api('PUT', '/api/process_definitions/deleted', processDefinition('deleted'));
     await first.api('DELETE', '/api/process_definitions/deleted');
-    // Finished runs only: a run left `running` is not what this test is about.
+    // Finished runs only: a run left `running` is not what this test is about. The first attempt
+    // ended just now, so that its token may still post entries (LATE_ENTRY_GRACE_SECONDS).
+    const justNow = new Date().toISOString();
     const run: SeededRun = await seedRun(first.services, {
       process_definition_name: 'kept',
       status: 'failed',
       start_time: isoAt(0),
       end_time: isoAt(5),
       tasks: [
-        { task_definition_name: 'first', status: 'succeeded', end_time: isoAt(1) },
+        { task_definition_name: 'first', status: 'succeeded', end_time: justNow },
         { task_definition_name: 'second', status: 'failed', end_time: isoAt(5) },
       ],
     });

@@ -1,0 +1,104 @@
+/**
+ * A local Sundial instrumented for the benchmarks: DynamoDB calls counted, engine steps (the Lambda
+ * invocations deployed) counted and timed, and a promise per run that settles when the run ends (a
+ * run listener, so that waiting reads nothing from the store).
+ */
+import '../local/polyfills';
+import { spawn } from 'node:child_process';
+import { type LocalSundial, startLocal } from '../local/server';
+import { countDynamo, median } from './stats';
+
+export interface BenchSundial {
+  sundial: LocalSundial;
+  call: (method: string, path: string, body?: unknown) => Promise<any>;
+  dynamo: ReturnType<typeof countDynamo>;
+  /** Engine steps (Prepare, Record) since the last reset, with their durations in ms. */
+  steps: { prepare: number[]; record: number[] };
+  resetCounts: () => void;
+  /** Settles with the run's final status when it ends. */
+  ended: (processId: string) => Promise<string>;
+  close: () => Promise<void>;
+}
+
+export async function startBench(dataDir?: string): Promise<BenchSundial> {
+  const sundial = await startLocal({ port: 0, dataDir, log: () => undefined });
+  const { engine, schedules, store } = sundial.services;
+  const dynamo = countDynamo(store.db);
+  const steps = { prepare: [] as number[], record: [] as number[] };
+  for (const step of ['prepare', 'record'] as const) {
+    const original = engine[step].bind(engine) as (x: never) => Promise<unknown>;
+    (engine as unknown as Record<string, unknown>)[step] = async (input: never) => {
+      const t0 = performance.now();
+      try {
+        return await original(input);
+      } finally {
+        steps[step].push(performance.now() - t0);
+      }
+    };
+  }
+  const waiting = new Map<string, (status: string) => void>();
+  const finished = new Map<string, string>();
+  const runEnded = schedules.runEnded.bind(schedules);
+  schedules.runEnded = async (run) => {
+    try {
+      return await runEnded(run);
+    } finally {
+      // After the listener's own writes, so that closing the server never cuts them off.
+      finished.set(run.process_id, run.status);
+      waiting.get(run.process_id)?.(run.status);
+    }
+  };
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(sundial.url + path, {
+      method,
+      headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+    return text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
+  };
+  return {
+    sundial,
+    call,
+    dynamo,
+    steps,
+    resetCounts: () => {
+      dynamo.reset();
+      steps.prepare.length = 0;
+      steps.record.length = 0;
+      sundial.orchestrator.stateTransitions = 0;
+    },
+    ended: (processId) => {
+      const done = finished.get(processId);
+      if (done) return Promise.resolve(done);
+      return new Promise((resolve) => waiting.set(processId, resolve));
+    },
+    close: () => sundial.close(),
+  };
+}
+
+/** A no-op shell task, as the engine benchmarks run it. */
+export const noop = (name: string, deps: string[] = [], script = 'true') => ({
+  task_definition_name: name,
+  dependencies: deps.map((d) => ({ task_definition_name: d })),
+  executable: { shell_script_command: { script } },
+  max_attempts: 1,
+  backoff_base_seconds: 0,
+  require_explicit_success: false,
+});
+
+/** The tasks' own time: a no-op `/bin/sh -c true` spawned as the local executor spawns it, median of n. */
+export async function shellSpawnMs(n = 20): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn('/bin/sh', ['-c', 'true'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      child.once('error', reject);
+      child.once('close', () => resolve());
+    });
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}

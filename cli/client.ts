@@ -1,0 +1,116 @@
+/**
+ * The CLI's HTTP client: plain requests to the local mode, SigV4-signed requests (service
+ * `execute-api`, credentials from the standard AWS chain) to a deployed API.
+ */
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+    readonly path: string,
+  ) {
+    let message = body;
+    try {
+      message = (JSON.parse(body) as { error?: { message?: string } }).error?.message ?? body;
+    } catch {
+      // not JSON: keep the text
+    }
+    super(`${status} ${path}: ${message}`);
+    this.name = 'ApiError';
+  }
+}
+
+export interface ClientOptions {
+  /** Base URL of the API, e.g. http://127.0.0.1:8080 or https://abc.execute-api.eu-west-1.amazonaws.com */
+  url: string;
+  /** Sign with SigV4. @default true unless the host is loopback */
+  sign?: boolean;
+  /** @default from the host name (`*.execute-api.<region>.amazonaws.com`), else AWS_REGION */
+  region?: string;
+}
+
+export interface Response<T> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+const bytes = (d: string | ArrayBuffer | ArrayBufferView): string | Uint8Array =>
+  typeof d === 'string' ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+
+/** SHA-256 (and HMAC-SHA-256 with a secret) in the shape @smithy/signature-v4 takes. */
+class Sha256 {
+  private readonly hash: Hash | Hmac;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.hash.update(bytes(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+
+const isLoopback = (host: string) => host === 'localhost' || host === '[::1]' || /^127\./.test(host);
+
+export function regionOf(url: URL, fallback = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION): string | undefined {
+  return /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(url.hostname)?.[1] ?? fallback;
+}
+
+export class SundialClient {
+  private readonly base: URL;
+  private readonly sign: boolean;
+  private signer?: Promise<{ sign: (req: any) => Promise<{ headers: Record<string, string> }> }>;
+
+  constructor(private readonly options: ClientOptions) {
+    this.base = new URL(options.url.replace(/\/+$/, ''));
+    this.sign = options.sign ?? !isLoopback(this.base.hostname);
+  }
+
+  get url(): string {
+    return this.base.toString().replace(/\/+$/, '');
+  }
+
+  private async signer_() {
+    this.signer ??= (async () => {
+      const [{ SignatureV4 }, { fromNodeProviderChain }] = await Promise.all([import('@smithy/signature-v4'), import('@aws-sdk/credential-providers')]);
+      const region = this.options.region ?? regionOf(this.base);
+      if (!region) throw new Error('cannot tell the AWS region of the API: set AWS_REGION or --region');
+      return new SignatureV4({ service: 'execute-api', region, credentials: fromNodeProviderChain(), sha256: Sha256 });
+    })();
+    return this.signer;
+  }
+
+  async request<T = any>(method: string, path: string, options: { query?: Record<string, string | string[] | undefined>; body?: unknown } = {}): Promise<Response<T>> {
+    const url = new URL(this.base.pathname.replace(/\/$/, '') + path, this.base);
+    const query: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(options.query ?? {})) {
+      if (v === undefined) continue;
+      query[k] = v;
+      for (const one of Array.isArray(v) ? v : [v]) url.searchParams.append(k, one);
+    }
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    let headers: Record<string, string> = { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) };
+    if (this.sign) {
+      const signer = await this.signer_();
+      const signed = await signer.sign({
+        method,
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: url.port ? Number(url.port) : undefined,
+        path: url.pathname,
+        query,
+        headers: { ...headers, host: url.host },
+        body,
+      });
+      headers = signed.headers;
+    }
+    const res = await fetch(url, { method, headers, body });
+    const text = await res.text();
+    if (!res.ok) throw new ApiError(res.status, text, `${method} ${path}`);
+    const isJson = /json/.test(res.headers.get('content-type') ?? '') && text !== '';
+    return { status: res.status, headers: res.headers, body: (isJson ? JSON.parse(text) : text) as T };
+  }
+}

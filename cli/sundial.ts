@@ -1,0 +1,261 @@
+/**
+ * `sundial`: the operators' command line. Talks to the local mode (http://127.0.0.1:8080) by default;
+ * `--url` / `SUNDIAL_URL` points it at a deployed API, which it calls SigV4-signed with credentials from
+ * the standard AWS chain (environment, profile, SSO, instance role).
+ *
+ * Exit codes: 0 done (a waited run succeeded), 1 a waited run failed, 2 usage, 3 the API refused.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { ApiError, SundialClient } from './client';
+import { renderProgress, type RunView } from './progress';
+
+const USAGE = `usage: sundial [--url URL] [--sign|--no-sign] [--region R] <command> [args]
+
+  apply -f FILE               create or replace the definitions in FILE (JSON or YAML; one, a list, or YAML documents)
+  list                        definitions: schedule, paused, next run, last run
+  get NAME                    a definition (JSON)
+  trigger NAME [--task T] [--env K=V ...] [--wait]
+                              start a run; --wait shows the DAG's progress until it ends (exit 1 if it failed)
+  runs NAME [--limit N]       runs of a definition, newest first
+  run RUN_ID                  a run (JSON)
+  logs RUN_ID|TASK_ID [--follow]
+                              task output (stdout/stderr) of a run's attempts, or of one attempt
+  kill RUN_ID | retry RUN_ID
+  pause NAME | resume NAME | delete NAME
+
+  --url defaults to $SUNDIAL_URL, else http://127.0.0.1:8080. Requests to a non-loopback host are
+  SigV4-signed (service execute-api) unless --no-sign.`;
+
+class UsageError extends Error {}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function parse(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      sign: { type: 'boolean' },
+      'no-sign': { type: 'boolean' },
+      region: { type: 'string' },
+      file: { type: 'string', short: 'f' },
+      task: { type: 'string' },
+      env: { type: 'string', multiple: true },
+      wait: { type: 'boolean' },
+      follow: { type: 'boolean' },
+      limit: { type: 'string' },
+      interval: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  return { values, positionals };
+}
+
+/** Definitions in a JSON or YAML file: one object, a list of them, or several YAML documents. */
+export function readDefinitions(path: string): Record<string, unknown>[] {
+  const text = readFileSync(path, 'utf8');
+  const docs = path.endsWith('.json') ? [JSON.parse(text) as unknown] : parseAllDocuments(text).map((d) => {
+    if (d.errors.length > 0) throw new UsageError(`${path}: ${d.errors[0]?.message}`);
+    return d.toJS() as unknown;
+  });
+  const defs = docs.flatMap((d) => (Array.isArray(d) ? d : d === null || d === undefined ? [] : [d]));
+  for (const d of defs) {
+    if (typeof d !== 'object' || d === null || typeof (d as Record<string, unknown>).process_definition_name !== 'string') {
+      throw new UsageError(`${path}: every definition needs a process_definition_name`);
+    }
+  }
+  return defs as Record<string, unknown>[];
+}
+
+const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+function scheduleText(schedule: any): string {
+  if (!schedule) return '-';
+  if (schedule.cron_schedule) {
+    const c = schedule.cron_schedule;
+    return `cron ${c.minutes} ${c.hours} ${c.day_of_month} ${c.month} ${c.day_of_week}${c.time_zone ? ` ${c.time_zone}` : ''}`;
+  }
+  if (schedule.continuous_schedule) return `continuous +${schedule.continuous_schedule.buffer_seconds ?? 0}s`;
+  if (schedule.interval_schedule) return `interval ${schedule.interval_schedule.repeat}`;
+  return '?';
+}
+
+async function main(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const { values, positionals } = parse(argv);
+  const [command, ...args] = positionals;
+  if (values.help || !command) {
+    out(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const client = new SundialClient({
+    url: values.url ?? process.env.SUNDIAL_URL ?? 'http://127.0.0.1:8080',
+    ...(values.sign ? { sign: true } : values['no-sign'] ? { sign: false } : {}),
+    ...(values.region ? { region: values.region } : {}),
+  });
+  const need = (what: string) => {
+    const v = args[0];
+    if (!v) throw new UsageError(`${command} needs ${what}`);
+    return encodeURIComponent(v);
+  };
+  const interval = Number(values.interval ?? 1000);
+
+  switch (command) {
+    case 'apply': {
+      if (!values.file) throw new UsageError('apply needs -f FILE');
+      for (const def of readDefinitions(values.file)) {
+        const name = String(def.process_definition_name);
+        const res = await client.request('PUT', `/api/process_definitions/${encodeURIComponent(name)}`, { body: def });
+        out(`${name} ${res.status === 201 ? 'created' : 'updated'}`);
+      }
+      return 0;
+    }
+    case 'list': {
+      const defs = (await client.request<any[]>('GET', '/api/process_definitions')).body;
+      const rows = [['NAME', 'SCHEDULE', 'PAUSED', 'NEXT RUN', 'LAST RUN'], ...defs.map((d) => [
+        d.process_definition_name,
+        scheduleText(d.schedule),
+        d.paused ? 'yes' : 'no',
+        d.next_run_time ?? '-',
+        d.last_run ? `${d.last_run.status} ${d.last_run.start_time}` : '-',
+      ])];
+      out(table(rows));
+      return 0;
+    }
+    case 'get':
+      out(JSON.stringify((await client.request('GET', `/api/process_definitions/${need('a definition name')}`)).body, null, 2));
+      return 0;
+    case 'run':
+      out(JSON.stringify((await client.request('GET', `/api/processes/${need('a run id')}`)).body, null, 2));
+      return 0;
+    case 'delete':
+      await client.request('DELETE', `/api/process_definitions/${need('a definition name')}`);
+      out(`${args[0]} deleted`);
+      return 0;
+    case 'pause':
+    case 'resume': {
+      const def = (await client.request('POST', `/api/process_definitions/${need('a definition name')}/${command}`)).body;
+      out(`${def.process_definition_name} ${def.paused ? 'paused' : 'resumed'}`);
+      return 0;
+    }
+    case 'kill':
+    case 'retry': {
+      const run = (await client.request('POST', `/api/processes/${need('a run id')}/${command}`)).body;
+      out(`${run.process_id} ${run.status}${run.reason ? ` (${run.reason})` : ''}`);
+      return 0;
+    }
+    case 'runs': {
+      const runs = (await client.request<any[]>('GET', '/api/processes', {
+        query: { process_definition_name: args[0] ? args[0] : undefined, limit: values.limit ?? '20' },
+      })).body;
+      out(table([['RUN', 'STATUS', 'STARTED', 'ENDED'], ...runs.map((r) => [r.process_id, r.status, r.start_time, r.end_time ?? '-'])]));
+      return 0;
+    }
+    case 'trigger': {
+      const name = need('a definition name');
+      const env = (values.env ?? []).map((kv) => {
+        const i = kv.indexOf('=');
+        if (i < 1) throw new UsageError(`--env takes K=V, got "${kv}"`);
+        return { variable_name: kv.slice(0, i), value: kv.slice(i + 1) };
+      });
+      const run = (await client.request('POST', `/api/process_definitions/${name}/trigger`, {
+        query: { task_definition_name: values.task },
+        ...(env.length > 0 ? { body: { environment_variables: env } } : {}),
+      })).body;
+      if (!values.wait) {
+        out(run.process_id);
+        return 0;
+      }
+      const def = (await client.request('GET', `/api/process_definitions/${name}`)).body;
+      const ended = await watch(client, def, run.process_id, out, interval);
+      return ended.status === 'succeeded' ? 0 : 1;
+    }
+    case 'logs':
+      return follow(client, need('a run id or task id'), Boolean(values.follow), out, interval);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+/** Draws the run's DAG progress until it ends: redrawn in place on a terminal, a line per change otherwise. */
+async function watch(client: SundialClient, def: any, processId: string, out: (s: string) => void, interval: number): Promise<RunView> {
+  const tty = process.stdout.isTTY === true;
+  let drawn = 0;
+  let last = '';
+  for (;;) {
+    const run = (await client.request<RunView>('GET', `/api/processes/${processId}`)).body;
+    const text = renderProgress(def, run, new Date(), tty);
+    if (tty) {
+      if (drawn > 0) process.stdout.write(`\x1b[${drawn}A\x1b[J`);
+      process.stdout.write(`${text}\n`);
+      drawn = text.split('\n').length;
+    } else if (text.replace(/\d+(\.\d+)?s/g, '') !== last) {
+      out(text);
+      last = text.replace(/\d+(\.\d+)?s/g, '');
+    }
+    if (run.status !== 'running') return run;
+    await sleep(interval);
+  }
+}
+
+/** Prints task output: every attempt of a run (or one attempt), following new lines while the run runs. */
+async function follow(client: SundialClient, id: string, following: boolean, out: (s: string) => void, interval: number): Promise<number> {
+  const cursors = new Map<string, string | undefined>();
+  let single: { task_id: string; label: string } | undefined;
+  let run: RunView | undefined;
+  try {
+    run = (await client.request<RunView>('GET', `/api/processes/${id}`)).body;
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    single = { task_id: id, label: '' };
+  }
+  for (;;) {
+    const attempts = single ? [single] : (run?.task ?? []).map((t) => ({ task_id: t.task_id, label: `${t.task_definition_name}#${t.previous_attempt_count} ` }));
+    const processId = run?.process_id;
+    for (const a of attempts) {
+      for (;;) {
+        const page = (await client.request('GET', `/api/tasks/${a.task_id}/output`, {
+          query: { next: cursors.get(a.task_id), process_id: processId },
+        })).body;
+        for (const line of page.lines) out(`${a.label}${line.stream === 'stderr' ? '[stderr] ' : ''}${line.message}`);
+        const moved = page.next !== undefined && page.next !== cursors.get(a.task_id);
+        if (page.next !== undefined) cursors.set(a.task_id, page.next);
+        if (page.note && page.lines.length === 0 && !cursors.has(`${a.task_id}#note`)) {
+          cursors.set(`${a.task_id}#note`, page.note);
+          process.stderr.write(`${a.label}(${page.note})\n`);
+        }
+        if (!moved || page.lines.length === 0) break;
+      }
+    }
+    if (!following || single || !run || run.status !== 'running') return 0;
+    await sleep(interval);
+    run = (await client.request<RunView>('GET', `/api/processes/${run.process_id}`)).body;
+    if (run.status !== 'running') following = false; // one last pass for the final lines
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    return await main(argv, (s) => process.stdout.write(`${s}\n`), (s) => process.stderr.write(`${s}\n`));
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`sundial: ${(e as Error).message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (e instanceof ApiError) {
+      process.stderr.write(`sundial: ${e.message}\n`);
+      return 3;
+    }
+    process.stderr.write(`sundial: ${(e as Error).message}\n`);
+    return 3;
+  }
+}
+
+process.exitCode = await run(process.argv.slice(2));

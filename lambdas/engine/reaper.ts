@@ -1,0 +1,91 @@
+/**
+ * The reaper: finds task attempts their executor lost — the execution, job or process is gone and
+ * nothing recorded the attempt, or the attempt ran past its deadline — and ends them through the
+ * engine with a reason, so that no run stays `running` for ever (the agenda seed's reclaimer of stuck
+ * work). Deployed, an EventBridge schedule invokes the engine function with `{action: "reap"}`
+ * (lib/reaper.ts); locally the sweep runs it (local/sweeper.ts).
+ *
+ * Candidates come from the sparse ACTIVE index (running runs only) and each run's slots: no Scan.
+ */
+import { backoffSeconds } from '../domain/engine';
+import type { Logger } from '../logger';
+import type { Store } from '../store';
+import type { Slot } from '../store/slots';
+import { DEFAULT_TIMEOUT_SECONDS } from './contract';
+import type { Engine } from './engine';
+
+/** Slack beyond an attempt's own bound (backoff + max_runtime_seconds) before the reaper ends it. */
+export const REAPER_GRACE_SECONDS = 300;
+
+export interface ReaperDeps {
+  store: Store;
+  engine: Pick<Engine, 'reap'>;
+  now: () => Date;
+  logger: Logger;
+  /**
+   * Whether the execution of this name no longer runs (local: the orchestrator has no such execution;
+   * deployed: DescribeExecution is not RUNNING). An attempt is reaped as lost only when two sweeps in a
+   * row found it so, which leaves room for a task that is being started right now.
+   */
+  executionGone?: (executionName: string) => Promise<boolean>;
+  /** @default REAPER_GRACE_SECONDS */
+  graceSeconds?: number;
+}
+
+export interface ReapedAttempt {
+  process_id: string;
+  task_definition_name: string;
+  task_id?: string;
+  reason: string;
+}
+
+export class Reaper {
+  /** Slots found without an execution at the previous sweep (`<process id>/<task>/<execution>`). */
+  private suspects = new Set<string>();
+
+  constructor(private readonly d: ReaperDeps) {}
+
+  /** One sweep: ends every lost attempt; answers what it ended. */
+  async reap(): Promise<ReapedAttempt[]> {
+    const reaped: ReapedAttempt[] = [];
+    const stillSuspect = new Set<string>();
+    for (const processId of await this.d.store.runs.listActiveRunIds()) {
+      for (const slot of await this.d.store.slots.list(processId)) {
+        if (slot.status !== 'running') continue;
+        const reason = await this.whyLost(slot, stillSuspect);
+        if (!reason) continue;
+        try {
+          await this.d.engine.reap({ process_id: processId, task_definition_name: slot.name }, reason);
+          reaped.push({ process_id: processId, task_definition_name: slot.name, ...(slot.current_task_id ? { task_id: slot.current_task_id } : {}), reason });
+          this.d.logger.warn('lost attempt reaped', { process_id: processId, task_definition_name: slot.name, task_id: slot.current_task_id, reason });
+        } catch (err) {
+          this.d.logger.error('could not reap a lost attempt', { process_id: processId, task_definition_name: slot.name, error: err as Error });
+        }
+      }
+    }
+    this.suspects = stillSuspect;
+    return reaped;
+  }
+
+  private async whyLost(slot: Slot, stillSuspect: Set<string>): Promise<string | undefined> {
+    const now = this.d.now().getTime();
+    const task = slot.current_task_id ? await this.d.store.runs.getTaskRecord(slot.process_id, slot.current_task_id) : undefined;
+    if (task?.status === 'running') {
+      const def = slot.definition;
+      const bound =
+        (slot.skip_backoff ? 0 : backoffSeconds(def, task.previous_attempt_count)) +
+        (def.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS) +
+        (this.d.graceSeconds ?? REAPER_GRACE_SECONDS);
+      const deadline = Date.parse(task.start_time) + bound * 1000;
+      if (Number.isFinite(deadline) && now > deadline) {
+        return `the executor lost the attempt: it ran past its deadline (${new Date(deadline).toISOString()}: backoff + max_runtime_seconds + ${this.d.graceSeconds ?? REAPER_GRACE_SECONDS} s) and nothing recorded it`;
+      }
+    }
+    if (!slot.execution_name || !this.d.executionGone) return undefined;
+    if (!(await this.d.executionGone(slot.execution_name))) return undefined;
+    const key = `${slot.process_id}/${slot.name}/${slot.execution_name}`;
+    stillSuspect.add(key);
+    if (!this.suspects.has(key)) return undefined;
+    return 'the executor lost the attempt: its execution ended and nothing recorded it';
+  }
+}

@@ -1,0 +1,108 @@
+/** The `sundial` CLI (cli/bin.mjs, the npm bin) against the local mode, as an operator runs it. */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSundial, type TestSundial } from '../helpers/local';
+
+let t: TestSundial;
+
+beforeAll(async () => {
+  t = await startTestSundial();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+function sundial(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['cli/bin.mjs', '--url', t.url, '--interval', '100', ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const YAML = `
+process_definition_name: cli-ok
+task_definitions:
+  - task_definition_name: extract
+    dependencies: []
+    executable: { shell_script_command: { script: "echo extracting; echo warn >&2" } }
+    max_attempts: 1
+    backoff_base_seconds: 0
+    require_explicit_success: false
+  - task_definition_name: load
+    dependencies: [{ task_definition_name: extract }]
+    executable: { shell_script_command: { script: "echo loading $DAY" } }
+    max_attempts: 1
+    backoff_base_seconds: 0
+    require_explicit_success: false
+---
+process_definition_name: cli-bad
+schedule: { cron_schedule: { minutes: "0", hours: "4", day_of_month: "?", month: "*", day_of_week: "*" } }
+task_definitions:
+  - task_definition_name: boom
+    dependencies: []
+    executable: { shell_script_command: { script: "exit 4" } }
+    max_attempts: 1
+    backoff_base_seconds: 0
+    require_explicit_success: false
+  - task_definition_name: slow
+    dependencies: []
+    executable: { shell_script_command: { script: "sleep 30" } }
+    max_attempts: 1
+    backoff_base_seconds: 0
+    require_explicit_success: false
+`;
+
+describe('sundial CLI', () => {
+  it('applies YAML, lists, triggers and waits (exit code = outcome), shows logs, kills, pauses, deletes', async () => {
+    // Prepare
+    const file = join(t.dataDir, 'defs.yaml');
+    writeFileSync(file, YAML);
+    // Act + Assess
+    const applied = await sundial('apply', '-f', file);
+    expect(applied.stdout, applied.stderr).toBe('cli-ok created\ncli-bad created\n');
+    expect((await sundial('apply', '-f', file)).stdout).toBe('cli-ok updated\ncli-bad updated\n');
+
+    const listed = await sundial('list');
+    expect(listed.stdout).toMatch(/^NAME\s+SCHEDULE\s+PAUSED\s+NEXT RUN\s+LAST RUN/);
+    expect(listed.stdout).toMatch(/cli-bad\s+cron 0 4 \? \* \*\s+no\s+20\d\d-/);
+
+    const ok = await sundial('trigger', 'cli-ok', '--env', 'DAY=monday', '--wait');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/run [0-9a-f-]{36} of cli-ok: succeeded/);
+    expect(ok.stdout).toMatch(/✔ extract\s+succeeded/);
+    expect(ok.stdout).toMatch(/✔ load\s+succeeded .*← extract/);
+    const runId = /run ([0-9a-f-]{36})/.exec(ok.stdout)?.[1] ?? '';
+
+    const logs = await sundial('logs', runId);
+    expect(logs.stdout).toContain('extract#0 extracting\n');
+    expect(logs.stdout).toContain('extract#0 [stderr] warn\n');
+    expect(logs.stdout).toContain('load#0 loading monday\n');
+
+    const runs = await sundial('runs', 'cli-ok');
+    expect(runs.stdout).toContain(`${runId}  succeeded`);
+
+    const started = await sundial('trigger', 'cli-bad');
+    const badId = started.stdout.trim();
+    expect(badId).toMatch(/^[0-9a-f-]{36}$/);
+    const follow = sundial('logs', badId, '--follow');
+    const killed = await sundial('kill', badId);
+    expect(killed.stdout).toMatch(/failed \(killed by operator\)/);
+    expect((await follow).code).toBe(0);
+    const waited = await sundial('trigger', 'cli-bad', '--task', 'boom', '--wait');
+    expect(waited.code).toBe(1);
+    expect(waited.stdout).toMatch(/✘ boom\s+failed/);
+
+    expect((await sundial('pause', 'cli-bad')).stdout).toBe('cli-bad paused\n');
+    expect((await sundial('resume', 'cli-bad')).stdout).toBe('cli-bad resumed\n');
+    const get = await sundial('get', 'cli-ok');
+    expect(JSON.parse(get.stdout).task_definitions).toHaveLength(2);
+    expect((await sundial('delete', 'cli-ok')).stdout).toBe('cli-ok deleted\n');
+    const missing = await sundial('get', 'cli-ok');
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/404 .*does not exist/);
+    expect((await sundial('frobnicate')).code).toBe(2);
+  });
+});

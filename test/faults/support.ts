@@ -1,0 +1,73 @@
+/** Fault-test helpers: the local mode as a real child process (to SIGKILL it), and polling. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `read` until `done` holds; fails with the last value after `timeoutMs`. */
+export async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (done(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(v).slice(0, 2000)}`);
+    await sleep(50);
+  }
+}
+
+/** A port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface ChildSundial {
+  url: string;
+  child: ChildProcess;
+  output: () => string;
+  /** Waits for the process to exit. */
+  exited: Promise<void>;
+}
+
+/**
+ * `npm start` as a child process (`tsx local/main.ts`) on `dataDir`. The test process's
+ * `SUNDIAL_TASK_DEFINITION_FILE` (test/global-setup.ts) passes through, so it starts without synthesizing.
+ */
+export async function startChild(dataDir: string, timeoutMs = 30_000): Promise<ChildSundial> {
+  const port = await freePort();
+  // node itself with tsx's loader, not the tsx CLI: the CLI runs the server in a grandchild that a
+  // SIGKILL of the CLI would leave running.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
+    cwd: process.cwd(),
+    env: { ...process.env, PORT: String(port), SUNDIAL_DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  while (!out.includes('sundial listening on')) {
+    if (child.exitCode !== null) throw new Error(`the local server exited early:\n${out}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the local server did not start in ${timeoutMs} ms:\n${out}`);
+    }
+    await sleep(50);
+  }
+  return { url, child, output: () => out, exited };
+}
+
+/** Kills a detached process group (a task's shell) if it still runs. */
+export function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    /* gone already */
+  }
+}

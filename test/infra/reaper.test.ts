@@ -1,0 +1,42 @@
+/** The reaper's schedule and the retention setting, as synthesized. */
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { RETENTION_DAYS_ENV } from '../../lambdas/domain/retention';
+import { allPolicyStatements, logicalIdByPath, synthSundial } from './support';
+
+describe('reaper and retention', () => {
+  // Prepare (shared): the template only is read, never changed.
+  const { template } = synthSundial();
+
+  it('invokes the engine function with {action: "reap"} every 5 minutes', () => {
+    // Prepare
+    const engineId = logicalIdByPath(template, 'AWS::Lambda::Function', '/Engine/Handler/Function/Resource');
+
+    // Assess
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [engineId, 'Arn'] }, Input: JSON.stringify({ action: 'reap' }) })],
+    });
+  });
+
+  it('lets the engine describe executions of the task state machine only', () => {
+    // Act
+    const describes = allPolicyStatements(template).filter(
+      ({ owner, statement }) => owner.startsWith('SundialEngineHandlerRole') && JSON.stringify(statement.Action).includes('states:DescribeExecution'),
+    );
+
+    // Assess
+    expect(describes.length).toBeGreaterThan(0);
+    for (const { statement } of describes) expect(JSON.stringify(statement.Resource)).toMatch(/:execution:Sundial-Engine-[^:"]+-Tasks:\*/);
+  });
+
+  it(`sets ${RETENTION_DAYS_ENV} (90 days by default) on the functions that end runs, and TTL on the table`, () => {
+    // Assess
+    for (const path of ['/Engine/Handler/Function/Resource', '/Api/ApiHandler/Function/Resource']) {
+      const id = logicalIdByPath(template, 'AWS::Lambda::Function', path);
+      const fn = template.findResources('AWS::Lambda::Function')[id];
+      expect(fn?.Properties.Environment.Variables[RETENTION_DAYS_ENV], path).toBe('90');
+    }
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', { TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true } });
+  });
+});

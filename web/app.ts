@@ -1,0 +1,193 @@
+/// <reference lib="dom" />
+/**
+ * Sundial's web console: a hash-routed page over the operator API (the same routes the CLI calls).
+ * `#/` definitions, `#/def/<name>` one definition and its runs, `#/run/<id>` one run with its DAG (laid
+ * out by dagre), a timeline of attempts, log/metadata entries and task output. A running run refreshes
+ * itself every second.
+ */
+import dagre from '@dagrejs/dagre';
+
+declare global {
+  interface Window {
+    SUNDIAL_API?: string;
+  }
+}
+
+type Any = any;
+const API = (window.SUNDIAL_API ?? '').replace(/\/+$/, '');
+const app = document.getElementById('app') as HTMLElement;
+let timer: number | undefined;
+
+const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const enc = encodeURIComponent;
+
+async function api(method: string, path: string, body?: unknown): Promise<Any> {
+  const res = await fetch(API + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const json = text && /json/.test(res.headers.get('content-type') ?? '') ? JSON.parse(text) : undefined;
+  if (!res.ok) throw new Error(`${res.status}: ${json?.error?.message ?? text}`);
+  return json;
+}
+
+const stateOf = (status: string | undefined) =>
+  status === 'succeeded' || status === 'failed' ? status : status === undefined ? 'waiting' : 'running';
+const pill = (status: string) => `<span class="pill ${stateOf(status)}" data-status="${esc(status)}">${esc(status)}</span>`;
+const dur = (from?: string, to?: string) => {
+  if (!from) return '';
+  const s = ((to ? Date.parse(to) : Date.now()) - Date.parse(from)) / 1000;
+  return s < 60 ? `${s.toFixed(1)}s` : s < 3600 ? `${Math.floor(s / 60)}m${Math.round(s % 60)}s` : `${(s / 3600).toFixed(1)}h`;
+};
+const when = (iso?: string | null) => (iso ? new Date(iso).toLocaleString() : '—');
+
+function schedule(s: Any): string {
+  if (!s) return '—';
+  if (s.cron_schedule) {
+    const c = s.cron_schedule;
+    return `cron ${c.minutes} ${c.hours} ${c.day_of_month} ${c.month} ${c.day_of_week}${c.time_zone ? ` (${c.time_zone})` : ''}`;
+  }
+  if (s.continuous_schedule) return `continuous, +${s.continuous_schedule.buffer_seconds ?? 0}s`;
+  if (s.interval_schedule) return `interval ${s.interval_schedule.repeat}`;
+  return '?';
+}
+
+function fail(err: unknown): void {
+  app.insertAdjacentHTML('afterbegin', `<p class="error" data-testid="error">${esc((err as Error).message)}</p>`);
+}
+
+// ---- pages -------------------------------------------------------------------------------------
+
+async function definitionsPage(): Promise<void> {
+  const defs: Any[] = await api('GET', '/api/process_definitions');
+  const recent = await Promise.all(defs.map((d) => api('GET', `/api/processes?process_definition_name=${enc(d.process_definition_name)}&limit=12`)));
+  app.innerHTML = `<h1>Process definitions</h1>
+  <table data-testid="definitions"><tr><th>Name</th><th>Schedule</th><th>Paused</th><th>Next run</th><th>Last runs</th></tr>
+  ${defs.map((d, i) => `<tr data-name="${esc(d.process_definition_name)}">
+    <td><a href="#/def/${enc(d.process_definition_name)}">${esc(d.process_definition_name)}</a><div class="meta">${esc(d.process_description ?? '')}</div></td>
+    <td>${esc(schedule(d.schedule))}</td><td>${d.paused ? 'paused' : 'no'}</td><td>${esc(when(d.next_run_time))}</td>
+    <td><div class="squares">${(recent[i] as Any[]).slice().reverse().map((r) => `<a class="sq ${stateOf(r.status)}" title="${esc(`${r.status} ${r.start_time}`)}" href="#/run/${enc(r.process_id)}"></a>`).join('')}</div></td>
+  </tr>`).join('')}</table>${defs.length === 0 ? '<p class="meta">No definitions yet: PUT one with the API or <code>sundial apply -f</code>.</p>' : ''}`;
+}
+
+async function definitionPage(name: string): Promise<void> {
+  const [def, runs] = await Promise.all([
+    api('GET', `/api/process_definitions/${enc(name)}`),
+    api('GET', `/api/processes?process_definition_name=${enc(name)}&limit=50`),
+  ]);
+  app.innerHTML = `<h1>${esc(name)} ${def.paused ? '<span class="pill waiting">paused</span>' : ''}</h1>
+  <p class="meta">${esc(def.process_description ?? '')}</p>
+  <p>Schedule: ${esc(schedule(def.schedule))} · next run ${esc(when(def.next_run_time))} · overlap ${esc(def.overlap_action)} ·
+     ${esc(def.runs_succeeded ?? 0)} succeeded, ${esc(def.runs_failed ?? 0)} failed</p>
+  <p><button data-action="trigger">Trigger</button>${def.paused ? '<button data-action="resume">Resume</button>' : '<button data-action="pause">Pause</button>'}</p>
+  <h2>Tasks</h2><div id="dag"></div>
+  <h2>Runs</h2><table data-testid="runs"><tr><th>Run</th><th>Status</th><th>Started</th><th>Duration</th></tr>
+  ${(runs as Any[]).map((r) => `<tr><td><a href="#/run/${enc(r.process_id)}">${esc(r.process_id)}</a></td><td>${pill(r.status)}</td><td>${esc(when(r.start_time))}</td><td>${esc(dur(r.start_time, r.end_time))}</td></tr>`).join('')}</table>`;
+  drawDag(document.getElementById('dag') as HTMLElement, def.task_definitions, []);
+  app.querySelector('[data-action="trigger"]')?.addEventListener('click', () =>
+    api('POST', `/api/process_definitions/${enc(name)}/trigger`).then((run) => { location.hash = `#/run/${enc(run.process_id)}`; }, fail));
+  for (const action of ['pause', 'resume']) {
+    app.querySelector(`[data-action="${action}"]`)?.addEventListener('click', () =>
+      api('POST', `/api/process_definitions/${enc(name)}/${action}`).then(() => render(), fail));
+  }
+}
+
+async function runPage(id: string): Promise<void> {
+  const run = await api('GET', `/api/processes/${enc(id)}`);
+  const def = await api('GET', `/api/process_definitions/${enc(run.process_definition_name)}`).catch(() => undefined);
+  const tasks: Any[] = run.task;
+  const taskDefs: Any[] = def?.task_definitions ?? [...new Set(tasks.map((t) => t.task_definition_name))].map((n) => ({ task_definition_name: n, dependencies: [] }));
+  const outputs = await Promise.all(tasks.map((t) => api('GET', `/api/tasks/${enc(t.task_id)}/output?process_id=${enc(run.process_id)}`).catch(() => ({ lines: [] }))));
+  const p = run.progress;
+  app.innerHTML = `<h1>Run of <a href="#/def/${enc(run.process_definition_name)}">${esc(run.process_definition_name)}</a> ${pill(run.status)}</h1>
+  <p class="meta" data-testid="run-id">${esc(run.process_id)}</p>
+  <p>Started ${esc(when(run.start_time))} · ${run.end_time ? `ended ${esc(when(run.end_time))} · ` : ''}${esc(dur(run.start_time, run.end_time))}
+  ${p ? ` · ${p.succeeded}/${p.total} succeeded, ${p.failed} failed, ${p.running} running, ${p.waiting} waiting` : ''}${run.reason ? ` · <b>${esc(run.reason)}</b>` : ''}</p>
+  <p>${run.status === 'running' ? '<button class="danger" data-action="kill">Kill</button>' : ''}${run.status === 'failed' ? '<button data-action="retry">Retry</button>' : ''}</p>
+  <div id="dag"></div>
+  <h2>Timeline</h2><div class="timeline" id="timeline"></div>
+  <h2>Attempts</h2>
+  ${tasks.map((t, i) => `<section data-task="${esc(t.task_definition_name)}">
+    <h3>${esc(t.task_definition_name)} · attempt ${t.previous_attempt_count + 1} ${pill(t.status)} <span class="meta">${esc(dur(t.start_time, t.end_time))}</span></h3>
+    ${t.metadata_entries.length ? `<table><tr><th>Metadata</th><th>Value</th><th>When</th></tr>${t.metadata_entries.map((m: Any) => `<tr><td>${esc(m.key)}</td><td>${esc(m.value)}</td><td>${esc(when(m.when))}</td></tr>`).join('')}</table>` : ''}
+    ${t.log_entries.some((l: Any) => l.source !== 'stdout' && l.source !== 'stderr') ? `<table><tr><th>Log</th><th>Source</th><th>When</th></tr>${t.log_entries.filter((l: Any) => l.source !== 'stdout' && l.source !== 'stderr').map((l: Any) => `<tr><td>${esc(l.message)}</td><td>${esc(l.source)}</td><td>${esc(when(l.when))}</td></tr>`).join('')}</table>` : ''}
+    <pre class="output" data-testid="output">${(outputs[i]?.lines ?? []).map((l: Any) => `<span class="${esc(l.stream)}">${esc(l.message)}</span>`).join('\n') || '<span class="meta">(no output)</span>'}${outputs[i]?.note ? `\n<span class="meta">${esc(outputs[i].note)}</span>` : ''}</pre>
+  </section>`).join('')}`;
+  drawDag(document.getElementById('dag') as HTMLElement, taskDefs, tasks);
+  drawTimeline(document.getElementById('timeline') as HTMLElement, run, tasks);
+  for (const action of ['kill', 'retry']) {
+    app.querySelector(`[data-action="${action}"]`)?.addEventListener('click', () =>
+      api('POST', `/api/processes/${enc(id)}/${action}`).then(() => render(), fail));
+  }
+  if (run.status === 'running') timer = window.setTimeout(() => render(), 1000);
+}
+
+// ---- the DAG and the timeline ------------------------------------------------------------------
+
+const COLOURS: Record<string, string> = { succeeded: '#2e9e4f', failed: '#d2403b', running: '#e0a019', waiting: '#a0a6ad' };
+
+function drawDag(el: HTMLElement, taskDefs: Any[], attempts: Any[]): void {
+  const g = new dagre.graphlib.Graph();
+  g.setGraph({ rankdir: 'LR', nodesep: 24, ranksep: 60, marginx: 12, marginy: 12 });
+  g.setDefaultEdgeLabel(() => ({}));
+  const names = new Set(taskDefs.map((t) => t.task_definition_name));
+  for (const t of taskDefs) g.setNode(t.task_definition_name, { width: 170, height: 52 });
+  for (const t of taskDefs) {
+    for (const d of t.dependencies) if (names.has(d.task_definition_name)) g.setEdge(d.task_definition_name, t.task_definition_name, { optional: d.success_required === false });
+  }
+  dagre.layout(g);
+  const graph = g.graph();
+  const edges = g.edges().map((e) => {
+    const edge = g.edge(e) as Any;
+    const pts: Any[] = edge.points ?? [];
+    const d = pts.map((pt, i) => `${i === 0 ? 'M' : 'L'}${pt.x},${pt.y}`).join(' ');
+    return `<path class="edge${edge.optional ? ' optional' : ''}" data-edge="${esc(`${e.v}->${e.w}`)}" d="${d}" marker-end="url(#arrow)"/>`;
+  });
+  const nodes = g.nodes().map((name) => {
+    const n = g.node(name);
+    const mine = attempts.filter((a) => a.task_definition_name === name).sort((a, b) => a.previous_attempt_count - b.previous_attempt_count);
+    const last = mine.at(-1);
+    const state = stateOf(last?.status);
+    const detail = last ? `${mine.length} attempt${mine.length > 1 ? 's' : ''} · ${dur(last.start_time, last.end_time)}` : attempts.length ? 'not started' : '';
+    return `<g class="node" data-node="${esc(name)}" data-status="${state}" transform="translate(${n.x - n.width / 2},${n.y - n.height / 2})">
+      <title>${esc(`${name}: ${last?.status ?? 'not started'}`)}</title>
+      <rect width="${n.width}" height="${n.height}" rx="6" fill="${COLOURS[state]}"/>
+      <text x="10" y="21" font-weight="600">${esc(name.length > 22 ? `${name.slice(0, 21)}…` : name)}</text>
+      <text x="10" y="39">${esc(detail)}</text></g>`;
+  });
+  el.innerHTML = `<svg class="dag" data-testid="dag" width="${graph.width ?? 0}" height="${graph.height ?? 0}" viewBox="0 0 ${graph.width ?? 0} ${graph.height ?? 0}">
+    <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#6b747c"/></marker></defs>
+    ${edges.join('')}${nodes.join('')}</svg>`;
+}
+
+function drawTimeline(el: HTMLElement, run: Any, attempts: Any[]): void {
+  const start = Date.parse(run.start_time);
+  const end = Math.max(run.end_time ? Date.parse(run.end_time) : Date.now(), ...attempts.map((a) => (a.end_time ? Date.parse(a.end_time) : Date.now())), start + 1);
+  const pct = (t: number) => ((t - start) / (end - start)) * 100;
+  el.innerHTML = attempts.map((a) => {
+    const from = pct(Date.parse(a.start_time));
+    const to = pct(a.end_time ? Date.parse(a.end_time) : Date.now());
+    return `<div class="row"><div class="bar ${stateOf(a.status)}" style="left:${from}%;width:${Math.max(to - from, 0.8)}%" title="${esc(`${a.task_definition_name} #${a.previous_attempt_count + 1} ${a.status}`)}">${esc(a.task_definition_name)} #${a.previous_attempt_count + 1} ${esc(dur(a.start_time, a.end_time))}</div></div>`;
+  }).join('') || '<span class="meta">no attempts yet</span>';
+}
+
+// ---- routing -----------------------------------------------------------------------------------
+
+async function render(): Promise<void> {
+  window.clearTimeout(timer);
+  const [, page, arg] = /^#\/(def|run)\/(.+)$/.exec(location.hash) ?? [];
+  try {
+    if (page === 'def' && arg) await definitionPage(decodeURIComponent(arg));
+    else if (page === 'run' && arg) await runPage(decodeURIComponent(arg));
+    else await definitionsPage();
+  } catch (err) {
+    app.innerHTML = '';
+    fail(err);
+  }
+}
+
+(document.getElementById('api-url') as HTMLElement).textContent = API || location.origin;
+window.addEventListener('hashchange', () => void render());
+void render();
