@@ -403,7 +403,7 @@ export class RunStore {
         throw err;
       }
     }
-    const items = await this.queryKeys(keys.runPartition(processId));
+    const items = await this.queryAll(keys.runPartition(processId), undefined, 'pk, sk');
     const targets: Item[] = [];
     for (const item of items) {
       if (item.sk === 'RUN' && expiresAt !== undefined) continue; // done above, under its condition
@@ -443,7 +443,7 @@ export class RunStore {
    * answers how many items went. The run item goes last, so that a sweep cut short finds it again.
    */
   async deleteRun(processId: string): Promise<number> {
-    const items = await this.queryKeys(keys.runPartition(processId));
+    const items = await this.queryAll(keys.runPartition(processId), undefined, 'pk, sk');
     const locators = items.filter((i) => runItemKind(String(i.sk)) === 'task').map((i) => keys.taskLocator(String(i.sk).slice('TASK#'.length)));
     const rest = [...locators, ...items.filter((i) => i.sk !== 'RUN').map((i) => ({ pk: i.pk, sk: i.sk }))];
     await mapLimited(rest, 25, (key) => this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: key })));
@@ -451,29 +451,10 @@ export class RunStore {
     return rest.length + 1;
   }
 
-  private async queryKeys(pk: string): Promise<Item[]> {
-    const items: Item[] = [];
-    let startKey: Item | undefined;
-    do {
-      const out = await this.db.doc.send(
-        new QueryCommand({
-          TableName: this.db.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': pk },
-          ProjectionExpression: 'pk, sk',
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...((out.Items ?? []) as Item[]));
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return items;
-  }
-
   // ---- helpers ---------------------------------------------------------------------------------
 
-  private async queryAll(pk: string, skPrefix?: string): Promise<Item[]> {
+  /** Every item of a partition (or of a sort-key prefix in it), following pages; `projection` to read keys only. */
+  private async queryAll(pk: string, skPrefix?: string, projection?: string): Promise<Item[]> {
     const items: Item[] = [];
     let startKey: Item | undefined;
     do {
@@ -482,6 +463,7 @@ export class RunStore {
           TableName: this.db.tableName,
           KeyConditionExpression: skPrefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
           ExpressionAttributeValues: { ':pk': pk, ...(skPrefix ? { ':prefix': skPrefix } : {}) },
+          ProjectionExpression: projection,
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
