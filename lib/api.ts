@@ -1,6 +1,8 @@
 import { Arn, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
+  CfnApi,
+  CorsHttpMethod,
   HttpApi,
   HttpMethod,
   HttpNoneAuthorizer,
@@ -181,6 +183,8 @@ export class SundialApi extends Construct {
   /** Every route declared, by route key (`GET /api/processes`, `$default`, ...). */
   public readonly routes: ReadonlyMap<string, HttpRoute>;
 
+  private readonly apiIntegration: HttpLambdaIntegration;
+
   constructor(scope: Construct, id: string, props: SundialApiProps) {
     super(scope, id);
 
@@ -235,6 +239,7 @@ export class SundialApi extends Construct {
     this.url = this.httpApi.apiEndpoint;
 
     const apiIntegration = new HttpLambdaIntegration('ApiIntegration', this.apiFunction);
+    this.apiIntegration = apiIntegration;
     const callbacksIntegration = new HttpLambdaIntegration('CallbacksIntegration', this.callbacksFunction);
     const iamAuthorizer = new HttpIamAuthorizer();
     const noAuthorizer = new HttpNoneAuthorizer();
@@ -279,6 +284,35 @@ export class SundialApi extends Construct {
   }
 
   /**
+   * Lets browser pages served from `origins` (e.g. the console's CloudFront URL) call the API: CORS on
+   * the HTTP API for exactly those origins, and an `OPTIONS /{proxy+}` route without authorization, so
+   * a preflight (which carries no signature) does not fall to the IAM-authorized `$default` route.
+   * API Gateway answers the preflight itself from the CORS configuration.
+   */
+  public allowBrowserOrigins(origins: readonly string[]): void {
+    (this.httpApi.node.defaultChild as CfnApi).corsConfiguration = {
+      allowOrigins: [...origins],
+      allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.PUT, CorsHttpMethod.POST, CorsHttpMethod.DELETE],
+      allowHeaders: ['authorization', 'content-type', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256'],
+      maxAge: Duration.hours(1).toSeconds(),
+    };
+    const routeKey = HttpRouteKey.with('/{proxy+}', HttpMethod.OPTIONS);
+    const route = new HttpRoute(this, routeConstructId(routeKey), {
+      httpApi: this.httpApi,
+      routeKey,
+      integration: this.apiIntegration,
+      authorizer: new HttpNoneAuthorizer(),
+    });
+    (this.routes as Map<string, HttpRoute>).set(routeKey.key, route);
+    Validations.of(route).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'CORS preflight: browsers send OPTIONS without credentials, so it cannot be IAM-authorized. API Gateway ' +
+        'answers it from the CORS configuration (the console origin only); it reads and changes nothing.',
+    });
+  }
+
+  /**
    * Lets a principal call every operator route (`execute-api:Invoke` on
    * `<api>/<any stage>/<any method>/api/*`, which also covers the
    * trailing-slash forms that reach the `$default` route).
@@ -287,13 +321,13 @@ export class SundialApi extends Construct {
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['execute-api:Invoke'],
-      resourceArns: [
-        Arn.format(
-          { service: 'execute-api', resource: this.httpApi.apiId, resourceName: '*/*/api/*' },
-          Stack.of(this),
-        ),
-      ],
+      resourceArns: [this.operatorRoutesArn],
     });
+  }
+
+  /** The ARN {@link grantOperatorAccess} allows: `execute-api:<region>:<account>:<api id>` and every stage and method of `/api/` paths. */
+  public get operatorRoutesArn(): string {
+    return Arn.format({ service: 'execute-api', resource: this.httpApi.apiId, resourceName: '*/*/api/*' }, Stack.of(this));
   }
 }
 

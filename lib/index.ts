@@ -1,6 +1,7 @@
 export * from './api';
 export * from './asl';
 export * from './compute';
+export * from './console';
 export * from './engine';
 export * from './nag';
 export * from './notifications';

@@ -40,5 +40,15 @@ export class SundialStack extends Stack {
       description: 'Secrets Manager secret holding the HMAC key of task tokens',
       value: this.sundial.tokenSecret.secretArn,
     });
+    if (this.sundial.console) {
+      new CfnOutput(this, 'ConsoleUrl', {
+        description: 'URL of the web console (CloudFront); operators sign in with a user of ConsoleUserPoolId',
+        value: this.sundial.console.url,
+      });
+      new CfnOutput(this, 'ConsoleUserPoolId', {
+        description: 'Cognito user pool of console operators (aws cognito-idp admin-create-user --user-pool-id ...)',
+        value: this.sundial.console.userPool.userPoolId,
+      });
+    }
   }
 }

@@ -7,6 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResources } from './nag';
 import { SundialApi } from './api';
+import { SundialConsole } from './console';
 import { SundialEngine, type SundialEngineProps } from './engine';
 import { NOTIFICATION_IDENTITY_CONTEXT, NOTIFICATION_SENDER_CONTEXT, SundialNotifications } from './notifications';
 import { DEFAULT_RETENTION_DAYS } from '../lambdas/domain/retention';
@@ -78,6 +79,14 @@ export interface SundialProps {
    * @default 90
    */
   readonly retentionDays?: number;
+
+  /**
+   * Deploy the web console: S3 + CloudFront, Cognito sign-in, CORS on the API for its origin
+   * ({@link SundialConsole}).
+   *
+   * @default true
+   */
+  readonly console?: boolean;
 }
 
 /**
@@ -111,6 +120,9 @@ export class Sundial extends Construct {
 
   /** The reaper's schedule: attempts their executor lost end failed with a reason. */
   public readonly reaper: SundialReaper;
+
+  /** The web console (S3 + CloudFront, Cognito sign-in), unless `console: false`. */
+  public readonly console?: SundialConsole;
 
   constructor(scope: Construct, id: string, props: SundialProps = {}) {
     super(scope, id);
@@ -161,6 +173,10 @@ export class Sundial extends Construct {
     this.reaper = new SundialReaper(this, 'Reaper', { engineFunction: this.engine.engineFunction, stateMachineArn: this.engine.stateMachineArn });
     // Both end runs (the engine a run's last task, the API a kill): both set its expiry.
     applyRetention([this.engine.engineFunction, this.api.apiFunction], props.retentionDays ?? DEFAULT_RETENTION_DAYS);
+
+    if (props.console ?? true) {
+      this.console = new SundialConsole(this, 'Console', { api: this.api, logRetention: props.logRetention });
+    }
   }
 
   private grantReadTaskOutput(fn: NodejsFunction): void {

@@ -6,15 +6,20 @@
  * itself every second.
  */
 import dagre from '@dagrejs/dagre';
+import { type AuthConfig, type Challenge, ConsoleAuth } from './auth';
 
 declare global {
   interface Window {
     SUNDIAL_API?: string;
+    /** Set by the deployed `config.js` only: sign in with Cognito and sign every call (web/auth.ts). */
+    SUNDIAL_AUTH?: AuthConfig;
   }
 }
 
 type Any = any;
 const API = (window.SUNDIAL_API ?? '').replace(/\/+$/, '');
+// Local mode: undefined, calls are unsigned and go to the same origin, as they always did.
+const AUTH = window.SUNDIAL_AUTH ? new ConsoleAuth(window.SUNDIAL_AUTH) : undefined;
 const app = document.getElementById('app') as HTMLElement;
 let timer: number | undefined;
 
@@ -22,7 +27,7 @@ const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.ch
 const enc = encodeURIComponent;
 
 async function api(method: string, path: string, body?: unknown): Promise<Any> {
-  const res = await fetch(API + path, {
+  const res = AUTH ? await signedFetch(AUTH, method, path, body) : await fetch(API + path, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -31,6 +36,14 @@ async function api(method: string, path: string, body?: unknown): Promise<Any> {
   const json = text && /json/.test(res.headers.get('content-type') ?? '') ? JSON.parse(text) : undefined;
   if (!res.ok) throw new Error(`${res.status}: ${json?.error?.message ?? text}`);
   return json;
+}
+
+/** Deployed: the same call signed with SigV4 with the signed-in operator's temporary credentials. */
+async function signedFetch(auth: ConsoleAuth, method: string, path: string, body?: unknown): Promise<Response> {
+  const url = new URL(API + path, location.href);
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  const headers = await auth.sign(method, url, text === undefined ? {} : { 'content-type': 'application/json' }, text);
+  return fetch(url, { method, headers, body: text });
 }
 
 const stateOf = (status: string | undefined) =>
@@ -173,10 +186,42 @@ function drawTimeline(el: HTMLElement, run: Any, attempts: Any[]): void {
   }).join('') || '<span class="meta">no attempts yet</span>';
 }
 
+// ---- sign-in (deployed only) -------------------------------------------------------------------
+
+function signInPage(auth: ConsoleAuth, challenge?: Challenge, error?: string): void {
+  const ask = challenge?.name === 'NEW_PASSWORD_REQUIRED' ? 'New password' : challenge ? 'Authenticator code' : undefined;
+  app.innerHTML = `<h1>Sign in</h1>${error ? `<p class="error" data-testid="error">${esc(error)}</p>` : ''}
+  <form class="signin" data-testid="signin">
+    ${ask ? `<label>${ask} <input name="value" type="${challenge?.name === 'NEW_PASSWORD_REQUIRED' ? 'password' : 'text'}" autocomplete="${challenge?.name === 'NEW_PASSWORD_REQUIRED' ? 'new-password' : 'one-time-code'}" required></label>`
+      : `<label>User name <input name="username" autocomplete="username" required></label>
+         <label>Password <input name="password" type="password" autocomplete="current-password" required></label>`}
+    <button type="submit">${ask ? 'Continue' : 'Sign in'}</button></form>`;
+  const form = app.querySelector('form') as HTMLFormElement;
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const step = challenge ? auth.answer(challenge, String(data.get('value'))) : auth.signIn(String(data.get('username')), String(data.get('password')));
+    step.then(
+      (next) => (next ? signInPage(auth, next) : (showUser(), render())),
+      (err: Error) => signInPage(auth, undefined, err.message),
+    );
+  });
+}
+
+function showUser(): void {
+  const el = document.getElementById('api-url') as HTMLElement;
+  el.textContent = API || location.origin;
+  if (AUTH?.username) {
+    el.insertAdjacentHTML('beforeend', ` · ${esc(AUTH.username)} · <a href="#/" data-action="sign-out">Sign out</a>`);
+    el.querySelector('[data-action="sign-out"]')?.addEventListener('click', () => { AUTH.signOut(); showUser(); void render(); });
+  }
+}
+
 // ---- routing -----------------------------------------------------------------------------------
 
 async function render(): Promise<void> {
   window.clearTimeout(timer);
+  if (AUTH && !AUTH.signedIn) return signInPage(AUTH);
   const [, page, arg] = /^#\/(def|run)\/(.+)$/.exec(location.hash) ?? [];
   try {
     if (page === 'def' && arg) await definitionPage(decodeURIComponent(arg));
@@ -188,6 +233,6 @@ async function render(): Promise<void> {
   }
 }
 
-(document.getElementById('api-url') as HTMLElement).textContent = API || location.origin;
+showUser();
 window.addEventListener('hashchange', () => void render());
 void render();

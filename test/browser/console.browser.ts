@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildConsole, consoleConfig } from '../../web/build';
 import { dependsOn, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -103,5 +104,74 @@ describe('web console', () => {
     await page.locator('button[data-action="resume"]').click();
     await page.locator('button[data-action="pause"]').waitFor();
     expect((await t.api('GET', '/api/process_definitions/browser-diamond')).json.paused).toBe(false);
+  });
+});
+
+describe('web console, deployed mode (Cognito and the API mocked at the network layer)', () => {
+  it('signs in through the user pool and identity pool, then signs every API call with SigV4', async () => {
+    // Prepare: the built files served from a CloudFront-like origin, config.js with the Cognito ids
+    const files = await buildConsole();
+    const API = 'https://abc123.execute-api.eu-west-1.amazonaws.com';
+    const config = consoleConfig(API, { region: 'eu-west-1', userPoolId: 'eu-west-1_pool', userPoolClientId: 'client1', identityPoolId: 'eu-west-1:pool-id' });
+    const cognito: Array<{ target: string; body: any }> = [];
+    const apiCalls: Array<Record<string, string>> = [];
+    const context = await browser.newContext();
+    const deployed = await context.newPage();
+    const cors = { 'access-control-allow-origin': 'https://console.test', 'access-control-allow-headers': '*', 'access-control-allow-methods': '*' };
+    await deployed.route('https://console.test/**', (route) => {
+      const path = new URL(route.request().url()).pathname;
+      const body = path === '/' ? files['index.html'] : path === '/ui/app.js' ? files['app.js'] : path === '/ui/style.css' ? files['style.css'] : path === '/ui/config.js' ? config : undefined;
+      const type = path === '/' ? 'text/html' : path.endsWith('.css') ? 'text/css' : 'text/javascript';
+      return body === undefined ? route.fulfill({ status: 404 }) : route.fulfill({ status: 200, contentType: type, body });
+    });
+    await deployed.route(/https:\/\/cognito-(idp|identity)\.eu-west-1\.amazonaws\.com\//, (route) => {
+      if (route.request().method() === 'OPTIONS') return route.fulfill({ status: 200, headers: cors });
+      const target = route.request().headers()['x-amz-target'] ?? '';
+      const body = route.request().postDataJSON();
+      cognito.push({ target, body });
+      const answer: Record<string, unknown> = {
+        'AWSCognitoIdentityProviderService.InitiateAuth': { ChallengeName: 'NEW_PASSWORD_REQUIRED', Session: 'sess-1', ChallengeParameters: {} },
+        'AWSCognitoIdentityProviderService.RespondToAuthChallenge': { AuthenticationResult: { IdToken: 'id-token', RefreshToken: 'refresh-token' } },
+        'AWSCognitoIdentityService.GetId': { IdentityId: 'eu-west-1:identity-1' },
+        'AWSCognitoIdentityService.GetCredentialsForIdentity': {
+          IdentityId: 'eu-west-1:identity-1',
+          Credentials: { AccessKeyId: 'ASIATEST', SecretKey: 'secret', SessionToken: 'session-token', Expiration: Date.now() / 1000 + 3600 },
+        },
+      };
+      return route.fulfill({ status: 200, contentType: 'application/x-amz-json-1.1', headers: cors, body: JSON.stringify(answer[target] ?? {}) });
+    });
+    await deployed.route(`${API}/**`, (route) => {
+      if (route.request().method() === 'OPTIONS') return route.fulfill({ status: 204, headers: cors });
+      apiCalls.push(route.request().headers());
+      const url = new URL(route.request().url());
+      const body = url.pathname === '/api/process_definitions' ? [{ process_definition_name: 'deployed-def', task_definitions: [], paused: false }] : [];
+      return route.fulfill({ status: 200, contentType: 'application/json', headers: cors, body: JSON.stringify(body) });
+    });
+
+    try {
+      // Act: sign in, answer the first-sign-in challenge with a new password
+      await deployed.goto('https://console.test/');
+      await deployed.locator('[data-testid="signin"] input[name="username"]').fill('alice');
+      await deployed.locator('[data-testid="signin"] input[name="password"]').fill('Temporary-Passw0rd!');
+      await deployed.locator('[data-testid="signin"] button').click();
+      await deployed.locator('[data-testid="signin"] input[name="value"]').fill('A-new-Passw0rd-of-14!');
+      await deployed.locator('[data-testid="signin"] button').click();
+
+      // Assess: the definitions page, from API calls signed with the identity pool's credentials
+      await deployed.locator('[data-testid="definitions"] tr[data-name="deployed-def"]').waitFor();
+      expect(cognito.map((c) => c.target.split('.')[1])).toEqual(['InitiateAuth', 'RespondToAuthChallenge', 'GetId', 'GetCredentialsForIdentity']);
+      expect(cognito[0]?.body).toEqual({ AuthFlow: 'USER_PASSWORD_AUTH', ClientId: 'client1', AuthParameters: { USERNAME: 'alice', PASSWORD: 'Temporary-Passw0rd!' } });
+      expect(cognito[1]?.body.ChallengeResponses).toEqual({ USERNAME: 'alice', NEW_PASSWORD: 'A-new-Passw0rd-of-14!' });
+      expect(cognito[2]?.body).toEqual({ IdentityPoolId: 'eu-west-1:pool-id', Logins: { 'cognito-idp.eu-west-1.amazonaws.com/eu-west-1_pool': 'id-token' } });
+      expect(apiCalls.length).toBeGreaterThanOrEqual(2);
+      for (const headers of apiCalls) {
+        expect(headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=ASIATEST\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$/);
+        expect(headers['x-amz-security-token']).toBe('session-token');
+      }
+      expect(await deployed.locator('#api-url').textContent()).toContain('alice');
+      await deployed.screenshot({ path: `${SHOTS}/deployed-signed-in.png`, fullPage: true });
+    } finally {
+      await context.close();
+    }
   });
 });

@@ -31,8 +31,12 @@ async function define(name: string, tasks: object[]): Promise<void> {
 const trigger = async (name: string): Promise<string> => (await api('POST', `/api/process_definitions/${name}/trigger`)).json.process_id;
 const finished = (processId: string) => until(() => api('GET', `/api/processes/${processId}`), (r) => r.json.status !== 'running').then((r) => r.json);
 /** A finished run once its end is complete (listeners told, expiry set: the last step of a run's end). */
+/** Waits until every item of the run's partition carries its expiry (the run item is set first, the rest after). */
 const expired = async (processId: string) => {
-  await until(() => partition(processId), (items) => typeof items.find((i) => i.sk === 'RUN')?.expires_at === 'number');
+  await until(
+    () => partition(processId),
+    (items) => items.some((i) => i.sk === 'RUN') && items.every((i) => typeof i.expires_at === 'number'),
+  );
   return finished(processId);
 };
 const runningTask = (processId: string) => until(() => api('GET', `/api/processes/${processId}`), (r) => r.json.task.length > 0).then((r) => r.json.task[0]);

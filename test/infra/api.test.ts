@@ -29,6 +29,8 @@ const EXPECTED_ROUTES: ReadonlyArray<[routeKey: string, authorization: 'AWS_IAM'
   ['POST /api/tasks/{task_id}/metadata', 'NONE', 'callbacks'],
   ['POST /api/tasks/{task_id}/succeed', 'NONE', 'callbacks'],
   ['POST /api/tasks/{task_id}/fail', 'NONE', 'callbacks'],
+  // CORS preflight for the web console (API Gateway answers it from the CORS configuration).
+  ['OPTIONS /{proxy+}', 'NONE', 'api'],
 ];
 
 const FUNCTION_PATHS = { api: '/Api/ApiHandler/Function/Resource', callbacks: '/Api/CallbacksHandler/Function/Resource' };
@@ -127,13 +129,14 @@ describe('SundialApi', () => {
       });
     });
 
-    it('leaves open only the metrics route and the four callbacks', () => {
+    it('leaves open only the metrics route, the four callbacks and the CORS preflight', () => {
       // Act
       const open = routes.filter((r) => r.Properties.AuthorizationType === 'NONE').map((r) => r.Properties.RouteKey);
 
       // Assess
       expect(open.sort()).toEqual([
         'GET /_internal_/metrics',
+        'OPTIONS /{proxy+}',
         'POST /api/tasks/{task_id}/fail',
         'POST /api/tasks/{task_id}/log_entries',
         'POST /api/tasks/{task_id}/metadata',
