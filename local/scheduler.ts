@@ -113,6 +113,8 @@ export class LocalScheduler implements Scheduler {
       delay > MAX_DELAY_MS
         ? setTimeout(() => this.armAt(name, time, run), MAX_DELAY_MS)
         : setTimeout(() => {
+            // Node may fire a timer a millisecond before its due time: never start a tick early.
+            if (this.now().getTime() < time.getTime()) return this.armAt(name, time, run);
             if (this.timers.get(name) === timer) this.timers.delete(name);
             void run();
           }, Math.max(0, delay));
