@@ -3,7 +3,7 @@
  * the local mode and tests inject one pointed at dynalite.
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 
 export interface Db {
   /** The low-level client (destroy it to close its sockets). */
@@ -24,4 +24,48 @@ export function createDb(tableName: string, config: DynamoDBClientConfig = {}): 
 /** True for the error DynamoDB answers when a ConditionExpression is not met. */
 export function isConditionFailed(err: unknown): boolean {
   return (err as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
+}
+
+/**
+ * The one conditional status transition of the store: on one item, `SET` the given fields (undefined
+ * ones skipped) and `REMOVE` the given attributes, if its `status` is one of `from`. Answers the
+ * attributes DynamoDB returns (`returnValues`), or undefined when the item was not in `from`.
+ */
+export async function transitionItem(
+  db: Db,
+  request: {
+    key: { pk: string; sk: string };
+    from: readonly string[];
+    set: Record<string, unknown>;
+    remove?: readonly string[];
+    returnValues?: 'NONE' | 'ALL_NEW' | 'UPDATED_OLD';
+  },
+): Promise<Record<string, unknown> | undefined> {
+  const fields = Object.entries(request.set).filter(([, v]) => v !== undefined);
+  const removed = request.remove ?? [];
+  const removal = removed.length > 0 ? ` REMOVE ${removed.map((_, i) => `#r${i}`).join(', ')}` : '';
+  try {
+    const out = await db.doc.send(
+      new UpdateCommand({
+        TableName: db.tableName,
+        Key: request.key,
+        UpdateExpression: `SET ${fields.map((_, i) => `#f${i} = :v${i}`).join(', ')}${removal}`,
+        ConditionExpression: `#status IN (${request.from.map((_, i) => `:from${i}`).join(', ')})`,
+        ExpressionAttributeNames: {
+          ...Object.fromEntries(fields.map(([k], i) => [`#f${i}`, k])),
+          ...Object.fromEntries(removed.map((k, i) => [`#r${i}`, k])),
+          '#status': 'status',
+        },
+        ExpressionAttributeValues: {
+          ...Object.fromEntries(fields.map(([, v], i) => [`:v${i}`, v])),
+          ...Object.fromEntries(request.from.map((s, i) => [`:from${i}`, s])),
+        },
+        ReturnValues: request.returnValues ?? 'NONE',
+      }),
+    );
+    return out.Attributes ?? {};
+  } catch (err) {
+    if (isConditionFailed(err)) return undefined;
+    throw err;
+  }
 }

@@ -6,7 +6,7 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { progressOf, type SlotStatus } from '../domain/engine';
 import type { LogEntry, MetadataEntry, Process, ProcessStatus, Task, TaskStatus } from '../domain/models';
-import { type Db, isConditionFailed } from './client';
+import { type Db, isConditionFailed, transitionItem } from './client';
 import { keys, runItemKind, TTL_ATTRIBUTE } from './keys';
 import { type Page, queryNewestFirst } from './pages';
 import type { StatsStore } from './stats';
@@ -139,28 +139,9 @@ export class RunStore {
       status: to,
       ...(current ? keys.activeRunIndex(current.start_time, processId) : {}),
     };
-    const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
     const removed: string[] = [...remove, ...(to === 'running' ? [] : ['gsi3pk', 'gsi3sk'])];
-    const removal = removed.length > 0 ? ` REMOVE ${removed.map((_, i) => `#r${i}`).join(', ')}` : '';
-    try {
-      await this.db.doc.send(
-        new UpdateCommand({
-          TableName: this.db.tableName,
-          Key: keys.run(processId),
-          UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}${removal}`,
-          ConditionExpression: '#status = :from',
-          ExpressionAttributeNames: {
-            ...Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])),
-            ...Object.fromEntries(removed.map((k, i) => [`#r${i}`, k])),
-            '#status': 'status',
-          },
-          ExpressionAttributeValues: { ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])), ':from': from },
-        }),
-      );
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    const moved = await transitionItem(this.db, { key: keys.run(processId), from: [from], set: fields, remove: removed });
+    if (!moved) return false;
     await this.stats.move(`runs_${from}`, `runs_${to}`);
     return true;
   }
@@ -267,30 +248,16 @@ export class RunStore {
     to: TaskStatus,
     set: Item = {},
   ): Promise<TaskStatus | undefined> {
-    const fields = { ...set, status: to };
-    const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
-    try {
-      const out = await this.db.doc.send(
-        new UpdateCommand({
-          TableName: this.db.tableName,
-          Key: keys.task(processId, taskId),
-          UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
-          ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
-          ExpressionAttributeNames: { ...Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])), '#status': 'status' },
-          ExpressionAttributeValues: {
-            ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
-            ...Object.fromEntries(from.map((s, i) => [`:from${i}`, s])),
-          },
-          ReturnValues: 'UPDATED_OLD',
-        }),
-      );
-      const old = out.Attributes?.status as TaskStatus;
-      await this.stats.move(`tasks_${old}`, `tasks_${to}`);
-      return old;
-    } catch (err) {
-      if (isConditionFailed(err)) return undefined;
-      throw err;
-    }
+    const out = await transitionItem(this.db, {
+      key: keys.task(processId, taskId),
+      from,
+      set: { ...set, status: to },
+      returnValues: 'UPDATED_OLD',
+    });
+    if (!out) return undefined;
+    const old = out.status as TaskStatus;
+    await this.stats.move(`tasks_${old}`, `tasks_${to}`);
+    return old;
   }
 
   /**

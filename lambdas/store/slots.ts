@@ -8,7 +8,7 @@
 import { BatchWriteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SlotStatus } from '../domain/engine';
 import type { TaskDefinition } from '../domain/models';
-import { type Db, isConditionFailed } from './client';
+import { type Db, isConditionFailed, transitionItem } from './client';
 import { keys } from './keys';
 
 export interface Dependent {
@@ -94,27 +94,13 @@ export class SlotStore {
    * when it was not in `from` (someone else moved it).
    */
   async transition(processId: string, name: string, from: readonly SlotStatus[], to: SlotStatus, set: Partial<Slot> = {}): Promise<Slot | undefined> {
-    const fields = Object.entries({ ...set, status: to }).filter(([, v]) => v !== undefined);
-    try {
-      const out = await this.db.doc.send(
-        new UpdateCommand({
-          TableName: this.db.tableName,
-          Key: keys.slot(processId, name),
-          UpdateExpression: `SET ${fields.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
-          ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
-          ExpressionAttributeNames: { ...Object.fromEntries(fields.map(([k], i) => [`#f${i}`, k])), '#status': 'status' },
-          ExpressionAttributeValues: {
-            ...Object.fromEntries(fields.map(([, v], i) => [`:v${i}`, v])),
-            ...Object.fromEntries(from.map((s, i) => [`:from${i}`, s])),
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return out.Attributes as Slot;
-    } catch (err) {
-      if (isConditionFailed(err)) return undefined;
-      throw err;
-    }
+    const slot = await transitionItem(this.db, {
+      key: keys.slot(processId, name),
+      from,
+      set: { ...set, status: to },
+      returnValues: 'ALL_NEW',
+    });
+    return slot as Slot | undefined;
   }
 
   /**
