@@ -58,14 +58,64 @@ export async function startDynamo(dataDir: string | undefined): Promise<Embedded
     setup.destroy();
   }
   const db = createDb(LOCAL_TABLE_NAME, config);
+  const gate = trackInFlight(db);
   return {
     endpoint,
     db,
-    close: () =>
-      new Promise<void>((resolve) => {
-        db.client.destroy();
-        server.close(() => resolve());
-      }),
+    close: async () => {
+      // dynalite closes its LevelDB between two steps of an action still running (it waits only for the
+      // step in progress), and the failed step then throws out of its callback: an uncaught exception.
+      // So: refuse new requests, let those already sent finish, and only then close the server.
+      await gate.drain(CLOSE_DRAIN_MS);
+      db.client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** How long close waits for requests already sent to the store before closing it anyway. */
+const CLOSE_DRAIN_MS = 10_000;
+
+/** The error a request gets once the local store is closing. */
+export class LocalStoreClosedError extends Error {
+  override readonly name = 'LocalStoreClosedError';
+  constructor() {
+    super('the local DynamoDB store is closed (the local server is stopping)');
+  }
+}
+
+/**
+ * Counts the requests in flight through the client (the document client shares its middleware stack);
+ * `drain` refuses new ones and resolves when none is left, or after `timeoutMs`.
+ */
+function trackInFlight(db: Db): { drain(timeoutMs: number): Promise<void> } {
+  let inFlight = 0;
+  let closing = false;
+  let idle: (() => void) | undefined;
+  db.client.middlewareStack.add(
+    (next) => async (args) => {
+      if (closing) throw new LocalStoreClosedError();
+      inFlight++;
+      try {
+        return await next(args);
+      } finally {
+        inFlight--;
+        if (inFlight === 0) idle?.();
+      }
+    },
+    { step: 'initialize', name: 'sundialLocalInFlight', priority: 'high' },
+  );
+  return {
+    drain: async (timeoutMs) => {
+      closing = true;
+      if (inFlight === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        idle = resolve;
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      clearTimeout(timer);
+    },
   };
 }
 
