@@ -130,6 +130,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
       });
       executor.stopAll('the local server stopped');
       await orchestrator.stopAll();
+      await executor.close();
       await endOrphanedRuns(engine, store, 'the local server stopped during this run; retry it to run its failed tasks again', log);
       await notifier.drain();
       await dynamo.close();

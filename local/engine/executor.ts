@@ -5,8 +5,7 @@
  * It is also the local `Launcher`: it builds the same Batch/ECS requests the AWS launcher builds,
  * without registering anything, and stops what runs.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { executorKind } from '../../lambdas/domain/engine';
 import type { LogEntry, TaskDefinition } from '../../lambdas/domain/models';
@@ -15,6 +14,7 @@ import { type BatchJobRequest, DEFAULT_TIMEOUT_SECONDS, ECS_CONTAINER_NAME, type
 import { stableUuid } from '../../lambdas/engine/engine';
 import type { AttemptToLaunch, Launcher } from '../../lambdas/engine/ports';
 import type { Store } from '../../lambdas/store';
+import { type SpawnedTask, Spawner } from './spawner';
 
 /** An error whose `name` Step Functions matches in Catch/Retry (e.g. `States.TaskFailed`). */
 export class StatesError extends Error {
@@ -24,12 +24,8 @@ export class StatesError extends Error {
   }
 }
 
-const BASH = '/bin/bash';
-/** bash (dash cannot name descriptors above 9): close fds > 2, then exec the command given as arguments. */
-const CLOSE_INHERITED_FDS = 'for f in /dev/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ] 2>/dev/null; then eval "exec $n>&-" 2>/dev/null; fi; done; exec "$@"';
-
 interface Running {
-  child: ChildProcess;
+  child: SpawnedTask;
   killedBecause?: string;
 }
 
@@ -49,8 +45,12 @@ export class LocalExecutor implements Launcher {
   /** Definitions of planned attempts, so that running one needs no read (the store is the fallback). */
   private readonly planned = new Map<string, TaskDefinition>();
   private dockerAnswers: boolean | undefined;
+  /** Starts the tasks' processes (a helper process: forks from the server would block its event loop). */
+  private readonly spawner: Spawner;
 
-  constructor(private readonly o: LocalExecutorOptions) {}
+  constructor(private readonly o: LocalExecutorOptions) {
+    this.spawner = new Spawner(o.log);
+  }
 
   // ---- Launcher --------------------------------------------------------------------------------
 
@@ -90,6 +90,11 @@ export class LocalExecutor implements Launcher {
       r.killedBecause = reason;
       killGroup(r.child);
     }
+  }
+
+  /** After {@link stopAll}: ends the spawner, which stops whatever still runs (SIGKILL after 5 s). */
+  async close(): Promise<void> {
+    await this.spawner.close();
   }
 
   // ---- the executor states ---------------------------------------------------------------------
@@ -161,69 +166,41 @@ export class LocalExecutor implements Launcher {
     return this.dockerAnswers;
   }
 
-  private spawnAndWait(processId: string, taskId: string, command: string, args: string[], env: Record<string, string>, timeoutSeconds: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      // LevelDB (dynalite) opens its files without close-on-exec: a task would inherit them, hold the
-      // data dir's LOCK after the server died (no restart possible) and could write into the store. The
-      // wrapper closes every inherited descriptor above stderr before it execs the task.
-      const [file, argv] = existsSync(BASH) ? [BASH, ['-c', CLOSE_INHERITED_FDS, 'sundial-task', command, ...args]] : [command, args];
-      const child = spawn(file, argv, {
-        env: { ...process.env, ...env },
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const entry: Running = { child };
-      this.running.set(taskId, entry);
-      const output = new OutputCollector(this.o.store, processId, taskId);
-      for (const [source, stream] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
-        if (stream) createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => output.add(source, line));
-      }
-      const timer = setTimeout(() => {
-        entry.killedBecause = `exceeded max_runtime_seconds (${timeoutSeconds} s)`;
-        killGroup(child);
-      }, timeoutSeconds * 1000);
-      timer.unref();
-      const finish = async (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
-        clearTimeout(timer);
-        this.running.delete(taskId);
-        await output.close().catch((err) => this.o.log(`error storing output of task ${taskId}: ${err}`));
-        if (entry.killedBecause?.startsWith('exceeded max_runtime_seconds')) reject(new StatesError('States.Timeout', entry.killedBecause));
-        else if (entry.killedBecause) reject(new StatesError('Sundial.Killed', entry.killedBecause));
-        else if (spawnError) reject(new StatesError('States.TaskFailed', `could not start ${command}: ${spawnError.message}`));
-        else if (code === 0) resolve();
-        else reject(new StatesError('States.TaskFailed', code !== null ? `exited with code ${code}` : `killed by signal ${signal}`));
-      };
-      let done = false;
-      child.once('error', (err) => {
-        if (!done) {
-          done = true;
-          void finish(null, null, err);
-        }
-      });
-      child.once('close', (code, signal) => {
-        if (!done) {
-          done = true;
-          void finish(code, signal);
-        }
-      });
+  private async spawnAndWait(processId: string, taskId: string, command: string, args: string[], env: Record<string, string>, timeoutSeconds: number): Promise<void> {
+    const child = this.spawner.spawn(command, args, { ...process.env, ...env });
+    const entry: Running = { child };
+    this.running.set(taskId, entry);
+    const output = new OutputCollector(this.o.store, processId, taskId);
+    const drained = [
+      ['stdout', child.stdout],
+      ['stderr', child.stderr],
+    ].map(([source, stream]) => {
+      const lines = createInterface({ input: stream as NodeJS.ReadableStream, crlfDelay: Number.POSITIVE_INFINITY });
+      lines.on('line', (line) => output.add(source as 'stdout' | 'stderr', line));
+      return new Promise<void>((resolve) => lines.once('close', () => resolve()));
     });
+    const timer = setTimeout(() => {
+      entry.killedBecause = `exceeded max_runtime_seconds (${timeoutSeconds} s)`;
+      killGroup(child);
+    }, timeoutSeconds * 1000);
+    timer.unref();
+    const { code, signal, error } = await child.ended;
+    clearTimeout(timer);
+    await Promise.all(drained);
+    this.running.delete(taskId);
+    await output.close().catch((err) => this.o.log(`error storing output of task ${taskId}: ${err}`));
+    if (entry.killedBecause?.startsWith('exceeded max_runtime_seconds')) throw new StatesError('States.Timeout', entry.killedBecause);
+    if (entry.killedBecause) throw new StatesError('Sundial.Killed', entry.killedBecause);
+    if (error) throw new StatesError('States.TaskFailed', `could not start ${command}: ${error.message}`);
+    if (code !== 0) throw new StatesError('States.TaskFailed', code !== null ? `exited with code ${code}` : `killed by signal ${signal}`);
   }
 }
 
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined || child.exitCode !== null) return;
-  try {
-    process.kill(-child.pid, 'SIGTERM');
-  } catch {
-    child.kill('SIGTERM');
-  }
-  setTimeout(() => {
-    try {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }, 5000).unref();
+/** SIGTERM to the task's process group, SIGKILL 5 s later if it is still there. */
+function killGroup(child: SpawnedTask): void {
+  if (child.exited) return;
+  child.kill('SIGTERM');
+  setTimeout(() => child.kill('SIGKILL'), 5000).unref();
 }
 
 /** Buffers output lines and writes them as log entries in batches (ids stable per line number). */

@@ -1,8 +1,8 @@
 /**
  * The local server killed with SIGKILL in the middle of a run (no shutdown hook runs), then started again
  * on the same data dir: the run is ended with a reason (never left running), nothing written before the
- * kill is lost, the orphaned attempt's late callbacks are handled by the rules of ended attempts, and a
- * retry finishes the run.
+ * kill is lost, the task's process is stopped by the spawner (it does not outlive the server), the
+ * orphaned attempt's late callbacks are handled by the rules of ended attempts, and a retry finishes the run.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +13,17 @@ import { apiClient, bearer, logEntry, metadataEntry, shellTask, tempDataDir } fr
 import { type ChildSundial, killGroup, startChild, until } from './support';
 
 const dataDir = tempDataDir();
+
+/** True while a process with this pid exists (signal 0 checks without signalling). */
+function isAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 const children: ChildSundial[] = [];
 let orphanPid: number | undefined;
 
@@ -82,12 +93,18 @@ describe('SIGKILL of the local server during a run', () => {
     expect(attempt.metadata_entries).toEqual(metadata);
     expect(await stored(api2)).toEqual(definitionBefore);
 
-    // Assess: the orphaned attempt calls back late: its outcome is refused, its last lines (within the grace) kept
+    // Assess: the orphaned attempt calls back late (as a task that had not yet heard it was stopped would):
+    // its outcome is refused, its last lines (within the grace) kept
     expect((await api2('POST', `/api/tasks/${task.task_id}/succeed`, undefined, bearer(token))).status).toBe(409);
     const lateLine = logEntry({ message: 'late line' });
     expect((await api2('POST', `/api/tasks/${task.task_id}/log_entries`, [lateLine], bearer(token))).status).toBe(201);
     expect((await api2('GET', `/api/processes/${run.process_id}`)).json.status).toBe('failed');
-    killGroup(orphanPid);
+
+    // Assess: the task's process did not outlive the server: the spawner saw its channel close and stopped it
+    await until(
+      async () => isAlive(orphanPid),
+      (alive) => !alive,
+    );
 
     // Act + Assess: a retry runs the failed task again, then what it had blocked
     expect((await api2('POST', `/api/processes/${run.process_id}/retry`)).status).toBe(200);

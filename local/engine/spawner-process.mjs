@@ -1,0 +1,93 @@
+// The local executor's spawner: a small Node process that starts the tasks' processes for the server.
+//
+// Why: `child_process.spawn` forks the calling process, and the fork is synchronous in the caller's one
+// thread. From the server (hundreds of MB of heap, the store, the interpreter) each spawn blocked the
+// event loop for 10–15 ms; from this process (a few tens of MB) it costs a millisecond or two, on
+// another core. See docs/PERFORMANCE.md.
+//
+// Protocol (IPC messages, one task per id):
+//   server → spawner  {t:'spawn', id, file, argv, env}   {t:'kill', id, signal}
+//   spawner → server  {t:'spawned', id, pid}   {t:'data', id, source:'stdout'|'stderr', chunk}
+//                     {t:'exit', id, code, signal}   {t:'error', id, message}
+// 'data' of a task all arrive before its 'exit' (its 'close' waits for both pipes).
+//
+// When the server goes away (its channel closes: a stop, a crash, SIGKILL), no task may outlive it
+// unobserved: every process group still running gets SIGTERM, then SIGKILL 5 s later, and the spawner exits.
+import { spawn } from 'node:child_process';
+
+/** @type {Map<string, import('node:child_process').ChildProcess>} */
+const running = new Map();
+
+const send = (message) => {
+  if (process.connected) process.send(message);
+};
+
+function killGroup(child, signal) {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+function start({ id, file, argv, env }) {
+  const child = spawn(file, argv, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.set(id, child);
+  let ended = false;
+  child.once('spawn', () => send({ t: 'spawned', id, pid: child.pid }));
+  for (const source of ['stdout', 'stderr']) {
+    const stream = child[source];
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk) => send({ t: 'data', id, source, chunk }));
+  }
+  child.once('error', (err) => {
+    if (ended) return;
+    ended = true;
+    running.delete(id);
+    send({ t: 'error', id, message: err.message });
+  });
+  child.once('close', (code, signal) => {
+    if (ended) return;
+    ended = true;
+    running.delete(id);
+    send({ t: 'exit', id, code, signal });
+  });
+}
+
+process.on('message', (message) => {
+  if (message.t === 'spawn') {
+    try {
+      start(message);
+    } catch (err) {
+      send({ t: 'error', id: message.id, message: err instanceof Error ? err.message : String(err) });
+    }
+  } else if (message.t === 'kill') {
+    const child = running.get(message.id);
+    if (child) killGroup(child, message.signal);
+  }
+});
+
+function shutDown() {
+  for (const child of running.values()) killGroup(child, 'SIGTERM');
+  if (running.size === 0) process.exit(0);
+  setTimeout(() => {
+    for (const child of running.values()) killGroup(child, 'SIGKILL');
+    process.exit(0);
+  }, 5000);
+  const poll = setInterval(() => {
+    if (running.size === 0) process.exit(0);
+  }, 50);
+  poll.unref();
+}
+
+process.on('disconnect', shutDown);
+process.on('SIGTERM', shutDown);
+// A Ctrl-C reaches the whole foreground process group: the server decides what happens to the tasks
+// (it stops them, then closes the channel).
+process.on('SIGINT', () => undefined);
+send({ t: 'ready' });

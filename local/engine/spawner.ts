@@ -1,0 +1,152 @@
+/**
+ * The server's side of the spawner (spawner-process.mjs): tasks' processes are started by a small helper process
+ * rather than by the server itself, whose forks blocked its event loop 10–15 ms each. A task looks like
+ * a child process to the executor: its pid, its stdout and stderr as streams, a way to signal its process
+ * group, and how it ended.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+
+const SPAWNER = fileURLToPath(new URL('./spawner-process.mjs', import.meta.url));
+const BASH = '/bin/bash';
+/**
+ * bash (dash cannot name descriptors above 9): close every fd above stderr (but the one named by
+ * `$KEEP_FD`, if any), then exec the command given as arguments. LevelDB (dynalite) opens its files
+ * without close-on-exec: a process started after it would inherit them, hold the data dir's LOCK after
+ * the server died (no restart possible) and could write into the store.
+ */
+const CLOSE_INHERITED_FDS =
+  'for f in /dev/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ] 2>/dev/null && [ "$n" != "${KEEP_FD:-}" ]; then eval "exec $n>&-" 2>/dev/null; fi; done; unset KEEP_FD; exec "$@"';
+
+/** `[file, argv]` that runs `command args` with no inherited descriptor above stderr (but `keepFd`). */
+export function withoutInheritedFds(command: string, args: string[], keepFd?: number): [string, string[], Record<string, string>] {
+  if (!existsSync(BASH)) return [command, args, {}];
+  return [BASH, ['-c', CLOSE_INHERITED_FDS, 'sundial-task', command, ...args], keepFd === undefined ? {} : { KEEP_FD: String(keepFd) }];
+}
+
+export interface Ended {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the process could not be started at all. */
+  error?: Error;
+}
+
+/** A task's process, as the spawner started it. */
+export interface SpawnedTask {
+  readonly stdout: PassThrough;
+  readonly stderr: PassThrough;
+  /** Settles when the process ended and both its pipes are drained into stdout/stderr. */
+  readonly ended: Promise<Ended>;
+  /** Signals the task's process group (nothing when it has ended). */
+  kill(signal: NodeJS.Signals): void;
+  readonly exited: boolean;
+}
+
+interface Pending {
+  stdout: PassThrough;
+  stderr: PassThrough;
+  settle: (e: Ended) => void;
+  exited: boolean;
+}
+
+type FromSpawner =
+  | { t: 'ready' }
+  | { t: 'spawned'; id: string; pid: number }
+  | { t: 'data'; id: string; source: 'stdout' | 'stderr'; chunk: string }
+  | { t: 'exit'; id: string; code: number | null; signal: NodeJS.Signals | null }
+  | { t: 'error'; id: string; message: string };
+
+export class Spawner {
+  private child: ChildProcess | undefined;
+  private readonly tasks = new Map<string, Pending>();
+  private seq = 0;
+
+  constructor(private readonly log: (line: string) => void) {}
+
+  /** Starts `file argv` with `env` (the whole environment) in its own process group. */
+  spawn(file: string, argv: string[], env: Record<string, string | undefined>): SpawnedTask {
+    const id = String(++this.seq);
+    const stdout = new PassThrough({ encoding: 'utf8' });
+    const stderr = new PassThrough({ encoding: 'utf8' });
+    let settle!: (e: Ended) => void;
+    const settled = new Promise<Ended>((resolve) => {
+      settle = resolve;
+    });
+    const pending: Pending = { stdout, stderr, exited: false, settle };
+    this.tasks.set(id, pending);
+    const ended = settled.then((e) => {
+      pending.exited = true;
+      stdout.end();
+      stderr.end();
+      return e;
+    });
+    const [command, args] = withoutInheritedFds(file, argv);
+    const spawner = this.ensure();
+    spawner.send({ t: 'spawn', id, file: command, argv: args, env }, (err) => {
+      if (err) this.settle(id, { code: null, signal: null, error: err });
+    });
+    return {
+      stdout,
+      stderr,
+      ended,
+      kill: (signal) => {
+        if (!pending.exited && this.child?.connected) this.child.send({ t: 'kill', id, signal });
+      },
+      get exited() {
+        return pending.exited;
+      },
+    };
+  }
+
+  /** Closes the channel: the spawner stops what still runs (SIGTERM, SIGKILL after 5 s) and exits. */
+  async close(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    if (child.connected) child.disconnect();
+    await exited;
+  }
+
+  private settle(id: string, e: Ended): void {
+    const task = this.tasks.get(id);
+    if (!task) return;
+    this.tasks.delete(id);
+    task.settle(e);
+  }
+
+  private ensure(): ChildProcess {
+    if (this.child?.connected) return this.child;
+    // Its IPC descriptor is the one kept open; LevelDB's are closed before node starts.
+    const [file, args, extraEnv] = withoutInheritedFds(process.execPath, [SPAWNER], 3);
+    const child = fork(SPAWNER, [], {
+      execPath: file,
+      execArgv: file === process.execPath ? [] : args.slice(0, -1),
+      env: { ...process.env, ...extraEnv },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+    });
+    child.on('message', (m: FromSpawner) => this.onMessage(m));
+    child.once('exit', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      // Whatever it was running is gone with it.
+      for (const id of [...this.tasks.keys()]) {
+        this.settle(id, { code: null, signal: null, error: new Error(`the local task spawner exited (${signal ?? `code ${code}`})`) });
+      }
+    });
+    child.on('error', (err) => this.log(`local task spawner: ${err.message}`));
+    this.child = child;
+    return child;
+  }
+
+  private onMessage(m: FromSpawner): void {
+    if (m.t === 'ready' || m.t === 'spawned') return;
+    const task = this.tasks.get(m.id);
+    if (!task) return;
+    if (m.t === 'data') (m.source === 'stdout' ? task.stdout : task.stderr).write(m.chunk);
+    else if (m.t === 'exit') this.settle(m.id, { code: m.code, signal: m.signal });
+    else this.settle(m.id, { code: null, signal: null, error: new Error(m.message) });
+  }
+}
