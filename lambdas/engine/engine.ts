@@ -384,20 +384,24 @@ export class Engine {
     while (queue.length > 0) {
       const { name, status } = queue.shift()!;
       const from = status === 'blocked' ? (['waiting', 'blocked'] as const) : (['running', status] as const);
-      const slot = await this.d.store.slots.transition(processId, name, [...from], status);
+      // The run is read in the same round trip as the slot moves. A kill that lands between the two is
+      // still safe: it moves waiting slots to blocked and stops running ones, and Prepare skips any task
+      // whose run is no longer running.
+      const [slot, run] = await Promise.all([this.d.store.slots.transition(processId, name, [...from], status), this.d.store.runs.getRunRecord(processId)]);
       if (!slot) continue; // moved by a kill or a concurrent replay that will carry on
-      const run = await this.d.store.runs.getRunRecord(processId);
       if (!run || run.status !== 'running') continue; // killed: start nothing more
-      // Dependents are separate items: tell them all at once rather than one round trip after another.
-      await Promise.all(
-        slot.dependents.map(async (dep) => {
+      // Dependents are separate items: tell them all at once rather than one round trip after another,
+      // and count the task as done in the same round trip (the run cannot finish before its dependents
+      // are done, so the order does not matter).
+      const [counts] = await Promise.all([
+        this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded'),
+        ...slot.dependents.map(async (dep) => {
           const d = await this.d.store.slots.dependencyCompleted(processId, dep.name, name, blocksDependent(status, dep.success_required));
           if (!d || d.status !== 'waiting' || slotDepsDone(d) < d.deps_total) return;
           if (slotBlocked(d)) queue.push({ name: d.name, status: 'blocked' });
           else await this.startSlot(d);
         }),
-      );
-      const counts = await this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded');
+      ]);
       const total = Number(run.tasks_total ?? 0);
       if (counts.done >= total) {
         const final = finalRunStatus(counts.failed);

@@ -199,25 +199,32 @@ export class RunStore {
   // ---- tasks -----------------------------------------------------------------------------------
 
   async createTask(task: TaskRecord, extra: Item = {}): Promise<void> {
-    // The locator first: an attempt is never findable by id without it (a replayed write rewrites it harmlessly).
-    await this.db.doc.send(
-      new PutCommand({
-        TableName: this.db.tableName,
-        Item: { ...keys.taskLocator(task.task_id), task_id: task.task_id, process_id: task.process_id },
-      }),
-    );
-    await this.db.doc.send(
-      new PutCommand({
-        TableName: this.db.tableName,
-        Item: {
-          ...extra,
-          ...keys.task(task.process_id, task.task_id),
-          ...keys.taskIndexes(task.process_definition_name, task.task_definition_name, task.start_time, task.task_id),
-          ...task,
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+    // The locator and the attempt in one round trip. If either write fails, the caller fails and its replay
+    // (Prepare is retried) writes both again: the locator is rewritten harmlessly, the attempt is found
+    // already there (ConditionalCheckFailedException, which the caller treats as a replay). The attempt
+    // is counted only by the call that created it. Both writes settle before this returns.
+    const [locator, attempt] = await Promise.allSettled([
+      this.db.doc.send(
+        new PutCommand({
+          TableName: this.db.tableName,
+          Item: { ...keys.taskLocator(task.task_id), task_id: task.task_id, process_id: task.process_id },
+        }),
+      ),
+      this.db.doc.send(
+        new PutCommand({
+          TableName: this.db.tableName,
+          Item: {
+            ...extra,
+            ...keys.task(task.process_id, task.task_id),
+            ...keys.taskIndexes(task.process_definition_name, task.task_definition_name, task.start_time, task.task_id),
+            ...task,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    ]);
+    if (locator.status === 'rejected') throw locator.reason;
+    if (attempt.status === 'rejected') throw attempt.reason;
     await this.stats.add({ [`tasks_${task.status}`]: 1 });
   }
 
