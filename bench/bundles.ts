@@ -1,18 +1,32 @@
 /**
  * Cold start: builds every Lambda entry (`lambdas/<name>/handler.ts`) the way lib/sundial-function.ts
- * has NodejsFunction build it (esbuild, ESM, minified, target node24, AWS SDK bundled, the same
- * `require` banner; the source map is left out of the size: CDK uploads it beside the bundle but the
- * runtime reads it only for a stack trace), then loads each bundle in fresh Node processes and
- * reports the median time of `import()` and the RSS after it.
+ * has NodejsFunction build it (esbuild, ESM, minified, target node24, the same `require` banner, a
+ * source map without sources, and the AWS SDK external: `@aws-sdk/*`, plus `@smithy/*` when cdk.json
+ * sets `sdkV3ExcludeSmithyPackages`), then loads each bundle in fresh Node processes and reports the
+ * median time of `import()` and the RSS after it. The size is `index.mjs` alone: CDK uploads the map
+ * beside it, but the runtime reads the map only for a stack trace.
+ *
+ * Deployed, the external SDK comes from the runtime's own node_modules. Here the bundles are written
+ * under `bench/.bundles/<name>/` (gitignored), so that Node's ES module resolution (which ignores
+ * NODE_PATH) finds `@aws-sdk/*` in the repository's node_modules, an ancestor directory: the load
+ * time includes loading the SDK clients the bundle imports at start-up, as on Lambda.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { median, round } from './stats';
 
 const ROOT = join(import.meta.dirname, '..');
+
+/** Where the bundles are written: under the repository, so that `@aws-sdk/*` resolves from its node_modules. */
+const OUT_DIR = join(import.meta.dirname, '.bundles');
+
+/** What NodejsFunction leaves external with `bundleAwsSDK: false` on a Node.js 18+ runtime. */
+function sdkExternals(): string[] {
+  const context = JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8')).context ?? {};
+  return context['@aws-cdk/aws-lambda-nodejs:sdkV3ExcludeSmithyPackages'] === true ? ['@aws-sdk/*', '@smithy/*'] : ['@aws-sdk/*'];
+}
 
 const BANNER =
   "import { createRequire as __sundialCreateRequire } from 'node:module';" + 'const require = __sundialCreateRequire(import.meta.url);';
@@ -30,6 +44,8 @@ const LAMBDA_ENV: Record<string, string> = {
   NOTIFY_SENDER: 'bench@example.invalid',
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   POWERTOOLS_SERVICE_NAME: 'sundial',
+  // COMMON_ENVIRONMENT of lib/sundial-function.ts: Node reads the bundle's source map at load.
+  NODE_OPTIONS: '--enable-source-maps',
 };
 
 export interface BundleFigures {
@@ -37,6 +53,10 @@ export interface BundleFigures {
   kb: number;
   /** Biggest packages in the bundle, KB. */
   largest: Record<string, number>;
+  /** Packages the bundle imports from outside (the runtime's SDK) at load: part of the load time. */
+  external: string[];
+  /** Packages it imports from outside with `import()`, at first use: not part of the load time. */
+  external_lazy: string[];
   load_ms_median: number;
   rss_after_load_mb: number;
 }
@@ -49,7 +69,8 @@ function packageOf(path: string): string {
 }
 
 export async function measureBundles(loads: number): Promise<Record<string, BundleFigures>> {
-  const out = join(tmpdir(), `sundial-bench-bundles-${process.pid}`);
+  const externals = sdkExternals();
+  rmSync(OUT_DIR, { recursive: true, force: true });
   const names = readdirSync(join(ROOT, 'lambdas')).filter((n) => {
     try {
       return statSync(join(ROOT, 'lambdas', n, 'handler.ts')).isFile();
@@ -59,7 +80,7 @@ export async function measureBundles(loads: number): Promise<Record<string, Bund
   });
   const figures: Record<string, BundleFigures> = {};
   for (const name of names) {
-    const dir = join(out, name);
+    const dir = join(OUT_DIR, name);
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'index.mjs');
     const result = await build({
@@ -71,11 +92,14 @@ export async function measureBundles(loads: number): Promise<Record<string, Bund
       target: 'node24',
       mainFields: ['module', 'main'],
       minify: true,
+      sourcemap: true,
+      sourcesContent: false,
+      external: externals,
       banner: { js: BANNER },
       metafile: true,
       logLevel: 'silent',
     });
-    const output = Object.values(result.metafile.outputs)[0];
+    const output = result.metafile.outputs[Object.keys(result.metafile.outputs).find((k) => k.endsWith('.mjs')) ?? ''];
     const byPackage: Record<string, number> = {};
     for (const [path, input] of Object.entries(output?.inputs ?? {})) {
       const p = packageOf(path);
@@ -87,6 +111,10 @@ export async function measureBundles(loads: number): Promise<Record<string, Bund
         .slice(0, 5)
         .map(([k, v]) => [k, Math.round(v / 1024)]),
     );
+    const outside = (kind: string) =>
+      [...new Set((output?.imports ?? []).filter((i) => i.external && i.kind === kind && !i.path.startsWith('node:')).map((i) => i.path))].sort();
+    const external = outside('import-statement');
+    const externalLazy = outside('dynamic-import');
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
     const times: number[] = [];
     const rss: number[] = [];
@@ -107,6 +135,8 @@ export async function measureBundles(loads: number): Promise<Record<string, Bund
       bytes,
       kb: Math.round(bytes / 1024),
       largest,
+      external,
+      external_lazy: externalLazy,
       load_ms_median: round(median(times), 1),
       rss_after_load_mb: Math.round(median(rss) / 1024 / 1024),
     };

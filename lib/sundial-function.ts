@@ -26,7 +26,7 @@ export const SUNDIAL_RUNTIME = lambda.Runtime.NODEJS_24_X;
 export const COMMON_ENVIRONMENT: Readonly<Record<string, string>> = {
   // Powertools Logger/Metrics read their service name here.
   POWERTOOLS_SERVICE_NAME: 'sundial',
-  // The pinned SDK warns about Node versions; Lambda's runtime is recent enough.
+  // The SDK warns about Node versions; Lambda's runtime is recent enough.
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   // Stack traces point at the TypeScript sources through the bundled source map.
   NODE_OPTIONS: '--enable-source-maps',
@@ -108,8 +108,8 @@ export interface SundialFunctionProps {
 
 /**
  * A Sundial Lambda as every one of them is deployed: TypeScript bundled locally
- * with esbuild (ESM, minified, source maps, AWS SDK bundled so the pinned
- * version runs rather than the runtime's), nodejs24.x on arm64, JSON logs into its own log group with a
+ * with esbuild (ESM, minified, source maps, the AWS SDK left to the runtime),
+ * nodejs24.x on arm64, JSON logs into its own log group with a
  * retention, and a role of its own that may write that log group and nothing
  * else until grants add to it (no `AWSLambdaBasicExecutionRole`).
  */
@@ -163,7 +163,19 @@ export class SundialFunction extends Construct {
         // Stack traces need the mappings only; leaving the sources out keeps the map small to parse at cold start.
         sourcesContent: false,
         banner: ESM_REQUIRE_BANNER,
-        bundleAwsSDK: true,
+        // The AWS SDK v3 is not bundled: `@aws-sdk/*` (and `@smithy/*`, cdk.json's
+        // `sdkV3ExcludeSmithyPackages`) stay external and resolve to the copy the
+        // nodejs24.x runtime ships. A bundled SDK costs ≈ 300 KB per function before any
+        // of Sundial's code and was most of each bundle (422–801 KB; now 60–247 KB,
+        // docs/PERFORMANCE.md row 4). The trade-offs: the functions run the runtime's SDK
+        // version, which Lambda updates on its own schedule, not the one package-lock.json
+        // pins (and tests run against); the calls used (DynamoDB document client, Step
+        // Functions, Batch, ECS, Scheduler, Logs, Lambda Invoke, Secrets Manager, SES v1)
+        // are long-stable APIs. And the runtime's unminified SDK loads slower than a
+        // bundled copy did (measured locally, docs/PERFORMANCE.md "What is left"), which is
+        // why the adapters import every client but DynamoDB's at first use. lambdas/ imports
+        // nothing else the runtime lacks: middy, zod, croner, Powertools Logger are bundled.
+        bundleAwsSDK: false,
       },
     });
   }

@@ -14,28 +14,13 @@
  * attempt needs, else a new revision is registered. Answers are cached per cold start.
  */
 import { createHash } from 'node:crypto';
-import {
-  BatchClient,
-  DescribeJobDefinitionsCommand,
-  type JobDefinition,
-  ListJobsCommand,
-  RegisterJobDefinitionCommand,
-  type RegisterJobDefinitionCommandInput,
-  TerminateJobCommand,
-} from '@aws-sdk/client-batch';
-import {
-  DescribeTaskDefinitionCommand,
-  ECSClient,
-  ListTasksCommand,
-  type RegisterTaskDefinitionCommandInput,
-  RegisterTaskDefinitionCommand,
-  StopTaskCommand,
-  type TaskDefinition as EcsTaskDefinition,
-} from '@aws-sdk/client-ecs';
+import type { BatchClient, JobDefinition, RegisterJobDefinitionCommandInput } from '@aws-sdk/client-batch';
+import type { ECSClient, RegisterTaskDefinitionCommandInput, TaskDefinition as EcsTaskDefinition } from '@aws-sdk/client-ecs';
 import { requireEnv } from '../config';
 import type { TaskDefinition } from '../domain/models';
 import { type BatchJobRequest, DEFAULT_TIMEOUT_SECONDS, ECS_CONTAINER_NAME, type EcsTaskRequest, type KeyValue } from '../engine/contract';
 import type { AttemptToLaunch, Launcher } from '../engine/ports';
+import { lazyClient, type Loaded } from './lazy-client';
 
 // ---- configuration -----------------------------------------------------------------------------
 
@@ -184,17 +169,18 @@ interface TaskDefinitionSpec {
 // ---- the launcher ------------------------------------------------------------------------------
 
 export class AwsLauncher implements Launcher {
-  private readonly batch: BatchClient;
-  private readonly ecs: ECSClient;
+  private readonly batch: () => Promise<Loaded<typeof import('@aws-sdk/client-batch'), BatchClient>>;
+  private readonly ecs: () => Promise<Loaded<typeof import('@aws-sdk/client-ecs'), ECSClient>>;
   /** Definition ARNs by name and content, per cold start (a promise, so concurrent plans share a call). */
   private readonly registered = new Map<string, Promise<string>>();
 
+  /** `clients` default to ones built at first use from the Lambda's environment (region, credentials; ./lazy-client). */
   constructor(
     private readonly config: AwsLauncherConfig,
     clients: { batch?: BatchClient; ecs?: ECSClient } = {},
   ) {
-    this.batch = clients.batch ?? new BatchClient({});
-    this.ecs = clients.ecs ?? new ECSClient({});
+    this.batch = lazyClient(() => import('@aws-sdk/client-batch'), (sdk) => new sdk.BatchClient({}), clients.batch);
+    this.ecs = lazyClient(() => import('@aws-sdk/client-ecs'), (sdk) => new sdk.ECSClient({}), clients.ecs);
   }
 
   async plan(attempt: AttemptToLaunch): Promise<{ executor: 'batch'; batch: BatchJobRequest } | { executor: 'ecs'; ecs: EcsTaskRequest }> {
@@ -273,25 +259,27 @@ export class AwsLauncher implements Launcher {
   async stop(attempt: { task_id: string; task_definition: TaskDefinition }, reason: string): Promise<void> {
     const { executable } = attempt.task_definition;
     if (executable.docker_image_command) {
-      const listed = await this.ecs.send(new ListTasksCommand({ cluster: this.config.ecsClusterArn, startedBy: attempt.task_id }));
+      const ecs = await this.ecs();
+      const listed = await ecs.client.send(new ecs.sdk.ListTasksCommand({ cluster: this.config.ecsClusterArn, startedBy: attempt.task_id }));
       await Promise.all(
         (listed.taskArns ?? []).map((task) =>
-          this.ecs.send(new StopTaskCommand({ cluster: this.config.ecsClusterArn, task, reason: shortReason(reason) })),
+          ecs.client.send(new ecs.sdk.StopTaskCommand({ cluster: this.config.ecsClusterArn, task, reason: shortReason(reason) })),
         ),
       );
       return;
     }
+    const batch = await this.batch();
     const queues = new Set([this.config.batchJobQueueArn, ...(executable.batch_image_command?.job_queue ? [executable.batch_image_command.job_queue] : [])]);
     for (const jobQueue of queues) {
       let nextToken: string | undefined;
       do {
-        const page = await this.batch.send(
-          new ListJobsCommand({ jobQueue, filters: [{ name: 'JOB_NAME', values: [attempt.task_id] }], ...(nextToken ? { nextToken } : {}) }),
+        const page = await batch.client.send(
+          new batch.sdk.ListJobsCommand({ jobQueue, filters: [{ name: 'JOB_NAME', values: [attempt.task_id] }], ...(nextToken ? { nextToken } : {}) }),
         );
         const live = (page.jobSummaryList ?? []).filter(
           (job) => job.jobId && job.jobName === attempt.task_id && job.status !== 'SUCCEEDED' && job.status !== 'FAILED',
         );
-        await Promise.all(live.map((job) => this.batch.send(new TerminateJobCommand({ jobId: job.jobId, reason: shortReason(reason) }))));
+        await Promise.all(live.map((job) => batch.client.send(new batch.sdk.TerminateJobCommand({ jobId: job.jobId, reason: shortReason(reason) }))));
         nextToken = page.nextToken;
       } while (nextToken);
     }
@@ -315,7 +303,8 @@ export class AwsLauncher implements Launcher {
     return this.cached(`batch\u0000${JSON.stringify(wanted)}`, async () => {
       const latest = await this.latestJobDefinition(spec.name);
       if (latest?.jobDefinitionArn && this.jobDefinitionMatches(latest, wanted)) return latest.jobDefinitionArn;
-      const out = await this.batch.send(new RegisterJobDefinitionCommand(wanted));
+      const batch = await this.batch();
+      const out = await batch.client.send(new batch.sdk.RegisterJobDefinitionCommand(wanted));
       if (!out.jobDefinitionArn) throw new Error(`RegisterJobDefinition answered no ARN for ${spec.name}`);
       return out.jobDefinitionArn;
     });
@@ -369,11 +358,12 @@ export class AwsLauncher implements Launcher {
   }
 
   private async latestJobDefinition(name: string): Promise<JobDefinition | undefined> {
+    const batch = await this.batch();
     let latest: JobDefinition | undefined;
     let nextToken: string | undefined;
     do {
-      const page = await this.batch.send(
-        new DescribeJobDefinitionsCommand({ jobDefinitionName: name, status: 'ACTIVE', ...(nextToken ? { nextToken } : {}) }),
+      const page = await batch.client.send(
+        new batch.sdk.DescribeJobDefinitionsCommand({ jobDefinitionName: name, status: 'ACTIVE', ...(nextToken ? { nextToken } : {}) }),
       );
       for (const def of page.jobDefinitions ?? []) {
         if ((def.revision ?? 0) > (latest?.revision ?? 0)) latest = def;
@@ -387,9 +377,10 @@ export class AwsLauncher implements Launcher {
   private taskDefinition(spec: TaskDefinitionSpec): Promise<string> {
     const wanted = this.taskDefinitionInput(spec);
     return this.cached(`ecs\u0000${JSON.stringify(wanted)}`, async () => {
+      const ecs = await this.ecs();
       let latest: EcsTaskDefinition | undefined;
       try {
-        latest = (await this.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: spec.family }))).taskDefinition;
+        latest = (await ecs.client.send(new ecs.sdk.DescribeTaskDefinitionCommand({ taskDefinition: spec.family }))).taskDefinition;
       } catch (err) {
         // A family with no ACTIVE revision answers ClientException ("Unable to describe task definition").
         if (errorName(err) !== 'ClientException') throw err;
@@ -397,7 +388,7 @@ export class AwsLauncher implements Launcher {
       if (latest?.taskDefinitionArn && latest.status === 'ACTIVE' && this.taskDefinitionMatches(latest, wanted)) {
         return latest.taskDefinitionArn;
       }
-      const out = await this.ecs.send(new RegisterTaskDefinitionCommand(wanted));
+      const out = await ecs.client.send(new ecs.sdk.RegisterTaskDefinitionCommand(wanted));
       const arn = out.taskDefinition?.taskDefinitionArn;
       if (!arn) throw new Error(`RegisterTaskDefinition answered no ARN for ${spec.family}`);
       return arn;

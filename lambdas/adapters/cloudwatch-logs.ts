@@ -11,13 +11,14 @@
  * When neither service still knows the attempt, the stream name cannot be derived (Sundial does not store
  * it yet): the answer has no lines and a `note` that says so.
  */
-import { BatchClient, DescribeJobsCommand, ListJobsCommand } from '@aws-sdk/client-batch';
-import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { ECSClient, type DesiredStatus, ListTasksCommand } from '@aws-sdk/client-ecs';
+import type { BatchClient } from '@aws-sdk/client-batch';
+import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import type { DesiredStatus, ECSClient } from '@aws-sdk/client-ecs';
 import type { OutputPage, OutputRequest, TaskOutputSource } from '../api/output';
 import { requireEnv } from '../config';
 import { ECS_CONTAINER_NAME } from '../engine/contract';
 import { LAUNCHER_ENV } from './batch-ecs';
+import { lazyClient, type Loaded } from './lazy-client';
 
 export interface CloudWatchTaskOutputConfig {
   batchJobQueueArn: string;
@@ -41,12 +42,21 @@ interface Stream {
 }
 
 export class CloudWatchTaskOutput implements TaskOutputSource {
+  private readonly logs: () => Promise<Loaded<typeof import('@aws-sdk/client-cloudwatch-logs'), CloudWatchLogsClient>>;
+  private readonly batch: () => Promise<Loaded<typeof import('@aws-sdk/client-batch'), BatchClient>>;
+  private readonly ecs: () => Promise<Loaded<typeof import('@aws-sdk/client-ecs'), ECSClient>>;
+
+  /** The clients default to ones built at first use from the Lambda's environment (./lazy-client). */
   constructor(
     private readonly config: CloudWatchTaskOutputConfig,
-    private readonly logs = new CloudWatchLogsClient({}),
-    private readonly batch = new BatchClient({}),
-    private readonly ecs = new ECSClient({}),
-  ) {}
+    logs?: CloudWatchLogsClient,
+    batch?: BatchClient,
+    ecs?: ECSClient,
+  ) {
+    this.logs = lazyClient(() => import('@aws-sdk/client-cloudwatch-logs'), (sdk) => new sdk.CloudWatchLogsClient({}), logs);
+    this.batch = lazyClient(() => import('@aws-sdk/client-batch'), (sdk) => new sdk.BatchClient({}), batch);
+    this.ecs = lazyClient(() => import('@aws-sdk/client-ecs'), (sdk) => new sdk.ECSClient({}), ecs);
+  }
 
   async read(request: OutputRequest): Promise<OutputPage> {
     const executable = request.definition?.executable;
@@ -61,8 +71,9 @@ export class CloudWatchTaskOutput implements TaskOutputSource {
         note: 'the job or ECS task of this attempt is not known any more (or has not started yet), so its log stream cannot be named',
       };
     }
-    const out = await this.logs.send(
-      new GetLogEventsCommand({
+    const logs = await this.logs();
+    const out = await logs.client.send(
+      new logs.sdk.GetLogEventsCommand({
         logGroupName: stream.group,
         logStreamName: stream.name,
         startFromHead: true,
@@ -83,18 +94,20 @@ export class CloudWatchTaskOutput implements TaskOutputSource {
   }
 
   private async batchStream(taskId: string, jobQueue: string): Promise<Stream | undefined> {
-    const listed = await this.batch.send(new ListJobsCommand({ jobQueue, filters: [{ name: 'JOB_NAME', values: [taskId] }] }));
+    const batch = await this.batch();
+    const listed = await batch.client.send(new batch.sdk.ListJobsCommand({ jobQueue, filters: [{ name: 'JOB_NAME', values: [taskId] }] }));
     const jobId = listed.jobSummaryList?.find((j) => j.jobName === taskId)?.jobId;
     if (!jobId) return undefined;
-    const described = await this.batch.send(new DescribeJobsCommand({ jobs: [jobId] }));
+    const described = await batch.client.send(new batch.sdk.DescribeJobsCommand({ jobs: [jobId] }));
     const job = described.jobs?.[0];
     const name = job?.container?.logStreamName ?? job?.attempts?.at(-1)?.container?.logStreamName;
     return name ? { group: this.config.batchLogGroup, name } : undefined;
   }
 
   private async ecsStream(taskId: string): Promise<Stream | undefined> {
+    const ecs = await this.ecs();
     for (const desiredStatus of ['STOPPED', 'RUNNING'] as DesiredStatus[]) {
-      const listed = await this.ecs.send(new ListTasksCommand({ cluster: this.config.ecsClusterArn, startedBy: taskId, desiredStatus }));
+      const listed = await ecs.client.send(new ecs.sdk.ListTasksCommand({ cluster: this.config.ecsClusterArn, startedBy: taskId, desiredStatus }));
       const arn = listed.taskArns?.[0];
       if (arn) return { group: this.config.ecsLogGroup, name: `ecs/${ECS_CONTAINER_NAME}/${arn.split('/').at(-1)}` };
     }

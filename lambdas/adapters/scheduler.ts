@@ -4,18 +4,11 @@
  * Scheduler role (which may start nothing else) with `{process_definition_name, scheduled_time}`; the
  * machine hands that, with its execution id as the delivery's owner, to the engine Lambda's `tick`.
  */
-import {
-  ConflictException,
-  CreateScheduleCommand,
-  type CreateScheduleCommandInput,
-  DeleteScheduleCommand,
-  ResourceNotFoundException,
-  SchedulerClient,
-  UpdateScheduleCommand,
-} from '@aws-sdk/client-scheduler';
+import type { CreateScheduleCommandInput, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { requireEnv } from '../config';
 import { atExpression, type ScheduleSpec } from '../domain/schedule';
 import type { Scheduler } from '../engine/ports';
+import { lazyClient, type Loaded } from './lazy-client';
 
 /** Environment of a function that manages schedules (set by `SundialScheduling.grantManageSchedules`). */
 export const SCHEDULER_ENV = {
@@ -51,11 +44,15 @@ export function tickInput(definitionName: string): string {
 
 export class EventBridgeScheduler implements Scheduler {
   readonly minIntervalSeconds = 60;
+  private readonly load: () => Promise<Loaded<typeof import('@aws-sdk/client-scheduler'), SchedulerClient>>;
 
+  /** `client` defaults to one built at first use from the Lambda's environment (region, credentials; ./lazy-client). */
   constructor(
     private readonly config: EventBridgeSchedulerConfig,
-    private readonly client: SchedulerClient = new SchedulerClient({}),
-  ) {}
+    client?: SchedulerClient,
+  ) {
+    this.load = lazyClient(() => import('@aws-sdk/client-scheduler'), (sdk) => new sdk.SchedulerClient({}), client);
+  }
 
   put(definitionName: string, spec: ScheduleSpec, enabled: boolean): Promise<void> {
     return this.upsert({
@@ -84,10 +81,11 @@ export class EventBridgeScheduler implements Scheduler {
   }
 
   async remove(definitionName: string): Promise<void> {
+    const { sdk, client } = await this.load();
     try {
-      await this.client.send(new DeleteScheduleCommand({ Name: scheduleName(definitionName), GroupName: this.config.groupName }));
+      await client.send(new sdk.DeleteScheduleCommand({ Name: scheduleName(definitionName), GroupName: this.config.groupName }));
     } catch (err) {
-      if (!(err instanceof ResourceNotFoundException)) throw err;
+      if (!(err instanceof sdk.ResourceNotFoundException)) throw err;
     }
   }
 
@@ -112,18 +110,19 @@ export class EventBridgeScheduler implements Scheduler {
    * itself after it fired, so either call can race that deletion: one more try settles it.
    */
   private async upsert(input: CreateScheduleCommandInput): Promise<void> {
+    const { sdk, client } = await this.load();
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.client.send(new UpdateScheduleCommand(input));
+        await client.send(new sdk.UpdateScheduleCommand(input));
         return;
       } catch (err) {
-        if (!(err instanceof ResourceNotFoundException)) throw err;
+        if (!(err instanceof sdk.ResourceNotFoundException)) throw err;
       }
       try {
-        await this.client.send(new CreateScheduleCommand(input));
+        await client.send(new sdk.CreateScheduleCommand(input));
         return;
       } catch (err) {
-        if (!(err instanceof ConflictException) || attempt >= 1) throw err;
+        if (!(err instanceof sdk.ConflictException) || attempt >= 1) throw err;
       }
     }
   }

@@ -1,14 +1,22 @@
 /** Secrets Manager: the one adapter that reads the task-token signing key deployed. */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { lazyClient } from './lazy-client';
 
-/** A loader that fetches the secret once per cold start and keeps it. */
-export function secretKeyLoader(secretArn: string, client = new SecretsManagerClient({})): () => Promise<Buffer> {
+/**
+ * A loader that fetches the secret once per cold start and keeps it. The SDK client package is imported
+ * (and `client`, by default, built) at the first call (./lazy-client): the api function never reads the
+ * key, the engine only to prepare an attempt.
+ */
+export function secretKeyLoader(secretArn: string, client?: SecretsManagerClient): () => Promise<Buffer> {
+  const load = lazyClient(() => import('@aws-sdk/client-secrets-manager'), (sdk) => new sdk.SecretsManagerClient({}), client);
   let cached: Promise<Buffer> | undefined;
   return () => {
-    cached ??= client.send(new GetSecretValueCommand({ SecretId: secretArn })).then((out) => {
-      if (!out.SecretString) throw new Error(`secret ${secretArn} has no string value`);
-      return Buffer.from(out.SecretString, 'utf8');
-    });
+    cached ??= load()
+      .then(({ sdk, client: secrets }) => secrets.send(new sdk.GetSecretValueCommand({ SecretId: secretArn })))
+      .then((out) => {
+        if (!out.SecretString) throw new Error(`secret ${secretArn} has no string value`);
+        return Buffer.from(out.SecretString, 'utf8');
+      });
     cached.catch(() => {
       cached = undefined;
     });

@@ -2,8 +2,9 @@
  * Email through Amazon SES (`SendEmail`, v1 API): one call per message, text and HTML bodies, from the
  * sender configured at deploy time. The notify function may send only from that identity (lib/notifications.ts).
  */
-import { SESClient, SendEmailCommand } from '@aws-sdk/client-ses';
+import type { SESClient } from '@aws-sdk/client-ses';
 import { DeliveryError, type EmailMessage, type EmailSender } from '../notify/ports';
+import { lazyClient, type Loaded } from './lazy-client';
 
 /** SES errors that retrying cannot fix: the message, the sender or the account is refused. */
 const PERMANENT = new Set([
@@ -29,13 +30,21 @@ export function isRetryableSesError(err: unknown): boolean {
 }
 
 export class SesEmailSender implements EmailSender {
-  /** `client` defaults to one built at cold start from the Lambda's environment (region, credentials). */
-  constructor(private readonly client: SESClient = new SESClient({})) {}
+  private readonly load: () => Promise<Loaded<typeof import('@aws-sdk/client-ses'), SESClient>>;
+
+  /**
+   * `client` defaults to one built from the Lambda's environment (region, credentials) at the first
+   * message (./lazy-client): email goes out only for definitions that ask for it.
+   */
+  constructor(client?: SESClient) {
+    this.load = lazyClient(() => import('@aws-sdk/client-ses'), (sdk) => new sdk.SESClient({}), client);
+  }
 
   async send(message: EmailMessage): Promise<void> {
+    const { sdk, client } = await this.load();
     try {
-      await this.client.send(
-        new SendEmailCommand({
+      await client.send(
+        new sdk.SendEmailCommand({
           Source: message.from,
           Destination: { ToAddresses: message.to },
           Message: {

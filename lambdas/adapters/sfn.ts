@@ -2,9 +2,10 @@
  * Step Functions: the deployed {@link Orchestrator}. One Standard execution per task of a run, named by
  * the engine (`executionName`), so that the name itself makes starting idempotent.
  */
-import { SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { TaskExecutionInput } from '../engine/contract';
 import type { Orchestrator } from '../engine/ports';
+import { lazyClient, type Loaded } from './lazy-client';
 
 /** Environment variable carrying the ARN of the task state machine (set by lib/engine.ts). */
 export const TASK_STATE_MACHINE_ARN_ENV = 'TASK_STATE_MACHINE_ARN';
@@ -31,13 +32,22 @@ export function executionArn(stateMachineArn: string, name: string): string {
 
 const errorName = (err: unknown) => (err as { name?: string } | undefined)?.name;
 
+/** The Step Functions SDK client package with a client, at first use (./lazy-client); `client` if given. */
+export function lazySfnClient(client?: SFNClient): () => Promise<Loaded<typeof import('@aws-sdk/client-sfn'), SFNClient>> {
+  return lazyClient(() => import('@aws-sdk/client-sfn'), (sdk) => new sdk.SFNClient({}), client);
+}
+
 /** Starts and stops task executions of one Standard state machine. */
 export class SfnOrchestrator implements Orchestrator {
+  private readonly load: ReturnType<typeof lazySfnClient>;
+
+  /** `client` defaults to one built at first use from the Lambda's environment (region, credentials). */
   constructor(
     private readonly stateMachineArn: string,
-    private readonly client: SFNClient = new SFNClient({}),
+    client?: SFNClient,
   ) {
     if (!STATE_MACHINE_ARN.test(stateMachineArn)) throw new InvalidStateMachineArnError(stateMachineArn);
+    this.load = lazySfnClient(client);
   }
 
   /**
@@ -45,8 +55,9 @@ export class SfnOrchestrator implements Orchestrator {
    * workflows keep names unique for 90 days), which is what the engine asked for.
    */
   async startTask(name: string, input: TaskExecutionInput): Promise<void> {
+    const { sdk, client } = await this.load();
     try {
-      await this.client.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }));
+      await client.send(new sdk.StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }));
     } catch (err) {
       if (errorName(err) !== 'ExecutionAlreadyExists') throw err;
     }
@@ -57,9 +68,10 @@ export class SfnOrchestrator implements Orchestrator {
    * on. An execution that never started is fine: there is nothing to stop.
    */
   async stopTask(name: string, cause: string): Promise<void> {
+    const { sdk, client } = await this.load();
     try {
-      await this.client.send(
-        new StopExecutionCommand({
+      await client.send(
+        new sdk.StopExecutionCommand({
           executionArn: executionArn(this.stateMachineArn, name),
           error: 'Sundial.Killed',
           // StopExecution takes at most 32,768 characters of cause.

@@ -5,7 +5,8 @@
  * waits for SES or PagerDuty; Lambda retries a failed notify invocation twice, then sends the event to
  * the notify function's dead-letter queue (lib/notifications.ts).
  */
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { lazyClient, type Loaded } from '../adapters/lazy-client';
 import { requireEnv } from '../config';
 import type { RunListener } from '../engine/ports';
 import type { Logger } from '../logger';
@@ -14,16 +15,22 @@ import type { RunEnded } from './notifier';
 
 /** Hands ended runs to the notify function `functionName`. */
 export class NotifyDispatcher implements RunListener {
+  private readonly lambda: () => Promise<Loaded<typeof import('@aws-sdk/client-lambda'), LambdaClient>>;
+
+  /** `client` defaults to one built when the first run ends (the SDK package is imported then: ../adapters/lazy-client). */
   constructor(
     private readonly functionName: () => string,
-    private readonly client: LambdaClient = new LambdaClient({}),
+    client?: LambdaClient,
     private readonly logger?: Logger,
-  ) {}
+  ) {
+    this.lambda = lazyClient(() => import('@aws-sdk/client-lambda'), (sdk) => new sdk.LambdaClient({}), client);
+  }
 
   async runEnded(run: RunEnded): Promise<void> {
     const payload: RunEnded = { process_id: run.process_id, process_definition_name: run.process_definition_name, status: run.status };
-    const out = await this.client.send(
-      new InvokeCommand({ FunctionName: this.functionName(), InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify(payload)) }),
+    const { sdk, client } = await this.lambda();
+    const out = await client.send(
+      new sdk.InvokeCommand({ FunctionName: this.functionName(), InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify(payload)) }),
     );
     // 202 is "queued"; anything else means the event was not taken.
     if (out.StatusCode !== 202) throw new Error(`the notify function did not queue the event (status ${out.StatusCode})`);

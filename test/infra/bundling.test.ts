@@ -1,16 +1,21 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Stack } from 'aws-cdk-lib';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, SundialFunction } from '../../lib/index';
 import { CDK_JSON_CONTEXT, CLI_CONTEXT, newApp, tempDir } from './support';
 
 const run = promisify(execFile);
 
+/** Largest bundle (`index.mjs`) a function may have: the cold-start target of docs/PERFORMANCE.md. */
+const MAX_BUNDLE_BYTES = 300 * 1024;
+
+type Template = { Resources: Record<string, any> };
+
 /** The function at a construct path ending with `pathSuffix` in a synthesized template. */
-function functionAt(template: { Resources: Record<string, any> }, pathSuffix: string): any {
+function functionAt(template: Template, pathSuffix: string): any {
   const fn = Object.values(template.Resources).find(
     (r) => r.Type === 'AWS::Lambda::Function' && String(r.Metadata?.['aws:cdk:path']).endsWith(pathSuffix),
   );
@@ -19,8 +24,37 @@ function functionAt(template: { Resources: Record<string, any> }, pathSuffix: st
 }
 
 /** Directory of the bundled asset of the function at `pathSuffix`. */
-function assetDir(outdir: string, template: { Resources: Record<string, any> }, pathSuffix: string): string {
+function assetDir(outdir: string, template: Template, pathSuffix: string): string {
   return join(outdir, functionAt(template, pathSuffix).Metadata['aws:asset:path']);
+}
+
+/** Construct paths of the functions whose asset is an ES module bundle (every SundialFunction). */
+function bundledFunctions(outdir: string, template: Template): string[] {
+  return Object.values(template.Resources)
+    .filter((r) => r.Type === 'AWS::Lambda::Function' && r.Metadata?.['aws:asset:path'])
+    .filter((r) => existsSync(join(outdir, r.Metadata['aws:asset:path'], 'index.mjs')))
+    .map((r) => String(r.Metadata['aws:cdk:path']));
+}
+
+// Copies of bundles where they can resolve `@aws-sdk/*`, removed after this file.
+const deployedDirs: string[] = [];
+afterAll(() => {
+  for (const dir of deployedDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * A copy of a bundle placed as the Lambda runtime runs it: the bundle leaves the AWS SDK external, and
+ * deployed `@aws-sdk/*` resolves to the runtime's own copy. Here the copy goes under the repository's
+ * node_modules (node_modules/.cache), so that Node's ES module resolution, which ignores NODE_PATH,
+ * finds the SDK in an ancestor directory's node_modules.
+ */
+function deployed(dir: string): string {
+  const parent = join(PROJECT_ROOT, 'node_modules', '.cache');
+  mkdirSync(parent, { recursive: true });
+  const copy = mkdtempSync(join(parent, 'sundial-bundle-'));
+  deployedDirs.push(copy);
+  cpSync(dir, copy, { recursive: true });
+  return copy;
 }
 
 /**
@@ -42,7 +76,7 @@ async function loadHandler(dir: string, variables: Record<string, unknown>): Pro
 }
 
 describe('bundling', () => {
-  it('bin/sundial.ts synthesizes with cdk-nag and bundles both functions as loadable ES modules', async () => {
+  it('bin/sundial.ts synthesizes with cdk-nag and bundles every function as a loadable ES module without the AWS SDK', async () => {
     // Prepare: run the app as `cdk synth` does, with cdk.json's context.
     const outdir = tempDir('cdk-infra-app-');
 
@@ -54,36 +88,50 @@ describe('bundling', () => {
 
     // Assess
     const template = JSON.parse(readFileSync(join(outdir, 'Sundial.template.json'), 'utf8'));
-    for (const path of ['/Api/ApiHandler/Function/Resource', '/Api/CallbacksHandler/Function/Resource']) {
+    const paths = bundledFunctions(outdir, template);
+    expect(paths.map((p) => p.split('/').slice(-3, -2)[0]).sort()).toEqual(['ApiHandler', 'CallbacksHandler', 'Handler', 'Handler']);
+    for (const path of paths) {
       const dir = assetDir(outdir, template, path);
-      expect(statSync(join(dir, 'index.mjs')).size).toBeGreaterThan(0);
+      const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
       expect(existsSync(join(dir, 'index.mjs.map'))).toBe(true);
-      expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).toMatch(/export\s*\{[^}]*\bhandler\b[^}]*\}/);
-      expect(await loadHandler(dir, functionAt(template, path).Properties.Environment.Variables)).toBe('function');
+      expect(code).toMatch(/export\s*\{[^}]*\bhandler\b[^}]*\}/);
+      // The SDK is imported from the runtime, not bundled: no SDK code (its user-agent header, Smithy) is inside.
+      expect(code).toMatch(/from\s*"@aws-sdk\/client-dynamodb"/);
+      expect(code).not.toContain('x-amz-user-agent');
+      expect(code).not.toMatch(/smithy/i);
+      expect(statSync(join(dir, 'index.mjs')).size, path).toBeLessThan(MAX_BUNDLE_BYTES);
+      expect(await loadHandler(deployed(dir), functionAt(template, path).Properties.Environment.Variables)).toBe('function');
+    }
+    // The HTTP functions bundle their own dependencies: middy and zod are inside.
+    for (const path of ['/Api/ApiHandler/Function/Resource', '/Api/CallbacksHandler/Function/Resource']) {
+      const code = readFileSync(join(assetDir(outdir, template, path), 'index.mjs'), 'utf8');
+      expect(code).toContain('package:"@middy/core"');
+      expect(code).toContain('$ZodType');
     }
     const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8'));
     expect(report.pluginReports.flatMap((p: { violations: unknown[] }) => p.violations)).toEqual([]);
   }, 60_000);
 
-  it('loads an ESM-only dependency (middy) beside the AWS SDK from a bundle', async () => {
+  it('loads an ESM-only dependency (middy) from a bundle beside the AWS SDK of the runtime', async () => {
     // Prepare
     const outdir = tempDir('cdk-infra-esm-');
     const app = newApp({ bundle: true, outdir });
     const stack = new Stack(app, 'Probe');
     new SundialFunction(stack, 'Probe', { entry: join(PROJECT_ROOT, 'test', 'infra', 'fixtures', 'esm-probe.ts') });
+    const dir = assetDir(outdir, app.synth().getStackByName('Probe').template, '/Probe/Function/Resource');
+    const probe = "const { handler } = await import('./index.mjs'); console.log(JSON.stringify(await handler({}, {})));";
+    const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
     // Act
-    const dir = assetDir(outdir, app.synth().getStackByName('Probe').template, '/Probe/Function/Resource');
-    const { stdout } = await run(
-      process.execPath,
-      ['--input-type=module', '-e', "const { handler } = await import('./index.mjs'); console.log(JSON.stringify(await handler({}, {})));"],
-      { cwd: dir, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } },
-    );
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe], { cwd: deployed(dir), env });
+    // Where no node_modules holds the SDK, the bundle cannot load: it does not carry the SDK.
+    const alone = run(process.execPath, ['--input-type=module', '-e', probe], { cwd: dir, env });
 
     // Assess
     expect(JSON.parse(stdout)).toEqual({
       statusCode: 200,
       body: JSON.stringify({ sdk: 'function', region: 'eu-west-1' }),
     });
+    await expect(alone).rejects.toThrow(/Cannot find package '@aws-sdk\/client-dynamodb'/);
   }, 60_000);
 });
