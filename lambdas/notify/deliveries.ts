@@ -4,7 +4,7 @@
  * invocation that failed: a channel marked for this ending is not sent again. The mark is written after
  * the delivery (sent or given up), so a crash in between may send once more; never less.
  */
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '../store/sdk';
 import type { Store } from '../store';
 import { isConditionFailed } from '../store/client';
 import { keys } from '../store/keys';

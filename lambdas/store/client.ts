@@ -2,8 +2,8 @@
  * The DynamoDB client every store module shares. Lambdas build it at cold start from `TABLE_NAME`;
  * the local mode and tests inject one pointed at dynalite.
  */
-import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient, type DynamoDBClientConfig } from './sdk';
+import { DynamoDBDocumentClient, UpdateCommand } from './sdk';
 
 export interface Db {
   /** The low-level client (destroy it to close its sockets). */

@@ -1,7 +1,7 @@
 /**
  * Process definitions: one item each in the `DEF` partition, so that listing them is one Query.
  */
-import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from './sdk';
 import type { ProcessDefinition } from '../domain/models';
 import { type Db, isConditionFailed } from './client';
 import { keys } from './keys';

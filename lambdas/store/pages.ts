@@ -2,7 +2,7 @@
  * Newest-first queries over the time-ordered indexes, with an opaque `next` cursor and an optional
  * status filter, shared by the run and task listings.
  */
-import { type NativeAttributeValue, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { type NativeAttributeValue, QueryCommand, type QueryCommandInput } from './sdk';
 import { BadRequestError } from '../domain/errors';
 import type { Db } from './client';
 import { INDEXES, type IndexName, timeRange } from './keys';

@@ -3,7 +3,7 @@
  * A run and everything in it share one partition, `RUN#<process_id>`, so that reading a run with its
  * tasks and entries is one Query; the GSIs list runs and tasks newest first (see keys.ts).
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from './sdk';
 import { progressOf, type SlotStatus } from '../domain/engine';
 import type { LogEntry, MetadataEntry, Process, ProcessStatus, Task, TaskStatus } from '../domain/models';
 import { type Db, isConditionFailed, transitionItem } from './client';

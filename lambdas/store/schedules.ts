@@ -11,7 +11,7 @@
  * - `last_tick`: the newest tick fired (the local scheduler fires a missed tick once after a restart).
  * - `runs_succeeded`, `runs_failed`: counts kept with ADD when a registered run ends.
  */
-import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from './sdk';
 import { type Db, isConditionFailed } from './client';
 import { keys, TTL_ATTRIBUTE } from './keys';
 

@@ -5,7 +5,7 @@
  * write (dynalite has no transactions), and every step may be replayed (Step Functions and Lambda
  * deliver at least once) without doing its work twice.
  */
-import { BatchWriteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, QueryCommand, UpdateCommand } from './sdk';
 import type { SlotStatus } from '../domain/engine';
 import type { TaskDefinition } from '../domain/models';
 import { type Db, isConditionFailed, transitionItem } from './client';

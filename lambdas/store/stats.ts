@@ -4,7 +4,7 @@
  * counter, and one hot item would serialise them: DynamoDB allows ~1,000 writes/s per item); reads sum
  * the shards with one BatchGet. Each counter moves only after the write it counts succeeded.
  */
-import { BatchGetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, UpdateCommand } from './sdk';
 import type { ProcessStatus, TaskStatus } from '../domain/models';
 import type { Db } from './client';
 import { keys } from './keys';
