@@ -17,7 +17,7 @@
  */
 import '../local/polyfills';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
@@ -196,7 +196,8 @@ async function seedHistory(b: BenchSundial, from: number, count: number): Promis
         status: 'succeeded',
         tasks_total: 1,
         environment_variables: [],
-        done_tasks: new Set(['only']),
+        done_shards_total: 1,
+        done_shards: new Set([0]),
       };
       yield {
         ...keys.task(processId, taskId),
@@ -295,12 +296,39 @@ async function memorySection(results: Record<string, unknown>) {
   results.memory_1000_tasks = JSON.parse(out.trim().split('\n').pop() ?? '{}');
 }
 
+/** RSS of this process's task spawner (a child running spawner-process.mjs), from /proc; 0 if none. */
+let spawnerPid: number | undefined;
+function spawnerRssBytes(): number {
+  try {
+    if (spawnerPid === undefined) {
+      for (const entry of readdirSync('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+        if (cmdline.includes('spawner-process.mjs') && readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === String(process.pid)) {
+          spawnerPid = Number(entry);
+          break;
+        }
+      }
+    }
+    if (spawnerPid === undefined) return 0;
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${spawnerPid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) * 1024 : 0;
+  } catch {
+    spawnerPid = undefined;
+    return 0;
+  }
+}
+
 async function dag1000() {
   const dataDir = mkdtempSync(join(tmpdir(), 'sundial-bench-'));
   const b = await startBench(dataDir);
   let peak = process.memoryUsage().rss;
+  // The local mode is this process and its task spawner (local/engine/spawner.ts): their RSS together.
+  let spawnerPeak = 0;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
+    const spawner = spawnerRssBytes();
+    spawnerPeak = Math.max(spawnerPeak, spawner);
+    peak = Math.max(peak, process.memoryUsage().rss + spawner);
   }, 50);
   const figures = await runDag(b, 'big', layered(10, 100, 1), 1);
   clearInterval(sampler);
@@ -310,7 +338,9 @@ async function dag1000() {
   console.log(
     JSON.stringify({
       ...figures,
-      peak_rss_mb: Math.round(Math.max(peak, process.resourceUsage().maxRSS * 1024) / 1024 / 1024),
+      peak_rss_mb: Math.round(peak / 1024 / 1024),
+      peak_rss_server_alone_mb: Math.round((process.resourceUsage().maxRSS * 1024) / 1024 / 1024),
+      peak_rss_spawner_mb: Math.round(spawnerPeak / 1024 / 1024),
       heap_used_at_end_mb: Math.round(heapUsed / 1024 / 1024),
     }),
   );

@@ -131,11 +131,12 @@ export class Engine {
       round: 0,
     }));
     // Slots first: a run item is visible only once everything it needs exists.
-    await this.d.store.slots.createSlots(slots);
+    const doneShards = await this.d.store.slots.createSlots(slots);
     await this.d.store.runs.createRun(
       { process_id: processId, process_definition_name: definitionName, start_time: now, status: 'running' },
       {
         tasks_total: slots.length,
+        ...doneShards,
         environment_variables: options.environmentVariables ?? [],
         ...(options.taskDefinitionName ? { only_task: options.taskDefinitionName } : {}),
       },
@@ -188,7 +189,7 @@ export class Engine {
       await this.d.store.slots.resetDependencies(processId, slot.name, slot.definition.dependencies.map((d) => d.task_definition_name).filter((n) => reopened.has(n)));
       await this.d.store.slots.transition(processId, slot.name, ['blocked'], 'waiting', { reason: undefined });
     }
-    await this.d.store.slots.runTasksReopened(processId, [...reopened]);
+    await this.d.store.slots.runTasksReopened(processId, [...reopened], Number(run.tasks_total ?? slots.length));
     await this.d.store.runs.setRunExpiry(processId, undefined); // running again: nothing of it expires
     const reopenedRun = await this.d.store.runs.transitionRun(processId, 'failed', 'running', {}, ['end_time', 'reason']);
     if (!reopenedRun) throw new ConflictError(`process ${processId} changed while retrying; try again`);
@@ -394,7 +395,7 @@ export class Engine {
       // and count the task as done in the same round trip (the run cannot finish before its dependents
       // are done, so the order does not matter).
       const [counts] = await Promise.all([
-        this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded'),
+        this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded', Number(run.tasks_total ?? 0)),
         ...slot.dependents.map(async (dep) => {
           const d = await this.d.store.slots.dependencyCompleted(processId, dep.name, name, blocksDependent(status, dep.success_required));
           if (!d || d.status !== 'waiting' || slotDepsDone(d) < d.deps_total) return;
@@ -402,8 +403,7 @@ export class Engine {
           else await this.startSlot(d);
         }),
       ]);
-      const total = Number(run.tasks_total ?? 0);
-      if (counts.done >= total) {
+      if (counts.runDone) {
         const final = finalRunStatus(counts.failed);
         if (await this.d.store.runs.transitionRun(processId, 'running', final, { end_time: this.d.now().toISOString() })) {
           this.d.logger.info('run finished', { process_id: processId, status: final });

@@ -13,7 +13,8 @@
  * | log entry         | `RUN#<process_id>` | `TASK#<task_id>#LOG#<id>`   |                             |                                    |                 |
  * | metadata entry    | `RUN#<process_id>` | `TASK#<task_id>#META#<id>`  |                             |                                    |                 |
  * | task slot (engine)| `RUN#<process_id>` | `SLOT#<task def name>`      |                             |                                    |                 |
- * | counters (shards) | `STATS#<0..7>`     | `STATS`                     |                             |                                    |                 |
+ * | done shard (engine)| `RUN#<process_id>`| `DONE#<0..15>`              |                             |                                    |                 |
+ * | counters (shards) | `STATS#<0..31>`    | `STATS`                     |                             |                                    |                 |
  * | (finished run)    |                    |                             |                             |                                    | `EXPIRING` / `<expires_at>#id` once it ended (sparse, retention) |
  * | schedule state    | `SCHED#<def>`      | `STATE`                     |                             |                                    |                 |
  * | tick claim        | `SCHED#<def>`      | `TICK#<scheduled time>` (TTL `expires_at`) |              |                                    |                 |
@@ -96,6 +97,8 @@ export const keys = {
   /** The engine's state of one task definition within one run (see lambdas/store/slots.ts). */
   slot: (processId: string, taskDefinitionName: string): Key => ({ pk: `RUN#${processId}`, sk: `SLOT#${taskDefinitionName}` }),
   slotPrefix: 'SLOT#',
+  /** Done shard `n` of a run: which of its tasks (of those hashed to `n`) have finished (slots.ts). */
+  doneShard: (processId: string, shard: number): Key => ({ pk: `RUN#${processId}`, sk: `DONE#${shard}` }),
 
   /**
    * A definition's scheduling state (schedules.ts): its running runs, a deferred `wait` tick, the last
