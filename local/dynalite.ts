@@ -96,7 +96,10 @@ class InProcessHandler {
         this.listener(req as unknown as IncomingMessage, res as unknown as ServerResponse);
         const body = request.body;
         if (body !== undefined && body !== null && body !== '') {
-          req.emit('data', Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : (body as Uint8Array)));
+          // A view of the bytes, not Buffer.from(body): the SDK's JSON body is a Uint8Array subclass whose
+          // valueOf (which Buffer.from calls) decodes it to a string, with a warning.
+          const bytes = typeof body === 'string' ? Buffer.from(body) : body instanceof Uint8Array ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : Buffer.from(String(body));
+          req.emit('data', bytes);
         }
         req.emit('end');
       } catch (err) {

@@ -1,10 +1,13 @@
 /**
- * The task state machine the local mode runs is the one `cdk synth` emits: the stack is synthesized in
- * this process (asset bundling skipped, the same context as `cdk.json`) and its definition taken from
- * the template, intrinsic functions resolved to placeholders (lib/asl.ts). Cached per process.
+ * The task state machine the local mode runs is the one `cdk synth` emits: the stack is synthesized
+ * (asset bundling skipped, the same context as `cdk.json`) by ./synth-asl.ts in a child process, and its
+ * definition taken from the template, intrinsic functions resolved to placeholders (lib/asl.ts).
+ * Cached per process.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /**
  * When set, a file holding the synthesized definition: read if it exists, written after synthesis
@@ -25,19 +28,22 @@ export function loadTaskDefinition(): Promise<object> {
   return cached;
 }
 
-async function synthesize(): Promise<object> {
-  const [{ App }, { SundialStack }, { extractDefinition }] = await Promise.all([
-    import('aws-cdk-lib'),
-    import('../../lib/sundial-stack'),
-    import('../../lib/asl'),
-  ]);
-  const root = join(import.meta.dirname, '..', '..');
-  const cdkJson = JSON.parse(readFileSync(join(root, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
-  const app = new App({
-    context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] },
-    outdir: undefined,
+/** Runs ./synth-asl.ts with tsx in a fresh Node process and parses what it prints. */
+function synthesize(): Promise<object> {
+  const script = fileURLToPath(new URL('./synth-asl.ts', import.meta.url));
+  // tsx's ES module loader (its package's "." export), as a URL: --import resolves it from anywhere.
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json').replace(/package\.json$/, 'dist/loader.mjs')).href;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', tsx, script], { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NODE_OPTIONS: '' } }, (err, stdout, stderr) => {
+      if (err) {
+        reject(new Error(`could not synthesize the stack for its state machine: ${err.message}\n${stderr}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(stdout) as object);
+      } catch (parseErr) {
+        reject(new Error(`the stack synthesis printed no definition: ${(parseErr as Error).message}\n${stderr}`));
+      }
+    });
   });
-  const stack = new SundialStack(app, 'Sundial');
-  const template = app.synth().getStackByName(stack.stackName).template as object;
-  return extractDefinition(template);
 }
