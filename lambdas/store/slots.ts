@@ -135,11 +135,18 @@ export class SlotStore {
    * Moves a slot between statuses if it is in `from`; answers the slot after the update, or undefined
    * when it was not in `from` (someone else moved it).
    */
+  /**
+   * Moves a slot from one of `from` to `to`, setting the fields of `set`; a field given as `undefined`
+   * is removed (a retry clears the `reason` of a failed or blocked slot this way).
+   */
   async transition(processId: string, name: string, from: readonly SlotStatus[], to: SlotStatus, set: Partial<Slot> = {}): Promise<Slot | undefined> {
     const slot = await transitionItem(this.db, {
       key: keys.slot(processId, name),
       from,
       set: { ...set, status: to },
+      remove: Object.entries(set)
+        .filter(([, v]) => v === undefined)
+        .map(([k]) => k),
       returnValues: 'ALL_NEW',
     });
     return slot as Slot | undefined;

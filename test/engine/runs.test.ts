@@ -236,4 +236,35 @@ describe('runs', () => {
     expect(attemptsOf(run, 'after').map((x: any) => x.status)).toEqual(['succeeded']);
     expect((await api('POST', `/api/processes/${created.process_id}/retry`)).status).toBe(409);
   });
+
+  it('retry of a killed run runs what the kill stopped and blocked, and clears the reasons the kill left', async () => {
+    const marker = `${t.dataDir}/killed-once`;
+    await define('killed-then-retried', [
+      shellTask('slow', { executable: { shell_script_command: { script: `if [ -f ${marker} ]; then exit 0; fi; touch ${marker}; echo started; sleep 60` } } }),
+      shellTask('next', { dependencies: [dependsOn('slow')] }),
+    ]);
+    const created = await trigger('killed-then-retried');
+    for (let i = 0; i < 100; i++) {
+      const r = await api('GET', `/api/processes/${created.process_id}`);
+      if (r.json.task[0]?.log_entries.some((e: any) => e.message === 'started')) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect((await api('POST', `/api/processes/${created.process_id}/kill`)).status).toBe(200);
+    const slotsAfterKill = await t.services.store.slots.list(created.process_id);
+    expect(slotsAfterKill.map((s) => [s.name, s.status, s.reason])).toEqual([
+      ['next', 'blocked', 'killed by operator'],
+      ['slow', 'failed', 'killed by operator'],
+    ]);
+
+    expect((await api('POST', `/api/processes/${created.process_id}/retry`)).status).toBe(200);
+    const run = await finished(created.process_id);
+
+    expect(run.status).toBe('succeeded');
+    expect(attemptsOf(run, 'next').map((x: any) => x.status)).toEqual(['succeeded']);
+    const slots = await t.services.store.slots.list(created.process_id);
+    expect(slots.map((s) => [s.name, s.status, s.reason])).toEqual([
+      ['next', 'succeeded', undefined],
+      ['slow', 'succeeded', undefined],
+    ]);
+  });
 });
