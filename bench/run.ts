@@ -356,7 +356,7 @@ function summary(r: Record<string, any>): Array<{ metric: string; value: string;
   }
   const c = r.cost_per_attempt;
   if (c) {
-    row('state transitions / attempt', String(c.state_transitions), '8 (Batch, 1 attempt)');
+    row('state transitions / attempt', String(c.state_transitions), '6 (Batch, 1 attempt)');
     row('Lambda invocations / attempt', String(c.lambda_invocations), '2');
     row('DynamoDB reads / writes per attempt', `${c.dynamodb_reads} / ${c.dynamodb_writes} (RRU ${c.dynamodb_read_units}, WRU ${c.dynamodb_write_units})`, 'falling');
     row('$ per 1,000 attempts (SFN+Lambda+DDB)', `$${c.usd_per_1000_attempts.total}`, 'falling');

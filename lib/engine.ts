@@ -279,22 +279,34 @@ export class SundialEngine extends Construct {
     runBatchJob.next(record);
 
     const done = new sfn.Succeed(this, 'Done', { stateName: STATE.done });
-    const backoff = new sfn.Wait(this, 'Backoff', {
-      stateName: STATE.backoff,
+    // One Choice routes every prepared attempt: to Done when skipped, to its executor, through a Wait
+    // only when there is a backoff (never on a first attempt). Separate Skip?/Backoff/Executor? states
+    // cost 3 transitions per attempt where this costs 1 (Step Functions bills per transition; docs/ENGINE.md).
+    const batchBackoff = new sfn.Wait(this, 'BatchBackoff', {
+      stateName: STATE.batchBackoff,
       time: sfn.WaitTime.secondsPath('$.attempt.backoff_seconds'),
-    });
-    const executor = new sfn.Choice(this, 'Executor', { stateName: STATE.executor })
-      .when(sfn.Condition.stringEquals('$.attempt.executor', 'batch'), runBatchJob)
-      .when(sfn.Condition.stringEquals('$.attempt.executor', 'ecs'), ecsAttempt);
-    const skip = new sfn.Choice(this, 'Skip', { stateName: STATE.skip })
+    }).next(runBatchJob);
+    const ecsBackoff = new sfn.Wait(this, 'EcsBackoff', {
+      stateName: STATE.ecsBackoff,
+      time: sfn.WaitTime.secondsPath('$.attempt.backoff_seconds'),
+    }).next(ecsAttempt);
+    const waits = (executor: string) =>
+      sfn.Condition.and(
+        sfn.Condition.stringEquals('$.attempt.executor', executor),
+        sfn.Condition.isPresent('$.attempt.backoff_seconds'),
+        sfn.Condition.numberGreaterThan('$.attempt.backoff_seconds', 0),
+      );
+    const route = new sfn.Choice(this, 'Route', { stateName: STATE.route })
       .when(sfn.Condition.booleanEquals('$.attempt.skip', true), done)
-      .otherwise(backoff);
+      .when(waits('batch'), batchBackoff)
+      .when(sfn.Condition.stringEquals('$.attempt.executor', 'batch'), runBatchJob)
+      .when(waits('ecs'), ecsBackoff)
+      .when(sfn.Condition.stringEquals('$.attempt.executor', 'ecs'), ecsAttempt);
     const again = new sfn.Choice(this, 'Again', { stateName: STATE.again })
       .when(sfn.Condition.booleanEquals('$.recorded.retry', true), prepare)
       .otherwise(done);
 
-    prepare.next(skip);
-    backoff.next(executor);
+    prepare.next(route);
     record.next(again);
 
     this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', {

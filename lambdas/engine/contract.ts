@@ -2,19 +2,22 @@
  * The contract between the task state machine (lib/engine.ts builds it; the local runtime runs the
  * same ASL) and the code its states call. One execution runs every attempt of one task of one run:
  *
- *   Prepare ─▶ Skip? ─▶ Backoff (Wait) ─▶ Executor? ─▶ RunBatchJob (batch:submitJob.sync) ────────────┐
- *                 │                                └▶ EcsAttempt (Parallel) ─ RunEcsTask ▶ EcsEnded    ├─▶ Record
- *                 └▶ Done                                                  └ EcsDeadline ▶ EcsTimedOut ┘
- *                                          Done ◀─ Again? ◀──────────────────────────────────────── Record
- *                                                     └── retry ──▶ Prepare
+ *   Prepare ─▶ Route? ─▶ [BatchBackoff (Wait)] ─▶ RunBatchJob (batch:submitJob.sync) ────────────────┐
+ *                 │  └─▶ [EcsBackoff (Wait)] ─▶ EcsAttempt (Parallel) ─ RunEcsTask ▶ EcsEnded          ├─▶ Record
+ *                 │                                                 └ EcsDeadline ▶ EcsTimedOut       ┘
+ *                 └─▶ Done (skipped)           Done ◀─ Again? ◀──────────────────────────────────── Record
+ *                                                         └── retry ──▶ Prepare
+ *
+ * `Route?` goes through a backoff Wait only when `backoff_seconds` > 0: a first attempt enters 6 states
+ * (Prepare, Route?, RunBatchJob, Record, Again?, Done), a retry after a backoff one more.
  */
 
 /** State names, shared by the CDK definition and the local overrides. */
 export const STATE = {
   prepare: 'Prepare',
-  skip: 'Skip?',
-  backoff: 'Backoff',
-  executor: 'Executor?',
+  route: 'Route?',
+  batchBackoff: 'BatchBackoff',
+  ecsBackoff: 'EcsBackoff',
   runBatchJob: 'RunBatchJob',
   ecsAttempt: 'EcsAttempt',
   runEcsTask: 'RunEcsTask',

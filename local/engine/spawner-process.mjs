@@ -18,8 +18,10 @@ import { spawn } from 'node:child_process';
 /** @type {Map<string, import('node:child_process').ChildProcess>} */
 const running = new Map();
 
+// With a callback, a send on a channel that just broke (the server died) reports to it rather than
+// emitting an 'error' that would end this process before it stops the tasks (see shutDown).
 const send = (message) => {
-  if (process.connected) process.send(message);
+  if (process.connected) process.send(message, () => undefined);
 };
 
 function killGroup(child, signal) {

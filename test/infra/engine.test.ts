@@ -128,25 +128,31 @@ describe('SundialEngine', () => {
         Parameters: { action: 'prepare', 'process_id.$': '$.process_id', 'task_definition_name.$': '$.task_definition_name' },
         ResultPath: '$.attempt',
         Retry: [{ ErrorEquals: LAMBDA_SERVICE_ERRORS, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2 }],
-        Next: STATE.skip,
+        Next: STATE.route,
       });
     });
 
-    it('Skip?, Backoff, Executor?: skip to Done, wait the backoff, choose the executor', () => {
+    it('Route?: skip to Done, else to the executor, through its backoff Wait only when there is a backoff', () => {
       // Assess
-      expect(states[STATE.skip]).toEqual({
-        Type: 'Choice',
-        Choices: [{ Variable: '$.attempt.skip', BooleanEquals: true, Next: STATE.done }],
-        Default: STATE.backoff,
+      const waits = (executor: string) => ({
+        And: [
+          { Variable: '$.attempt.executor', StringEquals: executor },
+          { Variable: '$.attempt.backoff_seconds', IsPresent: true },
+          { Variable: '$.attempt.backoff_seconds', NumericGreaterThan: 0 },
+        ],
       });
-      expect(states[STATE.backoff]).toEqual({ Type: 'Wait', SecondsPath: '$.attempt.backoff_seconds', Next: STATE.executor });
-      expect(states[STATE.executor]).toEqual({
+      expect(states[STATE.route]).toEqual({
         Type: 'Choice',
         Choices: [
+          { Variable: '$.attempt.skip', BooleanEquals: true, Next: STATE.done },
+          { ...waits('batch'), Next: STATE.batchBackoff },
           { Variable: '$.attempt.executor', StringEquals: 'batch', Next: STATE.runBatchJob },
+          { ...waits('ecs'), Next: STATE.ecsBackoff },
           { Variable: '$.attempt.executor', StringEquals: 'ecs', Next: STATE.ecsAttempt },
         ],
       });
+      expect(states[STATE.batchBackoff]).toEqual({ Type: 'Wait', SecondsPath: '$.attempt.backoff_seconds', Next: STATE.runBatchJob });
+      expect(states[STATE.ecsBackoff]).toEqual({ Type: 'Wait', SecondsPath: '$.attempt.backoff_seconds', Next: STATE.ecsAttempt });
     });
 
     it('RunBatchJob: submitJob.sync with the prepared request, no TimeoutSecondsPath, errors caught into $.error', () => {
@@ -319,13 +325,22 @@ describe('SundialEngine', () => {
                 return { process_id: 'run-1', task_definition_name: 'extract', recorded: { retry: recorded.length === 1 } };
               },
             },
-            waitTimeOverrides: { [STATE.backoff]: 0 },
+            waitTimeOverrides: { [STATE.batchBackoff]: 0 },
           },
         },
       );
+      const entered: string[] = [];
+      const events = (async () => {
+        for await (const event of execution.eventLogs) if (event.type === 'StateEntered') entered.push(event.state.name);
+      })();
       const output = (await execution.result) as Json;
+      await events;
 
-      // Assess
+      // Assess: 6 states for the first attempt (no backoff, no Wait), 6 + the Wait for the second
+      expect(entered).toEqual([
+        ...[STATE.prepare, STATE.route, STATE.runBatchJob, STATE.record, STATE.again],
+        ...[STATE.prepare, STATE.route, STATE.batchBackoff, STATE.runBatchJob, STATE.record, STATE.again, STATE.done],
+      ]);
       expect(recorded).toHaveLength(2);
       expect(recorded[0]).toMatchObject({ action: 'record', state: { attempt: { task_id: 'task-0' }, error: { Error: 'States.TaskFailed' } } });
       expect(recorded[0]?.state.result).toBeUndefined();
