@@ -171,12 +171,10 @@ export class LocalExecutor implements Launcher {
     const entry: Running = { child };
     this.running.set(taskId, entry);
     const output = new OutputCollector(this.o.store, processId, taskId);
-    const drained = [
-      ['stdout', child.stdout],
-      ['stderr', child.stderr],
-    ].map(([source, stream]) => {
-      const lines = createInterface({ input: stream as NodeJS.ReadableStream, crlfDelay: Number.POSITIVE_INFINITY });
-      lines.on('line', (line) => output.add(source as 'stdout' | 'stderr', line));
+    // Each stream's lines, until it is drained (after the process ended, its last line without a newline).
+    const drained = (['stdout', 'stderr'] as const).map((source) => {
+      const lines = createInterface({ input: child[source], crlfDelay: Number.POSITIVE_INFINITY });
+      lines.on('line', (line) => output.add(source, line));
       return new Promise<void>((resolve) => lines.once('close', () => resolve()));
     });
     const timer = setTimeout(() => {
@@ -191,7 +189,7 @@ export class LocalExecutor implements Launcher {
     await output.close().catch((err) => this.o.log(`error storing output of task ${taskId}: ${err}`));
     if (entry.killedBecause?.startsWith('exceeded max_runtime_seconds')) throw new StatesError('States.Timeout', entry.killedBecause);
     if (entry.killedBecause) throw new StatesError('Sundial.Killed', entry.killedBecause);
-    if (error) throw new StatesError('States.TaskFailed', `could not start ${command}: ${error.message}`);
+    if (error) throw new StatesError('States.TaskFailed', `could not start or follow ${command}: ${error.message}`);
     if (code !== 0) throw new StatesError('States.TaskFailed', code !== null ? `exited with code ${code}` : `killed by signal ${signal}`);
   }
 }
