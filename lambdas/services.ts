@@ -14,18 +14,14 @@ import { notifyListenerFromEnv } from './notify/dispatch';
 import type { Launcher, Orchestrator, Scheduler } from './engine/ports';
 import { Schedules } from './engine/schedules';
 import { retentionDaysFromEnv } from './domain/retention';
-import { createLogger, type Logger } from './logger';
+import { type CoreServices, coreServicesFromEnv } from './core-services';
+import { createLogger } from './logger';
 import { createDb, Store } from './store';
 
-export interface Services {
-  store: Store;
+export interface Services extends CoreServices {
   engine: Engine;
   /** Schedules of definitions: sync on PUT/DELETE, pause, resume, ticks, stats. */
   schedules: Schedules;
-  /** The HMAC key of task callback tokens. */
-  tokenKey: () => Promise<Buffer>;
-  now: () => Date;
-  logger: Logger;
   /** Where a task attempt's container output is read: CloudWatch Logs deployed; absent = captured output (local). */
   taskOutput?: TaskOutputSource;
 }
@@ -106,11 +102,7 @@ function baseEngineFromEnv(given: Partial<EngineDeps>): Engine {
  * engine's variables when a route first needs the engine (trigger, kill, retry, succeed, fail).
  */
 export function servicesFromEnv(): Services {
-  const store = new Store(createDb(requireEnv('TABLE_NAME')));
-  const logger = createLogger();
-  const now = () => new Date();
-  let key: (() => Promise<Buffer>) | undefined;
-  const tokenKey = () => (key ??= secretKeyLoader(requireEnv('TOKEN_SECRET_ARN')))();
+  const { store, logger, now, tokenKey } = coreServicesFromEnv();
   let built: { engine: Engine; schedules: Schedules } | undefined;
   const build = () => (built ??= scheduledEngineFromEnv({ store, logger, now, tokenKey }));
   let output: CloudWatchTaskOutput | undefined;

@@ -1,7 +1,8 @@
 /** Lambda entry point of the task callback routes (bearer task tokens, checked here). */
 import { createRouter } from '../http/router';
-import { servicesFromEnv } from '../services';
+import { coreServicesFromEnv } from '../core-services';
 import { callbackRoutes } from './routes';
 
-const services = servicesFromEnv();
+// Only what its routes use (../core-services.ts): no engine, schedules or AWS adapters at cold start.
+const services = coreServicesFromEnv();
 export const handler = createRouter(callbackRoutes(services), services.logger);

@@ -7,9 +7,10 @@ import { logEntries, metadataEntries, taskIdParams } from '../domain/models';
 import { acceptsEntries, LATE_ENTRY_GRACE_SECONDS, type TaskTokenClaims, verifyTaskToken } from '../domain/task-token';
 import { defineRoute, header, type Route } from '../http/route';
 import { json } from '../http/types';
-import type { Services } from '../services';
+import type { CoreServices } from '../core-services';
+import { reportAttempt } from '../engine/report';
 
-export function callbackRoutes(s: Services): Route[] {
+export function callbackRoutes(s: CoreServices): Route[] {
   const authorize = async ({ path, event }: { path: { task_id: string }; event: Parameters<typeof header>[0] }): Promise<TaskTokenClaims> =>
     verifyTaskToken(await s.tokenKey(), header(event, 'authorization'), path.task_id);
 
@@ -53,7 +54,7 @@ export function callbackRoutes(s: Services): Route[] {
       method: 'POST', path: '/api/tasks/{task_id}/succeed', auth: 'task', summary: 'The running attempt reports success',
       params: taskIdParams, authorize,
       handler: async ({ auth }) => {
-        await s.engine.report(auth, 'succeeded');
+        await reportAttempt(s.store, s.now, auth, 'succeeded');
         return json(201, { task_id: auth.tid, reported: 'succeeded' });
       },
     }),
@@ -61,7 +62,7 @@ export function callbackRoutes(s: Services): Route[] {
       method: 'POST', path: '/api/tasks/{task_id}/fail', auth: 'task', summary: 'The running attempt reports failure',
       params: taskIdParams, authorize,
       handler: async ({ auth }) => {
-        await s.engine.report(auth, 'failed');
+        await reportAttempt(s.store, s.now, auth, 'failed');
         return json(201, { task_id: auth.tid, reported: 'failed' });
       },
     }),

@@ -15,7 +15,7 @@ import {
 } from '../domain/engine';
 import { BadRequestError, ConflictError, NotFoundError } from '../domain/errors';
 import type { EnvironmentVariable, Process, TaskDefinition } from '../domain/models';
-import { signTaskToken, type TaskTokenClaims } from '../domain/task-token';
+import { signTaskToken } from '../domain/task-token';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
 import { activeEntry } from '../store/schedules';
@@ -323,13 +323,6 @@ export class Engine {
     if (slot.execution_name) await this.d.orchestrator.stopTask(slot.execution_name, reason);
     if (slot.current_task_id) await this.d.launcher.stop({ task_id: slot.current_task_id, task_definition: slot.definition }, reason);
     await this.abandon(input, reason);
-  }
-
-  /** `/succeed` and `/fail`: what a running attempt reports about itself. */
-  async report(claims: TaskTokenClaims, report: 'succeeded' | 'failed'): Promise<void> {
-    const result = await this.d.store.runs.reportTask(claims.pid, claims.tid, report, this.d.now().toISOString());
-    if (result === 'missing') throw new NotFoundError(`task ${claims.tid} does not exist`);
-    if (result === 'conflict') throw new ConflictError(`task ${claims.tid} has finished or already reported another status`);
   }
 
   // ---- internals -------------------------------------------------------------------------------
