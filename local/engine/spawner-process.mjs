@@ -6,10 +6,11 @@
 // another core. See docs/PERFORMANCE.md.
 //
 // Protocol (IPC messages, one task per id):
-//   server → spawner  {t:'spawn', id, file, argv, env}   {t:'kill', id, signal}
+//   server → spawner  {t:'spawn', id, file, argv, env}   {t:'kill', id, signal}   {t:'ack', id, n}
 //   spawner → server  {t:'spawned', id, pid}   {t:'data', id, source:'stdout'|'stderr', chunk}
 //                     {t:'exit', id, code, signal}   {t:'error', id, message}
-// 'data' of a task all arrive before its 'exit' (its 'close' waits for both pipes).
+// 'data' of a task all arrive before its 'exit' (its 'close' waits for both pipes). The server acknowledges
+// 'data' in batches of ACK_EVERY (spawner.ts); a task with WINDOW chunks unacknowledged is paused.
 //
 // When the server goes away (its channel closes: a stop, a crash, SIGKILL), no task may outlive it
 // unobserved: every process group still running gets SIGTERM, then SIGKILL 5 s later, and the spawner exits.
@@ -37,26 +38,43 @@ function killGroup(child, signal) {
   }
 }
 
+/**
+ * Output chunks of a task sent and not yet acknowledged by the server ({t:'ack', id, n}), per task. At
+ * WINDOW the task's pipes are paused, so that a task printing faster than the server takes its lines
+ * is slowed by its pipe, as it would be reading from the server directly, instead of piling up here.
+ */
+const WINDOW = 64;
+/** @type {Map<string, {unacked: number, pause: () => void, resume: () => void}>} */
+const flow = new Map();
+
 function start({ id, file, argv, env }) {
   const child = spawn(file, argv, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   running.set(id, child);
   let ended = false;
   child.once('spawn', () => send({ t: 'spawned', id, pid: child.pid }));
+  const streams = [child.stdout, child.stderr];
+  const window = { unacked: 0, pause: () => streams.forEach((s) => s.pause()), resume: () => streams.forEach((s) => s.resume()) };
+  flow.set(id, window);
   for (const source of ['stdout', 'stderr']) {
     const stream = child[source];
     stream.setEncoding('utf8');
-    stream.on('data', (chunk) => send({ t: 'data', id, source, chunk }));
+    stream.on('data', (chunk) => {
+      send({ t: 'data', id, source, chunk });
+      if (++window.unacked >= WINDOW) window.pause();
+    });
   }
   child.once('error', (err) => {
     if (ended) return;
     ended = true;
     running.delete(id);
+    flow.delete(id);
     send({ t: 'error', id, message: err.message });
   });
   child.once('close', (code, signal) => {
     if (ended) return;
     ended = true;
     running.delete(id);
+    flow.delete(id);
     send({ t: 'exit', id, code, signal });
   });
 }
@@ -68,6 +86,9 @@ process.on('message', (message) => {
     } catch (err) {
       send({ t: 'error', id: message.id, message: err instanceof Error ? err.message : String(err) });
     }
+  } else if (message.t === 'ack') {
+    const window = flow.get(message.id);
+    if (window && (window.unacked -= message.n) < WINDOW) window.resume();
   } else if (message.t === 'kill') {
     const child = running.get(message.id);
     if (child) killGroup(child, message.signal);

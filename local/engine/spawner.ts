@@ -44,7 +44,12 @@ export interface SpawnedTask {
   readonly exited: boolean;
 }
 
+/** Output chunks of a task acknowledged to the spawner at once (it allows 64 in flight per task). */
+const ACK_EVERY = 16;
+
 interface Pending {
+  /** Output chunks received so far. */
+  received: number;
   stdout: PassThrough;
   stderr: PassThrough;
   settle: (e: Ended) => void;
@@ -74,7 +79,7 @@ export class Spawner {
     const settled = new Promise<Ended>((resolve) => {
       settle = resolve;
     });
-    const pending: Pending = { stdout, stderr, exited: false, settle };
+    const pending: Pending = { received: 0, stdout, stderr, exited: false, settle };
     this.tasks.set(id, pending);
     const ended = settled.then((e) => {
       pending.exited = true;
@@ -145,7 +150,11 @@ export class Spawner {
     if (m.t === 'ready' || m.t === 'spawned') return;
     const task = this.tasks.get(m.id);
     if (!task) return;
-    if (m.t === 'data') (m.source === 'stdout' ? task.stdout : task.stderr).write(m.chunk);
+    if (m.t === 'data') {
+      (m.source === 'stdout' ? task.stdout : task.stderr).write(m.chunk);
+      // Received and handed on: let the spawner send more (it pauses a task with 64 chunks unacknowledged).
+      if (++task.received % ACK_EVERY === 0 && this.child?.connected) this.child.send({ t: 'ack', id: m.id, n: ACK_EVERY }, () => undefined);
+    }
     else if (m.t === 'exit') this.settle(m.id, { code: m.code, signal: m.signal });
     else this.settle(m.id, { code: null, signal: null, error: new Error(m.message) });
   }

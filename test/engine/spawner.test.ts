@@ -1,0 +1,59 @@
+/**
+ * The local task spawner (local/engine/spawner.ts): a task's output arrives whole and in order however
+ * much there is (the spawner pauses a task whose output the server has not acknowledged yet), exit codes
+ * and signals come back, and closing the spawner stops what still runs.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Spawner } from '../../local/engine/spawner';
+
+let spawner: Spawner;
+afterEach(() => spawner?.close());
+
+const env = { PATH: process.env.PATH };
+
+async function collect(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += chunk;
+  return text;
+}
+
+describe('the task spawner', () => {
+  it('delivers 20 MB of output whole and in order, then the exit code', async () => {
+    spawner = new Spawner(() => undefined);
+    // 200,000 numbered lines of 100 bytes: hundreds of pipe reads, far more than the 64 chunks the spawner
+    // sends before it waits for the server's acknowledgements.
+    const task = spawner.spawn('/bin/sh', ['-c', 'seq -f "%099g" 1 200000'], env);
+    const [out, ended] = await Promise.all([collect(task.stdout), task.ended]);
+
+    const lines = out.split('\n').filter(Boolean);
+    expect(ended).toEqual({ code: 0, signal: null });
+    expect(lines).toHaveLength(200_000);
+    expect(lines[0]).toBe(`${'0'.repeat(98)}1`);
+    expect(lines.at(-1)).toBe(`${'0'.repeat(93)}200000`);
+    expect(lines.every((line, i) => Number(line) === i + 1)).toBe(true);
+  }, 60_000);
+
+  it('reports a non-zero exit, a signal, and a command that cannot start', async () => {
+    spawner = new Spawner(() => undefined);
+    expect(await spawner.spawn('/bin/sh', ['-c', 'echo oops >&2; exit 3'], env).ended).toEqual({ code: 3, signal: null });
+
+    const sleeper = spawner.spawn('/bin/sh', ['-c', 'sleep 30'], env);
+    await new Promise((r) => setTimeout(r, 200));
+    sleeper.kill('SIGTERM');
+    expect(await sleeper.ended).toEqual({ code: null, signal: 'SIGTERM' });
+
+    const missing = await spawner.spawn('/no/such/command', [], env).ended;
+    expect(missing.code).not.toBe(0);
+  });
+
+  it('stops what still runs when it is closed', async () => {
+    spawner = new Spawner(() => undefined);
+    const task = spawner.spawn('/bin/sh', ['-c', 'sleep 30'], env);
+    await new Promise((r) => setTimeout(r, 200));
+
+    await spawner.close();
+
+    expect((await task.ended).code).not.toBe(0);
+    expect(task.exited).toBe(true);
+  });
+});
