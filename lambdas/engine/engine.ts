@@ -315,13 +315,29 @@ export class Engine {
 
   /**
    * The reaper found a task's attempt lost (lambdas/engine/reaper.ts): stop whatever may still run it
-   * (its execution, its job or process), then fail the attempt and complete the task, as {@link abandon}.
+   * (its execution, its job or process) and fail the attempt. A lost attempt is a failed attempt, as an
+   * overrun is: if the task has attempts left (and its run still runs), the next one starts in a new
+   * execution (execution names are never reused), with its backoff; else the task completes as failed,
+   * as {@link abandon} does.
    */
   async reap(input: TaskExecutionInput, reason: string): Promise<void> {
-    const slot = await this.d.store.slots.get(input.process_id, input.task_definition_name);
+    const { process_id: processId, task_definition_name: name } = input;
+    const slot = await this.d.store.slots.get(processId, name);
     if (!slot || slot.status !== 'running') return;
     if (slot.execution_name) await this.d.orchestrator.stopTask(slot.execution_name, reason);
     if (slot.current_task_id) await this.d.launcher.stop({ task_id: slot.current_task_id, task_definition: slot.definition }, reason);
+    if (slot.attempts < slot.max_attempts) {
+      if (slot.current_task_id) await this.endAttempt(processId, slot.current_task_id, 'failed', reason);
+      const round = slot.round + 1;
+      const execution = executionName(processId, name, round);
+      // Only the first of two reapers (or sweeps) that found the same round moves it on.
+      const moved = (await this.d.store.runs.getRunRecord(processId))?.status === 'running' && (await this.d.store.slots.nextRound(processId, name, slot.round, execution));
+      if (moved) {
+        this.d.logger.warn('lost attempt: the task gets its next attempt', { process_id: processId, task_definition_name: name, attempts: slot.attempts, reason });
+        await this.d.orchestrator.startTask(execution, input);
+        return;
+      }
+    }
     await this.abandon(input, reason);
   }
 

@@ -153,6 +153,30 @@ export class SlotStore {
   }
 
   /**
+   * Moves a running slot from round `round` to the next one, run by execution `executionName` (the
+   * reaper, after a lost attempt). Answers false when the slot is not running or another writer moved
+   * it first.
+   */
+  async nextRound(processId: string, name: string, round: number, executionName: string): Promise<boolean> {
+    try {
+      await this.db.doc.send(
+        new UpdateCommand({
+          TableName: this.db.tableName,
+          Key: keys.slot(processId, name),
+          UpdateExpression: 'SET #round = :next, execution_name = :name',
+          ConditionExpression: '#status = :running AND #round = :round',
+          ExpressionAttributeNames: { '#status': 'status', '#round': 'round' },
+          ExpressionAttributeValues: { ':running': 'running', ':round': round, ':next': round + 1, ':name': executionName },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
    * Claims attempt number `attempts` (0-based) of a running slot for `taskId`. Answers the slot when
    * this call claimed it or had already claimed it (a replay), undefined when the slot is not running
    * or that attempt went to another task id.

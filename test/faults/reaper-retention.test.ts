@@ -72,6 +72,30 @@ describe('reaper', () => {
     expect(run.task[0].log_entries.map((e: { message: string }) => e.message).join('\n')).toMatch(/attempt failed: the executor lost the attempt/);
   });
 
+  it('gives a task with attempts left its next attempt, in a new execution, after a lost one', async () => {
+    // Prepare: the first attempt hangs and its execution disappears; any later attempt succeeds at once
+    const marker = `${t.dataDir}/lost-once`;
+    await define('lost-then-retried', [shell('flaky', `if [ -f ${marker} ]; then echo second; exit 0; fi; touch ${marker}; sleep 30`, { max_attempts: 2 })]);
+    const processId = await trigger('lost-then-retried');
+    await runningTask(processId);
+    const slot = await t.services.store.slots.get(processId, 'flaky');
+    await t.sundial.orchestrator.stopTask(slot?.execution_name ?? '');
+    await until(async () => t.sundial.orchestrator.has(slot?.execution_name ?? ''), (has) => !has);
+
+    // Act
+    await t.sundial.sweeper.sweep();
+    const second = await t.sundial.sweeper.sweep();
+
+    // Assess: reaped once, then the second attempt ran in the next round's execution and the run succeeded
+    expect(second.reaped.map((r) => r.task_definition_name)).toEqual(['flaky']);
+    const run = await finished(processId);
+    expect(run.status).toBe('succeeded');
+    expect(run.task.map((a: { status: string }) => a.status)).toEqual(['failed', 'succeeded']);
+    expect(run.task[0].log_entries.map((e: { message: string }) => e.message).join('\n')).toMatch(/attempt failed: the executor lost the attempt/);
+    expect(run.task[1].previous_attempt_count).toBe(1);
+    expect((await t.services.store.slots.get(processId, 'flaky'))?.round).toBe(1);
+  });
+
   it('ends an attempt past its deadline (backoff + max_runtime_seconds + grace), and leaves younger ones alone', async () => {
     // Prepare: a running attempt; a reaper whose clock is two hours ahead
     await define('overdue', [shell('stuck', 'sleep 30', { max_runtime_seconds: 600 })]);
