@@ -8,42 +8,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocal } from '../local/server';
+import { apiCaller, noop } from './local';
+import { median, quantile } from './stats';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? Number.NaN;
-};
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * q))] ?? Number.NaN;
-};
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'sundial-bench-'));
   const sundial = await startLocal({ port: 0, dataDir, log: () => undefined });
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(sundial.url + path, {
-      method,
-      headers: body ? { 'content-type': 'application/json' } : {},
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-    return text && res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
-  };
+  const call = apiCaller(sundial.url);
   const results: Record<string, unknown> = { node: process.version, cpus: (await import('node:os')).cpus().length };
 
   // ---- route latency ---------------------------------------------------------------------------
-  const noop = (name: string, deps: string[] = []) => ({
-    task_definition_name: name,
-    dependencies: deps.map((d) => ({ task_definition_name: d })),
-    executable: { shell_script_command: { script: 'true' } },
-    max_attempts: 1,
-    backoff_base_seconds: 0,
-    require_explicit_success: false,
-  });
   await call('PUT', '/api/process_definitions/small', { process_definition_name: 'small', task_definitions: [noop('a'), noop('b', ['a'])] });
   const runIds: string[] = [];
   for (let i = 0; i < 20; i++) runIds.push((await call('POST', '/api/process_definitions/small/trigger')).process_id);

@@ -48,16 +48,7 @@ export async function startBench(dataDir?: string): Promise<BenchSundial> {
       waiting.get(run.process_id)?.(run.status);
     }
   };
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(sundial.url + path, {
-      method,
-      headers: body ? { 'content-type': 'application/json' } : {},
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-    return text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
-  };
+  const call = apiCaller(sundial.url);
   return {
     sundial,
     call,
@@ -75,6 +66,20 @@ export async function startBench(dataDir?: string): Promise<BenchSundial> {
       return new Promise((resolve) => waiting.set(processId, resolve));
     },
     close: () => sundial.close(),
+  };
+}
+
+/** Calls the API at `baseUrl`: the parsed JSON (or text) of a 2xx answer; anything else throws. */
+export function apiCaller(baseUrl: string): (method: string, path: string, body?: unknown) => Promise<any> {
+  return async (method, path, body) => {
+    const res = await fetch(baseUrl + path, {
+      method,
+      headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+    return text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
   };
 }
 

@@ -23,6 +23,23 @@ import { lambdaEntry, SundialFunction } from './sundial-function';
 export const DEFAULT_SHELL_IMAGE = 'public.ecr.aws/amazonlinux/amazonlinux:2023';
 
 /** Errors of the Lambda service itself (not of the function): retried on both Lambda steps. */
+/**
+ * Name, ARN and log group name of a state machine of `scope`: the name generated from the construct path
+ * (unique per stack) plus `suffix`, so that the ARN is known without a reference to the state machine
+ * (functions it invokes may then be given it without a dependency cycle). Step Functions needs a resource
+ * policy on its log groups; under /aws/vendedlogs/ it does not grow the account's (size-limited) CloudWatch
+ * Logs resource policy. The stack id's UUID makes the log group's name new for each stack created, so a
+ * group retained from a deleted stack is not in the way.
+ */
+export function namedStateMachine(scope: Construct, suffix: string): { name: string; arn: string; logGroupName: string } {
+  const name = `${Names.uniqueResourceName(scope, { maxLength: 74, separator: '-' })}-${suffix}`;
+  return {
+    name,
+    arn: Stack.of(scope).formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+    logGroupName: `/aws/vendedlogs/states/${name}-${Fn.select(2, Fn.split('/', Aws.STACK_ID))}`,
+  };
+}
+
 export const LAMBDA_SERVICE_ERRORS = [
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
@@ -149,14 +166,8 @@ export class SundialEngine extends Construct {
       props.compute ?? new SundialCompute(this, 'Compute', { vpc: props.vpc, logRetention, logRemovalPolicy });
     const compute = this.compute;
 
-    // A name generated from the construct path (unique per stack), so the ARN is known without a reference.
-    const stateMachineName = Names.uniqueResourceName(this, { maxLength: 74, separator: '-' }) + '-Tasks';
-    this.stateMachineArn = stack.formatArn({
-      service: 'states',
-      resource: 'stateMachine',
-      resourceName: stateMachineName,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
+    const { name: stateMachineName, arn: stateMachineArn, logGroupName: stateMachineLogGroupName } = namedStateMachine(this, 'Tasks');
+    this.stateMachineArn = stateMachineArn;
 
     // ---- the engine Lambda ---------------------------------------------------------------------
     const handler = new SundialFunction(this, 'Handler', {
@@ -310,10 +321,7 @@ export class SundialEngine extends Construct {
     record.next(again);
 
     this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', {
-      // Step Functions needs a resource policy on its log groups; under /aws/vendedlogs/ it does not
-      // grow the account's (size-limited) CloudWatch Logs resource policy. The stack id's UUID makes the
-      // name new for each stack created, so a group retained from a deleted stack is not in the way.
-      logGroupName: `/aws/vendedlogs/states/${stateMachineName}-${Fn.select(2, Fn.split('/', Aws.STACK_ID))}`,
+      logGroupName: stateMachineLogGroupName,
       retention: logRetention,
       removalPolicy: logRemovalPolicy,
     });

@@ -1,4 +1,4 @@
-import { ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -7,7 +7,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { SCHEDULER_ENV } from '../lambdas/adapters/scheduler';
-import { LAMBDA_SERVICE_ERRORS } from './engine';
+import { LAMBDA_SERVICE_ERRORS, namedStateMachine } from './engine';
 import { acknowledgeWildcardResources } from './nag';
 
 /** Properties of {@link SundialScheduling}. */
@@ -71,13 +71,8 @@ export class SundialScheduling extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
-    const tickName = Names.uniqueResourceName(this, { maxLength: 74, separator: '-' }) + '-Ticks';
-    this.tickStateMachineArn = stack.formatArn({
-      service: 'states',
-      resource: 'stateMachine',
-      resourceName: tickName,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
+    const { name: tickName, arn: tickArn, logGroupName: tickLogGroupName } = namedStateMachine(this, 'Ticks');
+    this.tickStateMachineArn = tickArn;
 
     const tick = new tasks.LambdaInvoke(this, 'Tick', {
       stateName: 'Tick',
@@ -97,7 +92,7 @@ export class SundialScheduling extends Construct {
     tick.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(3), maxAttempts: 2, backoffRate: 2 });
 
     this.tickLogGroup = new logs.LogGroup(this, 'TickLogs', {
-      logGroupName: `/aws/vendedlogs/states/${tickName}-${Fn.select(2, Fn.split('/', Aws.STACK_ID))}`,
+      logGroupName: tickLogGroupName,
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
     });

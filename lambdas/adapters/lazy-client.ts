@@ -12,19 +12,29 @@ export interface Loaded<Sdk, Client> {
   client: Client;
 }
 
+/**
+ * `make()` once, its promise shared by every call; a failure is not kept (the next call makes it again),
+ * so that a cold start that met a throttled or failing dependency does not fail for ever.
+ */
+export function onceUntilFailure<T>(make: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    if (!pending) {
+      const attempt = make();
+      attempt.catch(() => {
+        if (pending === attempt) pending = undefined;
+      });
+      pending = attempt;
+    }
+    return pending;
+  };
+}
+
 /** A function that loads `load()` and builds the client once, on its first call. */
 export function lazyClient<Sdk, Client>(
   load: () => Promise<Sdk>,
   build: (sdk: Sdk) => Client,
   given?: Client,
 ): () => Promise<Loaded<Sdk, Client>> {
-  let loaded: Promise<Loaded<Sdk, Client>> | undefined;
-  return () => {
-    loaded ??= load().then((sdk) => ({ sdk, client: given ?? build(sdk) }));
-    // A failed import is not kept: the next call tries again.
-    loaded.catch(() => {
-      loaded = undefined;
-    });
-    return loaded;
-  };
+  return onceUntilFailure(() => load().then((sdk) => ({ sdk, client: given ?? build(sdk) })));
 }

@@ -1,6 +1,6 @@
 /** Secrets Manager: the one adapter that reads the task-token signing key deployed. */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { lazyClient } from './lazy-client';
+import { lazyClient, onceUntilFailure } from './lazy-client';
 
 /**
  * A loader that fetches the secret once per cold start and keeps it. The SDK client package is imported
@@ -9,17 +9,10 @@ import { lazyClient } from './lazy-client';
  */
 export function secretKeyLoader(secretArn: string, client?: SecretsManagerClient): () => Promise<Buffer> {
   const load = lazyClient(() => import('@aws-sdk/client-secrets-manager'), (sdk) => new sdk.SecretsManagerClient({}), client);
-  let cached: Promise<Buffer> | undefined;
-  return () => {
-    cached ??= load()
-      .then(({ sdk, client: secrets }) => secrets.send(new sdk.GetSecretValueCommand({ SecretId: secretArn })))
-      .then((out) => {
-        if (!out.SecretString) throw new Error(`secret ${secretArn} has no string value`);
-        return Buffer.from(out.SecretString, 'utf8');
-      });
-    cached.catch(() => {
-      cached = undefined;
-    });
-    return cached;
-  };
+  return onceUntilFailure(async () => {
+    const { sdk, client: secrets } = await load();
+    const out = await secrets.send(new sdk.GetSecretValueCommand({ SecretId: secretArn }));
+    if (!out.SecretString) throw new Error(`secret ${secretArn} has no string value`);
+    return Buffer.from(out.SecretString, 'utf8');
+  });
 }

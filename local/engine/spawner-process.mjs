@@ -95,7 +95,10 @@ process.on('message', (message) => {
   }
 });
 
+let shuttingDown = false;
 function shutDown() {
+  if (shuttingDown) return;
+  shuttingDown = true;
   for (const child of running.values()) killGroup(child, 'SIGTERM');
   if (running.size === 0) process.exit(0);
   setTimeout(() => {

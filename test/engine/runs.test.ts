@@ -32,6 +32,15 @@ async function trigger(name: string, query = '', body?: unknown): Promise<any> {
   return res.json;
 }
 
+/** Polls a run until its first attempt has printed `started` (up to 5 s). */
+async function untilStarted(processId: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = await api('GET', `/api/processes/${processId}`);
+    if (r.json.task[0]?.log_entries.some((e: any) => e.message === 'started')) return;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
 /** Polls a run until it is no longer running. */
 async function finished(processId: string, timeoutMs = 20_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
@@ -195,12 +204,7 @@ describe('runs', () => {
       shellTask('never', { dependencies: [dependsOn('sleeper')] }),
     ]);
     const created = await trigger('long');
-    // wait until the process runs
-    for (let i = 0; i < 100; i++) {
-      const r = await api('GET', `/api/processes/${created.process_id}`);
-      if (r.json.task[0]?.log_entries.some((e: any) => e.message === 'started')) break;
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    await untilStarted(created.process_id);
     const killed = await api('POST', `/api/processes/${created.process_id}/kill`);
     expect(killed.status).toBe(200);
     expect(killed.json.status).toBe('failed');
@@ -244,11 +248,7 @@ describe('runs', () => {
       shellTask('next', { dependencies: [dependsOn('slow')] }),
     ]);
     const created = await trigger('killed-then-retried');
-    for (let i = 0; i < 100; i++) {
-      const r = await api('GET', `/api/processes/${created.process_id}`);
-      if (r.json.task[0]?.log_entries.some((e: any) => e.message === 'started')) break;
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    await untilStarted(created.process_id);
     expect((await api('POST', `/api/processes/${created.process_id}/kill`)).status).toBe(200);
     const slotsAfterKill = await t.services.store.slots.list(created.process_id);
     expect(slotsAfterKill.map((s) => [s.name, s.status, s.reason])).toEqual([

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LATE_ENTRY_GRACE_SECONDS, signTaskToken } from '../../lambdas/domain/task-token';
-import { type Api, bearer, cronSchedule, isoAt, logEntry, metadataEntry, seedRun, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
+import { type Api, bearer, cronSchedule, isoAt, logEntry, metadataEntry, seedRun, shellScript, startTestSundial, type TestSundial } from '../helpers/local';
 import { snapshot } from '../fuzz/support';
 import { sleep, until } from './support';
 
@@ -21,7 +21,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-const shell = (name: string, script: string, overrides = {}) => shellTask(name, { executable: { shell_script_command: { script } }, ...overrides });
 
 async function define(name: string, body: object): Promise<void> {
   const res = await api('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, ...body });
@@ -34,7 +33,7 @@ const finished = (processId: string, timeoutMs = 20_000) =>
 describe('a task process that dies without calling back', () => {
   it('fails each attempt with the signal as reason, retries up to max_attempts, and ends the run failed', async () => {
     // Prepare
-    await define('dies', { task_definitions: [shell('victim', 'echo up; kill -9 $$', { max_attempts: 2, require_explicit_success: true })] });
+    await define('dies', { task_definitions: [shellScript('victim', 'echo up; kill -9 $$', { max_attempts: 2, require_explicit_success: true })] });
 
     // Act
     const run = await finished((await api('POST', '/api/process_definitions/dies/trigger')).json.process_id);
@@ -49,7 +48,7 @@ describe('a task process that dies without calling back', () => {
 
   it('fails an attempt that exits 0 without the /succeed that require_explicit_success asks for', async () => {
     // Prepare
-    await define('silent', { task_definitions: [shell('quiet', 'exit 0', { require_explicit_success: true })] });
+    await define('silent', { task_definitions: [shellScript('quiet', 'exit 0', { require_explicit_success: true })] });
 
     // Act
     const run = await finished((await api('POST', '/api/process_definitions/silent/trigger')).json.process_id);
@@ -148,7 +147,7 @@ describe('callbacks twice, late, or with the wrong token', () => {
 describe('two ticks at once with overlap wait', () => {
   it('starts one run, defers the other to one catch-up run after it, and ignores a duplicate delivery', async () => {
     // Prepare
-    await define('overlap', { overlap_action: 'wait', schedule: cronSchedule(), task_definitions: [shell('slow', 'sleep 1')] });
+    await define('overlap', { overlap_action: 'wait', schedule: cronSchedule(), task_definitions: [shellScript('slow', 'sleep 1')] });
 
     // Act: two different ticks and a duplicate of the first, all at once
     const outcomes = await Promise.all([
@@ -175,7 +174,7 @@ describe('two ticks at once with overlap wait', () => {
 describe('conditional-write conflicts', () => {
   it('ten kills at once: one ends the run, nine answer 409, the run is failed once', async () => {
     // Prepare
-    await define('race-kill', { task_definitions: [shell('long', 'sleep 30'), shell('other', 'sleep 30')] });
+    await define('race-kill', { task_definitions: [shellScript('long', 'sleep 30'), shellScript('other', 'sleep 30')] });
     const run = (await api('POST', '/api/process_definitions/race-kill/trigger')).json;
     await until(() => api('GET', `/api/processes/${run.process_id}`), (r) => r.json.task.length === 2);
 
@@ -209,7 +208,7 @@ describe('conditional-write conflicts', () => {
 
   it('five retries at once of a failed run: one reopens it, the others answer 409, one more attempt runs', async () => {
     // Prepare
-    await define('race-retry', { task_definitions: [shell('flaky', 'exit 3')] });
+    await define('race-retry', { task_definitions: [shellScript('flaky', 'exit 3')] });
     const run = await finished((await api('POST', '/api/process_definitions/race-retry/trigger')).json.process_id);
 
     // Act

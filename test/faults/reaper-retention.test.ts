@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Reaper } from '../../lambdas/engine/reaper';
 import { DEFAULT_RETENTION_DAYS } from '../../lambdas/domain/retention';
 import { keys } from '../../lambdas/store/keys';
-import { type Api, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
+import { type Api, shellScript, startTestSundial, type TestSundial } from '../helpers/local';
 import { until } from './support';
 
 let t: TestSundial;
@@ -21,7 +21,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-const shell = (name: string, script: string, overrides = {}) => shellTask(name, { executable: { shell_script_command: { script } }, ...overrides });
 
 async function define(name: string, tasks: object[]): Promise<void> {
   const res = await api('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, task_definitions: tasks });
@@ -52,7 +51,7 @@ async function partition(processId: string): Promise<Array<Record<string, unknow
 describe('reaper', () => {
   it('ends an attempt whose execution is gone (found so on two sweeps in a row) with a reason, and stops its process', async () => {
     // Prepare: a running attempt whose execution disappears without recording it
-    await define('lost', [shell('orphan', 'sleep 30')]);
+    await define('lost', [shellScript('orphan', 'sleep 30')]);
     const processId = await trigger('lost');
     await runningTask(processId);
     const slot = await t.services.store.slots.get(processId, 'orphan');
@@ -75,7 +74,7 @@ describe('reaper', () => {
   it('gives a task with attempts left its next attempt, in a new execution, after a lost one', async () => {
     // Prepare: the first attempt hangs and its execution disappears; any later attempt succeeds at once
     const marker = `${t.dataDir}/lost-once`;
-    await define('lost-then-retried', [shell('flaky', `if [ -f ${marker} ]; then echo second; exit 0; fi; touch ${marker}; sleep 30`, { max_attempts: 2 })]);
+    await define('lost-then-retried', [shellScript('flaky', `if [ -f ${marker} ]; then echo second; exit 0; fi; touch ${marker}; sleep 30`, { max_attempts: 2 })]);
     const processId = await trigger('lost-then-retried');
     await runningTask(processId);
     const slot = await t.services.store.slots.get(processId, 'flaky');
@@ -98,7 +97,7 @@ describe('reaper', () => {
 
   it('ends an attempt past its deadline (backoff + max_runtime_seconds + grace), and leaves younger ones alone', async () => {
     // Prepare: a running attempt; a reaper whose clock is two hours ahead
-    await define('overdue', [shell('stuck', 'sleep 30', { max_runtime_seconds: 600 })]);
+    await define('overdue', [shellScript('stuck', 'sleep 30', { max_runtime_seconds: 600 })]);
     const processId = await trigger('overdue');
     await runningTask(processId);
     const now = () => new Date(Date.now() + 2 * 3600_000);
@@ -120,7 +119,7 @@ describe('reaper', () => {
 describe('retention', () => {
   it(`sets expires_at (end + ${DEFAULT_RETENTION_DAYS} days) on every item of a finished run and its task locators, never on definitions`, async () => {
     // Prepare + Act
-    await define('kept', [shell('one', 'echo hello'), shell('two', 'echo world', { dependencies: [{ task_definition_name: 'one' }] })]);
+    await define('kept', [shellScript('one', 'echo hello'), shellScript('two', 'echo world', { dependencies: [{ task_definition_name: 'one' }] })]);
     const run = await expired(await trigger('kept'));
 
     // Assess
@@ -143,7 +142,7 @@ describe('retention', () => {
 
   it('a retry clears the expiry of the run, its slots and attempts (entries keep theirs: aged from when written)', async () => {
     // Prepare
-    await define('again', [shell('flaky', 'exit 1')]);
+    await define('again', [shellScript('flaky', 'exit 1')]);
     const run = await expired(await trigger('again'));
     expect((await partition(run.process_id)).every((i) => typeof i.expires_at === 'number')).toBe(true);
 
@@ -160,7 +159,7 @@ describe('retention', () => {
 
   it('the local sweep deletes a run whose expiry passed, with its partition and locators; other runs and definitions stay', async () => {
     // Prepare: two finished runs, one of them due
-    await define('expiring', [shell('only', 'echo bye')]);
+    await define('expiring', [shellScript('only', 'echo bye')]);
     const due = await expired(await trigger('expiring'));
     const keep = await expired(await trigger('expiring'));
     await t.services.store.runs.setRunExpiry(due.process_id, Math.floor(Date.now() / 1000) - 10);

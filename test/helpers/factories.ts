@@ -29,6 +29,11 @@ export function shellTask(name: string, overrides: JsonObject = {}): JsonObject 
   };
 }
 
+/** {@link shellTask} running `script`. */
+export function shellScript(name: string, script: string, overrides: JsonObject = {}): JsonObject {
+  return shellTask(name, { executable: { shell_script_command: { script } }, ...overrides });
+}
+
 /** A task definition running a Docker image (the variant with the most defaults). */
 export function dockerTask(name: string, overrides: JsonObject = {}): JsonObject {
   return {

@@ -3,34 +3,22 @@
  * these tests do not depend on the foundation stack: the task state machine's ASL (the contract the
  * local runtime runs too), its IAM, Batch on Fargate and the ECS cluster.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import aslValidator from 'asl-validator';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { ECS_ENDED_ERROR, STATE, TIMEOUT_ERROR } from '../../lambdas/engine/contract';
 import { DefinitionExtractionError, extractDefinition } from '../../lib/asl';
 import { LAMBDA_SERVICE_ERRORS, SundialEngine } from '../../lib/engine';
-import { PROJECT_ROOT } from '../../lib/sundial-function';
+import { nagFindings, newApp } from './support';
 
 type Json = Record<string, any>;
-
-/** The feature flags of cdk.json, as the CLI hands them to the app. */
-const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')).context;
-
-function newApp(outdir = mkdtempSync(join(tmpdir(), 'sundial-engine-'))): App {
-  return new App({
-    outdir,
-    context: { ...CDK_JSON_CONTEXT, 'aws:cdk:enable-path-metadata': true, 'aws:cdk:bundling-stacks': [] },
-  });
-}
 
 /** A stack with a table, a secret and the engine (with its own compute), plus a function driving runs. */
 function engineStack(app = newApp()): { stack: Stack; engine: SundialEngine; api: lambda.Function } {
@@ -549,34 +537,13 @@ describe('SundialEngine', () => {
 
   describe('cdk-nag AwsSolutions', () => {
     it('reports no unacknowledged finding on the engine and its compute', () => {
-      // Prepare
-      const outdir = mkdtempSync(join(tmpdir(), 'sundial-engine-nag-'));
-      const app = newApp(outdir);
-      engineStack(app);
-      Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-
       // Act
-      let failure: unknown;
-      try {
-        app.synth();
-      } catch (error) {
-        failure = error;
-      }
-      const reportFile = join(outdir, 'validation-report.json');
-      if (!existsSync(reportFile)) {
-        if (failure) throw failure;
-        return; // no report: nothing to report
-      }
-      const report = JSON.parse(readFileSync(reportFile, 'utf8')) as {
-        pluginReports: Array<{ violations: Array<{ ruleName: string; violatingConstructs: Array<{ constructPath: string }> }> }>;
-      };
-      const findings = report.pluginReports
-        .flatMap((plugin) => plugin.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} ${c.constructPath}`)))
+      const findings = nagFindings((app) => engineStack(app))
         // The table, the secret and the stand-in API function are fixtures of this test, not the engine's.
-        .filter((finding) => finding.includes('/Engine/'));
+        .filter((finding) => finding.path.includes('/Engine/'));
 
       // Assess
-      expect(findings).toEqual([]);
+      expect(findings, JSON.stringify(findings, null, 2)).toEqual([]);
     });
   });
 });
@@ -649,8 +616,7 @@ describe('extractDefinition', () => {
 
   it('reads a template synthesized to disk the same as one in memory', () => {
     // Prepare
-    const outdir = mkdtempSync(join(tmpdir(), 'sundial-asl-'));
-    const app = newApp(outdir);
+    const app = newApp();
     const { stack } = engineStack(app);
     const assembly = app.synth();
 

@@ -1,60 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { SundialStack } from '../../lib/index';
-import { actionsOf, allPolicyStatements, logicalIdByPath, newApp, synthSundial, tempDir } from './support';
-
-interface Finding {
-  readonly rule: string;
-  readonly path: string;
-  readonly description: string;
-}
-
-/**
- * Synthesizes `app` with cdk-nag's AwsSolutions pack the way bin/sundial.ts
- * registers it and returns every unacknowledged finding, errors and warnings
- * alike. cdk-nag 3 reports through CDK's policy validation: synthesis throws
- * on errors and the details land in `<outdir>/validation-report.json`.
- */
-function nagFindings(build: (app: ReturnType<typeof newApp>) => void): Finding[] {
-  const outdir = tempDir('cdk-infra-nag-');
-  const app = newApp({ outdir });
-  build(app);
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-
-  let synthError: unknown;
-  try {
-    app.synth();
-  } catch (error) {
-    synthError = error;
-  }
-
-  const reportFile = join(outdir, 'validation-report.json');
-  if (!existsSync(reportFile)) {
-    // No report at all: synthesis failed for another reason, which must not pass silently.
-    if (synthError) throw synthError;
-    throw new Error(`cdk-nag wrote no report in ${outdir}`);
-  }
-  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as {
-    pluginReports: Array<{
-      violations: Array<{ ruleName: string; description: string; violatingConstructs: Array<{ constructPath: string }> }>;
-    }>;
-  };
-  const findings = report.pluginReports.flatMap((plugin) =>
-    plugin.violations.flatMap((violation) =>
-      violation.violatingConstructs.map((construct) => ({
-        rule: violation.ruleName,
-        path: construct.constructPath,
-        description: violation.description,
-      })),
-    ),
-  );
-  if (synthError && findings.length === 0) throw synthError;
-  return findings;
-}
+import { actionsOf, allPolicyStatements, logicalIdByPath, nagFindings, synthSundial } from './support';
 
 describe('security', () => {
   // Prepare (shared): the template only is read, never changed.

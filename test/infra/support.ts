@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll } from 'vitest';
 import { PROJECT_ROOT, SundialStack, type SundialStackProps } from '../../lib/index';
 
@@ -84,4 +85,54 @@ export function allPolicyStatements(template: Template): Array<{ owner: string; 
 export function actionsOf(statement: Record<string, unknown>): string[] {
   const action = statement.Action;
   return Array.isArray(action) ? action.map(String) : action === undefined ? [] : [String(action)];
+}
+
+/** One cdk-nag finding nobody acknowledged. */
+export interface NagFinding {
+  readonly rule: string;
+  readonly path: string;
+  readonly description: string;
+}
+
+/**
+ * Synthesizes `app` with cdk-nag's AwsSolutions pack the way bin/sundial.ts
+ * registers it and returns every unacknowledged finding, errors and warnings
+ * alike. cdk-nag 3 reports through CDK's policy validation: synthesis throws
+ * on errors and the details land in `<outdir>/validation-report.json`.
+ */
+export function nagFindings(build: (app: App) => void): NagFinding[] {
+  const outdir = tempDir('cdk-infra-nag-');
+  const app = newApp({ outdir });
+  build(app);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+  let synthError: unknown;
+  try {
+    app.synth();
+  } catch (error) {
+    synthError = error;
+  }
+
+  const reportFile = join(outdir, 'validation-report.json');
+  if (!existsSync(reportFile)) {
+    // No report at all: synthesis failed for another reason, which must not pass silently.
+    if (synthError) throw synthError;
+    throw new Error(`cdk-nag wrote no report in ${outdir}`);
+  }
+  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as {
+    pluginReports: Array<{
+      violations: Array<{ ruleName: string; description: string; violatingConstructs: Array<{ constructPath: string }> }>;
+    }>;
+  };
+  const findings = report.pluginReports.flatMap((plugin) =>
+    plugin.violations.flatMap((violation) =>
+      violation.violatingConstructs.map((construct) => ({
+        rule: violation.ruleName,
+        path: construct.constructPath,
+        description: violation.description,
+      })),
+    ),
+  );
+  if (synthError && findings.length === 0) throw synthError;
+  return findings;
 }
