@@ -199,11 +199,8 @@ export class SundialEngine extends Construct {
       stateName: STATE.prepare,
       lambdaFunction: this.engineFunction,
       payloadResponseOnly: true,
-      payload: sfn.TaskInput.fromObject({
-        action: 'prepare',
-        process_id: sfn.JsonPath.stringAt('$.process_id'),
-        task_definition_name: sfn.JsonPath.stringAt('$.task_definition_name'),
-      }),
+      // The whole state: the execution input or Record's answer, with the claim hint when there is one.
+      payload: sfn.TaskInput.fromObject({ action: 'prepare', state: sfn.JsonPath.entirePayload }),
       resultPath: '$.attempt',
       retryOnServiceExceptions: false,
     });

@@ -3,7 +3,7 @@
  * the engine (`executionName`), so that the name itself makes starting idempotent.
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import type { TaskExecutionInput } from '../engine/contract';
+import type { PrepareState } from '../engine/contract';
 import type { Orchestrator } from '../engine/ports';
 import { lazyClient, type Loaded } from './lazy-client';
 
@@ -54,7 +54,7 @@ export class SfnOrchestrator implements Orchestrator {
    * Starts execution `name`. `ExecutionAlreadyExists` means a replayed step already started it (Standard
    * workflows keep names unique for 90 days), which is what the engine asked for.
    */
-  async startTask(name: string, input: TaskExecutionInput): Promise<void> {
+  async startTask(name: string, input: PrepareState): Promise<void> {
     const { sdk, client } = await this.load();
     try {
       await client.send(new sdk.StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }));

@@ -29,15 +29,34 @@ export const STATE = {
   done: 'Done',
 } as const;
 
-/** Input of a task execution, and the `Payload` both Lambda steps receive (plus `action`). */
+/** Input of a task execution: which task of which run it runs every attempt of. */
 export interface TaskExecutionInput {
   process_id: string;
   task_definition_name: string;
 }
 
-/** `Prepare` Lambda payload: `{ action: 'prepare', process_id, task_definition_name }`. */
-export interface PrepareRequest extends TaskExecutionInput {
+/**
+ * Which attempt the next `Prepare` should claim, as its starter saw the slot: the round (execution) and
+ * the attempts made so far. With it `Prepare` claims in the same round trip as it reads the run, without
+ * reading the slot first; a hint that no longer holds (a replay, a concurrent move) only costs that read.
+ */
+export interface ClaimHint {
+  round: number;
+  attempts: number;
+}
+
+/** The state `Prepare` receives: the execution input, or `Record`'s answer before another attempt. */
+export interface PrepareState extends TaskExecutionInput {
+  claim?: ClaimHint;
+}
+
+/**
+ * `Prepare` Lambda payload: `{ action: 'prepare', state: $ }`. (Until 2026-12 it was
+ * `{ action: 'prepare', process_id, task_definition_name }`, which the handler still takes.)
+ */
+export interface PrepareRequest {
   action: 'prepare';
+  state: PrepareState;
 }
 
 /** Environment variable in the shape Batch and ECS overrides take. */
@@ -75,6 +94,18 @@ export interface PreparedAttempt {
   executor?: 'batch' | 'ecs';
   batch?: BatchJobRequest;
   ecs?: EcsTaskRequest;
+  /** The slot as `Prepare` claimed this attempt: what `Record` needs of it, so that it does not read it again. */
+  claimed?: ClaimedSlot;
+}
+
+/** What `Prepare` passes `Record` about the task's slot. */
+export interface ClaimedSlot {
+  round: number;
+  /** Attempts made, this one included. */
+  attempts: number;
+  /** Attempts allowed. */
+  max_attempts: number;
+  require_explicit_success: boolean;
 }
 
 /** `Record` Lambda payload: `{ action: 'record', state: $ }` — the whole state after the executor step. */
@@ -93,7 +124,7 @@ export interface RecordRequest {
  * `Record` result. It replaces the whole state (ResultPath `$`), so that the next attempt does not see
  * this attempt's `result` or `error`; `Again?` reads `$.recorded.retry`.
  */
-export interface Recorded extends TaskExecutionInput {
+export interface Recorded extends PrepareState {
   recorded: { retry: boolean };
 }
 

@@ -20,7 +20,16 @@ import type { Logger } from '../logger';
 import type { Store } from '../store';
 import { activeEntry } from '../store/schedules';
 import { type Slot, slotBlocked, slotDepsDone } from '../store/slots';
-import { DEFAULT_TIMEOUT_SECONDS, TIMEOUT_ERROR, type PreparedAttempt, type Recorded, type RecordRequest, type TaskExecutionInput } from './contract';
+import {
+  type ClaimHint,
+  DEFAULT_TIMEOUT_SECONDS,
+  type PreparedAttempt,
+  type PrepareState,
+  type Recorded,
+  type RecordRequest,
+  TIMEOUT_ERROR,
+  type TaskExecutionInput,
+} from './contract';
 import type { Launcher, Orchestrator, RunListener } from './ports';
 import { DEFAULT_RETENTION_DAYS, expiresAt } from '../domain/retention';
 
@@ -129,6 +138,7 @@ export class Engine {
       attempts: 0,
       max_attempts: t.max_attempts,
       round: 0,
+      tasks_total: tasks.length,
     }));
     // Slots first: a run item is visible only once everything it needs exists.
     const doneShards = await this.d.store.slots.createSlots(slots);
@@ -203,7 +213,7 @@ export class Engine {
         skip_backoff: true,
         reason: undefined,
       });
-      if (next) await this.d.orchestrator.startTask(name, { process_id: processId, task_definition_name: slot.name });
+      if (next) await this.d.orchestrator.startTask(name, { process_id: processId, task_definition_name: slot.name, claim: { round, attempts: next.attempts } });
     }
     // Tasks that never started (a kill blocked them) and whose dependencies are all complete.
     for (const slot of await this.d.store.slots.list(processId)) {
@@ -215,11 +225,28 @@ export class Engine {
 
   // ---- attempts (the state machine's Lambda steps) ----------------------------------------------
 
-  /** `Prepare`: claims the next attempt of a running task, writes it and builds its executor request. */
-  async prepare(input: TaskExecutionInput): Promise<PreparedAttempt> {
-    const { process_id: processId, task_definition_name: name } = input;
+  /**
+   * `Prepare`: claims the next attempt of a running task, writes it and builds its executor request.
+   * With a claim hint (contract.ts `ClaimHint`, from whoever started the execution or from `Record`),
+   * the claim goes out with the read of the run; without one, or when it no longer holds, the slot is
+   * read first.
+   */
+  async prepare(state: PrepareState): Promise<PreparedAttempt> {
+    const { process_id: processId, task_definition_name: name, claim: hint } = state;
+    if (hint) {
+      const taskId = stableUuid(processId, name, hint.round, hint.attempts);
+      const [before, run] = await Promise.all([
+        this.d.store.slots.claimHinted(processId, name, hint.round, hint.attempts, taskId),
+        this.d.store.runs.getRunRecord(processId),
+      ]);
+      if (before) {
+        if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason);
+        return this.launch(run, { ...before, attempts: hint.attempts + 1, current_task_id: taskId }, hint.attempts, Boolean(before.skip_backoff));
+      }
+    }
     const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
-    if (!slot || !run || slot.status !== 'running' || run.status !== 'running') return { skip: true };
+    if (!slot || slot.status !== 'running') return { skip: true };
+    if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason);
     // A replayed Prepare (Lambda retry, or a failure after the claim) finds its attempt still running:
     // it carries on with that attempt instead of claiming another.
     const current = slot.current_task_id ? await this.d.store.runs.getTaskRecord(processId, slot.current_task_id) : undefined;
@@ -228,7 +255,25 @@ export class Engine {
     const taskId = replay ? current.task_id : stableUuid(processId, name, slot.round, n);
     const claimed = replay ? slot : await this.d.store.slots.claimAttempt(processId, name, n, taskId);
     if (!claimed) return { skip: true };
-    const def = claimed.definition;
+    return this.launch(run, claimed, n, Boolean(claimed.skip_backoff || slot.skip_backoff));
+  }
+
+  /**
+   * A running task of a run that no longer runs (a kill listed its slots before this one started):
+   * nothing runs it, so it is blocked, as the kill blocks a task that had not started; a retry of the
+   * run reopens it. Answers a skip.
+   */
+  private async skipEnded(processId: string, name: string, reason: unknown): Promise<PreparedAttempt> {
+    await this.d.store.slots.transition(processId, name, ['running'], 'blocked', { reason: typeof reason === 'string' ? reason : 'the run ended before the task started' });
+    return { skip: true };
+  }
+
+  /** Writes claimed attempt `n` (the slot as it is now: attempts made include it) and builds its request. */
+  private async launch(run: Record<string, unknown>, slot: Slot, n: number, skipBackoff: boolean): Promise<PreparedAttempt> {
+    const { process_id: processId, name } = slot;
+    const taskId = slot.current_task_id as string;
+    const definitionName = String(run.process_definition_name);
+    const def = slot.definition;
     const token = signTaskToken(await this.d.tokenKey(), { tid: taskId, pid: processId });
     const environment = attemptEnvironment(def.executable, (run.environment_variables as EnvironmentVariable[] | undefined) ?? [], {
       url: this.d.callbackUrl(),
@@ -243,7 +288,7 @@ export class Engine {
         .createTask({
           task_id: taskId,
           process_id: processId,
-          process_definition_name: run.process_definition_name,
+          process_definition_name: definitionName,
           task_definition_name: name,
           start_time: this.d.now().toISOString(),
           previous_attempt_count: n,
@@ -252,48 +297,70 @@ export class Engine {
         .catch((err: unknown) => {
           if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err; // a replay
         }),
-      this.d.launcher.plan({
-        process_id: processId,
-        process_definition_name: run.process_definition_name,
-        task_definition: def,
-        task_id: taskId,
-        environment,
-      }),
+      this.d.launcher.plan({ process_id: processId, process_definition_name: definitionName, task_definition: def, task_id: taskId, environment }),
     ]);
     return {
       skip: false,
       task_id: taskId,
-      backoff_seconds: claimed.skip_backoff || slot.skip_backoff ? 0 : backoffSeconds(def, n),
+      backoff_seconds: skipBackoff ? 0 : backoffSeconds(def, n),
       timeout_seconds: def.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS,
       ...plan,
+      claimed: { round: slot.round, attempts: n + 1, max_attempts: slot.max_attempts, require_explicit_success: Boolean(def.require_explicit_success) },
     };
   }
 
-  /** `Record`: decides the attempt's outcome; answers whether another attempt follows. */
+  /**
+   * `Record`: decides the attempt's outcome; answers whether another attempt follows. What `Prepare`
+   * claimed (`$.attempt.claimed`) lets an attempt that did not report and did not overrun end in one
+   * conditional write (still running, nothing reported); any other ends after reading its slot and record.
+   */
   async record(request: RecordRequest): Promise<Recorded> {
     const state = request.state;
     const { process_id: processId, task_definition_name: name } = state;
-    const next = (retry: boolean): Recorded => ({ process_id: processId, task_definition_name: name, recorded: { retry } });
+    const next = (retry: false | ClaimHint): Recorded => ({
+      process_id: processId,
+      task_definition_name: name,
+      ...(retry ? { claim: retry } : {}),
+      recorded: { retry: retry !== false },
+    });
     const taskId = state.attempt.task_id;
     if (state.attempt.skip || !taskId) return next(false);
+    const executed = describeFailure(state);
+    const timedOut = state.error?.Error === TIMEOUT_ERROR || state.error?.Error === 'States.Timeout';
+    const claimed = state.attempt.claimed;
+    if (claimed && !timedOut) {
+      const outcome = attemptOutcome(executed, undefined, claimed.require_explicit_success);
+      if (await this.endAttempt(processId, taskId, outcome.status, outcome.reason, { unreported: true })) {
+        return this.afterAttempt(processId, name, outcome.status, claimed, next);
+      }
+    }
     const [slot, task] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getTaskRecord(processId, taskId)]);
     if (!slot || !task || slot.current_task_id !== taskId) return next(false); // a stale or replayed step
     const report = task.reported as 'succeeded' | 'failed' | undefined;
-    const executed = describeFailure(state);
-    if (state.error?.Error === TIMEOUT_ERROR || state.error?.Error === 'States.Timeout') {
+    if (timedOut) {
       // The deadline ended the attempt; make sure what it ran is stopped too.
       await this.d.launcher.stop({ task_id: taskId, task_definition: slot.definition }, executed.reason ?? 'timed out');
     }
-    const outcome = attemptOutcome(executed, report, slot.definition.require_explicit_success);
+    const outcome = attemptOutcome(executed, report, Boolean(slot.definition.require_explicit_success));
     const status = (await this.endAttempt(processId, taskId, outcome.status, outcome.reason)) ?? outcome.status;
-    // The run is read only when another attempt is possible (a kill stops retries): a task that succeeded
-    // or has no attempt left costs no read here (completeTask reads the run after the slot moved anyway).
+    return this.afterAttempt(processId, name, status, slot, next);
+  }
+
+  /** After an attempt ended `status`: another attempt if it failed, has one left and its run runs; else the task is complete. */
+  private async afterAttempt(
+    processId: string,
+    name: string,
+    status: 'succeeded' | 'failed',
+    slot: { round: number; attempts: number; max_attempts: number },
+    next: (retry: false | ClaimHint) => Recorded,
+  ): Promise<Recorded> {
+    // The run is read only when another attempt is possible (a kill stops retries).
     if (
       status === 'failed' &&
       shouldRetry(slot.attempts, slot.max_attempts, false) &&
       shouldRetry(slot.attempts, slot.max_attempts, (await this.d.store.runs.getRunRecord(processId))?.status !== 'running')
     ) {
-      return next(true);
+      return next({ round: slot.round, attempts: slot.attempts });
     }
     await this.completeTask(processId, name, status);
     return next(false);
@@ -334,7 +401,7 @@ export class Engine {
       const moved = (await this.d.store.runs.getRunRecord(processId))?.status === 'running' && (await this.d.store.slots.nextRound(processId, name, slot.round, execution));
       if (moved) {
         this.d.logger.warn('lost attempt: the task gets its next attempt', { process_id: processId, task_definition_name: name, attempts: slot.attempts, reason });
-        await this.d.orchestrator.startTask(execution, input);
+        await this.d.orchestrator.startTask(execution, { ...input, claim: { round: slot.round + 1, attempts: slot.attempts } });
         return;
       }
     }
@@ -362,11 +429,16 @@ export class Engine {
     }
   }
 
-  /** Ends a running attempt; answers the status it ended with (undefined if it had ended already). */
-  private async endAttempt(processId: string, taskId: string, status: 'succeeded' | 'failed', reason?: string) {
+  /**
+   * Ends a running attempt; answers the status it ended with (undefined if it had ended already). With
+   * `unreported`, only an attempt that reported nothing is ended, and undefined answers that this call
+   * did not end it (without reading it).
+   */
+  private async endAttempt(processId: string, taskId: string, status: 'succeeded' | 'failed', reason?: string, options: { unreported?: boolean } = {}) {
     const now = this.d.now().toISOString();
-    const previous = await this.d.store.runs.transitionTask(processId, taskId, ['running'], status, { end_time: now });
+    const previous = await this.d.store.runs.transitionTask(processId, taskId, ['running'], status, { end_time: now }, options);
     if (previous === undefined) {
+      if (options.unreported) return undefined;
       return (await this.d.store.runs.getTaskRecord(processId, taskId))?.status as 'succeeded' | 'failed' | undefined;
     }
     if (reason) {
@@ -382,7 +454,11 @@ export class Engine {
     const name = executionName(slot.process_id, slot.name, slot.round);
     const started = await this.d.store.slots.transition(slot.process_id, slot.name, ['waiting'], 'running', { execution_name: name });
     if (!started) return;
-    await this.d.orchestrator.startTask(name, { process_id: slot.process_id, task_definition_name: slot.name });
+    await this.d.orchestrator.startTask(name, {
+      process_id: slot.process_id,
+      task_definition_name: slot.name,
+      claim: { round: started.round, attempts: started.attempts },
+    });
   }
 
   /**
@@ -394,17 +470,17 @@ export class Engine {
     while (queue.length > 0) {
       const { name, status } = queue.shift()!;
       const from = status === 'blocked' ? (['waiting', 'blocked'] as const) : (['running', status] as const);
-      // The run is read in the same round trip as the slot moves. A kill that lands between the two is
-      // still safe: it moves waiting slots to blocked and stops running ones, and Prepare skips any task
-      // whose run is no longer running.
-      const [slot, run] = await Promise.all([this.d.store.slots.transition(processId, name, [...from], status), this.d.store.runs.getRunRecord(processId)]);
+      const slot = await this.d.store.slots.transition(processId, name, [...from], status);
       if (!slot) continue; // moved by a kill or a concurrent replay that will carry on
-      if (!run || run.status !== 'running') continue; // killed: start nothing more
+      // The run is not read: a kill moves waiting slots to blocked (so dependents told now do not
+      // start) and a task started in the meantime is blocked by its Prepare, which reads the run.
+      // Slots written before they carried `tasks_total` read it from the run.
+      const tasksTotal = slot.tasks_total ?? Number((await this.d.store.runs.getRunRecord(processId))?.tasks_total ?? 0);
       // Dependents are separate items: tell them all at once rather than one round trip after another,
       // and count the task as done in the same round trip (the run cannot finish before its dependents
       // are done, so the order does not matter).
       const [counts] = await Promise.all([
-        this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded', Number(run.tasks_total ?? 0)),
+        this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded', tasksTotal),
         ...slot.dependents.map(async (dep) => {
           const d = await this.d.store.slots.dependencyCompleted(processId, dep.name, name, blocksDependent(status, dep.success_required));
           if (!d || d.status !== 'waiting' || slotDepsDone(d) < d.deps_total) return;
@@ -414,9 +490,10 @@ export class Engine {
       ]);
       if (counts.runDone) {
         const final = finalRunStatus(counts.failed);
-        if (await this.d.store.runs.transitionRun(processId, 'running', final, { end_time: this.d.now().toISOString() })) {
+        const ended = await this.d.store.runs.transitionRun(processId, 'running', final, { end_time: this.d.now().toISOString() });
+        if (ended) {
           this.d.logger.info('run finished', { process_id: processId, status: final });
-          await this.runEnded({ process_id: processId, process_definition_name: run.process_definition_name, status: final });
+          await this.runEnded({ process_id: processId, process_definition_name: ended.process_definition_name, status: final });
         }
       }
     }

@@ -1,6 +1,6 @@
 /**
  * The engine Lambda: the `Prepare` and `Record` steps of the task state machine (lib/engine.ts).
- * `{ action: 'prepare', process_id, task_definition_name }` → {@link PreparedAttempt};
+ * `{ action: 'prepare', state }` → {@link PreparedAttempt};
  * `{ action: 'record', state }` → {@link Recorded}; `{ action: 'tick', process_definition_name,
  * scheduled_time, owner }` (the tick state machine) → `{ outcome }`. It also receives, from EventBridge, the status
  * change of a task execution that failed, timed out or was aborted, and abandons its task (so that
@@ -14,7 +14,7 @@ import { createDb, Store } from '../store';
 import { Reaper, type ReapedAttempt } from './reaper';
 import { requireEnv } from '../config';
 import { scheduledEngineFromEnv } from '../services';
-import type { PreparedAttempt, PrepareRequest, Recorded, RecordRequest, TaskExecutionInput } from './contract';
+import type { PreparedAttempt, PrepareRequest, PrepareState, Recorded, RecordRequest, TaskExecutionInput } from './contract';
 import type { Engine } from './engine';
 import type { Schedules, TickOutcome } from './schedules';
 
@@ -78,8 +78,9 @@ export async function handler(
   const action = (event as { action?: unknown }).action;
   switch (action) {
     case 'prepare': {
-      const { process_id, task_definition_name } = event as PrepareRequest;
-      return engine.prepare({ process_id, task_definition_name });
+      // `{ action, state }`; executions started before 2026-12 send `{ action, process_id, task_definition_name }`.
+      const { process_id, task_definition_name, claim } = (event as Partial<PrepareRequest>).state ?? (event as unknown as PrepareState);
+      return engine.prepare({ process_id, task_definition_name, ...(claim ? { claim } : {}) });
     }
     case 'record':
       return engine.record(event as RecordRequest);

@@ -4,12 +4,12 @@
  */
 import type { TaskDefinition } from '../domain/models';
 import type { ScheduleSpec } from '../domain/schedule';
-import type { BatchJobRequest, EcsTaskRequest, TaskExecutionInput } from './contract';
+import type { BatchJobRequest, EcsTaskRequest, PrepareState } from './contract';
 
 /** Starts and stops task executions (Step Functions deployed, the local interpreter locally). */
 export interface Orchestrator {
   /** Starts an execution; the same `name` twice starts it once. */
-  startTask(name: string, input: TaskExecutionInput): Promise<void>;
+  startTask(name: string, input: PrepareState): Promise<void>;
   /** Stops an execution if it still runs. */
   stopTask(name: string, cause: string): Promise<void>;
 }

@@ -29,7 +29,8 @@ export function isConditionFailed(err: unknown): boolean {
 /**
  * The one conditional status transition of the store: on one item, `SET` the given fields (undefined
  * ones skipped) and `REMOVE` the given attributes, if its `status` is one of `from`. Answers the
- * attributes DynamoDB returns (`returnValues`), or undefined when the item was not in `from`.
+ * attributes DynamoDB returns (`returnValues`), or undefined when the item was not in `from` (or had one of
+ * the `absent` attributes).
  */
 export async function transitionItem(
   db: Db,
@@ -38,11 +39,14 @@ export async function transitionItem(
     from: readonly string[];
     set: Record<string, unknown>;
     remove?: readonly string[];
+    /** Attributes the item must not have, besides being in `from`. */
+    absent?: readonly string[];
     returnValues?: 'NONE' | 'ALL_NEW' | 'UPDATED_OLD';
   },
 ): Promise<Record<string, unknown> | undefined> {
   const fields = Object.entries(request.set).filter(([, v]) => v !== undefined);
   const removed = request.remove ?? [];
+  const absent = request.absent ?? [];
   const removal = removed.length > 0 ? ` REMOVE ${removed.map((_, i) => `#r${i}`).join(', ')}` : '';
   try {
     const out = await db.doc.send(
@@ -50,10 +54,11 @@ export async function transitionItem(
         TableName: db.tableName,
         Key: request.key,
         UpdateExpression: `SET ${fields.map((_, i) => `#f${i} = :v${i}`).join(', ')}${removal}`,
-        ConditionExpression: `#status IN (${request.from.map((_, i) => `:from${i}`).join(', ')})`,
+        ConditionExpression: `#status IN (${request.from.map((_, i) => `:from${i}`).join(', ')})${absent.map((_, i) => ` AND attribute_not_exists(#a${i})`).join('')}`,
         ExpressionAttributeNames: {
           ...Object.fromEntries(fields.map(([k], i) => [`#f${i}`, k])),
           ...Object.fromEntries(removed.map((k, i) => [`#r${i}`, k])),
+          ...Object.fromEntries(absent.map((k, i) => [`#a${i}`, k])),
           '#status': 'status',
         },
         ExpressionAttributeValues: {

@@ -123,8 +123,8 @@ export class RunStore {
   }
 
   /**
-   * Moves a run from one status to another if it is still in `from`; answers false (and changes
-   * nothing) when another writer got there first.
+   * Moves a run from one status to another if it is still in `from`; answers the run as it is now, or
+   * undefined (and changes nothing) when another writer got there first.
    */
   async transitionRun(
     processId: string,
@@ -132,7 +132,7 @@ export class RunStore {
     to: ProcessStatus,
     set: Partial<RunRecord> = {},
     remove: ReadonlyArray<keyof RunRecord> = [],
-  ): Promise<boolean> {
+  ): Promise<(RunRecord & Item) | undefined> {
     const current = to === 'running' ? await this.getRunRecord(processId) : undefined;
     const fields: Record<string, unknown> = {
       ...set,
@@ -140,10 +140,10 @@ export class RunStore {
       ...(current ? keys.activeRunIndex(current.start_time, processId) : {}),
     };
     const removed: string[] = [...remove, ...(to === 'running' ? [] : ['gsi3pk', 'gsi3sk'])];
-    const moved = await transitionItem(this.db, { key: keys.run(processId), from: [from], set: fields, remove: removed });
-    if (!moved) return false;
+    const moved = await transitionItem(this.db, { key: keys.run(processId), from: [from], set: fields, remove: removed, returnValues: 'ALL_NEW' });
+    if (!moved) return undefined;
     await this.stats.move(`runs_${from}`, `runs_${to}`);
-    return true;
+    return moved as RunRecord & Item;
   }
 
   /** Ids of the runs still running (the sparse ACTIVE index), oldest first. */
@@ -247,18 +247,23 @@ export class RunStore {
     return out.Item as (TaskRecord & Item) | undefined;
   }
 
-  /** Moves a task attempt between statuses if it is in one of `from`; false when it was not. */
+  /**
+   * Moves a task attempt between statuses if it is in one of `from` (and, with `unreported`, if it has
+   * not reported through `/succeed` or `/fail`); answers its previous status, undefined when it was not.
+   */
   async transitionTask(
     processId: string,
     taskId: string,
     from: readonly TaskStatus[],
     to: TaskStatus,
     set: Item = {},
+    options: { unreported?: boolean } = {},
   ): Promise<TaskStatus | undefined> {
     const out = await transitionItem(this.db, {
       key: keys.task(processId, taskId),
       from,
       set: { ...set, status: to },
+      ...(options.unreported ? { absent: ['reported'] } : {}),
       returnValues: 'UPDATED_OLD',
     });
     if (!out) return undefined;

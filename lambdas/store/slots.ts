@@ -45,6 +45,11 @@ export interface Slot {
   /** Set by a retry of the run: the next attempt starts without backoff. */
   skip_backoff?: boolean;
   reason?: string;
+  /**
+   * Tasks of the run (its done shards depend on it), so that completing a task need not read the run.
+   * Absent from slots written before 2026-12: the run item has it too.
+   */
+  tasks_total?: number;
 }
 
 type Item = Record<string, unknown>;
@@ -177,28 +182,54 @@ export class SlotStore {
   }
 
   /**
+   * Claims attempt `attemptsSoFar` (0-based) of round `round` of a running slot for `taskId`, as a
+   * starter's hint (contract.ts `ClaimHint`) says it is. Answers the slot as it was before the claim
+   * (`ALL_OLD`: what the claim removes, `skip_backoff`, still on it), or undefined when the slot is not
+   * like that any more (a replay, a kill, a move): the caller then reads it ({@link claimAttempt}).
+   */
+  claimHinted(processId: string, name: string, round: number, attemptsSoFar: number, taskId: string): Promise<Slot | undefined> {
+    return this.claim(processId, name, attemptsSoFar, taskId, round);
+  }
+
+  /**
    * Claims attempt number `attempts` (0-based) of a running slot for `taskId`. Answers the slot when
    * this call claimed it or had already claimed it (a replay), undefined when the slot is not running
    * or that attempt went to another task id.
    */
   async claimAttempt(processId: string, name: string, attemptsSoFar: number, taskId: string): Promise<Slot | undefined> {
+    const claimed = await this.claim(processId, name, attemptsSoFar, taskId);
+    if (claimed) return claimed;
+    const slot = await this.get(processId, name);
+    return slot?.current_task_id === taskId && slot.status === 'running' ? slot : undefined;
+  }
+
+  /**
+   * The claim: a running slot with `attemptsSoFar` attempts (in round `round`, when given) gets one more,
+   * for `taskId`. Answers the slot after it (before it, with a round), undefined when the condition failed.
+   */
+  private async claim(processId: string, name: string, attemptsSoFar: number, taskId: string, round?: number): Promise<Slot | undefined> {
     try {
       const out = await this.db.doc.send(
         new UpdateCommand({
           TableName: this.db.tableName,
           Key: keys.slot(processId, name),
           UpdateExpression: 'SET attempts = :next, current_task_id = :tid REMOVE skip_backoff',
-          ConditionExpression: '#status = :running AND attempts = :n',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':running': 'running', ':n': attemptsSoFar, ':next': attemptsSoFar + 1, ':tid': taskId },
-          ReturnValues: 'ALL_NEW',
+          ConditionExpression: `#status = :running AND attempts = :n${round === undefined ? '' : ' AND #round = :round'}`,
+          ExpressionAttributeNames: { '#status': 'status', ...(round === undefined ? {} : { '#round': 'round' }) },
+          ExpressionAttributeValues: {
+            ':running': 'running',
+            ':n': attemptsSoFar,
+            ':next': attemptsSoFar + 1,
+            ':tid': taskId,
+            ...(round === undefined ? {} : { ':round': round }),
+          },
+          ReturnValues: round === undefined ? 'ALL_NEW' : 'ALL_OLD',
         }),
       );
       return out.Attributes as Slot;
     } catch (err) {
-      if (!isConditionFailed(err)) throw err;
-      const slot = await this.get(processId, name);
-      return slot?.current_task_id === taskId && slot.status === 'running' ? slot : undefined;
+      if (isConditionFailed(err)) return undefined;
+      throw err;
     }
   }
 

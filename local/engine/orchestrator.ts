@@ -5,7 +5,7 @@
  * it once.
  */
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import { STATE } from '../../lambdas/engine/contract';
+import { type PrepareRequest, type PrepareState, STATE } from '../../lambdas/engine/contract';
 import type { Engine } from '../../lambdas/engine/engine';
 import type { Orchestrator } from '../../lambdas/engine/ports';
 import type { LocalExecutor } from './executor';
@@ -37,7 +37,7 @@ export class LocalOrchestrator implements Orchestrator {
     this.engine = engine;
   }
 
-  async startTask(name: string, input: { process_id: string; task_definition_name: string }): Promise<void> {
+  async startTask(name: string, input: PrepareState): Promise<void> {
     const engine = this.engine;
     if (!engine) throw new Error('local orchestrator used before an engine was attached');
     if (this.running.has(name)) return;
@@ -45,7 +45,7 @@ export class LocalOrchestrator implements Orchestrator {
       noThrowOnAbort: true,
       overrides: {
         taskResourceLocalHandlers: {
-          [STATE.prepare]: (payload) => engine.prepare(payload as never) as never,
+          [STATE.prepare]: (payload) => engine.prepare((payload as unknown as PrepareRequest).state) as never,
           [STATE.record]: (payload) => engine.record(payload as never) as never,
           [STATE.runBatchJob]: (params) => this.executor.runBatchJob(params as never) as never,
           [STATE.runEcsTask]: (params) => this.executor.runEcsTask(params as never) as never,
@@ -56,7 +56,7 @@ export class LocalOrchestrator implements Orchestrator {
     this.running.set(name, { abort: execution.abort, result });
   }
 
-  private async follow(name: string, input: { process_id: string; task_definition_name: string }, execution: ReturnType<StateMachine['run']>): Promise<void> {
+  private async follow(name: string, input: PrepareState, execution: ReturnType<StateMachine['run']>): Promise<void> {
     const counting = (async () => {
       for await (const event of execution.eventLogs) if (event.type === 'StateEntered') this.stateTransitions++;
     })();

@@ -31,12 +31,27 @@ describe('engine handler', () => {
     vi.restoreAllMocks();
   });
 
-  it('dispatches prepare with the execution input only', async () => {
+  it('dispatches prepare with the task and its claim hint, from the state only', async () => {
     // Prepare
     const prepare = vi.spyOn(Engine.prototype, 'prepare').mockResolvedValue({ skip: true });
 
     // Act
-    const result = await handler({ action: 'prepare', process_id: 'run-1', task_definition_name: 'extract' });
+    const result = await handler({
+      action: 'prepare',
+      state: { process_id: 'run-1', task_definition_name: 'extract', claim: { round: 1, attempts: 2 }, recorded: { retry: true } } as never,
+    });
+
+    // Assess
+    expect(result).toEqual({ skip: true });
+    expect(prepare).toHaveBeenCalledWith({ process_id: 'run-1', task_definition_name: 'extract', claim: { round: 1, attempts: 2 } });
+  });
+
+  it('dispatches prepare in the payload of executions started before the state was passed whole', async () => {
+    // Prepare
+    const prepare = vi.spyOn(Engine.prototype, 'prepare').mockResolvedValue({ skip: true });
+
+    // Act
+    const result = await handler({ action: 'prepare', process_id: 'run-1', task_definition_name: 'extract' } as never);
 
     // Assess
     expect(result).toEqual({ skip: true });

@@ -113,7 +113,7 @@ describe('SundialEngine', () => {
       expect(states[STATE.prepare]).toEqual({
         Type: 'Task',
         Resource: functionArn,
-        Parameters: { action: 'prepare', 'process_id.$': '$.process_id', 'task_definition_name.$': '$.task_definition_name' },
+        Parameters: { action: 'prepare', 'state.$': '$' },
         ResultPath: '$.attempt',
         Retry: [{ ErrorEquals: LAMBDA_SERVICE_ERRORS, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2 }],
         Next: STATE.route,

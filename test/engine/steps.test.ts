@@ -1,0 +1,162 @@
+/**
+ * The engine's two Lambda steps, `Prepare` and `Record`, called as the state machine calls them, against
+ * the real store (dynalite): the claim hint that lets `Prepare` claim without reading the slot first, what
+ * `Prepare` passes `Record` so that it ends an attempt in one conditional write, and the paths that must
+ * still read (a replay, a stale hint, an attempt that reported, a run that ended before its task started).
+ * The orchestrator and the launcher are recorders of the engine's own ports: nothing runs.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { PrepareState, RecordRequest } from '../../lambdas/engine/contract';
+import { Engine } from '../../lambdas/engine/engine';
+import type { AttemptToLaunch, Launcher, Orchestrator } from '../../lambdas/engine/ports';
+import { shellTask, startTestSundial, type TestSundial } from '../helpers/local';
+
+let t: TestSundial;
+let started: Array<{ name: string; input: PrepareState }>;
+let engine: Engine;
+
+beforeAll(async () => {
+  t = await startTestSundial();
+  const orchestrator: Orchestrator = {
+    startTask: async (name, input) => void started.push({ name, input }),
+    stopTask: async () => undefined,
+  };
+  const launcher: Launcher = {
+    plan: async (a: AttemptToLaunch) => ({
+      executor: 'batch' as const,
+      batch: { JobName: a.task_id, JobQueue: 'q', JobDefinition: 'd', ContainerOverrides: { Environment: [] }, Timeout: { AttemptDurationSeconds: 60 } },
+    }),
+    stop: async () => undefined,
+  };
+  const s = t.services;
+  engine = new Engine({ store: s.store, orchestrator, launcher, tokenKey: s.tokenKey, callbackUrl: () => 'http://sundial.test', now: s.now, logger: s.logger, retentionDays: 0 });
+});
+afterAll(() => t.close());
+beforeEach(() => {
+  started = [];
+});
+
+async function define(name: string, overrides = {}): Promise<void> {
+  const res = await t.api('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, task_definitions: [shellTask('only', overrides)] });
+  expect(res.status, res.text).toBeLessThan(300);
+}
+
+/** The state after the executor step of a prepared attempt, as Record receives it. */
+function afterExecutor(state: PrepareState, attempt: Awaited<ReturnType<Engine['prepare']>>, exitCode: number): RecordRequest {
+  return { action: 'record', state: { ...state, attempt, result: { Status: exitCode === 0 ? 'SUCCEEDED' : 'FAILED', ExitCode: exitCode } } };
+}
+
+describe('Prepare and Record', () => {
+  it('claim the attempt the starter saw, pass the slot to Record, and retry with the next hint', async () => {
+    // Prepare
+    await define('steps-retry', { max_attempts: 2 });
+    const run = await engine.trigger('steps-retry');
+    const first = started[0]!.input;
+
+    // Act
+    const attempt1 = await engine.prepare(first);
+    const recorded1 = await engine.record(afterExecutor(first, attempt1, 3));
+    const attempt2 = await engine.prepare(recorded1);
+    const recorded2 = await engine.record(afterExecutor(recorded1, attempt2, 0));
+
+    // Assess
+    expect(first).toEqual({ process_id: run.process_id, task_definition_name: 'only', claim: { round: 0, attempts: 0 } });
+    expect(attempt1).toMatchObject({ skip: false, claimed: { round: 0, attempts: 1, max_attempts: 2, require_explicit_success: false } });
+    expect(recorded1).toEqual({ process_id: run.process_id, task_definition_name: 'only', claim: { round: 0, attempts: 1 }, recorded: { retry: true } });
+    expect(attempt2).toMatchObject({ skip: false, claimed: { round: 0, attempts: 2, max_attempts: 2 } });
+    expect(attempt2.task_id).not.toBe(attempt1.task_id);
+    expect(recorded2).toEqual({ process_id: run.process_id, task_definition_name: 'only', recorded: { retry: false } });
+    const after = (await t.api('GET', `/api/processes/${run.process_id}`)).json;
+    expect(after.status).toBe('succeeded');
+    expect(after.task.map((x: any) => [x.previous_attempt_count, x.status]).sort()).toEqual([
+      [0, 'failed'],
+      [1, 'succeeded'],
+    ]);
+  });
+
+  it('a replayed Prepare (its hint no longer holds) carries on with the attempt it claimed; a replayed Record changes nothing', async () => {
+    // Prepare
+    await define('steps-replay');
+    const run = await engine.trigger('steps-replay');
+    const input = started[0]!.input;
+    const attempt = await engine.prepare(input);
+
+    // Act
+    const replayed = await engine.prepare(input);
+    const recorded = await engine.record(afterExecutor(input, attempt, 0));
+    const again = await engine.record(afterExecutor(input, attempt, 1));
+
+    // Assess
+    expect(replayed).toEqual(attempt);
+    expect(recorded.recorded.retry).toBe(false);
+    expect(again.recorded.retry).toBe(false);
+    const after = (await t.api('GET', `/api/processes/${run.process_id}`)).json;
+    expect(after.status).toBe('succeeded');
+    expect(after.task).toHaveLength(1);
+  });
+
+  it('an attempt that called /fail before exiting 0 ends failed: the one-write end does not apply to it', async () => {
+    // Prepare
+    await define('steps-reported');
+    const run = await engine.trigger('steps-reported');
+    const input = started[0]!.input;
+    const attempt = await engine.prepare(input);
+    expect(await t.services.store.runs.reportTask(run.process_id, attempt.task_id!, 'failed', new Date().toISOString())).toBe('ok');
+
+    // Act
+    await engine.record(afterExecutor(input, attempt, 0));
+
+    // Assess
+    const after = (await t.api('GET', `/api/processes/${run.process_id}`)).json;
+    expect(after.status).toBe('failed');
+    expect(after.task[0].status).toBe('failed');
+  });
+
+  it('require_explicit_success: an attempt that exits 0 after /succeed succeeds, one without it fails', async () => {
+    // Prepare
+    await define('steps-explicit', { require_explicit_success: true });
+    const reported = await engine.trigger('steps-explicit');
+    const silent = await engine.trigger('steps-explicit');
+    const [inputReported, inputSilent] = started.map((s) => s.input);
+    const attemptReported = await engine.prepare(inputReported!);
+    const attemptSilent = await engine.prepare(inputSilent!);
+    await t.services.store.runs.reportTask(reported.process_id, attemptReported.task_id!, 'succeeded', new Date().toISOString());
+
+    // Act
+    await engine.record(afterExecutor(inputReported!, attemptReported, 0));
+    await engine.record(afterExecutor(inputSilent!, attemptSilent, 0));
+
+    // Assess
+    expect((await t.api('GET', `/api/processes/${reported.process_id}`)).json.status).toBe('succeeded');
+    const failed = (await t.api('GET', `/api/processes/${silent.process_id}`)).json;
+    expect(failed.status).toBe('failed');
+    expect(failed.task[0].log_entries.map((e: any) => e.message)).toContain('attempt failed: exited 0 without calling /succeed (require_explicit_success)');
+  });
+
+  it('a task started after its run ended (a kill that listed its slots first) is skipped and blocked, and a retry runs it', async () => {
+    // Prepare: the run ends between the start of its task and the task's Prepare
+    await define('steps-ended');
+    const run = await engine.trigger('steps-ended');
+    const input = started[0]!.input;
+    await t.services.store.runs.transitionRun(run.process_id, 'running', 'failed', { reason: 'killed by operator' });
+
+    // Act
+    const attempt = await engine.prepare(input);
+
+    // Assess
+    expect(attempt).toEqual({ skip: true });
+    const slot = await t.services.store.slots.get(run.process_id, 'only');
+    expect(slot).toMatchObject({ status: 'blocked', reason: 'killed by operator' });
+
+    // Act: the retry starts it again, and it runs
+    started = [];
+    await engine.retry(run.process_id);
+    const retried = started[0]!.input;
+    const attempt2 = await engine.prepare(retried);
+    await engine.record(afterExecutor(retried, attempt2, 0));
+
+    // Assess
+    expect(attempt2.skip).toBe(false);
+    expect((await t.api('GET', `/api/processes/${run.process_id}`)).json.status).toBe('succeeded');
+  });
+});
