@@ -1,13 +1,11 @@
 /**
- * The embedded DynamoDB: dynalite in this process, listening on loopback (random port), its LevelDB
- * under `<dataDir>/dynamodb` so that data survives restarts. The table is created with the same keys
+ * The embedded DynamoDB: dynalite in a worker thread of this process (local/dynalite-worker.mjs), its
+ * LevelDB under `<dataDir>/dynamodb` so that data survives restarts (in memory without a data directory). The table is created with the same keys
  * and indexes as the deployed one (lambdas/store/keys.ts).
  */
-import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -15,7 +13,6 @@ import {
   ResourceInUseException,
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
 import { createDb, type Db } from '../lambdas/store';
 import { INDEXES } from '../lambdas/store/keys';
 
@@ -29,20 +26,18 @@ export interface EmbeddedDynamo {
 
 /**
  * Client settings for the local store: no real credentials exist or are needed. Requests are signed and
- * serialized by the SDK as for DynamoDB and answered by dynalite's own HTTP request handler, called in
- * this process (see {@link InProcessHandler}).
+ * serialized by the SDK as for DynamoDB and answered by dynalite's own HTTP request handler, in a worker
+ * thread of this process (see {@link WorkerHandler}).
  */
-function clientConfig(endpoint: string, listener: RequestListener) {
+function clientConfig(endpoint: string, handler: WorkerHandler) {
   return {
     endpoint,
     region: 'local',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 3,
-    requestHandler: new InProcessHandler(listener),
+    requestHandler: handler,
   };
 }
-
-type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** The parts of an SDK HTTP request and response the handler reads and writes. */
 interface SdkRequest {
@@ -59,53 +54,105 @@ interface SdkResponse {
   body: Uint8Array;
 }
 
-/**
- * The SDK's HTTP handler for the embedded store: hands each request to dynalite's request listener in
- * this process, without a socket. A loopback round trip (Nagle-free keep-alive sockets, HTTP parsing on
- * both sides) cost about a fifth of each store call's CPU time, and the engine makes ~15 calls per
- * attempt (docs/PERFORMANCE.md). What dynalite reads of the request (method, url, headers, body events)
- * and writes to the response (status, headers, body) is the whole of its HTTP surface.
- */
-class InProcessHandler {
-  readonly metadata = { handlerProtocol: 'http/1.1' };
-  constructor(private readonly listener: RequestListener) {}
+/** A message of the store's worker thread (local/dynalite-worker.mjs has the protocol). */
+type WorkerMessage =
+  | { t: 'ready'; port: number }
+  | { t: 'response'; id: number; statusCode: number; headers: Record<string, string>; body: string }
+  | { t: 'failed'; id: number; message: string }
+  | { t: 'closed'; error?: string };
 
-  handle(request: SdkRequest): Promise<{ response: SdkResponse }> {
-    return new Promise((resolve, reject) => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(request.headers)) headers[k.toLowerCase()] = v;
-      const query = new URLSearchParams();
-      for (const [k, v] of Object.entries(request.query ?? {})) for (const x of [v ?? ''].flat()) query.append(k, x);
-      const req = Object.assign(new EventEmitter(), {
-        method: request.method,
-        url: `${request.path}${query.size > 0 ? `?${query}` : ''}`,
-        headers,
-      });
-      const res = {
-        statusCode: 200,
-        contentType: undefined as string | undefined,
-        headers: {} as Record<string, string>,
-        setHeader(name: string, value: unknown) {
-          this.headers[name.toLowerCase()] = String(value);
-        },
-        end(body?: string | Buffer) {
-          resolve({ response: { statusCode: this.statusCode, headers: this.headers, body: Buffer.from(body ?? '') } });
-        },
-      };
-      try {
-        this.listener(req as unknown as IncomingMessage, res as unknown as ServerResponse);
-        const body = request.body;
-        if (body !== undefined && body !== null && body !== '') {
-          // A view of the bytes, not Buffer.from(body): the SDK's JSON body is a Uint8Array subclass whose
-          // valueOf (which Buffer.from calls) decodes it to a string, with a warning.
-          const bytes = typeof body === 'string' ? Buffer.from(body) : body instanceof Uint8Array ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : Buffer.from(String(body));
-          req.emit('data', bytes);
-        }
-        req.emit('end');
-      } catch (err) {
-        reject(err as Error);
+/**
+ * The SDK's HTTP handler for the embedded store: hands each request to dynalite's HTTP request listener,
+ * which runs in a worker thread (local/dynalite-worker.mjs), without a socket. A loopback round trip
+ * (HTTP parsing on both sides) cost about a fifth of each store call's CPU time; dynalite's own work, about
+ * two fifths, now runs on another core than the server's (docs/PERFORMANCE.md). What dynalite reads of
+ * the request (method, url, headers, body) and writes to the response (status, headers, body) is the
+ * whole of its HTTP surface. The worker keeps the process alive only while requests are in flight.
+ */
+class WorkerHandler {
+  readonly metadata = { handlerProtocol: 'http/1.1' };
+  private readonly pending = new Map<number, { resolve: (r: { response: SdkResponse }) => void; reject: (err: Error) => void }>();
+  private nextId = 0;
+  /** Set once the worker is gone: every request then fails with it. */
+  private stopped: Error | undefined;
+  private closed: ((error?: string) => void) | undefined;
+  readonly ready: Promise<number>;
+
+  constructor(private readonly worker: Worker) {
+    let started: (port: number) => void;
+    let failedToStart: (err: Error) => void;
+    this.ready = new Promise<number>((resolve, reject) => {
+      started = resolve;
+      failedToStart = reject;
+    });
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.t === 'ready') {
+        worker.unref();
+        started(m.port);
+      }
+      else if (m.t === 'closed') this.closed?.(m.error);
+      else {
+        const waiter = this.pending.get(m.id);
+        if (!waiter) return;
+        this.settled(m.id);
+        if (m.t === 'failed') waiter.reject(new Error(`the local DynamoDB store failed a request: ${m.message}`));
+        else waiter.resolve({ response: { statusCode: m.statusCode, headers: m.headers, body: Buffer.from(m.body) } });
       }
     });
+    const stop = (err: Error) => {
+      this.stopped ??= err;
+      failedToStart(err);
+      for (const [id, waiter] of this.pending) {
+        this.settled(id);
+        waiter.reject(err);
+      }
+      this.closed?.(err.message);
+    };
+    worker.on('error', (err) => stop(new Error(`the local DynamoDB store stopped: ${err.stack ?? err.message}`)));
+    worker.on('exit', (code) => stop(new LocalStoreClosedError(`its thread exited (code ${code})`)));
+  }
+
+  handle(request: SdkRequest): Promise<{ response: SdkResponse }> {
+    if (this.stopped) return Promise.reject(this.stopped);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(request.headers)) headers[k.toLowerCase()] = v;
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(request.query ?? {})) for (const x of [v ?? ''].flat()) query.append(k, x);
+    const body = request.body;
+    // A view of the bytes: the SDK's JSON body is a Uint8Array subclass whose valueOf (which Buffer.from
+    // calls) decodes it to a string, with a warning. postMessage copies it.
+    const bytes =
+      body === undefined || body === null || body === ''
+        ? undefined
+        : typeof body === 'string'
+          ? body
+          : body instanceof Uint8Array
+            ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
+            : String(body);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ t: 'request', id, method: request.method, url: `${request.path}${query.size > 0 ? `?${query}` : ''}`, headers, body: bytes });
+    });
+  }
+
+  private settled(id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker.unref();
+  }
+
+  /** Closes dynalite (its LevelDB) in the worker, then lets the worker end. */
+  async close(): Promise<void> {
+    if (this.stopped) return;
+    this.worker.ref();
+    const error = await new Promise<string | undefined>((resolve) => {
+      this.closed = resolve;
+      this.worker.postMessage({ t: 'close' });
+    });
+    this.stopped ??= new LocalStoreClosedError();
+    await this.worker.terminate();
+    if (error) throw new Error(`the local DynamoDB store did not close cleanly: ${error}`);
   }
 
   updateHttpClientConfig(): void {}
@@ -121,21 +168,16 @@ export async function startDynamo(dataDir: string | undefined): Promise<Embedded
     path = join(dataDir, 'dynamodb');
     mkdirSync(path, { recursive: true });
   }
-  const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const handler = new WorkerHandler(new Worker(new URL('./dynalite-worker.mjs', import.meta.url), { workerData: { path } }));
+  const port = await handler.ready;
   const endpoint = `http://127.0.0.1:${port}`;
-  const listener = server.listeners('request')[0] as RequestListener | undefined;
-  if (!listener) throw new Error('dynalite has no HTTP request listener');
-  const config = clientConfig(endpoint, listener);
+  const config = clientConfig(endpoint, handler);
   const setup = new DynamoDBClient(config);
   try {
     await ensureTable(setup, LOCAL_TABLE_NAME);
-  } finally {
-    setup.destroy();
+  } catch (err) {
+    await handler.close().catch(() => undefined);
+    throw err;
   }
   const db = createDb(LOCAL_TABLE_NAME, config);
   const gate = trackInFlight(db);
@@ -145,10 +187,10 @@ export async function startDynamo(dataDir: string | undefined): Promise<Embedded
     close: async () => {
       // dynalite closes its LevelDB between two steps of an action still running (it waits only for the
       // step in progress), and the failed step then throws out of its callback: an uncaught exception.
-      // So: refuse new requests, let those already sent finish, and only then close the server.
+      // So: refuse new requests, let those already sent finish, and only then close the store.
       await gate.drain(CLOSE_DRAIN_MS);
       db.client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await handler.close();
     },
   };
 }
@@ -159,8 +201,8 @@ const CLOSE_DRAIN_MS = 10_000;
 /** The error a request gets once the local store is closing. */
 export class LocalStoreClosedError extends Error {
   override readonly name = 'LocalStoreClosedError';
-  constructor() {
-    super('the local DynamoDB store is closed (the local server is stopping)');
+  constructor(detail = 'the local server is stopping') {
+    super(`the local DynamoDB store is closed (${detail})`);
   }
 }
 
