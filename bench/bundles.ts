@@ -20,7 +20,7 @@ import { median, round } from './stats';
 const ROOT = join(import.meta.dirname, '..');
 
 /** Where the bundles are written: under the repository, so that `@aws-sdk/*` resolves from its node_modules. */
-const OUT_DIR = join(import.meta.dirname, '.bundles');
+export const BUNDLES_DIR = join(import.meta.dirname, '.bundles');
 
 /** What NodejsFunction leaves external with `bundleAwsSDK: false` on a Node.js 18+ runtime. */
 function sdkExternals(): string[] {
@@ -32,7 +32,7 @@ const BANNER =
   "import { createRequire as __sundialCreateRequire } from 'node:module';" + 'const require = __sundialCreateRequire(import.meta.url);';
 
 /** What the functions find in their environment deployed (values are placeholders: nothing is called). */
-const LAMBDA_ENV: Record<string, string> = {
+export const LAMBDA_ENV: Record<string, string> = {
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'bench',
   AWS_SECRET_ACCESS_KEY: 'bench',
@@ -40,6 +40,9 @@ const LAMBDA_ENV: Record<string, string> = {
   SUNDIAL_URL: 'https://example.invalid',
   TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:bench',
   TASK_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:bench',
+  TICK_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:bench-tick',
+  SCHEDULE_GROUP_NAME: 'bench',
+  SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/bench',
   NOTIFY_FUNCTION_NAME: 'bench',
   NOTIFY_SENDER: 'bench@example.invalid',
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -70,7 +73,7 @@ function packageOf(path: string): string {
 
 export async function measureBundles(loads: number): Promise<Record<string, BundleFigures>> {
   const externals = sdkExternals();
-  rmSync(OUT_DIR, { recursive: true, force: true });
+  rmSync(BUNDLES_DIR, { recursive: true, force: true });
   const names = readdirSync(join(ROOT, 'lambdas')).filter((n) => {
     try {
       return statSync(join(ROOT, 'lambdas', n, 'handler.ts')).isFile();
@@ -80,7 +83,7 @@ export async function measureBundles(loads: number): Promise<Record<string, Bund
   });
   const figures: Record<string, BundleFigures> = {};
   for (const name of names) {
-    const dir = join(OUT_DIR, name);
+    const dir = join(BUNDLES_DIR, name);
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'index.mjs');
     const result = await build({

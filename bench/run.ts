@@ -9,10 +9,12 @@
  * 3. API latency vs history size: run and task listings with few and with many stored runs (ratio);
  * 4. cold start: each Lambda bundle's size and load time in a fresh Node process;
  * 5. trigger latency: trigger → first task running;
- * 6. memory: peak RSS of the local mode running the 1,000-task DAG (in its own process).
+ * 6. memory: peak RSS of the local mode running the 1,000-task DAG (in its own process), and of each
+ *    Lambda bundle serving its heaviest requests in a process of its own (bench/lambdas.ts).
  *
  * Environment: BENCH_RUNS (runs per DAG, default 3), BENCH_SEED_SECONDS (time allowed to seed history,
- * default 90), BENCH_HISTORY_MAX (default 100000), BENCH_ONLY (comma-separated section names).
+ * default 90), BENCH_HISTORY_MAX (default 100000), BENCH_ONLY (comma-separated section names: bundles,
+ * lambdas, memory, engine, history).
  * The machine is noisy: figures are medians, and what is compared across sizes is a ratio.
  */
 import '../local/polyfills';
@@ -23,6 +25,7 @@ import { join } from 'node:path';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../lambdas/store/keys';
 import { measureBundles } from './bundles';
+import { measureLambdas } from './lambdas';
 import { type BenchSundial, noop, shellSpawnMs, startBench } from './local';
 import { median, quantile, round, sleep } from './stats';
 
@@ -284,6 +287,17 @@ async function historySection(results: Record<string, unknown>) {
   }
 }
 
+/** Each function's memory under its heaviest requests (bench/lambdas.ts), from the bundles of the bundles section. */
+async function lambdasSection(results: Record<string, unknown>) {
+  if (!results.bundles) await measureBundles(1);
+  const b = await startBench();
+  try {
+    results.lambdas = await measureLambdas(b);
+  } finally {
+    await b.close();
+  }
+}
+
 /** The 1,000-task DAG in a process of its own, so that its peak RSS is the local mode's alone. */
 async function memorySection(results: Record<string, unknown>) {
   const child = spawn(process.execPath, [...process.execArgv, '--import', 'tsx', join(import.meta.dirname, 'run.ts'), '--dag1000'], {
@@ -373,6 +387,10 @@ function summary(r: Record<string, any>): Array<{ metric: string; value: string;
   for (const [name, f] of Object.entries((r.bundles ?? {}) as Record<string, { kb: number; load_ms_median: number; rss_after_load_mb: number }>)) {
     row(`bundle ${name}`, `${f.kb} KB, load ${f.load_ms_median} ms, RSS ${f.rss_after_load_mb} MB`, '< 300 KB, < 100 ms', f.kb < 300 && f.load_ms_median < 100);
   }
+  for (const [name, f] of Object.entries((r.lambdas ?? {}) as Record<string, { memory_mb: number; peak_rss_mb: number; routes: Record<string, { median_cpu_ms: number }> }>)) {
+    const heaviest = Math.max(...Object.values(f.routes).map((x) => x.median_cpu_ms));
+    row(`function ${name}: peak RSS / memory`, `${f.peak_rss_mb} MB / ${f.memory_mb} MB (heaviest request ${heaviest} ms CPU)`, 'peak < ½ memory', f.peak_rss_mb < f.memory_mb / 2);
+  }
   if (r.trigger_latency) row('trigger → first task running', `${r.trigger_latency.median_ms} ms (p90 ${r.trigger_latency.p90_ms})`, 'median of 20');
   const m = r.memory_1000_tasks;
   if (m) {
@@ -403,6 +421,7 @@ async function main() {
   await section('bundles', async (r) => {
     r.bundles = await measureBundles(5);
   });
+  await section('lambdas', lambdasSection);
   await section('memory', memorySection);
   await section('engine', engineSection);
   await section('history', historySection);

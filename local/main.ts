@@ -9,14 +9,15 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`PORT must be a port number, got "${process.env.PORT}"`);
   process.exit(2);
 }
-const dataDir = resolve(process.env.SUNDIAL_DATA_DIR ?? '.sundial');
+// An empty SUNDIAL_DATA_DIR (`SUNDIAL_DATA_DIR= npm start`) means the default, not the current directory.
+const dataDir = resolve(process.env.SUNDIAL_DATA_DIR || '.sundial');
 
 console.log("starting: synthesizing the task state machine from the CDK stack (a few seconds)…");
 const sundial = await startLocal({ port, host: process.env.HOST ?? '127.0.0.1', dataDir }).catch((err: NodeJS.ErrnoException) => {
   console.error(err.code === 'EADDRINUSE' ? `port ${port} is in use: set PORT to another port` : `could not start: ${err.stack ?? err}`);
   process.exit(1);
 });
-console.log(`sundial listening on ${sundial.url} (data in ${dataDir})`);
+console.log(`sundial listening on ${sundial.url} (data in ${dataDir}; its DynamoDB store answers at ${sundial.storeEndpoint})`);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -41,6 +41,8 @@ export interface LocalOptions {
 
 export interface LocalSundial {
   url: string;
+  /** The embedded store's DynamoDB endpoint on loopback, for any DynamoDB client (`aws dynamodb … --endpoint-url`). */
+  storeEndpoint: string;
   services: Services;
   orchestrator: LocalOrchestrator;
   /** The in-process scheduler (timers of cron, interval and continuous schedules). */
@@ -115,6 +117,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   sweeper.start();
   return {
     url,
+    storeEndpoint: dynamo.endpoint,
     services,
     orchestrator,
     scheduler,

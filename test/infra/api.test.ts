@@ -55,6 +55,17 @@ describe('SundialApi', () => {
       });
     });
 
+    it.each([
+      ['api', 1024],
+      ['callbacks', 512],
+    ] as const)('%s has the memory its measured requests call for (%i MB, docs/PERFORMANCE.md)', (fn, memory) => {
+      // Act
+      const resource = template.toJSON().Resources[functionId(fn)];
+
+      // Assess
+      expect(resource.Properties.MemorySize).toBe(memory);
+    });
+
     it.each(['api', 'callbacks'] as const)('%s gets the common environment and TABLE_NAME', (fn) => {
       // Act
       const variables = template.toJSON().Resources[functionId(fn)].Properties.Environment.Variables;
