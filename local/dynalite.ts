@@ -1,7 +1,8 @@
 /**
  * The embedded DynamoDB: dynalite in a worker thread of this process (local/dynalite-worker.mjs), its
- * LevelDB under `<dataDir>/dynamodb` so that data survives restarts (in memory without a data directory). The table is created with the same keys
- * and indexes as the deployed one (lambdas/store/keys.ts).
+ * LevelDB under `<dataDir>/dynamodb` so that data survives restarts (in memory without a data
+ * directory). The table is created with the same keys and indexes as the deployed one
+ * (lambdas/store/keys.ts). Its loopback endpoint answers any other DynamoDB client too.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -119,8 +120,8 @@ class WorkerHandler {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(request.query ?? {})) for (const x of [v ?? ''].flat()) query.append(k, x);
     const body = request.body;
-    // A view of the bytes: the SDK's JSON body is a Uint8Array subclass whose valueOf (which Buffer.from
-    // calls) decodes it to a string, with a warning. postMessage copies it.
+    // A plain view of the bytes (postMessage copies them): the SDK's JSON body is a Uint8Array subclass
+    // whose valueOf (which Buffer.from calls) decodes it to a string, with a warning.
     const bytes =
       body === undefined || body === null || body === ''
         ? undefined
