@@ -169,16 +169,21 @@ function chatty(name: string, n: number, lines: number) {
   };
 }
 
-/**
- * Seeds the local mode `b` (bundles built already), then measures the api and callbacks functions.
- * `rounds`: invocations of each request after the warm-up round.
- */
-export async function measureLambdas(b: BenchSundial, rounds = 5): Promise<Record<string, LambdaFigures>> {
-  // History: 5 runs of 200 attempts, 5 log entries each (the list routes assemble runs with their attempts).
-  const big = chatty('lambda-big', 200, 5);
+/** The workload: `runs` runs of `tasks` attempts (5 log entries each), `rounds` rounds after the warm-up. */
+export interface LambdaWorkload {
+  runs: number;
+  tasks: number;
+  rounds: number;
+}
+
+/** Seeds the local mode `b` (bundles built already), then measures the api and callbacks functions. */
+export async function measureLambdas(b: BenchSundial, work: LambdaWorkload = { runs: 5, tasks: 200, rounds: 5 }): Promise<Record<string, LambdaFigures>> {
+  const { runs, tasks, rounds } = work;
+  // History: the list routes assemble runs with their attempts and entries.
+  const big = chatty('lambda-big', tasks, 5);
   await b.call('PUT', '/api/process_definitions/lambda-big', big);
   let lastRun = '';
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < runs; i++) {
     const run = await b.call('POST', '/api/process_definitions/lambda-big/trigger');
     const status = await b.ended(run.process_id);
     if (status !== 'succeeded') throw new Error(`lambda-big run ${run.process_id} ended ${status}`);
@@ -206,10 +211,10 @@ export async function measureLambdas(b: BenchSundial, rounds = 5): Promise<Recor
       'api',
       env,
       [
-        { label: 'GET /api/processes/?process_definition_name&max_records=5 (5 runs × 200 attempts)', method: 'GET', path: '/api/processes/', query: { process_definition_name: 'lambda-big', max_records: '5' } },
-        { label: 'GET /api/processes/{id} (200 attempts)', method: 'GET', path: `/api/processes/${lastRun}` },
+        { label: `GET /api/processes/?process_definition_name&max_records=${runs} (${runs} runs × ${tasks} attempts)`, method: 'GET', path: '/api/processes/', query: { process_definition_name: 'lambda-big', max_records: String(runs) } },
+        { label: `GET /api/processes/{id} (${tasks} attempts)`, method: 'GET', path: `/api/processes/${lastRun}` },
         { label: 'GET /api/tasks/?process_definition_name&limit=100', method: 'GET', path: '/api/tasks/', query: { process_definition_name: 'lambda-big', limit: '100' } },
-        { label: 'PUT /api/process_definitions/{name} (200 tasks)', method: 'PUT', path: '/api/process_definitions/lambda-put', body: () => ({ ...big, process_definition_name: 'lambda-put' }) },
+        { label: `PUT /api/process_definitions/{name} (${tasks} tasks)`, method: 'PUT', path: '/api/process_definitions/lambda-put', body: () => ({ ...big, process_definition_name: 'lambda-put' }) },
         { label: 'GET /_internal_/metrics', method: 'GET', path: '/_internal_/metrics' },
       ],
       rounds,
