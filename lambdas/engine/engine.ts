@@ -240,7 +240,8 @@ export class Engine {
         this.d.store.runs.getRunRecord(processId),
       ]);
       if (before) {
-        if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason);
+        // Nothing ran under the claim: it is given back, so that a retry's attempt is counted as the first.
+        if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason, hint.attempts);
         return this.launch(run, { ...before, attempts: hint.attempts + 1, current_task_id: taskId }, hint.attempts, Boolean(before.skip_backoff));
       }
     }
@@ -260,11 +261,15 @@ export class Engine {
 
   /**
    * A running task of a run that no longer runs (a kill listed its slots before this one started):
-   * nothing runs it, so it is blocked, as the kill blocks a task that had not started; a retry of the
-   * run reopens it. Answers a skip.
+   * nothing runs it, so it fails with the run's reason, as the kill fails a running task, and a retry of
+   * the run gives it an attempt in a new execution (a new round: an execution name is never reused).
+   * `attempts`: the attempts made before a claim this step made and gives back. Answers a skip.
    */
-  private async skipEnded(processId: string, name: string, reason: unknown): Promise<PreparedAttempt> {
-    await this.d.store.slots.transition(processId, name, ['running'], 'blocked', { reason: typeof reason === 'string' ? reason : 'the run ended before the task started' });
+  private async skipEnded(processId: string, name: string, reason: unknown, attempts?: number): Promise<PreparedAttempt> {
+    await this.d.store.slots.transition(processId, name, ['running'], 'failed', {
+      reason: typeof reason === 'string' ? reason : 'the run ended before the task started',
+      ...(attempts === undefined ? {} : { attempts, current_task_id: undefined }),
+    });
     return { skip: true };
   }
 

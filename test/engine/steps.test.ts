@@ -133,11 +133,12 @@ describe('Prepare and Record', () => {
     expect(failed.task[0].log_entries.map((e: any) => e.message)).toContain('attempt failed: exited 0 without calling /succeed (require_explicit_success)');
   });
 
-  it('a task started after its run ended (a kill that listed its slots first) is skipped and blocked, and a retry runs it', async () => {
+  it('a task started after its run ended (a kill that listed its slots first) is skipped and failed, and a retry runs it in a new execution', async () => {
     // Prepare: the run ends between the start of its task and the task's Prepare
     await define('steps-ended');
     const run = await engine.trigger('steps-ended');
-    const input = started[0]!.input;
+    const first = started[0]!;
+    const input = first.input;
     await t.services.store.runs.transitionRun(run.process_id, 'running', 'failed', { reason: 'killed by operator' });
 
     // Act
@@ -146,7 +147,8 @@ describe('Prepare and Record', () => {
     // Assess
     expect(attempt).toEqual({ skip: true });
     const slot = await t.services.store.slots.get(run.process_id, 'only');
-    expect(slot).toMatchObject({ status: 'blocked', reason: 'killed by operator' });
+    expect(slot).toMatchObject({ status: 'failed', reason: 'killed by operator', attempts: 0 });
+    expect(slot?.current_task_id).toBeUndefined();
 
     // Act: the retry starts it again, and it runs
     started = [];
@@ -156,7 +158,10 @@ describe('Prepare and Record', () => {
     await engine.record(afterExecutor(retried, attempt2, 0));
 
     // Assess
+    expect(started[0]!.name).not.toBe(first.name); // Step Functions never reuses an execution name
     expect(attempt2.skip).toBe(false);
-    expect((await t.api('GET', `/api/processes/${run.process_id}`)).json.status).toBe('succeeded');
+    const after = (await t.api('GET', `/api/processes/${run.process_id}`)).json;
+    expect(after.status).toBe('succeeded');
+    expect(after.task.map((x: any) => [x.previous_attempt_count, x.status])).toEqual([[0, 'succeeded']]);
   });
 });
