@@ -478,7 +478,7 @@ export class Engine {
       const slot = await this.d.store.slots.transition(processId, name, [...from], status);
       if (!slot) continue; // moved by a kill or a concurrent replay that will carry on
       // The run is not read: a kill moves waiting slots to blocked (so dependents told now do not
-      // start) and a task started in the meantime is blocked by its Prepare, which reads the run.
+      // start) and a task started in the meantime is failed by its Prepare, which reads the run.
       // Slots written before they carried `tasks_total` read it from the run.
       const tasksTotal = slot.tasks_total ?? Number((await this.d.store.runs.getRunRecord(processId))?.tasks_total ?? 0);
       // Dependents are separate items: tell them all at once rather than one round trip after another,
