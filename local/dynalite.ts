@@ -22,6 +22,8 @@ export const LOCAL_TABLE_NAME = 'sundial';
 export interface EmbeddedDynamo {
   endpoint: string;
   db: Db;
+  /** Settles when the store stops by itself (its thread crashed or exited), never after close(). */
+  failed: Promise<Error>;
   close(): Promise<void>;
 }
 
@@ -77,7 +79,10 @@ class WorkerHandler {
   /** Set once the worker is gone: every request then fails with it. */
   private stopped: Error | undefined;
   private closed: ((error?: string) => void) | undefined;
+  private closing = false;
   readonly ready: Promise<number>;
+  /** Settles with the reason when the worker stops without close(): every request fails from then on. */
+  readonly failed: Promise<Error>;
 
   constructor(private readonly worker: Worker) {
     let started: (port: number) => void;
@@ -100,9 +105,14 @@ class WorkerHandler {
         else waiter.resolve({ response: { statusCode: m.statusCode, headers: m.headers, body: Buffer.from(m.body) } });
       }
     });
+    let failed: (err: Error) => void;
+    this.failed = new Promise<Error>((resolve) => {
+      failed = resolve;
+    });
     const stop = (err: Error) => {
       this.stopped ??= err;
       failedToStart(err);
+      if (!this.closing) failed(err);
       for (const [id, waiter] of this.pending) {
         this.settled(id);
         waiter.reject(err);
@@ -145,6 +155,7 @@ class WorkerHandler {
 
   /** Closes dynalite (its LevelDB) in the worker, then lets the worker end. */
   async close(): Promise<void> {
+    this.closing = true;
     if (this.stopped) return;
     this.worker.ref();
     const error = await new Promise<string | undefined>((resolve) => {
@@ -185,6 +196,7 @@ export async function startDynamo(dataDir: string | undefined): Promise<Embedded
   return {
     endpoint,
     db,
+    failed: handler.failed,
     close: async () => {
       // dynalite closes its LevelDB between two steps of an action still running (it waits only for the
       // step in progress), and the failed step then throws out of its callback: an uncaught exception.

@@ -20,6 +20,14 @@ const sundial = await startLocal({ port, host: process.env.HOST ?? '127.0.0.1', 
 console.log(`sundial listening on ${sundial.url} (data in ${dataDir}; its DynamoDB store answers at ${sundial.storeEndpoint})`);
 
 let stopping = false;
+// A store that stopped by itself leaves a server that can only answer errors: stop, and say why.
+void sundial.storeFailed.then(async (err) => {
+  if (stopping) return;
+  stopping = true;
+  console.error(`the embedded store stopped, so the server stops too: ${err.message}`);
+  await sundial.close().catch(() => undefined);
+  process.exit(1);
+});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;

@@ -43,6 +43,8 @@ export interface LocalSundial {
   url: string;
   /** The embedded store's DynamoDB endpoint on loopback, for any DynamoDB client (`aws dynamodb … --endpoint-url`). */
   storeEndpoint: string;
+  /** Settles if the embedded store stops by itself (its thread crashed): nothing can be stored from then on. */
+  storeFailed: Promise<Error>;
   services: Services;
   orchestrator: LocalOrchestrator;
   /** The in-process scheduler (timers of cron, interval and continuous schedules). */
@@ -118,6 +120,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   return {
     url,
     storeEndpoint: dynamo.endpoint,
+    storeFailed: dynamo.failed,
     services,
     orchestrator,
     scheduler,
