@@ -57,8 +57,8 @@ parentPort.on('message', (message) => {
   }
 });
 
-// Listening gives dynalite's close its first step (it stops the HTTP server before its LevelDB); nothing
-// connects to this loopback port.
+// Listening: dynalite's close stops its HTTP server before its LevelDB, and the loopback port answers other
+// DynamoDB clients (the endpoint `npm start` prints; the functions' processes of `npm run bench`).
 server.listen(0, '127.0.0.1', () => {
   server.unref();
   parentPort.postMessage({ t: 'ready', port: server.address().port });
