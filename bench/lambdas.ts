@@ -193,11 +193,11 @@ export async function measureLambdas(b: BenchSundial, work: LambdaWorkload = { r
   await b.call('PUT', '/api/process_definitions/lambda-cb', { process_definition_name: 'lambda-cb', task_definitions: [noop('wait', [], 'sleep 300')] });
   const cb = await b.call('POST', '/api/process_definitions/lambda-cb/trigger');
   let taskId: string | undefined;
-  for (let i = 0; i < 200 && !taskId; i++) {
+  for (let i = 0; i < 600 && !taskId; i++) {
     taskId = (await b.call('GET', `/api/processes/${cb.process_id}`)).task?.find((t: { status: string }) => t.status === 'running')?.task_id;
     if (!taskId) await new Promise((r) => setTimeout(r, 25));
   }
-  if (!taskId) throw new Error('the callbacks task never started');
+  if (!taskId) throw new Error('the callbacks task did not start within 15 s');
 
   const stub = await awsStub();
   const env = {
