@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { signTaskToken } from '../lambdas/domain/task-token';
 import { LOCAL_TABLE_NAME } from '../local/dynalite';
+import { httpEvent } from '../local/http-adapter';
 import { BUNDLES_DIR, LAMBDA_ENV } from './bundles';
 import { type BenchSundial, noop } from './local';
 import { median, round } from './stats';
@@ -50,31 +51,16 @@ export interface LambdaFigures {
   routes: Record<string, { median_ms: number; median_cpu_ms: number; status: number; response_kb: number }>;
 }
 
-/** An API Gateway HTTP API (payload 2.0) event, as local/http-adapter.ts builds one. */
-function httpEvent(r: Request) {
-  const now = Date.now();
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: r.path,
-    rawQueryString: new URLSearchParams(r.query ?? {}).toString(),
+/** The API Gateway HTTP API event of a request, built as the local mode builds it. */
+function eventOf(r: Request) {
+  return httpEvent({
+    method: r.method,
+    path: r.path,
+    query: r.query ?? {},
     headers: { 'content-type': 'application/json', ...r.headers },
-    ...(r.query ? { queryStringParameters: r.query } : {}),
-    requestContext: {
-      accountId: 'bench',
-      apiId: 'bench',
-      domainName: 'bench.invalid',
-      domainPrefix: 'bench',
-      http: { method: r.method, path: r.path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' },
-      requestId: randomUUID(),
-      routeKey: '$default',
-      stage: '$default',
-      time: new Date(now).toISOString(),
-      timeEpoch: now,
-    },
     ...(r.body === undefined ? {} : { body: JSON.stringify(r.body()) }),
-    isBase64Encoded: false,
-  };
+    requestId: randomUUID(),
+  });
 }
 
 /**
@@ -132,7 +118,7 @@ async function measureFunction(name: string, env: Record<string, string>, reques
     // The first round warms up (lazy SDK clients, the token key, JIT), as a function's first invocations do.
     for (let r = 0; r <= rounds; r++) {
       for (const req of requests) {
-        child.send({ t: 'invoke', event: httpEvent(req) });
+        child.send({ t: 'invoke', event: eventOf(req) });
         const m = await next();
         if (m.status >= 300) throw new Error(`${name}: ${req.method} ${req.path} answered ${m.status}`);
         const t = (times[req.label] ??= { ms: [], cpu: [], status: m.status, bytes: m.bytes });

@@ -25,6 +25,57 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
   });
 }
 
+/** What an HTTP request is made of, as an API Gateway HTTP API event carries it. */
+export interface HttpRequestParts {
+  method: string;
+  path: string;
+  /** Repeated keys as one value joined by commas, as API Gateway does. */
+  query: Record<string, string>;
+  /** The query string as sent; made from `query` when absent. */
+  rawQueryString?: string;
+  /** Lower-case names. */
+  headers: Record<string, string>;
+  body?: string;
+  requestId: string;
+  protocol?: string;
+  sourceIp?: string;
+}
+
+/** The API Gateway HTTP API (payload 2.0) event of a request: what the Lambda handlers take. */
+export function httpEvent(r: HttpRequestParts): HttpEvent {
+  const now = Date.now();
+  const rawQueryString = r.rawQueryString ?? new URLSearchParams(r.query).toString();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: r.path,
+    rawQueryString,
+    headers: r.headers,
+    queryStringParameters: Object.keys(r.query).length > 0 ? r.query : undefined,
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: r.headers.host ?? 'localhost',
+      domainPrefix: 'localhost',
+      http: {
+        method: r.method.toUpperCase(),
+        path: r.path,
+        protocol: r.protocol ?? 'HTTP/1.1',
+        sourceIp: r.sourceIp ?? '127.0.0.1',
+        userAgent: r.headers['user-agent'] ?? '',
+      },
+      requestId: r.requestId,
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+    },
+    body: r.body !== undefined && r.body.length > 0 ? r.body : undefined,
+    isBase64Encoded: false,
+  };
+}
+
+/** The event of a Node HTTP request (its body read already). */
 export function toEvent(req: IncomingMessage, body: Buffer, requestId: string): HttpEvent {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const headers: Record<string, string> = {};
@@ -33,36 +84,17 @@ export function toEvent(req: IncomingMessage, body: Buffer, requestId: string): 
   }
   const query: Record<string, string> = {};
   for (const [k, v] of url.searchParams) query[k] = query[k] === undefined ? v : `${query[k]},${v}`;
-  const now = Date.now();
-  const method = (req.method ?? 'GET').toUpperCase();
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: url.pathname,
+  return httpEvent({
+    method: req.method ?? 'GET',
+    path: url.pathname,
+    query,
     rawQueryString: url.search.replace(/^\?/, ''),
     headers,
-    queryStringParameters: Object.keys(query).length > 0 ? query : undefined,
-    requestContext: {
-      accountId: 'local',
-      apiId: 'local',
-      domainName: headers.host ?? 'localhost',
-      domainPrefix: 'localhost',
-      http: {
-        method,
-        path: url.pathname,
-        protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
-        userAgent: headers['user-agent'] ?? '',
-      },
-      requestId,
-      routeKey: '$default',
-      stage: '$default',
-      time: new Date(now).toISOString(),
-      timeEpoch: now,
-    },
-    body: body.length > 0 ? body.toString('utf8') : undefined,
-    isBase64Encoded: false,
-  };
+    body: body.toString('utf8'),
+    requestId,
+    protocol: `HTTP/${req.httpVersion}`,
+    sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+  });
 }
 
 function lambdaContext(requestId: string): Context {
