@@ -12,7 +12,7 @@
  * definition of 200 tasks) and callbacks (100 log entries and 100 metadata entries a call, to a running
  * attempt). The engine and notify functions handle one attempt or one finished run per invocation and
  * call services that nothing answers locally (Step Functions, Batch, ECS, SES): their load RSS
- * (bench/bundles.ts) is their figure.
+ * (bench/bundles.ts) is their figure. `BENCH_LAMBDA_LOGS=1` shows the functions' own log lines.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
