@@ -235,14 +235,14 @@ export class Engine {
     const { process_id: processId, task_definition_name: name, claim: hint } = state;
     if (hint) {
       const taskId = stableUuid(processId, name, hint.round, hint.attempts);
-      const [before, run] = await Promise.all([
+      const [claimed, run] = await Promise.all([
         this.d.store.slots.claimHinted(processId, name, hint.round, hint.attempts, taskId),
         this.d.store.runs.getRunRecord(processId),
       ]);
-      if (before) {
+      if (claimed) {
         // Nothing ran under the claim: it is given back, so that a retry's attempt is counted as the first.
         if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason, hint.attempts);
-        return this.launch(run, { ...before, attempts: hint.attempts + 1, current_task_id: taskId }, hint.attempts, Boolean(before.skip_backoff));
+        return this.launch(run, claimed.slot, hint.attempts, claimed.skipBackoff);
       }
     }
     const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
@@ -256,7 +256,7 @@ export class Engine {
     const taskId = replay ? current.task_id : stableUuid(processId, name, slot.round, n);
     const claimed = replay ? slot : await this.d.store.slots.claimAttempt(processId, name, n, taskId);
     if (!claimed) return { skip: true };
-    return this.launch(run, claimed, n, Boolean(claimed.skip_backoff || slot.skip_backoff));
+    return this.launch(run, claimed, n, Boolean(slot.skip_backoff));
   }
 
   /**

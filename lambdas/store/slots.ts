@@ -54,6 +54,12 @@ export interface Slot {
 
 type Item = Record<string, unknown>;
 
+/** A slot as a claim for `taskId` left it, from the slot before it (the update of `SlotStore.claim`). */
+function claimedFrom(before: Slot, taskId: string): Slot {
+  const { skip_backoff: _removed, ...rest } = before;
+  return { ...rest, attempts: before.attempts + 1, current_task_id: taskId };
+}
+
 const setSize = (s: unknown) => (s instanceof Set ? s.size : 0);
 
 /** Most done shards a run has (docs/STORAGE.md). */
@@ -183,12 +189,19 @@ export class SlotStore {
 
   /**
    * Claims attempt `attemptsSoFar` (0-based) of round `round` of a running slot for `taskId`, as a
-   * starter's hint (contract.ts `ClaimHint`) says it is. Answers the slot as it was before the claim
-   * (`ALL_OLD`: what the claim removes, `skip_backoff`, still on it), or undefined when the slot is not
-   * like that any more (a replay, a kill, a move): the caller then reads it ({@link claimAttempt}).
+   * starter's hint (contract.ts `ClaimHint`) says it is. Answers the slot as the claim left it and whether
+   * it carried `skip_backoff` (which the claim removes), or undefined when the slot is not like that any
+   * more (a replay, a kill, a move): the caller then reads it ({@link claimAttempt}).
    */
-  claimHinted(processId: string, name: string, round: number, attemptsSoFar: number, taskId: string): Promise<Slot | undefined> {
-    return this.claim(processId, name, attemptsSoFar, taskId, round);
+  async claimHinted(
+    processId: string,
+    name: string,
+    round: number,
+    attemptsSoFar: number,
+    taskId: string,
+  ): Promise<{ slot: Slot; skipBackoff: boolean } | undefined> {
+    const before = await this.claim(processId, name, attemptsSoFar, taskId, round);
+    return before && { slot: claimedFrom(before, taskId), skipBackoff: Boolean(before.skip_backoff) };
   }
 
   /**
@@ -197,15 +210,16 @@ export class SlotStore {
    * or that attempt went to another task id.
    */
   async claimAttempt(processId: string, name: string, attemptsSoFar: number, taskId: string): Promise<Slot | undefined> {
-    const claimed = await this.claim(processId, name, attemptsSoFar, taskId);
-    if (claimed) return claimed;
+    const before = await this.claim(processId, name, attemptsSoFar, taskId);
+    if (before) return claimedFrom(before, taskId);
     const slot = await this.get(processId, name);
     return slot?.current_task_id === taskId && slot.status === 'running' ? slot : undefined;
   }
 
   /**
    * The claim: a running slot with `attemptsSoFar` attempts (in round `round`, when given) gets one more,
-   * for `taskId`. Answers the slot after it (before it, with a round), undefined when the condition failed.
+   * for `taskId`. Answers the slot as it was before (`ALL_OLD`: `skip_backoff`, which the claim removes,
+   * still on it), undefined when the condition failed.
    */
   private async claim(processId: string, name: string, attemptsSoFar: number, taskId: string, round?: number): Promise<Slot | undefined> {
     try {
@@ -223,7 +237,7 @@ export class SlotStore {
             ':tid': taskId,
             ...(round === undefined ? {} : { ':round': round }),
           },
-          ReturnValues: round === undefined ? 'ALL_NEW' : 'ALL_OLD',
+          ReturnValues: 'ALL_OLD',
         }),
       );
       return out.Attributes as Slot;
@@ -232,6 +246,7 @@ export class SlotStore {
       throw err;
     }
   }
+
 
   /**
    * Records that `dependency` of slot `name` completed (and whether it blocks it). Idempotent: a
