@@ -1,0 +1,161 @@
+/**
+ * AWS's own limits that Sundial can reach, each with what AWS answers past it and the page that says so.
+ * The local runtime enforces them (local/http-adapter.ts, local/engine/orchestrator.ts,
+ * local/dynalite-worker.mjs, local/scheduler.ts) so that what would fail deployed fails in a test here.
+ * Pure data: no I/O, importable from every layer.
+ */
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+// ---- Lambda ------------------------------------------------------------------------------------
+
+/**
+ * Largest response of a synchronous invocation (RequestResponse): 6 MB, counted by Lambda as 6,291,556
+ * bytes. Past it the invocation fails with `Function.ResponseSizeTooLarge` ("Response payload size
+ * exceeded maximum allowed payload size (6291556 bytes).") and API Gateway answers its integration error
+ * (see {@link HTTP_API_INTEGRATION_ERROR}).
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html ("For synchronous invocations, the maximum payload size is 6 MB")
+ */
+export const LAMBDA_SYNC_RESPONSE_MAX_BYTES = 6_291_556;
+
+/**
+ * Largest event of an asynchronous invocation (InvocationType `Event`): 1 MB today ("For asynchronous
+ * invocations, the maximum payload size is 1 MB"); it was 256 KB, which the deprecated InvokeAsync keeps.
+ * Past it Invoke fails with `RequestEntityTooLargeException` (HTTP 413). Sundial invokes nothing
+ * asynchronously with a payload of its own making; the number is here so that nobody starts to.
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/API_InvokeAsync.html
+ */
+export const LAMBDA_ASYNC_PAYLOAD_MAX_BYTES = 1 * MiB;
+
+// ---- API Gateway HTTP API ----------------------------------------------------------------------
+
+/**
+ * Largest request payload of an HTTP API: 10 MB (not adjustable). API Gateway answers 413 before any
+ * integration runs; the body observed is plain text, `HTTP content length exceeded 10485760 bytes.`
+ * (https://github.com/koki-develop/lgtm-generator/issues/10 — AWS documents the limit, not the body).
+ * @see https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
+ */
+export const HTTP_API_PAYLOAD_MAX_BYTES = 10 * MiB;
+
+/** API Gateway's answer to a request over {@link HTTP_API_PAYLOAD_MAX_BYTES}. */
+export const HTTP_API_PAYLOAD_TOO_LARGE = {
+  statusCode: 413,
+  contentType: 'text/plain; charset=utf-8',
+  body: `HTTP content length exceeded ${HTTP_API_PAYLOAD_MAX_BYTES} bytes.`,
+} as const;
+
+/**
+ * Longest integration of an HTTP API: 30 seconds (not adjustable). Past it API Gateway answers
+ * 503 `{"message":"Service Unavailable"}` while the function keeps running to its own timeout
+ * (observed: https://github.com/anomalyco/sst/issues/2232; 30 s, not REST's 29 s, per the API Gateway team in
+ * https://github.com/awsdocs/amazon-api-gateway-developer-guide/pull/74).
+ * @see https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
+ */
+export const HTTP_API_INTEGRATION_TIMEOUT_MS = 30_000;
+
+/** API Gateway's answer when the integration outlives {@link HTTP_API_INTEGRATION_TIMEOUT_MS}. */
+export const HTTP_API_INTEGRATION_TIMEOUT = { statusCode: 503, body: '{"message":"Service Unavailable"}' } as const;
+
+/**
+ * API Gateway's answer when a Lambda integration fails (function error, a response over
+ * {@link LAMBDA_SYNC_RESPONSE_MAX_BYTES}, a response it cannot read): 500 `{"message":"Internal Server Error"}`,
+ * the reason only in the access log's `$context.integrationErrorMessage`.
+ * @see https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html
+ */
+export const HTTP_API_INTEGRATION_ERROR = { statusCode: 500, body: '{"message":"Internal Server Error"}' } as const;
+
+// ---- Step Functions (Standard) -----------------------------------------------------------------
+
+/**
+ * Largest input or output of a task, state or execution: 262,144 bytes as UTF-8. Past it the
+ * execution input is refused by StartExecution (`InvalidExecutionInput`), and a state's output fails the
+ * execution with `States.DataLimitExceeded`, a terminal error that no `States.ALL` catcher catches.
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/limits-overview.html ("Maximum input or output size for a task, state, or execution")
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html (States.DataLimitExceeded)
+ */
+export const SFN_PAYLOAD_MAX_BYTES = 262_144;
+
+/**
+ * Most events in one Standard execution's history: 25,000 (a hard quota). "When an execution reaches
+ * 24,999 events, it waits for the next event to happen. If the event number 25,000 is ExecutionSucceeded,
+ * the execution finishes successfully. If [not], the ExecutionFailed event is logged and the state
+ * machine execution fails because of reaching the history limit."
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/bp-history-limit.html
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/limits-overview.html
+ */
+export const SFN_HISTORY_MAX_EVENTS = 25_000;
+
+/**
+ * Execution (and state machine) names: 1–80 characters, none of whitespace, `< > { } [ ]`, `? *`,
+ * `" # % \ ^ | ~ \` $ & , ; : /`, control characters (U+0000–001F, U+007F–009F). StartExecution answers
+ * `InvalidName` (HTTP 400). Only `0-9 A-Z a-z - _` work with CloudWatch Logs.
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/limits-overview.html ("Names in Step Functions")
+ * @see https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
+ */
+export const SFN_NAME_MAX_LENGTH = 80;
+
+/** Characters a Step Functions name must not contain (see {@link SFN_NAME_MAX_LENGTH}). */
+export const SFN_NAME_FORBIDDEN = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/;
+
+/** Whether `name` is a name StartExecution accepts. */
+export function isValidSfnName(name: string): boolean {
+  return name.length >= 1 && name.length <= SFN_NAME_MAX_LENGTH && !SFN_NAME_FORBIDDEN.test(name);
+}
+
+// ---- DynamoDB ----------------------------------------------------------------------------------
+
+/**
+ * Largest item, attribute names and values together: 400 KB. PutItem/UpdateItem/BatchWriteItem answer
+ * `ValidationException: Item size has exceeded the maximum allowed size` (dynalite says the same).
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items
+ */
+export const DYNAMODB_ITEM_MAX_BYTES = 400 * KiB;
+
+/**
+ * One Query or Scan page reads at most 1 MB, then answers `LastEvaluatedKey` (no error: the caller pages).
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Query.html
+ */
+export const DYNAMODB_PAGE_MAX_BYTES = 1 * MiB;
+
+/**
+ * The `IN` comparator takes at most 100 values. Past it: `ValidationException: Invalid FilterExpression:
+ * The IN operator is provided with too many operands; number of operands: 163` (the expression's kind
+ * names itself: Condition, Filter, KeyCondition; message observed in
+ * https://github.com/reapit/foundations/issues/8255).
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-expression-parameters
+ */
+export const DYNAMODB_IN_MAX_OPERANDS = 100;
+
+/**
+ * BatchWriteItem: at most 25 put or delete requests and 16 MB. Past 25: `ValidationException` "…Member must
+ * have length less than or equal to 25".
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
+ */
+export const DYNAMODB_BATCH_WRITE_MAX_ITEMS = 25;
+
+/**
+ * BatchGetItem: at most 100 items and 16 MB. Past 100: `ValidationException: Too many items requested for
+ * the BatchGetItem call`.
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
+ */
+export const DYNAMODB_BATCH_GET_MAX_ITEMS = 100;
+
+/**
+ * TransactWriteItems: at most 100 actions and 4 MB in all. Sundial uses no transaction (dynalite 4 has
+ * none: docs/STORAGE.md), so nothing enforces this locally.
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+ */
+export const DYNAMODB_TRANSACT_MAX_ITEMS = 100;
+
+// ---- EventBridge Scheduler ---------------------------------------------------------------------
+
+/**
+ * Scheduler fires with 60-second precision, and `rate()` counts whole minutes (`minute | minutes | hour |
+ * hours | day | days`), the shortest `rate(1 minute)`. A shorter or seconds-level interval cannot be expressed:
+ * CreateSchedule answers `ValidationException`.
+ * @see https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html
+ */
+export const SCHEDULER_MIN_INTERVAL_SECONDS = 60;
