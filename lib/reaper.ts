@@ -55,7 +55,7 @@ export class SundialReaper extends Construct {
 }
 
 /**
- * Retention of run history (lambdas/engine/retention.ts): every function that ends runs sets the same
+ * Retention of run history (lambdas/domain/retention.ts): every function that writes run history sets the same
  * `expires_at` on a finished run's items, DynamoDB TTL deletes them. `0` keeps history for ever.
  */
 export function applyRetention(functions: readonly lambda.Function[], days: number): void {

@@ -9,7 +9,7 @@ import { acknowledgeWildcardResources } from './nag';
 import { SundialApi } from './api';
 import { SundialConsole } from './console';
 import { SundialEngine, type SundialEngineProps } from './engine';
-import { NOTIFICATION_IDENTITY_CONTEXT, NOTIFICATION_SENDER_CONTEXT, SundialNotifications } from './notifications';
+import { NOTIFICATION_IDENTITY_CONTEXT, NOTIFICATION_SENDER_CONTEXT, PAGERDUTY_HOSTS_CONTEXT, SundialNotifications } from './notifications';
 import { DEFAULT_RETENTION_DAYS } from '../lambdas/domain/retention';
 import { applyRetention, SundialReaper } from './reaper';
 import { SundialScheduling } from './scheduling';
@@ -43,6 +43,13 @@ export interface SundialProps {
    * @default - context `sundial:notificationIdentity`, else the sender address
    */
   readonly notificationIdentity?: string;
+
+  /**
+   * Hosts a PagerDuty `api_url` may name beside PagerDuty's Events API hosts (e.g. an egress proxy).
+   *
+   * @default - context `sundial:pagerDutyHosts` (comma-separated), else PagerDuty's hosts only
+   */
+  readonly pagerDutyHosts?: readonly string[];
 
   /**
    * Options of the table (removal policy, deletion protection, PITR, encryption).
@@ -159,7 +166,7 @@ export class Sundial extends Construct {
 
     this.notifications = new SundialNotifications(this, 'Notifications', {
       store: this.store,
-      apiUrl: this.api.url,
+      pagerDutyHosts: props.pagerDutyHosts ?? this.node.tryGetContext(PAGERDUTY_HOSTS_CONTEXT),
       sender: props.notificationSender ?? this.node.tryGetContext(NOTIFICATION_SENDER_CONTEXT),
       senderIdentity: props.notificationIdentity ?? this.node.tryGetContext(NOTIFICATION_IDENTITY_CONTEXT),
       logRetention: props.logRetention,
@@ -167,15 +174,23 @@ export class Sundial extends Construct {
     // The engine ends runs (a run's last task) and so does the API (kill): both hand them to the notify function.
     this.notifications.grantNotify(this.engine.engineFunction);
     this.notifications.grantNotify(this.api.apiFunction);
+    // The API refuses at PUT a PagerDuty api_url that the notify function would refuse to call.
+    this.notifications.sharePagerDutyHosts(this.api.apiFunction);
     // GET /api/tasks/{task_id}/output reads the attempt's awslogs stream, named by DescribeJobs (Batch).
     this.grantReadTaskOutput(this.api.apiFunction);
 
     this.reaper = new SundialReaper(this, 'Reaper', { engineFunction: this.engine.engineFunction, stateMachineArn: this.engine.stateMachineArn });
-    // Both end runs (the engine a run's last task, the API a kill): both set its expiry.
-    applyRetention([this.engine.engineFunction, this.api.apiFunction], props.retentionDays ?? DEFAULT_RETENTION_DAYS);
+    // Every function that writes run history sets its expiry: the engine and the API end runs (a run's
+    // last task, a kill), the callbacks function writes entries that expire with their run, the notify
+    // function its deliveries. One left out would fall back to the default, whatever was deployed.
+    applyRetention(
+      [this.engine.engineFunction, this.api.apiFunction, this.api.callbacksFunction, this.notifications.notifyFunction],
+      props.retentionDays ?? DEFAULT_RETENTION_DAYS,
+    );
 
     if (props.console ?? true) {
       this.console = new SundialConsole(this, 'Console', { api: this.api, logRetention: props.logRetention });
+      this.notifications.linkRunsTo(this.console.url);
     }
   }
 

@@ -39,4 +39,19 @@ describe('reaper and retention', () => {
     }
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', { TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true } });
   });
+
+  it.each([0, 7])(`gives every function that writes to the table the same ${RETENTION_DAYS_ENV} (retentionDays %i)`, (days) => {
+    // Prepare: the callbacks function writes log and metadata entries, which expire with their run; a
+    // function left without the variable would use the default (90 days) whatever was deployed.
+    const { template: custom } = synthSundial({ sundial: { retentionDays: days } });
+
+    // Act
+    const withTable = Object.entries(custom.findResources('AWS::Lambda::Function')).filter(
+      ([, fn]) => fn.Properties.Environment?.Variables?.TABLE_NAME !== undefined,
+    );
+
+    // Assess
+    expect(withTable.length).toBeGreaterThanOrEqual(4); // api, callbacks, engine, notify
+    for (const [id, fn] of withTable) expect(fn.Properties.Environment.Variables[RETENTION_DAYS_ENV], id).toBe(String(days));
+  });
 });
