@@ -6,23 +6,37 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'aws-lambda';
+import {
+  HTTP_API_INTEGRATION_ERROR,
+  HTTP_API_INTEGRATION_TIMEOUT,
+  HTTP_API_INTEGRATION_TIMEOUT_MS,
+  HTTP_API_PAYLOAD_MAX_BYTES,
+  HTTP_API_PAYLOAD_TOO_LARGE,
+  LAMBDA_SYNC_RESPONSE_MAX_BYTES,
+} from '../lambdas/domain/aws-limits';
 import { MAX_BODY_BYTES } from '../lambdas/http/route';
 import type { HttpEvent, HttpHandler, HttpResult } from '../lambdas/http/types';
 
-/** Reads at most `limit` bytes of body; answers undefined when the body is larger. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+/** Reads at most `limit` bytes of body, counting the rest; `body` is undefined when the body is larger. */
+function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer | undefined; size: number }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) tooLarge = true;
-      else chunks.push(chunk);
+      if (size <= limit) chunks.push(chunk);
     });
-    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
+    req.on('end', () => resolve({ body: size > limit ? undefined : Buffer.concat(chunks), size }));
     req.on('error', reject);
   });
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `requestContext.time` as API Gateway writes it: `12/Mar/2020:19:03:58 +0000` (test/fixtures/aws/apigw-v2-event.json). */
+export function requestTime(t: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(t.getUTCDate())}/${MONTHS[t.getUTCMonth()]}/${t.getUTCFullYear()}:${p(t.getUTCHours())}:${p(t.getUTCMinutes())}:${p(t.getUTCSeconds())} +0000`;
 }
 
 /** What an HTTP request is made of, as an API Gateway HTTP API event carries it. */
@@ -41,15 +55,23 @@ export interface HttpRequestParts {
   sourceIp?: string;
 }
 
-/** The API Gateway HTTP API (payload 2.0) event of a request: what the Lambda handlers take. */
+/**
+ * The API Gateway HTTP API (payload 2.0) event of a request: what the Lambda handlers take, in the shape of
+ * test/fixtures/aws/apigw-v2-event.json (AWS's example). Locally every request takes the `$default` route,
+ * so there are no `pathParameters` (the router sets them) and the route key is `$default`; there is no
+ * authorizer (operator routes are open on loopback), no mTLS `authentication` and no stage variables.
+ */
 export function httpEvent(r: HttpRequestParts): HttpEvent {
   const now = Date.now();
   const rawQueryString = r.rawQueryString ?? new URLSearchParams(r.query).toString();
+  const cookie = r.headers.cookie;
   return {
     version: '2.0',
     routeKey: '$default',
     rawPath: r.path,
     rawQueryString,
+    // Payload 2.0 hands the request's cookies over one by one, beside the headers.
+    ...(cookie ? { cookies: cookie.split(';').map((c) => c.trim()).filter((c) => c.length > 0) } : {}),
     headers: r.headers,
     queryStringParameters: Object.keys(r.query).length > 0 ? r.query : undefined,
     requestContext: {
@@ -67,7 +89,7 @@ export function httpEvent(r: HttpRequestParts): HttpEvent {
       requestId: r.requestId,
       routeKey: '$default',
       stage: '$default',
-      time: new Date(now).toISOString(),
+      time: requestTime(new Date(now)),
       timeEpoch: now,
     },
     body: r.body !== undefined && r.body.length > 0 ? r.body : undefined,
@@ -120,23 +142,61 @@ function send(res: ServerResponse, result: HttpResult): void {
   res.end(body);
 }
 
-/** A Node request listener that serves `handler`, logging one line per request. */
-export function nodeListener(handler: HttpHandler, log: (line: string) => void) {
+const GATEWAY_JSON = { 'content-type': 'application/json' };
+
+/** What API Gateway's integration with the function answers for `result`, the function's response. */
+function integrationResponse(result: HttpResult, log: (line: string) => void): HttpResult {
+  // Lambda counts the response as the JSON it returns to API Gateway, not the body alone.
+  const size = Buffer.byteLength(JSON.stringify(result));
+  if (size > LAMBDA_SYNC_RESPONSE_MAX_BYTES) {
+    log(`error the response (${size} bytes) exceeds Lambda's maximum allowed payload size (${LAMBDA_SYNC_RESPONSE_MAX_BYTES} bytes): API Gateway answers 500`);
+    return { statusCode: HTTP_API_INTEGRATION_ERROR.statusCode, headers: GATEWAY_JSON, body: HTTP_API_INTEGRATION_ERROR.body };
+  }
+  return result;
+}
+
+export interface NodeListenerOptions {
+  /** API Gateway's integration timeout; shorter in tests. @default HTTP_API_INTEGRATION_TIMEOUT_MS (30 s) */
+  integrationTimeoutMs?: number;
+}
+
+/**
+ * A Node request listener that serves `handler`, logging one line per request, and answering as API
+ * Gateway would where its limits or Lambda's are passed (lambdas/domain/aws-limits.ts): a request over
+ * 10 MB, a response over 6 MB, a handler still running after 30 s (it goes on running, as deployed).
+ */
+export function nodeListener(handler: HttpHandler, log: (line: string) => void, options: NodeListenerOptions = {}) {
+  const timeoutMs = options.integrationTimeoutMs ?? HTTP_API_INTEGRATION_TIMEOUT_MS;
   return async (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     const requestId = randomUUID();
     let status = 500;
     try {
-      const body = await readBody(req, MAX_BODY_BYTES);
+      const { body, size } = await readBody(req, MAX_BODY_BYTES);
       let result: HttpResult;
-      if (body === undefined) {
+      if (size > HTTP_API_PAYLOAD_MAX_BYTES) {
+        result = { statusCode: HTTP_API_PAYLOAD_TOO_LARGE.statusCode, headers: { 'content-type': HTTP_API_PAYLOAD_TOO_LARGE.contentType }, body: HTTP_API_PAYLOAD_TOO_LARGE.body };
+      } else if (body === undefined) {
+        // The router's own limit (lambdas/http/route.ts), answered before the event is built.
         result = {
           statusCode: 413,
           headers: { 'content-type': 'application/json; charset=utf-8' },
           body: JSON.stringify({ error: { code: 'payload_too_large', message: `body is larger than ${MAX_BODY_BYTES} bytes`, field: 'body' } }),
         };
       } else {
-        result = await handler(toEvent(req, body, requestId), lambdaContext(requestId));
+        const invocation = handler(toEvent(req, body, requestId), lambdaContext(requestId));
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), timeoutMs);
+        });
+        const outcome = await Promise.race([invocation, timedOut]).finally(() => clearTimeout(timer));
+        if (outcome === 'timeout') {
+          log(`error ${req.method} ${req.url} still running after ${timeoutMs} ms: API Gateway answers 503 (the handler goes on)`);
+          invocation.catch((err) => log(`error ${req.method} ${req.url} after its timeout: ${(err as Error).stack ?? String(err)}`));
+          result = { statusCode: HTTP_API_INTEGRATION_TIMEOUT.statusCode, headers: GATEWAY_JSON, body: HTTP_API_INTEGRATION_TIMEOUT.body };
+        } else {
+          result = integrationResponse(outcome, log);
+        }
       }
       status = result.statusCode;
       send(res, result);
