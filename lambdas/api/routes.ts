@@ -140,12 +140,13 @@ export function operatorRoutes(s: Services): Route[] {
     defineRoute({
       method: 'POST', path: '/api/processes/{process_id}/kill', auth: 'operator', summary: 'Kill a running run (it ends failed)',
       params: processIdParams,
-      handler: async ({ path }) => json(200, await s.engine.kill(path.process_id)),
+      // 201 as Sundial answers it (DESIGN.md "Status codes"): its generated clients throw on 200.
+      handler: async ({ path }) => json(201, await s.engine.kill(path.process_id)),
     }),
     defineRoute({
       method: 'POST', path: '/api/processes/{process_id}/retry', auth: 'operator', summary: 'Retry a failed run: each failed task gets one more attempt',
       params: processIdParams,
-      handler: async ({ path }) => json(200, await s.engine.retry(path.process_id)),
+      handler: async ({ path }) => json(201, await s.engine.retry(path.process_id)),
     }),
 
     // task attempts

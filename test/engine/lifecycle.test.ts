@@ -53,7 +53,7 @@ describe('run lifecycle', () => {
     expect(after.task[0].log_entries.map((e: { message: string }) => e.message)).toContain('up');
     expect((await second.api('GET', '/api/processes/?allowed_statuses=running')).json).toEqual([]);
     const retried = await second.api('POST', `/api/processes/${run.process_id}/retry`);
-    expect(retried.status).toBe(200);
+    expect(retried.status).toBe(201);
     expect(retried.json.status).toBe('running');
     await second.api('POST', `/api/processes/${run.process_id}/kill`);
   });

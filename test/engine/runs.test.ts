@@ -206,7 +206,7 @@ describe('runs', () => {
     const created = await trigger('long');
     await untilStarted(created.process_id);
     const killed = await api('POST', `/api/processes/${created.process_id}/kill`);
-    expect(killed.status).toBe(200);
+    expect(killed.status).toBe(201);
     expect(killed.json.status).toBe('failed');
     expect(killed.json.reason).toMatch(/killed/);
     const run = await finished(created.process_id);
@@ -232,7 +232,7 @@ describe('runs', () => {
     expect(attemptsOf(failedRun, 'gate').length).toBe(2);
     writeFileSync(marker, '');
     const retried = await api('POST', `/api/processes/${created.process_id}/retry`);
-    expect(retried.status).toBe(200);
+    expect(retried.status).toBe(201);
     expect(retried.json.status).toBe('running');
     const run = await finished(created.process_id);
     expect(run.status).toBe('succeeded');
@@ -249,14 +249,14 @@ describe('runs', () => {
     ]);
     const created = await trigger('killed-then-retried');
     await untilStarted(created.process_id);
-    expect((await api('POST', `/api/processes/${created.process_id}/kill`)).status).toBe(200);
+    expect((await api('POST', `/api/processes/${created.process_id}/kill`)).status).toBe(201);
     const slotsAfterKill = await t.services.store.slots.list(created.process_id);
     expect(slotsAfterKill.map((s) => [s.name, s.status, s.reason])).toEqual([
       ['next', 'blocked', 'killed by operator'],
       ['slow', 'failed', 'killed by operator'],
     ]);
 
-    expect((await api('POST', `/api/processes/${created.process_id}/retry`)).status).toBe(200);
+    expect((await api('POST', `/api/processes/${created.process_id}/retry`)).status).toBe(201);
     const run = await finished(created.process_id);
 
     expect(run.status).toBe('succeeded');

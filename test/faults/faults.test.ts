@@ -182,7 +182,7 @@ describe('conditional-write conflicts', () => {
     const answers = await Promise.all(Array.from({ length: 10 }, () => api('POST', `/api/processes/${run.process_id}/kill`)));
 
     // Assess
-    expect(answers.map((a) => a.status).sort()).toEqual([200, ...Array(9).fill(409)]);
+    expect(answers.map((a) => a.status).sort()).toEqual([201, ...Array(9).fill(409)]);
     const after = await finished(run.process_id);
     expect(after.status).toBe('failed');
     expect(after.task.map((a: { status: string }) => a.status)).toEqual(['failed', 'failed']);
@@ -216,7 +216,7 @@ describe('conditional-write conflicts', () => {
     const after = await finished(run.process_id);
 
     // Assess
-    expect(answers.map((a) => a.status).sort()).toEqual([200, 409, 409, 409, 409]);
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409, 409]);
     expect(after.task).toHaveLength(2);
     expect(after.status).toBe('failed');
   });

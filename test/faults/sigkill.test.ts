@@ -107,7 +107,7 @@ describe('SIGKILL of the local server during a run', () => {
     );
 
     // Act + Assess: a retry runs the failed task again, then what it had blocked
-    expect((await api2('POST', `/api/processes/${run.process_id}/retry`)).status).toBe(200);
+    expect((await api2('POST', `/api/processes/${run.process_id}/retry`)).status).toBe(201);
     const done = await until(
       () => api2('GET', `/api/processes/${run.process_id}`),
       (r) => r.json.status !== 'running',

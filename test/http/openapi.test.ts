@@ -101,10 +101,10 @@ describe('OpenAPI document', () => {
     const output = await call('GET', '/api/tasks/{task_id}/output', { task_id: a.task_id });
     // stdout and stderr are two pipes: their relative order is not guaranteed
     expect(output.json.lines.map((l: any) => `${l.stream}:${l.message}`).sort()).toEqual(['stderr:err', 'stdout:out']);
-    expect((await call('POST', '/api/processes/{process_id}/retry', { process_id: run.process_id })).status).toBe(200);
+    expect((await call('POST', '/api/processes/{process_id}/retry', { process_id: run.process_id })).status).toBe(201);
     await finished(run.process_id);
     const long = (await call('POST', `${defPath}/trigger`, { process_definition_name: name })).json;
-    expect((await call('POST', '/api/processes/{process_id}/kill', { process_id: long.process_id })).status).toBe(200);
+    expect((await call('POST', '/api/processes/{process_id}/kill', { process_id: long.process_id })).status).toBe(201);
     await call('GET', '/api/openapi.json');
     const token = await mintTaskToken(t.services, a.task_id, run.process_id);
     const when = new Date().toISOString();
