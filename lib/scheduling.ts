@@ -118,7 +118,10 @@ export class SundialScheduling extends Construct {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
         conditions: {
           StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: { 'aws:SourceArn': this.scheduleArns() },
+          // Scheduler sends the schedule *group* ARN as aws:SourceArn: a schedule ARN or a name prefix
+          // here never matches, and no schedule could start the tick state machine. Enforced by
+          // test/iam/roles.test.ts. https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html
+          ArnEquals: { 'aws:SourceArn': this.scheduleGroupArn() },
         },
       }),
     });
@@ -154,6 +157,11 @@ export class SundialScheduling extends Construct {
       [this.scheduleArns()],
       'Schedules are named after process definitions at run time; the grant covers only this schedule group (schedule/<group>/*).',
     );
+  }
+
+  /** ARN of the schedule group, built from its name (no reference: the role needs no dependency on the group). */
+  public scheduleGroupArn(): string {
+    return Stack.of(this).formatArn({ service: 'scheduler', resource: 'schedule-group', resourceName: this.scheduleGroupName });
   }
 
   /** ARNs of the schedules of this group. */
