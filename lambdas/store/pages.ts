@@ -85,10 +85,13 @@ export async function queryNewestFirst<T = Item>(db: Db, req: PageRequest): Prom
     }
   }
   let filter: string | undefined;
-  if (req.statuses && req.statuses.length > 0) {
+  // A repeated query value must not grow the IN past DynamoDB's 100 operands (aws-limits.ts); there are
+  // only a handful of statuses, so the distinct ones always fit.
+  const statuses = [...new Set(req.statuses ?? [])];
+  if (statuses.length > 0) {
     names['#status'] = 'status';
-    filter = `#status IN (${req.statuses.map((_, i) => `:s${i}`).join(', ')})`;
-    req.statuses.forEach((s, i) => {
+    filter = `#status IN (${statuses.map((_, i) => `:s${i}`).join(', ')})`;
+    statuses.forEach((s, i) => {
       values[`:s${i}`] = s;
     });
   }
