@@ -21,6 +21,7 @@ import type { TaskDefinition } from '../domain/models';
 import { type BatchJobRequest, DEFAULT_TIMEOUT_SECONDS, ECS_CONTAINER_NAME, type EcsTaskRequest, type KeyValue } from '../engine/contract';
 import type { AttemptToLaunch, Launcher } from '../engine/ports';
 import { lazyClient, type Loaded } from './lazy-client';
+import { THROTTLING_RETRY } from './retry';
 
 // ---- configuration -----------------------------------------------------------------------------
 
@@ -179,8 +180,8 @@ export class AwsLauncher implements Launcher {
     private readonly config: AwsLauncherConfig,
     clients: { batch?: BatchClient; ecs?: ECSClient } = {},
   ) {
-    this.batch = lazyClient(() => import('@aws-sdk/client-batch'), (sdk) => new sdk.BatchClient({}), clients.batch);
-    this.ecs = lazyClient(() => import('@aws-sdk/client-ecs'), (sdk) => new sdk.ECSClient({}), clients.ecs);
+    this.batch = lazyClient(() => import('@aws-sdk/client-batch'), (sdk) => new sdk.BatchClient({ ...THROTTLING_RETRY }), clients.batch);
+    this.ecs = lazyClient(() => import('@aws-sdk/client-ecs'), (sdk) => new sdk.ECSClient({ ...THROTTLING_RETRY }), clients.ecs);
   }
 
   async plan(attempt: AttemptToLaunch): Promise<{ executor: 'batch'; batch: BatchJobRequest } | { executor: 'ecs'; ecs: EcsTaskRequest }> {

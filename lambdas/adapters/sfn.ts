@@ -6,6 +6,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { PrepareState } from '../engine/contract';
 import type { Orchestrator } from '../engine/ports';
 import { lazyClient, type Loaded } from './lazy-client';
+import { THROTTLING_RETRY } from './retry';
 
 /** Environment variable carrying the ARN of the task state machine (set by lib/engine.ts). */
 export const TASK_STATE_MACHINE_ARN_ENV = 'TASK_STATE_MACHINE_ARN';
@@ -34,7 +35,7 @@ const errorName = (err: unknown) => (err as { name?: string } | undefined)?.name
 
 /** The Step Functions SDK client package with a client, at first use (./lazy-client); `client` if given. */
 export function lazySfnClient(client?: SFNClient): () => Promise<Loaded<typeof import('@aws-sdk/client-sfn'), SFNClient>> {
-  return lazyClient(() => import('@aws-sdk/client-sfn'), (sdk) => new sdk.SFNClient({}), client);
+  return lazyClient(() => import('@aws-sdk/client-sfn'), (sdk) => new sdk.SFNClient({ ...THROTTLING_RETRY }), client);
 }
 
 /** Starts and stops task executions of one Standard state machine. */

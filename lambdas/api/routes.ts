@@ -20,7 +20,7 @@ import { defineRoute, type Route } from '../http/route';
 import { empty, json, text } from '../http/types';
 import type { Services } from '../services';
 import type { StoredDefinition } from '../store/definitions';
-import { mapLimited } from '../store/runs';
+import { mapLimited } from '../domain/concurrency';
 import { callbackRoutes } from '../callbacks/routes';
 import { renderMetrics } from './metrics';
 import { buildOpenApi } from './openapi';

@@ -13,6 +13,7 @@ import {
   finalRunStatus,
   shouldRetry,
 } from '../domain/engine';
+import { AWS_FAN_OUT_CONCURRENCY, mapLimited } from '../domain/concurrency';
 import { BadRequestError, ConflictError, NotFoundError } from '../domain/errors';
 import type { EnvironmentVariable, Process, TaskDefinition } from '../domain/models';
 import { signTaskToken } from '../domain/task-token';
@@ -152,7 +153,7 @@ export class Engine {
       },
     );
     this.d.logger.info('run started', { process_id: processId, process_definition_name: definitionName, tasks: slots.length });
-    await Promise.all(slots.filter((s) => s.deps_total === 0).map((s) => this.startSlot(s)));
+    await mapLimited(slots.filter((s) => s.deps_total === 0), AWS_FAN_OUT_CONCURRENCY, (s) => this.startSlot(s));
     return (await this.d.store.runs.getRun(processId)) as Process;
   }
 
@@ -166,20 +167,18 @@ export class Engine {
     });
     if (!ended) throw new ConflictError(`process ${processId} is not running (status ${run.status})`);
     const slots = await this.d.store.slots.list(processId);
-    await Promise.all(
-      slots.map(async (slot) => {
-        if (slot.status === 'running') {
-          if (slot.execution_name) await this.d.orchestrator.stopTask(slot.execution_name, reason);
-          if (slot.current_task_id) {
-            await this.d.launcher.stop({ task_id: slot.current_task_id, task_definition: slot.definition }, reason);
-            await this.endAttempt(processId, slot.current_task_id, 'failed', reason);
-          }
-          await this.d.store.slots.transition(processId, slot.name, ['running'], 'failed', { reason });
-        } else if (slot.status === 'waiting') {
-          await this.d.store.slots.transition(processId, slot.name, ['waiting'], 'blocked', { reason });
+    await mapLimited(slots, AWS_FAN_OUT_CONCURRENCY, async (slot) => {
+      if (slot.status === 'running') {
+        if (slot.execution_name) await this.d.orchestrator.stopTask(slot.execution_name, reason);
+        if (slot.current_task_id) {
+          await this.d.launcher.stop({ task_id: slot.current_task_id, task_definition: slot.definition }, reason);
+          await this.endAttempt(processId, slot.current_task_id, 'failed', reason);
         }
-      }),
-    );
+        await this.d.store.slots.transition(processId, slot.name, ['running'], 'failed', { reason });
+      } else if (slot.status === 'waiting') {
+        await this.d.store.slots.transition(processId, slot.name, ['waiting'], 'blocked', { reason });
+      }
+    });
     this.d.logger.info('run killed', { process_id: processId, reason });
     await this.runEnded({ process_id: processId, process_definition_name: run.process_definition_name, status: 'failed' });
     return (await this.d.store.runs.getRun(processId)) as Process;
@@ -195,15 +194,17 @@ export class Engine {
     const blocked = slots.filter((s) => s.status === 'blocked');
     const reopened = new Set([...failed, ...blocked].map((s) => s.name));
     if (reopened.size === 0) throw new ConflictError(`process ${processId} has no failed task to retry`);
-    for (const slot of blocked) {
+    // Each slot is its own item: reopen them side by side, as many at once as the fan-outs to AWS allow,
+    // so that 1,000 tasks fit the API function's timeout (lambdas/domain/concurrency.ts).
+    await mapLimited(blocked, AWS_FAN_OUT_CONCURRENCY, async (slot) => {
       await this.d.store.slots.resetDependencies(processId, slot.name, slot.definition.dependencies.map((d) => d.task_definition_name).filter((n) => reopened.has(n)));
       await this.d.store.slots.transition(processId, slot.name, ['blocked'], 'waiting', { reason: undefined });
-    }
+    });
     await this.d.store.slots.runTasksReopened(processId, [...reopened], Number(run.tasks_total ?? slots.length));
     await this.d.store.runs.setRunExpiry(processId, undefined); // running again: nothing of it expires
     const reopenedRun = await this.d.store.runs.transitionRun(processId, 'failed', 'running', {}, ['end_time', 'reason']);
     if (!reopenedRun) throw new ConflictError(`process ${processId} changed while retrying; try again`);
-    for (const slot of failed) {
+    await mapLimited(failed, AWS_FAN_OUT_CONCURRENCY, async (slot) => {
       const round = slot.round + 1;
       const name = executionName(processId, slot.name, round);
       const next = await this.d.store.slots.transition(processId, slot.name, ['failed'], 'running', {
@@ -214,11 +215,10 @@ export class Engine {
         reason: undefined,
       });
       if (next) await this.d.orchestrator.startTask(name, { process_id: processId, task_definition_name: slot.name, claim: { round, attempts: next.attempts } });
-    }
+    });
     // Tasks that never started (a kill blocked them) and whose dependencies are all complete.
-    for (const slot of await this.d.store.slots.list(processId)) {
-      if (slot.status === 'waiting' && slotDepsDone(slot) >= slot.deps_total && !slotBlocked(slot)) await this.startSlot(slot);
-    }
+    const ready = (await this.d.store.slots.list(processId)).filter((slot) => slot.status === 'waiting' && slotDepsDone(slot) >= slot.deps_total && !slotBlocked(slot));
+    await mapLimited(ready, AWS_FAN_OUT_CONCURRENCY, (slot) => this.startSlot(slot));
     this.d.logger.info('run retried', { process_id: processId, tasks: [...reopened] });
     return (await this.d.store.runs.getRun(processId)) as Process;
   }
@@ -486,7 +486,8 @@ export class Engine {
       // are done, so the order does not matter).
       const [counts] = await Promise.all([
         this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded', tasksTotal),
-        ...slot.dependents.map(async (dep) => {
+        // A task may have up to 999 dependents: start them within the bound of lambdas/domain/concurrency.ts.
+        mapLimited(slot.dependents, AWS_FAN_OUT_CONCURRENCY, async (dep) => {
           const d = await this.d.store.slots.dependencyCompleted(processId, dep.name, name, blocksDependent(status, dep.success_required));
           if (!d || d.status !== 'waiting' || slotDepsDone(d) < d.deps_total) return;
           if (slotBlocked(d)) queue.push({ name: d.name, status: 'blocked' });

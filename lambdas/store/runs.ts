@@ -11,6 +11,7 @@ import { keys, runItemKind, TTL_ATTRIBUTE } from './keys';
 import { type Page, queryNewestFirst } from './pages';
 import type { StatsStore } from './stats';
 import { DEFAULT_RETENTION_DAYS, expiresAt } from '../domain/retention';
+import { mapLimited } from '../domain/concurrency';
 
 /** A run as stored: the wire fields without tasks, plus engine bookkeeping. */
 export interface RunRecord {
@@ -452,18 +453,4 @@ export class RunStore {
     } while (startKey);
     return items;
   }
-}
-
-/** Maps with at most `limit` promises in flight, keeping order. */
-export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

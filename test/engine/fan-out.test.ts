@@ -1,0 +1,118 @@
+/**
+ * The engine's fan-outs over a run's tasks (trigger, kill, retry, and the dependents a finished task
+ * starts) keep at most AWS_FAN_OUT_CONCURRENCY calls to the orchestrator and launcher in flight, for a
+ * run of the most tasks a definition may have, and retry does run its tasks side by side. The
+ * orchestrator and launcher are recorders of the engine's own ports (no AWS client); the store is real.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AWS_FAN_OUT_CONCURRENCY } from '../../lambdas/domain/concurrency';
+import { LIMITS } from '../../lambdas/domain/models';
+import type { PrepareState } from '../../lambdas/engine/contract';
+import { Engine } from '../../lambdas/engine/engine';
+import type { AttemptToLaunch, Launcher, Orchestrator } from '../../lambdas/engine/ports';
+import { shellTask, startTestSundial, type TestSundial } from '../helpers/local';
+
+/** Counts calls in flight across every port method; each call yields a few turns so that others can start. */
+class InFlight {
+  current = 0;
+  max = 0;
+  calls = 0;
+  async around(): Promise<void> {
+    this.current++;
+    this.calls++;
+    this.max = Math.max(this.max, this.current);
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    this.current--;
+  }
+  reset(): void {
+    this.current = 0;
+    this.max = 0;
+    this.calls = 0;
+  }
+}
+
+let t: TestSundial;
+let engine: Engine;
+const inFlight = new InFlight();
+const started: PrepareState[] = [];
+
+beforeAll(async () => {
+  t = await startTestSundial();
+  const orchestrator: Orchestrator = {
+    startTask: async (_name, input) => {
+      started.push(input);
+      await inFlight.around();
+    },
+    stopTask: () => inFlight.around(),
+  };
+  const launcher: Launcher = {
+    plan: async (a: AttemptToLaunch) => ({
+      executor: 'batch' as const,
+      batch: { JobName: a.task_id, JobQueue: 'q', JobDefinition: 'd', ContainerOverrides: { Environment: [] }, Timeout: { AttemptDurationSeconds: 60 } },
+    }),
+    stop: () => inFlight.around(),
+  };
+  const s = t.services;
+  engine = new Engine({ store: s.store, orchestrator, launcher, tokenKey: s.tokenKey, callbackUrl: () => 'http://sundial.test', now: s.now, logger: s.logger, retentionDays: 0 });
+}, 60_000);
+afterAll(() => t.close());
+
+const TASKS = LIMITS.taskDefinitionsPerProcess;
+
+async function define(name: string, tasks: ReturnType<typeof shellTask>[]): Promise<void> {
+  const res = await t.api('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, task_definitions: tasks });
+  expect(res.status, res.text).toBeLessThan(300);
+}
+
+describe(`fan-out over a run of ${TASKS} tasks`, () => {
+  it('trigger, kill and retry keep at most AWS_FAN_OUT_CONCURRENCY calls in flight, and retry runs them side by side', async () => {
+    // Prepare
+    await define('fan-out', Array.from({ length: TASKS }, (_, i) => shellTask(`t${i}`)));
+    inFlight.reset();
+
+    // Act: trigger
+    const run = await engine.trigger('fan-out');
+
+    // Assess
+    expect(inFlight.calls).toBe(TASKS);
+    expect(inFlight.max).toBeGreaterThan(1);
+    expect(inFlight.max).toBeLessThanOrEqual(AWS_FAN_OUT_CONCURRENCY);
+
+    // Act: kill (every slot is running: one StopExecution each)
+    inFlight.reset();
+    await engine.kill(run.process_id);
+
+    // Assess
+    expect(inFlight.calls).toBe(TASKS);
+    expect(inFlight.max).toBeGreaterThan(1);
+    expect(inFlight.max).toBeLessThanOrEqual(AWS_FAN_OUT_CONCURRENCY);
+
+    // Act: retry (every task failed by the kill gets one more attempt)
+    inFlight.reset();
+    await engine.retry(run.process_id);
+
+    // Assess
+    expect(inFlight.calls).toBe(TASKS);
+    expect(inFlight.max).toBeGreaterThan(1);
+    expect(inFlight.max).toBeLessThanOrEqual(AWS_FAN_OUT_CONCURRENCY);
+  }, 120_000);
+
+  it('a task that finishes starts its dependents within the same bound', async () => {
+    // Prepare: one root and every other task depending on it
+    const dependents = Array.from({ length: TASKS - 1 }, (_, i) => shellTask(`d${i}`, { dependencies: [{ task_definition_name: 'root', success_required: true }] }));
+    await define('fan-out-dependents', [shellTask('root'), ...dependents]);
+    started.length = 0;
+    await engine.trigger('fan-out-dependents');
+    const [root] = started;
+    const attempt = await engine.prepare(root!);
+    inFlight.reset();
+
+    // Act
+    await engine.record({ action: 'record', state: { ...root!, attempt, result: { Status: 'SUCCEEDED', ExitCode: 0 } } });
+
+    // Assess
+    expect(inFlight.calls).toBe(TASKS - 1);
+    expect(inFlight.max).toBeGreaterThan(1);
+    expect(inFlight.max).toBeLessThanOrEqual(AWS_FAN_OUT_CONCURRENCY);
+  }, 120_000);
+});
