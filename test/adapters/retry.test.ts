@@ -27,7 +27,7 @@ describe('SDK retry configuration of the engine adapters', () => {
     // Assess
     expect(client).toBeInstanceOf(SFNClient);
     expect(await client.config.maxAttempts()).toBe(6);
-    expect((await client.config.retryStrategy()).mode).toBe('standard');
+    expect(((await client.config.retryStrategy()) as { mode?: string }).mode).toBe('standard');
   });
 
   it('applies to the Batch and ECS clients the launcher builds at first use', async () => {
@@ -56,7 +56,7 @@ describe('SDK retry configuration of the engine adapters', () => {
     expect(batch && ecs).toBeTruthy();
     for (const client of [batch!, ecs!]) {
       expect(await client.config.maxAttempts()).toBe(6);
-      expect((await client.config.retryStrategy()).mode).toBe('standard');
+      expect(((await client.config.retryStrategy()) as { mode?: string }).mode).toBe('standard');
     }
   });
 });
