@@ -439,8 +439,11 @@ export class SundialEngine extends Construct {
         'dynamodb:Query',
         'dynamodb:UpdateItem',
       ],
-      // The engine reads and writes items by key only (no index queries).
-      resourceArns: [table.tableArn],
+      // Items by key, and the one index the engine queries: the reaper's active runs (gsi3,
+      // lambdas/store/keys.ts activeRuns). An index Query is authorized on the index's ARN, not the table's
+      // (resource type "index": https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html);
+      // test/iam/local-calls.test.ts evaluates every call the engine makes against this grant.
+      resourceArns: [table.tableArn, `${table.tableArn}/index/gsi3`],
     });
     table.encryptionKey?.grantEncryptDecrypt(fn);
   }

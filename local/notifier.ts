@@ -13,6 +13,7 @@ import { runLink } from '../lambdas/notify/env';
 import { Notifier, type RunEnded } from '../lambdas/notify/notifier';
 import type { RetryOptions } from '../lambdas/notify/retry';
 import type { Store } from '../lambdas/store';
+import { runAs } from './function-context';
 import { LOCAL_SENDER, OutboxEmailSender } from './outbox';
 
 export interface LocalNotifierOptions {
@@ -62,7 +63,8 @@ export function createLocalNotifier(options: LocalNotifierOptions): LocalNotifie
     async runEnded(run: RunEnded) {
       const previous = queues.get(run.process_definition_name) ?? Promise.resolve();
       const next = previous
-        .then(() => notifier.notify(run))
+        // Deployed, the notify function does this (lambdas/notify/handler.ts).
+        .then(() => runAs('notify', () => notifier.notify(run)))
         .then(
           () => undefined,
           (err: Error) => options.log(`error notifications of run ${run.process_id} failed: ${err.message}`),

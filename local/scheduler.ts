@@ -8,6 +8,7 @@
  * definition's last change). The tick claim makes a tick that did fire before the crash a no-op.
  */
 import { nextFireTime, type ScheduleSpec } from '../lambdas/domain/schedule';
+import { runAs } from './function-context';
 import type { Scheduler } from '../lambdas/engine/ports';
 import type { Schedules } from '../lambdas/engine/schedules';
 import type { Store } from '../lambdas/store';
@@ -83,9 +84,10 @@ export class LocalScheduler implements Scheduler {
       }
     }
     this.sweeper = setInterval(() => {
-      void (async () => {
+      // DynamoDB TTL expires tick claims deployed: no function does this.
+      void runAs('local', async () => {
         for (const stored of await store.definitions.list()) await store.schedules.sweepClaims(stored.definition.process_definition_name, this.now());
-      })().catch((err) => this.log(`warn sweeping tick claims failed: ${(err as Error).message}`));
+      }).catch((err) => this.log(`warn sweeping tick claims failed: ${(err as Error).message}`));
     }, SWEEP_EVERY_MS);
     this.sweeper.unref();
   }
@@ -126,7 +128,8 @@ export class LocalScheduler implements Scheduler {
   private async deliver(name: string, time: Date): Promise<void> {
     if (this.stopped) return;
     try {
-      await this.o.fire(name, time);
+      // Deployed, a tick reaches the engine function's `tick` through the tick state machine (lib/scheduling.ts).
+      await runAs('engine', () => this.o.fire(name, time));
     } catch (err) {
       this.log(`error tick ${time.toISOString()} of ${name} failed: ${(err as Error).message}`);
     }

@@ -16,6 +16,7 @@ import { Reaper } from '../lambdas/engine/reaper';
 import { retentionDaysFromEnv } from '../lambdas/domain/retention';
 import { Store } from '../lambdas/store';
 import { withConsole } from './console';
+import { matchesRoutes, runAs } from './function-context';
 import { startDynamo } from './dynalite';
 import { loadTaskDefinition } from './engine/asl';
 import { LocalExecutor } from './engine/executor';
@@ -100,7 +101,11 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   orchestrator.attach(engine);
   schedules.attach(engine);
   const services: Services = { store, engine, schedules, tokenKey: async () => key, now, logger };
-  const handler = createRouter([...operatorRoutes(services), ...callbackRoutes(services)], logger);
+  const callbacks = callbackRoutes(services);
+  const router = createRouter([...operatorRoutes(services), ...callbacks], logger);
+  // Deployed, API Gateway sends the callback routes to the callbacks function and the rest to the API function.
+  const isCallback = matchesRoutes(callbacks);
+  const handler: typeof router = (event, context) => runAs(isCallback(event) ? 'callbacks' : 'api', () => router(event, context));
   const server: Server = createServer(withConsole(nodeListener(handler, log), log));
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
@@ -110,9 +115,9 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   const address = server.address() as AddressInfo;
   url = `http://${address.address}:${address.port}`;
   // Runs left running by a server that died (SIGKILL, crash) cannot be followed: end them with a reason.
-  await endOrphanedRuns(engine, store, 'the local server stopped during this run; retry it to run its failed tasks again', log);
+  await runAs('local', () => endOrphanedRuns(engine, store, 'the local server stopped during this run; retry it to run its failed tasks again', log));
   // Then schedules: re-armed from the stored definitions, a missed tick fired once, continuous runs resumed.
-  await scheduler.restore(store, schedules);
+  await runAs('local', () => scheduler.restore(store, schedules));
   // Then the sweep: lost attempts (no execution in this process, or past their deadline) and expired runs.
   const reaper = new Reaper({ store, engine, now, logger, executionGone: async (name) => !orchestrator.has(name) });
   const sweeper = new LocalSweeper({ store, reaper, now, log });
@@ -137,7 +142,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
       executor.stopAll('the local server stopped');
       await orchestrator.stopAll();
       await executor.close();
-      await endOrphanedRuns(engine, store, 'the local server stopped during this run; retry it to run its failed tasks again', log);
+      await runAs('local', () => endOrphanedRuns(engine, store, 'the local server stopped during this run; retry it to run its failed tasks again', log));
       await notifier.drain();
       await dynamo.close();
     },

@@ -5,6 +5,7 @@
  */
 import type { Reaper, ReapedAttempt } from '../lambdas/engine/reaper';
 import type { Store } from '../lambdas/store';
+import { runAs } from './function-context';
 
 export interface SweepResult {
   reaped: ReapedAttempt[];
@@ -50,8 +51,15 @@ export class LocalSweeper {
   }
 
   private async sweepOnce(): Promise<SweepResult> {
-    const reaped = await this.o.reaper.reap();
+    // Deployed, the reaper is the engine function's `reap` (lib/reaper.ts); expiry is DynamoDB TTL's.
+    const reaped = await runAs('engine', () => this.o.reaper.reap());
     for (const r of reaped) this.o.log(`warn reaped task ${r.task_definition_name} of run ${r.process_id}: ${r.reason}`);
+    const expiredRuns = await runAs('local', () => this.expire());
+    if (expiredRuns > 0) this.o.log(`info retention: deleted ${expiredRuns} expired run(s)`);
+    return { reaped, expiredRuns };
+  }
+
+  private async expire(): Promise<number> {
     let expiredRuns = 0;
     for (;;) {
       const due = await this.o.store.runs.listExpiredRunIds(this.o.now());
@@ -61,7 +69,6 @@ export class LocalSweeper {
         expiredRuns++;
       }
     }
-    if (expiredRuns > 0) this.o.log(`info retention: deleted ${expiredRuns} expired run(s)`);
-    return { reaped, expiredRuns };
+    return expiredRuns;
   }
 }

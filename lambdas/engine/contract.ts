@@ -12,6 +12,8 @@
  * (Prepare, Route?, RunBatchJob, Record, Again?, Done), a retry after a backoff one more.
  */
 
+import type { AttemptEnd } from '../domain/attempt-failure';
+
 /** State names, shared by the CDK definition and the local overrides. */
 export const STATE = {
   prepare: 'Prepare',
@@ -114,9 +116,12 @@ export interface RecordRequest {
   state: TaskExecutionInput & {
     attempt: PreparedAttempt;
     /** The executor's result when it succeeded: Batch's `{Status, JobId}`, or ECS's caught `{Error: ECS_ENDED_ERROR}`. */
-    result?: { Status?: string; StatusReason?: string; ExitCode?: number; StopCode?: string; StoppedReason?: string; Error?: string };
-    /** Set by the Catch: `{ Error, Cause }`. */
-    error?: { Error?: string; Cause?: string };
+    result?: AttemptEnd['result'];
+    /**
+     * Set by the Catch: `{ Error, Cause }`. A failed `.sync` step's `Cause` is the Batch job or ECS task
+     * description as JSON (lambdas/domain/attempt-failure.ts reads it).
+     */
+    error?: AttemptEnd['error'];
   };
 }
 
@@ -134,8 +139,8 @@ export const DEFAULT_TIMEOUT_SECONDS = 86_400;
 /** Container name used in ECS task definitions registered by Sundial. */
 export const ECS_CONTAINER_NAME = 'task';
 
-/** Error of the `EcsEnded` Fail state: the ECS task ended (exit 0); caught into `$.result`. */
-export const ECS_ENDED_ERROR = 'Sundial.AttemptEnded';
-
-/** Error of the `EcsTimedOut` Fail state: the attempt overran `max_runtime_seconds` (ECS has no timeout of its own). */
-export const TIMEOUT_ERROR = 'Sundial.Timeout';
+/**
+ * Errors of the `EcsEnded` (the ECS task ended, exit 0; caught into `$.result`) and `EcsTimedOut` (the
+ * attempt overran `max_runtime_seconds`) Fail states. Defined with the reading of failures.
+ */
+export { ECS_ENDED_ERROR, TIMEOUT_ERROR } from '../domain/attempt-failure';

@@ -9,11 +9,11 @@ import {
   attemptOutcome,
   backoffSeconds,
   blocksDependent,
-  type ExecutorResult,
   finalRunStatus,
   shouldRetry,
 } from '../domain/engine';
 import { AWS_FAN_OUT_CONCURRENCY, mapLimited } from '../domain/concurrency';
+import { attemptFailure, isDeadline } from '../domain/attempt-failure';
 import { BadRequestError, ConflictError, NotFoundError } from '../domain/errors';
 import type { EnvironmentVariable, Process, TaskDefinition } from '../domain/models';
 import { signTaskToken } from '../domain/task-token';
@@ -28,7 +28,6 @@ import {
   type PrepareState,
   type Recorded,
   type RecordRequest,
-  TIMEOUT_ERROR,
   type TaskExecutionInput,
 } from './contract';
 import type { Launcher, Orchestrator, RunListener } from './ports';
@@ -73,25 +72,6 @@ export function stableUuid(...parts: Array<string | number>): string {
 /** Execution name of a task in a round of a run: unique, at most 80 characters, Step Functions-safe. */
 export function executionName(processId: string, taskName: string, round: number): string {
   return `${processId}-${createHash('sha1').update(taskName).digest('hex').slice(0, 12)}-r${round}`;
-}
-
-function describeFailure(state: RecordRequest['state']): ExecutorResult {
-  const error = state.error;
-  if (error) {
-    if (error.Error === 'States.Timeout' || error.Error === TIMEOUT_ERROR) {
-      return { ok: false, reason: `exceeded max_runtime_seconds (${state.attempt.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS} s)` };
-    }
-    const cause = (error.Cause ?? '').slice(0, 1000);
-    return { ok: false, reason: `${error.Error ?? 'error'}${cause ? `: ${cause}` : ''}` };
-  }
-  const exitCode = state.result?.ExitCode;
-  if (exitCode !== undefined && exitCode !== null && exitCode !== 0) {
-    return { ok: false, reason: `exited with code ${exitCode}${state.result?.StoppedReason ? ` (${state.result.StoppedReason})` : ''}` };
-  }
-  if (state.result?.Status !== undefined && state.result.Status !== 'SUCCEEDED') {
-    return { ok: false, reason: `job ${state.result.Status}${state.result.StatusReason ? `: ${state.result.StatusReason}` : ''}` };
-  }
-  return { ok: true };
 }
 
 export class Engine {
@@ -330,8 +310,12 @@ export class Engine {
     });
     const taskId = state.attempt.task_id;
     if (state.attempt.skip || !taskId) return next(false);
-    const executed = describeFailure(state);
-    const timedOut = state.error?.Error === TIMEOUT_ERROR || state.error?.Error === 'States.Timeout';
+    const executed = attemptFailure({
+      result: state.result,
+      error: state.error,
+      timeoutSeconds: state.attempt.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS,
+    });
+    const timedOut = isDeadline(state.error);
     const claimed = state.attempt.claimed;
     if (claimed && !timedOut) {
       const outcome = attemptOutcome(executed, undefined, claimed.require_explicit_success);

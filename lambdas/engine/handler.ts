@@ -7,6 +7,7 @@
  * the run does not wait for a task nothing runs any more). Anything else fails.
  */
 import { secretKeyLoader } from '../adapters/secrets';
+import { executionFailure } from '../domain/attempt-failure';
 import { TASK_STATE_MACHINE_ARN_ENV } from '../adapters/sfn';
 import { sfnExecutionGone } from '../adapters/sfn-executions';
 import { createLogger } from '../logger';
@@ -50,10 +51,9 @@ function isExecutionStatusChange(event: object): event is ExecutionStatusChange 
   );
 }
 
-/** Why an execution ended, for the attempt's outcome log entry. */
+/** Why an execution ended, for the attempt's outcome log entry (no Step Functions error name in it). */
 function abandonReason({ status, error, cause }: ExecutionStatusChange['detail']): string {
-  const why = [error, cause ? cause.slice(0, 500) : undefined].filter(Boolean).join(': ');
-  return `task execution ${status.toLowerCase().replace('_', ' ')}${why ? ` (${why})` : ''}`;
+  return executionFailure(status, error, cause);
 }
 
 let engine: Engine | undefined;

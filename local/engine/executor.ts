@@ -6,7 +6,9 @@
  * without registering anything, and stops what runs.
  */
 import { spawnSync } from 'node:child_process';
+import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
+import { BATCH_TIMEOUT_REASON, ESSENTIAL_CONTAINER_EXITED } from '../../lambdas/domain/attempt-failure';
 import { executorKind } from '../../lambdas/domain/engine';
 import type { LogEntry, TaskDefinition } from '../../lambdas/domain/models';
 import { LIMITS } from '../../lambdas/domain/models';
@@ -99,35 +101,50 @@ export class LocalExecutor implements Launcher {
 
   // ---- the executor states ---------------------------------------------------------------------
 
-  /** Override of `RunBatchJob`: input is the Batch SubmitJob parameters. */
-  async runBatchJob(input: BatchJobRequest): Promise<{ Status: string; StatusReason: string; JobId: string }> {
+  /**
+   * Override of `RunBatchJob`: input is the Batch SubmitJob parameters. Answers what `batch:submitJob.sync`
+   * answers: the job as `DescribeJobs` describes it (PascalCase) when it SUCCEEDED; else fails the step
+   * with `States.TaskFailed` and that description as JSON in `Cause` (the interpreter turns the thrown
+   * error's name and message into the Catch's `{Error, Cause}`), as Step Functions does. Shapes:
+   * test/fixtures/aws/batch-*.json.
+   */
+  async runBatchJob(input: BatchJobRequest): Promise<LocalBatchJob> {
+    const createdAt = Date.now();
     const env = fromKeyValues(input.ContainerOverrides?.Environment);
     const timeout = input.Timeout?.AttemptDurationSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-    await this.runAttempt(env, timeout);
-    return { Status: 'SUCCEEDED', StatusReason: 'Essential container in task exited', JobId: `local-${input.JobName}` };
+    const ended = await this.runAttempt(env, timeout);
+    const job = batchJob(input, ended, createdAt);
+    if (job.Status !== 'SUCCEEDED') throw new StatesError('States.TaskFailed', JSON.stringify(job));
+    return job;
   }
 
-  /** Override of `RunEcsTask`: input is the ECS RunTask parameters. */
-  async runEcsTask(input: EcsTaskRequest) {
+  /**
+   * Override of `RunEcsTask`: input is the ECS RunTask parameters. Answers what `ecs:runTask.sync` answers:
+   * the task as `DescribeTasks` describes it when every container exited 0; else `States.TaskFailed` with
+   * that description as `Cause`. ECS has no timeout of its own: the state machine's `EcsDeadline` bounds
+   * the attempt, and `Record` stops the task after it. Shapes: test/fixtures/aws/ecs-*.json.
+   */
+  async runEcsTask(input: EcsTaskRequest): Promise<LocalEcsTask> {
+    const createdAt = Date.now();
     const env = fromKeyValues(input.Overrides?.ContainerOverrides?.[0]?.Environment);
-    await this.runAttempt(env, undefined);
-    // The shape of ecs:runTask.sync's output that the state's ResultSelector reads.
-    return {
-      Containers: [{ Name: ECS_CONTAINER_NAME, ExitCode: 0 }],
-      StoppedReason: 'Essential container in task exited',
-      StopCode: 'EssentialContainerExited',
-    };
+    const ended = await this.runAttempt(env, undefined);
+    const task = ecsTask(input, ended, createdAt);
+    if (task.Containers.some((c) => c.ExitCode !== 0)) throw new StatesError('States.TaskFailed', JSON.stringify(task));
+    return task;
   }
 
-  private async runAttempt(env: Record<string, string>, timeoutSeconds: number | undefined): Promise<void> {
+  /** Runs one attempt to its end; `timeoutSeconds` undefined: no bound of its own. */
+  private async runAttempt(env: Record<string, string>, timeoutSeconds: number | undefined): Promise<AttemptEnded> {
     const taskId = env.SUNDIAL_TASK_ID;
     const processId = env.SUNDIAL_PROCESS_ID;
     if (!taskId || !processId) throw new StatesError('States.TaskFailed', 'the attempt has no SUNDIAL_TASK_ID or SUNDIAL_PROCESS_ID');
     const def = this.planned.get(taskId) ?? (await this.definitionOf(processId, taskId));
     this.planned.delete(taskId);
-    const bound = timeoutSeconds ?? def.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS;
-    const [command, args] = this.commandOf(def, env);
-    await this.spawnAndWait(processId, taskId, command, args, env, bound);
+    const startedAt = Date.now();
+    const image = imageOf(def);
+    const command = this.commandOf(def, env);
+    if (typeof command === 'string') return { startedAt, stoppedAt: Date.now(), image, cannotStart: command };
+    return { ...(await this.spawnAndWait(processId, taskId, command[0], command[1], env, timeoutSeconds)), startedAt, image };
   }
 
   private async definitionOf(processId: string, taskId: string): Promise<TaskDefinition> {
@@ -137,16 +154,14 @@ export class LocalExecutor implements Launcher {
     return slot.definition;
   }
 
-  private commandOf(def: TaskDefinition, env: Record<string, string>): [string, string[]] {
+  /** The command of an attempt, or why its container cannot start (the reason ECS and Batch would give). */
+  private commandOf(def: TaskDefinition, env: Record<string, string>): [string, string[]] | string {
     const ex = def.executable;
     if (ex.shell_script_command) return ['/bin/sh', ['-c', ex.shell_script_command.script]];
     const image = ex.docker_image_command ?? ex.batch_image_command;
     if (!image) throw new StatesError('States.TaskFailed', 'the task has no executable');
     if (!this.dockerEngineAnswers()) {
-      throw new StatesError(
-        'Sundial.NoDockerEngine',
-        `no Docker engine answers on this machine: cannot run image ${image.image}:${image.tag} locally (start Docker, or use shell_script_command)`,
-      );
+      return `CannotStartContainerError: no Docker engine answers on this machine: cannot run image ${image.image}:${image.tag} locally (start Docker, or use shell_script_command)`;
     }
     const url = env.SUNDIAL_URL ?? '';
     const containerEnv = { ...env, SUNDIAL_URL: this.o.dockerHost ?? url.replace('127.0.0.1', 'host.docker.internal') };
@@ -166,7 +181,14 @@ export class LocalExecutor implements Launcher {
     return this.dockerAnswers;
   }
 
-  private async spawnAndWait(processId: string, taskId: string, command: string, args: string[], env: Record<string, string>, timeoutSeconds: number): Promise<void> {
+  private async spawnAndWait(
+    processId: string,
+    taskId: string,
+    command: string,
+    args: string[],
+    env: Record<string, string>,
+    timeoutSeconds: number | undefined,
+  ): Promise<Omit<AttemptEnded, 'startedAt' | 'image'>> {
     const child = this.spawner.spawn(command, args, { ...process.env, ...env });
     const entry: Running = { child };
     this.running.set(taskId, entry);
@@ -177,20 +199,26 @@ export class LocalExecutor implements Launcher {
       lines.on('line', (line) => output.add(source, line));
       return new Promise<void>((resolve) => lines.once('close', () => resolve()));
     });
-    const timer = setTimeout(() => {
-      entry.killedBecause = `exceeded max_runtime_seconds (${timeoutSeconds} s)`;
-      killGroup(child);
-    }, timeoutSeconds * 1000);
-    timer.unref();
+    let timedOut = false;
+    const timer =
+      timeoutSeconds === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            killGroup(child);
+          }, timeoutSeconds * 1000);
+    timer?.unref();
     const { code, signal, error } = await child.ended;
     clearTimeout(timer);
+    const stoppedAt = Date.now();
     await Promise.all(drained);
     this.running.delete(taskId);
     await output.close().catch((err) => this.o.log(`error storing output of task ${taskId}: ${err}`));
-    if (entry.killedBecause?.startsWith('exceeded max_runtime_seconds')) throw new StatesError('States.Timeout', entry.killedBecause);
-    if (entry.killedBecause) throw new StatesError('Sundial.Killed', entry.killedBecause);
-    if (error) throw new StatesError('States.TaskFailed', `could not start or follow ${command}: ${error.message}`);
-    if (code !== 0) throw new StatesError('States.TaskFailed', code !== null ? `exited with code ${code}` : `killed by signal ${signal}`);
+    if (error) return { stoppedAt, cannotStart: `CannotStartContainerError: could not start or follow ${command}: ${error.message}` };
+    // A container killed by a signal reports 128 + the signal's number, as Docker does.
+    const exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+    if (timedOut) return { stoppedAt, exitCode, timedOut: true };
+    return { stoppedAt, exitCode, ...(entry.killedBecause ? { stoppedBecause: entry.killedBecause } : {}) };
   }
 }
 
@@ -239,4 +267,137 @@ class OutputCollector {
     this.flush();
     await this.flushing;
   }
+}
+
+/** How a local attempt ended. */
+interface AttemptEnded {
+  startedAt: number;
+  stoppedAt: number;
+  image: string;
+  /** The container never ran: the reason, with the prefix ECS uses (CannotStartContainerError: …). */
+  cannotStart?: string;
+  exitCode?: number;
+  /** Ended at its Batch attempt timeout. */
+  timedOut?: boolean;
+  /** Stopped by Sundial (kill, reaper, a deadline): the reason given to TerminateJob / StopTask. */
+  stoppedBecause?: string;
+}
+
+/** The part of `DescribeJobs`' JobDetail the local executor can tell (test/fixtures/aws/batch-*.json). */
+export interface LocalBatchJob {
+  JobArn: string;
+  JobName: string;
+  JobId: string;
+  JobQueue: string;
+  JobDefinition: string;
+  Status: 'SUCCEEDED' | 'FAILED';
+  StatusReason: string;
+  Attempts: Array<{ Container: { ExitCode?: number; Reason?: string }; StartedAt: number; StoppedAt: number; StatusReason: string }>;
+  CreatedAt: number;
+  StartedAt: number;
+  StoppedAt: number;
+  DependsOn: never[];
+  Parameters: Record<string, string>;
+  Container: { Image: string; Command: string[]; ExitCode?: number; Reason?: string };
+  Timeout: { AttemptDurationSeconds: number };
+  Tags: Record<string, string>;
+  PlatformCapabilities: string[];
+}
+
+/** The part of `DescribeTasks`' Task the local executor can tell (test/fixtures/aws/ecs-*.json). */
+export interface LocalEcsTask {
+  ClusterArn: string;
+  TaskArn: string;
+  TaskDefinitionArn: string;
+  StartedBy: string;
+  LastStatus: 'STOPPED';
+  DesiredStatus: 'STOPPED';
+  LaunchType: 'FARGATE';
+  Containers: Array<{ TaskArn: string; Name: string; Image: string; LastStatus: 'STOPPED'; ExitCode?: number; Reason?: string }>;
+  Overrides: { ContainerOverrides: Array<{ Name: string }> };
+  StopCode: 'EssentialContainerExited' | 'UserInitiated' | 'TaskFailedToStart';
+  StoppedReason: string;
+  CreatedAt: number;
+  StartedAt: number;
+  StoppingAt: number;
+  StoppedAt: number;
+}
+
+const LOCAL_ARN = 'local:000000000000';
+
+function imageOf(def: TaskDefinition): string {
+  const image = def.executable.docker_image_command ?? def.executable.batch_image_command;
+  return image ? `${image.image}:${image.tag}` : 'local:/bin/sh';
+}
+
+/** The job as AWS Batch would describe it after this attempt (Batch: Status, StatusReason, exit code). */
+function batchJob(input: BatchJobRequest, ended: AttemptEnded, createdAt: number): LocalBatchJob {
+  const jobId = `local-${input.JobName}`;
+  const [status, statusReason] = ended.cannotStart
+    ? (['FAILED', 'Task failed to start'] as const)
+    : ended.timedOut
+      ? (['FAILED', BATCH_TIMEOUT_REASON] as const)
+      : ended.stoppedBecause
+        ? (['FAILED', ended.stoppedBecause] as const)
+        : ([ended.exitCode === 0 ? 'SUCCEEDED' : 'FAILED', ESSENTIAL_CONTAINER_EXITED] as const);
+  const container = {
+    ...(ended.exitCode === undefined ? {} : { ExitCode: ended.exitCode }),
+    ...(ended.cannotStart ? { Reason: ended.cannotStart } : {}),
+  };
+  return {
+    JobArn: `arn:aws:batch:${LOCAL_ARN}:job/${jobId}`,
+    JobName: input.JobName,
+    JobId: jobId,
+    JobQueue: input.JobQueue,
+    JobDefinition: input.JobDefinition,
+    Status: status,
+    StatusReason: statusReason,
+    Attempts: [{ Container: container, StartedAt: ended.startedAt, StoppedAt: ended.stoppedAt, StatusReason: statusReason }],
+    CreatedAt: createdAt,
+    StartedAt: ended.startedAt,
+    StoppedAt: ended.stoppedAt,
+    DependsOn: [],
+    Parameters: {},
+    Container: { Image: ended.image, Command: input.ContainerOverrides?.Command ?? [], ...container },
+    Timeout: { AttemptDurationSeconds: input.Timeout?.AttemptDurationSeconds ?? DEFAULT_TIMEOUT_SECONDS },
+    Tags: {},
+    PlatformCapabilities: ['FARGATE'],
+  };
+}
+
+/** The task as ECS would describe it after this attempt (stop code, stopped reason, the container's exit). */
+function ecsTask(input: EcsTaskRequest, ended: AttemptEnded, createdAt: number): LocalEcsTask {
+  const taskArn = `arn:aws:ecs:${LOCAL_ARN}:task/local/${input.StartedBy}`;
+  const [stopCode, stoppedReason] = ended.cannotStart
+    ? (['TaskFailedToStart', ended.cannotStart] as const)
+    : ended.stoppedBecause
+      ? (['UserInitiated', ended.stoppedBecause] as const)
+      : (['EssentialContainerExited', ESSENTIAL_CONTAINER_EXITED] as const);
+  return {
+    ClusterArn: `arn:aws:ecs:${LOCAL_ARN}:cluster/local`,
+    TaskArn: taskArn,
+    TaskDefinitionArn: `arn:aws:ecs:${LOCAL_ARN}:task-definition/${input.TaskDefinition}`,
+    StartedBy: input.StartedBy,
+    LastStatus: 'STOPPED',
+    DesiredStatus: 'STOPPED',
+    LaunchType: 'FARGATE',
+    Containers: [
+      {
+        TaskArn: taskArn,
+        Name: ECS_CONTAINER_NAME,
+        Image: ended.image,
+        LastStatus: 'STOPPED',
+        ...(ended.exitCode === undefined ? {} : { ExitCode: ended.exitCode }),
+        ...(ended.cannotStart ? { Reason: ended.cannotStart } : {}),
+      },
+    ],
+    // The container names only: the environment carries the attempt's token, and Record needs none of it.
+    Overrides: { ContainerOverrides: (input.Overrides?.ContainerOverrides ?? []).map((c) => ({ Name: c.Name })) },
+    StopCode: stopCode,
+    StoppedReason: stoppedReason,
+    CreatedAt: createdAt,
+    StartedAt: ended.startedAt,
+    StoppingAt: ended.stoppedAt,
+    StoppedAt: ended.stoppedAt,
+  };
 }

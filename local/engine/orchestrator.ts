@@ -8,6 +8,7 @@ import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctio
 import { type PrepareRequest, type PrepareState, STATE } from '../../lambdas/engine/contract';
 import type { Engine } from '../../lambdas/engine/engine';
 import type { Orchestrator } from '../../lambdas/engine/ports';
+import { executionFailure } from '../../lambdas/domain/attempt-failure';
 import type { LocalExecutor } from './executor';
 
 type Json = Parameters<StateMachine['run']>[0];
@@ -63,7 +64,9 @@ export class LocalOrchestrator implements Orchestrator {
     try {
       await execution.result;
     } catch (err) {
-      const reason = `the task execution failed: ${(err as Error).message}`;
+      // As the abandon rule reads it deployed: the execution's error and cause, without a Step Functions name.
+      const failed = ((err as Error).cause as Error | undefined) ?? (err as Error);
+      const reason = executionFailure('FAILED', failed.name, failed.message);
       this.log(`error execution ${name}: ${reason}`);
       await this.engine?.abandon(input, reason).catch((e) => this.log(`error could not end task ${input.task_definition_name}: ${e}`));
     } finally {

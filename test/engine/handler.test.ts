@@ -93,9 +93,9 @@ describe('engine handler', () => {
   });
 
   it.each([
-    ['FAILED', 'States.Runtime', 'The JSONPath $.StopCode could not be found', 'task execution failed (States.Runtime: The JSONPath $.StopCode could not be found)'],
-    ['TIMED_OUT', null, null, 'task execution timed out'],
-    ['ABORTED', 'Sundial.Killed', 'killed by operator', 'task execution aborted (Sundial.Killed: killed by operator)'],
+    ['FAILED', 'States.Runtime', 'The JSONPath $.StopCode could not be found', 'the task execution failed: The JSONPath $.StopCode could not be found'],
+    ['TIMED_OUT', null, null, 'the task execution timed out'],
+    ['ABORTED', 'Sundial.Killed', 'killed by operator', 'the task execution aborted: killed by operator'],
   ])('abandons the task of an execution that ended %s', async (status, error, cause, reason) => {
     // Prepare
     const abandon = vi.spyOn(Engine.prototype, 'abandon').mockResolvedValue();
