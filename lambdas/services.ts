@@ -11,6 +11,8 @@ import { SfnOrchestrator, TASK_STATE_MACHINE_ARN_ENV } from './adapters/sfn';
 import { requireEnv } from './config';
 import { Engine, type EngineDeps } from './engine/engine';
 import { notifyListenerFromEnv } from './notify/dispatch';
+import { pagerDutyUrlsFromEnv } from './notify/env';
+import type { PagerDutyUrlPolicy } from './notify/pagerduty-url';
 import type { Launcher, Orchestrator, Scheduler } from './engine/ports';
 import { Schedules } from './engine/schedules';
 import { retentionDaysFromEnv } from './domain/retention';
@@ -24,6 +26,8 @@ export interface Services extends CoreServices {
   schedules: Schedules;
   /** Where a task attempt's container output is read: CloudWatch Logs deployed; absent = captured output (local). */
   taskOutput?: TaskOutputSource;
+  /** Where a definition's PagerDuty `api_url` may point (PUT refuses the rest). @default PagerDuty's hosts only */
+  pagerDutyUrls?: PagerDutyUrlPolicy;
 }
 
 /**
@@ -112,6 +116,7 @@ export function servicesFromEnv(): Services {
     now,
     logger,
     taskOutput: { read: (request) => (output ??= new CloudWatchTaskOutput(taskOutputConfigFromEnv())).read(request) },
+    pagerDutyUrls: pagerDutyUrlsFromEnv(),
     get engine() {
       return build().engine;
     },

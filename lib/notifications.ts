@@ -6,7 +6,8 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { NOTIFY_FUNCTION_NAME_ENV, NOTIFY_PUBLIC_URL_ENV, NOTIFY_SENDER_ENV } from '../lambdas/notify/env';
+import { NOTIFY_CONSOLE_URL_ENV, NOTIFY_FUNCTION_NAME_ENV, NOTIFY_SENDER_ENV, PAGERDUTY_HOSTS_ENV } from '../lambdas/notify/env';
+import { withPagerDutyHosts } from '../lambdas/notify/pagerduty-url';
 import type { SundialStore } from './store';
 import { lambdaEntry, SundialFunction } from './sundial-function';
 
@@ -15,6 +16,12 @@ export const NOTIFICATION_SENDER_CONTEXT = 'sundial:notificationSender';
 
 /** cdk context key of the SES identity the sender belongs to, when it is a domain (`example.com`). */
 export const NOTIFICATION_IDENTITY_CONTEXT = 'sundial:notificationIdentity';
+
+/**
+ * cdk context key of the hosts a PagerDuty `api_url` may name beside PagerDuty's own Events API hosts
+ * (`cdk deploy -c sundial:pagerDutyHosts=a.example.com,b.example.com`), e.g. an egress proxy.
+ */
+export const PAGERDUTY_HOSTS_CONTEXT = 'sundial:pagerDutyHosts';
 
 /** A sender or identity that SES could not send from. */
 export class InvalidNotificationSenderError extends Error {
@@ -32,8 +39,13 @@ export interface SundialNotificationsProps {
   /** The Sundial table: runs and definitions are read, delivery marks and counters written. */
   readonly store: SundialStore;
 
-  /** Base URL of the API: emails and incidents link to `${apiUrl}/api/processes/{id}`. */
-  readonly apiUrl: string;
+  /**
+   * Hosts (`host` or `host:port`) a PagerDuty `api_url` may name over https, beside PagerDuty's Events
+   * API hosts (`events.pagerduty.com`, `events.eu.pagerduty.com`), which are always allowed.
+   *
+   * @default - PagerDuty's hosts only
+   */
+  readonly pagerDutyHosts?: string | readonly string[];
 
   /**
    * The SES From address of notification emails (a bare address, e.g. `sundial@example.com`), verified
@@ -97,6 +109,9 @@ export class SundialNotifications extends Construct {
   /** ARN of the SES identity the function may send from, if any. */
   public readonly senderIdentityArn?: string;
 
+  /** Every host a PagerDuty `api_url` may name (PagerDuty's, then `pagerDutyHosts`). */
+  public readonly pagerDutyHosts: readonly string[];
+
   constructor(scope: Construct, id: string, props: SundialNotificationsProps) {
     super(scope, id);
     const sender = props.sender?.trim() || undefined;
@@ -117,6 +132,7 @@ export class SundialNotifications extends Construct {
       throw new InvalidNotificationSenderError('senderIdentity', props.senderIdentity, 'a sender beside it');
     }
     this.sender = sender;
+    this.pagerDutyHosts = withPagerDutyHosts(props.pagerDutyHosts);
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -139,7 +155,7 @@ export class SundialNotifications extends Construct {
       logRetention: props.logRetention,
       logRemovalPolicy: props.logRemovalPolicy,
       environment: {
-        [NOTIFY_PUBLIC_URL_ENV]: props.apiUrl,
+        [PAGERDUTY_HOSTS_ENV]: this.pagerDutyHosts.join(','),
         ...(sender ? { [NOTIFY_SENDER_ENV]: sender } : {}),
       },
     });
@@ -162,6 +178,23 @@ export class SundialNotifications extends Construct {
         }),
       );
     }
+  }
+
+  /**
+   * Links runs in emails and PagerDuty incidents to their page in the web console at `consoleUrl`
+   * (`${consoleUrl}/#/run/{id}`). Without it, emails name the run's API path as text: the API takes
+   * SigV4-signed requests only, so a link to it would open nothing in a browser.
+   */
+  public linkRunsTo(consoleUrl: string): void {
+    this.notifyFunction.addEnvironment(NOTIFY_CONSOLE_URL_ENV, consoleUrl);
+  }
+
+  /**
+   * Gives `fn` the PagerDuty URL rule of the notify function (`SUNDIAL_PAGERDUTY_HOSTS`), for a function
+   * that validates definitions (the API: a PUT whose `api_url` the notify function would refuse is a 400).
+   */
+  public sharePagerDutyHosts(fn: lambda.Function): void {
+    fn.addEnvironment(PAGERDUTY_HOSTS_ENV, this.pagerDutyHosts.join(','));
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * Notifications in local mode: the same {@link Notifier} as deployed, with emails going to the outbox
  * (`$SUNDIAL_DATA_DIR/outbox`) and PagerDuty events to each definition's `api_url` (point it at a local
- * receiver to see them). It works in the background so that ending a run never waits for a delivery
+ * receiver to see them: unlike deployed, loopback URLs are allowed, see {@link localPagerDutyUrls}).
+ * Links to runs go to the local console's run page, served at the same base URL. It works in the background so that ending a run never waits for a delivery
  * and its retries, one run ending after the other per definition, so that a trigger and the resolve
  * that follows it reach PagerDuty in order.
  */
@@ -9,7 +10,8 @@ import { join } from 'node:path';
 import { PagerDutyEventsClient } from '../lambdas/adapters/pagerduty';
 import type { RunListener } from '../lambdas/engine/ports';
 import type { Logger } from '../lambdas/logger';
-import { runLink } from '../lambdas/notify/env';
+import { consoleRunLink, pagerDutyUrlsFromEnv } from '../lambdas/notify/env';
+import type { PagerDutyUrlPolicy } from '../lambdas/notify/pagerduty-url';
 import { Notifier, type RunEnded } from '../lambdas/notify/notifier';
 import type { RetryOptions } from '../lambdas/notify/retry';
 import type { Store } from '../lambdas/store';
@@ -22,8 +24,10 @@ export interface LocalNotifierOptions {
   dataDir?: string;
   /** One line per email and per failure. */
   log: (line: string) => void;
-  /** Base URL of the API, for links to runs (a function: the port is known only once the server listens). */
+  /** Base URL of the API and console, for links to runs (a function: the port is known only once the server listens). */
   publicUrl: string | (() => string);
+  /** Where PagerDuty events may go. @default {@link localPagerDutyUrls} */
+  pagerDutyUrls?: PagerDutyUrlPolicy;
   /** Structured logger for decisions and deliveries. @default lines through `log` */
   logger?: Logger;
   /** @default LOCAL_SENDER */
@@ -36,6 +40,15 @@ export interface LocalNotifierOptions {
 export interface LocalNotifier extends RunListener {
   drain(): Promise<void>;
   readonly outboxDir: string | undefined;
+}
+
+/**
+ * The local mode's PagerDuty URL rule: the deployed one (PagerDuty's hosts, plus `SUNDIAL_PAGERDUTY_HOSTS`)
+ * and loopback, over http or https, so that a receiver on this machine can stand in for PagerDuty.
+ * Link-local, private and other hosts stay refused, and so do credentials in the URL.
+ */
+export function localPagerDutyUrls(): PagerDutyUrlPolicy {
+  return pagerDutyUrlsFromEnv(true);
 }
 
 function lineLogger(log: (line: string) => void): Logger {
@@ -52,8 +65,8 @@ export function createLocalNotifier(options: LocalNotifierOptions): LocalNotifie
   const notifier = new Notifier({
     store: options.store,
     email: { sender: new OutboxEmailSender(outboxDir, options.log), from: options.from ?? LOCAL_SENDER },
-    pagerduty: new PagerDutyEventsClient(),
-    runUrl: (id) => runLink(baseUrl(), id),
+    pagerduty: new PagerDutyEventsClient({ urls: options.pagerDutyUrls ?? localPagerDutyUrls() }),
+    runUrl: (id) => consoleRunLink(baseUrl(), id),
     logger,
     retry: options.retry,
   });

@@ -22,7 +22,7 @@ import { loadTaskDefinition } from './engine/asl';
 import { LocalExecutor } from './engine/executor';
 import { LocalOrchestrator } from './engine/orchestrator';
 import { nodeListener } from './http-adapter';
-import { createLocalNotifier } from './notifier';
+import { createLocalNotifier, localPagerDutyUrls } from './notifier';
 import { LocalScheduler } from './scheduler';
 import { LocalSweeper } from './sweeper';
 import { loadOrCreateTokenKey } from './token-key';
@@ -82,7 +82,8 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   const executor = new LocalExecutor({ store, log });
   const orchestrator = new LocalOrchestrator(await loadTaskDefinition(), executor, log);
   let url = '';
-  const notifier = createLocalNotifier({ store, dataDir: options.dataDir, log, publicUrl: () => url, logger });
+  const pagerDutyUrls = localPagerDutyUrls();
+  const notifier = createLocalNotifier({ store, dataDir: options.dataDir, log, publicUrl: () => url, logger, pagerDutyUrls });
   const now = () => new Date();
   // Ticks go through Schedules.tick, as the engine Lambda's `tick` action does deployed.
   const scheduler: LocalScheduler = new LocalScheduler({ fire: (name, time): Promise<unknown> => schedules.tick(name, time.toISOString()), now, log });
@@ -100,7 +101,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   });
   orchestrator.attach(engine);
   schedules.attach(engine);
-  const services: Services = { store, engine, schedules, tokenKey: async () => key, now, logger };
+  const services: Services = { store, engine, schedules, tokenKey: async () => key, now, logger, pagerDutyUrls };
   const callbacks = callbackRoutes(services);
   const router = createRouter([...operatorRoutes(services), ...callbacks], logger);
   // Deployed, API Gateway sends the callback routes to the callbacks function and the rest to the API function.

@@ -15,6 +15,7 @@ import {
   triggerQuery,
 } from '../domain/models';
 import { parseProcessDefinition } from '../domain/validate';
+import { checkPagerDutyUrls, DEPLOYED_PAGERDUTY_URLS } from '../notify/pagerduty-url';
 import { restoreMaskedSecrets } from '../notify/secrets';
 import { defineRoute, type Route } from '../http/route';
 import { empty, json, text } from '../http/types';
@@ -65,8 +66,11 @@ export function operatorRoutes(s: Services): Route[] {
       body: definitionBody,
       handler: async ({ path, body }) => {
         const previous = (await s.store.definitions.get(path.process_definition_name))?.definition;
-        // A GET answer PUT back carries masked service keys: keep the stored ones.
-        const def = restoreMaskedSecrets(parseProcessDefinition(body, path.process_definition_name), previous);
+        const parsed = parseProcessDefinition(body, path.process_definition_name);
+        // A service key goes where api_url says: only to PagerDuty's hosts (locally also loopback).
+        checkPagerDutyUrls(parsed.notifications, s.pagerDutyUrls ?? DEPLOYED_PAGERDUTY_URLS);
+        // A GET answer PUT back carries masked service keys: keep the stored ones (for the same api_url only).
+        const def = restoreMaskedSecrets(parsed, previous);
         // What the scheduler cannot fire is refused before anything is written.
         s.schedules.spec(def, previous);
         const { created, stored } = await s.store.definitions.put(def, s.now().toISOString());

@@ -10,7 +10,7 @@ import { SesEmailSender } from '../adapters/ses';
 import { requireEnv } from '../config';
 import { createLogger } from '../logger';
 import { createDb, Store } from '../store';
-import { NOTIFY_PUBLIC_URL_ENV, NOTIFY_SENDER_ENV, runLink } from './env';
+import { consoleRunLink, NOTIFY_CONSOLE_URL_ENV, NOTIFY_SENDER_ENV, pagerDutyUrlsFromEnv } from './env';
 import { Notifier, type NotifyReport, type RunEnded } from './notifier';
 
 /** An event that is not a run that ended (it ends in the dead-letter queue, for a human to look at). */
@@ -21,17 +21,21 @@ export class InvalidNotifyEventError extends Error {
   }
 }
 
-/** A notifier from the environment: `TABLE_NAME`, `SUNDIAL_URL`, and `NOTIFY_SENDER` if emails may go out. */
+/**
+ * A notifier from the environment: `TABLE_NAME`; `NOTIFY_SENDER` if emails may go out;
+ * `SUNDIAL_CONSOLE_URL` if a console is deployed (links to runs); `SUNDIAL_PAGERDUTY_HOSTS` if an
+ * operator allowed more PagerDuty hosts.
+ */
 export function notifierFromEnv(): Notifier {
   const logger = createLogger();
-  const baseUrl = requireEnv(NOTIFY_PUBLIC_URL_ENV);
+  const consoleUrl = process.env[NOTIFY_CONSOLE_URL_ENV];
   const from = process.env[NOTIFY_SENDER_ENV];
   if (!from) logger.warn(`${NOTIFY_SENDER_ENV} is not set: email notifications will not be delivered`);
   return new Notifier({
     store: new Store(createDb(requireEnv('TABLE_NAME'))),
     ...(from ? { email: { sender: new SesEmailSender(), from } } : {}),
-    pagerduty: new PagerDutyEventsClient(),
-    runUrl: (id) => runLink(baseUrl, id),
+    pagerduty: new PagerDutyEventsClient({ urls: pagerDutyUrlsFromEnv() }),
+    ...(consoleUrl ? { runUrl: (id: string) => consoleRunLink(consoleUrl, id) } : {}),
     logger,
   });
 }

@@ -37,8 +37,12 @@ export interface NotifierDeps {
    */
   email?: { sender: EmailSender; from: string };
   pagerduty: PagerDutySender;
-  /** Link to a run in emails and PagerDuty incidents. */
-  runUrl: (processId: string) => string;
+  /**
+   * Link to a run's page in the web console, for emails and PagerDuty incidents. Absent when no console
+   * is deployed: the operator API is SigV4-signed, so a link to it would open nothing in a browser;
+   * emails then name the run's API path as text, and incidents carry no link.
+   */
+  runUrl?: (processId: string) => string;
   logger: Logger;
   /** Retries of each delivery. @default 4 attempts, 1 s base backoff with full jitter */
   retry?: RetryOptions;
@@ -142,7 +146,7 @@ export class Notifier implements RunListener {
     const rendered = renderRunEmail({
       run,
       not_run: slots.filter((s) => !ran.has(s.name)).map((s) => ({ task_definition_name: s.name, status: s.status === 'blocked' ? 'blocked' : 'not run' })),
-      run_url: this.d.runUrl(run.process_id),
+      ...(this.d.runUrl ? { run_url: this.d.runUrl(run.process_id) } : {}),
       why,
     });
     const message = { ...rendered, from, to, id: `${endTime.replace(/[^0-9]/g, '')}-${run.process_id}`, date: endTime };
@@ -169,7 +173,7 @@ export class Notifier implements RunListener {
     if ((await this.marks.get(run.process_id, endTime, channel)) !== undefined) return { ...base, outcome: 'already done', attempts: 0 };
     const event =
       action === 'trigger'
-        ? triggerEvent(pd.service_key, run, consecutiveFailures, this.d.runUrl(run.process_id))
+        ? triggerEvent(pd.service_key, run, consecutiveFailures, this.d.runUrl?.(run.process_id))
         : resolveEvent(pd.service_key, run.process_definition_name);
     let stale = false;
     const result = await deliverWithRetry(async () => {

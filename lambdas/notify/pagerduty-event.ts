@@ -10,8 +10,11 @@ export function dedupKey(processDefinitionName: string): string {
 /** Events API v2 limit on `payload.summary`. */
 const SUMMARY_MAX = 1024;
 
-/** A trigger for the definition's incident, about `run` (failed), the `consecutiveFailures`-th failure in a row. */
-export function triggerEvent(routingKey: string, run: Process, consecutiveFailures: number, runUrl: string): PagerDutyEvent {
+/**
+ * A trigger for the definition's incident, about `run` (failed), the `consecutiveFailures`-th failure in
+ * a row; `runUrl` (the run's console page) becomes the incident's link when there is one.
+ */
+export function triggerEvent(routingKey: string, run: Process, consecutiveFailures: number, runUrl?: string): PagerDutyEvent {
   const failedTasks = [...new Set(run.task.filter((t) => t.status === 'failed').map((t) => t.task_definition_name))];
   const summary =
     `Sundial: ${run.process_definition_name} failed` +
@@ -40,8 +43,7 @@ export function triggerEvent(routingKey: string, run: Process, consecutiveFailur
       },
     },
     client: 'Sundial',
-    client_url: runUrl,
-    links: [{ href: runUrl, text: `Run ${run.process_id}` }],
+    ...(runUrl ? { client_url: runUrl, links: [{ href: runUrl, text: `Run ${run.process_id}` }] } : {}),
   };
 }
 

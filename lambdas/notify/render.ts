@@ -1,7 +1,7 @@
 /**
  * The email about a run that ended: subject (process, outcome, run id), and a body in plain text and
  * HTML listing each task with its status, attempts and duration, the failed tasks' last log lines, and
- * a link to the run.
+ * a link to the run's page in the web console (or, with no console, the run's API path as text).
  */
 import type { Process, Task } from '../domain/models';
 
@@ -22,8 +22,11 @@ export interface RunEmail {
   run: Process;
   /** Tasks that never got an attempt (blocked, or not started when the run was killed). */
   not_run?: Array<{ task_definition_name: string; status: string }>;
-  /** Link to the run (`GET /api/processes/{id}`). */
-  run_url: string;
+  /**
+   * Link to the run's page in the web console. Absent (no console): the email names the run's API path
+   * as text instead, since the API answers SigV4-signed requests only and a link to it opens nothing.
+   */
+  run_url?: string;
   /** Why the notification went out (e.g. "succeeded -> failed"), shown in the footer. */
   why?: string;
 }
@@ -97,7 +100,7 @@ export function renderRunEmail(email: RunEmail): RenderedEmail {
     ['Run', run.process_id],
     ['Started', run.start_time],
     ...(run.end_time ? ([['Ended', `${run.end_time} (${runDuration})`]] as Array<[string, string]>) : []),
-    ['Link', email.run_url],
+    email.run_url === undefined ? ['API', `GET /api/processes/${run.process_id} (operator API, IAM-signed requests only)`] : ['Link', email.run_url],
   ];
 
   const width = (k: keyof (typeof rows)[number], title: string) => Math.max(title.length, ...rows.map((r) => r[k].length));

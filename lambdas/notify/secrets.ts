@@ -1,10 +1,12 @@
 /**
  * PagerDuty service keys (routing keys) are secrets: GET answers show them masked (`****` and the last
  * four characters), logs never show them, and a PUT that carries a key exactly as GET masked it keeps
- * the stored key, so that a definition read with GET can be PUT back without destroying its secrets.
+ * the stored key (for an unchanged `api_url` only), so that a definition read with GET can be PUT back
+ * without destroying its secrets.
  */
 import { BadRequestError } from '../domain/errors';
 import type { Notification, ProcessDefinition } from '../domain/models';
+import { enqueueUrl } from './pagerduty-url';
 
 const MASK = '****';
 /** Keys this short or shorter are masked whole: their last four characters would be most of them. */
@@ -31,27 +33,34 @@ export function maskDefinitionSecrets<T extends { notifications?: Notification[]
 }
 
 /**
- * Puts back the stored service key wherever an incoming definition carries it masked. The stored key
- * at the same position wins; else the one stored key with that mask. A masked value that matches no
- * stored key (or several different ones) is a 400: storing it would lose the real key.
+ * Puts back the stored service key wherever an incoming definition carries it masked, but only a key
+ * stored with the same `api_url`: the key is sent to `api_url`, so keeping it for another URL would let
+ * anyone allowed to PUT have it posted to a host of their choosing. The stored key at the same position
+ * wins; else the one stored key with that mask and that `api_url`. A masked value that matches no such
+ * key (or several different ones) is a 400 naming the `service_key`: send the key itself.
  *
  * Call it in `PUT /api/process_definitions/{name}` between parsing and storing.
  */
 export function restoreMaskedSecrets(incoming: ProcessDefinition, stored: Pick<ProcessDefinition, 'notifications'> | undefined): ProcessDefinition {
   if (!incoming.notifications?.some((n) => n.pagerduty && isMasked(n.pagerduty.service_key))) return incoming;
-  const storedKeys = (stored?.notifications ?? []).map((n) => n.pagerduty?.service_key);
+  const storedKeys = (stored?.notifications ?? []).flatMap((n, i) =>
+    n.pagerduty ? [{ at: i, key: n.pagerduty.service_key, endpoint: enqueueUrl(n.pagerduty.api_url) }] : [],
+  );
   const notifications = incoming.notifications.map((n, i) => {
     const masked = n.pagerduty?.service_key;
     if (!n.pagerduty || masked === undefined || !isMasked(masked)) return n;
-    const samePlace = storedKeys[i];
-    const candidates = [...new Set(storedKeys.filter((k): k is string => k !== undefined && maskSecret(k) === masked))];
-    const key = samePlace !== undefined && maskSecret(samePlace) === masked ? samePlace : candidates.length === 1 ? candidates[0] : undefined;
+    const endpoint = enqueueUrl(n.pagerduty.api_url);
+    const sameMask = storedKeys.filter((k) => maskSecret(k.key) === masked);
+    const sameEndpoint = sameMask.filter((k) => k.endpoint === endpoint);
+    const samePlace = sameEndpoint.find((k) => k.at === i);
+    const candidates = [...new Set(sameEndpoint.map((k) => k.key))];
+    const key = samePlace?.key ?? (candidates.length === 1 ? candidates[0] : undefined);
     if (key === undefined) {
-      throw new BadRequestError(
-        `service_key is masked ("${masked}") and matches ${candidates.length === 0 ? 'no' : 'more than one'} stored key: send the key itself`,
-        `notifications.${i}.pagerduty.service_key`,
-        'invalid_field',
-      );
+      const why =
+        sameEndpoint.length === 0 && sameMask.length > 0
+          ? `the stored key with this mask is for another api_url; a masked key is kept only when api_url is unchanged`
+          : `it matches ${candidates.length === 0 ? 'no' : 'more than one'} stored key`;
+      throw new BadRequestError(`service_key is masked ("${masked}") and ${why}: send the key itself`, `notifications.${i}.pagerduty.service_key`, 'invalid_field');
     }
     return { ...n, pagerduty: { ...n.pagerduty, service_key: key } };
   });

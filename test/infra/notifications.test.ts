@@ -6,7 +6,7 @@
 import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it, test } from 'vitest';
-import { InvalidNotificationSenderError, Sundial, SundialNotifications, type SundialNotificationsProps } from '../../lib/index';
+import { InvalidNotificationSenderError, PAGERDUTY_HOSTS_CONTEXT, Sundial, SundialNotifications, type SundialNotificationsProps } from '../../lib/index';
 import { actionsOf, allPolicyStatements, logicalIdByPath, nagFindings, newApp } from './support';
 
 const SENDER = 'sundial@example.com';
@@ -99,14 +99,19 @@ describe('SES permission', () => {
 describe('the notify function', () => {
   const { template } = synth();
 
-  it('gets the sender, the API URL and the table', () => {
+  it('gets the sender, the table and the PagerDuty hosts, and no API URL (emails link to the console, not the SigV4 API)', () => {
     // Assess
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('^Sundial notifications'),
       Runtime: 'nodejs24.x',
       Timeout: 90,
       Environment: {
-        Variables: Match.objectLike({ NOTIFY_SENDER: SENDER, SUNDIAL_URL: Match.anyValue(), TABLE_NAME: Match.anyValue() }),
+        Variables: Match.objectLike({
+          NOTIFY_SENDER: SENDER,
+          TABLE_NAME: Match.anyValue(),
+          SUNDIAL_PAGERDUTY_HOSTS: 'events.pagerduty.com,events.eu.pagerduty.com',
+          SUNDIAL_URL: Match.absent(),
+        }),
       },
     });
   });
@@ -162,5 +167,64 @@ describe('cdk-nag AwsSolutions', () => {
 
     // Assess
     expect(findings, JSON.stringify(findings, null, 2)).toEqual([]);
+  });
+});
+
+/** The environment variables of the function at `pathSuffix`. */
+function envOf(template: Template, pathSuffix: string): Record<string, unknown> {
+  return template.findResources('AWS::Lambda::Function')[logicalIdByPath(template, 'AWS::Lambda::Function', pathSuffix)]?.Properties.Environment.Variables;
+}
+
+const NOTIFY_FN = '/Notifications/Handler/Function/Resource';
+const API_FN = '/Api/ApiHandler/Function/Resource';
+
+describe('PagerDuty hosts', () => {
+  it('are extended by the cdk context value sundial:pagerDutyHosts, on the notify and API functions', () => {
+    // Prepare: as `cdk deploy -c sundial:pagerDutyHosts=a.example.com,B.example.com` gives it
+    const app = newApp();
+    app.node.setContext(PAGERDUTY_HOSTS_CONTEXT, 'a.example.com,B.example.com');
+
+    // Act
+    const template = Template.fromStack(build(app).stack);
+
+    // Assess
+    const hosts = 'events.pagerduty.com,events.eu.pagerduty.com,a.example.com,b.example.com';
+    expect(envOf(template, NOTIFY_FN).SUNDIAL_PAGERDUTY_HOSTS).toBe(hosts);
+    expect(envOf(template, API_FN).SUNDIAL_PAGERDUTY_HOSTS).toBe(hosts);
+  });
+
+  it('refuse a context value that is not a list of host names, quoting it', () => {
+    // Prepare
+    const app = newApp();
+    app.node.setContext(PAGERDUTY_HOSTS_CONTEXT, 'a.example.com,https://evil.example.com/x');
+
+    // Act / Assess
+    expect(() => build(app)).toThrow('got "https://evil.example.com/x"');
+  });
+});
+
+describe('links to runs', () => {
+  it('go to the console: the notify function gets the CloudFront URL', () => {
+    // Prepare
+    const { stack, sundial } = build();
+    const template = Template.fromStack(stack);
+    const distributionId = logicalIdByPath(template, 'AWS::CloudFront::Distribution', '/Console/Distribution/Resource');
+
+    // Assess
+    expect(sundial.console).toBeDefined();
+    expect(envOf(template, NOTIFY_FN).SUNDIAL_CONSOLE_URL).toEqual({ 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }]] });
+  });
+
+  it('are not made without a console (console: false): no console URL, and no API URL to link to instead', () => {
+    // Prepare
+    const stack = new Stack(newApp(), 'NoConsole');
+    new Sundial(stack, 'Sundial', { console: false });
+
+    // Act
+    const env = envOf(Template.fromStack(stack), NOTIFY_FN);
+
+    // Assess
+    expect(env.SUNDIAL_CONSOLE_URL).toBeUndefined();
+    expect(env.SUNDIAL_URL).toBeUndefined();
   });
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Api, metricValue, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
-import { type PagerDutyReceiver, startPagerDutyReceiver } from './support';
+import { eventually, type PagerDutyReceiver, startPagerDutyReceiver } from './support';
 
 const KEY = 'e2eR0UTINGkey00000000000000000042';
 
@@ -43,17 +43,6 @@ function readEml(file: string): { headers: Record<string, string>; text: string;
   const headers = Object.fromEntries(head.split('\r\n').map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 2)]));
   const plain = raw.split('Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n')[1] ?? '';
   return { headers, text: fromQuotedPrintable(plain.split('\r\n--sundial-')[0] ?? ''), raw };
-}
-
-/** Polls until `check` answers a value, or fails with what it last saw. */
-async function eventually<T>(what: string, check: () => T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Triggers a run and polls it until it is no longer running. */
@@ -113,7 +102,9 @@ describe('notifications in local mode', () => {
     expect(messages[0]?.text).toContain('boom on run 1');
     expect(messages[1]?.text).toContain('boom on run 2');
     expect(messages[2]?.text).toMatch(/ {2}work +succeeded +1 {2}\d/);
-    expect(messages[2]?.text).toContain(`${t.url}/api/processes/${runs[2]?.process_id}`);
+    // The link opens the run in the local console (served at the same base URL), not the API.
+    expect(messages[2]?.text).toContain(`Link:    ${t.url}/#/run/${runs[2]?.process_id}`);
+    expect(receiver.events[0]?.body.links).toEqual([{ href: `${t.url}/#/run/${runs[1]?.process_id}`, text: `Run ${runs[1]?.process_id}` }]);
 
     // Assess: PagerDuty — nothing on the first failure (threshold 2), trigger on the second, resolve on the success
     expect(receiver.events.map((e) => [e.path, e.body.event_action, e.body.dedup_key, e.body.routing_key])).toEqual([

@@ -1,6 +1,7 @@
 /** The email about a run: subject, task table (status, attempts, duration), failed tasks' last log lines, link; HTML escaped. */
 import { describe, expect, it, test } from 'vitest';
 import type { Process, Task } from '../../lambdas/domain/models';
+import { consoleRunLink } from '../../lambdas/notify/env';
 import { formatDuration, LOG_LINES_PER_TASK, renderRunEmail, summarizeTasks } from '../../lambdas/notify/render';
 
 const at = (s: number) => new Date(Date.parse('2026-03-01T12:00:00.000Z') + s * 1000).toISOString();
@@ -68,7 +69,7 @@ describe('renderRunEmail', () => {
   const email = renderRunEmail({
     run,
     not_run: [{ task_definition_name: 'report', status: 'blocked' }],
-    run_url: `https://sundial.example.com/api/processes/${run.process_id}`,
+    run_url: consoleRunLink('https://d111111abcdef8.cloudfront.net', run.process_id),
     why: 'the run failed',
   });
 
@@ -87,7 +88,7 @@ describe('renderRunEmail', () => {
       `Run:     ${run.process_id}`,
       `Started: ${at(0)}`,
       `Ended:   ${at(185)} (3m 5s)`,
-      `Link:    https://sundial.example.com/api/processes/${run.process_id}`,
+      `Link:    https://d111111abcdef8.cloudfront.net/#/run/${run.process_id}`,
       '',
     ]);
     expect(lines.slice(9, 14)).toEqual([
@@ -105,6 +106,28 @@ describe('renderRunEmail', () => {
   it('escapes what it puts in the HTML and links the run', () => {
     expect(email.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(email.html).not.toContain('<script>');
-    expect(email.html).toContain(`<a href="https://sundial.example.com/api/processes/${run.process_id}">`);
+    expect(email.html).toContain(`<a href="https://d111111abcdef8.cloudfront.net/#/run/${run.process_id}">`);
+  });
+
+  it('links to nothing without a console: the run id and its API path as text (the API takes signed requests only)', () => {
+    // Act
+    const plain = renderRunEmail({ run, why: 'the run failed' });
+
+    // Assess
+    expect(plain.text).toContain(`\nAPI:     GET /api/processes/${run.process_id} (operator API, IAM-signed requests only)\n`);
+    expect(plain.text).not.toContain('Link:');
+    expect(plain.text).not.toMatch(/https?:\/\//);
+    expect(plain.html).not.toContain('<a ');
+    expect(plain.html).toContain(`GET /api/processes/${run.process_id}`);
+  });
+});
+
+describe('consoleRunLink', () => {
+  test.each([
+    ['https://d111111abcdef8.cloudfront.net', 'run-1', 'https://d111111abcdef8.cloudfront.net/#/run/run-1'],
+    ['http://127.0.0.1:8080/', 'a b/c', 'http://127.0.0.1:8080/#/run/a%20b%2Fc'],
+  ])('%s, run %s: %s (the console hash route of web/app.ts)', (consoleUrl, id, link) => {
+    // Act / Assess
+    expect(consoleRunLink(consoleUrl, id)).toBe(link);
   });
 });

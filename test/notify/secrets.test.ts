@@ -1,10 +1,14 @@
-/** Service keys: masked on GET, restored on a PUT of the masked form, refused when the mask matches nothing. */
+/**
+ * Service keys: masked on GET, restored on a PUT of the masked form for the same api_url only, refused
+ * when the mask matches nothing or the api_url changed.
+ */
 import { describe, expect, it, test } from 'vitest';
 import { presentDefinition } from '../../lambdas/api/present';
 import { BadRequestError } from '../../lambdas/domain/errors';
 import type { ProcessDefinition } from '../../lambdas/domain/models';
 import { parseProcessDefinition } from '../../lambdas/domain/validate';
 import { isMasked, maskSecret, restoreMaskedSecrets } from '../../lambdas/notify/secrets';
+import { refusalOf } from '../helpers/assert';
 import { processDefinition } from '../helpers/factories';
 
 const KEY_A = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaa1111';
@@ -17,6 +21,11 @@ function definition(...keys: string[]): ProcessDefinition {
     }),
     'secrets',
   );
+}
+
+/** `def` with every PagerDuty notification's api_url set to `apiUrl`. */
+function withApiUrl(def: ProcessDefinition, apiUrl: string): ProcessDefinition {
+  return { ...def, notifications: def.notifications?.map((n) => (n.pagerduty ? { pagerduty: { ...n.pagerduty, api_url: apiUrl } } : n)) };
 }
 
 const keysOf = (def: ProcessDefinition) => (def.notifications ?? []).flatMap((n) => (n.pagerduty ? [n.pagerduty.service_key] : []));
@@ -91,6 +100,46 @@ describe('restoreMaskedSecrets', () => {
     // Assess
     expect(act).toThrow(BadRequestError);
     expect(act).toThrow(message);
+  });
+
+  it('refuses a masked key sent with another api_url, naming the service_key', () => {
+    // Prepare
+    const stored = withApiUrl(definition(KEY_A), 'https://events.pagerduty.com');
+    const incoming = withApiUrl(definition('****1111'), 'https://events.eu.pagerduty.com');
+
+    // Act
+    const act = () => restoreMaskedSecrets(incoming, stored);
+
+    // Assess
+    expect(refusalOf(act)).toMatchObject({ statusCode: 400, field: 'notifications.1.pagerduty.service_key' });
+    expect(act).toThrow('a masked key is kept only when api_url is unchanged');
+  });
+
+  it('does not take the key of another place with another api_url either', () => {
+    // Prepare: place 1 keeps its URL with a new key; place 2 sends place 1's mask with a new URL.
+    const stored = withApiUrl(definition(KEY_A), 'https://events.pagerduty.com');
+    const incoming = parseProcessDefinition(
+      processDefinition('secrets', {
+        notifications: [
+          { email: { name: 'Ops', email: 'ops@example.com' } },
+          { pagerduty: { service_key: KEY_B } },
+          { pagerduty: { service_key: '****1111', api_url: 'https://events.eu.pagerduty.com' } },
+        ],
+      }),
+      'secrets',
+    );
+
+    // Act / Assess
+    expect(refusalOf(() => restoreMaskedSecrets(incoming, stored))).toMatchObject({ field: 'notifications.2.pagerduty.service_key' });
+  });
+
+  it('treats the same endpoint written differently as unchanged', () => {
+    // Prepare
+    const stored = withApiUrl(definition(KEY_A), 'https://events.pagerduty.com');
+    const incoming = withApiUrl(definition('****1111'), 'https://EVENTS.pagerduty.com/v2/enqueue');
+
+    // Act / Assess
+    expect(keysOf(restoreMaskedSecrets(incoming, stored))).toEqual([KEY_A]);
   });
 
   it('prefers the stored key at the same place when several share the mask', () => {

@@ -116,7 +116,7 @@ describe('notifier with SES', () => {
       },
     });
     const text = input.Message!.Body!.Text!.Data!;
-    expect(text).toContain(`Link:    https://sundial.example.com/api/processes/${run.process_id}`);
+    expect(text).toContain(`Link:    https://console.example.com/#/run/${run.process_id}`);
     expect(text).toMatch(/ {2}first +failed +1 {2}5s/);
     expect(text).toMatch(/ {2}second +succeeded +1 {2}5s/);
     expect(text).toContain('ERROR: disk full');

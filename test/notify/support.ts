@@ -11,10 +11,14 @@ import { parseProcessDefinition } from '../../lambdas/domain/validate';
 import type { Logger } from '../../lambdas/logger';
 import { PagerDutyEventsClient } from '../../lambdas/adapters/pagerduty';
 import { Notifier, type NotifierDeps } from '../../lambdas/notify/notifier';
+import { PAGERDUTY_EVENTS_HOSTS, type PagerDutyUrlPolicy } from '../../lambdas/notify/pagerduty-url';
 import type { EmailMessage, EmailSender, PagerDutyEvent } from '../../lambdas/notify/ports';
 import { Store } from '../../lambdas/store';
 import { startDynamo } from '../../local/dynalite';
 import { isoAt, type JsonObject, processDefinition } from '../helpers/factories';
+
+/** The local mode's rule (PagerDuty's hosts and loopback), with no environment read. */
+export const LOOPBACK_AND_PAGERDUTY: PagerDutyUrlPolicy = { hosts: PAGERDUTY_EVENTS_HOSTS, allowLoopback: true };
 
 /** One request the receiver got. */
 export interface ReceivedEvent {
@@ -70,6 +74,50 @@ export async function startPagerDutyReceiver(): Promise<PagerDutyReceiver> {
     hang: (n) => {
       hanging += n;
     },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A request a {@link startHttpServer} server got. */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  body: string;
+}
+
+export interface HttpServerStandIn {
+  url: string;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * Any HTTP server on 127.0.0.1 (port 0) that records every request and answers with `answer`: an
+ * "attacker" host that must receive nothing, an endpoint that redirects, one that answers 500 with a body.
+ */
+export async function startHttpServer(
+  answer: (req: RecordedRequest) => { status: number; headers?: Record<string, string>; body?: string } = () => ({ status: 202 }),
+): Promise<HttpServerStandIn> {
+  const requests: RecordedRequest[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const recorded = { method: req.method ?? '', path: req.url ?? '', body: Buffer.concat(chunks).toString('utf8') };
+      requests.push(recorded);
+      const { status, headers, body } = answer(recorded);
+      res.writeHead(status, headers).end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -181,8 +229,8 @@ export function testNotifier(store: Store, overrides: Partial<NotifierDeps> = {}
   const notifier = new Notifier({
     store,
     email: { sender: email, from: 'sundial@example.com' },
-    pagerduty: new PagerDutyEventsClient({ timeoutMs: 500 }),
-    runUrl: (id) => `https://sundial.example.com/api/processes/${id}`,
+    pagerduty: new PagerDutyEventsClient({ urls: LOOPBACK_AND_PAGERDUTY, timeoutMs: 500 }),
+    runUrl: (id) => `https://console.example.com/#/run/${id}`,
     logger,
     retry: { attempts: 3, baseDelayMs: 1, sleep: async () => undefined },
     ...overrides,
@@ -198,4 +246,15 @@ export function pagerduty(receiver: { url: string }, serviceKey: string, numCons
 /** An email notification. */
 export function email(address: string, notifyWhen?: string): JsonObject {
   return { email: { name: address.split('@')[0] ?? address, email: address, ...(notifyWhen ? { notify_when: notifyWhen } : {}) } };
+}
+
+/** Polls until `check` answers a value (an event arrived, a file appeared), or fails naming what it waited for. */
+export async function eventually<T>(what: string, check: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
