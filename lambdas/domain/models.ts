@@ -252,6 +252,12 @@ export interface Task {
   metadata_entries: MetadataEntry[];
   execution_state?: MetadataEntry[];
   status: TaskStatus;
+  /** Beyond Sundial: `log_entries` holds the last entries only; `GET /api/tasks/{task_id}/log_entries` pages through all. */
+  log_entries_truncated?: boolean;
+  /** Beyond Sundial: `metadata_entries` holds the last entries only; `GET /api/tasks/{task_id}/metadata` pages through all. */
+  metadata_entries_truncated?: boolean;
+  /** Beyond Sundial: no entries were read for this answer (lists; a run past its budget): page them as above. */
+  entries_omitted?: boolean;
 }
 
 /** A run of a process definition (seed model `process`). */
@@ -266,6 +272,8 @@ export interface Process {
   reason?: string;
   /** Beyond Sundial: counts of the run's tasks by state (agenda's progress). */
   progress?: { total: number; succeeded: number; failed: number; running: number; waiting: number };
+  /** Beyond Sundial: earlier attempts left out so that the answer fits (each task's latest attempt is kept). */
+  attempts_omitted?: number;
 }
 
 // ---- request parameters (path and query) -------------------------------------------------------
@@ -339,6 +347,9 @@ export const taskResponse = z.object({
   metadata_entries: z.array(metadataEntry),
   execution_state: z.array(metadataEntry).optional(),
   status: taskStatus,
+  log_entries_truncated: z.boolean().optional(),
+  metadata_entries_truncated: z.boolean().optional(),
+  entries_omitted: z.boolean().optional(),
 });
 
 /** A run as the API answers it (the {@link Process} interface, as a schema). */
@@ -353,6 +364,7 @@ export const processResponse = z.object({
   progress: z
     .object({ total: z.int(), succeeded: z.int(), failed: z.int(), running: z.int(), waiting: z.int() })
     .optional(),
+  attempts_omitted: z.int().min(1).optional(),
 });
 
 /** A definition as every definition route answers it: the stored definition plus schedule facts. */
@@ -394,6 +406,23 @@ export const taskOutputQuery = z.object({
   next: single(z.string().max(2048).optional()),
   limit: single(pageSize.optional()),
 });
+
+/** `GET /api/tasks/{task_id}/log_entries` and `/metadata`: a page of an attempt's entries, oldest first. */
+export const taskEntriesQuery = z.object({
+  /** The run, when the caller knows it (saves looking the attempt up). */
+  process_id: single(z.uuid('must be a UUID').optional()),
+  next: single(z.string().max(2048).optional()),
+  limit: single(pageSize.optional()),
+});
+
+const entryPage = {
+  task_id: z.uuid(),
+  process_id: z.uuid(),
+  /** Pass back as `next=` to read what follows (absent: nothing more for now). */
+  next: z.string().optional(),
+};
+export const logEntriesPageResponse = z.object({ ...entryPage, log_entries: z.array(logEntry) });
+export const metadataEntriesPageResponse = z.object({ ...entryPage, metadata_entries: z.array(metadataEntry) });
 
 export const errorResponse = z.object({
   error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),

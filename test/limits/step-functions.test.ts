@@ -1,0 +1,124 @@
+/**
+ * Step Functions' limits on one Standard execution (lambdas/domain/aws-limits.ts), held by the local
+ * orchestrator (local/engine/orchestrator.ts, local/engine/execution-limits.ts) over the synthesized task
+ * state machine: the execution name and input StartExecution takes, a state's 256 KB payload, the
+ * 25,000-event history.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SFN_HISTORY_MAX_EVENTS, SFN_NAME_MAX_LENGTH, SFN_PAYLOAD_MAX_BYTES } from '../../lambdas/domain/aws-limits';
+import type { PrepareState } from '../../lambdas/engine/contract';
+import { type LocalSundial, startLocal } from '../../local/server';
+import { type Api, apiClient, type JsonObject, shellScript } from '../helpers/local';
+
+/** The server's log lines: where the orchestrator says why an execution failed. */
+const lines: string[] = [];
+let t: { sundial: LocalSundial; api: Api };
+
+beforeAll(async () => {
+  const sundial = await startLocal({ port: 0, log: (line) => lines.push(line) });
+  t = { sundial, api: apiClient(sundial.url) };
+});
+afterEach(() => {
+  t.sundial.orchestrator.maxHistoryEvents = SFN_HISTORY_MAX_EVENTS;
+});
+afterAll(async () => {
+  await t?.sundial.close();
+});
+
+async function define(name: string, tasks: JsonObject[]): Promise<void> {
+  const res = await t.api('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, task_definitions: tasks });
+  expect(res.status, res.text).toBeLessThan(300);
+}
+
+async function trigger(name: string, body?: unknown): Promise<string> {
+  const res = await t.api('POST', `/api/process_definitions/${name}/trigger`, body);
+  expect(res.status, res.text).toBe(201);
+  return res.json.process_id;
+}
+
+/** Waits for the run to end (its status leaves `running`), reading it as the API answers it. */
+async function finished(processId: string): Promise<any> {
+  for (;;) {
+    const res = await t.api('GET', `/api/processes/${processId}`);
+    if (res.json.status !== 'running') return res.json;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const messages = (run: any): string[] => run.task.flatMap((x: any) => x.log_entries.map((e: any) => e.message));
+
+/** The error startTask fails with, or undefined. */
+async function refusal(name: string, input: unknown): Promise<Error | undefined> {
+  try {
+    await t.sundial.orchestrator.startTask(name, input as PrepareState);
+    return undefined;
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+describe('StartExecution: name and input', () => {
+  const input = { process_id: 'p', task_definition_name: 'x' };
+
+  it(`refuses a name over ${SFN_NAME_MAX_LENGTH} characters with ValidationException`, async () => {
+    // Act
+    const err = await refusal('n'.repeat(SFN_NAME_MAX_LENGTH + 1), input);
+
+    // Assess
+    expect(err?.name).toBe('ValidationException');
+    expect(err?.message).toContain("at 'name' failed to satisfy constraint: Member must have length less than or equal to 80");
+  });
+
+  it.each([['a space', 'run 1'], ['a slash', 'run/1'], ['a colon', 'run:1'], ['a control character', 'run\u0001']])(
+    'refuses a name with %s with InvalidName',
+    async (_, name) => {
+      // Act
+      const err = await refusal(name, input);
+
+      // Assess
+      expect(err?.name).toBe('InvalidName');
+    },
+  );
+
+  it(`refuses an input over ${SFN_PAYLOAD_MAX_BYTES} bytes with ValidationException`, async () => {
+    // Act
+    const err = await refusal('big-input', { ...input, padding: 'x'.repeat(SFN_PAYLOAD_MAX_BYTES) });
+
+    // Assess
+    expect(err?.name).toBe('ValidationException');
+    expect(err?.message).toContain(`Member must have length less than or equal to ${SFN_PAYLOAD_MAX_BYTES}`);
+  });
+});
+
+describe('a running execution', () => {
+  it('fails with States.DataLimitExceeded when a state passes 256 KB (a task whose environment fills its Prepare output)', async () => {
+    // Prepare: the definition's variables and the trigger's, each under the API's body limit, meet in Prepare's output.
+    const vars = (prefix: string) => Array.from({ length: 40 }, (_, i) => ({ variable_name: `${prefix}${i}`, value: 'v'.repeat(4000) }));
+    await define('big-env', [shellScript('a', 'true', { executable: { shell_script_command: { script: 'true', environment_variables: vars('D') } } })]);
+
+    // Act
+    const run = await finished(await trigger('big-env', { environment_variables: vars('T') }));
+
+    // Assess
+    expect(run.status).toBe('failed');
+    expect(messages(run).join('\n')).toContain("The state/task 'Prepare' returned a result with a size exceeding the maximum number of bytes service limit.");
+  });
+
+  it('fails as AWS does once its history reaches the quota (counted per attempt as AWS writes it)', async () => {
+    // Prepare: an attempt of the synthesized machine on the Batch path writes about 21 events (22 with its backoff
+    // Wait), so a quota of 60 stops the execution in its third attempt of five.
+    t.sundial.orchestrator.maxHistoryEvents = 60;
+    await define('short-history', [shellScript('ok', 'true')]);
+    await define('long-history', [shellScript('fails', 'exit 1', { max_attempts: 5 })]);
+
+    // Act
+    const ok = await finished(await trigger('short-history'));
+    const long = await finished(await trigger('long-history'));
+
+    // Assess
+    expect(ok.status).toBe('succeeded');
+    expect(long.status).toBe('failed');
+    expect(long.task.length).toBe(3);
+    expect(lines.some((l) => /error execution .*: .*The execution reached the maximum number of history events \(60\)\./.test(l))).toBe(true);
+  });
+});
