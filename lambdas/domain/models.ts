@@ -4,8 +4,10 @@
  *
  * Wire format (DESIGN.md): field names and enums exactly as in the seed; unions are one-key wrapper
  * objects (`{"shell_script_command": {...}}`); the spec's defaults apply when a field is absent; `null`
- * counts as absent for optional fields (generated clients send it); unknown fields are ignored, as
- * Sundial's JSON readers did, so a definition read with GET can be PUT back unchanged.
+ * counts as absent for optional fields (generated clients send it). Request objects are strict: a field
+ * the schema does not know is a 400 naming it (DESIGN.md: a typo must never drop a schedule silently),
+ * except the read-only fields a GET answers ({@link DEFINITION_READ_ONLY_FIELDS}), which a PUT ignores
+ * so that a definition read with GET can be PUT back unchanged.
  */
 import * as z from 'zod';
 
@@ -52,6 +54,17 @@ const optional = <T extends z.ZodType>(schema: T) =>
     .optional();
 
 const text = (max: number = LIMITS.stringMaxLength) => z.string().max(max, `must be at most ${max} characters`);
+
+/**
+ * A string handed to a process (script, command argument, environment variable, image): a NUL cannot
+ * cross `execve` (C strings end at it), so the run would only fail at spawn; refuse it at the request.
+ */
+const argText = (max: number = LIMITS.stringMaxLength) =>
+  text(max).refine((v) => !v.includes('\u0000'), 'must not contain NUL characters (\\u0000): a process cannot receive them');
+const nonEmptyArgText = (max: number = LIMITS.stringMaxLength) => argText(max).min(1, 'must not be empty');
+
+/** A request object: a field it does not know is refused (route/validate turn the issue into `unknown_field`). */
+const object = z.strictObject;
 const nonEmptyText = (max: number = LIMITS.stringMaxLength) => text(max).min(1, 'must not be empty');
 
 export const name = z
@@ -76,7 +89,7 @@ const oneKeyUnion = <S extends Record<string, z.ZodType>>(variants: S) => {
   const shape = Object.fromEntries(Object.entries(variants).map(([k, v]) => [k, v.optional()])) as {
     [K in keyof S]: z.ZodOptional<S[K]>;
   };
-  return z.object(shape).superRefine((value, ctx) => {
+  return object(shape).superRefine((value, ctx) => {
     const present = keys.filter((k) => (value as Record<string, unknown>)[k] !== undefined);
     if (present.length !== 1) {
       ctx.addIssue({
@@ -89,21 +102,21 @@ const oneKeyUnion = <S extends Record<string, z.ZodType>>(variants: S) => {
 
 // ---- models ------------------------------------------------------------------------------------
 
-export const environmentVariable = z.object({
+export const environmentVariable = object({
   variable_name: z
     .string()
     .min(1, 'must not be empty')
     .max(256, 'must be at most 256 characters')
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name'),
-  value: text(),
+  value: argText(),
 });
 
 const environmentVariables = list(environmentVariable, 200);
 
-export const batchImageCommand = z.object({
-  image: nonEmptyText(),
-  tag: nonEmptyText(128).default('latest'),
-  command: list(text()),
+export const batchImageCommand = object({
+  image: nonEmptyArgText(),
+  tag: nonEmptyArgText(128).default('latest'),
+  command: list(argText()),
   memory: optional(positiveInt),
   vCpus: positiveInt,
   taskRoleArn: nonEmptyText(2048),
@@ -111,19 +124,19 @@ export const batchImageCommand = z.object({
   job_queue: optional(nonEmptyText(2048)),
 });
 
-export const dockerImageCommand = z.object({
-  image: nonEmptyText(),
-  tag: nonEmptyText(128).default('latest'),
-  command: list(text()),
+export const dockerImageCommand = object({
+  image: nonEmptyArgText(),
+  tag: nonEmptyArgText(128).default('latest'),
+  command: list(argText()),
   memory: optional(positiveInt),
   cpu: optional(positiveInt),
   taskRoleArn: optional(nonEmptyText(2048)),
-  log_paths: list(text()).default([]),
+  log_paths: list(argText()).default([]),
   environment_variables: environmentVariables.default([]),
 });
 
-export const shellScriptCommand = z.object({
-  script: nonEmptyText(LIMITS.scriptMaxLength),
+export const shellScriptCommand = object({
+  script: nonEmptyArgText(LIMITS.scriptMaxLength),
   environment_variables: optional(environmentVariables),
 });
 
@@ -133,12 +146,12 @@ export const taskExecutable = oneKeyUnion({
   batch_image_command: batchImageCommand,
 });
 
-export const taskDependency = z.object({
+export const taskDependency = object({
   task_definition_name: name,
   success_required: z.boolean().default(true),
 });
 
-export const taskDefinition = z.object({
+export const taskDefinition = object({
   task_definition_name: name,
   dependencies: list(taskDependency, LIMITS.dependenciesPerTask),
   executable: taskExecutable,
@@ -149,7 +162,7 @@ export const taskDefinition = z.object({
   require_explicit_success: z.boolean(),
 });
 
-export const cronSchedule = z.object({
+export const cronSchedule = object({
   minutes: nonEmptyText(256),
   hours: nonEmptyText(256),
   day_of_month: nonEmptyText(256),
@@ -159,7 +172,7 @@ export const cronSchedule = z.object({
   time_zone: optional(nonEmptyText(64)),
 });
 
-export const continuousSchedule = z.object({
+export const continuousSchedule = object({
   buffer_seconds: optional(nonNegativeInt),
 });
 
@@ -168,7 +181,7 @@ export const continuousSchedule = z.object({
  * n runs in all (none = for ever), the first at `start`, then one every `duration`. The string's
  * grammar and rules are checked in `domain/schedule.ts`.
  */
-export const intervalSchedule = z.object({
+export const intervalSchedule = object({
   repeat: nonEmptyText(128),
 });
 
@@ -178,13 +191,13 @@ export const processSchedule = oneKeyUnion({
   interval_schedule: intervalSchedule,
 });
 
-export const emailNotification = z.object({
+export const emailNotification = object({
   name: nonEmptyText(256),
   email: z.email('must be an email address').max(320),
   notify_when: notificationOption.default('on_state_change_and_failures'),
 });
 
-export const pagerdutyNotification = z.object({
+export const pagerdutyNotification = object({
   service_key: nonEmptyText(256),
   num_consecutive_failures: positiveInt.default(1),
   api_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).default('https://events.pagerduty.com'),
@@ -195,7 +208,7 @@ export const notification = oneKeyUnion({
   pagerduty: pagerdutyNotification,
 });
 
-export const processDefinition = z.object({
+const processDefinitionFields = {
   process_definition_name: name,
   paused: optional(z.boolean()),
   process_description: optional(text()),
@@ -203,17 +216,45 @@ export const processDefinition = z.object({
   task_definitions: list(taskDefinition, LIMITS.taskDefinitionsPerProcess).min(1, 'must have at least one task'),
   overlap_action: z.enum(OVERLAP_ACTIONS).default('wait'),
   notifications: optional(list(notification, 50)),
+};
+
+/**
+ * What a GET of a definition answers beside the definition (schedule facts, `routes.ts`): a PUT accepts
+ * and ignores them, whatever their value, so that a GET answer edited and PUT back is not refused.
+ * (`paused` is a field of the definition; masked PagerDuty keys are restored by `notify/secrets.ts`.)
+ */
+export const DEFINITION_READ_ONLY_FIELDS = ['next_run_time', 'last_run', 'runs_succeeded', 'runs_failed'] as const;
+
+const ignoredOnPut = z.unknown().optional();
+
+/** A PUT body: the definition, strict, with the read-only fields of a GET answer dropped. */
+export const processDefinition = object({
+  ...processDefinitionFields,
+  next_run_time: ignoredOnPut,
+  last_run: ignoredOnPut,
+  runs_succeeded: ignoredOnPut,
+  runs_failed: ignoredOnPut,
+}).transform((body) => {
+  const def: Partial<typeof body> = { ...body };
+  for (const k of DEFINITION_READ_ONLY_FIELDS) delete def[k];
+  return def as Omit<typeof body, (typeof DEFINITION_READ_ONLY_FIELDS)[number]>;
 });
 
-export const logEntry = z.object({
-  log_entry_id: z.uuid('must be a UUID'),
+/**
+ * An entry id: a UUID, compared in its canonical lower-case form (RFC 9562 §4: input is case-insensitive),
+ * so that the same id in upper case is the same entry, not a second one.
+ */
+const entryId = z.uuid('must be a UUID').transform((id) => id.toLowerCase());
+
+export const logEntry = object({
+  log_entry_id: entryId,
   when: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }),
   source: text(256),
   message: text(LIMITS.entryMessageMaxLength),
 });
 
-export const metadataEntry = z.object({
-  metadata_entry_id: z.uuid('must be a UUID'),
+export const metadataEntry = object({
+  metadata_entry_id: entryId,
   when: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }),
   key: nonEmptyText(256),
   value: text(LIMITS.entryMessageMaxLength),
@@ -325,12 +366,19 @@ export const tasksQuery = z.object({
   next: single(z.string().max(2048).optional()),
 });
 
+/** An attempt's entries, a page at a time; `process_id` saves looking the attempt's run up. */
+export const taskEntriesQuery = z.object({
+  process_id: single(z.uuid('must be a UUID').optional()),
+  limit: single(pageSize.optional()),
+  next: single(z.string().max(2048).optional()),
+});
+
 export const triggerQuery = z.object({
   task_definition_name: single(name.optional()),
 });
 
 /** Optional body of a trigger: variables added to (or overriding) every task's environment in this run. */
-export const triggerBody = z.object({ environment_variables: list(environmentVariable, 200).optional() });
+export const triggerBody = object({ environment_variables: list(environmentVariable, 200).optional() });
 
 // ---- responses (what the API answers; the OpenAPI document is generated from these) -------------
 
@@ -347,9 +395,28 @@ export const taskResponse = z.object({
   metadata_entries: z.array(metadataEntry),
   execution_state: z.array(metadataEntry).optional(),
   status: taskStatus,
-  log_entries_truncated: z.boolean().optional(),
-  metadata_entries_truncated: z.boolean().optional(),
+  /** Beyond Sundial: answered without its entries (lists, or a run past its budget: domain/response-size.ts). */
   entries_omitted: z.boolean().optional(),
+  /** Beyond Sundial: only the last log entries are embedded; `GET /api/tasks/{task_id}/log_entries` pages through all. */
+  log_entries_truncated: z.boolean().optional(),
+  /** Beyond Sundial: only the last metadata entries are embedded; `GET /api/tasks/{task_id}/metadata` pages through all. */
+  metadata_entries_truncated: z.boolean().optional(),
+});
+
+/** A page of an attempt's log entries, oldest first (`GET /api/tasks/{task_id}/log_entries`). */
+export const logEntriesPageResponse = z.object({
+  task_id: z.uuid(),
+  process_id: z.uuid(),
+  log_entries: z.array(logEntry),
+  next: z.string().optional(),
+});
+
+/** A page of an attempt's metadata entries, oldest first (`GET /api/tasks/{task_id}/metadata`). */
+export const metadataEntriesPageResponse = z.object({
+  task_id: z.uuid(),
+  process_id: z.uuid(),
+  metadata_entries: z.array(metadataEntry),
+  next: z.string().optional(),
 });
 
 /** A run as the API answers it (the {@link Process} interface, as a schema). */
@@ -360,15 +427,17 @@ export const processResponse = z.object({
   end_time: z.iso.datetime({ offset: true }).optional(),
   status: processStatus,
   task: z.array(taskResponse),
+  /** Beyond Sundial: attempts left out of a run too large to answer whole (domain/response-size.ts). */
+  attempts_omitted: z.int().optional(),
   reason: z.string().optional(),
   progress: z
     .object({ total: z.int(), succeeded: z.int(), failed: z.int(), running: z.int(), waiting: z.int() })
     .optional(),
-  attempts_omitted: z.int().min(1).optional(),
 });
 
 /** A definition as every definition route answers it: the stored definition plus schedule facts. */
-export const definitionResponse = processDefinition.extend({
+export const definitionResponse = z.object({
+  ...processDefinitionFields,
   paused: z.boolean().optional(),
   next_run_time: z.iso.datetime({ offset: true }).nullable().optional(),
   last_run: z
@@ -407,25 +476,15 @@ export const taskOutputQuery = z.object({
   limit: single(pageSize.optional()),
 });
 
-/** `GET /api/tasks/{task_id}/log_entries` and `/metadata`: a page of an attempt's entries, oldest first. */
-export const taskEntriesQuery = z.object({
-  /** The run, when the caller knows it (saves looking the attempt up). */
-  process_id: single(z.uuid('must be a UUID').optional()),
-  next: single(z.string().max(2048).optional()),
-  limit: single(pageSize.optional()),
-});
+const fieldError = z.object({ code: z.string(), message: z.string(), field: z.string().optional() });
 
-const entryPage = {
-  task_id: z.uuid(),
-  process_id: z.uuid(),
-  /** Pass back as `next=` to read what follows (absent: nothing more for now). */
-  next: z.string().optional(),
-};
-export const logEntriesPageResponse = z.object({ ...entryPage, log_entries: z.array(logEntry) });
-export const metadataEntriesPageResponse = z.object({ ...entryPage, metadata_entries: z.array(metadataEntry) });
-
+/**
+ * Every error answer: `error`, the (first) problem; on a 400 also `errors`, every problem found in the
+ * request (at most 100, the first equal to `error`), each naming its field.
+ */
 export const errorResponse = z.object({
-  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
+  error: fieldError,
+  errors: z.array(fieldError).optional(),
 });
 
 export type OutputLine = z.output<typeof outputLine>;

@@ -3,8 +3,8 @@
  * a handler that receives them parsed. Parsing and validation happen here, once, for every route.
  */
 import type { z } from 'zod';
-import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../domain/errors';
-import { parseWith } from '../domain/validate';
+import { BadRequestError, type FieldError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../domain/errors';
+import { knownKeysAt, parseWith, problemsOf, unknownField } from '../domain/validate';
 import type { HttpEvent, HttpResult } from './types';
 
 /** Largest request body any route accepts. */
@@ -102,6 +102,30 @@ function pathParams(event: HttpEvent): Record<string, string> {
   return out;
 }
 
+/**
+ * Path and query parsed together, so that every problem of both is answered at once. A query parameter
+ * the route's schema does not name (any, when it has none) is refused, as an unknown body field is.
+ */
+function parsePathAndQuery(spec: { params?: z.ZodType; query?: z.ZodType }, event: HttpEvent): { path: unknown; query: unknown } {
+  const problems: FieldError[] = [];
+  const parse = (schema: z.ZodType | undefined, raw: Record<string, unknown>): unknown => {
+    if (!schema) return {};
+    const result = schema.safeParse(raw, { reportInput: true });
+    if (result.success) return result.data;
+    problems.push(...problemsOf(schema, result.error.issues));
+    return undefined;
+  };
+  const path = parse(spec.params, pathParams(event));
+  const rawQuery = parseQuery(event.rawQueryString);
+  const known = spec.query ? knownKeysAt(spec.query, []) : [];
+  for (const key of Object.keys(rawQuery)) {
+    if (!known.includes(key)) problems.push(unknownField(key, key, known, 'query parameter'));
+  }
+  const query = parse(spec.query, rawQuery);
+  if (problems.length > 0) throw BadRequestError.of(problems);
+  return { path, query };
+}
+
 export function defineRoute<
   PS extends z.ZodType = z.ZodType,
   QS extends z.ZodType = z.ZodType,
@@ -115,8 +139,9 @@ export function defineRoute<
     summary: spec.summary,
     schemas: { params: spec.params, query: spec.query, body: spec.body },
     handle: async (event) => {
-      const path = (spec.params ? parseWith(spec.params, pathParams(event)) : {}) as z.output<PS>;
-      const query = (spec.query ? parseWith(spec.query, parseQuery(event.rawQueryString)) : {}) as z.output<QS>;
+      const parsed = parsePathAndQuery(spec, event);
+      const path = parsed.path as z.output<PS>;
+      const query = parsed.query as z.output<QS>;
       const auth = (spec.authorize ? await spec.authorize({ path, event }) : undefined) as A;
       let body = undefined as z.output<BS>;
       if (spec.body) {

@@ -111,16 +111,30 @@ describe('process definition defaults', () => {
     expect(def.paused).toBeUndefined();
   });
 
-  it('ignores unknown fields and drops them', () => {
+  it('refuses unknown fields, each one named (a typo must never drop a field silently)', () => {
     // Prepare
     const body = { ...processDefinition('extra'), created_by: 'someone', task_definitions: [shellTask('t', { colour: 'blue' })] };
+
+    // Act
+    const err = refusalOf(() => parseDefinition(body));
+
+    // Assess
+    expect(err.toJSON().errors?.map((e) => [e.code, e.field])).toEqual([
+      ['unknown_field', 'task_definitions.0.colour'],
+      ['unknown_field', 'created_by'],
+    ]);
+  });
+
+  it('ignores and drops the read-only fields a GET answers, so a GET answer can be PUT back', () => {
+    // Prepare
+    const body = { ...processDefinition('read-back'), next_run_time: null, last_run: { status: 'failed' }, runs_succeeded: 3, runs_failed: 1 };
 
     // Act
     const def = parseDefinition(body);
 
     // Assess
-    expect(def).not.toHaveProperty('created_by');
-    expect(def.task_definitions[0]).not.toHaveProperty('colour');
+    for (const field of ['next_run_time', 'last_run', 'runs_succeeded', 'runs_failed']) expect(def).not.toHaveProperty(field);
+    expect(def.process_definition_name).toBe('read-back');
   });
 });
 
@@ -216,13 +230,8 @@ describe('process definition refusals', () => {
     const err = refusalOf(() => parseDefinition(body));
 
     // Assess
-    expect(err.toJSON()).toEqual({
-      error: {
-        code: 'invalid_field',
-        message: 'task_definitions.0.max_attempts must be at least 1',
-        field: 'task_definitions.0.max_attempts',
-      },
-    });
+    const problem = { code: 'invalid_field', message: 'task_definitions.0.max_attempts must be at least 1', field: 'task_definitions.0.max_attempts' };
+    expect(err.toJSON()).toEqual({ error: problem, errors: [problem] });
   });
 });
 
@@ -306,9 +315,9 @@ describe('unions are one-key wrapper objects', () => {
     // Act
     const err = refusalOf(() => parseDefinition(body));
 
-    // Assess
-    expect(err.field).toBe(path === 'notifications' ? 'notifications.0' : path);
-    expect(err.message).toContain(message);
+    // Assess: an unknown variant is named first (with its own error); the union's rule is among the errors
+    const field = path === 'notifications' ? 'notifications.0' : path;
+    expect(err.toJSON().errors).toContainEqual(expect.objectContaining({ field, message: expect.stringContaining(message) }));
   });
 });
 
