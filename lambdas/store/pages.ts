@@ -29,9 +29,18 @@ export function encodeCursor(key: Item | undefined): string | undefined {
 }
 
 /**
+ * Key values DynamoDB accepts: non-empty strings of at most 2048 bytes (partition keys) and 1024 bytes
+ * (sort keys), for the table's and for an index's keys alike; anything else is a ValidationException.
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-partition-sort-keys
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html (key attributes: no empty strings)
+ */
+const PARTITION_KEY_MAX_BYTES = 2048;
+const SORT_KEY_MAX_BYTES = 1024;
+
+/**
  * Decodes a cursor made by `encodeCursor` for this listing: exactly the table and index key attributes,
- * all strings, for this partition, with a sort key inside the requested window. Anything else is a 400
- * on `next` (DynamoDB would refuse it with a 500's worth of error).
+ * all non-empty strings DynamoDB accepts as keys, for this partition, with a sort key inside the
+ * requested window. Anything else is a 400 on `next` (DynamoDB would refuse it with a 500's worth of error).
  */
 export function decodeCursor(
   cursor: string,
@@ -50,7 +59,10 @@ export function decodeCursor(
     key !== null &&
     !Array.isArray(key) &&
     Object.keys(item).sort().join(',') === wanted &&
-    Object.values(item).every((v) => typeof v === 'string') &&
+    Object.entries(item).every(([name, v]) => {
+      const max = name === 'pk' || name === expect.pkName ? PARTITION_KEY_MAX_BYTES : SORT_KEY_MAX_BYTES;
+      return typeof v === 'string' && v !== '' && Buffer.byteLength(v) <= max;
+    }) &&
     item[expect.pkName] === expect.pk;
   if (!ok) throw new BadRequestError('next is not a cursor of this listing', 'next', 'invalid_cursor');
   const sk = item[expect.skName] as string;
