@@ -8,6 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { NOTIFY_CONSOLE_URL_ENV, NOTIFY_FUNCTION_NAME_ENV, NOTIFY_SENDER_ENV, PAGERDUTY_HOSTS_ENV } from '../lambdas/notify/env';
 import { withPagerDutyHosts } from '../lambdas/notify/pagerduty-url';
+import { acknowledgeWildcardResources } from './nag';
 import type { SundialStore } from './store';
 import { lambdaEntry, SundialFunction } from './sundial-function';
 
@@ -169,13 +170,25 @@ export class SundialNotifications extends Construct {
 
     if (sender !== undefined && identity !== undefined) {
       this.senderIdentityArn = Stack.of(this).formatArn({ service: 'ses', resource: 'identity', resourceName: identity });
-      // Only this identity, and only as this From address: the function cannot send as anyone else.
+      // In the SES sandbox, SES authorizes a send against the sender's identity *and* each recipient's
+      // (recipients must be verified identities there), so a grant on the sender identity alone is
+      // AccessDenied from a fresh account. Every identity, but only as this From address: the function
+      // still cannot send as anyone else. Evaluated by test/iam/deployed-calls.test.ts.
+      // https://docs.aws.amazon.com/ses/latest/dg/control-user-access.html ("SES sandbox" note),
+      // https://docs.aws.amazon.com/ses/latest/dg/verify-addresses-and-domains.html
+      const identities = Stack.of(this).formatArn({ service: 'ses', resource: 'identity', resourceName: '*' });
       fn.role.addToPrincipalPolicy(
         new iam.PolicyStatement({
           actions: ['ses:SendEmail', 'ses:SendRawEmail'],
-          resources: [this.senderIdentityArn],
+          resources: [identities],
           conditions: { StringEquals: { 'ses:FromAddress': sender } },
         }),
+      );
+      acknowledgeWildcardResources(
+        fn.role,
+        [identities],
+        'In the SES sandbox a send is authorized against each recipient identity too (identity/*); ' +
+          'the statement is conditioned on ses:FromAddress, so the function sends only as the configured sender.',
       );
     }
   }

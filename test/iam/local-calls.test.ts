@@ -70,6 +70,8 @@ describe('the local mode, end to end, as each function', () => {
       '/api/processes/?allowed_statuses=succeeded&allowed_statuses=failed',
       '/api/tasks/?process_definition_name=iam-nightly',
       '/api/tasks/?process_definition_name=iam-nightly&task_definition_name=first',
+      '/api/tasks/',
+      '/api/processes/',
       '/_internal_/metrics',
     ]) {
       expect((await api('GET', path)).status, path).toBe(200);
@@ -121,5 +123,22 @@ describe('the local mode, end to end, as each function', () => {
     const functions = new Set(report.evaluated.map((e) => e.function));
     expect([...functions].sort()).toEqual(['api', 'callbacks', 'engine', 'notify']);
     console.info(`IAM harness, local mode: ${calls.length} calls, ${report.localOnly} local-only\n${summary(report.evaluated).join('\n')}`);
+  });
+
+  test('a call no table entry maps, or made outside any function, fails the suite, naming it', async () => {
+    // Prepare
+    const strays: RecordedCall[] = [
+      { function: 'engine', service: 'SFN', command: 'SendTaskSuccess', input: { taskToken: 't', output: '{}' } },
+      { function: undefined, service: 'DynamoDB', command: 'GetItem', input: { TableName: 'sundial', Key: {} } },
+    ];
+
+    // Act
+    const report = await evaluateCalls(template, strays);
+
+    // Assess
+    expect(report.failures).toEqual([
+      expect.stringMatching(/^engine called SFN\.SendTaskSuccess, which test\/iam\/actions\.ts does not map/),
+      expect.stringMatching(/^DynamoDB\.GetItem was called outside any function/),
+    ]);
   });
 });
