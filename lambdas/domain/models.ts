@@ -151,11 +151,25 @@ export const taskDependency = object({
   success_required: z.boolean().default(true),
 });
 
+/**
+ * Most attempts of one task. All of them run in one Standard execution (lib/engine.ts), whose history holds
+ * at most 25,000 events (SFN_HISTORY_MAX_EVENTS, lambdas/domain/aws-limits.ts). One attempt of the
+ * synthesized machine writes about 22 events on the Batch path (Prepare 5, Route? 2, backoff Wait 2,
+ * RunBatchJob 6, Record 5, Again? 2) and about 30 on the ECS path (its Parallel and deadline branch);
+ * local/engine/execution-limits.ts counts them the same way. 500 attempts × 30 = 15,000 events, which
+ * leaves 10,000 (some 3,300 Lambda-error retries of Prepare or Record, 3 events each) to spare.
+ */
+export const MAX_ATTEMPTS = 500;
+const maxAttempts = z
+  .int('must be an integer')
+  .min(1, 'must be at least 1')
+  .max(MAX_ATTEMPTS, `must be at most ${MAX_ATTEMPTS} (all attempts of a task run in one Step Functions execution, whose history is limited)`);
+
 export const taskDefinition = object({
   task_definition_name: name,
   dependencies: list(taskDependency, LIMITS.dependenciesPerTask),
   executable: taskExecutable,
-  max_attempts: positiveInt,
+  max_attempts: maxAttempts,
   max_runtime_seconds: optional(positiveInt),
   backoff_base_seconds: nonNegativeInt,
   backoff_exponent: z.number().min(1, 'must be at least 1').max(100, 'must be at most 100').default(1),
