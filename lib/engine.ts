@@ -13,7 +13,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { LAUNCHER_ENV } from '../lambdas/adapters/batch-ecs';
 import { TASK_STATE_MACHINE_ARN_ENV } from '../lambdas/adapters/sfn';
-import { ECS_ENDED_ERROR, STATE, TIMEOUT_ERROR } from '../lambdas/engine/contract';
+import { ECS_ENDED_ERROR, EXECUTOR_STEP_TIMEOUT_SECONDS, LAMBDA_STEP_MARGIN_SECONDS, STATE, TIMEOUT_ERROR } from '../lambdas/engine/contract';
 import { SundialCompute } from './compute';
 import { acknowledgeWildcardResources } from './nag';
 import { lambdaEntry, SundialFunction } from './sundial-function';
@@ -39,6 +39,24 @@ export function namedStateMachine(scope: Construct, suffix: string): { name: str
     logGroupName: `/aws/vendedlogs/states/${name}-${Fn.select(2, Fn.split('/', Aws.STACK_ID))}`,
   };
 }
+
+/**
+ * `TimeoutSeconds` of a Task state invoking `fn`: its timeout (Lambda's default, 3 s, when it sets none)
+ * plus {@link LAMBDA_STEP_MARGIN_SECONDS}.
+ */
+export function lambdaStepTimeout(fn: lambda.IFunction): sfn.Timeout {
+  const timeout = (fn as { timeout?: Duration }).timeout?.toSeconds() ?? 3;
+  return sfn.Timeout.duration(Duration.seconds(timeout + LAMBDA_STEP_MARGIN_SECONDS));
+}
+
+/**
+ * Errors a throttled AWS call raises in the engine function (the SDK's error name is the Lambda error type
+ * Step Functions matches: https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html):
+ * DynamoDB (`ProvisionedThroughputExceededException`, `ThrottlingException`, `RequestLimitExceeded`), Batch
+ * (`TooManyRequestsException`), ECS and Secrets Manager (`ThrottlingException`). The same names as the AWS
+ * SDK's own list of throttling errors (@smithy/core, THROTTLING_ERROR_CODES).
+ */
+export const THROTTLING_ERRORS = ['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'TooManyRequestsException'];
 
 export const LAMBDA_SERVICE_ERRORS = [
   'Lambda.ServiceException',
@@ -198,6 +216,7 @@ export class SundialEngine extends Construct {
     const prepare = new tasks.LambdaInvoke(this, 'Prepare', {
       stateName: STATE.prepare,
       lambdaFunction: this.engineFunction,
+      taskTimeout: lambdaStepTimeout(this.engineFunction),
       payloadResponseOnly: true,
       // The whole state: the execution input or Record's answer, with the claim hint when there is one.
       payload: sfn.TaskInput.fromObject({ action: 'prepare', state: sfn.JsonPath.entirePayload }),
@@ -205,10 +224,25 @@ export class SundialEngine extends Construct {
       retryOnServiceExceptions: false,
     });
     prepare.addRetry({ errors: LAMBDA_SERVICE_ERRORS, interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2 });
+    // Prepare is safe to replay (docs/ENGINE.md "Prepare is safe to retry"): the claim is conditional and a
+    // replay carries on with the attempt it claimed. So a throttled DynamoDB, Batch, ECS or Secrets Manager
+    // call (a fan-out of Prepares in a new account) is waited out, with jitter so that the fan-out spreads,
+    // and any other failure of the function (a 5xx, a reset connection) is tried twice more, instead of
+    // failing the execution and with it the task's remaining attempts.
+    prepare.addRetry({
+      errors: THROTTLING_ERRORS,
+      interval: Duration.seconds(1),
+      maxAttempts: 8,
+      backoffRate: 2,
+      maxDelay: Duration.seconds(30),
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    prepare.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), maxAttempts: 2, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
 
     const record = new tasks.LambdaInvoke(this, 'Record', {
       stateName: STATE.record,
       lambdaFunction: this.engineFunction,
+      taskTimeout: lambdaStepTimeout(this.engineFunction),
       payloadResponseOnly: true,
       payload: sfn.TaskInput.fromObject({ action: 'record', state: sfn.JsonPath.entirePayload }),
       // No ResultPath: Record's answer ({ process_id, task_definition_name, recorded }) replaces the state,
@@ -236,6 +270,8 @@ export class SundialEngine extends Construct {
         // missing path is States.Runtime, which no Catch catches and which would fail the execution.
         ResultSelector: { 'Status.$': '$.Status', 'JobId.$': '$.JobId' },
         ResultPath: '$.result',
+        // Batch bounds the attempt (AttemptDurationSeconds); this only keeps the interpreter's default away.
+        TimeoutSeconds: EXECUTOR_STEP_TIMEOUT_SECONDS,
       },
     });
 
@@ -260,6 +296,8 @@ export class SundialEngine extends Construct {
         // runTask.sync succeeds only when every container exited 0 (a non-zero exit is States.TaskFailed);
         // the branch then ends in EcsEnded, so no output is read (a missing path would be States.Runtime).
         ResultPath: null,
+        // The EcsDeadline branch bounds the attempt; this only keeps the interpreter's default away.
+        TimeoutSeconds: EXECUTOR_STEP_TIMEOUT_SECONDS,
       },
     });
     // ECS has no attempt timeout of its own, and TimeoutSecondsPath cannot be used portably (AWS reads it

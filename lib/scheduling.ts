@@ -7,7 +7,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { SCHEDULER_ENV } from '../lambdas/adapters/scheduler';
-import { LAMBDA_SERVICE_ERRORS, namedStateMachine } from './engine';
+import { LAMBDA_SERVICE_ERRORS, lambdaStepTimeout, namedStateMachine } from './engine';
 import { acknowledgeWildcardResources } from './nag';
 
 /** Properties of {@link SundialScheduling}. */
@@ -77,6 +77,7 @@ export class SundialScheduling extends Construct {
     const tick = new tasks.LambdaInvoke(this, 'Tick', {
       stateName: 'Tick',
       lambdaFunction: props.engineFunction,
+      taskTimeout: lambdaStepTimeout(props.engineFunction),
       payloadResponseOnly: true,
       payload: sfn.TaskInput.fromObject({
         action: 'tick',

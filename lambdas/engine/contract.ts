@@ -133,6 +133,25 @@ export interface Recorded extends PrepareState {
   recorded: { retry: boolean };
 }
 
+/**
+ * `TimeoutSeconds` of the Lambda steps (Prepare, Record, the tick): the function's own timeout plus this
+ * margin, for its init phase (up to 10 s) and the invoke round trip, so that the function's timeout, not the
+ * state's, is what a slow step reports. Every Task state sets `TimeoutSeconds`: without it Step Functions
+ * waits 99,999,999 s (https://docs.aws.amazon.com/step-functions/latest/dg/state-task.html) and the local
+ * interpreter 60 s.
+ */
+export const LAMBDA_STEP_MARGIN_SECONDS = 30;
+
+/**
+ * `TimeoutSeconds` of the executor steps (RunBatchJob, RunEcsTask): a year, the longest a Standard
+ * execution runs (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). They are not
+ * what bounds an attempt: Batch ends a job at its `AttemptDurationSeconds` (max_runtime_seconds), the
+ * `EcsDeadline` branch ends an ECS attempt, and the reaper ends one that waits in the queue past its
+ * deadline. A static bound any smaller would cut off a task whose `max_runtime_seconds` or queue wait is
+ * longer (a state's timeout cannot be set per attempt portably: see docs/ENGINE.md "Limits").
+ */
+export const EXECUTOR_STEP_TIMEOUT_SECONDS = 31_536_000;
+
 /** Attempt timeout when a task sets no `max_runtime_seconds`. */
 export const DEFAULT_TIMEOUT_SECONDS = 86_400;
 

@@ -10,6 +10,7 @@ import type { Engine } from '../../lambdas/engine/engine';
 import type { Orchestrator } from '../../lambdas/engine/ports';
 import { executionFailure } from '../../lambdas/domain/attempt-failure';
 import type { LocalExecutor } from './executor';
+import { installLongTimers } from './long-timers';
 
 type Json = Parameters<StateMachine['run']>[0];
 
@@ -30,6 +31,8 @@ export class LocalOrchestrator implements Orchestrator {
     private readonly executor: LocalExecutor,
     private readonly log: (line: string) => void,
   ) {
+    // Waits and Task timeouts past 24.8 days (a long backoff, the executor steps' year) need chunked timers.
+    installLongTimers();
     this.machine = new StateMachine(definition as StateMachineDefinition, { validationOptions: { checkArn: false } });
   }
 

@@ -13,12 +13,17 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import aslValidator from 'asl-validator';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
-import { ECS_ENDED_ERROR, STATE, TIMEOUT_ERROR } from '../../lambdas/engine/contract';
+import { ECS_ENDED_ERROR, EXECUTOR_STEP_TIMEOUT_SECONDS, STATE, TIMEOUT_ERROR } from '../../lambdas/engine/contract';
+import { installLongTimers } from '../../local/engine/long-timers';
 import { DefinitionExtractionError, extractDefinition } from '../../lib/asl';
-import { LAMBDA_SERVICE_ERRORS, SundialEngine } from '../../lib/engine';
+import { LAMBDA_SERVICE_ERRORS, SundialEngine, THROTTLING_ERRORS } from '../../lib/engine';
 import { nagFindings, newApp } from './support';
 
 type Json = Record<string, any>;
+
+// As the local runtime does (local/engine/orchestrator.ts): the executor steps' year-long TimeoutSeconds
+// would otherwise overflow Node's timer and fire at once.
+installLongTimers();
 
 /** A stack with a table, a secret and the engine (with its own compute), plus a function driving runs. */
 function engineStack(app = newApp()): { stack: Stack; engine: SundialEngine; api: lambda.Function } {
@@ -115,7 +120,12 @@ describe('SundialEngine', () => {
         Resource: functionArn,
         Parameters: { action: 'prepare', 'state.$': '$' },
         ResultPath: '$.attempt',
-        Retry: [{ ErrorEquals: LAMBDA_SERVICE_ERRORS, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2 }],
+        TimeoutSeconds: 60,
+        Retry: [
+          { ErrorEquals: LAMBDA_SERVICE_ERRORS, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2 },
+          { ErrorEquals: THROTTLING_ERRORS, IntervalSeconds: 1, MaxAttempts: 8, BackoffRate: 2, MaxDelaySeconds: 30, JitterStrategy: 'FULL' },
+          { ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 2, BackoffRate: 2, JitterStrategy: 'FULL' },
+        ],
         Next: STATE.route,
       });
     });
@@ -157,6 +167,7 @@ describe('SundialEngine', () => {
         },
         ResultSelector: { 'Status.$': '$.Status', 'JobId.$': '$.JobId' },
         ResultPath: '$.result',
+        TimeoutSeconds: EXECUTOR_STEP_TIMEOUT_SECONDS,
         Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.record }],
         Next: STATE.record,
       });
@@ -195,6 +206,7 @@ describe('SundialEngine', () => {
                   'Overrides.$': '$.attempt.ecs.Overrides',
                 },
                 ResultPath: null,
+                TimeoutSeconds: EXECUTOR_STEP_TIMEOUT_SECONDS,
                 Next: STATE.ecsEnded,
               },
               [STATE.ecsEnded]: { Type: 'Fail', Error: ECS_ENDED_ERROR, Cause: 'the ECS task ended' },
@@ -268,6 +280,7 @@ describe('SundialEngine', () => {
         Type: 'Task',
         Resource: functionArn,
         Parameters: { action: 'record', 'state.$': '$' },
+        TimeoutSeconds: 60,
         Retry: [
           { ErrorEquals: LAMBDA_SERVICE_ERRORS, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2 },
           { ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 },
