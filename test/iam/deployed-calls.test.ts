@@ -45,7 +45,7 @@ function mocked<T>(service: string, client: T): AwsStub<any, any, any> {
 }
 
 beforeAll(async () => {
-  template = sundialTemplate();
+  template = await sundialTemplate();
   dynamo = await startDynamo(undefined);
   const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
   mocked('SFN', SFNClient)

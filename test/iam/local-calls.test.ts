@@ -21,7 +21,7 @@ let api: Api;
 const calls: RecordedCall[] = [];
 
 beforeAll(async () => {
-  template = sundialTemplate();
+  template = await sundialTemplate();
   sundial = await startTestSundial();
   recordSdkCalls(sundial.services.store.db.client, calls);
   api = apiClient(sundial.url);

@@ -12,8 +12,8 @@ import { evaluateIdentity, evaluateTrust, type Verdict } from './evaluate';
 import { ACCOUNT, PARTITION, REGION, type ResolvedRole, type ResolvedTemplate, sundialTemplate } from './template';
 
 let template: ResolvedTemplate;
-beforeAll(() => {
-  template = sundialTemplate();
+beforeAll(async () => {
+  template = await sundialTemplate();
 }, 120_000);
 
 const arn = (service: string, resource: string) => `arn:${PARTITION}:${service}:${REGION}:${ACCOUNT}:${resource}`;
@@ -190,7 +190,8 @@ describe('state machine and Scheduler roles', () => {
       if (resource === engine.arn) {
         requests.push({ action: 'lambda:InvokeFunction', resource });
       } else if (resource === `arn:${PARTITION}:states:::batch:submitJob.sync`) {
-        // https://docs.aws.amazon.com/step-functions/latest/dg/batch-iam.html
+        // https://docs.aws.amazon.com/step-functions/latest/dg/batch-iam.html; SubmitJob is authorized on the
+        // queue and on the job definition *with its revision* (https://docs.aws.amazon.com/batch/latest/userguide/iam-example-restrict-job-submission.html).
         requests.push(
           { action: 'batch:SubmitJob', resource: env.BATCH_JOB_QUEUE_ARN! },
           { action: 'batch:SubmitJob', resource: jobDefinition },

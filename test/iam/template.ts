@@ -4,6 +4,9 @@
  * attached to it, and every role's trust policy. The harness (./evaluate.ts) asks iam-simulate about
  * these policies only — never about what the CDK code meant to grant.
  */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { TASK_DEFINITION_FILE_ENV } from '../../local/engine/asl';
 import { synthSundial } from '../infra/support';
 
 export const ACCOUNT = '123456789012';
@@ -258,13 +261,36 @@ export class ResolvedTemplate {
   }
 }
 
-let synthesized: ResolvedTemplate | undefined;
+let synthesized: Promise<ResolvedTemplate> | undefined;
 
 /**
  * The stack as `cdk deploy` would create it with an SES sender configured (so that the notify
- * function's SES grant exists), synthesized once per test file.
+ * function's SES grant exists). Synthesis costs tens of seconds on a busy machine, so the test files of
+ * one run share it: the first to get here synthesizes into the run's directory (test/global-setup.ts),
+ * the others wait for the file; outside that setup each file synthesizes.
  */
-export function sundialTemplate(): ResolvedTemplate {
-  synthesized ??= new ResolvedTemplate(synthSundial({ sundial: { notificationSender: SENDER } }).template.toJSON() as never);
+export function sundialTemplate(): Promise<ResolvedTemplate> {
+  synthesized ??= templateJson().then((json) => new ResolvedTemplate(json as never));
   return synthesized;
+}
+
+const synth = () => synthSundial({ sundial: { notificationSender: SENDER } }).template.toJSON();
+
+async function templateJson(): Promise<object> {
+  const asl = process.env[TASK_DEFINITION_FILE_ENV];
+  if (!asl) return synth();
+  const file = join(dirname(asl), 'iam-template.json');
+  try {
+    // Whoever creates the lock synthesizes; a rename makes the file appear whole.
+    writeFileSync(`${file}.lock`, String(process.pid), { flag: 'wx' });
+  } catch {
+    const deadline = Date.now() + 180_000;
+    while (!existsSync(file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as object;
+    return synth();
+  }
+  const json = synth();
+  writeFileSync(`${file}.tmp`, JSON.stringify(json));
+  renameSync(`${file}.tmp`, file);
+  return json;
 }
