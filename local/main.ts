@@ -28,7 +28,9 @@ void sundial.storeFailed.then(async (err) => {
   await sundial.close().catch(() => undefined);
   process.exit(1);
 });
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+// SIGHUP: the terminal closed. Stopping as on Ctrl-C ends the runs with a reason and stops their tasks (the
+// spawner's watchdogs stop them anyway should this process die without stopping: see local/engine/spawner.ts).
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;

@@ -14,6 +14,8 @@
 //
 // When the server goes away (its channel closes: a stop, a crash, SIGKILL), no task may outlive it
 // unobserved: every process group still running gets SIGTERM, then SIGKILL 5 s later, and the spawner exits.
+// Should this process die too (a SIGKILL of the whole process group), each task's watchdog (spawner.ts,
+// watchedTask) sees its pipe close and stops the task's group.
 import { spawn } from 'node:child_process';
 
 /** @type {Map<string, import('node:child_process').ChildProcess>} */
@@ -47,8 +49,13 @@ const WINDOW = 64;
 /** @type {Map<string, {unacked: number, pause: () => void, resume: () => void}>} */
 const flow = new Map();
 
-function start({ id, file, argv, env }) {
-  const child = spawn(file, argv, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+function start({ id, file, argv, env, watched }) {
+  // `watched`: the task's wrapper (spawner.ts, watchedTask) runs a watchdog reading this stdin pipe. This
+  // process holds its only write end: when this process ends, however it ends, the watchdog reads
+  // end-of-file and stops the task's group. `done` once the task ended lets the watchdog go quietly.
+  const child = spawn(file, argv, { env, detached: true, stdio: [watched ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  // The watchdog may be gone already (SIGKILLed with its group): a write on its pipe must not end this process.
+  child.stdin?.on('error', () => undefined);
   running.set(id, child);
   let ended = false;
   child.once('spawn', () => send({ t: 'spawned', id, pid: child.pid }));
@@ -71,6 +78,7 @@ function start({ id, file, argv, env }) {
     send({ t: 'error', id, message: err.message });
   });
   child.once('close', (code, signal) => {
+    child.stdin?.end('done\n');
     if (ended) return;
     ended = true;
     running.delete(id);
@@ -115,5 +123,8 @@ process.on('disconnect', shutDown);
 process.on('SIGTERM', shutDown);
 // A Ctrl-C reaches the whole foreground process group: the server decides what happens to the tasks
 // (it stops them, then closes the channel).
+// A terminal's SIGHUP too: the server stops on it. Should the server die instead, its channel closes
+// (shutDown), and should this process die as well, the tasks' watchdogs stop them.
 process.on('SIGINT', () => undefined);
+process.on('SIGHUP', () => undefined);
 send({ t: 'ready' });

@@ -17,13 +17,51 @@ const BASH = '/bin/bash';
  * without close-on-exec: a process started after it would inherit them, hold the data dir's LOCK after
  * the server died (no restart possible) and could write into the store.
  */
-const CLOSE_INHERITED_FDS =
-  'for f in /dev/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ] 2>/dev/null && [ "$n" != "${KEEP_FD:-}" ]; then eval "exec $n>&-" 2>/dev/null; fi; done; unset KEEP_FD; exec "$@"';
+const CLOSE_FDS = 'for f in /dev/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ] 2>/dev/null && [ "$n" != "${KEEP_FD:-}" ]; then eval "exec $n>&-" 2>/dev/null; fi; done; unset KEEP_FD';
+const CLOSE_INHERITED_FDS = `${CLOSE_FDS}; exec "$@"`;
 
 /** `[file, argv]` that runs `command args` with no inherited descriptor above stderr (but `keepFd`). */
 export function withoutInheritedFds(command: string, args: string[], keepFd?: number): [string, string[], Record<string, string>] {
   if (!existsSync(BASH)) return [command, args, {}];
   return [BASH, ['-c', CLOSE_INHERITED_FDS, 'sundial-task', command, ...args], keepFd === undefined ? {} : { KEEP_FD: String(keepFd) }];
+}
+
+/**
+ * How no task outlives the server, however it dies (SIGKILL included). A task runs in a process group of
+ * its own (the spawner starts it detached: a signal to the server's group, a terminal's SIGHUP or a
+ * `kill -9 -- -pgid`, does not reach it), and in that group, next to it, a watchdog: a bash subshell
+ * blocked reading its stdin, a pipe whose only write end the spawner holds. When the spawner ends, however
+ * it ends, the kernel closes that end and the read returns end-of-file: the watchdog SIGTERMs the task's
+ * group, and SIGKILLs it once the task is gone or after KILL_GRACE_TENTHS (5 s, the executor's grace).
+ * When the task ends normally the spawner writes `done` and the watchdog exits without a signal.
+ * - Node cannot ask for PR_SET_PDEATHSIG, and a watchdog in the server's group would die with it; a pipe's
+ *   end-of-file is delivered whatever killed its writer.
+ * - The watchdog is a member of the group it signals, so the group's id (the task's pid) stays allocated
+ *   while it waits: its `kill -- -pgid` can never reach another process that was given the same number.
+ * - It is started by a subshell that ends at once (double fork): it is not a child of the task, whose
+ *   `wait` or reaping it would disturb; bash then execs the task, whose pid is the one the spawner knows.
+ * - Its stdout and stderr go to /dev/null: it must not hold the task's pipes open (the spawner waits for
+ *   them to close), and the task's stdin is /dev/null, as before, not the watchdog's pipe.
+ */
+const KILL_GRACE_TENTHS = 50;
+const WATCHED_TASK = `${CLOSE_FDS};
+( ( trap '' TERM INT HUP QUIT
+    IFS= read -r word
+    [ "$word" = done ] && exit 0
+    kill -TERM -- -$$ 2>/dev/null
+    n=0; while kill -0 $$ 2>/dev/null && [ $n -lt ${KILL_GRACE_TENTHS} ]; do sleep 0.1; n=$((n+1)); done
+    kill -KILL -- -$$ 2>/dev/null
+  ) <&0 >/dev/null 2>&1 & )
+exec "$@" </dev/null`;
+
+/**
+ * `[file, argv, watched]` that runs a task's `command args` with no inherited descriptor above stderr,
+ * and with a watchdog that stops its process group when the spawner ends (`watched`: the spawner must
+ * give it a stdin pipe and write `done` to it when the task ended). Without bash, the command as is.
+ */
+export function watchedTask(command: string, args: string[]): [string, string[], boolean] {
+  if (!existsSync(BASH)) return [command, args, false];
+  return [BASH, ['-c', WATCHED_TASK, 'sundial-task', command, ...args], true];
 }
 
 export interface Ended {
@@ -87,9 +125,9 @@ export class Spawner {
       stderr.end();
       return e;
     });
-    const [command, args] = withoutInheritedFds(file, argv);
+    const [command, args, watched] = watchedTask(file, argv);
     const spawner = this.ensure();
-    spawner.send({ t: 'spawn', id, file: command, argv: args, env }, (err) => {
+    spawner.send({ t: 'spawn', id, file: command, argv: args, env, watched }, (err) => {
       if (err) this.settle(id, { code: null, signal: null, error: err });
     });
     return {

@@ -3,8 +3,10 @@
  * much there is (the spawner pauses a task whose output the server has not acknowledged yet), exit codes
  * and signals come back, and closing the spawner stops what still runs.
  */
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Spawner } from '../../local/engine/spawner';
+import { groupMembers, killGroup, until } from '../faults/support';
 
 let spawner: Spawner;
 afterEach(() => spawner?.close());
@@ -56,4 +58,23 @@ describe('the task spawner', () => {
     expect((await task.ended).code).not.toBe(0);
     expect(task.exited).toBe(true);
   });
+
+  it("stops a task's whole process group when the spawner itself is SIGKILLed (nothing left to stop it)", async () => {
+    spawner = new Spawner(() => undefined);
+    // The task's shell leads its group; `sleep` is its child there; TERM is ignored by both, so only the
+    // watchdog's SIGKILL after its grace ends them.
+    const task = spawner.spawn('/bin/sh', ['-c', "trap '' TERM; echo $$; sleep 300"], env);
+    let out = '';
+    task.stdout.on('data', (chunk: string) => (out += chunk));
+    const pgid = Number((await until(async () => out, (o) => o.includes('\n'))).trim());
+    await until(async () => groupMembers(pgid).length, (n) => n >= 2); // the shell and its sleep (and the watchdog)
+    try {
+      (spawner as unknown as { child: ChildProcess }).child.kill('SIGKILL');
+
+      await until(async () => groupMembers(pgid), (left) => left.length === 0, 15_000);
+      expect((await task.ended).error?.message).toMatch(/spawner exited/);
+    } finally {
+      killGroup(pgid);
+    }
+  }, 30_000);
 });

@@ -1,5 +1,6 @@
 /** Fault-test helpers: the local mode as a real child process (to SIGKILL it), and polling. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -36,7 +37,7 @@ export interface ChildSundial {
  * `npm start` as a child process (`tsx local/main.ts`) on `dataDir`. The test process's
  * `SUNDIAL_TASK_DEFINITION_FILE` (test/global-setup.ts) passes through, so it starts without synthesizing.
  */
-export async function startChild(dataDir: string, timeoutMs = 30_000): Promise<ChildSundial> {
+export async function startChild(dataDir: string, timeoutMs = 30_000, options: { detached?: boolean } = {}): Promise<ChildSundial> {
   const port = await freePort();
   // node itself with tsx's loader, not the tsx CLI: the CLI runs the server in a grandchild that a
   // SIGKILL of the CLI would leave running.
@@ -44,6 +45,8 @@ export async function startChild(dataDir: string, timeoutMs = 30_000): Promise<C
     cwd: process.cwd(),
     env: { ...process.env, PORT: String(port), SUNDIAL_DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group (a terminal's job): a signal to the group reaches the server and its spawner.
+    detached: options.detached ?? false,
   });
   let out = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
@@ -70,4 +73,22 @@ export function killGroup(pid: number | undefined): void {
   } catch {
     /* gone already */
   }
+}
+
+/** Live (not zombie) processes whose process group is `pgid`, read from /proc (Linux). */
+export function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // ended while we looked
+    }
+    // `pid (comm) state ppid pgrp …`: comm may hold spaces and parentheses, so split after the last ')'.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') members.push(Number(entry));
+  }
+  return members;
 }

@@ -1,0 +1,90 @@
+/**
+ * No task process outlives its local server, however the server dies: `npm start` in a terminal of its
+ * own (its own process group), five long tasks running, then the terminal closes (SIGHUP to the group),
+ * the group is SIGKILLed, the server alone is SIGKILLed (its spawner survives it), or it is stopped
+ * (SIGTERM, SIGINT). Every process of every task (the task's shell, its `sleep`, and the spawner's
+ * watchdog in its group) must be gone soon after.
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { apiClient, shellScript, tempDataDir } from '../helpers/local';
+import { type ChildSundial, groupMembers, killGroup, startChild, until } from './support';
+
+const TASKS = 5;
+/** Per case: its server, its tasks' process groups and its data dir, cleaned up whatever the outcome. */
+interface Case {
+  server?: ChildSundial;
+  groups: number[];
+  dataDir: string;
+}
+const cases: Case[] = [];
+
+afterAll(async () => {
+  for (const c of cases) {
+    if (c.server && c.server.child.exitCode === null && c.server.child.signalCode === null) {
+      killGroup(c.server.child.pid);
+      await c.server.exited;
+    }
+    for (const pgid of c.groups) killGroup(pgid);
+    rmSync(c.dataDir, { recursive: true, force: true });
+  }
+});
+
+/** A server in a process group of its own running a run of TASKS `sleep 300` tasks (and `extra`), once all of them run. */
+async function serverWithRunningTasks(extra: Record<string, string> = {}): Promise<Required<Case>> {
+  const c: Case = { groups: [], dataDir: tempDataDir() };
+  cases.push(c);
+  const server = await startChild(c.dataDir, 30_000, { detached: true });
+  c.server = server;
+  const api = apiClient(server.url);
+  const scripts: Record<string, string> = {};
+  for (let i = 0; i < TASKS; i++) scripts[`sleeper-${i}`] = 'sleep 300';
+  Object.assign(scripts, extra);
+  // Each task records its shell's pid: it leads the task's process group (the spawner starts it detached).
+  const task_definitions = Object.entries(scripts).map(([name, script]) => shellScript(name, `echo $$ > '${join(c.dataDir, `${name}.pid`)}'; ${script}`));
+  expect((await api('PUT', '/api/process_definitions/long', { process_definition_name: 'long', task_definitions })).status).toBe(201);
+  expect((await api('POST', '/api/process_definitions/long/trigger')).status).toBeLessThan(300);
+  const files = Object.keys(scripts).map((name) => join(c.dataDir, `${name}.pid`));
+  c.groups = await until(
+    async () => files.map((f) => (existsSync(f) ? Number(readFileSync(f, 'utf8').trim()) : 0)),
+    (pids) => pids.every((p) => p > 0),
+  );
+  for (const pgid of c.groups) expect(groupMembers(pgid).length).toBeGreaterThan(0);
+  return c as Required<Case>;
+}
+
+/** Waits until no process of any of `groups` is left; fails naming the survivors. */
+async function allGone(groups: number[], timeoutMs = 15_000): Promise<void> {
+  await until(
+    async () => groups.flatMap((g) => groupMembers(g)),
+    (survivors) => survivors.length === 0,
+    timeoutMs,
+  );
+}
+
+// Concurrent: each case has its own server, data dir and tasks; one after the other they took over a minute.
+describe.concurrent('task processes and the death of their local server', () => {
+  it.each([
+    ['SIGHUP', 'the process group (the terminal closes)'],
+    ['SIGKILL', 'the process group'],
+    ['SIGTERM', 'the process group'],
+  ] as const)('%s to %s stops every task process', async (signal, _target) => {
+    // A task that ignores SIGTERM must be stopped too (SIGKILL after the grace) when the group is SIGKILLed.
+    const { server, groups } = await serverWithRunningTasks(signal === 'SIGKILL' ? { stubborn: "trap '' TERM; sleep 300" } : {});
+
+    process.kill(-server.child.pid!, signal);
+
+    await server.exited;
+    await allGone(groups);
+  }, 60_000);
+
+  it('SIGKILL to the server alone stops every task process', async () => {
+    const { server, groups } = await serverWithRunningTasks();
+
+    server.child.kill('SIGKILL');
+
+    await server.exited;
+    await allGone(groups);
+  }, 60_000);
+});
