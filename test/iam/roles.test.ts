@@ -256,4 +256,24 @@ describe('state machine and Scheduler roles', () => {
     expect(schedulerFailed).toEqual([]);
     expect(other.allowed, other.describe).toBe(false);
   });
+
+  test.each([
+    ['task', 'Sundial/Sundial/Engine/TaskStateMachine/Resource'],
+    ['tick', 'Sundial/Sundial/Scheduling/TickStateMachine/Resource'],
+  ])('the %s state machine may deliver its logs and traces', async (_name, path) => {
+    // Prepare: what Step Functions calls for CloudWatch Logs delivery and X-Ray, on "*"
+    // (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html#cloudwatch-iam-policy,
+    // https://docs.aws.amazon.com/step-functions/latest/dg/concepts-xray-tracing.html)
+    const machine = template.stateMachine(path);
+    const logs = ['CreateLogDelivery', 'GetLogDelivery', 'UpdateLogDelivery', 'DeleteLogDelivery', 'ListLogDeliveries', 'PutResourcePolicy', 'DescribeResourcePolicies', 'DescribeLogGroups'];
+    const xray = ['PutTraceSegments', 'PutTelemetryRecords', 'GetSamplingRules', 'GetSamplingTargets'];
+    const requests = [...logs.map((a) => `logs:${a}`), ...xray.map((a) => `xray:${a}`)].map((action) => ({ action, resource: '*' }));
+
+    // Act
+    const failed = await denied(machine.role, `${path} role`, requests);
+
+    // Assess
+    expect(machine.logging, 'the machine logs (else this test asks for nothing it needs)').toBe(true);
+    expect(failed).toEqual([]);
+  });
 });

@@ -249,7 +249,7 @@ export class ResolvedTemplate {
   }
 
   /** The state machine at construct path `path`: ARN, role and definition (resolved). */
-  stateMachine(path: string): { arn: string; role: ResolvedRole; definition: { States: Record<string, any> } } {
+  stateMachine(path: string): { arn: string; role: ResolvedRole; definition: { States: Record<string, any> }; logging: boolean } {
     const logicalId = this.logicalIdAt('AWS::StepFunctions::StateMachine', path);
     const props = this.resource(logicalId).Properties ?? {};
     const roleId = (props.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
@@ -257,6 +257,7 @@ export class ResolvedTemplate {
       arn: this.arnOf(logicalId, this.physicalName(logicalId)),
       role: this.role(roleId),
       definition: JSON.parse(String(this.resolve(props.DefinitionString))) as { States: Record<string, any> },
+      logging: (props.LoggingConfiguration?.Destinations?.length ?? 0) > 0,
     };
   }
 }
