@@ -231,9 +231,12 @@ export class Engine {
     // A replayed Prepare (Lambda retry, or a failure after the claim) finds its attempt still running:
     // it carries on with that attempt instead of claiming another.
     const current = slot.current_task_id ? await this.d.store.runs.getTaskRecord(processId, slot.current_task_id) : undefined;
-    const replay = current?.status === 'running';
-    const n = replay ? current.previous_attempt_count : slot.attempts;
-    const taskId = replay ? current.task_id : stableUuid(processId, name, slot.round, n);
+    // So is a claim whose Prepare failed before its task record was written (a throttled write, a failed
+    // plan): the slot names the attempt it claimed last, and nothing ran under it.
+    const unwritten = !current && slot.attempts > 0 && slot.current_task_id === stableUuid(processId, name, slot.round, slot.attempts - 1);
+    const replay = current?.status === 'running' || unwritten;
+    const n = current?.status === 'running' ? current.previous_attempt_count : unwritten ? slot.attempts - 1 : slot.attempts;
+    const taskId = replay ? (slot.current_task_id as string) : stableUuid(processId, name, slot.round, n);
     const claimed = replay ? slot : await this.d.store.slots.claimAttempt(processId, name, n, taskId);
     if (!claimed) return { skip: true };
     return this.launch(run, claimed, n, Boolean(slot.skip_backoff));
