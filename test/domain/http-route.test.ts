@@ -100,8 +100,8 @@ describe('parseBody', () => {
   });
 
   it('counts the limit in bytes, not characters', () => {
-    // Prepare: 100 000 three-byte characters are 300 000 bytes
-    const raw = JSON.stringify({ padding: '€'.repeat(100_000) });
+    // Prepare: fewer characters than the limit, three bytes each
+    const raw = JSON.stringify({ padding: '€'.repeat(Math.ceil(MAX_BODY_BYTES / 2)) });
 
     // Act
     const err = refusalOf(() => parseBody(httpEvent({ body: raw }), false));

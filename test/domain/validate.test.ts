@@ -63,9 +63,9 @@ describe('parseProcessDefinition', () => {
     expect(err.code).toBe(code);
   });
 
-  it('refuses a definition larger than a DynamoDB item can safely hold (413)', () => {
-    // Prepare: six scripts of 60 000 characters are ~360 KB once stored
-    const tasks = Array.from({ length: 6 }, (_, i) =>
+  it('refuses a definition larger than MAX_DEFINITION_BYTES as compact JSON (413)', () => {
+    // Prepare: 34 scripts of 60 000 characters are ~2.04 MB
+    const tasks = Array.from({ length: 34 }, (_, i) =>
       shellTask(`t${i}`, { executable: { shell_script_command: { script: 'x'.repeat(60_000) } } }),
     );
     const body = processDefinition('huge', { task_definitions: tasks });
