@@ -51,6 +51,8 @@ export const OPERATOR_ROUTES: readonly SundialRoute[] = [
   { method: HttpMethod.POST, path: '/api/processes/{process_id}/retry' }, // one more attempt for failed tasks
   { method: HttpMethod.GET, path: '/api/tasks' }, // list task attempts
   { method: HttpMethod.GET, path: '/api/tasks/{task_id}/output' }, // an attempt's container stdout/stderr
+  { method: HttpMethod.GET, path: '/api/tasks/{task_id}/log_entries' }, // a page of an attempt's log entries
+  { method: HttpMethod.GET, path: '/api/tasks/{task_id}/metadata' }, // a page of an attempt's metadata entries
   { method: HttpMethod.GET, path: '/api/openapi.json' }, // the OpenAPI document
 ];
 

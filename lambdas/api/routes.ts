@@ -5,9 +5,12 @@ import * as z from 'zod';
 import { BadRequestError, NotFoundError } from '../domain/errors';
 import {
   DEFAULT_PAGE_SIZE,
+  type LogEntry,
+  type MetadataEntry,
   definitionNameParams,
   processesQuery,
   processIdParams,
+  taskEntriesQuery,
   taskIdParams,
   taskOutputQuery,
   tasksQuery,
@@ -44,6 +47,27 @@ export function operatorRoutes(s: Services): Route[] {
    * so what GET answers can be PUT back.
    */
   const described = async (stored: StoredDefinition) => ({ ...presentDefinition(stored), ...(await s.schedules.describe(stored)) });
+
+  /** An attempt by its id (and its run's, when the caller gives it); 404 when there is none. */
+  const findAttempt = async (taskId: string, processIdGiven?: string) => {
+    const processId = processIdGiven ?? (await s.store.runs.findProcessIdOfTask(taskId));
+    const record = processId ? await s.store.runs.getTaskRecord(processId, taskId) : undefined;
+    if (!record) throw new NotFoundError(`task ${taskId} does not exist`);
+    return { task_id: taskId, process_id: record.process_id };
+  };
+
+  /** `GET /api/tasks/{task_id}/<route>`: a page of an attempt's entries of one kind, oldest first. */
+  const entriesRoute = (route: 'log_entries' | 'metadata', kind: 'log' | 'metadata') =>
+    defineRoute({
+      method: 'GET', path: `/api/tasks/{task_id}/${route}`, auth: 'operator', summary: `A page of an attempt's ${kind} entries, oldest first (next= to follow)`,
+      params: taskIdParams,
+      query: taskEntriesQuery,
+      handler: async ({ path, query }) => {
+        const attempt = await findAttempt(path.task_id, query.process_id);
+        const page = await s.store.runs.entriesPage<LogEntry | MetadataEntry>(attempt.task_id, kind, { limit: query.limit ?? DEFAULT_PAGE_SIZE, cursor: query.next });
+        return json(200, { ...attempt, [kind === 'log' ? 'log_entries' : 'metadata_entries']: page.entries, ...(page.next ? { next: page.next } : {}) });
+      },
+    });
 
   return [
     // process definitions
@@ -132,7 +156,7 @@ export function operatorRoutes(s: Services): Route[] {
       },
     }),
     defineRoute({
-      method: 'GET', path: '/api/processes/{process_id}', auth: 'operator', summary: 'Get a run with its tasks, log and metadata entries',
+      method: 'GET', path: '/api/processes/{process_id}', auth: 'operator', summary: 'Get a run with its attempts and their last log and metadata entries',
       params: processIdParams,
       handler: async ({ path }) => {
         const run = await s.store.runs.getRun(path.process_id);
@@ -187,6 +211,10 @@ export function operatorRoutes(s: Services): Route[] {
         return json(200, { task_id: task.task_id, process_id: task.process_id, status: task.status, ...page });
       },
     }),
+
+    // an attempt's entries, a page at a time (a run embeds only the last few: domain/response-size.ts)
+    entriesRoute('log_entries', 'log'),
+    entriesRoute('metadata', 'metadata'),
 
     // the API itself
     defineRoute({

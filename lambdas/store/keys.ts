@@ -10,8 +10,8 @@
  * | run (process)     | `RUN#<process_id>` | `RUN`                       | `RUNS#<def>` / `<start>#id` | `RUNS` / `<start>#id`              | `ACTIVE` / `<start>#id` while running (sparse) |
  * | task attempt      | `RUN#<process_id>` | `TASK#<task_id>`            | `TASKS#<def>` / `<start>#id`| `TASKS#<def>#<task def>` / `<start>#id` | `TASKS` / `<start>#id` |
  * | task locator      | `TASKID#<task_id>` | `TASK` (holds `process_id`) |                             |                                    |                 |
- * | log entry         | `RUN#<process_id>` | `TASK#<task_id>#LOG#<id>`   |                             |                                    |                 |
- * | metadata entry    | `RUN#<process_id>` | `TASK#<task_id>#META#<id>`  |                             |                                    |                 |
+ * | log entry         | `RUN#<process_id>` | `ENTRY#<task_id>#LOG#<id>`  | `ENTRIES#<task_id>#LOG` / `<when>#id` |                          |                 |
+ * | metadata entry    | `RUN#<process_id>` | `ENTRY#<task_id>#META#<id>` | `ENTRIES#<task_id>#META` / `<when>#id` |                         |                 |
  * | task slot (engine)| `RUN#<process_id>` | `SLOT#<task def name>`      |                             |                                    |                 |
  * | done shard (engine)| `RUN#<process_id>`| `DONE#<0..15>`              |                             |                                    |                 |
  * | counters (shards) | `STATS#<0..31>`    | `STATS`                     |                             |                                    |                 |
@@ -21,6 +21,12 @@
  * | notification sent | `RUN#<process_id>` | `NOTIFIED#<end>#<channel>`  |                             |                                    |                 |
  *
  * Times in sort keys are `Date.toISOString()` (fixed width, UTC), so they sort as strings.
+ *
+ * Entries sit apart from the attempts (`ENTRY#…`, not under `TASK#<task_id>`), so that reading a run's
+ * attempts (`begins_with(sk, "TASK#")`) never reads its entries, however many there are; gsi1 orders each
+ * attempt's entries of one kind by time, so that the last few, or a page, are read without the rest.
+ * Entries written before 2026-12 are at `TASK#<task_id>#LOG#<id>` / `#META#<id>` without gsi1: read with
+ * their attempt as before, and not in the entry pages.
  */
 
 export const INDEXES = {
@@ -37,6 +43,10 @@ export interface Key {
   pk: string;
   sk: string;
 }
+
+/** The two kinds of entries an attempt has. */
+export type EntryKind = 'log' | 'metadata';
+const ENTRY_KIND_KEY: Record<EntryKind, string> = { log: 'LOG', metadata: 'META' };
 
 export const keys = {
   definitionsPartition: 'DEF',
@@ -87,12 +97,20 @@ export const keys = {
 
   logEntry: (processId: string, taskId: string, entryId: string): Key => ({
     pk: `RUN#${processId}`,
-    sk: `TASK#${taskId}#LOG#${entryId}`,
+    sk: `ENTRY#${taskId}#LOG#${entryId}`,
   }),
   metadataEntry: (processId: string, taskId: string, entryId: string): Key => ({
     pk: `RUN#${processId}`,
-    sk: `TASK#${taskId}#META#${entryId}`,
+    sk: `ENTRY#${taskId}#META#${entryId}`,
   }),
+  /** gsi1 of an entry: the attempt's entries of one kind, by time (`when` as UTC ISO, then the entry id). */
+  entryIndex: (taskId: string, kind: EntryKind, when: string, entryId: string) => ({
+    gsi1pk: `ENTRIES#${taskId}#${ENTRY_KIND_KEY[kind]}`,
+    gsi1sk: `${new Date(when).toISOString()}#${entryId}`,
+  }),
+  entriesOf: (taskId: string, kind: EntryKind) => ({ index: 'gsi1' as const, pk: `ENTRIES#${taskId}#${ENTRY_KIND_KEY[kind]}` }),
+  /** Prefix of the attempts' items in a run's partition (without their entries, see above). */
+  taskItemsPrefix: 'TASK#',
 
   /** The engine's state of one task definition within one run (see lambdas/store/slots.ts). */
   slot: (processId: string, taskDefinitionName: string): Key => ({ pk: `RUN#${processId}`, sk: `SLOT#${taskDefinitionName}` }),
@@ -128,10 +146,10 @@ export const keys = {
 export function runItemKind(sk: string): 'run' | 'slot' | 'task' | 'log' | 'metadata' | 'other' {
   if (sk === 'RUN') return 'run';
   if (sk.startsWith('SLOT#')) return 'slot';
-  if (!sk.startsWith('TASK#')) return 'other';
+  if (!sk.startsWith('TASK#') && !sk.startsWith('ENTRY#')) return 'other';
   if (sk.includes('#LOG#')) return 'log';
   if (sk.includes('#META#')) return 'metadata';
-  return 'task';
+  return sk.startsWith('TASK#') ? 'task' : 'other';
 }
 
 /** Sort-key bounds for a time window on `<iso time>#<id>` sort keys. */

@@ -15,6 +15,8 @@ export interface PageRequest {
   statuses?: readonly string[];
   limit: number;
   cursor?: string;
+  /** Oldest first instead (entry pages read in time order). */
+  oldestFirst?: boolean;
 }
 
 export interface Page<T> {
@@ -75,7 +77,7 @@ export function decodeCursor(
 /** At most this many DynamoDB pages per request, so that a filter matching little cannot read a whole index. */
 const MAX_PAGES_PER_REQUEST = 10;
 
-/** Reads up to `limit` matching items, newest first, following DynamoDB pages as needed. */
+/** Reads up to `limit` matching items, newest first (or oldest, `oldestFirst`), following DynamoDB pages as needed. */
 export async function queryNewestFirst<T = Item>(db: Db, req: PageRequest): Promise<Page<T>> {
   const index = INDEXES[req.index];
   const range = timeRange(req.from, req.to);
@@ -123,7 +125,7 @@ export async function queryNewestFirst<T = Item>(db: Db, req: PageRequest): Prom
       FilterExpression: filter,
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
-      ScanIndexForward: false,
+      ScanIndexForward: req.oldestFirst === true,
       Limit: req.limit - items.length,
       ExclusiveStartKey: startKey,
     };
@@ -133,4 +135,23 @@ export async function queryNewestFirst<T = Item>(db: Db, req: PageRequest): Prom
     pages++;
   } while (startKey && items.length < req.limit && pages < MAX_PAGES_PER_REQUEST);
   return { items, next: encodeCursor(startKey) };
+}
+
+/**
+ * Cuts a page read by `queryNewestFirst` at `maxBytes` (as `size` counts its items; at least one item
+ * stays), so that a page of large items still fits one response. When it cuts, `next` resumes after the
+ * last item kept: its table and index key, as DynamoDB's own LastEvaluatedKey would be.
+ */
+export function trimPage<T extends Item>(page: Page<T>, index: IndexName, maxBytes: number, size: (item: T) => number): Page<T> {
+  let used = 0;
+  let kept = 0;
+  while (kept < page.items.length) {
+    used += size(page.items[kept] as T) + 1;
+    if (kept > 0 && used > maxBytes) break;
+    kept++;
+  }
+  if (kept === page.items.length) return page;
+  const last = page.items[kept - 1] as T;
+  const { pk, sk } = INDEXES[index];
+  return { items: page.items.slice(0, kept), next: encodeCursor({ pk: last.pk, sk: last.sk, [pk]: last[pk], [sk]: last[sk] }) };
 }

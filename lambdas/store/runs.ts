@@ -1,17 +1,27 @@
 /**
  * Runs (seed model `process`), their task attempts (`task`) and the attempts' log and metadata entries.
- * A run and everything in it share one partition, `RUN#<process_id>`, so that reading a run with its
- * tasks and entries is one Query; the GSIs list runs and tasks newest first (see keys.ts).
+ * A run and everything in it share one partition, `RUN#<process_id>`; its attempts are read without
+ * their entries (`TASK#…`, apart from `ENTRY#…`), and entries are read a bounded few at a time through
+ * gsi1, in time order (keys.ts), so that no read and no answer grows with the entries a run has
+ * (lambdas/domain/response-size.ts). The GSIs list runs and tasks newest first.
  */
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from './sdk';
 import { progressOf, type SlotStatus } from '../domain/engine';
 import type { LogEntry, MetadataEntry, Process, ProcessStatus, Task, TaskStatus } from '../domain/models';
 import { type Db, isConditionFailed, transitionItem } from './client';
-import { keys, runItemKind, TTL_ATTRIBUTE } from './keys';
-import { type Page, queryNewestFirst } from './pages';
+import { type EntryKind, keys, runItemKind, TTL_ATTRIBUTE } from './keys';
+import { type Page, queryNewestFirst, trimPage } from './pages';
 import type { StatsStore } from './stats';
 import { DEFAULT_RETENTION_DAYS, expiresAt } from '../domain/retention';
 import { mapLimited } from '../domain/concurrency';
+import {
+  ATTEMPTS_BUDGET_BYTES,
+  ATTEMPTS_WITH_ENTRIES_MAX,
+  ENTRIES_PER_ATTEMPT,
+  ENTRY_PAGE_BUDGET_BYTES,
+  payloadBytes,
+  RUN_RESPONSE_BUDGET_BYTES,
+} from '../domain/response-size';
 
 /** A run as stored: the wire fields without tasks, plus engine bookkeeping. */
 export interface RunRecord {
@@ -69,6 +79,26 @@ function pick<T>(item: Item, fields: readonly string[]): T {
 
 const byWhen = (a: { when: string }, b: { when: string }) => Date.parse(a.when) - Date.parse(b.when);
 
+const LOG_FIELDS = ['log_entry_id', 'when', 'source', 'message'] as const;
+const METADATA_FIELDS = ['metadata_entry_id', 'when', 'key', 'value'] as const;
+const ENTRY_FIELDS: Record<EntryKind, readonly string[]> = { log: LOG_FIELDS, metadata: METADATA_FIELDS };
+
+/** A page of one attempt's entries of one kind, oldest first. */
+export interface EntryPage<E> {
+  entries: E[];
+  next?: string;
+}
+
+/** An attempt as lists answer it: no entries read, and saying so. */
+function withoutEntries(task: TaskRecord | Task): Task {
+  return { ...task, log_entries: [], metadata_entries: [], entries_omitted: true };
+}
+
+/** Keeps an attempt's last `n` entries (legacy attempts read them all) and says whether it cut any. */
+function lastOf<E extends { when: string }>(entries: E[], n: number): { entries: E[]; truncated: boolean } {
+  return entries.length > n ? { entries: entries.slice(-n), truncated: true } : { entries, truncated: false };
+}
+
 /** Builds wire tasks from the items of a run partition (or a task's prefix), in start order. */
 function assembleTasks(items: readonly Item[]): Task[] {
   const tasks = new Map<string, Task>();
@@ -78,8 +108,8 @@ function assembleTasks(items: readonly Item[]): Task[] {
     const kind = runItemKind(String(item.sk));
     const taskId = String(item.task_id);
     if (kind === 'task') tasks.set(taskId, { ...pick<TaskRecord>(item, TASK_FIELDS), log_entries: [], metadata_entries: [] });
-    else if (kind === 'log') logs.set(taskId, [...(logs.get(taskId) ?? []), pick<LogEntry>(item, ['log_entry_id', 'when', 'source', 'message'])]);
-    else if (kind === 'metadata') metas.set(taskId, [...(metas.get(taskId) ?? []), pick<MetadataEntry>(item, ['metadata_entry_id', 'when', 'key', 'value'])]);
+    else if (kind === 'log') logs.set(taskId, [...(logs.get(taskId) ?? []), pick<LogEntry>(item, LOG_FIELDS)]);
+    else if (kind === 'metadata') metas.set(taskId, [...(metas.get(taskId) ?? []), pick<MetadataEntry>(item, METADATA_FIELDS)]);
   }
   for (const [taskId, task] of tasks) {
     task.log_entries = (logs.get(taskId) ?? []).sort(byWhen);
@@ -166,20 +196,107 @@ export class RunStore {
     return item ? pick<RunRecord>(item, RUN_FIELDS) : undefined;
   }
 
-  /** A run with all its task attempts and their entries, or undefined. */
+  /**
+   * A run with its task attempts, each with its last few log and metadata entries, within the budgets
+   * of lambdas/domain/response-size.ts (an attempt whose entries were cut says so); undefined if unknown.
+   */
   async getRun(processId: string): Promise<Process | undefined> {
-    const items = await this.queryAll(keys.runPartition(processId));
-    const runItem = items.find((i) => i.sk === 'RUN');
+    const [runItem, slotItems, taskItems] = await Promise.all([
+      this.getRunRecord(processId),
+      this.queryAll(keys.runPartition(processId), keys.slotPrefix, '#status', { '#status': 'status' }),
+      this.queryAll(keys.runPartition(processId), keys.taskItemsPrefix),
+    ]);
     if (!runItem) return undefined;
-    const slots = items.filter((i) => runItemKind(String(i.sk)) === 'slot').map((i) => i.status as SlotStatus);
-    return {
+    const slots = slotItems.map((i) => i.status as SlotStatus);
+    let tasks = assembleTasks(taskItems);
+    let omitted = 0;
+    const bare = tasks.map((t) => ({ ...t, log_entries: [], metadata_entries: [] }));
+    if (payloadBytes(bare) > ATTEMPTS_BUDGET_BYTES) {
+      // Only each task's latest attempt: the run's answer must fit, whatever its retries made.
+      const latest = new Map<string, Task>();
+      for (const t of tasks) {
+        const seen = latest.get(t.task_definition_name);
+        if (!seen || t.previous_attempt_count > seen.previous_attempt_count) latest.set(t.task_definition_name, t);
+      }
+      omitted = tasks.length - latest.size;
+      tasks = tasks.filter((t) => latest.get(t.task_definition_name) === t);
+    }
+    const run: Process = {
       ...pick<RunRecord>(runItem, RUN_FIELDS),
-      task: assembleTasks(items),
+      task: tasks.map((t) => ({ ...t, log_entries: [], metadata_entries: [] })),
+      ...(omitted > 0 ? { attempts_omitted: omitted } : {}),
       ...(slots.length > 0 ? { progress: progressOf(slots) } : {}),
     };
+    await this.embedEntries(run, tasks);
+    return run;
   }
 
-  /** Runs newest first (by start time), each with its tasks. */
+  /**
+   * Fills the last ENTRIES_PER_ATTEMPT entries of each kind into the run's attempts, newest attempts
+   * first, while the answer stays within RUN_RESPONSE_BUDGET_BYTES; reads stop when the budget is spent.
+   * `assembled` holds the entries of legacy attempts (written before entries had their own keys).
+   */
+  private async embedEntries(run: Process, assembled: readonly Task[]): Promise<void> {
+    let budget = RUN_RESPONSE_BUDGET_BYTES - payloadBytes(run);
+    const byId = new Map(assembled.map((t) => [t.task_id, t]));
+    const embedded = new Set<string>();
+    const order = [...run.task]
+      .sort((a, b) => b.start_time.localeCompare(a.start_time) || b.task_id.localeCompare(a.task_id))
+      .slice(0, ATTEMPTS_WITH_ENTRIES_MAX);
+    for (let i = 0; i < order.length && budget > 0; i += 16) {
+      const batch = order.slice(i, i + 16);
+      const read = await mapLimited(batch, 16, async (task) => {
+        const legacy = byId.get(task.task_id);
+        const [logs, metas] = await Promise.all([
+          legacy && legacy.log_entries.length > 0 ? lastOf(legacy.log_entries, ENTRIES_PER_ATTEMPT) : this.lastEntries<LogEntry>(task.task_id, 'log', ENTRIES_PER_ATTEMPT),
+          legacy && legacy.metadata_entries.length > 0
+            ? lastOf(legacy.metadata_entries, ENTRIES_PER_ATTEMPT)
+            : this.lastEntries<MetadataEntry>(task.task_id, 'metadata', ENTRIES_PER_ATTEMPT),
+        ]);
+        return { task, logs, metas };
+      });
+      for (const { task, logs, metas } of read) {
+        const cost = payloadBytes(logs.entries) + payloadBytes(metas.entries) + 64;
+        if (cost > budget) {
+          budget = 0;
+          break;
+        }
+        budget -= cost;
+        embedded.add(task.task_id);
+        task.log_entries = logs.entries;
+        task.metadata_entries = metas.entries;
+        if (logs.truncated) task.log_entries_truncated = true;
+        if (metas.truncated) task.metadata_entries_truncated = true;
+      }
+    }
+    // Attempts whose entries were not read (budget spent, or past the newest ATTEMPTS_WITH_ENTRIES_MAX)
+    // say so, as listed attempts do; their pages have them all.
+    for (const task of run.task) if (!embedded.has(task.task_id)) task.entries_omitted = true;
+  }
+
+  /** The last `n` entries of one kind of an attempt, oldest first, and whether it has more. */
+  async lastEntries<E extends LogEntry | MetadataEntry>(taskId: string, kind: EntryKind, n: number): Promise<{ entries: E[]; truncated: boolean }> {
+    const page = await queryNewestFirst<Item>(this.db, { ...keys.entriesOf(taskId, kind), limit: n + 1 });
+    const entries = page.items.slice(0, n).map((i) => pick<E>(i, ENTRY_FIELDS[kind])).reverse();
+    return { entries, truncated: page.items.length > n };
+  }
+
+  /**
+   * A page of an attempt's entries of one kind, oldest first: up to `limit`, and no more than
+   * ENTRY_PAGE_BUDGET_BYTES of answer; `next` reads on (also later, once more entries arrived).
+   */
+  async entriesPage<E extends LogEntry | MetadataEntry>(taskId: string, kind: EntryKind, request: { limit: number; cursor?: string }): Promise<EntryPage<E>> {
+    const where = keys.entriesOf(taskId, kind);
+    const page = trimPage(
+      await queryNewestFirst<Item>(this.db, { ...where, limit: request.limit, cursor: request.cursor, oldestFirst: true }),
+      where.index,
+      ENTRY_PAGE_BUDGET_BYTES,
+      (i) => payloadBytes(pick(i, ENTRY_FIELDS[kind])),
+    );
+    return { entries: page.items.map((i) => pick<E>(i, ENTRY_FIELDS[kind])), next: page.next };
+  }
+
+  /** Runs newest first (by start time), each with its task attempts without their entries (`entries_omitted`). */
   async listRuns(filter: RunFilter): Promise<Page<Process>> {
     const where = filter.process_definition_name ? keys.runsOfDefinition(filter.process_definition_name) : keys.allRuns();
     const page = await queryNewestFirst<Item>(this.db, {
@@ -191,8 +308,8 @@ export class RunStore {
       cursor: filter.cursor,
     });
     const items = await mapLimited(page.items, 16, async (runItem) => {
-      const partition = await this.queryAll(keys.runPartition(String(runItem.process_id)), 'TASK#');
-      return { ...pick<RunRecord>(runItem, RUN_FIELDS), task: assembleTasks(partition) } satisfies Process;
+      const partition = await this.queryAll(keys.runPartition(String(runItem.process_id)), keys.taskItemsPrefix);
+      return { ...pick<RunRecord>(runItem, RUN_FIELDS), task: assembleTasks(partition).map(withoutEntries) } satisfies Process;
     });
     return { items, next: page.next };
   }
@@ -235,10 +352,26 @@ export class RunStore {
     return out.Item?.process_id === undefined ? undefined : String(out.Item.process_id);
   }
 
-  /** A task attempt with its log and metadata entries, or undefined. */
+  /**
+   * A task attempt with all its log and metadata entries, or undefined. Reads every entry: for one
+   * attempt's captured output (local mode), never for an answer that embeds many attempts.
+   */
   async getTask(processId: string, taskId: string): Promise<Task | undefined> {
     const [task] = assembleTasks(await this.queryAll(keys.runPartition(processId), keys.taskPrefix(taskId)));
-    return task;
+    if (!task) return undefined;
+    const all = async <E extends LogEntry | MetadataEntry>(kind: EntryKind): Promise<E[]> => {
+      const out: E[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await this.entriesPage<E>(taskId, kind, { limit: 1000, cursor });
+        out.push(...page.entries);
+        cursor = page.next;
+      } while (cursor);
+      return out;
+    };
+    const [logs, metas] = await Promise.all([all<LogEntry>('log'), all<MetadataEntry>('metadata')]);
+    // Legacy attempts keep their entries under the attempt's own key prefix (keys.ts).
+    return { ...task, log_entries: [...task.log_entries, ...logs], metadata_entries: [...task.metadata_entries, ...metas] };
   }
 
   async getTaskRecord(processId: string, taskId: string): Promise<(TaskRecord & Item) | undefined> {
@@ -296,7 +429,7 @@ export class RunStore {
     }
   }
 
-  /** Task attempts newest first, each with its entries. */
+  /** Task attempts newest first, without their entries (`entries_omitted`). */
   async listTasks(filter: TaskFilter): Promise<Page<Task>> {
     const where = filter.process_definition_name
       ? filter.task_definition_name
@@ -311,25 +444,28 @@ export class RunStore {
       limit: filter.limit,
       cursor: filter.cursor,
     });
-    const items = await mapLimited(page.items, 16, async (taskItem) => {
-      const partition = await this.queryAll(keys.runPartition(String(taskItem.process_id)), keys.taskPrefix(String(taskItem.task_id)));
-      const [task] = assembleTasks(partition);
-      return task ?? { ...pick<TaskRecord>(taskItem, TASK_FIELDS), log_entries: [], metadata_entries: [] };
-    });
-    return { items, next: page.next };
+    // The index items are the attempts themselves (projection ALL): nothing more to read.
+    return { items: page.items.map((taskItem) => withoutEntries(pick<TaskRecord>(taskItem, TASK_FIELDS))), next: page.next };
   }
 
   // ---- entries ---------------------------------------------------------------------------------
 
   /** Stores log entries; an id already stored for this task is kept as first written (idempotent). */
   appendLogEntries(processId: string, taskId: string, entries: readonly LogEntry[]): Promise<number> {
-    return this.putEntries(entries.map((e) => ({ ...keys.logEntry(processId, taskId, e.log_entry_id), task_id: taskId, ...e })));
+    return this.putEntries(
+      entries.map((e) => ({ ...keys.logEntry(processId, taskId, e.log_entry_id), ...keys.entryIndex(taskId, 'log', e.when, e.log_entry_id), task_id: taskId, ...e })),
+    );
   }
 
   /** Stores metadata entries, idempotent on `metadata_entry_id`. */
   appendMetadataEntries(processId: string, taskId: string, entries: readonly MetadataEntry[]): Promise<number> {
     return this.putEntries(
-      entries.map((e) => ({ ...keys.metadataEntry(processId, taskId, e.metadata_entry_id), task_id: taskId, ...e })),
+      entries.map((e) => ({
+        ...keys.metadataEntry(processId, taskId, e.metadata_entry_id),
+        ...keys.entryIndex(taskId, 'metadata', e.when, e.metadata_entry_id),
+        task_id: taskId,
+        ...e,
+      })),
     );
   }
 
@@ -434,7 +570,7 @@ export class RunStore {
   // ---- helpers ---------------------------------------------------------------------------------
 
   /** Every item of a partition (or of a sort-key prefix in it), following pages; `projection` to read keys only. */
-  private async queryAll(pk: string, skPrefix?: string, projection?: string): Promise<Item[]> {
+  private async queryAll(pk: string, skPrefix?: string, projection?: string, names?: Record<string, string>): Promise<Item[]> {
     const items: Item[] = [];
     let startKey: Item | undefined;
     do {
@@ -444,6 +580,7 @@ export class RunStore {
           KeyConditionExpression: skPrefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
           ExpressionAttributeValues: { ':pk': pk, ...(skPrefix ? { ':prefix': skPrefix } : {}) },
           ProjectionExpression: projection,
+          ExpressionAttributeNames: names,
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),

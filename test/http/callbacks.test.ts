@@ -248,7 +248,7 @@ describe('log and metadata entries together', () => {
     expect(task.metadata_entries).toEqual([meta]);
   });
 
-  it('shows entries in GET /api/tasks as well', async () => {
+  it('pages entries at GET /api/tasks/{id}/log_entries (GET /api/tasks lists attempts without them)', async () => {
     // Prepare
     const { a } = await twoTasks();
     const log = logEntry({ message: 'visible in the task listing' });
@@ -259,6 +259,7 @@ describe('log and metadata entries together', () => {
 
     // Assess
     expect(res.json[0].task_id).toBe(a.task_id);
-    expect(res.json[0].log_entries).toEqual([log]);
+    expect(res.json[0]).toMatchObject({ log_entries: [], entries_omitted: true });
+    expect((await api('GET', `/api/tasks/${a.task_id}/log_entries`)).json.log_entries).toEqual([log]);
   });
 });

@@ -21,6 +21,8 @@ const EXPECTED_ROUTES: ReadonlyArray<[routeKey: string, authorization: 'AWS_IAM'
   ['POST /api/processes/{process_id}/retry', 'AWS_IAM', 'api'],
   ['GET /api/tasks', 'AWS_IAM', 'api'],
   ['GET /api/tasks/{task_id}/output', 'AWS_IAM', 'api'],
+  ['GET /api/tasks/{task_id}/log_entries', 'AWS_IAM', 'api'],
+  ['GET /api/tasks/{task_id}/metadata', 'AWS_IAM', 'api'],
   ['GET /api/openapi.json', 'AWS_IAM', 'api'],
   // Trailing-slash forms (`GET /api/processes/`) and anything undeclared: never open.
   ['$default', 'AWS_IAM', 'api'],

@@ -1,0 +1,60 @@
+/**
+ * How big an API answer may grow, so that no answer passes Lambda's synchronous response limit
+ * (LAMBDA_SYNC_RESPONSE_MAX_BYTES, 6,291,556 bytes: aws-limits.ts), whatever a run holds.
+ *
+ * The arithmetic. Lambda counts the JSON it returns to API Gateway, in which the body is a string: every
+ * `"` and `\` of the body is escaped once more. The largest entry a task can post (models.ts LIMITS) is a
+ * 32,768-character message (or metadata value) and a 256-character source (or key), each character a
+ * control character that JSON writes as `\u001f` (6 bytes) and the envelope as `\\u001f` (7 bytes):
+ * (32,768 + 256) × 7 + ~150 bytes of ids, time and names ≈ 231 KB per entry ({@link ENTRY_MAX_PAYLOAD_BYTES}).
+ * A run has up to 1,000 tasks (LIMITS.taskDefinitionsPerProcess), each with one or more attempts, each
+ * with any number of entries. Embedding even one entry per attempt could need 1,000 × 231 KB = 231 MB,
+ * and N per attempt and per kind 2 × N times that: no per-attempt N alone keeps a run under 6 MB. So:
+ *
+ * - a run embeds at most {@link ENTRIES_PER_ATTEMPT} entries of each kind per attempt (the last ones, by
+ *   time), for at most {@link ATTEMPTS_WITH_ENTRIES_MAX} attempts (the newest), and only while the answer
+ *   stays within {@link RUN_RESPONSE_BUDGET_BYTES}; an attempt whose entries were cut says so
+ *   (`log_entries_truncated` / `metadata_entries_truncated`) and `GET /api/tasks/{id}/log_entries` or
+ *   `/metadata` pages through all of them;
+ * - the attempts themselves: an attempt is ~0.5 KB on the wire (ids, names ≤ 64 characters, times), so
+ *   1,000 tasks × 8 attempts ≈ 4 MB. When a run's attempts alone pass {@link ATTEMPTS_BUDGET_BYTES},
+ *   only each task's latest attempt is answered (1,000 × ~0.5 KB ≈ 0.5 MB) and `attempts_omitted` counts
+ *   the others (`GET /api/tasks?process_definition_name=&task_definition_name=` lists every attempt);
+ * - lists of runs and of attempts embed no entries at all (`entries_omitted: true` on every attempt):
+ *   1,000 runs × 1,000 attempts would not fit, and reading them is what made a list slow;
+ * - a page of entries stops at {@link ENTRY_PAGE_BUDGET_BYTES} (and hands a `next` cursor), so that even
+ *   1,000 entries of the largest size (231 MB) come back as pages that each fit.
+ *
+ * Worst case of a run: attempts ≤ 4 MiB (or ~0.5 MB once trimmed) + entries up to the 5 MiB budget in all
+ * = at most 5 MiB + one entry (231 KB) < 6,291,556 bytes, a margin of ~0.8 MB for the envelope.
+ */
+import { LAMBDA_SYNC_RESPONSE_MAX_BYTES } from './aws-limits';
+import { LIMITS } from './models';
+
+const MiB = 1024 * 1024;
+
+/** Bytes `value` takes in Lambda's response payload once it is the (JSON string) body of the answer. */
+export function payloadBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(JSON.stringify(value))) - 2;
+}
+
+/** The largest log or metadata entry, in payload bytes (see the arithmetic above). */
+export const ENTRY_MAX_PAYLOAD_BYTES = (LIMITS.entryMessageMaxLength + 256) * 7 + 150;
+
+/** Entries of each kind embedded per attempt in a run (the last ones): as many as an email shows. */
+export const ENTRIES_PER_ATTEMPT = 10;
+
+/** Attempts of a run whose entries are read and embedded at most (the newest): a full run of single attempts. */
+export const ATTEMPTS_WITH_ENTRIES_MAX = LIMITS.taskDefinitionsPerProcess;
+
+/** Payload bytes a run's answer may take with its embedded entries. */
+export const RUN_RESPONSE_BUDGET_BYTES = 5 * MiB;
+
+/** Payload bytes a run's attempts may take before only each task's latest attempt is answered. */
+export const ATTEMPTS_BUDGET_BYTES = 4 * MiB;
+
+/** Payload bytes of one page of entries. */
+export const ENTRY_PAGE_BUDGET_BYTES = 5 * MiB;
+
+/** Room the budgets leave below Lambda's limit for the largest entry and the response envelope. */
+export const RESPONSE_MARGIN_BYTES = LAMBDA_SYNC_RESPONSE_MAX_BYTES - RUN_RESPONSE_BUDGET_BYTES - ENTRY_MAX_PAYLOAD_BYTES;
