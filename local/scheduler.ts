@@ -7,6 +7,7 @@
  * the server was down (since the later of the last tick fired, which the schedule state keeps, and the
  * definition's last change). The tick claim makes a tick that did fire before the crash a no-op.
  */
+import { tickInput } from '../lambdas/adapters/scheduler';
 import { nextFireTime, type ScheduleSpec } from '../lambdas/domain/schedule';
 import { runAs } from './function-context';
 import type { Scheduler } from '../lambdas/engine/ports';
@@ -18,9 +19,27 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
 /** How often expired tick claims are swept (dynalite has no TTL). */
 const SWEEP_EVERY_MS = 3_600_000;
 
+/** What a schedule delivers to the tick state machine: its Target.Input once Scheduler filled it in. */
+export interface ScheduledTick {
+  process_definition_name: string;
+  scheduled_time: string;
+}
+
+/**
+ * The tick input EventBridge Scheduler delivers for `definitionName` at `time`: the schedule's own Target.Input
+ * (lambdas/adapters/scheduler.ts `tickInput`) with `<aws.scheduler.scheduled-time>` replaced as Scheduler does,
+ * by the time in whole seconds, `2022-03-22T18:59:43Z`
+ * (https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html;
+ * test/fixtures/aws/scheduler-target-input.json).
+ */
+export function scheduledTick(definitionName: string, time: Date): ScheduledTick {
+  const scheduledTime = time.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return JSON.parse(tickInput(definitionName).replaceAll('<aws.scheduler.scheduled-time>', scheduledTime)) as ScheduledTick;
+}
+
 export interface LocalSchedulerOptions {
-  /** Delivers a tick (`Schedules.tick`). */
-  fire: (definitionName: string, scheduledTime: Date) => Promise<unknown>;
+  /** Delivers a tick (`Schedules.tick`), with the input the tick state machine gets deployed. */
+  fire: (tick: ScheduledTick) => Promise<unknown>;
   now?: () => Date;
   log?: (line: string) => void;
 }
@@ -46,7 +65,9 @@ export class LocalScheduler implements Scheduler {
 
   async fireAt(definitionName: string, time: Date): Promise<void> {
     this.clear(definitionName);
-    this.armAt(definitionName, time, () => this.deliver(definitionName, time));
+    // As deployed (at() counts whole seconds, lambdas/adapters/scheduler.ts): never before `time`.
+    const at = new Date(Math.ceil(time.getTime() / 1000) * 1000);
+    this.armAt(definitionName, at, () => this.deliver(definitionName, at));
   }
 
   async remove(definitionName: string): Promise<void> {
@@ -129,7 +150,7 @@ export class LocalScheduler implements Scheduler {
     if (this.stopped) return;
     try {
       // Deployed, a tick reaches the engine function's `tick` through the tick state machine (lib/scheduling.ts).
-      await runAs('engine', () => this.o.fire(name, time));
+      await runAs('engine', () => this.o.fire(scheduledTick(name, time)));
     } catch (err) {
       this.log(`error tick ${time.toISOString()} of ${name} failed: ${(err as Error).message}`);
     }

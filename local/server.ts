@@ -86,7 +86,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   const notifier = createLocalNotifier({ store, dataDir: options.dataDir, log, publicUrl: () => url, logger, pagerDutyUrls });
   const now = () => new Date();
   // Ticks go through Schedules.tick, as the engine Lambda's `tick` action does deployed.
-  const scheduler: LocalScheduler = new LocalScheduler({ fire: (name, time): Promise<unknown> => schedules.tick(name, time.toISOString()), now, log });
+  const scheduler: LocalScheduler = new LocalScheduler({ fire: (tick): Promise<unknown> => schedules.tick(tick.process_definition_name, tick.scheduled_time), now, log });
   const schedules: Schedules = new Schedules({ store, scheduler, now, logger });
   const engine = new Engine({
     store,
