@@ -12,7 +12,10 @@ export class ApiError extends Error {
   ) {
     let message = body;
     try {
-      message = (JSON.parse(body) as { error?: { message?: string } }).error?.message ?? body;
+      // A 400 lists every problem of the request (`errors`); show them all, not only the first.
+      const parsed = JSON.parse(body) as { error?: { message?: string }; errors?: { message?: string }[] };
+      const all = (parsed.errors ?? []).map((e) => e.message).filter((m): m is string => typeof m === 'string');
+      message = all.length > 1 ? all.join('; ') : (parsed.error?.message ?? body);
     } catch {
       // not JSON: keep the text
     }

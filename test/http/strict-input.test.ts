@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
+import { SundialClient } from '../../cli/client';
 import { withPath } from '../helpers/assert';
 import {
   type Api,
@@ -167,6 +168,18 @@ describe('every problem of a request in one answer', () => {
       ['invalid_field', 'overlap_action'],
     ]);
     expect(res.json.error).toEqual(res.json.errors[0]);
+  });
+
+  it('the CLI shows every problem, not only the first', async () => {
+    // Prepare
+    const client = new SundialClient({ url: sundial.url });
+    const body = withPath(withPath(processDefinition('cli-mistakes'), 'task_definitions.0.max_attempts', 0), 'overlap_action', 'queue');
+
+    // Act
+    const refused = client.request('PUT', path('cli-mistakes'), { body });
+
+    // Assess
+    await expect(refused).rejects.toThrow(/task_definitions\.0\.max_attempts must be at least 1; overlap_action must be one of/);
   });
 
   it('query problems are answered together', async () => {
