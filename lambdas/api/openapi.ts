@@ -67,7 +67,7 @@ const REQUEST_BODIES: Record<string, z.ZodType> = {
 };
 
 const ERRORS: Record<number, string> = {
-  400: 'Invalid input (`field` names it)',
+  400: 'Invalid input: `error` is the first problem (`field` names it), `errors` lists every problem found (at most 100)',
   401: 'Missing or invalid task token',
   404: 'Not found',
   405: 'Method not allowed',
