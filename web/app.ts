@@ -107,8 +107,24 @@ async function definitionPage(name: string): Promise<void> {
   }
 }
 
+/** Every entry of one kind of an attempt, page after page (a run embeds only its last few). */
+async function allEntries(task: Any, processId: string, route: 'log_entries' | 'metadata'): Promise<Any[]> {
+  const entries: Any[] = [];
+  let next: string | undefined;
+  do {
+    const page = await api('GET', `/api/tasks/${enc(task.task_id)}/${route}?process_id=${enc(processId)}&limit=1000${next ? `&next=${enc(next)}` : ''}`);
+    entries.push(...(route === 'log_entries' ? page.log_entries : page.metadata_entries));
+    next = page.next;
+  } while (next);
+  return entries;
+}
+
 async function runPage(id: string): Promise<void> {
   const run = await api('GET', `/api/processes/${enc(id)}`);
+  await Promise.all((run.task as Any[]).map(async (t) => {
+    if (t.entries_omitted || t.log_entries_truncated) t.log_entries = await allEntries(t, run.process_id, 'log_entries');
+    if (t.entries_omitted || t.metadata_entries_truncated) t.metadata_entries = await allEntries(t, run.process_id, 'metadata');
+  }));
   const def = await api('GET', `/api/process_definitions/${enc(run.process_definition_name)}`).catch(() => undefined);
   const tasks: Any[] = run.task;
   const taskDefs: Any[] = def?.task_definitions ?? [...new Set(tasks.map((t) => t.task_definition_name))].map((n) => ({ task_definition_name: n, dependencies: [] }));
