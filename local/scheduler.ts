@@ -8,6 +8,7 @@
  * definition's last change). The tick claim makes a tick that did fire before the crash a no-op.
  */
 import { tickInput } from '../lambdas/adapters/scheduler';
+import { SCHEDULER_MIN_INTERVAL_SECONDS } from '../lambdas/domain/aws-limits';
 import { nextFireTime, type ScheduleSpec } from '../lambdas/domain/schedule';
 import { runAs } from './function-context';
 import type { Scheduler } from '../lambdas/engine/ports';
@@ -42,11 +43,16 @@ export interface LocalSchedulerOptions {
   fire: (tick: ScheduledTick) => Promise<unknown>;
   now?: () => Date;
   log?: (line: string) => void;
+  /**
+   * The shortest interval accepted. EventBridge Scheduler's (60 s, whole minutes) by default, so that a
+   * schedule refused deployed is refused here; tests that need ticks seconds apart lower it.
+   * @default SCHEDULER_MIN_INTERVAL_SECONDS
+   */
+  minIntervalSeconds?: number;
 }
 
 export class LocalScheduler implements Scheduler {
-  /** Seconds-level intervals are allowed locally (for trying and tests); EventBridge needs minutes. */
-  readonly minIntervalSeconds = 1;
+  readonly minIntervalSeconds: number;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly now: () => Date;
   private readonly log: (line: string) => void;
@@ -55,6 +61,7 @@ export class LocalScheduler implements Scheduler {
 
   constructor(private readonly o: LocalSchedulerOptions) {
     this.now = o.now ?? (() => new Date());
+    this.minIntervalSeconds = o.minIntervalSeconds ?? SCHEDULER_MIN_INTERVAL_SECONDS;
     this.log = o.log ?? (() => undefined);
   }
 

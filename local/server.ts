@@ -38,6 +38,8 @@ export interface LocalOptions {
   log?: (line: string) => void;
   /** Days a finished run is kept (lambdas/engine/retention.ts). @default SUNDIAL_RETENTION_DAYS, else 90 */
   retentionDays?: number;
+  /** Tests only: intervals shorter than EventBridge Scheduler's minute (local/scheduler.ts). @default 60 */
+  schedulerMinIntervalSeconds?: number;
 }
 
 export interface LocalSundial {
@@ -86,7 +88,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   const notifier = createLocalNotifier({ store, dataDir: options.dataDir, log, publicUrl: () => url, logger, pagerDutyUrls });
   const now = () => new Date();
   // Ticks go through Schedules.tick, as the engine Lambda's `tick` action does deployed.
-  const scheduler: LocalScheduler = new LocalScheduler({ fire: (tick): Promise<unknown> => schedules.tick(tick.process_definition_name, tick.scheduled_time), now, log });
+  const scheduler: LocalScheduler = new LocalScheduler({ fire: (tick): Promise<unknown> => schedules.tick(tick.process_definition_name, tick.scheduled_time), now, log, minIntervalSeconds: options.schedulerMinIntervalSeconds });
   const schedules: Schedules = new Schedules({ store, scheduler, now, logger });
   const engine = new Engine({
     store,

@@ -63,7 +63,8 @@ export interface TestSundial {
 
 /** Starts the local mode on a free port over `dataDir` (a fresh temporary one by default), silently. */
 export async function startTestSundial(dataDir: string = tempDataDir()): Promise<TestSundial> {
-  const sundial = await startLocal({ port: 0, dataDir, log: () => undefined });
+  // Seconds-apart ticks keep the schedule tests fast; `npm start` refuses them as EventBridge Scheduler does.
+  const sundial = await startLocal({ port: 0, dataDir, log: () => undefined, schedulerMinIntervalSeconds: 1 });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
