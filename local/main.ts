@@ -1,30 +1,81 @@
 /** `npm start`: Sundial's local mode on 127.0.0.1:${PORT:-8080}, data in ${SUNDIAL_DATA_DIR:-./.sundial}. */
-import { resolve } from 'node:path';
+import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { startLocal } from './server';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+/** Every line of the server's output (the request log included) starts with when it was written, ISO 8601 in UTC. */
+const stamped = (line: string) => `${new Date().toISOString()} ${line}`;
+const log = (line: string) => console.log(stamped(line));
+const logError = (line: string) => console.error(stamped(line));
+
 const port = Number(process.env.PORT ?? 8080);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`PORT must be a port number, got "${process.env.PORT}"`);
+  logError(`PORT must be a port number, got "${process.env.PORT}"`);
   process.exit(2);
 }
 // An empty SUNDIAL_DATA_DIR (`SUNDIAL_DATA_DIR= npm start`) means the default, not the current directory.
 const dataDir = resolve(process.env.SUNDIAL_DATA_DIR || '.sundial');
 
-console.log("starting: synthesizing the task state machine from the CDK stack (a few seconds)…");
-const sundial = await startLocal({ port, host: process.env.HOST ?? '127.0.0.1', dataDir }).catch((err: NodeJS.ErrnoException) => {
-  console.error(err.code === 'EADDRINUSE' ? `port ${port} is in use: set PORT to another port` : `could not start: ${err.stack ?? err}`);
+/**
+ * `mkdir -p`, one level at a time: Node 20's `mkdirSync(…, { recursive: true })` never returns for a path
+ * the kernel refuses with ENOENT although its parent exists (`/proc/x`).
+ */
+function makeDir(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (statSync(dir).isDirectory()) return;
+      throw Object.assign(new Error(`ENOTDIR: not a directory, '${dir}'`), { code: 'ENOTDIR' });
+    }
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw err;
+    makeDir(dirname(dir));
+    mkdirSync(dir);
+  }
+}
+
+/**
+ * Why the data dir cannot hold the store, if it cannot. Checked before the store opens: LevelDB failing to
+ * open a store it may not write surfaces from dynalite as "Database is closed", naming neither the
+ * directory nor the cause (EACCES, EROFS, ENOTDIR…).
+ */
+function dataDirProblem(dir: string): Error | undefined {
+  try {
+    for (const d of [dir, join(dir, 'dynamodb')]) {
+      makeDir(d);
+      const probe = join(d, `.write-test-${process.pid}`);
+      writeFileSync(probe, '', { flag: 'wx' });
+      unlinkSync(probe);
+    }
+    // The store's own files are opened for writing (LevelDB's LOCK, its log, its manifest).
+    for (const f of readdirSync(join(dir, 'dynamodb'))) accessSync(join(dir, 'dynamodb', f), constants.R_OK | constants.W_OK);
+    return undefined;
+  } catch (err) {
+    return err as Error;
+  }
+}
+const problem = dataDirProblem(dataDir);
+if (problem) {
+  logError(`could not start: the data directory ${dataDir} cannot be used (${problem.message}); set SUNDIAL_DATA_DIR to a directory you can write`);
+  process.exit(1);
+}
+
+log('starting: synthesizing the task state machine from the CDK stack (a few seconds)…');
+const sundial = await startLocal({ port, host: process.env.HOST ?? '127.0.0.1', dataDir, log }).catch((err: NodeJS.ErrnoException) => {
+  logError(err.code === 'EADDRINUSE' ? `port ${port} is in use: set PORT to another port` : `could not start: ${err.stack ?? err}`);
   process.exit(1);
 });
-console.log(`sundial listening on ${sundial.url} (data in ${dataDir}; its DynamoDB store answers at ${sundial.storeEndpoint})`);
+log(`sundial listening on ${sundial.url} (data in ${dataDir}; its DynamoDB store answers at ${sundial.storeEndpoint})`);
 
 let stopping = false;
 // A store that stopped by itself leaves a server that can only answer errors: stop, and say why.
 void sundial.storeFailed.then(async (err) => {
   if (stopping) return;
   stopping = true;
-  console.error(`the embedded store stopped, so the server stops too: ${err.message}`);
+  logError(`the embedded store stopped, so the server stops too: ${err.message}`);
   await sundial.close().catch(() => undefined);
   process.exit(1);
 });
@@ -34,11 +85,11 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: stopping`);
+    log(`${signal}: stopping`);
     sundial.close().then(
       () => process.exit(0),
       (err) => {
-        console.error(`error while stopping: ${err}`);
+        logError(`error while stopping: ${err}`);
         process.exit(1);
       },
     );
