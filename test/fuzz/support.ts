@@ -64,13 +64,16 @@ export function expectWellFormed(res: RawResponse, method: string, what: string)
   expect(res.status, what).toBeGreaterThanOrEqual(200);
   if (res.status < 400 || method === 'HEAD') return;
   expect(res.contentType, what).toMatch(/^application\/json/);
-  const body = JSON.parse(res.text) as { error?: Record<string, unknown> };
-  expect(Object.keys(body), what).toEqual(['error']);
-  const error = body.error ?? {};
-  expect(typeof error.code, what).toBe('string');
-  expect(typeof error.message, what).toBe('string');
-  for (const k of Object.keys(error)) expect(['code', 'message', 'field'], what).toContain(k);
-  if (error.field !== undefined) expect(typeof error.field, what).toBe('string');
+  const body = JSON.parse(res.text) as { error?: Record<string, unknown>; errors?: Array<Record<string, unknown>> };
+  // `errors` (every problem of a 400) is the only addition beside `error`, and starts with it.
+  expect(Object.keys(body).filter((k) => k !== 'errors'), what).toEqual(['error']);
+  for (const error of [body.error ?? {}, ...(body.errors ?? [])]) {
+    expect(typeof error.code, what).toBe('string');
+    expect(typeof error.message, what).toBe('string');
+    for (const k of Object.keys(error)) expect(['code', 'message', 'field'], what).toContain(k);
+    if (error.field !== undefined) expect(typeof error.field, what).toBe('string');
+  }
+  if (body.errors !== undefined) expect(body.errors[0], what).toEqual(body.error);
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
