@@ -59,7 +59,7 @@ export function attemptFailure(end: AttemptEnd): ExecutorResult {
   }
   if (result?.Error !== undefined) return { ok: true }; // ECS: the task ended with every container at exit 0
   const exitCode = result?.ExitCode;
-  if (exitCode !== undefined && exitCode !== null && exitCode !== 0) return { ok: false, reason: `exited with code ${exitCode}` };
+  if (exitCode !== undefined && exitCode !== null && exitCode !== 0) return { ok: false, reason: exited(exitCode) };
   if (result?.Status !== undefined && result.Status !== 'SUCCEEDED') {
     return { ok: false, reason: `the job ended ${result.Status}${result.StatusReason ? `: ${result.StatusReason}` : ''}` };
   }
@@ -74,6 +74,18 @@ export function executionFailure(status: string, error?: string | null, cause?: 
   const what = `the task execution ${status.toLowerCase().replace('_', ' ')}`;
   const why = plainFailure({ Error: error ?? undefined, Cause: cause ?? undefined });
   return why === 'the attempt failed' ? what : `${what}: ${why}`;
+}
+
+/**
+ * Signals a container's process dies of, by the exit code a container then reports (128 + the signal's
+ * number, as Docker, ECS and Batch report it).
+ */
+const SIGNAL_EXIT_CODES: Record<number, string> = { 129: 'SIGHUP', 130: 'SIGINT', 131: 'SIGQUIT', 134: 'SIGABRT', 137: 'SIGKILL', 139: 'SIGSEGV', 143: 'SIGTERM' };
+
+/** `exited with code 137 (killed by signal SIGKILL)`, `exited with code 3`. */
+function exited(code: number): string {
+  const signal = SIGNAL_EXIT_CODES[code];
+  return `exited with code ${code}${signal ? ` (killed by signal ${signal})` : ''}`;
 }
 
 type Json = Record<string, unknown>;
@@ -115,11 +127,11 @@ function batchJobFailure(job: Json, overran: string): string {
   const startFailure = containerFailure(containerReason, image);
   if (startFailure) return startFailure;
   if (exitCode !== undefined && exitCode !== 0 && (statusReason === undefined || statusReason === ESSENTIAL_CONTAINER_EXITED)) {
-    return `exited with code ${exitCode}`;
+    return exited(exitCode);
   }
   // Anything else ended the job: TerminateJob or CancelJob (their reason), a queue that cancelled it, …
   if (statusReason && statusReason !== ESSENTIAL_CONTAINER_EXITED) return `stopped: ${statusReason}`;
-  if (exitCode !== undefined && exitCode !== 0) return `exited with code ${exitCode}`;
+  if (exitCode !== undefined && exitCode !== 0) return exited(exitCode);
   return `the job ended ${str(job.Status) ?? 'FAILED'}${containerReason ? `: ${containerReason}` : ''}`;
 }
 
@@ -140,7 +152,7 @@ function ecsTaskFailure(task: Json): string {
     return `stopped: ${stoppedReason ?? String(task.StopCode)}`;
   }
   const failed = containers.find((c) => int(c?.ExitCode) !== undefined && c?.ExitCode !== 0);
-  if (failed) return `exited with code ${failed.ExitCode as number}`;
+  if (failed) return exited(failed.ExitCode as number);
   if (stoppedReason && stoppedReason !== ESSENTIAL_CONTAINER_EXITED) return `stopped: ${stoppedReason}`;
   return `the task stopped${task.StopCode ? ` (${String(task.StopCode)})` : ''}`;
 }

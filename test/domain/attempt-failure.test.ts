@@ -36,6 +36,14 @@ describe('attemptFailure', () => {
     expect(outcome).toEqual({ ok: false, reason });
   });
 
+  it('names the signal of an exit code above 128', () => {
+    const cause = { ...syncFixture('ecs-exit-code').described, Containers: [{ Name: 'task', ExitCode: 137 }] };
+    expect(attemptFailure({ error: { Error: 'States.TaskFailed', Cause: JSON.stringify(cause) }, timeoutSeconds: 30 })).toEqual({
+      ok: false,
+      reason: 'exited with code 137 (killed by signal SIGKILL)',
+    });
+  });
+
   it('keeps at most 1,000 characters of a plain-text cause', () => {
     const outcome = attemptFailure({ error: { Error: 'States.TaskFailed', Cause: 'x'.repeat(5000) }, timeoutSeconds: 30 });
     expect(outcome.reason).toHaveLength(1000);

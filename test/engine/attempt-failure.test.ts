@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attemptFailure } from '../../lambdas/domain/attempt-failure';
 import type { TaskDefinition } from '../../lambdas/domain/models';
 import type { BatchJobRequest, EcsTaskRequest } from '../../lambdas/engine/contract';
+import { loadTaskDefinition } from '../../local/engine/asl';
 import { LocalExecutor } from '../../local/engine/executor';
 import { type SyncCase, syncFixture } from '../fixtures/aws/sync';
 import { type JsonObject, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
@@ -138,6 +139,14 @@ describe('the local executor answers as AWS does', () => {
     } as unknown as Partial<TaskDefinition>);
     const local = await caught(executor.runBatchJob(batch));
     expectFailure(local, 'batch-cannot-pull', 600, expect.stringMatching(/^could not start the container: no Docker engine answers/) as unknown as string);
+  });
+
+  it('EcsAttempt, the deadline won: the error and cause of the synthesized EcsTimedOut state', async () => {
+    // Prepare
+    const definition = (await loadTaskDefinition()) as any;
+    const timedOut = definition.States.EcsAttempt.Branches[1].States.EcsTimedOut;
+    // Assess
+    expect({ Error: timedOut.Error, Cause: timedOut.Cause }).toEqual(syncFixture('ecs-deadline').error);
   });
 
   it('RunEcsTask, every container exited 0: the DescribeTasks task', async () => {
