@@ -13,6 +13,8 @@ import {
   payloadBytes,
   RESPONSE_MARGIN_BYTES,
 } from '../../lambdas/domain/response-size';
+import { BatchWriteCommand } from '../../lambdas/store/sdk';
+import { keys } from '../../lambdas/store/keys';
 import { bearer, isoAt, seedRun, type SeededRun, startTestSundial, type TestSundial } from '../helpers/local';
 
 let t: TestSundial;
@@ -167,5 +169,43 @@ describe('lists do not read entries', () => {
     expect(after.items).toBe(before.items);
     expect(after.items).toBeLessThan(20);
     t.services.store.db.client.middlewareStack.remove('countItemsRead');
+  }, 120_000);
+});
+
+describe('GET /api/processes/{id} of a run whose attempts alone pass the budget', () => {
+  it("answers each task's latest attempt and counts the others in attempts_omitted", async () => {
+    // Prepare: 18,000 attempts of two tasks (retries of a 500-attempt task, retried again and again),
+    // written straight to the table as the engine writes them: ~6.5 MB of attempts on the wire
+    const run = await seedRun(t.services, { process_definition_name: 'many-attempts', tasks: [] });
+    const ATTEMPTS = 18_000;
+    const { db } = t.services.store;
+    const items = Array.from({ length: ATTEMPTS }, (_, i) => {
+      const task = {
+        task_id: randomUUID(),
+        process_id: run.process_id,
+        process_definition_name: 'many-attempts',
+        task_definition_name: i % 2 === 0 ? 'even' : 'odd',
+        start_time: new Date(Date.parse(isoAt(0)) + i * 1000).toISOString(),
+        end_time: new Date(Date.parse(isoAt(0)) + i * 1000 + 500).toISOString(),
+        previous_attempt_count: Math.floor(i / 2),
+        status: 'failed',
+      };
+      return { ...keys.task(run.process_id, task.task_id), ...task };
+    });
+    for (let i = 0; i < items.length; i += 25) {
+      await db.doc.send(new BatchWriteCommand({ RequestItems: { [db.tableName]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
+    }
+
+    // Act
+    const res = await t.api('GET', `/api/processes/${run.process_id}`);
+
+    // Assess
+    expect(res.status, res.text.slice(0, 300)).toBe(200);
+    expect(lambdaBytes(res.text)).toBeLessThan(LAMBDA_SYNC_RESPONSE_MAX_BYTES);
+    expect(res.json.attempts_omitted).toBe(ATTEMPTS - 2);
+    expect(res.json.task.map((x: { task_definition_name: string; previous_attempt_count: number }) => [x.task_definition_name, x.previous_attempt_count])).toEqual([
+      ['even', ATTEMPTS / 2 - 1],
+      ['odd', ATTEMPTS / 2 - 1],
+    ]);
   }, 120_000);
 });
