@@ -1,5 +1,6 @@
 /** `npm start`: Sundial's local mode on 127.0.0.1:${PORT:-8080}, data in ${SUNDIAL_DATA_DIR:-./.sundial}. */
-import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { startLocal } from './server';
 
@@ -62,6 +63,37 @@ if (problem) {
   logError(`could not start: the data directory ${dataDir} cannot be used (${problem.message}); set SUNDIAL_DATA_DIR to a directory you can write`);
   process.exit(1);
 }
+
+/**
+ * Waits while a process stopping the tasks of an earlier server on this data dir holds `fifo` open (the
+ * spawner and the tasks' watchdogs do while they stop tasks, local/engine/spawner.ts): until then, a run this
+ * server ends as failed ("retry it") could still have a process running, and a retry would run a task twice.
+ * A FIFO opened for writing without blocking fails with ENXIO exactly when no process has it open for reading.
+ * Answers the FIFO's path, created if missing, or undefined when there can be none (no `mkfifo`).
+ */
+async function previousTasksStopped(fifo: string): Promise<string | undefined> {
+  if (!existsSync(fifo) && spawnSync('mkfifo', ['-m', '600', fifo], { stdio: 'ignore' }).status !== 0) return undefined;
+  if (!statSync(fifo).isFIFO()) return undefined;
+  const deadline = Date.now() + PREVIOUS_TASKS_WAIT_MS;
+  for (let told = false; ; told = true) {
+    try {
+      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENXIO') return fifo;
+      throw err;
+    }
+    if (!told) log(`waiting for the tasks of an earlier server on ${dataDir} to stop`);
+    if (Date.now() > deadline) {
+      logError(`warn tasks of an earlier server on ${dataDir} still stopping after ${PREVIOUS_TASKS_WAIT_MS} ms; starting anyway`);
+      return fifo;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+/** Longer than a watchdog's or the spawner's grace (SIGTERM, SIGKILL 5 s later) plus its polling. */
+const PREVIOUS_TASKS_WAIT_MS = 15_000;
+const tasksFifo = await previousTasksStopped(join(dataDir, 'tasks.fifo')).catch(() => undefined);
+if (tasksFifo) process.env.SUNDIAL_TASKS_FIFO = tasksFifo;
 
 log('starting: synthesizing the task state machine from the CDK stack (a few seconds)…');
 const sundial = await startLocal({ port, host: process.env.HOST ?? '127.0.0.1', dataDir, log }).catch((err: NodeJS.ErrnoException) => {

@@ -17,6 +17,7 @@
 // Should this process die too (a SIGKILL of the whole process group), each task's watchdog (spawner.ts,
 // watchedTask) sees its pipe close and stops the task's group.
 import { spawn } from 'node:child_process';
+import { constants, openSync, statSync } from 'node:fs';
 
 /** @type {Map<string, import('node:child_process').ChildProcess>} */
 const running = new Map();
@@ -107,6 +108,16 @@ let shuttingDown = false;
 function shutDown() {
   if (shuttingDown) return;
   shuttingDown = true;
+  // Held until this process exits: a server starting on the same data dir waits while tasks of this one
+  // may still run (local/main.ts; the tasks' watchdogs hold it too while they stop theirs, spawner.ts).
+  const fifo = process.env.SUNDIAL_TASKS_FIFO;
+  if (fifo) {
+    try {
+      if (statSync(fifo).isFIFO()) openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+    } catch {
+      /* no fifo: nothing to hold */
+    }
+  }
   for (const child of running.values()) killGroup(child, 'SIGTERM');
   if (running.size === 0) process.exit(0);
   setTimeout(() => {

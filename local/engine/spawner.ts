@@ -42,16 +42,21 @@ export function withoutInheritedFds(command: string, args: string[], keepFd?: nu
  *   `wait` or reaping it would disturb; bash then execs the task, whose pid is the one the spawner knows.
  * - Its stdout and stderr go to /dev/null: it must not hold the task's pipes open (the spawner waits for
  *   them to close), and the task's stdin is /dev/null, as before, not the watchdog's pipe.
+ * - While it stops a task it holds `$SUNDIAL_TASKS_FIFO` open (`<dataDir>/tasks.fifo`, set by local/main.ts),
+ *   as the spawner does while it stops tasks: a server starting on the same data dir waits until nobody
+ *   does, so that a run it reports failed (retryable) has no process of an earlier server still running.
  */
 const KILL_GRACE_TENTHS = 50;
 const WATCHED_TASK = `${CLOSE_FDS};
 ( ( trap '' TERM INT HUP QUIT
     IFS= read -r word
     [ "$word" = done ] && exit 0
+    [ -p "\${SUNDIAL_TASKS_FIFO:-}" ] && exec 4<>"$SUNDIAL_TASKS_FIFO"
     kill -TERM -- -$$ 2>/dev/null
     n=0; while kill -0 $$ 2>/dev/null && [ $n -lt ${KILL_GRACE_TENTHS} ]; do sleep 0.1; n=$((n+1)); done
     kill -KILL -- -$$ 2>/dev/null
   ) <&0 >/dev/null 2>&1 & )
+unset SUNDIAL_TASKS_FIFO
 exec "$@" </dev/null`;
 
 /**

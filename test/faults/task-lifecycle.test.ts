@@ -87,4 +87,23 @@ describe.concurrent('task processes and the death of their local server', () => 
     await server.exited;
     await allGone(groups);
   }, 60_000);
+
+  it('a server restarted at once on the same data dir starts once the tasks of the dead one are gone, and only then reports the run failed', async () => {
+    // The stubborn task outlives SIGTERM: only the watchdog's SIGKILL, 5 s after the group died, ends it,
+    // longer than a restart takes.
+    const c = await serverWithRunningTasks({ stubborn: "trap '' TERM; sleep 300" });
+    const run = (await apiClient(c.server.url)('GET', '/api/processes?allowed_statuses=running')).json[0];
+
+    process.kill(-c.server.child.pid!, 'SIGKILL');
+    await c.server.exited;
+    const second = await startChild(c.dataDir, 30_000, { detached: true });
+    c.server = second;
+
+    // By the time it answers, nothing of the earlier server's tasks runs, and the run is ended (retryable).
+    expect(c.groups.flatMap((g) => groupMembers(g))).toEqual([]);
+    expect(second.output()).toMatch(/waiting for the tasks of an earlier server/);
+    expect((await apiClient(second.url)('GET', `/api/processes/${run.process_id}`)).json.status).toBe('failed');
+    second.child.kill('SIGTERM');
+    await second.exited;
+  }, 60_000);
 });
