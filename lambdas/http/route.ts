@@ -8,13 +8,14 @@ import { knownKeysAt, parseWith, problemsOf, unknownField } from '../domain/vali
 import type { HttpEvent, HttpResult } from './types';
 
 /**
- * Largest request body any route accepts: 3 MiB. Deployed, the body travels inside the Lambda event as
- * a JSON string, where escaping can double it, and a synchronous invocation takes at most 6 MB
- * (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html); HTTP API's own limit is
- * 10 MB. It must hold the largest definition the schema allows written out in full (README "Limits":
- * 1,000 tasks, every field, ~1.2 MB pretty-printed), test/http/large-definition.test.ts.
+ * Largest request body any route accepts: 2.5 MiB. Deployed, the body travels inside the Lambda event as
+ * a JSON string, where escaping can double it (`\"` → `\\\"`), and a synchronous invocation takes at most
+ * 6 MB (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html): twice 2.5 MiB plus the
+ * event's headers stays under it. HTTP API's own limit is 10 MB. It holds the largest definition the
+ * limits are made for written out in full (README "Limits": 1,000 tasks, every field, ~1.2 MB
+ * pretty-printed), test/http/large-definition.test.ts.
  */
-export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+export const MAX_BODY_BYTES = 2.5 * 1024 * 1024;
 
 /**
  * `operator`: IAM (SigV4) at API Gateway deployed, open on loopback locally.

@@ -64,8 +64,8 @@ describe('parseProcessDefinition', () => {
   });
 
   it('refuses a definition larger than MAX_DEFINITION_BYTES as compact JSON (413)', () => {
-    // Prepare: 34 scripts of 60 000 characters are ~2.04 MB
-    const tasks = Array.from({ length: 34 }, (_, i) =>
+    // Prepare: 26 scripts of 60 000 characters are ~1.56 MB
+    const tasks = Array.from({ length: 26 }, (_, i) =>
       shellTask(`t${i}`, { executable: { shell_script_command: { script: 'x'.repeat(60_000) } } }),
     );
     const body = processDefinition('huge', { task_definitions: tasks });
