@@ -215,7 +215,9 @@ export class SundialApi extends Construct {
       logRemovalPolicy,
     });
     this.callbacksFunction = callbacks.function;
-    props.store.grantTo(this.callbacksFunction);
+    // Callbacks read the attempt, put entries (conditional puts) and record /succeed or /fail: no query,
+    // no delete, no index.
+    props.store.grantTo(this.callbacksFunction, { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], indexes: [] });
     props.taskTokens.grantTo(this.callbacksFunction);
 
     this.httpApi = new HttpApi(this, 'HttpApi', {

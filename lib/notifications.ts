@@ -161,7 +161,12 @@ export class SundialNotifications extends Construct {
       },
     });
     this.notifyFunction = fn.function;
-    props.store.grantTo(this.notifyFunction);
+    // Notify reads the run and the definition's previous runs (runs-by-definition index, gsi1) and writes
+    // its deliveries: no delete, no batch.
+    props.store.grantTo(this.notifyFunction, {
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+      indexes: ['gsi1'],
+    });
     this.notifyFunction.configureAsyncInvoke({
       retryAttempts: props.retryAttempts ?? 2,
       maxEventAge: Duration.hours(6),

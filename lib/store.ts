@@ -43,6 +43,21 @@ const READ_ACTIONS = [
   'dynamodb:Query',
 ];
 
+/** One of the table's indexes. */
+export type StoreIndexName = (typeof STORE_INDEX_NAMES)[number];
+
+/**
+ * What {@link SundialStore.grantTo} grants, when a function needs less than every item action on the
+ * table and all its indexes. The IAM tests (test/iam) evaluate every call each function makes against
+ * what it was granted, so a grant narrowed too far fails the suite.
+ */
+export interface StoreAccess {
+  /** @default every data-plane action (READ_WRITE_ACTIONS) */
+  readonly actions?: readonly string[];
+  /** Indexes it queries. @default all of them */
+  readonly indexes?: readonly StoreIndexName[];
+}
+
 /** Properties of {@link SundialStore}. */
 export interface SundialStoreProps {
   /**
@@ -118,9 +133,9 @@ export class SundialStore extends Construct {
    * item reads and writes on the table and each of its indexes (named, not
    * `index/*`, so the policy lists exactly what exists).
    */
-  public grantTo(fn: lambda.Function): iam.Grant {
+  public grantTo(fn: lambda.Function, access: StoreAccess = {}): iam.Grant {
     fn.addEnvironment(TABLE_NAME_ENV, this.table.tableName);
-    return this.grantActions(fn, READ_WRITE_ACTIONS);
+    return this.grantActions(fn, access.actions ?? READ_WRITE_ACTIONS, access.indexes ?? STORE_INDEX_NAMES);
   }
 
   /** Like {@link grantTo}, read-only: for functions that only report (metrics, notifications). */
@@ -129,14 +144,11 @@ export class SundialStore extends Construct {
     return this.grantActions(fn, READ_ACTIONS);
   }
 
-  private grantActions(grantee: iam.IGrantable, actions: string[]): iam.Grant {
+  private grantActions(grantee: iam.IGrantable, actions: readonly string[], indexes: readonly StoreIndexName[] = STORE_INDEX_NAMES): iam.Grant {
     const grant = iam.Grant.addToPrincipal({
       grantee,
-      actions,
-      resourceArns: [
-        this.table.tableArn,
-        ...STORE_INDEX_NAMES.map((indexName) => `${this.table.tableArn}/index/${indexName}`),
-      ],
+      actions: [...actions],
+      resourceArns: [this.table.tableArn, ...indexes.map((indexName) => `${this.table.tableArn}/index/${indexName}`)],
     });
     // A customer-managed key must be usable by whoever reads or writes items.
     this.table.encryptionKey?.grantEncryptDecrypt(grantee);
