@@ -4,10 +4,10 @@
  * ValidationException (empty or over-long key values, keys of another listing).
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
-import { type TestSundial, isoAt, seedRun, startTestSundial } from '../helpers/local';
+import { beforeAll, describe, expect, it, test } from 'vitest';
+import { isoAt, seedRun, sundialPerFile } from '../helpers/local';
 
-let sundial: TestSundial;
+const { current, api } = sundialPerFile();
 
 const LISTINGS = [
   '/api/processes?limit=1',
@@ -23,24 +23,19 @@ const realKeys = new Map<string, Record<string, string>>();
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 beforeAll(async () => {
-  sundial = await startTestSundial();
   for (let i = 0; i < 3; i++) {
-    await seedRun(sundial.services, { process_definition_name: 'paged', start_time: isoAt(i), tasks: [{ task_definition_name: 'first' }, { task_definition_name: 'second' }] });
+    await seedRun(current().services, { process_definition_name: 'paged', start_time: isoAt(i), tasks: [{ task_definition_name: 'first' }, { task_definition_name: 'second' }] });
   }
   for (const listing of LISTINGS) {
-    const res = await sundial.api('GET', listing);
+    const res = await api('GET', listing);
     const next = res.headers.get('x-next-cursor');
     if (!next) throw new Error(`${listing} answered no cursor`);
     realKeys.set(listing, JSON.parse(Buffer.from(next, 'base64url').toString('utf8')));
   }
 });
 
-afterAll(async () => {
-  await sundial?.close();
-});
-
 async function expectPageOrInvalidCursor(listing: string, cursor: string): Promise<void> {
-  const res = await sundial.api('GET', `${listing}&next=${encodeURIComponent(cursor)}`);
+  const res = await api('GET', `${listing}&next=${encodeURIComponent(cursor)}`);
   if (res.status === 200) return;
   expect(res.status, res.text).toBe(400);
   expect(res.json.error.field).toBe('next');
@@ -49,7 +44,7 @@ async function expectPageOrInvalidCursor(listing: string, cursor: string): Promi
 describe('forged next cursors', () => {
   test.each(LISTINGS)('%s: the real cursor pages on (200)', async (listing) => {
     // Act
-    const res = await sundial.api('GET', `${listing}&next=${encode(realKeys.get(listing))}`);
+    const res = await api('GET', `${listing}&next=${encode(realKeys.get(listing))}`);
 
     // Assess
     expect(res.status).toBe(200);
@@ -67,7 +62,7 @@ describe('forged next cursors', () => {
 
     for (const key of forged) {
       // Act
-      const res = await sundial.api('GET', `${listing}&next=${encode(key)}`);
+      const res = await api('GET', `${listing}&next=${encode(key)}`);
 
       // Assess (a cursor holding a partition key past 2048 bytes is already past next's length limit: invalid_field)
       const expected = JSON.stringify(key).length > 1536 ? 'invalid_field' : 'invalid_cursor';

@@ -4,6 +4,7 @@
  * that would create them is not part of these tests).
  */
 import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +84,25 @@ export async function startTestSundial(dataDir: string = tempDataDir()): Promise
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One local Sundial for a test file: started in `beforeAll`, closed (data dir removed) in `afterAll`.
+ * `api` calls it; `current()` is the running instance (its services, URL).
+ */
+export function sundialPerFile(): { current: () => TestSundial; api: Api } {
+  let instance: TestSundial | undefined;
+  beforeAll(async () => {
+    instance = await startTestSundial();
+  }, 60_000);
+  afterAll(async () => {
+    await instance?.close();
+  });
+  const current = () => {
+    if (!instance) throw new Error('sundialPerFile: used outside a test (the server starts in beforeAll)');
+    return instance;
+  };
+  return { current, api: (...args) => current().api(...args) };
 }
 
 /** A bearer token for one task attempt, signed with the running instance's key. */

@@ -7,25 +7,15 @@
  * notifications, pretty-printed (≈1.2 MB on the wire, ≈850 KB stored as JSON, ≈210 KB gzipped).
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { processDefinition as definitionSchema } from '../../lambdas/domain/models';
 import { MAX_DEFINITION_BYTES } from '../../lambdas/domain/validate';
 import { MAX_BODY_BYTES } from '../../lambdas/http/route';
 import { type DefinitionBody, encodeDefinition, MAX_STORED_DEFINITION_BYTES } from '../../lambdas/store/definitions';
 import { refusalOf } from '../helpers/assert';
-import { type Api, type JsonObject, type TestSundial, processDefinition, shellTask, startTestSundial } from '../helpers/local';
+import { type JsonObject, processDefinition, shellTask, sundialPerFile } from '../helpers/local';
 
-let sundial: TestSundial;
-let api: Api;
-
-beforeAll(async () => {
-  sundial = await startTestSundial();
-  api = sundial.api;
-});
-
-afterAll(async () => {
-  await sundial?.close();
-});
+const { api } = sundialPerFile();
 
 const path = (name: string) => `/api/process_definitions/${name}`;
 
@@ -103,11 +93,12 @@ describe('the largest definition the limits allow', () => {
     const build = (lastScript: number) =>
       processDefinition('at-the-limit', {
         task_definitions: [
-          ...Array.from({ length: 7 }, (_, i) => shellTask(`t${i}`, { executable: { shell_script_command: { script: scripts[i]! } } })),
-          shellTask('t7', { executable: { shell_script_command: { script: scripts[7]!.slice(0, lastScript) } } }),
+          ...Array.from({ length: 18 }, (_, i) => shellTask(`t${i}`, { executable: { shell_script_command: { script: scripts[i]! } } })),
+          shellTask('t18', { executable: { shell_script_command: { script: scripts[18]!.slice(0, lastScript) } } }),
         ],
       });
-    const scripts = Array.from({ length: 8 }, () => noOpScript(65_000));
+    // 25,000 characters each: a script must also fit Batch's SubmitJob request (30 KiB) deployed.
+    const scripts = Array.from({ length: 19 }, () => noOpScript(25_000));
     // The store compresses the parsed body (defaults applied, the schema's key order): bisect on that.
     const fits = (n: number) => {
       try {
@@ -117,7 +108,7 @@ describe('the largest definition the limits allow', () => {
         return false;
       }
     };
-    let [lo, hi] = [1, 65_000];
+    let [lo, hi] = [1, 25_000];
     expect(fits(lo)).toBe(true);
     expect(fits(hi)).toBe(false);
     while (hi - lo > 1) {
@@ -132,7 +123,8 @@ describe('the largest definition the limits allow', () => {
 
     // Assess
     expect(largest.status, largest.text.slice(0, 300)).toBe(201);
-    expect((await api('GET', path('at-the-limit'))).json.task_definitions[7].executable.shell_script_command.script).toHaveLength(lo);
+    expect(Buffer.byteLength(JSON.stringify(build(lo)))).toBeGreaterThan(400 * 1024); // stored only because compressed
+    expect((await api('GET', path('at-the-limit'))).json.task_definitions[18].executable.shell_script_command.script).toHaveLength(lo);
     expect(tooLarge.status).toBe(413);
     expect(tooLarge.json.error).toMatchObject({ code: 'payload_too_large', field: 'task_definitions' });
   });

@@ -4,13 +4,11 @@
  * what a process receives, entry ids compared case-insensitively, forged cursors.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
+import { describe, expect, it, test } from 'vitest';
 import { SundialClient } from '../../cli/client';
 import { withPath } from '../helpers/assert';
 import {
-  type Api,
   type JsonObject,
-  type TestSundial,
   bearer,
   cronSchedule,
   isoAt,
@@ -19,20 +17,10 @@ import {
   processDefinition,
   seedRun,
   shellTask,
-  startTestSundial,
+  sundialPerFile,
 } from '../helpers/local';
 
-let sundial: TestSundial;
-let api: Api;
-
-beforeAll(async () => {
-  sundial = await startTestSundial();
-  api = sundial.api;
-});
-
-afterAll(async () => {
-  await sundial?.close();
-});
+const { current, api } = sundialPerFile();
 
 const path = (name: string) => `/api/process_definitions/${name}`;
 
@@ -122,7 +110,7 @@ describe('unknown fields are refused with 400, each named, with the nearest know
     ['metadata', () => ({ ...metadataEntry(), vaule: 'x' }), '0.vaule', 'value'],
   ])('the body of a %s callback', async (route, entry, field, suggestion) => {
     // Prepare
-    const run = await seedRun(sundial.services, { process_definition_name: 'strict-callbacks', start_time: isoAt(1) });
+    const run = await seedRun(current().services, { process_definition_name: 'strict-callbacks', start_time: isoAt(1) });
     const task = run.tasks[0]!;
 
     // Act
@@ -172,7 +160,7 @@ describe('every problem of a request in one answer', () => {
 
   it('the CLI shows every problem, not only the first', async () => {
     // Prepare
-    const client = new SundialClient({ url: sundial.url });
+    const client = new SundialClient({ url: current().url });
     const body = withPath(withPath(processDefinition('cli-mistakes'), 'task_definitions.0.max_attempts', 0), 'overlap_action', 'queue');
 
     // Act
@@ -235,7 +223,7 @@ describe('entry ids are UUIDs compared case-insensitively', () => {
     ['metadata', 'metadata_entries', 'metadata_entry_id', metadataEntry],
   ] as const)('the same %s id in lower then upper case is stored once', async (route, field, idKey, entry) => {
     // Prepare
-    const run = await seedRun(sundial.services, { process_definition_name: 'entry-case', start_time: isoAt(2) });
+    const run = await seedRun(current().services, { process_definition_name: 'entry-case', start_time: isoAt(2) });
     const task = run.tasks[0]!;
     const id = randomUUID();
 
