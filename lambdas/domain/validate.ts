@@ -51,14 +51,20 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-/** The known name closest to `key`, if close enough to be a typo of it (a third of its letters, at least 2). */
+/**
+ * The known name closest to `key`: within a third of its letters (at least 2) of edits, a typo; else the
+ * one known name containing it (`cron` → `cron_schedule`), an abbreviation.
+ */
 export function nearestName(key: string, known: readonly string[]): string | undefined {
+  const k = key.toLowerCase();
   let best: { name: string; distance: number } | undefined;
   for (const name of known) {
-    const distance = editDistance(key.toLowerCase(), name.toLowerCase());
+    const distance = editDistance(k, name.toLowerCase());
     if (!best || distance < best.distance) best = { name, distance };
   }
-  return best && best.distance <= Math.max(2, Math.ceil(key.length / 3)) ? best.name : undefined;
+  if (best && best.distance <= Math.max(2, Math.ceil(key.length / 3))) return best.name;
+  const containing = k.length >= 3 ? known.filter((name) => name.toLowerCase().includes(k)) : [];
+  return containing.length === 1 ? containing[0] : undefined;
 }
 
 /** The problem of a field no schema knows, suggesting the nearest known one. */

@@ -33,6 +33,7 @@ describe('unknown fields are refused with 400, each named, with the nearest know
     ['an executable field', 'task_definitions.0.executable.shell_script_command.scrpt', 'script'],
     ['an environment variable field', 'task_definitions.0.executable.shell_script_command.environment_variables.0.valeu', 'value'],
     ['a schedule variant', 'schedule.cron_schedul', 'cron_schedule'],
+    ['an abbreviated schedule variant', 'schedule.cron', 'cron_schedule'],
     ['a cron field', 'schedule.cron_schedule.minute', 'minutes'],
     ['a notification variant', 'notifications.0.emial', 'email'],
     ['a notification field', 'notifications.0.email.notify_wen', 'notify_when'],
