@@ -24,6 +24,38 @@ export class ApiError extends Error {
   }
 }
 
+/** The API did not answer at all: nothing listens on its URL, its host name does not resolve, or it timed out. */
+export class UnreachableError extends Error {
+  constructor(
+    readonly url: string,
+    /** Why, in a few words: `connection refused`, `host not found`, `no answer within 30 s`, ... */
+    readonly why: string,
+  ) {
+    super(`cannot reach Sundial at ${url} (${why})`);
+    this.name = 'UnreachableError';
+  }
+}
+
+/** Node's fetch fails with a bare `fetch failed`; the system error code in its cause says why. */
+function unreachableWhy(e: unknown, timeoutMs: number): string | undefined {
+  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (err.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000} s`;
+  if (err.name !== 'TypeError' || err.message !== 'fetch failed') return undefined;
+  const code = err.cause?.code;
+  const words: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ENOTFOUND: 'host not found',
+    EAI_AGAIN: 'host name lookup failed',
+    ECONNRESET: 'connection reset',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable',
+    ETIMEDOUT: 'connection timed out',
+    UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+    UND_ERR_SOCKET: 'connection closed',
+  };
+  return (code && words[code]) ?? err.cause?.message ?? code ?? 'fetch failed';
+}
+
 export interface ClientOptions {
   /** Base URL of the API, e.g. http://127.0.0.1:8080 or https://abc.execute-api.eu-west-1.amazonaws.com */
   url: string;
@@ -31,6 +63,8 @@ export interface ClientOptions {
   sign?: boolean;
   /** @default from the host name (`*.execute-api.<region>.amazonaws.com`), else AWS_REGION */
   region?: string;
+  /** Longest wait for one answer. @default 30000 */
+  timeoutMs?: number;
 }
 
 export interface Response<T> {
@@ -56,7 +90,8 @@ class Sha256 {
   }
 }
 
-const isLoopback = (host: string) => host === 'localhost' || host === '[::1]' || /^127\./.test(host);
+/** Whether a host name is this machine (the local mode), which is called unsigned. */
+export const isLoopback = (host: string) => host === 'localhost' || host === '[::1]' || /^127\./.test(host);
 
 export function regionOf(url: URL, fallback = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION): string | undefined {
   return /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(url.hostname)?.[1] ?? fallback;
@@ -110,8 +145,17 @@ export class SundialClient {
       });
       headers = signed.headers;
     }
-    const res = await fetch(url, { method, headers, body });
-    const text = await res.text();
+    const timeoutMs = this.options.timeoutMs ?? 30_000;
+    let res: globalThis.Response;
+    let text: string;
+    try {
+      res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(timeoutMs) });
+      text = await res.text();
+    } catch (e) {
+      const why = unreachableWhy(e, timeoutMs);
+      if (why === undefined) throw e;
+      throw new UnreachableError(this.url, why);
+    }
     if (!res.ok) throw new ApiError(res.status, text, `${method} ${path}`);
     const isJson = /json/.test(res.headers.get('content-type') ?? '') && text !== '';
     return { status: res.status, headers: res.headers, body: (isJson ? JSON.parse(text) : text) as T };

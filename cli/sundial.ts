@@ -3,15 +3,16 @@
  * `--url` / `SUNDIAL_URL` points it at a deployed API, which it calls SigV4-signed with credentials from
  * the standard AWS chain (environment, profile, SSO, instance role).
  *
- * Exit codes: 0 done (a waited run succeeded), 1 a waited run failed, 2 usage, 3 the API refused.
+ * Exit codes: 0 done (a waited run succeeded), 1 a waited run failed, 2 usage, 3 the API refused,
+ * 4 the API could not be reached (nothing listens on the URL, unknown host, no answer in time).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { ApiError, SundialClient } from './client';
+import { ApiError, isLoopback, SundialClient, UnreachableError } from './client';
 import { renderProgress, type RunView } from './progress';
 
-const USAGE = `usage: sundial [--url URL] [--sign|--no-sign] [--region R] <command> [args]
+const USAGE = `usage: sundial [--url URL] [--sign|--no-sign] [--region R] [--timeout SECONDS] <command> [args]
 
   apply -f FILE               create or replace the definitions in FILE (JSON or YAML; one, a list, or YAML documents)
   list                        definitions: schedule, paused, next run, last run
@@ -26,7 +27,8 @@ const USAGE = `usage: sundial [--url URL] [--sign|--no-sign] [--region R] <comma
   pause NAME | resume NAME | delete NAME
 
   --url defaults to $SUNDIAL_URL, else http://127.0.0.1:8080. Requests to a non-loopback host are
-  SigV4-signed (service execute-api) unless --no-sign.`;
+  SigV4-signed (service execute-api) unless --no-sign. --timeout bounds each request (default 30).
+  Exit codes: 0 done, 1 a waited run failed, 2 usage, 3 the API refused, 4 the API could not be reached.`;
 
 class UsageError extends Error {}
 
@@ -48,6 +50,7 @@ function parse(argv: string[]) {
       follow: { type: 'boolean' },
       limit: { type: 'string' },
       interval: { type: 'string' },
+      timeout: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -95,8 +98,11 @@ async function main(argv: string[], out: (s: string) => void, err: (s: string) =
     out(USAGE);
     return command || values.help ? 0 : 2;
   }
+  const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
+  if (timeout !== undefined && !(timeout > 0)) throw new UsageError(`--timeout takes seconds, got "${values.timeout}"`);
   const client = new SundialClient({
     url: values.url ?? process.env.SUNDIAL_URL ?? 'http://127.0.0.1:8080',
+    ...(timeout !== undefined ? { timeoutMs: timeout * 1000 } : {}),
     ...(values.sign ? { sign: true } : values['no-sign'] ? { sign: false } : {}),
     ...(values.region ? { region: values.region } : {}),
   });
@@ -252,6 +258,14 @@ export async function run(argv: string[]): Promise<number> {
     if (e instanceof ApiError) {
       process.stderr.write(`sundial: ${e.message}\n`);
       return 3;
+    }
+    if (e instanceof UnreachableError) {
+      // Name the URL and the two ways to change it (the ones main() reads), and how to start the local mode.
+      const local = isLoopback(new URL(e.url).hostname);
+      const from = argv.some((a) => a === '--url' || a.startsWith('--url=')) ? ', from --url' : process.env.SUNDIAL_URL ? ', from SUNDIAL_URL' : '';
+      const hint = local ? 'Start it with "npm start", or pass --url / set SUNDIAL_URL' : 'Check the URL: pass --url / set SUNDIAL_URL';
+      process.stderr.write(`sundial: cannot reach Sundial at ${e.url} (${e.why}${from}). ${hint}\n`);
+      return 4;
     }
     process.stderr.write(`sundial: ${(e as Error).message}\n`);
     return 3;
