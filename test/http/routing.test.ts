@@ -40,8 +40,9 @@ describe('routing', () => {
     ['POST', '/api/processes', 'GET'],
     ['DELETE', `/api/processes/${randomUUID()}`, 'GET'],
     ['PUT', '/api/tasks/', 'GET'],
-    ['GET', `/api/tasks/${randomUUID()}/log_entries`, 'POST'],
-    ['PUT', `/api/tasks/${randomUUID()}/metadata`, 'POST'],
+    ['DELETE', `/api/tasks/${randomUUID()}/log_entries`, 'GET, POST'],
+    ['PUT', `/api/tasks/${randomUUID()}/metadata`, 'GET, POST'],
+    ['GET', `/api/tasks/${randomUUID()}/succeed`, 'POST'],
   ])('answers 405 JSON for %s %s, naming the allowed methods', async (method, path, allowed) => {
     // Act
     const res = await api(method, path);
