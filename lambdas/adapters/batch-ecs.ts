@@ -167,6 +167,53 @@ interface TaskDefinitionSpec {
   taskRoleArn?: string;
 }
 
+// ---- the requests ------------------------------------------------------------------------------
+
+/** What a request is built from: the attempt's task, id and environment (Sundial's `SUNDIAL_*` included). */
+export type AttemptRequestInput = Pick<AttemptToLaunch, 'task_definition' | 'task_id' | 'environment'>;
+
+/**
+ * The `batch:submitJob.sync` parameters of an attempt of a `shell_script_command` or `batch_image_command`
+ * task on `jobQueue` (a task's own `job_queue` wins) with `jobDefinition`. Pure: the launcher, the local
+ * executor and the limits checked before a run (lambdas/domain/request-limits.ts) build the same request.
+ */
+export function batchJobRequest(attempt: AttemptRequestInput, where: { jobQueue: string; jobDefinition: string }): BatchJobRequest {
+  const { executable } = attempt.task_definition;
+  const environment = toKeyValues(attempt.environment);
+  const command = executable.shell_script_command ? ['sh', '-c', executable.shell_script_command.script] : (executable.batch_image_command?.command ?? []);
+  return {
+    JobName: attempt.task_id,
+    JobQueue: executable.batch_image_command?.job_queue ?? where.jobQueue,
+    JobDefinition: where.jobDefinition,
+    ContainerOverrides: { ...(command.length > 0 ? { Command: command } : {}), Environment: environment },
+    // Batch enforces max_runtime_seconds itself, with a floor of 60 s (see docs/ENGINE.md, limits).
+    Timeout: {
+      AttemptDurationSeconds: Math.max(BATCH_MIN_TIMEOUT_SECONDS, attempt.task_definition.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS),
+    },
+  };
+}
+
+/**
+ * The `ecs:runTask.sync` parameters of an attempt of a `docker_image_command` task with `taskDefinition`:
+ * command, environment and the Fargate size as overrides. Pure, as {@link batchJobRequest}.
+ */
+export function ecsTaskRequest(attempt: AttemptRequestInput, taskDefinition: string): EcsTaskRequest {
+  const cmd = attempt.task_definition.executable.docker_image_command;
+  if (!cmd) throw new Error(`task "${attempt.task_definition.task_definition_name}" has no docker_image_command`);
+  const size = fargateSize(cmd.cpu ?? DOCKER_DEFAULT_SIZE.cpu, cmd.memory ?? DOCKER_DEFAULT_SIZE.memory);
+  return {
+    TaskDefinition: taskDefinition,
+    StartedBy: attempt.task_id,
+    Overrides: {
+      ContainerOverrides: [
+        { Name: ECS_CONTAINER_NAME, ...(cmd.command.length > 0 ? { Command: cmd.command } : {}), Environment: toKeyValues(attempt.environment) },
+      ],
+      Cpu: String(size.cpu),
+      Memory: String(size.memory),
+    },
+  };
+}
+
 // ---- the launcher ------------------------------------------------------------------------------
 
 export class AwsLauncher implements Launcher {
@@ -186,25 +233,11 @@ export class AwsLauncher implements Launcher {
 
   async plan(attempt: AttemptToLaunch): Promise<{ executor: 'batch'; batch: BatchJobRequest } | { executor: 'ecs'; ecs: EcsTaskRequest }> {
     const { executable } = attempt.task_definition;
-    const environment = toKeyValues(attempt.environment);
-    // Batch enforces max_runtime_seconds itself, with a floor of 60 s (see docs/ENGINE.md, limits).
-    const timeout = {
-      AttemptDurationSeconds: Math.max(BATCH_MIN_TIMEOUT_SECONDS, attempt.task_definition.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS),
-    };
 
     if (executable.shell_script_command) {
       const image = this.config.batchShellImage;
       const jobDefinition = await this.jobDefinition({ name: definitionName('shell', image), image, size: SHELL_SIZE });
-      return {
-        executor: 'batch',
-        batch: {
-          JobName: attempt.task_id,
-          JobQueue: this.config.batchJobQueueArn,
-          JobDefinition: jobDefinition,
-          ContainerOverrides: { Command: ['sh', '-c', executable.shell_script_command.script], Environment: environment },
-          Timeout: timeout,
-        },
-      };
+      return { executor: 'batch', batch: batchJobRequest(attempt, { jobQueue: this.config.batchJobQueueArn, jobDefinition }) };
     }
 
     if (executable.batch_image_command) {
@@ -216,16 +249,7 @@ export class AwsLauncher implements Launcher {
         jobRoleArn: cmd.taskRoleArn,
         size: fargateSize(cmd.vCpus * 1024, cmd.memory ?? 0),
       });
-      return {
-        executor: 'batch',
-        batch: {
-          JobName: attempt.task_id,
-          JobQueue: cmd.job_queue ?? this.config.batchJobQueueArn,
-          JobDefinition: jobDefinition,
-          ContainerOverrides: { ...(cmd.command.length > 0 ? { Command: cmd.command } : {}), Environment: environment },
-          Timeout: timeout,
-        },
-      };
+      return { executor: 'batch', batch: batchJobRequest(attempt, { jobQueue: this.config.batchJobQueueArn, jobDefinition }) };
     }
 
     const cmd = executable.docker_image_command;
@@ -236,21 +260,7 @@ export class AwsLauncher implements Launcher {
       image,
       taskRoleArn: cmd.taskRoleArn,
     });
-    const size = fargateSize(cmd.cpu ?? DOCKER_DEFAULT_SIZE.cpu, cmd.memory ?? DOCKER_DEFAULT_SIZE.memory);
-    return {
-      executor: 'ecs',
-      ecs: {
-        TaskDefinition: taskDefinition,
-        StartedBy: attempt.task_id,
-        Overrides: {
-          ContainerOverrides: [
-            { Name: ECS_CONTAINER_NAME, ...(cmd.command.length > 0 ? { Command: cmd.command } : {}), Environment: environment },
-          ],
-          Cpu: String(size.cpu),
-          Memory: String(size.memory),
-        },
-      },
-    };
+    return { executor: 'ecs', ecs: ecsTaskRequest(attempt, taskDefinition) };
   }
 
   /**

@@ -14,6 +14,9 @@
  *   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Task.html
  * - The deadline of an ECS attempt (the `EcsTimedOut` Fail state) or a Task state's own timeout:
  *   {@link TIMEOUT_ERROR} or `States.Timeout`.
+ * - A request the service refused before any job or task existed: `ECS.InvalidParameterException` (overrides
+ *   over 8,192 characters) or `Batch.ClientException` (a job over 30 KiB), `Cause` the service's message
+ *   (lambdas/domain/aws-limits.ts; test/fixtures/aws/*-too-large.json).
  */
 import type { ExecutorResult } from './engine';
 
@@ -123,6 +126,8 @@ function batchJobFailure(job: Json, overran: string): string {
   const containerReason = str(container?.Reason) ?? str(obj(last?.Container)?.Reason);
   const exitCode = int(container?.ExitCode) ?? int(obj(last?.Container)?.ExitCode);
   if (statusReason === BATCH_TIMEOUT_REASON) return overran;
+  const refused = requestTooLarge(statusReason);
+  if (refused) return refused;
   const image = str(container?.Image);
   const startFailure = containerFailure(containerReason, image);
   if (startFailure) return startFailure;
@@ -167,9 +172,26 @@ function containerFailure(reason: string | undefined, image: string | undefined)
   return undefined;
 }
 
+const count = (n: string) => Number(n).toLocaleString('en-US');
+
+/**
+ * A request over an ECS or Batch limit (lambdas/domain/aws-limits.ts), from the service's message: RunTask's
+ * (also a Batch job's StatusReason on Fargate, where Batch runs the job through RunTask) or SubmitJob's.
+ */
+function requestTooLarge(message: string | undefined): string | undefined {
+  if (!message) return undefined;
+  const overrides = /Container Overrides length must be at most (\d+)/.exec(message);
+  if (overrides) return `the container overrides (command and environment) exceed ECS's ${count(overrides[1]!)} characters`;
+  const job = /Job size must be less than (\d+) KiB, got (\d+) KiB/.exec(message);
+  if (job) return `the Batch job (command and environment) exceeds Batch's ${count(job[1]!)} KiB (${count(job[2]!)} KiB)`;
+  return undefined;
+}
+
 /** An error whose cause is text: the cause alone when the name is Step Functions' own, else `name: cause`. */
 function plainFailure(error: { Error?: string; Cause?: string }): string {
   const name = error.Error;
+  const refused = requestTooLarge(error.Cause);
+  if (refused) return refused;
   const full = error.Cause?.trim();
   // A cause can be a whole service answer: enough of it to tell what failed.
   const cause = full && full.length > MAX_CAUSE ? `${full.slice(0, MAX_CAUSE - 1)}…` : full;

@@ -159,3 +159,69 @@ export const DYNAMODB_TRANSACT_MAX_ITEMS = 100;
  * @see https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html
  */
 export const SCHEDULER_MIN_INTERVAL_SECONDS = 60;
+
+// ---- ECS and Batch (the executor requests Prepare builds) --------------------------------------
+
+/**
+ * ECS RunTask `overrides`: "A total of 8192 characters are allowed for overrides. This limit includes the
+ * JSON formatting characters of the override structure." Sundial's overrides hold the container's command,
+ * its whole environment (the task's variables, the trigger's, Sundial's `SUNDIAL_*`: the task token, ids and
+ * URL) and the Fargate size. Past it RunTask answers `InvalidParameterException: Container Overrides length
+ * must be at most 8192` (HTTP 400), which a `ecs:runTask.sync` step fails with as
+ * `ECS.InvalidParameterException` (see {@link ECS_OVERRIDES_TOO_LONG}).
+ * @see https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html (`overrides`)
+ */
+export const ECS_OVERRIDES_MAX_CHARACTERS = 8192;
+
+/**
+ * How an `ecs:runTask.sync` step fails when RunTask refuses the overrides: a service error is named
+ * `ECS.<exception>` (as `ECS.InvalidParameterException` in https://github.com/cdklabs/construct-hub/pull/415),
+ * its Cause the exception's message with the SDK's request details; the message as observed in
+ * https://github.com/convox/rack/issues/1906 and
+ * https://github.com/aws-samples/sample-autonomous-cloud-coding-agents/issues/502.
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/connect-ecs.html
+ */
+export const ECS_OVERRIDES_TOO_LONG = {
+  error: 'ECS.InvalidParameterException',
+  message: `Container Overrides length must be at most ${ECS_OVERRIDES_MAX_CHARACTERS}`,
+  cause: (requestId: string) =>
+    `Container Overrides length must be at most ${ECS_OVERRIDES_MAX_CHARACTERS} (Service: AmazonECS; Status Code: 400; Error Code: InvalidParameterException; Request ID: ${requestId}; Proxy: null)`,
+} as const;
+
+/**
+ * Batch SubmitJob: "Maximum job payload size (for SubmitJob API operations): 30 KiB" (not adjustable).
+ * Sundial's request is the one `RunBatchJob` sends (job name, queue, definition, container overrides with
+ * the command — a `shell_script_command`'s whole script — and the environment, timeout); it is measured as
+ * UTF-8 JSON. Past it SubmitJob answers `ClientException` "Job size must be less than 30 KiB, got 47 KiB",
+ * which a `batch:submitJob.sync` step fails with as `Batch.ClientException` (see {@link BATCH_JOB_TOO_LARGE}).
+ *
+ * Batch documents no limit of its own on `containerOverrides`, the number of environment variables or the
+ * command: none is enforced here. Observed, though not documented by Batch: a job on Fargate whose
+ * container overrides pass ECS's {@link ECS_OVERRIDES_MAX_CHARACTERS} is accepted by SubmitJob and then ends
+ * FAILED with the StatusReason "Container Overrides length must be at most 8192"
+ * (https://github.com/Netflix/metaflow/issues/977, https://github.com/Netflix/metaflow/issues/1482,
+ * https://github.com/ASFHyP3/hyp3/issues/3041); lambdas/domain/attempt-failure.ts reads that reason.
+ * @see https://docs.aws.amazon.com/batch/latest/userguide/service_limits.html
+ * @see https://docs.aws.amazon.com/batch/latest/APIReference/API_SubmitJob.html
+ */
+export const BATCH_JOB_PAYLOAD_MAX_BYTES = 30 * KiB;
+
+/**
+ * How a `batch:submitJob.sync` step fails when SubmitJob refuses the job's size, as observed through Step
+ * Functions in https://github.com/ASFHyP3/hyp3/issues/3041 (error `Batch.ClientException`, Cause "Error
+ * executing request, Exception : Job size must be less than 30 KiB, got 47 KiB, RequestId: … (Service:
+ * AWSBatch; Status Code: 400; Error Code: ClientException; …)").
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/connect-batch.html
+ */
+export const BATCH_JOB_TOO_LARGE = {
+  error: 'Batch.ClientException',
+  cause: (gotKiB: number, requestId: string) =>
+    `Error executing request, Exception : Job size must be less than ${BATCH_JOB_PAYLOAD_MAX_BYTES / KiB} KiB, got ${gotKiB} KiB, RequestId: ${requestId} (Service: AWSBatch; Status Code: 400; Error Code: ClientException; Request ID: ${requestId}; Proxy: null)`,
+} as const;
+
+// The Step Functions state of a task execution (SFN_PAYLOAD_MAX_BYTES, 256 KB) stays far under its limit once
+// the executor request fits the limits above: the execution input is `{process_id, task_definition_name}` (ids
+// and a name of at most 64 characters), Prepare's result (`$.attempt`) is the request plus a few fields, and
+// the state Record reads adds the job or task description (which repeats the environment). A request of
+// BATCH_JOB_PAYLOAD_MAX_BYTES makes a state of about three times that: lambdas/domain/request-limits.ts
+// refuses a request past the limits, test/limits/overrides.test.ts checks that the state then fits.

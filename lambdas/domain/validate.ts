@@ -1,14 +1,15 @@
 /**
  * Turning untrusted input into domain values, in one place: zod schemas of `models.ts` plus the checks a
- * schema cannot express (DAG structure, cron fields, path/body agreement). Every refusal is a
- * `BadRequestError` naming the field.
+ * schema cannot express (DAG structure, cron fields, path/body agreement, AWS's limits on the requests a
+ * task's attempts send: request-limits.ts). Every refusal is a `BadRequestError` naming the field.
  */
 import type { z } from 'zod';
 import { validateCron } from './cron';
 import { validateDag } from './dag';
 import { parseInterval } from './schedule';
 import { BadRequestError, type FieldError, PayloadTooLargeError } from './errors';
-import { DEFINITION_READ_ONLY_FIELDS, type ProcessDefinition, processDefinition } from './models';
+import { DEFINITION_READ_ONLY_FIELDS, type EnvironmentVariable, type ProcessDefinition, processDefinition, type TaskDefinition } from './models';
+import { definitionRequestProblems, triggerRequestProblems } from './request-limits';
 
 /**
  * The largest definition, as compact JSON: 1.5 MB, so that it still fits the body limit pretty-printed
@@ -153,5 +154,17 @@ export function parseProcessDefinition(body: unknown, pathName: string): Process
   if (Buffer.byteLength(JSON.stringify(def)) > MAX_DEFINITION_BYTES) {
     throw new PayloadTooLargeError(`process definition is larger than ${MAX_DEFINITION_BYTES} bytes as compact JSON`, 'task_definitions');
   }
+  // What AWS would refuse at every attempt's RunTask or SubmitJob (request-limits.ts) is refused now.
+  const overLimit = definitionRequestProblems(def.task_definitions);
+  if (overLimit.length > 0) throw BadRequestError.of(overLimit.slice(0, MAX_PROBLEMS));
   return def;
+}
+
+/**
+ * Refuses (400, `environment_variables`) a trigger whose environment would push the executor request of a
+ * task of the run (`tasks`) past an AWS limit (request-limits.ts): no run is created.
+ */
+export function checkTriggerEnvironment(tasks: readonly TaskDefinition[], environment: readonly EnvironmentVariable[] | undefined): void {
+  const overLimit = triggerRequestProblems(tasks, environment);
+  if (overLimit.length > 0) throw BadRequestError.of(overLimit.slice(0, MAX_PROBLEMS));
 }

@@ -15,6 +15,7 @@ import {
 import { AWS_FAN_OUT_CONCURRENCY, mapLimited } from '../domain/concurrency';
 import { attemptFailure, isDeadline } from '../domain/attempt-failure';
 import { BadRequestError, ConflictError, NotFoundError } from '../domain/errors';
+import { checkTriggerEnvironment } from '../domain/validate';
 import type { EnvironmentVariable, Process, TaskDefinition } from '../domain/models';
 import { signTaskToken } from '../domain/task-token';
 import type { Logger } from '../logger';
@@ -95,6 +96,7 @@ export class Engine {
       }
       tasks = [{ ...only, dependencies: [] }];
     }
+    checkTriggerEnvironment(tasks, options.environmentVariables);
     const processId = options.reservation?.processId ?? randomUUID();
     const now = options.reservation?.startTime ?? this.d.now().toISOString();
     // Every run of a definition is registered as in progress before it exists, so that a scheduled

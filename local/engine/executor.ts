@@ -6,12 +6,16 @@
  * without registering anything, and stops what runs.
  */
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
+import { batchJobRequest, ecsTaskRequest } from '../../lambdas/adapters/batch-ecs';
 import { BATCH_TIMEOUT_REASON, ESSENTIAL_CONTAINER_EXITED } from '../../lambdas/domain/attempt-failure';
+import { BATCH_JOB_PAYLOAD_MAX_BYTES, BATCH_JOB_TOO_LARGE, ECS_OVERRIDES_MAX_CHARACTERS, ECS_OVERRIDES_TOO_LONG } from '../../lambdas/domain/aws-limits';
 import { executorKind } from '../../lambdas/domain/engine';
 import type { LogEntry, TaskDefinition } from '../../lambdas/domain/models';
 import { LIMITS } from '../../lambdas/domain/models';
+import { batchJobPayloadBytes, ecsOverridesLength } from '../../lambdas/domain/request-limits';
 import { type BatchJobRequest, DEFAULT_TIMEOUT_SECONDS, ECS_CONTAINER_NAME, type EcsTaskRequest, type KeyValue } from '../../lambdas/engine/contract';
 import { stableUuid } from '../../lambdas/engine/engine';
 import type { AttemptToLaunch, Launcher } from '../../lambdas/engine/ports';
@@ -31,7 +35,6 @@ interface Running {
   killedBecause?: string;
 }
 
-const toKeyValues = (env: Record<string, string>): KeyValue[] => Object.entries(env).map(([Name, Value]) => ({ Name, Value }));
 const fromKeyValues = (kv: readonly KeyValue[] | undefined): Record<string, string> =>
   Object.fromEntries((kv ?? []).map((e) => [e.Name, e.Value]));
 
@@ -60,19 +63,10 @@ export class LocalExecutor implements Launcher {
     const def = a.task_definition;
     this.planned.set(a.task_id, def);
     const timeout = def.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS;
-    if (executorKind(def.executable) === 'docker') {
-      const ecs: EcsTaskRequest = {
-        TaskDefinition: 'local',
-        StartedBy: a.task_id,
-        Overrides: { ContainerOverrides: [{ Name: ECS_CONTAINER_NAME, Environment: toKeyValues(a.environment) }] },
-      };
-      return { executor: 'ecs' as const, ecs };
-    }
+    // The launcher's own builders: the request weighs what it weighs deployed (AWS's limits, below).
+    if (executorKind(def.executable) === 'docker') return { executor: 'ecs' as const, ecs: ecsTaskRequest(a, 'local') };
     const batch: BatchJobRequest = {
-      JobName: a.task_id,
-      JobQueue: 'local',
-      JobDefinition: 'local',
-      ContainerOverrides: { Environment: toKeyValues(a.environment) },
+      ...batchJobRequest(a, { jobQueue: 'local', jobDefinition: 'local' }),
       // Locally the exact bound; AWS Batch's minimum is 60 s (see docs/ENGINE.md).
       Timeout: { AttemptDurationSeconds: timeout },
     };
@@ -109,6 +103,12 @@ export class LocalExecutor implements Launcher {
    * test/fixtures/aws/batch-*.json.
    */
   async runBatchJob(input: BatchJobRequest): Promise<LocalBatchJob> {
+    // SubmitJob refuses a job over 30 KiB before any job exists: the step fails with Batch's error.
+    const bytes = batchJobPayloadBytes(input);
+    if (bytes > BATCH_JOB_PAYLOAD_MAX_BYTES) {
+      this.planned.delete(input.JobName);
+      throw new StatesError(BATCH_JOB_TOO_LARGE.error, BATCH_JOB_TOO_LARGE.cause(Math.ceil(bytes / 1024), randomUUID()));
+    }
     const createdAt = Date.now();
     const env = fromKeyValues(input.ContainerOverrides?.Environment);
     const timeout = input.Timeout?.AttemptDurationSeconds ?? DEFAULT_TIMEOUT_SECONDS;
@@ -125,6 +125,11 @@ export class LocalExecutor implements Launcher {
    * the attempt, and `Record` stops the task after it. Shapes: test/fixtures/aws/ecs-*.json.
    */
   async runEcsTask(input: EcsTaskRequest): Promise<LocalEcsTask> {
+    // RunTask refuses overrides over 8,192 characters before any task exists: the step fails with ECS's error.
+    if (ecsOverridesLength(input) > ECS_OVERRIDES_MAX_CHARACTERS) {
+      this.planned.delete(input.StartedBy);
+      throw new StatesError(ECS_OVERRIDES_TOO_LONG.error, ECS_OVERRIDES_TOO_LONG.cause(randomUUID()));
+    }
     const createdAt = Date.now();
     const env = fromKeyValues(input.Overrides?.ContainerOverrides?.[0]?.Environment);
     const ended = await this.runAttempt(env, undefined);
