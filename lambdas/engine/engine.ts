@@ -61,6 +61,13 @@ export interface TriggerOptions {
   reservation?: { processId: string; startTime: string };
 }
 
+/**
+ * A kill marker older than this is left over from a kill that died half-way: the longest a Lambda
+ * function may run (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html: up to
+ * 900 seconds), so that no live kill is overtaken by a retry.
+ */
+export const KILL_STALE_SECONDS = 900;
+
 /** A name-based UUID (SHA-1, version 5 layout): the same inputs always give the same id. */
 export function stableUuid(...parts: Array<string | number>): string {
   const h = createHash('sha1').update(parts.join('\u0000')).digest();
@@ -143,10 +150,10 @@ export class Engine {
   async kill(processId: string, reason = 'killed by operator'): Promise<Process> {
     const run = await this.d.store.runs.getRunRecord(processId);
     if (!run) throw new NotFoundError(`process ${processId} does not exist`);
-    const ended = await this.d.store.runs.transitionRun(processId, 'running', 'failed', {
-      end_time: this.d.now().toISOString(),
-      reason,
-    });
+    // `killing` until the last write below: a retry between the two would reopen tasks this kill then
+    // fails without telling their dependents, and the run would stay running for ever (issue 15).
+    const now = this.d.now().toISOString();
+    const ended = await this.d.store.runs.transitionRun(processId, 'running', 'failed', { end_time: now, reason, killing: now });
     if (!ended) throw new ConflictError(`process ${processId} is not running (status ${run.status})`);
     const slots = await this.d.store.slots.list(processId);
     await mapLimited(slots, AWS_FAN_OUT_CONCURRENCY, async (slot) => {
@@ -163,6 +170,7 @@ export class Engine {
     });
     this.d.logger.info('run killed', { process_id: processId, reason });
     await this.runEnded({ process_id: processId, process_definition_name: run.process_definition_name, status: 'failed' });
+    await this.d.store.runs.killEnded(processId);
     return (await this.d.store.runs.getRun(processId)) as Process;
   }
 
@@ -171,6 +179,13 @@ export class Engine {
     const run = await this.d.store.runs.getRunRecord(processId);
     if (!run) throw new NotFoundError(`process ${processId} does not exist`);
     if (run.status !== 'failed') throw new ConflictError(`only a failed process can be retried (status ${run.status})`);
+    if (typeof run.killing === 'string') {
+      // A kill that died half-way (its function timed out) must not block retries for ever.
+      if (this.d.now().getTime() - Date.parse(run.killing) < KILL_STALE_SECONDS * 1000) {
+        throw new ConflictError(`process ${processId} is still being killed; retry it once the kill has finished`);
+      }
+      await this.d.store.runs.killEnded(processId);
+    }
     const slots = await this.d.store.slots.list(processId);
     const failed = slots.filter((s) => s.status === 'failed');
     const blocked = slots.filter((s) => s.status === 'blocked');
@@ -184,7 +199,7 @@ export class Engine {
     });
     await this.d.store.slots.runTasksReopened(processId, [...reopened], Number(run.tasks_total ?? slots.length));
     await this.d.store.runs.setRunExpiry(processId, undefined); // running again: nothing of it expires
-    const reopenedRun = await this.d.store.runs.transitionRun(processId, 'failed', 'running', {}, ['end_time', 'reason']);
+    const reopenedRun = await this.d.store.runs.transitionRun(processId, 'failed', 'running', {}, ['end_time', 'reason'], ['killing']);
     if (!reopenedRun) throw new ConflictError(`process ${processId} changed while retrying; try again`);
     await mapLimited(failed, AWS_FAN_OUT_CONCURRENCY, async (slot) => {
       const round = slot.round + 1;
@@ -400,6 +415,25 @@ export class Engine {
       }
     }
     await this.abandon(input, reason);
+  }
+
+  /**
+   * The reaper found a running run with no task running (lambdas/engine/reaper.ts): nothing will move
+   * it on. Replays the completion of each settled task (idempotent: it tells dependents, counts the
+   * task done, and finishes the run after its last) and starts the waiting tasks now ready, so that a
+   * run left behind by a lost write still ends. Does nothing while a task runs.
+   */
+  async settle(processId: string): Promise<void> {
+    const run = await this.d.store.runs.getRunRecord(processId);
+    if (!run || run.status !== 'running') return;
+    const slots = await this.d.store.slots.list(processId);
+    if (slots.some((s) => s.status === 'running')) return;
+    this.d.logger.warn('stalled run: its settled tasks are completed again', { process_id: processId });
+    for (const slot of slots) {
+      if (slot.status === 'succeeded' || slot.status === 'failed' || slot.status === 'blocked') await this.completeTask(processId, slot.name, slot.status);
+    }
+    const ready = (await this.d.store.slots.list(processId)).filter((s) => s.status === 'waiting' && slotDepsDone(s) >= s.deps_total && !slotBlocked(s));
+    await mapLimited(ready, AWS_FAN_OUT_CONCURRENCY, (slot) => this.startSlot(slot));
   }
 
   // ---- internals -------------------------------------------------------------------------------

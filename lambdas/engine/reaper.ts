@@ -19,7 +19,7 @@ export const REAPER_GRACE_SECONDS = 300;
 
 export interface ReaperDeps {
   store: Store;
-  engine: Pick<Engine, 'reap'>;
+  engine: Pick<Engine, 'reap' | 'settle'>;
   now: () => Date;
   logger: Logger;
   /**
@@ -42,6 +42,8 @@ export interface ReapedAttempt {
 export class Reaper {
   /** Slots found without an execution at the previous sweep (`<process id>/<task>/<execution>`). */
   private suspects = new Set<string>();
+  /** Running runs found with no task running at the previous sweep, with their slots' state then. */
+  private stalled = new Map<string, string>();
 
   constructor(private readonly d: ReaperDeps) {}
 
@@ -49,8 +51,11 @@ export class Reaper {
   async reap(): Promise<ReapedAttempt[]> {
     const reaped: ReapedAttempt[] = [];
     const stillSuspect = new Set<string>();
+    const stillStalled = new Map<string, string>();
     for (const processId of await this.d.store.runs.listActiveRunIds()) {
-      for (const slot of await this.d.store.slots.list(processId)) {
+      const slots = await this.d.store.slots.list(processId);
+      await this.settleIfStalled(processId, slots, stillStalled);
+      for (const slot of slots) {
         if (slot.status !== 'running') continue;
         const reason = await this.whyLost(slot, stillSuspect);
         if (!reason) continue;
@@ -64,7 +69,26 @@ export class Reaper {
       }
     }
     this.suspects = stillSuspect;
+    this.stalled = stillStalled;
     return reaped;
+  }
+
+  /**
+   * A running run with no task running, and its slots unchanged since the previous sweep (so that a
+   * run being started or retried right now is left alone), is stalled: nothing will end it (issue 15:
+   * a kill racing a retry left runs so). The engine completes its settled tasks again, which ends it.
+   */
+  private async settleIfStalled(processId: string, slots: readonly Slot[], stillStalled: Map<string, string>): Promise<void> {
+    if (slots.length === 0 || slots.some((s) => s.status === 'running')) return;
+    const state = slots.map((s) => `${s.name}:${s.status}:${s.round}:${s.attempts}`).sort().join('|');
+    stillStalled.set(processId, state);
+    if (this.stalled.get(processId) !== state) return;
+    try {
+      await this.d.engine.settle(processId);
+      this.d.logger.warn('stalled run settled', { process_id: processId });
+    } catch (err) {
+      this.d.logger.error('could not settle a stalled run', { process_id: processId, error: err as Error });
+    }
   }
 
   private async whyLost(slot: Slot, stillSuspect: Set<string>): Promise<string | undefined> {

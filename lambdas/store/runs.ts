@@ -33,6 +33,11 @@ export interface RunRecord {
   /** Why a run ended the way it did when that is not obvious (e.g. "killed by operator"). */
   reason?: string;
 }
+  /**
+   * Set (to when the kill started) by the kill's first write and removed by its last, once every task
+   * is settled and every listener told: a retry of the run waits for it (issue 15). Not on the wire.
+   */
+  killing?: string;
 
 /** A task attempt as stored: the wire fields without entries. */
 export type TaskRecord = Omit<Task, 'log_entries' | 'metadata_entries'>;
@@ -154,8 +159,9 @@ export class RunStore {
   }
 
   /**
-   * Moves a run from one status to another if it is still in `from`; answers the run as it is now, or
-   * undefined (and changes nothing) when another writer got there first.
+   * Moves a run from one status to another if it is still in `from` (and has none of the attributes
+   * `absent`); answers the run as it is now, or undefined (and changes nothing) when another writer got
+   * there first.
    */
   async transitionRun(
     processId: string,
@@ -170,8 +176,9 @@ export class RunStore {
       status: to,
       ...(current ? keys.activeRunIndex(current.start_time, processId) : {}),
     };
+    absent: ReadonlyArray<keyof RunRecord> = [],
     const removed: string[] = [...remove, ...(to === 'running' ? [] : ['gsi3pk', 'gsi3sk'])];
-    const moved = await transitionItem(this.db, { key: keys.run(processId), from: [from], set: fields, remove: removed, returnValues: 'ALL_NEW' });
+    const moved = await transitionItem(this.db, { key: keys.run(processId), from: [from], set: fields, remove: removed, absent, returnValues: 'ALL_NEW' });
     if (!moved) return undefined;
     await this.stats.move(`runs_${from}`, `runs_${to}`);
     return moved as RunRecord & Item;
@@ -184,6 +191,24 @@ export class RunStore {
     do {
       const page = await queryNewestFirst<Item>(this.db, { ...keys.activeRuns(), limit: 1000, cursor });
       ids.push(...page.items.map((i) => String(i.process_id)));
+  /** The kill of a run is over (`killing` goes); answers false if the marker was gone already. */
+  async killEnded(processId: string): Promise<boolean> {
+    try {
+      await this.db.doc.send(
+        new UpdateCommand({
+          TableName: this.db.tableName,
+          Key: keys.run(processId),
+          UpdateExpression: 'REMOVE killing',
+          ConditionExpression: 'attribute_exists(killing)',
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    }
+  }
+
       cursor = page.next;
     } while (cursor);
     return ids.reverse();
