@@ -66,7 +66,9 @@ exec "$@" </dev/null`;
  */
 export function watchedTask(command: string, args: string[]): [string, string[], boolean] {
   if (!existsSync(BASH)) return [command, args, false];
-  return [BASH, ['-c', WATCHED_TASK, 'sundial-task', command, ...args], true];
+  // --norc: with a socket as stdin (Node's 'pipe' is a socketpair) and no SHLVL, bash takes itself for a
+  // remote shell of rshd/sshd and runs ~/.bashrc (hundreds of ms, and the user's shell setup in the task).
+  return [BASH, ['--norc', '-c', WATCHED_TASK, 'sundial-task', command, ...args], true];
 }
 
 export interface Ended {

@@ -4,6 +4,9 @@
  * and signals come back, and closing the spawner stops what still runs.
  */
 import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Spawner } from '../../local/engine/spawner';
 import { groupMembers, killGroup, until } from '../faults/support';
@@ -77,4 +80,19 @@ describe('the task spawner', () => {
       killGroup(pgid);
     }
   }, 30_000);
+
+  it("does not run the user's ~/.bashrc around a task (bash would, taking its socket stdin for rshd's)", async () => {
+    spawner = new Spawner(() => undefined);
+    const home = mkdtempSync(join(tmpdir(), 'sundial-home-'));
+    try {
+      writeFileSync(join(home, '.bashrc'), `touch '${join(home, 'bashrc-ran')}'\n`);
+      // No SHLVL, as in an environment built from scratch: bash's remote-shell heuristic needs it unset.
+      const ended = await spawner.spawn('/bin/sh', ['-c', 'true'], { PATH: process.env.PATH, HOME: home }).ended;
+
+      expect(ended).toEqual({ code: 0, signal: null });
+      expect(existsSync(join(home, 'bashrc-ran'))).toBe(false);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
 });
