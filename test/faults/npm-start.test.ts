@@ -3,7 +3,7 @@
  * script, and the script must be the server, not a shell waiting for it), its log lines carry a timestamp,
  * and a data directory it cannot write fails at start, naming the directory and the system's reason.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -98,6 +98,11 @@ describe('npm start', () => {
     const asRoot = process.getuid?.() === 0;
     if (asRoot && !existsSync('/usr/bin/setpriv') && !existsSync('/bin/setpriv')) {
       console.warn('skipped: running as root, and no setpriv to run the server as an unprivileged user (root ignores permissions)');
+      ctx.skip();
+    }
+    const readable = ['local/main.ts', 'node_modules/tsx/package.json'].map((f) => `test -r ${f}`).join(' && ');
+    if (asRoot && spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/sh', '-c', readable]).status !== 0) {
+      console.warn('skipped: running as root, and the checkout is not readable by the unprivileged user (65534) the server would run as');
       ctx.skip();
     }
     const dataDir = tempDataDir();
