@@ -22,7 +22,8 @@ const USAGE = `usage: sundial [--url URL] [--sign|--no-sign] [--region R] [--tim
   runs NAME [--limit N]       runs of a definition, newest first
   run RUN_ID                  a run (JSON)
   logs RUN_ID|TASK_ID [--follow]
-                              task output (stdout/stderr) of a run's attempts, or of one attempt
+                              per attempt of a run (or one attempt): its number (from 1), status and failure
+                              reason, its log entries from callbacks ([source] message), and its output
   kill RUN_ID | retry RUN_ID
   pause NAME | resume NAME | delete NAME
 
@@ -211,39 +212,104 @@ async function watch(client: SundialClient, def: any, processId: string, out: (s
   }
 }
 
-/** Prints task output: every attempt of a run (or one attempt), following new lines while the run runs. */
+interface EntryView {
+  log_entry_id: string;
+  source: string;
+  message: string;
+}
+
+/** What `logs` has printed of one attempt, so that `--follow` prints only what is new. */
+interface AttemptLog {
+  shown?: string;
+  /** The cursor of the last page of entries read (read again next time: entries are told apart by id). */
+  entries?: string;
+  seen: Set<string>;
+  reason?: string;
+  output?: string;
+  note?: boolean;
+}
+
+const OUTPUT_SOURCES = new Set(['stdout', 'stderr']);
+/** The entry the engine writes when it ends an attempt (lambdas/engine/engine.ts endAttempt): `attempt failed: <why>`. */
+const OUTCOME = /^attempt (?:succeeded|failed): (.*)$/s;
+
+/**
+ * Prints a run's attempts (or one attempt): per attempt a header with its number (from 1, as the console
+ * counts), its status and the reason it failed, then its callback log entries (every source but
+ * stdout/stderr, read page by page: a run embeds only the last few) and its output. With `following`, prints
+ * what is new until the run ends.
+ */
 async function follow(client: SundialClient, id: string, following: boolean, out: (s: string) => void, interval: number): Promise<number> {
-  const cursors = new Map<string, string | undefined>();
-  let single: { task_id: string; label: string } | undefined;
-  let run: RunView | undefined;
+  let only: string | undefined;
+  let run: RunView & { attempts_omitted?: number };
   try {
     run = (await client.request<RunView>('GET', `/api/processes/${id}`)).body;
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 404) throw e;
-    single = { task_id: id, label: '' };
+    // Not a run: an attempt's id. Its entries name its run.
+    const page = (await client.request<{ process_id: string }>('GET', `/api/tasks/${id}/log_entries`, { query: { limit: '1' } })).body;
+    run = (await client.request<RunView>('GET', `/api/processes/${encodeURIComponent(page.process_id)}`)).body;
+    only = decodeURIComponent(id);
   }
+  const logs = new Map<string, AttemptLog>();
+  if (run.attempts_omitted) process.stderr.write(`(${run.attempts_omitted} earlier attempts are not listed: the run is too large to answer them all)\n`);
   for (;;) {
-    const attempts = single ? [single] : (run?.task ?? []).map((t) => ({ task_id: t.task_id, label: `${t.task_definition_name}#${t.previous_attempt_count} ` }));
-    const processId = run?.process_id;
+    const attempts = run.task.filter((t) => only === undefined || t.task_id === only);
+    if (only !== undefined && attempts.length === 0) attempts.push({ task_id: only, task_definition_name: '?', previous_attempt_count: -1, status: '?', start_time: '' });
     for (const a of attempts) {
-      for (;;) {
-        const page = (await client.request('GET', `/api/tasks/${a.task_id}/output`, {
-          query: { next: cursors.get(a.task_id), process_id: processId },
-        })).body;
-        for (const line of page.lines) out(`${a.label}${line.stream === 'stderr' ? '[stderr] ' : ''}${line.message}`);
-        const moved = page.next !== undefined && page.next !== cursors.get(a.task_id);
-        if (page.next !== undefined) cursors.set(a.task_id, page.next);
-        if (page.note && page.lines.length === 0 && !cursors.has(`${a.task_id}#note`)) {
-          cursors.set(`${a.task_id}#note`, page.note);
-          process.stderr.write(`${a.label}(${page.note})\n`);
-        }
-        if (!moved || page.lines.length === 0) break;
+      const log = logs.get(a.task_id) ?? { seen: new Set<string>() };
+      logs.set(a.task_id, log);
+      const label = only !== undefined ? '' : `${a.task_definition_name}#${a.previous_attempt_count + 1} `;
+      const fresh = await newEntries(client, a.task_id, run.process_id, log);
+      for (const e of fresh) {
+        const outcome = e.source === 'sundial' ? OUTCOME.exec(e.message) : null;
+        if (outcome) log.reason = outcome[1];
       }
+      const header = `${a.task_definition_name} attempt ${a.previous_attempt_count + 1}: ${a.status}${log.reason && a.status !== 'running' ? ` (${log.reason})` : ''}`;
+      if (header !== log.shown) out(header);
+      log.shown = header;
+      for (const e of fresh) {
+        if (OUTPUT_SOURCES.has(e.source) || (e.source === 'sundial' && OUTCOME.test(e.message))) continue;
+        out(`${label}[${e.source}] ${e.message}`);
+      }
+      await newOutput(client, a.task_id, run.process_id, log, label, out);
     }
-    if (!following || single || !run || run.status !== 'running') return 0;
+    if (!following || run.status !== 'running') return 0;
     await sleep(interval);
     run = (await client.request<RunView>('GET', `/api/processes/${run.process_id}`)).body;
     if (run.status !== 'running') following = false; // one last pass for the final lines
+  }
+}
+
+/** The attempt's log entries not read before, oldest first. */
+async function newEntries(client: SundialClient, taskId: string, processId: string, log: AttemptLog): Promise<EntryView[]> {
+  const fresh: EntryView[] = [];
+  for (;;) {
+    const page = (await client.request<{ log_entries: EntryView[]; next?: string }>('GET', `/api/tasks/${taskId}/log_entries`, {
+      query: { process_id: processId, limit: '1000', next: log.entries },
+    })).body;
+    for (const e of page.log_entries) {
+      if (log.seen.has(e.log_entry_id)) continue;
+      log.seen.add(e.log_entry_id);
+      fresh.push(e);
+    }
+    if (page.next === undefined || page.next === log.entries) return fresh;
+    log.entries = page.next;
+  }
+}
+
+/** Prints the attempt's output (stdout/stderr) not printed before. */
+async function newOutput(client: SundialClient, taskId: string, processId: string, log: AttemptLog, label: string, out: (s: string) => void): Promise<void> {
+  for (;;) {
+    const page = (await client.request('GET', `/api/tasks/${taskId}/output`, { query: { next: log.output, process_id: processId } })).body;
+    for (const line of page.lines) out(`${label}${line.stream === 'stderr' ? '[stderr] ' : ''}${line.message}`);
+    const moved = page.next !== undefined && page.next !== log.output;
+    if (page.next !== undefined) log.output = page.next;
+    if (page.note && page.lines.length === 0 && !log.note) {
+      log.note = true;
+      process.stderr.write(`${label}(${page.note})\n`);
+    }
+    if (!moved || page.lines.length === 0) return;
   }
 }
 

@@ -77,9 +77,10 @@ describe('sundial CLI', () => {
     const runId = /run ([0-9a-f-]{36})/.exec(ok.stdout)?.[1] ?? '';
 
     const logs = await sundial('logs', runId);
-    expect(logs.stdout).toContain('extract#0 extracting\n');
-    expect(logs.stdout).toContain('extract#0 [stderr] warn\n');
-    expect(logs.stdout).toContain('load#0 loading monday\n');
+    expect(logs.stdout).toContain('extract attempt 1: succeeded\n');
+    expect(logs.stdout).toContain('extract#1 extracting\n');
+    expect(logs.stdout).toContain('extract#1 [stderr] warn\n');
+    expect(logs.stdout).toContain('load#1 loading monday\n');
 
     const runs = await sundial('runs', 'cli-ok');
     expect(runs.stdout).toContain(`${runId}  succeeded`);
@@ -104,5 +105,50 @@ describe('sundial CLI', () => {
     expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/404 .*does not exist/);
     expect((await sundial('frobnicate')).code).toBe(2);
+  });
+
+  it('logs: each attempt numbered from 1 with its status and failure reason, every callback entry, then its output', async () => {
+    // Prepare: two failing attempts, each posting 12 callback entries (more than the 10 a run embeds)
+    const post = (n: number) =>
+      `{"log_entry_id":"$(cat /proc/sys/kernel/random/uuid)","when":"$(date -u +%FT%TZ)","source":"etl","message":"row batch ${n} after $SUNDIAL_TASK_PREVIOUS_ATTEMPTS"}`;
+    const script = [
+      `curl -sf -o /dev/null -X POST "$SUNDIAL_URL/api/tasks/$SUNDIAL_TASK_ID/log_entries" -H "Authorization: Bearer $SUNDIAL_TASK_TOKEN" -H 'content-type: application/json' -d "[${Array.from({ length: 12 }, (_, i) => post(i + 1).replace(/"/g, '\\"')).join(',')}]" || exit 9`,
+      'echo partial',
+      'exit 3',
+    ].join('\n');
+    const file = join(t.dataDir, 'flaky.json');
+    writeFileSync(file, JSON.stringify({
+      process_definition_name: 'cli-logs',
+      task_definitions: [{
+        task_definition_name: 'flaky', dependencies: [], max_attempts: 2, backoff_base_seconds: 0, require_explicit_success: false,
+        executable: { shell_script_command: { script } },
+      }],
+    }));
+    expect((await sundial('apply', '-f', file)).code).toBe(0);
+    const waited = await sundial('trigger', 'cli-logs', '--wait');
+    expect(waited.code, waited.stdout).toBe(1);
+    const runId = /run ([0-9a-f-]{36})/.exec(waited.stdout)?.[1] ?? '';
+    // Act
+    const logs = await sundial('logs', runId);
+    // Assess
+    expect(logs.code, logs.stderr).toBe(0);
+    const lines = logs.stdout.split('\n');
+    for (const attempt of [1, 2]) {
+      const header = lines.indexOf(`flaky attempt ${attempt}: failed (exited with code 3)`);
+      expect(header, logs.stdout).toBeGreaterThanOrEqual(0);
+      // Entries posted in the same second come back in id order (not ours to fix here): compare as a set.
+      const entries = lines.slice(header + 1, header + 13);
+      expect(entries.sort()).toEqual(Array.from({ length: 12 }, (_, i) => `flaky#${attempt} [etl] row batch ${i + 1} after ${attempt - 1}`).sort());
+      expect(lines[header + 13]).toBe(`flaky#${attempt} partial`);
+    }
+    expect(logs.stdout).not.toMatch(/attempt 0|#0 /);
+    // One attempt by its id: its own header and lines, unprefixed
+    const run = JSON.parse((await sundial('run', runId)).stdout) as { task: { task_id: string; previous_attempt_count: number }[] };
+    const second = run.task.find((a) => a.previous_attempt_count === 1)?.task_id ?? '';
+    const one = await sundial('logs', second);
+    expect(one.stdout.split('\n')[0]).toBe('flaky attempt 2: failed (exited with code 3)');
+    expect(one.stdout).toContain('\n[etl] row batch 12 after 1\n');
+    expect(one.stdout).not.toContain('after 0');
+    expect(one.stdout).toContain('\npartial\n');
   });
 });
