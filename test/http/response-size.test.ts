@@ -21,7 +21,7 @@ let t: TestSundial;
 
 beforeAll(async () => {
   t = await startTestSundial();
-}, 60_000);
+});
 afterAll(() => t?.close());
 
 /** The largest entry the callbacks accept, of control characters (7 payload bytes each). */
