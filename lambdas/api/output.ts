@@ -1,13 +1,19 @@
 /**
  * A task attempt's container output (stdout/stderr), behind one port: the local mode serves the lines
- * its executor captured (stored as the attempt's log entries with source `stdout`/`stderr`); deployed,
+ * its executor captured (stored as the attempt's log entries with source `stdout`/`stderr`, numbered
+ * in the order they were written); deployed,
  * `CloudWatchTaskOutput` (lambdas/adapters/cloudwatch-logs.ts) reads the attempt's awslogs stream.
  */
-import type { OutputLine, Task, TaskDefinition } from '../domain/models';
+import { BadRequestError } from '../domain/errors';
+import type { OutputLine, TaskDefinition } from '../domain/models';
+import { ENTRY_PAGE_BUDGET_BYTES, payloadBytes } from '../domain/response-size';
+import { CAPTURED_SEQ_MAX } from '../store/keys';
+import type { RunStore, TaskRecord } from '../store/runs';
 
 /** What a source needs to find an attempt's output. */
 export interface OutputRequest {
-  task: Task;
+  /** The attempt (its entries are not read: a source reads only the page it answers). */
+  task: TaskRecord;
   /** The task's definition in its run, when the engine's slot still has it. */
   definition?: TaskDefinition;
   /** Opaque position returned by the previous read. */
@@ -26,21 +32,27 @@ export interface TaskOutputSource {
   read(request: OutputRequest): Promise<OutputPage>;
 }
 
-const OUTPUT_SOURCES = new Set(['stdout', 'stderr']);
-
 /**
- * Output captured by the local executor: the attempt's `stdout`/`stderr` log entries in time order.
- * The position is the number of lines already read (lines are only ever appended).
+ * Output captured by the local executor, in the order it was written (each line's sequence number,
+ * keys.capturedLine). The position is the last sequence read, so a page never shifts when lines
+ * arrive meanwhile; a page stops at ENTRY_PAGE_BUDGET_BYTES of lines, so the answer stays under
+ * Lambda's 6 MB however long the lines (lambdas/domain/response-size.ts).
  */
-export const capturedTaskOutput: TaskOutputSource = {
-  async read({ task, next, limit }) {
-    const all = task.log_entries.filter((e) => OUTPUT_SOURCES.has(e.source));
-    const from = next === undefined ? 0 : Math.max(0, Number.parseInt(next, 10) || 0);
-    const page = all.slice(from, from + limit);
-    return {
-      origin: 'captured',
-      lines: page.map((e) => ({ when: e.when, stream: e.source as 'stdout' | 'stderr', message: e.message })),
-      next: String(from + page.length),
-    };
-  },
-};
+export function capturedTaskOutput(runs: RunStore): TaskOutputSource {
+  return {
+    async read({ task, next, limit }) {
+      const after = next === undefined ? -1 : Number(next);
+      if (!/^(-1|\d{1,10})$/.test(next ?? '-1') || after > CAPTURED_SEQ_MAX) {
+        throw new BadRequestError('next is not a position of this output: use the next of the previous page', 'next', 'invalid_cursor');
+      }
+      const toLine = (e: { when: string; source: string; message: string }): OutputLine => ({ when: e.when, stream: e.source as OutputLine['stream'], message: e.message });
+      const page = await runs.capturedLinesPage(task.process_id, task.task_id, {
+        afterSeq: after,
+        limit,
+        maxBytes: ENTRY_PAGE_BUDGET_BYTES,
+        size: (line) => payloadBytes(toLine(line)),
+      });
+      return { origin: 'captured', lines: page.map(toLine), next: String(page.at(-1)?.seq ?? after) };
+    },
+  };
+}

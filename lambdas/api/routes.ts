@@ -204,10 +204,11 @@ export function operatorRoutes(s: Services): Route[] {
       query: taskOutputQuery,
       handler: async ({ path, query }) => {
         const processId = query.process_id ?? (await s.store.runs.findProcessIdOfTask(path.task_id));
-        const task = processId ? await s.store.runs.getTask(processId, path.task_id) : undefined;
+        // The attempt without its entries: the source reads only the page it answers.
+        const task = processId ? await s.store.runs.getTaskRecord(processId, path.task_id) : undefined;
         if (!task) throw new NotFoundError(`task ${path.task_id} does not exist`);
         const slot = await s.store.slots.get(task.process_id, task.task_definition_name);
-        const page = await (s.taskOutput ?? capturedTaskOutput).read({ task, definition: slot?.definition, next: query.next, limit: query.limit ?? 1000 });
+        const page = await (s.taskOutput ?? capturedTaskOutput(s.store.runs)).read({ task, definition: slot?.definition, next: query.next, limit: query.limit ?? 1000 });
         return json(200, { task_id: task.task_id, process_id: task.process_id, status: task.status, ...page });
       },
     }),

@@ -11,6 +11,7 @@
  * | task attempt      | `RUN#<process_id>` | `TASK#<task_id>`            | `TASKS#<def>` / `<start>#id`| `TASKS#<def>#<task def>` / `<start>#id` | `TASKS` / `<start>#id` |
  * | task locator      | `TASKID#<task_id>` | `TASK` (holds `process_id`) |                             |                                    |                 |
  * | log entry         | `RUN#<process_id>` | `ENTRY#<task_id>#LOG#<id>`  | `ENTRIES#<task_id>#LOG` / `<when>#id` |                          |                 |
+ * | captured line     | `RUN#<process_id>` | `ENTRY#<task_id>#LOG#OUT#<seq 10 digits>` | `ENTRIES#<task_id>#LOG` / `<when>#<seq>#id` |     |                 |
  * | metadata entry    | `RUN#<process_id>` | `ENTRY#<task_id>#META#<id>` | `ENTRIES#<task_id>#META` / `<when>#id` |                         |                 |
  * | task slot (engine)| `RUN#<process_id>` | `SLOT#<task def name>`      |                             |                                    |                 |
  * | done shard (engine)| `RUN#<process_id>`| `DONE#<0..15>`              |                             |                                    |                 |
@@ -103,10 +104,29 @@ export const keys = {
     pk: `RUN#${processId}`,
     sk: `ENTRY#${taskId}#META#${entryId}`,
   }),
-  /** gsi1 of an entry: the attempt's entries of one kind, by time (`when` as UTC ISO, then the entry id). */
-  entryIndex: (taskId: string, kind: EntryKind, when: string, entryId: string) => ({
+  /**
+   * gsi1 of an entry: the attempt's entries of one kind, by time (`when` as UTC ISO, then the entry id).
+   * A captured output line also carries its sequence number before the id, so that the lines of one
+   * millisecond keep the order they were written in (the executor never lets `when` go back).
+   */
+  entryIndex: (taskId: string, kind: EntryKind, when: string, entryId: string, seq?: number) => ({
     gsi1pk: `ENTRIES#${taskId}#${ENTRY_KIND_KEY[kind]}`,
-    gsi1sk: `${new Date(when).toISOString()}#${entryId}`,
+    gsi1sk: `${new Date(when).toISOString()}#${seq === undefined ? '' : `${capturedSeqKey(seq)}#`}${entryId}`,
+  }),
+  /**
+   * A line of an attempt's captured output (local executor), a log entry keyed by its sequence number
+   * (the order the executor read it in), so that `/output` pages by sequence: a cursor is the last
+   * sequence read. The `OUT#` prefix keeps the lines apart from the entries posted by callbacks (UUIDs).
+   */
+  capturedLine: (processId: string, taskId: string, seq: number): Key => ({
+    pk: `RUN#${processId}`,
+    sk: `ENTRY#${taskId}#LOG#OUT#${capturedSeqKey(seq)}`,
+  }),
+  /** Sort-key range of an attempt's captured lines after sequence `afterSeq` (-1: from the first). */
+  capturedLinesAfter: (processId: string, taskId: string, afterSeq: number) => ({
+    pk: `RUN#${processId}`,
+    from: `ENTRY#${taskId}#LOG#OUT#${capturedSeqKey(afterSeq + 1)}`,
+    to: `ENTRY#${taskId}#LOG#OUT#~`,
   }),
   entriesOf: (taskId: string, kind: EntryKind) => ({ index: 'gsi1' as const, pk: `ENTRIES#${taskId}#${ENTRY_KIND_KEY[kind]}` }),
   /** Prefix of the attempts' items in a run's partition (without their entries, see above). */
@@ -141,6 +161,10 @@ export const keys = {
     sk: `NOTIFIED#${endTime}#${channel}`,
   }),
 } as const;
+
+/** Largest sequence number of a captured line (its key is fixed-width, so that keys sort as numbers). */
+export const CAPTURED_SEQ_MAX = 9_999_999_999;
+const capturedSeqKey = (seq: number) => String(seq).padStart(10, '0');
 
 /** Kind of an item of a run's partition, from its sort key. */
 export function runItemKind(sk: string): 'run' | 'slot' | 'task' | 'log' | 'metadata' | 'other' {

@@ -5,7 +5,7 @@
  * gsi1, in time order (keys.ts), so that no read and no answer grows with the entries a run has
  * (lambdas/domain/response-size.ts). The GSIs list runs and tasks newest first.
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from './sdk';
+import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from './sdk';
 import { progressOf, type SlotStatus } from '../domain/engine';
 import type { LogEntry, MetadataEntry, Process, ProcessStatus, Task, TaskStatus } from '../domain/models';
 import { type Db, isConditionFailed, transitionItem } from './client';
@@ -14,6 +14,7 @@ import { type Page, queryNewestFirst, trimPage } from './pages';
 import type { StatsStore } from './stats';
 import { DEFAULT_RETENTION_DAYS, expiresAt } from '../domain/retention';
 import { mapLimited } from '../domain/concurrency';
+import { DYNAMODB_BATCH_WRITE_MAX_ITEMS } from '../domain/aws-limits';
 import {
   ATTEMPTS_BUDGET_BYTES,
   ATTEMPTS_WITH_ENTRIES_MAX,
@@ -38,6 +39,12 @@ export interface RunRecord {
    * is settled and every listener told: a retry of the run waits for it (issue 15). Not on the wire.
    */
   killing?: string;
+
+/** A line of an attempt's captured output: a log entry and its sequence number within the attempt. */
+export type CapturedLine = LogEntry & { seq: number };
+
+/** Retries of a batch's unprocessed items (full jitter, 50 ms doubling up to 1 s) before giving up. */
+const BATCH_WRITE_RETRIES = 10;
 
 /** A task attempt as stored: the wire fields without entries. */
 export type TaskRecord = Omit<Task, 'log_entries' | 'metadata_entries'>;
@@ -492,6 +499,68 @@ export class RunStore {
         ...e,
       })),
     );
+  }
+
+  /**
+   * Stores lines of an attempt's captured output (written only by the local executor, which numbers
+   * them): unconditional BatchWriteItem of 25, keyed by sequence (keys.capturedLine), so a replay
+   * rewrites the same items. Unprocessed items are retried, with backoff, until all are written.
+   * @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html (25 put requests per call; UnprocessedItems to retry, with exponential backoff)
+   */
+  async appendCapturedLines(processId: string, taskId: string, lines: readonly CapturedLine[]): Promise<void> {
+    const expiry = expiresAt(new Date(), this.retentionDays);
+    const items = lines.map((l): Item => ({
+      ...keys.capturedLine(processId, taskId, l.seq),
+      ...keys.entryIndex(taskId, 'log', l.when, l.log_entry_id, l.seq),
+      ...(expiry === undefined ? {} : { [TTL_ATTRIBUTE]: expiry }),
+      task_id: taskId,
+      ...l,
+    }));
+    const batches: Item[][] = [];
+    for (let i = 0; i < items.length; i += DYNAMODB_BATCH_WRITE_MAX_ITEMS) batches.push(items.slice(i, i + DYNAMODB_BATCH_WRITE_MAX_ITEMS));
+    await mapLimited(batches, 8, async (batch) => {
+      let requests = batch.map((Item) => ({ PutRequest: { Item } }));
+      for (let retry = 0; requests.length > 0; retry++) {
+        if (retry > BATCH_WRITE_RETRIES) throw new Error(`${requests.length} output lines of task ${taskId} stayed unprocessed after ${BATCH_WRITE_RETRIES} retries`);
+        if (retry > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** retry) * Math.random()));
+        const out = await this.db.doc.send(new BatchWriteCommand({ RequestItems: { [this.db.tableName]: requests } }));
+        requests = (out.UnprocessedItems?.[this.db.tableName] ?? []) as typeof requests;
+      }
+    });
+  }
+
+  /**
+   * A page of an attempt's captured output after sequence `afterSeq`, in the order it was written: up to
+   * `limit` lines and no more than `maxBytes` of them as `size` counts (at least one line).
+   */
+  async capturedLinesPage(
+    processId: string,
+    taskId: string,
+    request: { afterSeq: number; limit: number; maxBytes: number; size: (line: CapturedLine) => number },
+  ): Promise<CapturedLine[]> {
+    const range = keys.capturedLinesAfter(processId, taskId, request.afterSeq);
+    const lines: CapturedLine[] = [];
+    let used = 0;
+    let startKey: Item | undefined;
+    do {
+      const out = await this.db.doc.send(
+        new QueryCommand({
+          TableName: this.db.tableName,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':pk': range.pk, ':from': range.from, ':to': range.to },
+          Limit: request.limit - lines.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        const line = { ...pick<LogEntry>(item, LOG_FIELDS), seq: Number(item.seq) };
+        used += request.size(line) + 1;
+        if (lines.length > 0 && used > request.maxBytes) return lines;
+        lines.push(line);
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey && lines.length < request.limit);
+    return lines;
   }
 
   /** Conditional puts (first write wins); answers how many were new. */

@@ -13,13 +13,14 @@ import { batchJobRequest, ecsTaskRequest } from '../../lambdas/adapters/batch-ec
 import { BATCH_TIMEOUT_REASON, ESSENTIAL_CONTAINER_EXITED } from '../../lambdas/domain/attempt-failure';
 import { BATCH_JOB_PAYLOAD_MAX_BYTES, BATCH_JOB_TOO_LARGE, ECS_OVERRIDES_MAX_CHARACTERS, ECS_OVERRIDES_TOO_LONG } from '../../lambdas/domain/aws-limits';
 import { executorKind } from '../../lambdas/domain/engine';
-import type { LogEntry, TaskDefinition } from '../../lambdas/domain/models';
+import type { TaskDefinition } from '../../lambdas/domain/models';
 import { LIMITS } from '../../lambdas/domain/models';
 import { batchJobPayloadBytes, ecsOverridesLength } from '../../lambdas/domain/request-limits';
 import { type BatchJobRequest, DEFAULT_TIMEOUT_SECONDS, ECS_CONTAINER_NAME, type EcsTaskRequest, type KeyValue } from '../../lambdas/engine/contract';
 import { stableUuid } from '../../lambdas/engine/engine';
 import type { AttemptToLaunch, Launcher } from '../../lambdas/engine/ports';
 import type { Store } from '../../lambdas/store';
+import type { CapturedLine } from '../../lambdas/store/runs';
 import { type SpawnedTask, Spawner } from './spawner';
 
 /** An error whose `name` Step Functions matches in Catch/Retry (e.g. `States.TaskFailed`). */
@@ -234,10 +235,19 @@ function killGroup(child: SpawnedTask): void {
   setTimeout(() => child.kill('SIGKILL'), 5000).unref();
 }
 
-/** Buffers output lines and writes them as log entries in batches (ids stable per line number). */
+/**
+ * Numbers an attempt's output lines in the order they are read from its pipes (both streams, one
+ * sequence) and writes them as log entries in batches (ids and keys stable per sequence number, so a
+ * rewrite is the same items). A write takes every line waiting when it starts, so a slow store gets
+ * fewer, larger writes rather than a queue of small ones.
+ */
 class OutputCollector {
-  private pending: LogEntry[] = [];
+  private pending: CapturedLine[] = [];
   private seq = 0;
+  /** `when` of the last line: a line is never stamped before the one read ahead of it (clock steps). */
+  private lastMs = 0;
+  private scheduled = false;
+  private failed: unknown;
   private flushing: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
 
@@ -251,26 +261,37 @@ class OutputCollector {
   }
 
   add(source: 'stdout' | 'stderr', line: string): void {
+    const seq = this.seq++;
+    this.lastMs = Math.max(this.lastMs, Date.now());
     this.pending.push({
-      log_entry_id: stableUuid(this.taskId, 'output', this.seq++),
-      when: new Date().toISOString(),
+      log_entry_id: stableUuid(this.taskId, 'output', seq),
+      when: new Date(this.lastMs).toISOString(),
       source,
       message: line.length > LIMITS.entryMessageMaxLength ? `${line.slice(0, LIMITS.entryMessageMaxLength - 1)}…` : line,
+      seq,
     });
-    if (this.pending.length >= 100) this.flush();
+    if (this.pending.length >= 200) this.flush();
   }
 
   private flush(): void {
-    if (this.pending.length === 0) return;
-    const batch = this.pending;
-    this.pending = [];
-    this.flushing = this.flushing.then(() => this.store.runs.appendLogEntries(this.processId, this.taskId, batch).then(() => undefined));
+    if (this.scheduled || this.pending.length === 0) return;
+    this.scheduled = true;
+    this.flushing = this.flushing.then(async () => {
+      this.scheduled = false;
+      const batch = this.pending;
+      this.pending = [];
+      await this.store.runs.appendCapturedLines(this.processId, this.taskId, batch).catch((err: unknown) => {
+        this.failed ??= err;
+      });
+    });
   }
 
+  /** Writes what is left; throws the first write error, if any. */
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.flush();
     await this.flushing;
+    if (this.failed !== undefined) throw this.failed;
   }
 }
 

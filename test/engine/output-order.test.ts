@@ -1,0 +1,101 @@
+/**
+ * A task's captured output reads back in the order it was written, over HTTP through the local mode:
+ * through `/output` paged by sequence, through `/log_entries` paged, and in the run's last entries;
+ * and a page of the longest lines stays under Lambda's 6 MB response.
+ */
+import { describe, expect, it } from 'vitest';
+import { LAMBDA_SYNC_RESPONSE_MAX_BYTES } from '../../lambdas/domain/aws-limits';
+import { LIMITS } from '../../lambdas/domain/models';
+import { payloadBytes } from '../../lambdas/domain/response-size';
+import { type Api, seedRun, shellScript, sundialPerFile } from '../helpers/local';
+
+const { api, current } = sundialPerFile();
+const LINES = 20_000;
+
+async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (done(v)) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Every page of `path` (a `next` in the body), each page's body and its items under `field`. */
+async function allPages(call: Api, path: string, field: string): Promise<{ items: any[]; bodies: string[] }> {
+  const items: any[] = [];
+  const bodies: string[] = [];
+  let next: string | undefined;
+  for (let pages = 0; pages < 1000; pages++) {
+    const res = await call('GET', `${path}${path.includes('?') ? '&' : '?'}limit=1000${next ? `&next=${encodeURIComponent(next)}` : ''}`);
+    expect(res.status).toBe(200);
+    bodies.push(res.text);
+    items.push(...res.json[field]);
+    if (res.json[field].length === 0 || !res.json.next) return { items, bodies };
+    next = res.json.next;
+  }
+  throw new Error(`${path}: more than 1000 pages`);
+}
+
+describe('captured output', () => {
+  it(`seq 1 ${LINES} reads back 1..${LINES} through /output, /log_entries and the run`, async () => {
+    // Prepare
+    await api('PUT', '/api/process_definitions/counting', { process_definition_name: 'counting', task_definitions: [shellScript('count', `seq 1 ${LINES}`)] });
+    const expected = Array.from({ length: LINES }, (_, i) => String(i + 1));
+
+    // Act
+    const run = (await api('POST', '/api/process_definitions/counting/trigger')).json;
+    const done = await until(() => api('GET', `/api/processes/${run.process_id}`), (r) => r.json.status !== 'running', 120_000);
+    const taskId = done.json.task[0].task_id;
+    const output = await allPages(api, `/api/tasks/${taskId}/output`, 'lines');
+    const entries = await allPages(api, `/api/tasks/${taskId}/log_entries`, 'log_entries');
+
+    // Assess
+    expect(done.json.status).toBe('succeeded');
+    expect(output.items.map((l) => l.message)).toEqual(expected);
+    expect(output.items.every((l) => l.stream === 'stdout')).toBe(true);
+    expect(entries.items.filter((e) => e.source === 'stdout').map((e) => e.message)).toEqual(expected);
+    expect(done.json.task[0].log_entries.map((e: { message: string }) => e.message)).toEqual(expected.slice(-10));
+  }, 180_000);
+
+  it('a cursor is the last line read: it reads on from there once more lines arrive, and a forged one is a 400', async () => {
+    // Prepare: an attempt whose first 3 lines are stored
+    const { services } = current();
+    const seeded = await seedRun(services, { process_definition_name: 'paged', tasks: [{ task_definition_name: 'out', status: 'running' }] });
+    const taskId = seeded.tasks[0]!.task_id;
+    const line = (seq: number) => ({ log_entry_id: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`, when: new Date(Date.UTC(2026, 0, 1)).toISOString(), source: 'stdout' as const, message: `line ${seq}`, seq });
+    await services.store.runs.appendCapturedLines(seeded.process_id, taskId, [0, 1, 2].map(line));
+    const first = (await api('GET', `/api/tasks/${taskId}/output?limit=2`)).json;
+
+    // Act: two more lines arrive, all within the same millisecond
+    await services.store.runs.appendCapturedLines(seeded.process_id, taskId, [3, 4].map(line));
+    const second = (await api('GET', `/api/tasks/${taskId}/output?next=${first.next}`)).json;
+    const forged = await api('GET', `/api/tasks/${taskId}/output?next=eyJwayI6MX0`);
+
+    // Assess
+    expect(first.lines.map((l: { message: string }) => l.message)).toEqual(['line 0', 'line 1']);
+    expect(second.lines.map((l: { message: string }) => l.message)).toEqual(['line 2', 'line 3', 'line 4']);
+    expect(forged.status).toBe(400);
+    expect(forged.json.error.code).toBe('invalid_cursor');
+  });
+
+  it('a page of 1,000 lines of the longest message stays under Lambda’s 6 MB response, and paging reads them all', async () => {
+    // Prepare: 1,000 lines of 32 KB of the character JSON escapes the most (\u0001: 6 bytes, 7 in a Lambda event)
+    const { services } = current();
+    const seeded = await seedRun(services, { process_definition_name: 'wide', tasks: [{ task_definition_name: 'out', status: 'succeeded' }] });
+    const taskId = seeded.tasks[0]!.task_id;
+    const message = '\u0001'.repeat(LIMITS.entryMessageMaxLength);
+    const when = new Date().toISOString();
+    const lines = Array.from({ length: 1000 }, (_, seq) => ({ log_entry_id: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`, when, source: 'stdout' as const, message, seq }));
+    for (let i = 0; i < lines.length; i += 100) await services.store.runs.appendCapturedLines(seeded.process_id, taskId, lines.slice(i, i + 100));
+
+    // Act
+    const output = await allPages(api, `/api/tasks/${taskId}/output`, 'lines');
+
+    // Assess
+    expect(output.items).toHaveLength(1000);
+    expect(output.bodies.length).toBeGreaterThan(1);
+    for (const body of output.bodies) expect(payloadBytes(JSON.parse(body))).toBeLessThan(LAMBDA_SYNC_RESPONSE_MAX_BYTES);
+  }, 120_000);
+});
