@@ -191,6 +191,38 @@ export class Engine {
     const blocked = slots.filter((s) => s.status === 'blocked');
     const reopened = new Set([...failed, ...blocked].map((s) => s.name));
     if (reopened.size === 0) throw new ConflictError(`process ${processId} has no failed task to retry`);
+    // Registered as the definition's run in progress again before it reopens (overlap_action, counts).
+    const undo = await this.retrying({ process_id: processId, process_definition_name: run.process_definition_name, start_time: run.start_time });
+    try {
+      await this.reopen(processId, run, slots, failed, blocked, reopened);
+    } catch (err) {
+      // Only a run that was not reopened gives its registration back.
+      if ((await this.d.store.runs.getRunRecord(processId))?.status !== 'running') await undo();
+      throw err;
+    }
+    this.d.logger.info('run retried', { process_id: processId, tasks: [...reopened] });
+    return (await this.d.store.runs.getRun(processId)) as Process;
+  }
+
+  /** Tells the listeners that a run is being retried; answers what undoes what they did. */
+  private async retrying(run: { process_id: string; process_definition_name: string; start_time: string }): Promise<() => Promise<void>> {
+    const undos: Array<() => Promise<void>> = [];
+    for (const listener of this.d.listeners ?? []) {
+      if (!listener.runRetrying) continue;
+      try {
+        undos.push(await listener.runRetrying(run));
+      } catch (err) {
+        for (const undo of undos) await undo();
+        throw err;
+      }
+    }
+    return async () => {
+      for (const undo of undos) await undo();
+    };
+  }
+
+  /** The reopening part of {@link retry}: blocked tasks wait again, failed ones get one more attempt. */
+  private async reopen(processId: string, run: Record<string, unknown>, slots: Slot[], failed: Slot[], blocked: Slot[], reopened: Set<string>): Promise<void> {
     // Each slot is its own item: reopen them side by side, as many at once as the fan-outs to AWS allow,
     // so that 1,000 tasks fit the API function's timeout (lambdas/domain/concurrency.ts).
     await mapLimited(blocked, AWS_FAN_OUT_CONCURRENCY, async (slot) => {
@@ -216,8 +248,6 @@ export class Engine {
     // Tasks that never started (a kill blocked them) and whose dependencies are all complete.
     const ready = (await this.d.store.slots.list(processId)).filter((slot) => slot.status === 'waiting' && slotDepsDone(slot) >= slot.deps_total && !slotBlocked(slot));
     await mapLimited(ready, AWS_FAN_OUT_CONCURRENCY, (slot) => this.startSlot(slot));
-    this.d.logger.info('run retried', { process_id: processId, tasks: [...reopened] });
-    return (await this.d.store.runs.getRun(processId)) as Process;
   }
 
   // ---- attempts (the state machine's Lambda steps) ----------------------------------------------

@@ -37,6 +37,11 @@ export interface Launcher {
  */
 export interface RunListener {
   runEnded(run: { process_id: string; process_definition_name: string; status: 'succeeded' | 'failed' }): Promise<void>;
+  /**
+   * A failed run is about to be reopened by a retry (schedules register it as in progress again). May
+   * refuse it (throws, e.g. a ConflictError); answers what undoes it if the retry then fails.
+   */
+  runRetrying?(run: { process_id: string; process_definition_name: string; start_time: string }): Promise<() => Promise<void>>;
 }
 
 /**

@@ -153,6 +153,8 @@ export class Schedules implements RunListener {
   async runEnded(run: { process_id: string; process_definition_name: string; status: 'succeeded' | 'failed' }): Promise<void> {
     const name = run.process_definition_name;
     const record = await this.d.store.runs.getRunRecord(run.process_id);
+    // Retried since (the retry keeps its registration): its own end counts it.
+    if (record?.status === 'running') return;
     if (record) await this.d.store.schedules.runEnded(name, activeEntry(record.start_time, run.process_id), run.status);
     if (this.stopped) return;
     const stored = await this.d.store.definitions.get(name);
@@ -168,6 +170,35 @@ export class Schedules implements RunListener {
       return;
     }
     await this.drain(name);
+  }
+
+  /**
+   * RunListener: a retry reopens a failed run, which becomes the definition's run in progress again
+   * (a tick must see it, its end is counted). Another run in progress is decided by overlap_action, as
+   * for a tick: `terminate` kills it first; `wait` refuses the retry (409): a retry is a request to run
+   * now, and queueing it behind the other run would reopen it later than asked. docs/SCHEDULES.md.
+   */
+  async runRetrying(run: { process_id: string; process_definition_name: string; start_time: string }): Promise<() => Promise<void>> {
+    const name = run.process_definition_name;
+    const entry = activeEntry(run.start_time, run.process_id);
+    const undo = async () => {
+      await this.d.store.schedules.runEnded(name, entry, 'failed');
+    };
+    for (let round = 0; round < 3; round++) {
+      if (await this.d.store.schedules.reopenRun(name, entry)) return undo;
+      // Its first end is not unregistered yet: that end's listener finds it running again and leaves it.
+      if ((await this.d.store.schedules.get(name)).active.includes(entry)) return async () => undefined;
+      const running = (await this.running(name)).filter((id) => id !== run.process_id);
+      if (running.length === 0) continue; // what blocked us has ended: try again
+      const stored = await this.d.store.definitions.get(name);
+      if (stored?.definition.overlap_action !== 'terminate') {
+        throw new ConflictError(
+          `another run of process definition "${name}" is in progress (${running.join(', ')}) and its overlap_action is wait: retry when it has ended`,
+        );
+      }
+      for (const id of running) await this.kill(id, 'terminated: a run of this definition was retried (overlap_action terminate)');
+    }
+    throw new ConflictError(`runs of process definition "${name}" kept starting while retrying ${run.process_id}; try again`);
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -242,9 +273,9 @@ export class Schedules implements RunListener {
     return out;
   }
 
-  private async kill(processId: string): Promise<void> {
+  private async kill(processId: string, reason = 'terminated: a scheduled run of this definition started (overlap_action terminate)'): Promise<void> {
     try {
-      await this.runs.kill(processId, 'terminated: a scheduled run of this definition started (overlap_action terminate)');
+      await this.runs.kill(processId, reason);
     } catch (err) {
       if (!(err instanceof ConflictError) && !(err instanceof NotFoundError)) throw err;
     }

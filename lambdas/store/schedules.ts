@@ -131,6 +131,18 @@ export class ScheduleStore {
     }, name);
   }
 
+  /**
+   * Registers a retried run again if no other run is in progress, and takes its first end out of
+   * `runs_failed`: a run is counted once, by its latest outcome, when it ends again (runEnded).
+   */
+  reopenRun(name: string, entry: string): Promise<boolean> {
+    return this.conditional({
+      UpdateExpression: 'ADD active :e, runs_failed :minus',
+      ConditionExpression: 'attribute_not_exists(active)',
+      ExpressionAttributeValues: { ':e': new Set([entry]), ':minus': -1 },
+    }, name);
+  }
+
   /** Defers a `wait` tick while a run is in progress (one flag: a later tick overwrites it). */
   defer(name: string, scheduledTime: string): Promise<boolean> {
     return this.conditional({
