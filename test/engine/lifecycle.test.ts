@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bearer, dockerTask, mintTaskToken, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
+import { until } from '../helpers/until';
 
 const servers: TestSundial[] = [];
 afterEach(async () => {
@@ -17,15 +18,6 @@ async function start(dataDir?: string): Promise<TestSundial> {
   return s;
 }
 
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('run lifecycle', () => {
   it('a run in flight when the server stops ends failed with a reason, and can be retried after a restart', async () => {

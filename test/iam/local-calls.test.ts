@@ -14,6 +14,7 @@ import type { RecordedCall } from './actions';
 import { evaluateCalls, summary } from './harness';
 import { recordSdkCalls } from './recorder';
 import { type ResolvedTemplate, sundialTemplate } from './template';
+import { until } from '../helpers/until';
 
 let template: ResolvedTemplate;
 let sundial: TestSundial;
@@ -31,15 +32,6 @@ afterAll(async () => {
   await sundial?.close();
 });
 
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const ended = (r: { json: { status: string } }) => r.json.status !== 'running';
 
