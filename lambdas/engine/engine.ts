@@ -317,6 +317,9 @@ export class Engine {
       token,
       previousAttempts: n,
     });
+    // The attempt starts executing once the backoff Wait that follows Prepare is over: its start_time is
+    // then, so that its duration is the attempt's own and not the wait before it (issue 15).
+    const backoff = skipBackoff ? 0 : backoffSeconds(def, n);
     // The task record and the executor request do not depend on each other: one round trip, not two.
     const [, plan] = await Promise.all([
       this.d.store.runs
@@ -325,7 +328,7 @@ export class Engine {
           process_id: processId,
           process_definition_name: definitionName,
           task_definition_name: name,
-          start_time: this.d.now().toISOString(),
+          start_time: new Date(this.d.now().getTime() + backoff * 1000).toISOString(),
           previous_attempt_count: n,
           status: 'running',
         })
@@ -337,7 +340,7 @@ export class Engine {
     return {
       skip: false,
       task_id: taskId,
-      backoff_seconds: skipBackoff ? 0 : backoffSeconds(def, n),
+      backoff_seconds: backoff,
       timeout_seconds: def.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS,
       ...plan,
       claimed: { round: slot.round, attempts: n + 1, max_attempts: slot.max_attempts, require_explicit_success: Boolean(def.require_explicit_success) },

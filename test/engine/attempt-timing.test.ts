@@ -1,0 +1,50 @@
+/**
+ * An attempt's start_time is when it starts executing, after its backoff: its duration is its own,
+ * not the wait before it. Over HTTP through the local mode, whose interpreter honours the Wait state.
+ */
+import { describe, expect, it } from 'vitest';
+import { shellScript, sundialPerFile } from '../helpers/local';
+
+const { api } = sundialPerFile();
+const BACKOFF_SECONDS = 2;
+
+async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (done(v)) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('attempt timing', () => {
+  it('a retried attempt starts after its backoff, and its duration leaves the backoff out', async () => {
+    // Prepare: fails at once on its first attempt, succeeds on its second, 2 s of backoff between them
+    await api('PUT', '/api/process_definitions/flaky', {
+      process_definition_name: 'flaky',
+      task_definitions: [
+        shellScript('flaky', '[ "$SUNDIAL_TASK_PREVIOUS_ATTEMPTS" = 1 ] || exit 3', {
+          max_attempts: 2,
+          backoff_base_seconds: BACKOFF_SECONDS,
+          backoff_exponent: 1,
+        }),
+      ],
+    });
+
+    // Act
+    const run = (await api('POST', '/api/process_definitions/flaky/trigger')).json;
+    const done = await until(() => api('GET', `/api/processes/${run.process_id}`), (r) => r.json.status !== 'running', 60_000);
+    const attempts = (await api('GET', `/api/tasks?process_definition_name=flaky`)).json as Array<{ previous_attempt_count: number; start_time: string; end_time: string; status: string }>;
+
+    // Assess
+    expect(done.json.status).toBe('succeeded');
+    const [first, second] = [...attempts].sort((a, b) => a.previous_attempt_count - b.previous_attempt_count);
+    expect([first?.status, second?.status]).toEqual(['failed', 'succeeded']);
+    const at = (iso: string | undefined) => Date.parse(iso ?? '');
+    expect(at(second?.start_time)).toBeGreaterThanOrEqual(at(first?.end_time) + BACKOFF_SECONDS * 1000);
+    const duration = at(second?.end_time) - at(second?.start_time);
+    expect(duration).toBeGreaterThanOrEqual(0);
+    expect(duration).toBeLessThan(BACKOFF_SECONDS * 1000);
+  }, 90_000);
+});
