@@ -252,6 +252,8 @@ async function follow(client: SundialClient, id: string, following: boolean, out
     only = decodeURIComponent(id);
   }
   const logs = new Map<string, AttemptLog>();
+  let endedAt: number | undefined;
+  let settledPasses = 0;
   if (run.attempts_omitted) process.stderr.write(`(${run.attempts_omitted} earlier attempts are not listed: the run is too large to answer them all)\n`);
   for (;;) {
     const attempts = run.task.filter((t) => only === undefined || t.task_id === only);
@@ -274,10 +276,13 @@ async function follow(client: SundialClient, id: string, following: boolean, out
       }
       await newOutput(client, a.task_id, run.process_id, log, label, out);
     }
-    if (!following || run.status !== 'running') return 0;
+    if (!following || settledPasses >= 2) return 0;
     await sleep(interval);
     run = (await client.request<RunView>('GET', `/api/processes/${run.process_id}`)).body;
-    if (run.status !== 'running') following = false; // one last pass for the final lines
+    // A killed run ends before its attempts do, and an attempt's reason is written just after it ends: stop
+    // after two passes an interval apart once the run and all its attempts have ended (or a minute after the run).
+    if (run.status !== 'running') endedAt ??= Date.now();
+    if (endedAt !== undefined && (run.task.every((t) => t.status !== 'running') || Date.now() - endedAt > 60_000)) settledPasses++;
   }
 }
 

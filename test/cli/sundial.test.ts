@@ -91,7 +91,11 @@ describe('sundial CLI', () => {
     const follow = sundial('logs', badId, '--follow');
     const killed = await sundial('kill', badId);
     expect(killed.stdout).toMatch(/failed \(killed by operator\)/);
-    expect((await follow).code).toBe(0);
+    const followed = await follow;
+    expect(followed.code).toBe(0);
+    // --follow ends with each attempt's final status and reason, even when it first saw them running
+    expect(followed.stdout.trimEnd().split('\n').filter((l) => l.startsWith('slow attempt 1: ')).at(-1)).toBe('slow attempt 1: failed (killed by operator)');
+    expect(followed.stdout).toMatch(/^boom attempt 1: failed \(exited with code 4\)$/m);
     const waited = await sundial('trigger', 'cli-bad', '--task', 'boom', '--wait');
     expect(waited.code).toBe(1);
     expect(waited.stdout).toMatch(/✘ boom\s+failed/);
