@@ -4,19 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { shellScript, sundialPerFile } from '../helpers/local';
+import { until } from '../helpers/until';
 
 const { api } = sundialPerFile();
 const BACKOFF_SECONDS = 2;
-
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('attempt timing', () => {
   it('a retried attempt starts after its backoff, and its duration leaves the backoff out', async () => {

@@ -8,19 +8,10 @@ import { LAMBDA_SYNC_RESPONSE_MAX_BYTES } from '../../lambdas/domain/aws-limits'
 import { LIMITS } from '../../lambdas/domain/models';
 import { payloadBytes } from '../../lambdas/domain/response-size';
 import { type Api, seedRun, shellScript, sundialPerFile } from '../helpers/local';
+import { until } from '../helpers/until';
 
 const { api, current } = sundialPerFile();
 const LINES = 20_000;
-
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Every page of `path` (a `next` in the body), each page's body and its items under `field`. */
 async function allPages(call: Api, path: string, field: string): Promise<{ items: any[]; bodies: string[] }> {
