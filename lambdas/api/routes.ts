@@ -131,11 +131,14 @@ export function operatorRoutes(s: Services): Route[] {
       body: triggerBody,
       optionalBody: true,
       handler: async ({ path, query, body }) => {
-        const run = await s.engine.trigger(path.process_definition_name, {
-          taskDefinitionName: query.task_definition_name,
-          environmentVariables: body?.environment_variables,
-        });
-        return json(201, run);
+        // overlap_action applies to a trigger as to a tick (Sundial's spec); `force=true` starts at once.
+        const run = await s.schedules.trigger(
+          path.process_definition_name,
+          { taskDefinitionName: query.task_definition_name, environmentVariables: body?.environment_variables },
+          query.force === 'true',
+        );
+        // 201 as Sundial answers it; a queued run says so (`queued`) and where it will be.
+        return json(201, run, run.queued ? { location: `/api/processes/${run.process_id}` } : {});
       },
     }),
 

@@ -329,6 +329,8 @@ export interface Process {
   progress?: { total: number; succeeded: number; failed: number; running: number; waiting: number };
   /** Beyond Sundial: earlier attempts left out so that the answer fits (each task's latest attempt is kept). */
   attempts_omitted?: number;
+  /** Beyond Sundial: a trigger queued behind the run in progress (overlap_action wait); no tasks yet. */
+  queued?: boolean;
 }
 
 // ---- request parameters (path and query) -------------------------------------------------------
@@ -389,6 +391,8 @@ export const taskEntriesQuery = z.object({
 
 export const triggerQuery = z.object({
   task_definition_name: single(name.optional()),
+  /** Beyond Sundial: `true` starts the run at once whatever runs (overlap_action does not apply). */
+  force: single(z.enum(['true', 'false'], 'must be true or false').optional()),
 });
 
 /** Optional body of a trigger: variables added to (or overriding) every task's environment in this run. */
@@ -443,6 +447,8 @@ export const processResponse = z.object({
   task: z.array(taskResponse),
   /** Beyond Sundial: attempts left out of a run too large to answer whole (domain/response-size.ts). */
   attempts_omitted: z.int().optional(),
+  /** Beyond Sundial: a trigger queued behind the run in progress (overlap_action wait); it has no tasks yet. */
+  queued: z.boolean().optional(),
   reason: z.string().optional(),
   progress: z
     .object({ total: z.int(), succeeded: z.int(), failed: z.int(), running: z.int(), waiting: z.int() })

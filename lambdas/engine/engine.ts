@@ -89,21 +89,7 @@ export class Engine {
 
   /** Starts a run of a definition now; answers the new run. */
   async trigger(definitionName: string, options: TriggerOptions = {}): Promise<Process> {
-    const stored = await this.d.store.definitions.get(definitionName);
-    if (!stored) throw new NotFoundError(`process definition "${definitionName}" does not exist`);
-    let tasks: TaskDefinition[] = stored.definition.task_definitions;
-    if (options.taskDefinitionName !== undefined) {
-      const only = tasks.find((t) => t.task_definition_name === options.taskDefinitionName);
-      if (!only) {
-        throw new BadRequestError(
-          `process definition "${definitionName}" has no task "${options.taskDefinitionName}"`,
-          'task_definition_name',
-          'unknown_task',
-        );
-      }
-      tasks = [{ ...only, dependencies: [] }];
-    }
-    checkTriggerEnvironment(tasks, options.environmentVariables);
+    const tasks = await this.check(definitionName, options);
     const processId = options.reservation?.processId ?? randomUUID();
     const now = options.reservation?.startTime ?? this.d.now().toISOString();
     // Every run of a definition is registered as in progress before it exists, so that a scheduled
@@ -144,6 +130,26 @@ export class Engine {
     this.d.logger.info('run started', { process_id: processId, process_definition_name: definitionName, tasks: slots.length });
     await mapLimited(slots.filter((s) => s.deps_total === 0), AWS_FAN_OUT_CONCURRENCY, (s) => this.startSlot(s));
     return (await this.d.store.runs.getRun(processId)) as Process;
+  }
+
+  /** What {@link trigger} refuses (400/404) before anything is written; answers the tasks the run would have. */
+  async check(definitionName: string, options: Omit<TriggerOptions, 'reservation'> = {}): Promise<TaskDefinition[]> {
+    const stored = await this.d.store.definitions.get(definitionName);
+    if (!stored) throw new NotFoundError(`process definition "${definitionName}" does not exist`);
+    let tasks: TaskDefinition[] = stored.definition.task_definitions;
+    if (options.taskDefinitionName !== undefined) {
+      const only = tasks.find((t) => t.task_definition_name === options.taskDefinitionName);
+      if (!only) {
+        throw new BadRequestError(
+          `process definition "${definitionName}" has no task "${options.taskDefinitionName}"`,
+          'task_definition_name',
+          'unknown_task',
+        );
+      }
+      tasks = [{ ...only, dependencies: [] }];
+    }
+    checkTriggerEnvironment(tasks, options.environmentVariables);
+    return tasks;
   }
 
   /** Kills a running run: stops every running attempt, starts nothing more; the run ends failed. */

@@ -14,8 +14,9 @@ import { nextFireTime, parseInterval, type ScheduleSpec, ticksUpTo, toScheduleSp
 import type { Logger } from '../logger';
 import type { Store } from '../store';
 import type { DefinitionBody, StoredDefinition } from '../store/definitions';
-import { activeEntry, activeProcessId } from '../store/schedules';
-import { type Engine, stableUuid } from './engine';
+import type { Process } from '../domain/models';
+import { activeEntry, activeProcessId, queuedTrigger } from '../store/schedules';
+import { type Engine, stableUuid, type TriggerOptions } from './engine';
 import type { RunListener, Scheduler } from './ports';
 
 export interface SchedulesDeps {
@@ -97,7 +98,7 @@ export class Schedules implements RunListener {
   /** The definition was deleted: its schedule goes, a deferred tick is dropped (counts are kept). */
   async removed(name: string): Promise<void> {
     await this.d.scheduler.remove(name);
-    await this.d.store.schedules.clearPending(name);
+    await this.d.store.schedules.clearPending(name, true);
   }
 
   /** `POST …/pause`: disables the schedule; manual triggers still run. */
@@ -160,16 +161,63 @@ export class Schedules implements RunListener {
     const stored = await this.d.store.definitions.get(name);
     const schedule = stored?.definition.schedule;
     if (!stored || stored.paused || !schedule) {
-      await this.d.store.schedules.clearPending(name);
+      await this.drain(name); // a queued manual trigger still starts
       return;
     }
     if (schedule.continuous_schedule) {
+      await this.drain(name);
       if ((await this.d.store.schedules.get(name)).active.length > 0) return; // that run's end arranges the next
       const ended = record?.end_time ? Date.parse(record.end_time) : this.d.now().getTime();
       await this.arrange(name, new Date(ended + (schedule.continuous_schedule.buffer_seconds ?? 0) * 1000));
       return;
     }
     await this.drain(name);
+  }
+
+  /**
+   * `POST …/trigger`: starts a run now, unless another run of the definition is in progress: then
+   * overlap_action decides, as for a tick (Sundial's spec, for a trigger as for a tick): `terminate`
+   * kills it first; `wait` queues this run, which starts when the run in progress ends (one queued run,
+   * not a queue: a trigger while one is queued answers that one). `force` starts it at once whatever
+   * runs. Answers the run, or the queued run (`queued: true`, status `running`, no tasks yet).
+   */
+  async trigger(name: string, options: Omit<TriggerOptions, 'reservation'> = {}, force = false): Promise<Process> {
+    if (force) return this.runs.trigger(name, options);
+    const stored = await this.d.store.definitions.get(name);
+    if (!stored) throw new NotFoundError(`process definition "${name}" does not exist`);
+    for (let round = 0; round < 3; round++) {
+      const processId = randomUUID();
+      const startTime = this.d.now().toISOString();
+      const entry = activeEntry(startTime, processId);
+      if (await this.d.store.schedules.reserve(name, entry)) {
+        try {
+          return await this.runs.trigger(name, { ...options, reservation: { processId, startTime } });
+        } catch (err) {
+          // Refused before its run existed (a bad task name or variable): the reservation goes too.
+          if (!(await this.d.store.runs.getRunRecord(processId))) await this.d.store.schedules.forget(name, entry);
+          throw err;
+        }
+      }
+      const running = await this.running(name);
+      if (running.length === 0) continue; // what blocked us has ended: try again
+      if (stored.definition.overlap_action === 'terminate') {
+        for (const id of running) await this.kill(id, 'terminated: a run of this definition was triggered (overlap_action terminate)');
+        continue;
+      }
+      await this.runs.check(name, options); // a queued trigger is refused now, not when it would start
+      const queued = await this.d.store.schedules.queue(name, {
+        process_id: processId,
+        ...(options.taskDefinitionName !== undefined ? { task_definition_name: options.taskDefinitionName } : {}),
+        ...(options.environmentVariables ? { environment_variables: options.environmentVariables } : {}),
+      });
+      if (!queued) continue; // the run ended meanwhile
+      this.d.logger.info('trigger queued behind the run in progress', { process_definition_name: name, process_id: queued.process_id });
+      await this.drain(name); // it may have ended between our look and the queue
+      const started = await this.d.store.runs.getRun(queued.process_id);
+      if (started) return started;
+      return { process_id: queued.process_id, process_definition_name: name, start_time: startTime, status: 'running', task: [], queued: true };
+    }
+    throw new ConflictError(`runs of process definition "${name}" kept starting and ending while triggering; try again`);
   }
 
   /**
@@ -281,18 +329,40 @@ export class Schedules implements RunListener {
     }
   }
 
-  /** Starts the one catch-up run of a deferred `wait` tick, if one is pending and nothing runs. */
+  /**
+   * Starts the one catch-up run of a deferred `wait` tick or a queued manual trigger, if one is pending
+   * and nothing runs. A deferred tick is dropped when the definition is paused or unscheduled; a queued
+   * trigger is not (manual runs do not depend on the schedule).
+   */
   private async drain(name: string): Promise<void> {
     const stored = await this.d.store.definitions.get(name);
-    if (!stored || stored.paused || !stored.definition.schedule) {
-      await this.d.store.schedules.clearPending(name);
+    if (!stored) {
+      await this.d.store.schedules.clearPending(name, true);
       return;
     }
+    if (stored.paused || !stored.definition.schedule) await this.d.store.schedules.clearPending(name);
     const startTime = this.d.now().toISOString();
-    const processId = randomUUID();
-    if (await this.d.store.schedules.takePending(name, activeEntry(startTime, processId))) {
-      this.d.logger.info('catch-up run of a deferred tick', { process_definition_name: name, process_id: processId });
-      await this.runs.trigger(name, { reservation: { processId, startTime } });
+    const manual = queuedTrigger((await this.d.store.schedules.get(name)).pending);
+    const processId = manual?.process_id ?? randomUUID();
+    const taken = await this.d.store.schedules.takePending(name, activeEntry(startTime, processId));
+    if (taken === undefined) return;
+    const queued = queuedTrigger(taken);
+    if (queued && queued.process_id !== processId) {
+      // Replaced between our read and the take: register the id its trigger answered instead.
+      await this.d.store.schedules.forget(name, activeEntry(startTime, processId));
+      await this.d.store.schedules.registerRun(name, activeEntry(startTime, queued.process_id));
+    }
+    const id = queued?.process_id ?? processId;
+    this.d.logger.info(queued ? 'queued trigger starts' : 'catch-up run of a deferred tick', { process_definition_name: name, process_id: id });
+    try {
+      await this.runs.trigger(name, {
+        reservation: { processId: id, startTime },
+        ...(queued?.task_definition_name !== undefined ? { taskDefinitionName: queued.task_definition_name } : {}),
+        ...(queued?.environment_variables ? { environmentVariables: queued.environment_variables } : {}),
+      });
+    } catch (err) {
+      if (!(await this.d.store.runs.getRunRecord(id))) await this.d.store.schedules.forget(name, activeEntry(startTime, id));
+      throw err;
     }
   }
 

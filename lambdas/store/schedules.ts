@@ -7,7 +7,8 @@
  * - `active`: string set of `<start_time>#<process_id>` of the definition's running runs (every run,
  *   manual ones too: a tick must see them). DynamoDB drops a set when its last element goes, so "no run
  *   in progress" is `attribute_not_exists(active)`.
- * - `pending`: the scheduled time of one deferred `wait` tick (a flag, not a queue).
+ * - `pending`: the scheduled time of one deferred `wait` tick (a flag, not a queue), or a queued manual
+ *   trigger (`manual:` and its {@link QueuedTrigger} as JSON), which ticks deferred after it join.
  * - `last_tick`: the newest tick fired (the local scheduler fires a missed tick once after a restart).
  * - `runs_succeeded`, `runs_failed`: counts kept with ADD when a registered run ends.
  */
@@ -34,6 +35,20 @@ export interface TickClaim {
   start_time: string;
   /** Set once the tick is decided: started, deferred, skipped, … */
   outcome?: string;
+}
+
+/** A manual trigger queued behind the run in progress (overlap_action `wait`): the run it will start. */
+export interface QueuedTrigger {
+  process_id: string;
+  task_definition_name?: string;
+  environment_variables?: Array<{ variable_name: string; value: string }>;
+}
+
+const MANUAL = 'manual:';
+
+/** The queued manual trigger a `pending` value holds, if it holds one (else a deferred tick, or nothing). */
+export function queuedTrigger(pending: string | undefined): QueuedTrigger | undefined {
+  return pending?.startsWith(MANUAL) ? (JSON.parse(pending.slice(MANUAL.length)) as QueuedTrigger) : undefined;
 }
 
 /** An element of `active`. */
@@ -146,24 +161,62 @@ export class ScheduleStore {
   /** Defers a `wait` tick while a run is in progress (one flag: a later tick overwrites it). */
   defer(name: string, scheduledTime: string): Promise<boolean> {
     return this.conditional({
-      UpdateExpression: 'SET pending = :t',
+      // A queued manual trigger stays: its run is the one catch-up.
+      UpdateExpression: 'SET pending = if_not_exists(pending, :t)',
       ConditionExpression: 'attribute_exists(active)',
       ExpressionAttributeValues: { ':t': scheduledTime },
     }, name);
   }
 
-  /** Takes the deferred tick and registers its catch-up run, if one is pending and nothing runs. */
-  takePending(name: string, entry: string): Promise<boolean> {
-    return this.conditional({
-      UpdateExpression: 'REMOVE pending ADD active :e',
-      ConditionExpression: 'attribute_exists(pending) AND attribute_not_exists(active)',
-      ExpressionAttributeValues: { ':e': new Set([entry]) },
+  /**
+   * Queues a manual trigger while a run is in progress, unless something is queued already; answers
+   * what is queued now (this trigger or the earlier one), or undefined when nothing runs any more.
+   */
+  async queue(name: string, trigger: QueuedTrigger): Promise<QueuedTrigger | undefined> {
+    // A deferred tick is replaced: the queued run is its catch-up too.
+    const queued = await this.conditional({
+      UpdateExpression: 'SET pending = :p',
+      ConditionExpression: 'attribute_exists(active) AND (attribute_not_exists(pending) OR NOT begins_with(pending, :manual))',
+      ExpressionAttributeValues: { ':p': MANUAL + JSON.stringify(trigger), ':manual': MANUAL },
     }, name);
+    if (queued) return trigger;
+    const state = await this.get(name);
+    return state.active.length > 0 ? queuedTrigger(state.pending) : undefined;
   }
 
-  /** Drops a deferred tick (paused, deleted, no longer scheduled). */
-  async clearPending(name: string): Promise<void> {
-    await this.conditional({ UpdateExpression: 'REMOVE pending', ConditionExpression: 'attribute_exists(pk)' }, name);
+  /**
+   * Takes what is pending (a deferred tick or a queued trigger) and registers its run, if nothing runs;
+   * answers the `pending` value taken, or undefined.
+   */
+  async takePending(name: string, entry: string): Promise<string | undefined> {
+    try {
+      const out = await this.db.doc.send(
+        new UpdateCommand({
+          TableName: this.db.tableName,
+          Key: keys.scheduleState(name),
+          UpdateExpression: 'REMOVE pending ADD active :e',
+          ConditionExpression: 'attribute_exists(pending) AND attribute_not_exists(active)',
+          ExpressionAttributeValues: { ':e': new Set([entry]) },
+          ReturnValues: 'UPDATED_OLD',
+        }),
+      );
+      return String(out.Attributes?.pending);
+    } catch (err) {
+      if (isConditionFailed(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Drops a deferred tick (paused, no longer scheduled); a queued manual trigger stays (manual runs do
+   * not depend on the schedule), unless `all` (the definition was deleted).
+   */
+  async clearPending(name: string, all = false): Promise<void> {
+    await this.conditional({
+      UpdateExpression: 'REMOVE pending',
+      ConditionExpression: all ? 'attribute_exists(pk)' : 'attribute_exists(pk) AND NOT begins_with(pending, :manual)',
+      ...(all ? {} : { ExpressionAttributeValues: { ':manual': MANUAL } }),
+    }, name);
   }
 
   /** A registered run ended: unregister it and count it, once (a replay finds it gone). */
