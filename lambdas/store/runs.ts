@@ -33,12 +33,12 @@ export interface RunRecord {
   status: ProcessStatus;
   /** Why a run ended the way it did when that is not obvious (e.g. "killed by operator"). */
   reason?: string;
-}
   /**
    * Set (to when the kill started) by the kill's first write and removed by its last, once every task
    * is settled and every listener told: a retry of the run waits for it (issue 15). Not on the wire.
    */
   killing?: string;
+}
 
 /** A line of an attempt's captured output: a log entry and its sequence number within the attempt. */
 export type CapturedLine = LogEntry & { seq: number };
@@ -176,6 +176,7 @@ export class RunStore {
     to: ProcessStatus,
     set: Partial<RunRecord> = {},
     remove: ReadonlyArray<keyof RunRecord> = [],
+    absent: ReadonlyArray<keyof RunRecord> = [],
   ): Promise<(RunRecord & Item) | undefined> {
     const current = to === 'running' ? await this.getRunRecord(processId) : undefined;
     const fields: Record<string, unknown> = {
@@ -183,7 +184,6 @@ export class RunStore {
       status: to,
       ...(current ? keys.activeRunIndex(current.start_time, processId) : {}),
     };
-    absent: ReadonlyArray<keyof RunRecord> = [],
     const removed: string[] = [...remove, ...(to === 'running' ? [] : ['gsi3pk', 'gsi3sk'])];
     const moved = await transitionItem(this.db, { key: keys.run(processId), from: [from], set: fields, remove: removed, absent, returnValues: 'ALL_NEW' });
     if (!moved) return undefined;
@@ -191,13 +191,6 @@ export class RunStore {
     return moved as RunRecord & Item;
   }
 
-  /** Ids of the runs still running (the sparse ACTIVE index), oldest first. */
-  async listActiveRunIds(): Promise<string[]> {
-    const ids: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await queryNewestFirst<Item>(this.db, { ...keys.activeRuns(), limit: 1000, cursor });
-      ids.push(...page.items.map((i) => String(i.process_id)));
   /** The kill of a run is over (`killing` goes); answers false if the marker was gone already. */
   async killEnded(processId: string): Promise<boolean> {
     try {
@@ -216,6 +209,13 @@ export class RunStore {
     }
   }
 
+  /** Ids of the runs still running (the sparse ACTIVE index), oldest first. */
+  async listActiveRunIds(): Promise<string[]> {
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await queryNewestFirst<Item>(this.db, { ...keys.activeRuns(), limit: 1000, cursor });
+      ids.push(...page.items.map((i) => String(i.process_id)));
       cursor = page.next;
     } while (cursor);
     return ids.reverse();
