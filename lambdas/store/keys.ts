@@ -11,7 +11,7 @@
  * | task attempt      | `RUN#<process_id>` | `TASK#<task_id>`            | `TASKS#<def>` / `<start>#id`| `TASKS#<def>#<task def>` / `<start>#id` | `TASKS` / `<start>#id` |
  * | task locator      | `TASKID#<task_id>` | `TASK` (holds `process_id`) |                             |                                    |                 |
  * | log entry         | `RUN#<process_id>` | `ENTRY#<task_id>#LOG#<id>`  | `ENTRIES#<task_id>#LOG` / `<when>#id` |                          |                 |
- * | captured line     | `RUN#<process_id>` | `ENTRY#<task_id>#LOG#OUT#<seq 10 digits>` | `ENTRIES#<task_id>#LOG` / `<when>#<seq>#id` |     |                 |
+ * | captured lines    | `RUN#<process_id>` | `ENTRY#<task_id>#LOG#OUT#<first seq, 10 digits>` | `ENTRIES#<task_id>#LOG` / `<when>#<first seq>#OUT` | |          |
  * | metadata entry    | `RUN#<process_id>` | `ENTRY#<task_id>#META#<id>` | `ENTRIES#<task_id>#META` / `<when>#id` |                         |                 |
  * | task slot (engine)| `RUN#<process_id>` | `SLOT#<task def name>`      |                             |                                    |                 |
  * | done shard (engine)| `RUN#<process_id>`| `DONE#<0..15>`              |                             |                                    |                 |
@@ -114,17 +114,18 @@ export const keys = {
     gsi1sk: `${new Date(when).toISOString()}#${seq === undefined ? '' : `${capturedSeqKey(seq)}#`}${entryId}`,
   }),
   /**
-   * A line of an attempt's captured output (local executor), a log entry keyed by its sequence number
-   * (the order the executor read it in), so that `/output` pages by sequence: a cursor is the last
-   * sequence read. The `OUT#` prefix keeps the lines apart from the entries posted by callbacks (UUIDs).
+   * A chunk of consecutive lines of an attempt's captured output (local executor), keyed by the sequence
+   * number of its first line (the order the executor read them in), so that `/output` pages by sequence:
+   * a cursor is the last sequence read. The `OUT#` prefix keeps them apart from callback entries (UUIDs).
    */
-  capturedLine: (processId: string, taskId: string, seq: number): Key => ({
+  capturedChunk: (processId: string, taskId: string, seq: number): Key => ({
     pk: `RUN#${processId}`,
     sk: `ENTRY#${taskId}#LOG#OUT#${capturedSeqKey(seq)}`,
   }),
-  /** Sort-key range of an attempt's captured lines after sequence `afterSeq` (-1: from the first). */
+  /** Sort-key range of an attempt's captured chunks starting after sequence `afterSeq` (-1: from the first). */
   capturedLinesAfter: (processId: string, taskId: string, afterSeq: number) => ({
     pk: `RUN#${processId}`,
+    first: `ENTRY#${taskId}#LOG#OUT#${capturedSeqKey(0)}`,
     from: `ENTRY#${taskId}#LOG#OUT#${capturedSeqKey(afterSeq + 1)}`,
     to: `ENTRY#${taskId}#LOG#OUT#~`,
   }),

@@ -71,6 +71,40 @@ describe('captured output', () => {
     expect(forged.json.error.code).toBe('invalid_cursor');
   });
 
+  it('log entry pages of any size read chunks of captured lines and callback entries in order, a page ending inside a chunk', async () => {
+    // Prepare: two writes of 5 lines (two chunks), a callback entry written between them
+    const { services } = current();
+    const seeded = await seedRun(services, { process_definition_name: 'mixed', tasks: [{ task_definition_name: 'out', status: 'running' }] });
+    const taskId = seeded.tasks[0]!.task_id;
+    const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+    const line = (seq: number, s: number) => ({ log_entry_id: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`, when: at(s), source: 'stdout' as const, message: `line ${seq}`, seq });
+    await services.store.runs.appendCapturedLines(seeded.process_id, taskId, [0, 1, 2, 3, 4].map((seq) => line(seq, 1)));
+    await api('POST', `/api/tasks/${taskId}/log_entries`, [{ log_entry_id: '11111111-1111-4111-8111-111111111111', when: at(2), source: 'task', message: 'between' }], { authorization: `Bearer ${seeded.tasks[0]!.token}` });
+    await services.store.runs.appendCapturedLines(seeded.process_id, taskId, [5, 6, 7, 8, 9].map((seq) => line(seq, 3)));
+    const expected = ['line 0', 'line 1', 'line 2', 'line 3', 'line 4', 'between', 'line 5', 'line 6', 'line 7', 'line 8', 'line 9'];
+
+    // Act
+    const pages = await Promise.all([1, 2, 3, 4, 7, 1000].map(async (limit) => {
+      const read: string[] = [];
+      let next: string | undefined;
+      for (let i = 0; i < 20; i++) {
+        const page = (await api('GET', `/api/tasks/${taskId}/log_entries?limit=${limit}${next ? `&next=${next}` : ''}`)).json;
+        read.push(...page.log_entries.map((e: { message: string }) => e.message));
+        next = page.next;
+        if (!next || page.log_entries.length === 0) break;
+      }
+      return read;
+    }));
+    const run = (await api('GET', `/api/processes/${seeded.process_id}`)).json;
+    const forged = await api('GET', `/api/tasks/${taskId}/log_entries?next=${Buffer.from(JSON.stringify({ at: 'x#OUT', skip: -1 })).toString('base64url')}`);
+
+    // Assess
+    for (const read of pages) expect(read).toEqual(expected);
+    expect(run.task[0].log_entries.map((e: { message: string }) => e.message)).toEqual(expected.slice(-10));
+    expect(run.task[0].log_entries_truncated).toBe(true);
+    expect(forged.status).toBe(400);
+  });
+
   it('a page of 1,000 lines of the longest message stays under Lambda’s 6 MB response, and paging reads them all', async () => {
     // Prepare: 1,000 lines of 32 KB of the character JSON escapes the most (\u0001: 6 bytes, 7 in a Lambda event)
     const { services } = current();
