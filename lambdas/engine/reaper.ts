@@ -7,14 +7,13 @@
  *
  * Candidates come from the sparse ACTIVE index (running runs only) and each run's slots: no Scan.
  */
-import { backoffSeconds } from '../domain/engine';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
 import type { Slot } from '../store/slots';
 import { DEFAULT_TIMEOUT_SECONDS } from './contract';
 import type { Engine } from './engine';
 
-/** Slack beyond an attempt's own bound (backoff + max_runtime_seconds) before the reaper ends it. */
+/** Slack beyond an attempt's own bound (its start, after the backoff, + max_runtime_seconds) before the reaper ends it. */
 export const REAPER_GRACE_SECONDS = 300;
 
 export interface ReaperDeps {
@@ -96,13 +95,11 @@ export class Reaper {
     const task = slot.current_task_id ? await this.d.store.runs.getTaskRecord(slot.process_id, slot.current_task_id) : undefined;
     if (task?.status === 'running') {
       const def = slot.definition;
-      const bound =
-        (slot.skip_backoff ? 0 : backoffSeconds(def, task.previous_attempt_count)) +
-        (def.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS) +
-        (this.d.graceSeconds ?? REAPER_GRACE_SECONDS);
+      // start_time is when the attempt starts executing, after its backoff (Prepare writes it so).
+      const bound = (def.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS) + (this.d.graceSeconds ?? REAPER_GRACE_SECONDS);
       const deadline = Date.parse(task.start_time) + bound * 1000;
       if (Number.isFinite(deadline) && now > deadline) {
-        return `the executor lost the attempt: it ran past its deadline (${new Date(deadline).toISOString()}: backoff + max_runtime_seconds + ${this.d.graceSeconds ?? REAPER_GRACE_SECONDS} s) and nothing recorded it`;
+        return `the executor lost the attempt: it ran past its deadline (${new Date(deadline).toISOString()}: start + max_runtime_seconds + ${this.d.graceSeconds ?? REAPER_GRACE_SECONDS} s) and nothing recorded it`;
       }
     }
     if (!slot.execution_name || !this.d.executionGone) return undefined;

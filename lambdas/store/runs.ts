@@ -171,6 +171,17 @@ export interface EntryPage<E> {
 }
 
 /** An attempt as lists answer it: no entries read, and saying so. */
+/**
+ * The wire fields of a stored attempt. Prepare writes `start_time` as the end of the attempt's backoff
+ * (when it starts executing); an attempt that ended before that (a kill during the backoff) never
+ * executed, so it answers its end as its start rather than a negative duration.
+ */
+function taskRecordOf(item: Item): TaskRecord {
+  const task = pick<TaskRecord>(item, TASK_FIELDS);
+  if (task.end_time && task.start_time && Date.parse(task.end_time) < Date.parse(task.start_time)) return { ...task, start_time: task.end_time };
+  return task;
+}
+
 function withoutEntries(task: TaskRecord | Task): Task {
   return { ...task, log_entries: [], metadata_entries: [], entries_omitted: true };
 }
@@ -188,7 +199,7 @@ function assembleTasks(items: readonly Item[]): Task[] {
   for (const item of items) {
     const kind = runItemKind(String(item.sk));
     const taskId = String(item.task_id);
-    if (kind === 'task') tasks.set(taskId, { ...pick<TaskRecord>(item, TASK_FIELDS), log_entries: [], metadata_entries: [] });
+    if (kind === 'task') tasks.set(taskId, { ...taskRecordOf(item), log_entries: [], metadata_entries: [] });
     else if (kind === 'log') logs.set(taskId, [...(logs.get(taskId) ?? []), pick<LogEntry>(item, LOG_FIELDS)]);
     else if (kind === 'metadata') metas.set(taskId, [...(metas.get(taskId) ?? []), pick<MetadataEntry>(item, METADATA_FIELDS)]);
   }
@@ -575,7 +586,7 @@ export class RunStore {
       cursor: filter.cursor,
     });
     // The index items are the attempts themselves (projection ALL): nothing more to read.
-    return { items: page.items.map((taskItem) => withoutEntries(pick<TaskRecord>(taskItem, TASK_FIELDS))), next: page.next };
+    return { items: page.items.map((taskItem) => withoutEntries(taskRecordOf(taskItem))), next: page.next };
   }
 
   // ---- entries ---------------------------------------------------------------------------------

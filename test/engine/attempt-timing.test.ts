@@ -38,4 +38,27 @@ describe('attempt timing', () => {
     expect(duration).toBeGreaterThanOrEqual(0);
     expect(duration).toBeLessThan(BACKOFF_SECONDS * 1000);
   }, 90_000);
+
+  it('an attempt killed during its backoff never executed: it ends where it starts, never before', async () => {
+    // Prepare: the first attempt fails at once, the second waits a long backoff
+    await api('PUT', '/api/process_definitions/waiting', {
+      process_definition_name: 'waiting',
+      task_definitions: [shellScript('waiting', 'exit 3', { max_attempts: 2, backoff_base_seconds: 600, backoff_exponent: 1 })],
+    });
+    const run = (await api('POST', '/api/process_definitions/waiting/trigger')).json;
+    await until(
+      () => api('GET', `/api/tasks?process_definition_name=waiting`),
+      (r) => (r.json as Array<{ previous_attempt_count: number; status: string }>).some((a) => a.previous_attempt_count === 1 && a.status === 'running'),
+      60_000,
+    );
+
+    // Act
+    expect((await api('POST', `/api/processes/${run.process_id}/kill`)).status).toBe(201);
+    const killed = await until(() => api('GET', `/api/processes/${run.process_id}`), (r) => r.json.status === 'failed', 60_000);
+
+    // Assess
+    const second = (killed.json.task as Array<{ previous_attempt_count: number; start_time: string; end_time?: string }>).find((a) => a.previous_attempt_count === 1);
+    expect(second?.end_time).toBeDefined();
+    expect(Date.parse(second?.end_time ?? '')).toBeGreaterThanOrEqual(Date.parse(second?.start_time ?? ''));
+  }, 90_000);
 });

@@ -95,7 +95,7 @@ describe('reaper', () => {
     expect((await t.services.store.slots.get(processId, 'flaky'))?.round).toBe(1);
   });
 
-  it('ends an attempt past its deadline (backoff + max_runtime_seconds + grace), and leaves younger ones alone', async () => {
+  it('ends an attempt past its deadline (start after backoff + max_runtime_seconds + grace), and leaves younger ones alone', async () => {
     // Prepare: a running attempt; a reaper whose clock is two hours ahead
     await define('overdue', [shellScript('stuck', 'sleep 30', { max_runtime_seconds: 600 })]);
     const processId = await trigger('overdue');
