@@ -6,6 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SFN_HISTORY_MAX_EVENTS, SFN_NAME_MAX_LENGTH, SFN_PAYLOAD_MAX_BYTES } from '../../lambdas/domain/aws-limits';
+import { processDefinition as definitionSchema } from '../../lambdas/domain/models';
 import type { PrepareState } from '../../lambdas/engine/contract';
 import { type LocalSundial, startLocal } from '../../local/server';
 import { type Api, apiClient, type JsonObject, shellScript } from '../helpers/local';
@@ -92,12 +93,18 @@ describe('StartExecution: name and input', () => {
 
 describe('a running execution', () => {
   it('fails with States.DataLimitExceeded when a state passes 256 KB (a task whose environment fills its Prepare output)', async () => {
-    // Prepare: the definition's variables and the trigger's, each under the API's body limit, meet in Prepare's output.
-    const vars = (prefix: string) => Array.from({ length: 40 }, (_, i) => ({ variable_name: `${prefix}${i}`, value: 'v'.repeat(4000) }));
-    await define('big-env', [shellScript('a', 'true', { executable: { shell_script_command: { script: 'true', environment_variables: vars('D') } } })]);
+    // Prepare: the API refuses a definition whose Batch request passes 30 KiB (test/limits/overrides.test.ts),
+    // so no state can reach 256 KB through it; one stored around the API (as before that check) still shows
+    // that the local Step Functions holds the limit.
+    const vars = Array.from({ length: 80 }, (_, i) => ({ variable_name: `D${i}`, value: 'v'.repeat(4000) }));
+    const def = definitionSchema.parse({
+      process_definition_name: 'big-env',
+      task_definitions: [shellScript('a', 'true', { executable: { shell_script_command: { script: 'true', environment_variables: vars } } })],
+    });
+    await t.sundial.services.store.definitions.put(def, new Date().toISOString());
 
     // Act
-    const run = await finished(await trigger('big-env', { environment_variables: vars('T') }));
+    const run = await finished(await trigger('big-env'));
 
     // Assess
     expect(run.status).toBe('failed');
