@@ -2,24 +2,30 @@
  * The task DAG of a process definition: structural checks (unique names, known dependencies, no cycle)
  * and the order the engine plans in.
  */
-import { BadRequestError } from './errors';
+import { BadRequestError, type FieldError } from './errors';
 import type { TaskDefinition } from './models';
 
 /**
- * Throws a `BadRequestError` naming the field for duplicate task names, duplicate or unknown
- * dependencies, self-dependencies and cycles (the cycle is named, e.g. `a -> b -> a`).
+ * Throws a `BadRequestError` naming every problem (each with its field): duplicate task names, duplicate
+ * or unknown dependencies, self-dependencies, and — when the structure is otherwise sound — a cycle
+ * (named, e.g. `a -> b -> a`).
  */
 export function validateDag(tasks: readonly TaskDefinition[]): void {
+  const problems = dagProblems(tasks);
+  if (problems.length > 0) throw BadRequestError.of(problems);
+}
+
+/** Every problem {@link validateDag} refuses, in the order of the definition. */
+export function dagProblems(tasks: readonly TaskDefinition[]): FieldError[] {
+  const problems: FieldError[] = [];
+  const problem = (message: string, field: string, code: string) => problems.push({ code, message, field });
   const index = new Map<string, number>();
   tasks.forEach((task, i) => {
     if (index.has(task.task_definition_name)) {
-      throw new BadRequestError(
-        `duplicate task_definition_name "${task.task_definition_name}"`,
-        `task_definitions.${i}.task_definition_name`,
-        'duplicate_task',
-      );
+      problem(`duplicate task_definition_name "${task.task_definition_name}"`, `task_definitions.${i}.task_definition_name`, 'duplicate_task');
+    } else {
+      index.set(task.task_definition_name, i);
     }
-    index.set(task.task_definition_name, i);
   });
 
   tasks.forEach((task, i) => {
@@ -27,28 +33,20 @@ export function validateDag(tasks: readonly TaskDefinition[]): void {
     task.dependencies.forEach((dep, j) => {
       const field = `task_definitions.${i}.dependencies.${j}.task_definition_name`;
       const depName = dep.task_definition_name;
-      if (depName === task.task_definition_name) {
-        throw new BadRequestError(`task "${depName}" depends on itself`, field, 'dependency_cycle');
-      }
-      if (!index.has(depName)) {
-        throw new BadRequestError(
-          `task "${task.task_definition_name}" depends on unknown task "${depName}"`,
-          field,
-          'unknown_dependency',
-        );
-      }
-      if (seen.has(depName)) {
-        throw new BadRequestError(`task "${task.task_definition_name}" lists dependency "${depName}" twice`, field, 'duplicate_dependency');
-      }
+      if (depName === task.task_definition_name) problem(`task "${depName}" depends on itself`, field, 'dependency_cycle');
+      else if (!index.has(depName)) problem(`task "${task.task_definition_name}" depends on unknown task "${depName}"`, field, 'unknown_dependency');
+      else if (seen.has(depName)) problem(`task "${task.task_definition_name}" lists dependency "${depName}" twice`, field, 'duplicate_dependency');
       seen.add(depName);
     });
   });
+  if (problems.length > 0) return problems;
 
   const cycle = findCycle(tasks);
   if (cycle) {
     const first = cycle[0] ?? '';
-    throw new BadRequestError(`dependency cycle: ${cycle.join(' -> ')}`, `task_definitions.${index.get(first)}.dependencies`, 'dependency_cycle');
+    problem(`dependency cycle: ${cycle.join(' -> ')}`, `task_definitions.${index.get(first)}.dependencies`, 'dependency_cycle');
   }
+  return problems;
 }
 
 /** A cycle as a list of names whose first and last are the same, or undefined for a DAG. Iterative DFS. */

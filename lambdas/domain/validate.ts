@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import { validateCron } from './cron';
-import { validateDag } from './dag';
+import { dagProblems } from './dag';
 import { parseInterval } from './schedule';
 import { BadRequestError, type FieldError, PayloadTooLargeError } from './errors';
 import { DEFINITION_READ_ONLY_FIELDS, type EnvironmentVariable, type ProcessDefinition, processDefinition, type TaskDefinition } from './models';
@@ -139,24 +139,36 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, prefix
  */
 export function parseProcessDefinition(body: unknown, pathName: string): ProcessDefinition {
   const def = parseWith(processDefinition, body);
+  // Past the schema, every rule is checked and every problem answered at once (one round trip).
+  const problems: FieldError[] = [];
+  const check = (rule: () => void) => {
+    try {
+      rule();
+    } catch (err) {
+      if (!(err instanceof BadRequestError)) throw err;
+      problems.push(...(err.problems ?? [{ code: err.code, message: err.message, field: err.field }]));
+    }
+  };
   if (def.process_definition_name !== pathName) {
-    throw new BadRequestError(
-      `process_definition_name "${def.process_definition_name}" differs from the name in the path "${pathName}"`,
-      'process_definition_name',
-      'name_mismatch',
-    );
+    problems.push({
+      code: 'name_mismatch',
+      message: `process_definition_name "${def.process_definition_name}" differs from the name in the path "${pathName}"`,
+      field: 'process_definition_name',
+    });
   }
-  validateDag(def.task_definitions);
-  if (def.schedule?.cron_schedule) validateCron(def.schedule.cron_schedule);
+  problems.push(...dagProblems(def.task_definitions));
+  const cron = def.schedule?.cron_schedule;
+  if (cron) check(() => validateCron(cron));
   // The grammar here; what depends on the time and the scheduler (start in the past, minimum interval)
   // is checked by Schedules.spec before the definition is stored.
-  if (def.schedule?.interval_schedule) parseInterval(def.schedule.interval_schedule.repeat);
-  if (Buffer.byteLength(JSON.stringify(def)) > MAX_DEFINITION_BYTES) {
+  const interval = def.schedule?.interval_schedule;
+  if (interval) check(() => parseInterval(interval.repeat));
+  if (problems.length === 0 && Buffer.byteLength(JSON.stringify(def)) > MAX_DEFINITION_BYTES) {
     throw new PayloadTooLargeError(`process definition is larger than ${MAX_DEFINITION_BYTES} bytes as compact JSON`, 'task_definitions');
   }
   // What AWS would refuse at every attempt's RunTask or SubmitJob (request-limits.ts) is refused now.
-  const overLimit = definitionRequestProblems(def.task_definitions);
-  if (overLimit.length > 0) throw BadRequestError.of(overLimit.slice(0, MAX_PROBLEMS));
+  problems.push(...definitionRequestProblems(def.task_definitions));
+  if (problems.length > 0) throw BadRequestError.of(problems.slice(0, MAX_PROBLEMS));
   return def;
 }
 

@@ -159,6 +159,28 @@ describe('every problem of a request in one answer', () => {
     expect(res.json.error).toEqual(res.json.errors[0]);
   });
 
+  it('rules past the schema too: name, DAG and cron problems in one answer', async () => {
+    // Prepare: the body's name differs from the path's, two tasks depend on unknown tasks, the cron has
+    // both day fields set
+    const body = processDefinition('other-name', {
+      task_definitions: [shellTask('a', { dependencies: [{ task_definition_name: 'nope' }] }), shellTask('b', { dependencies: [{ task_definition_name: 'gone' }] })],
+      schedule: cronSchedule({ day_of_month: '1', day_of_week: 'MON' }),
+    });
+
+    // Act
+    const res = await api('PUT', path('dag-mistakes'), body);
+
+    // Assess
+    expect(res.status).toBe(400);
+    expect(res.json.errors.map((e: JsonObject) => [e.code, e.field])).toEqual([
+      ['name_mismatch', 'process_definition_name'],
+      ['unknown_dependency', 'task_definitions.0.dependencies.0.task_definition_name'],
+      ['unknown_dependency', 'task_definitions.1.dependencies.0.task_definition_name'],
+      [expect.any(String), expect.stringMatching(/^schedule\.cron_schedule/)],
+    ]);
+    expect((await api('GET', path('dag-mistakes'))).status).toBe(404);
+  });
+
   it('the CLI shows every problem, not only the first', async () => {
     // Prepare
     const client = new SundialClient({ url: current().url });
