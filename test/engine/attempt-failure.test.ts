@@ -14,7 +14,7 @@ import type { BatchJobRequest, EcsTaskRequest } from '../../lambdas/engine/contr
 import { loadTaskDefinition } from '../../local/engine/asl';
 import { LocalExecutor } from '../../local/engine/executor';
 import { type SyncCase, syncFixture } from '../fixtures/aws/sync';
-import { type JsonObject, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
+import { type JsonObject, shellTask, startTestSundial, type TestSundial, UNTIL_STOPPED } from '../helpers/local';
 
 let t: TestSundial;
 let executor: LocalExecutor;
@@ -75,8 +75,8 @@ async function caught(step: Promise<unknown>): Promise<{ Error: string; Cause: s
 }
 
 const markers = mkdtempSync(join(tmpdir(), 'sundial-running-'));
-/** A script that marks itself running (a file named after its task), then sleeps. */
-const marksRunning = (): string => `touch "${markers}/$SUNDIAL_TASK_ID"; sleep 30`;
+/** A script that marks itself running (a file named after its task), then runs until it is stopped. */
+const marksRunning = (): string => `touch "${markers}/$SUNDIAL_TASK_ID"; ${UNTIL_STOPPED}`;
 
 /** Waits until the attempt's process runs (its marker file exists). */
 async function untilRunning(taskId: string): Promise<void> {
@@ -122,7 +122,7 @@ describe('the local executor answers as AWS does', () => {
   });
 
   it('RunBatchJob, attempt timeout: "Job attempt duration exceeded timeout"', async () => {
-    const { batch } = await planned('sleep 30', { max_runtime_seconds: 1 });
+    const { batch } = await planned(UNTIL_STOPPED, { max_runtime_seconds: 1 });
     const local = await caught(executor.runBatchJob(batch));
     expect(JSON.parse(local.Cause).StatusReason).toBe('Job attempt duration exceeded timeout');
     expectFailure(local, 'batch-timeout', 1, 'exceeded max_runtime_seconds (1 s)');
@@ -180,7 +180,7 @@ describe('a failed attempt reads as a reason (local mode, through the API)', () 
 
   it.each([
     ['exits 3', { executable: { shell_script_command: { script: 'exit 3' } } }, 'attempt failed: exited with code 3'],
-    ['overruns', { executable: { shell_script_command: { script: 'sleep 30' } }, max_runtime_seconds: 1 }, 'attempt failed: exceeded max_runtime_seconds (1 s)'],
+    ['overruns', { executable: { shell_script_command: { script: UNTIL_STOPPED } }, max_runtime_seconds: 1 }, 'attempt failed: exceeded max_runtime_seconds (1 s)'],
   ])('a task that %s', async (_, overrides, message) => {
     // Act
     const run = await runOf(`reason-${seq++}`, shellTask('t', overrides));

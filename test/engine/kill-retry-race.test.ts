@@ -5,7 +5,7 @@
  * telling `b`: the run stayed `running` with nothing running.
  */
 import { describe, expect, it } from 'vitest';
-import { shellScript, shellTask, sundialPerFile } from '../helpers/local';
+import { shellScript, shellTask, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
 import { until } from '../helpers/until';
 
 const { api, current } = sundialPerFile();
@@ -14,14 +14,14 @@ const RACES = 16;
 
 describe('kill racing retry', () => {
   it(`ends every run, and the retry answers 201 or 409 (${RACES} races, 0–20 ms apart)`, async () => {
-    // Prepare: `a` sleeps on its first attempt only, so that a retried run ends quickly on its own,
+    // Prepare: `a` runs until stopped on its first attempt only, so that a retried run ends quickly on its own,
     // well before the deadline below; a run still `running` then has nothing running.
     await Promise.all(
       Array.from({ length: RACES }, (_, i) =>
         api('PUT', `/api/process_definitions/race-${i}`, {
           process_definition_name: `race-${i}`,
           task_definitions: [
-            shellScript('a', 'if [ "$SUNDIAL_TASK_PREVIOUS_ATTEMPTS" = "0" ]; then echo up; sleep 20; fi'),
+            shellScript('a', `if [ "$SUNDIAL_TASK_PREVIOUS_ATTEMPTS" = "0" ]; then echo up; ${UNTIL_STOPPED}; fi`),
             shellTask('b', { dependencies: [{ task_definition_name: 'a', success_required: true }] }),
           ],
         }).then((r) => expect(r.status, r.text).toBe(201)),
@@ -84,7 +84,7 @@ describe('kill racing retry', () => {
     await api('PUT', '/api/process_definitions/stalled', {
       process_definition_name: 'stalled',
       task_definitions: [
-        shellScript('a', 'echo up; sleep 20'),
+        shellScript('a', `echo up; ${UNTIL_STOPPED}`),
         shellTask('b', { dependencies: [{ task_definition_name: 'a', success_required: true }] }),
       ],
     });

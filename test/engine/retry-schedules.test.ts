@@ -4,19 +4,19 @@
  * (`runs_succeeded + runs_failed` = the distinct runs that ended).
  */
 import { describe, expect, it } from 'vitest';
-import { shellScript, sundialPerFile } from '../helpers/local';
+import { shellScript, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
 import { until } from '../helpers/until';
 
 const { api } = sundialPerFile();
 
 /**
- * `MODE=fail`: fails its first attempt, succeeds on a retry; `MODE=sleep`: sleeps 30 s; `MODE=never`:
+ * `MODE=fail`: fails its first attempt, succeeds on a retry; `MODE=sleep`: runs until stopped; `MODE=never`:
  * always fails; else succeeds.
  */
 const SCRIPT = [
   'if [ "$MODE" = never ]; then exit 1; fi',
   'if [ "$MODE" = fail ] && [ "$SUNDIAL_TASK_PREVIOUS_ATTEMPTS" = 0 ]; then exit 1; fi',
-  'if [ "$MODE" = sleep ]; then echo up; sleep 30; fi',
+  `if [ "$MODE" = sleep ]; then echo up; ${UNTIL_STOPPED}; fi`,
   'echo ok',
 ].join('\n');
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Spawner } from '../../local/engine/spawner';
+import { UNTIL_STOPPED } from '../helpers/factories';
 import { groupMembers, killGroup, until } from '../faults/support';
 
 let spawner: Spawner;
@@ -66,7 +67,7 @@ describe('the task spawner', () => {
     spawner = new Spawner(() => undefined);
     // The task's shell leads its group; `sleep` is its child there; TERM is ignored by both, so only the
     // watchdog's SIGKILL after its grace ends them.
-    const task = spawner.spawn('/bin/sh', ['-c', "trap '' TERM; echo $$; sleep 300"], env);
+    const task = spawner.spawn('/bin/sh', ['-c', `trap '' TERM; echo $$; ${UNTIL_STOPPED}`], env);
     let out = '';
     task.stdout.on('data', (chunk: string) => (out += chunk));
     const pgid = Number((await until(async () => out, (o) => o.includes('\n'))).trim());

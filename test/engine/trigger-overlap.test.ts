@@ -4,13 +4,13 @@
  * trigger as for a tick). `?force=true` starts a run at once.
  */
 import { describe, expect, it } from 'vitest';
-import { shellScript, sundialPerFile } from '../helpers/local';
+import { shellScript, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
 import { until } from '../helpers/until';
 
 const { api } = sundialPerFile();
 
-/** `MODE=sleep` sleeps 30 s (after printing `up`); else prints `done` and ends. */
-const SCRIPT = 'if [ "$MODE" = sleep ]; then echo up; sleep 30; fi; echo done';
+/** `MODE=sleep` runs until stopped (after printing `up`); else prints `done` and ends. */
+const SCRIPT = `if [ "$MODE" = sleep ]; then echo up; ${UNTIL_STOPPED}; fi; echo done`;
 
 async function define(name: string, overlap: 'wait' | 'terminate'): Promise<void> {
   const r = await api('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, overlap_action: overlap, task_definitions: [shellScript('a', SCRIPT)] });

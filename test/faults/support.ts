@@ -5,16 +5,8 @@ import { createServer } from 'node:net';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `read` until `done` holds; fails with the last value after `timeoutMs`. */
-export async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(v).slice(0, 2000)}`);
-    await sleep(50);
-  }
-}
+/** Polling with a deadline: the one helper of the suite (../helpers/until.ts). */
+export { until } from '../helpers/until';
 
 /** A port nobody listens on right now. */
 export async function freePort(): Promise<number> {

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { apiClient, shellScript, tempDataDir } from '../helpers/local';
+import { apiClient, shellScript, tempDataDir, UNTIL_STOPPED } from '../helpers/local';
 import { type ChildSundial, groupMembers, killGroup, startChild, until } from './support';
 
 const TASKS = 5;
@@ -31,7 +31,7 @@ afterAll(async () => {
   }
 });
 
-/** A server in a process group of its own running a run of TASKS `sleep 300` tasks (and `extra`), once all of them run. */
+/** A server in a process group of its own running a run of TASKS tasks that run until stopped (and `extra`), once all of them run. */
 async function serverWithRunningTasks(extra: Record<string, string> = {}): Promise<Required<Case>> {
   const c: Case = { groups: [], dataDir: tempDataDir() };
   cases.push(c);
@@ -39,7 +39,7 @@ async function serverWithRunningTasks(extra: Record<string, string> = {}): Promi
   c.server = server;
   const api = apiClient(server.url);
   const scripts: Record<string, string> = {};
-  for (let i = 0; i < TASKS; i++) scripts[`sleeper-${i}`] = 'sleep 300';
+  for (let i = 0; i < TASKS; i++) scripts[`sleeper-${i}`] = UNTIL_STOPPED;
   Object.assign(scripts, extra);
   // Each task records its shell's pid: it leads the task's process group (the spawner starts it detached).
   const task_definitions = Object.entries(scripts).map(([name, script]) => shellScript(name, `echo $$ > '${join(c.dataDir, `${name}.pid`)}'; ${script}`));
@@ -71,7 +71,7 @@ describe.concurrent('task processes and the death of their local server', () => 
     ['SIGTERM', 'the process group'],
   ] as const)('%s to %s stops every task process', async (signal, _target) => {
     // A task that ignores SIGTERM must be stopped too (SIGKILL after the grace) when the group is SIGKILLed.
-    const { server, groups } = await serverWithRunningTasks(signal === 'SIGKILL' ? { stubborn: "trap '' TERM; sleep 300" } : {});
+    const { server, groups } = await serverWithRunningTasks(signal === 'SIGKILL' ? { stubborn: `trap '' TERM; ${UNTIL_STOPPED}` } : {});
 
     process.kill(-server.child.pid!, signal);
 
@@ -91,7 +91,7 @@ describe.concurrent('task processes and the death of their local server', () => 
   it('a server restarted at once on the same data dir starts once the tasks of the dead one are gone, and only then reports the run failed', async () => {
     // The stubborn task outlives SIGTERM: only the watchdog's SIGKILL, 5 s after the group died, ends it,
     // longer than a restart takes.
-    const c = await serverWithRunningTasks({ stubborn: "trap '' TERM; sleep 300" });
+    const c = await serverWithRunningTasks({ stubborn: `trap '' TERM; ${UNTIL_STOPPED}` });
     const run = (await apiClient(c.server.url)('GET', '/api/processes?allowed_statuses=running')).json[0];
 
     process.kill(-c.server.child.pid!, 'SIGKILL');

@@ -11,6 +11,12 @@ export type JsonObject = { [key: string]: Json };
 /** A fixed instant the seeded data hangs off, so that ordering assertions do not depend on the clock. */
 export const BASE_TIME = Date.parse('2026-03-01T12:00:00.000Z');
 
+/**
+ * The end of a task script that runs until it is stopped (a kill, max_runtime_seconds, the server
+ * shutting down): a task the test needs running when it acts, with no duration a busy machine could outlast.
+ */
+export const UNTIL_STOPPED = 'exec tail -f /dev/null';
+
 /** `BASE_TIME` plus `minutes`, as `Date.toISOString()` (the form the store keys on). */
 export function isoAt(minutes: number): string {
   return new Date(BASE_TIME + minutes * 60_000).toISOString();

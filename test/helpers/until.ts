@@ -6,7 +6,7 @@ export async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, 
   for (;;) {
     const v = await read();
     if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(v)}`);
+    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(v)?.slice(0, 2000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

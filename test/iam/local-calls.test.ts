@@ -8,7 +8,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { apiClient, type Api, bearer, mintTaskToken, shellScript, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
+import { apiClient, type Api, bearer, mintTaskToken, shellScript, shellTask, startTestSundial, type TestSundial, UNTIL_STOPPED } from '../helpers/local';
 import { cronSchedule, dependsOn, logEntry, metadataEntry } from '../helpers/factories';
 import type { RecordedCall } from './actions';
 import { evaluateCalls, summary } from './harness';
@@ -47,7 +47,7 @@ describe('the local mode, end to end, as each function', () => {
     expect(put.status, put.text).toBe(201);
     await api('PUT', '/api/process_definitions/iam-waiter', {
       process_definition_name: 'iam-waiter',
-      task_definitions: [shellScript('waiter', 'sleep 30', { require_explicit_success: true })],
+      task_definitions: [shellScript('waiter', UNTIL_STOPPED, { require_explicit_success: true })],
     });
 
     // Act: a run to its end (engine: Prepare, Record; notify), read back by every listing (api)
