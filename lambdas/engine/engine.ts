@@ -20,6 +20,7 @@ import type { EnvironmentVariable, Process, TaskDefinition } from '../domain/mod
 import { signTaskToken } from '../domain/task-token';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
+import type { StoredDefinition } from '../store/definitions';
 import { activeEntry } from '../store/schedules';
 import { type Slot, slotBlocked, slotDepsDone } from '../store/slots';
 import {
@@ -59,6 +60,8 @@ export interface TriggerOptions {
    * and start time. Without it the run gets a new id and registers itself.
    */
   reservation?: { processId: string; startTime: string };
+  /** The definition as the caller has just read it (the scheduler does), so that it is not read twice. */
+  definition?: StoredDefinition;
 }
 
 /**
@@ -134,7 +137,7 @@ export class Engine {
 
   /** What {@link trigger} refuses (400/404) before anything is written; answers the tasks the run would have. */
   async check(definitionName: string, options: Omit<TriggerOptions, 'reservation'> = {}): Promise<TaskDefinition[]> {
-    const stored = await this.d.store.definitions.get(definitionName);
+    const stored = options.definition ?? (await this.d.store.definitions.get(definitionName));
     if (!stored) throw new NotFoundError(`process definition "${definitionName}" does not exist`);
     let tasks: TaskDefinition[] = stored.definition.task_definitions;
     if (options.taskDefinitionName !== undefined) {

@@ -191,7 +191,7 @@ export class Schedules implements RunListener {
       const entry = activeEntry(startTime, processId);
       if (await this.d.store.schedules.reserve(name, entry)) {
         try {
-          return await this.runs.trigger(name, { ...options, reservation: { processId, startTime } });
+          return await this.runs.trigger(name, { ...options, definition: stored, reservation: { processId, startTime } });
         } catch (err) {
           // Refused before its run existed (a bad task name or variable): the reservation goes too.
           if (!(await this.d.store.runs.getRunRecord(processId))) await this.d.store.schedules.forget(name, entry);
@@ -204,7 +204,7 @@ export class Schedules implements RunListener {
         for (const id of running) await this.kill(id, 'terminated: a run of this definition was triggered (overlap_action terminate)');
         continue;
       }
-      await this.runs.check(name, options); // a queued trigger is refused now, not when it would start
+      await this.runs.check(name, { ...options, definition: stored }); // a queued trigger is refused now, not when it would start
       const queued = await this.d.store.schedules.queue(name, {
         process_id: processId,
         ...(options.taskDefinitionName !== undefined ? { task_definition_name: options.taskDefinitionName } : {}),
@@ -279,13 +279,13 @@ export class Schedules implements RunListener {
     // A retry after the reservation: carry on with it.
     const own = (await this.d.store.schedules.get(name)).active.find((e) => activeProcessId(e) === processId);
     if (own) {
-      await this.runs.trigger(name, { reservation: { processId, startTime: own.slice(0, own.indexOf('#')) } });
+      await this.runs.trigger(name, { definition: stored, reservation: { processId, startTime: own.slice(0, own.indexOf('#')) } });
       return 'started';
     }
     let start = startTime;
     for (let round = 0; round < 3; round++) {
       if (await this.d.store.schedules.reserve(name, activeEntry(start, processId))) {
-        await this.runs.trigger(name, { reservation: { processId, startTime: start } });
+        await this.runs.trigger(name, { definition: stored, reservation: { processId, startTime: start } });
         return 'started';
       }
       const running = await this.running(name);
@@ -356,6 +356,7 @@ export class Schedules implements RunListener {
     this.d.logger.info(queued ? 'queued trigger starts' : 'catch-up run of a deferred tick', { process_definition_name: name, process_id: id });
     try {
       await this.runs.trigger(name, {
+        definition: stored,
         reservation: { processId: id, startTime },
         ...(queued?.task_definition_name !== undefined ? { taskDefinitionName: queued.task_definition_name } : {}),
         ...(queued?.environment_variables ? { environmentVariables: queued.environment_variables } : {}),
