@@ -36,7 +36,7 @@ export interface LocalOptions {
   dataDir?: string;
   /** One line per request and lifecycle event. @default console.log */
   log?: (line: string) => void;
-  /** Days a finished run is kept (lambdas/engine/retention.ts). @default SUNDIAL_RETENTION_DAYS, else 90 */
+  /** Days a finished run is kept (lambdas/domain/retention.ts). @default SUNDIAL_RETENTION_DAYS, else 90 */
   retentionDays?: number;
   /** Tests only: intervals shorter than EventBridge Scheduler's minute (local/scheduler.ts). @default 60 */
   schedulerMinIntervalSeconds?: number;

@@ -66,11 +66,6 @@ export class UnauthorizedError extends HttpError {
   readonly code = 'unauthorized';
 }
 
-export class ForbiddenError extends HttpError {
-  readonly statusCode = 403;
-  readonly code = 'forbidden';
-}
-
 export class NotFoundError extends HttpError {
   readonly statusCode = 404;
   readonly code = 'not_found';

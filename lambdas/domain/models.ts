@@ -1,6 +1,6 @@
 /**
  * The seed spec's models (svc-sundial 0.1.0) as zod schemas: the one source for request validation,
- * TypeScript types and (later) the OpenAPI document.
+ * TypeScript types and the OpenAPI document (lambdas/api/openapi.ts builds it from these schemas).
  *
  * Wire format (DESIGN.md): field names and enums exactly as in the seed; unions are one-key wrapper
  * objects (`{"shell_script_command": {...}}`); the spec's defaults apply when a field is absent; `null`

@@ -17,11 +17,6 @@ import { installLongTimers } from './long-timers';
 
 type Json = Parameters<StateMachine['run']>[0];
 
-export interface ExecutionEvent {
-  name: string;
-  states: number;
-}
-
 export class LocalOrchestrator implements Orchestrator {
   private readonly machine: StateMachine;
   private readonly running = new Map<string, { abort: () => void; result: Promise<unknown> }>();
