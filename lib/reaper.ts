@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { executionArn } from '../lambdas/adapters/sfn';
-import { RETENTION_DAYS_ENV } from '../lambdas/domain/retention';
+import { RETENTION_DAYS_ENV } from '../lambdas/functions/environment';
 import { acknowledgeWildcardResources } from './nag';
 
 /** Properties of {@link SundialReaper}. */

@@ -6,7 +6,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { SCHEDULER_ENV } from '../lambdas/adapters/scheduler';
+import { SCHEDULER_ENV } from '../lambdas/functions/environment';
 import { LAMBDA_SERVICE_ERRORS, lambdaStepTimeout, namedStateMachine } from './engine';
 import { acknowledgeWildcardResources } from './nag';
 

@@ -3,9 +3,10 @@ import { AttributeType, Billing, ProjectionType, TableEncryptionV2, TableV2 } fr
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { TABLE_NAME_ENV } from '../lambdas/functions/environment';
 
-/** Environment variable that carries the table name to a function (read by `lambdas/store`). */
-export const TABLE_NAME_ENV = 'TABLE_NAME';
+/** Environment variable that carries the table name to a function (the names: lambdas/functions/environment.ts). */
+export { TABLE_NAME_ENV };
 
 /**
  * Global secondary indexes of the single table. The key attribute names are

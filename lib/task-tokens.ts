@@ -3,9 +3,10 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { TOKEN_SECRET_ARN_ENV } from '../lambdas/functions/environment';
 
-/** Environment variable that carries the ARN of the task-token signing secret to a function. */
-export const TOKEN_SECRET_ARN_ENV = 'TOKEN_SECRET_ARN';
+/** Environment variable that carries the ARN of the task-token signing secret to a function (lambdas/functions/environment.ts). */
+export { TOKEN_SECRET_ARN_ENV };
 
 /** Properties of {@link TaskTokens}. */
 export interface TaskTokensProps {
