@@ -12,9 +12,9 @@ import { requireEnv } from './config';
 import { Engine, type EngineDeps } from './engine/engine';
 import { notifyListenerFromEnv } from './notify/dispatch';
 import { pagerDutyUrlsFromEnv } from './notify/env';
-import type { PagerDutyUrlPolicy } from './notify/pagerduty-url';
 import type { Launcher, Orchestrator, Scheduler } from './engine/ports';
 import { Schedules } from './engine/schedules';
+import { Definitions } from './engine/definitions';
 import { retentionDaysFromEnv } from './domain/retention';
 import { type CoreServices, coreServicesFromEnv } from './core-services';
 import { createLogger } from './logger';
@@ -24,10 +24,10 @@ export interface Services extends CoreServices {
   engine: Engine;
   /** Schedules of definitions: sync on PUT/DELETE, pause, resume, ticks, stats. */
   schedules: Schedules;
+  /** Process definitions: PUT (every rule, then store and schedule), GET, list, DELETE, pause, resume. */
+  definitions: Definitions;
   /** Where a task attempt's container output is read: CloudWatch Logs deployed; absent = captured output (local). */
   taskOutput?: TaskOutputSource;
-  /** Where a definition's PagerDuty `api_url` may point (PUT refuses the rest). @default PagerDuty's hosts only */
-  pagerDutyUrls?: PagerDutyUrlPolicy;
 }
 
 /**
@@ -110,18 +110,22 @@ export function servicesFromEnv(): Services {
   let built: { engine: Engine; schedules: Schedules } | undefined;
   const build = () => (built ??= scheduledEngineFromEnv({ store, logger, now, tokenKey }));
   let output: CloudWatchTaskOutput | undefined;
+  let definitions: Definitions | undefined;
+  const pagerDutyUrls = pagerDutyUrlsFromEnv();
   return {
     store,
     tokenKey,
     now,
     logger,
     taskOutput: { read: (request) => (output ??= new CloudWatchTaskOutput(taskOutputConfigFromEnv())).read(request) },
-    pagerDutyUrls: pagerDutyUrlsFromEnv(),
     get engine() {
       return build().engine;
     },
     get schedules() {
       return build().schedules;
+    },
+    get definitions() {
+      return (definitions ??= new Definitions({ store, schedules: build().schedules, now, pagerDutyUrls }));
     },
   };
 }

@@ -9,6 +9,7 @@ import { operatorRoutes } from '../lambdas/api/routes';
 import { callbackRoutes } from '../lambdas/callbacks/routes';
 import { Engine } from '../lambdas/engine/engine';
 import { Schedules } from '../lambdas/engine/schedules';
+import { Definitions } from '../lambdas/engine/definitions';
 import { createRouter } from '../lambdas/http/router';
 import type { Logger } from '../lambdas/logger';
 import type { Services } from '../lambdas/services';
@@ -103,7 +104,8 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   });
   orchestrator.attach(engine);
   schedules.attach(engine);
-  const services: Services = { store, engine, schedules, tokenKey: async () => key, now, logger, pagerDutyUrls };
+  const definitions = new Definitions({ store, schedules, now, pagerDutyUrls });
+  const services: Services = { store, engine, schedules, definitions, tokenKey: async () => key, now, logger };
   const callbacks = callbackRoutes(services);
   const router = createRouter([...operatorRoutes(services), ...callbacks], logger);
   // Deployed, API Gateway sends the callback routes to the callbacks function and the rest to the API function.

@@ -17,37 +17,24 @@ import {
   triggerBody,
   triggerQuery,
 } from '../domain/models';
-import { parseProcessDefinition } from '../domain/validate';
-import { checkPagerDutyUrls, DEPLOYED_PAGERDUTY_URLS } from '../notify/pagerduty-url';
-import { restoreMaskedSecrets } from '../notify/secrets';
 import { defineRoute, type Route } from '../http/route';
 import { empty, json, text } from '../http/types';
 import type { Services } from '../services';
-import type { StoredDefinition } from '../store/definitions';
-import { mapLimited } from '../domain/concurrency';
 import { callbackRoutes } from '../callbacks/routes';
 import { renderMetrics } from './metrics';
 import { buildOpenApi } from './openapi';
 import { capturedTaskOutput } from './output';
-import { presentDefinition } from './present';
 
 /** The `next` cursor of a listing travels in a header, so that list bodies stay Sundial's bare arrays. */
 export const NEXT_CURSOR_HEADER = 'x-next-cursor';
 
-/** PUT bodies are validated by `parseProcessDefinition` (schema plus DAG and cron rules). */
+/** PUT bodies are validated by `Definitions.put` (schema and every rule past it, in one answer). */
 const definitionBody = z.unknown();
 
 
 const nextHeader = (next: string | undefined): Record<string, string> => (next ? { [NEXT_CURSOR_HEADER]: next } : {});
 
 export function operatorRoutes(s: Services): Route[] {
-  /**
-   * A definition as every route answers it: the stored body with `paused`, and beyond Sundial (Kala's
-   * job stats) `next_run_time`, `last_run`, `runs_succeeded`, `runs_failed`. A PUT ignores these fields,
-   * so what GET answers can be PUT back.
-   */
-  const described = async (stored: StoredDefinition) => ({ ...presentDefinition(stored), ...(await s.schedules.describe(stored)) });
-
   /** An attempt by its id (and its run's, when the caller gives it); 404 when there is none. */
   const findAttempt = async (taskId: string, processIdGiven?: string) => {
     const processId = processIdGiven ?? (await s.store.runs.findProcessIdOfTask(taskId));
@@ -73,55 +60,39 @@ export function operatorRoutes(s: Services): Route[] {
     // process definitions
     defineRoute({
       method: 'GET', path: '/api/process_definitions', auth: 'operator', summary: 'List all process definitions',
-      handler: async () => json(200, await mapLimited(await s.store.definitions.list(), 16, described)),
+      handler: async () => json(200, await s.definitions.list()),
     }),
     defineRoute({
       method: 'GET', path: '/api/process_definitions/{process_definition_name}', auth: 'operator', summary: 'Get a process definition',
       params: definitionNameParams,
-      handler: async ({ path }) => {
-        const stored = await s.store.definitions.get(path.process_definition_name);
-        if (!stored) throw new NotFoundError(`process definition "${path.process_definition_name}" does not exist`);
-        return json(200, await described(stored));
-      },
+      handler: async ({ path }) => json(200, await s.definitions.get(path.process_definition_name)),
     }),
     defineRoute({
       method: 'PUT', path: '/api/process_definitions/{process_definition_name}', auth: 'operator', summary: 'Create or replace a process definition',
       params: definitionNameParams,
       body: definitionBody,
       handler: async ({ path, body }) => {
-        const previous = (await s.store.definitions.get(path.process_definition_name))?.definition;
-        const parsed = parseProcessDefinition(body, path.process_definition_name);
-        // A service key goes where api_url says: only to PagerDuty's hosts (locally also loopback).
-        checkPagerDutyUrls(parsed.notifications, s.pagerDutyUrls ?? DEPLOYED_PAGERDUTY_URLS);
-        // A GET answer PUT back carries masked service keys: keep the stored ones (for the same api_url only).
-        const def = restoreMaskedSecrets(parsed, previous);
-        // What the scheduler cannot fire is refused before anything is written.
-        s.schedules.spec(def, previous);
-        const { created, stored } = await s.store.definitions.put(def, s.now().toISOString());
-        await s.schedules.sync(stored);
-        return json(created ? 201 : 200, await described(stored));
+        const { created, definition } = await s.definitions.put(path.process_definition_name, body);
+        return json(created ? 201 : 200, definition);
       },
     }),
     defineRoute({
       method: 'DELETE', path: '/api/process_definitions/{process_definition_name}', auth: 'operator', summary: 'Delete a process definition (its runs are kept)',
       params: definitionNameParams,
       handler: async ({ path }) => {
-        if (!(await s.store.definitions.delete(path.process_definition_name))) {
-          throw new NotFoundError(`process definition "${path.process_definition_name}" does not exist`);
-        }
-        await s.schedules.removed(path.process_definition_name);
+        await s.definitions.delete(path.process_definition_name);
         return empty(204);
       },
     }),
     defineRoute({
       method: 'POST', path: '/api/process_definitions/{process_definition_name}/pause', auth: 'operator', summary: 'Pause the schedule (manual triggers still run)',
       params: definitionNameParams,
-      handler: async ({ path }) => json(200, await described(await s.schedules.pause(path.process_definition_name))),
+      handler: async ({ path }) => json(200, await s.definitions.pause(path.process_definition_name)),
     }),
     defineRoute({
       method: 'POST', path: '/api/process_definitions/{process_definition_name}/resume', auth: 'operator', summary: 'Resume the schedule',
       params: definitionNameParams,
-      handler: async ({ path }) => json(200, await described(await s.schedules.resume(path.process_definition_name))),
+      handler: async ({ path }) => json(200, await s.definitions.resume(path.process_definition_name)),
     }),
 
     defineRoute({

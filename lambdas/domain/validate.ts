@@ -1,22 +1,13 @@
 /**
- * Turning untrusted input into domain values, in one place: zod schemas of `models.ts` plus the checks a
- * schema cannot express (DAG structure, cron fields, path/body agreement, AWS's limits on the requests a
- * task's attempts send: request-limits.ts). Every refusal is a `BadRequestError` naming the field.
+ * Turning untrusted input into domain values: parsing with the zod schemas of `models.ts`, every problem
+ * a `FieldError` naming its field (with "did you mean" for unknown fields), and a trigger's environment
+ * against AWS's request limits (request-limits.ts). The rules of a whole process definition past its
+ * schema (name, DAG, schedule, limits, PagerDuty) are applied in one place, lambdas/engine/definitions.ts.
  */
 import type { z } from 'zod';
-import { validateCron } from './cron';
-import { dagProblems } from './dag';
-import { parseInterval } from './schedule';
-import { BadRequestError, type FieldError, PayloadTooLargeError } from './errors';
-import { DEFINITION_READ_ONLY_FIELDS, type EnvironmentVariable, type ProcessDefinition, processDefinition, type TaskDefinition } from './models';
-import { definitionRequestProblems, triggerRequestProblems } from './request-limits';
-
-/**
- * The largest definition, as compact JSON: 1.5 MB, so that it still fits the body limit pretty-printed
- * (lambdas/http/route.ts). It is stored gzipped (lambdas/store/definitions.ts, where the compressed size
- * meets DynamoDB's 400 KB item), and a GET answers it well within Lambda's 6 MB.
- */
-export const MAX_DEFINITION_BYTES = 1_500_000;
+import { BadRequestError, type FieldError } from './errors';
+import { DEFINITION_READ_ONLY_FIELDS, type EnvironmentVariable, type TaskDefinition } from './models';
+import { triggerRequestProblems } from './request-limits';
 
 const ARTICLE: Record<string, string> = { int: 'an integer', integer: 'an integer', array: 'an array', object: 'an object' };
 
@@ -132,44 +123,6 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, prefix
   const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
   throw BadRequestError.of(problemsOf(schema, result.error.issues, prefix));
-}
-
-/**
- * A process definition from a PUT body: schema, path/body name agreement, DAG and cron checks, size.
- */
-export function parseProcessDefinition(body: unknown, pathName: string): ProcessDefinition {
-  const def = parseWith(processDefinition, body);
-  // Past the schema, every rule is checked and every problem answered at once (one round trip).
-  const problems: FieldError[] = [];
-  const check = (rule: () => void) => {
-    try {
-      rule();
-    } catch (err) {
-      if (!(err instanceof BadRequestError)) throw err;
-      problems.push(...(err.problems ?? [{ code: err.code, message: err.message, field: err.field }]));
-    }
-  };
-  if (def.process_definition_name !== pathName) {
-    problems.push({
-      code: 'name_mismatch',
-      message: `process_definition_name "${def.process_definition_name}" differs from the name in the path "${pathName}"`,
-      field: 'process_definition_name',
-    });
-  }
-  problems.push(...dagProblems(def.task_definitions));
-  const cron = def.schedule?.cron_schedule;
-  if (cron) check(() => validateCron(cron));
-  // The grammar here; what depends on the time and the scheduler (start in the past, minimum interval)
-  // is checked by Schedules.spec before the definition is stored.
-  const interval = def.schedule?.interval_schedule;
-  if (interval) check(() => parseInterval(interval.repeat));
-  if (problems.length === 0 && Buffer.byteLength(JSON.stringify(def)) > MAX_DEFINITION_BYTES) {
-    throw new PayloadTooLargeError(`process definition is larger than ${MAX_DEFINITION_BYTES} bytes as compact JSON`, 'task_definitions');
-  }
-  // What AWS would refuse at every attempt's RunTask or SubmitJob (request-limits.ts) is refused now.
-  problems.push(...definitionRequestProblems(def.task_definitions));
-  if (problems.length > 0) throw BadRequestError.of(problems.slice(0, MAX_PROBLEMS));
-  return def;
 }
 
 /**

@@ -7,7 +7,7 @@
  * the rule (400), and the sender checks again before each delivery, because a definition stored before
  * the rule existed may carry any URL.
  */
-import { BadRequestError } from '../domain/errors';
+import type { FieldError } from '../domain/errors';
 import type { Notification } from '../domain/models';
 
 /**
@@ -75,12 +75,11 @@ export function pagerDutyUrlProblem(apiUrl: string, policy: PagerDutyUrlPolicy):
   return undefined;
 }
 
-/** Throws a 400 naming `notifications.N.pagerduty.api_url` for the first notification whose `api_url` breaks `policy`. */
-export function checkPagerDutyUrls(notifications: readonly Notification[] | undefined, policy: PagerDutyUrlPolicy): void {
-  notifications?.forEach((n, i) => {
-    if (!n.pagerduty) return;
-    const problem = pagerDutyUrlProblem(n.pagerduty.api_url, policy);
-    if (problem) throw new BadRequestError(`api_url ${problem}`, `notifications.${i}.pagerduty.api_url`, 'invalid_field');
+/** One problem naming `notifications.N.pagerduty.api_url` for each notification whose `api_url` breaks `policy`. */
+export function pagerDutyUrlProblems(notifications: readonly Notification[] | undefined, policy: PagerDutyUrlPolicy): FieldError[] {
+  return (notifications ?? []).flatMap((n, i) => {
+    const problem = n.pagerduty && pagerDutyUrlProblem(n.pagerduty.api_url, policy);
+    return problem ? [{ code: 'invalid_field', message: `api_url ${problem}`, field: `notifications.${i}.pagerduty.api_url` }] : [];
   });
 }
 

@@ -4,7 +4,7 @@
  * the stored key (for an unchanged `api_url` only), so that a definition read with GET can be PUT back
  * without destroying its secrets.
  */
-import { BadRequestError } from '../domain/errors';
+import { BadRequestError, type FieldError } from '../domain/errors';
 import type { Notification, ProcessDefinition } from '../domain/models';
 import { enqueueUrl } from './pagerduty-url';
 
@@ -37,15 +37,17 @@ export function maskDefinitionSecrets<T extends { notifications?: Notification[]
  * stored with the same `api_url`: the key is sent to `api_url`, so keeping it for another URL would let
  * anyone allowed to PUT have it posted to a host of their choosing. The stored key at the same position
  * wins; else the one stored key with that mask and that `api_url`. A masked value that matches no such
- * key (or several different ones) is a 400 naming the `service_key`: send the key itself.
+ * key (or several different ones) is a 400 naming the `service_key` (one problem for each): send the key
+ * itself.
  *
- * Call it in `PUT /api/process_definitions/{name}` between parsing and storing.
+ * The PUT calls it between parsing and storing (lambdas/engine/definitions.ts).
  */
 export function restoreMaskedSecrets(incoming: ProcessDefinition, stored: Pick<ProcessDefinition, 'notifications'> | undefined): ProcessDefinition {
   if (!incoming.notifications?.some((n) => n.pagerduty && isMasked(n.pagerduty.service_key))) return incoming;
   const storedKeys = (stored?.notifications ?? []).flatMap((n, i) =>
     n.pagerduty ? [{ at: i, key: n.pagerduty.service_key, endpoint: enqueueUrl(n.pagerduty.api_url) }] : [],
   );
+  const problems: FieldError[] = [];
   const notifications = incoming.notifications.map((n, i) => {
     const masked = n.pagerduty?.service_key;
     if (!n.pagerduty || masked === undefined || !isMasked(masked)) return n;
@@ -60,9 +62,11 @@ export function restoreMaskedSecrets(incoming: ProcessDefinition, stored: Pick<P
         sameEndpoint.length === 0 && sameMask.length > 0
           ? `the stored key with this mask is for another api_url; a masked key is kept only when api_url is unchanged`
           : `it matches ${candidates.length === 0 ? 'no' : 'more than one'} stored key`;
-      throw new BadRequestError(`service_key is masked ("${masked}") and ${why}: send the key itself`, `notifications.${i}.pagerduty.service_key`, 'invalid_field');
+      problems.push({ code: 'invalid_field', message: `service_key is masked ("${masked}") and ${why}: send the key itself`, field: `notifications.${i}.pagerduty.service_key` });
+      return n;
     }
     return { ...n, pagerduty: { ...n.pagerduty, service_key: key } };
   });
+  if (problems.length > 0) throw BadRequestError.of(problems);
   return { ...incoming, notifications };
 }

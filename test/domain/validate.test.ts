@@ -1,17 +1,27 @@
 import { describe, expect, it, test } from 'vitest';
 import { BadRequestError, PayloadTooLargeError } from '../../lambdas/domain/errors';
-import { taskIdParams } from '../../lambdas/domain/models';
-import { fieldPath, parseProcessDefinition, parseWith } from '../../lambdas/domain/validate';
+import { processDefinition as processDefinitionSchema, taskIdParams } from '../../lambdas/domain/models';
+import { fieldPath, parseWith } from '../../lambdas/domain/validate';
+import { type DefinitionRules, validateDefinition } from '../../lambdas/engine/definitions';
+import { Schedules, type SchedulesDeps } from '../../lambdas/engine/schedules';
+import { DEPLOYED_PAGERDUTY_URLS } from '../../lambdas/notify/pagerduty-url';
+import type { DefinitionBody } from '../../lambdas/store/definitions';
 import { refusalOf, withPath } from '../helpers/assert';
 import { processDefinition, shellTask } from '../helpers/factories';
 
-describe('parseProcessDefinition', () => {
+/** The rules the deployed API applies: PagerDuty's hosts, EventBridge Scheduler's one-minute minimum. */
+const schedules = new Schedules({ scheduler: { minIntervalSeconds: 60 }, now: () => new Date() } as unknown as SchedulesDeps);
+const RULES: DefinitionRules = { pagerDutyUrls: DEPLOYED_PAGERDUTY_URLS, schedule: (def, previous) => schedules.spec(def, previous) };
+
+const validate = (body: unknown, pathName: string, previous?: DefinitionBody) => validateDefinition(body, pathName, previous, RULES);
+
+describe('validateDefinition', () => {
   it('answers the definition with defaults applied when path and body agree', () => {
     // Prepare
     const body = processDefinition('nightly-report');
 
     // Act
-    const def = parseProcessDefinition(body, 'nightly-report');
+    const def = validate(body, 'nightly-report');
 
     // Assess
     expect(def.process_definition_name).toBe('nightly-report');
@@ -24,7 +34,7 @@ describe('parseProcessDefinition', () => {
     const body = processDefinition('in-body');
 
     // Act
-    const err = refusalOf(() => parseProcessDefinition(body, 'in-path'));
+    const err = refusalOf(() => validate(body, 'in-path'));
 
     // Assess
     expect(err).toBeInstanceOf(BadRequestError);
@@ -39,7 +49,7 @@ describe('parseProcessDefinition', () => {
     const body = withPath(processDefinition('in-body'), 'task_definitions.0.max_attempts', 0);
 
     // Act
-    const err = refusalOf(() => parseProcessDefinition(body, 'in-path'));
+    const err = refusalOf(() => validate(body, 'in-path'));
 
     // Assess
     expect(err.field).toBe('task_definitions.0.max_attempts');
@@ -55,7 +65,7 @@ describe('parseProcessDefinition', () => {
     const body = processDefinition('rules', overrides);
 
     // Act
-    const err = refusalOf(() => parseProcessDefinition(body, 'rules'));
+    const err = refusalOf(() => validate(body, 'rules'));
 
     // Assess
     expect(err.statusCode).toBe(400);
@@ -71,12 +81,46 @@ describe('parseProcessDefinition', () => {
     const body = processDefinition('huge', { task_definitions: tasks });
 
     // Act
-    const err = refusalOf(() => parseProcessDefinition(body, 'huge'));
+    const err = refusalOf(() => validate(body, 'huge'));
 
     // Assess
     expect(err).toBeInstanceOf(PayloadTooLargeError);
     expect(err.statusCode).toBe(413);
     expect(err.field).toBe('task_definitions');
+  });
+
+  it('answers every rule past the schema in one 400: name, scheduler, PagerDuty api_url, masked key', () => {
+    // Prepare: a name differing from the path, an interval start that has passed, a key sent to another
+    // host, and a masked key that matches no stored one
+    const body = processDefinition('in-body', {
+      schedule: { interval_schedule: { repeat: 'R/2020-01-01T00:00:00Z/PT1H' } },
+      notifications: [
+        { pagerduty: { service_key: 'a-routing-key-of-32-characters00', api_url: 'https://attacker.example.com' } },
+        { pagerduty: { service_key: '****0000' } },
+      ],
+    });
+
+    // Act
+    const err = refusalOf(() => validate(body, 'in-path'));
+
+    // Assess
+    expect(err.statusCode).toBe(400);
+    expect((err as BadRequestError).problems?.map((p) => [p.code, p.field])).toEqual([
+      ['name_mismatch', 'process_definition_name'],
+      ['invalid_schedule', 'schedule.interval_schedule.repeat'],
+      ['invalid_field', 'notifications.0.pagerduty.api_url'],
+      ['invalid_field', 'notifications.1.pagerduty.service_key'],
+    ]);
+  });
+
+  it('accepts an interval start that has passed when the definition it replaces has the same one', () => {
+    // Prepare
+    const body = processDefinition('replaced', { schedule: { interval_schedule: { repeat: 'R/2020-01-01T00:00:00Z/PT1H' } } });
+    const previous = parseWith(processDefinitionSchema, body);
+
+    // Act / Assess
+    expect(refusalOf(() => validate(body, 'replaced')).code).toBe('invalid_schedule');
+    expect(validate(body, 'replaced', previous).schedule).toEqual(previous.schedule);
   });
 });
 

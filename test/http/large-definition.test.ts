@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { processDefinition as definitionSchema } from '../../lambdas/domain/models';
-import { MAX_DEFINITION_BYTES } from '../../lambdas/domain/validate';
+import { MAX_DEFINITION_BYTES } from '../../lambdas/engine/definitions';
 import { MAX_BODY_BYTES } from '../../lambdas/http/route';
 import { type DefinitionBody, encodeDefinition, MAX_STORED_DEFINITION_BYTES } from '../../lambdas/store/definitions';
 import { refusalOf } from '../helpers/assert';

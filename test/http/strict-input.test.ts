@@ -181,6 +181,27 @@ describe('every problem of a request in one answer', () => {
     expect((await api('GET', path('dag-mistakes'))).status).toBe(404);
   });
 
+  it('and the scheduler, PagerDuty api_url and masked key rules, nothing stored', async () => {
+    // Prepare: an interval start that has passed, a key sent to a host that is not PagerDuty's, a masked
+    // key with no stored definition to restore it from
+    const body = processDefinition('late-and-leaky', {
+      schedule: { interval_schedule: { repeat: 'R/2020-01-01T00:00:00Z/PT1H' } },
+      notifications: [{ pagerduty: { service_key: 'a-routing-key-of-32-characters00', api_url: 'https://attacker.example.com' } }, { pagerduty: { service_key: '****0000' } }],
+    });
+
+    // Act
+    const res = await api('PUT', path('late-and-leaky'), body);
+
+    // Assess
+    expect(res.status).toBe(400);
+    expect(res.json.errors.map((e: JsonObject) => [e.code, e.field])).toEqual([
+      ['invalid_schedule', 'schedule.interval_schedule.repeat'],
+      ['invalid_field', 'notifications.0.pagerduty.api_url'],
+      ['invalid_field', 'notifications.1.pagerduty.service_key'],
+    ]);
+    expect((await api('GET', path('late-and-leaky'))).status).toBe(404);
+  });
+
   it('the CLI shows every problem, not only the first', async () => {
     // Prepare
     const client = new SundialClient({ url: current().url });

@@ -3,10 +3,10 @@
  * when the mask matches nothing or the api_url changed.
  */
 import { describe, expect, it, test } from 'vitest';
-import { presentDefinition } from '../../lambdas/api/present';
 import { BadRequestError } from '../../lambdas/domain/errors';
-import type { ProcessDefinition } from '../../lambdas/domain/models';
-import { parseProcessDefinition } from '../../lambdas/domain/validate';
+import { type ProcessDefinition, processDefinition as definitionSchema } from '../../lambdas/domain/models';
+import { parseWith } from '../../lambdas/domain/validate';
+import { presentDefinition } from '../../lambdas/engine/definitions';
 import { isMasked, maskSecret, restoreMaskedSecrets } from '../../lambdas/notify/secrets';
 import { refusalOf } from '../helpers/assert';
 import { processDefinition } from '../helpers/factories';
@@ -15,11 +15,11 @@ const KEY_A = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaa1111';
 const KEY_B = 'bbbbbbbbbbbbbbbbbbbbbbbbbbbb2222';
 
 function definition(...keys: string[]): ProcessDefinition {
-  return parseProcessDefinition(
+  return parseWith(
+    definitionSchema,
     processDefinition('secrets', {
       notifications: [{ email: { name: 'Ops', email: 'ops@example.com' } }, ...keys.map((k) => ({ pagerduty: { service_key: k } }))],
     }),
-    'secrets',
   );
 }
 
@@ -118,7 +118,8 @@ describe('restoreMaskedSecrets', () => {
   it('does not take the key of another place with another api_url either', () => {
     // Prepare: place 1 keeps its URL with a new key; place 2 sends place 1's mask with a new URL.
     const stored = withApiUrl(definition(KEY_A), 'https://events.pagerduty.com');
-    const incoming = parseProcessDefinition(
+    const incoming = parseWith(
+      definitionSchema,
       processDefinition('secrets', {
         notifications: [
           { email: { name: 'Ops', email: 'ops@example.com' } },
@@ -126,11 +127,19 @@ describe('restoreMaskedSecrets', () => {
           { pagerduty: { service_key: '****1111', api_url: 'https://events.eu.pagerduty.com' } },
         ],
       }),
-      'secrets',
     );
 
     // Act / Assess
     expect(refusalOf(() => restoreMaskedSecrets(incoming, stored))).toMatchObject({ field: 'notifications.2.pagerduty.service_key' });
+  });
+
+  it('names every masked key it cannot restore in one refusal, and only those', () => {
+    // Act: ****2222 is KEY_B's mask; the other two match no stored key
+    const err = refusalOf(() => restoreMaskedSecrets(definition('****1111', '****2222', '****3333'), definition(KEY_B)));
+
+    // Assess
+    expect(err).toMatchObject({ statusCode: 400, field: 'notifications.1.pagerduty.service_key' });
+    expect((err as BadRequestError).problems?.map((p) => p.field)).toEqual(['notifications.1.pagerduty.service_key', 'notifications.3.pagerduty.service_key']);
   });
 
   it('treats the same endpoint written differently as unchanged', () => {

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RunOutcome } from '../../lambdas/domain/notification-policy';
-import { parseProcessDefinition } from '../../lambdas/domain/validate';
+import { processDefinition as definitionSchema } from '../../lambdas/domain/models';
+import { parseWith } from '../../lambdas/domain/validate';
 import type { Logger } from '../../lambdas/logger';
 import { PagerDutyEventsClient } from '../../lambdas/adapters/pagerduty';
 import { Notifier, type NotifierDeps } from '../../lambdas/notify/notifier';
@@ -157,9 +158,9 @@ export async function startStore(): Promise<NotifyFixture> {
   return { store: new Store(dynamo.db), close: () => dynamo.close() };
 }
 
-/** Stores a definition (validated as PUT would) with `notifications`. */
+/** Stores a definition with `notifications`, parsed as PUT parses it (defaults applied), with any `api_url`. */
 export async function putDefinition(store: Store, name: string, notifications: JsonObject[], overrides: JsonObject = {}): Promise<void> {
-  const def = parseProcessDefinition(processDefinition(name, { notifications, ...overrides }), name);
+  const def = parseWith(definitionSchema, processDefinition(name, { notifications, ...overrides }));
   await store.definitions.put(def, isoAt(0));
 }
 

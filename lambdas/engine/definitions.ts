@@ -1,0 +1,152 @@
+/**
+ * Process definitions as the API serves them, beside `Schedules`: the one owner of a PUT (read the
+ * definition it replaces, check every rule at once, store, sync the schedule), of a DELETE, and of the
+ * form every definition route answers. The routes (lambdas/api/routes.ts) call it and nothing else.
+ */
+import { mapLimited } from '../domain/concurrency';
+import { dagProblems } from '../domain/dag';
+import { BadRequestError, type FieldError, NotFoundError, PayloadTooLargeError } from '../domain/errors';
+import { type ProcessDefinition, processDefinition } from '../domain/models';
+import { definitionRequestProblems } from '../domain/request-limits';
+import { MAX_PROBLEMS, parseWith } from '../domain/validate';
+import { DEPLOYED_PAGERDUTY_URLS, type PagerDutyUrlPolicy, pagerDutyUrlProblems } from '../notify/pagerduty-url';
+import { maskDefinitionSecrets, restoreMaskedSecrets } from '../notify/secrets';
+import type { Store } from '../store';
+import type { DefinitionBody, StoredDefinition } from '../store/definitions';
+import type { DefinitionStats, Schedules } from './schedules';
+
+/**
+ * The largest definition, as compact JSON: 1.5 MB, so that it still fits the body limit pretty-printed
+ * (lambdas/http/route.ts). It is stored gzipped (lambdas/store/definitions.ts, where the compressed size
+ * meets DynamoDB's 400 KB item), and a GET answers it well within Lambda's 6 MB.
+ */
+export const MAX_DEFINITION_BYTES = 1_500_000;
+
+/** What a definition is checked against beyond itself. */
+export interface DefinitionRules {
+  /** Where a PagerDuty `api_url` may point. */
+  pagerDutyUrls: PagerDutyUrlPolicy;
+  /**
+   * What the scheduler can fire (`Schedules.spec`): throws a 400 for a cron or interval it cannot, and
+   * for an interval start that has passed unless `previous` has the same one.
+   */
+  schedule: (def: DefinitionBody, previous: DefinitionBody | undefined) => unknown;
+}
+
+/**
+ * A process definition from a PUT body, every rule checked and every problem answered in one 400
+ * (`errors`, at most {@link MAX_PROBLEMS}): the schema first (the other rules read what it parsed), then
+ * path/body name agreement, the DAG, the schedule, AWS's limits on each task's requests, the PagerDuty
+ * `api_url`s, and masked service keys, which are restored from `previous` (notify/secrets.ts). A
+ * definition otherwise valid but larger than {@link MAX_DEFINITION_BYTES} is a 413.
+ */
+export function validateDefinition(body: unknown, pathName: string, previous: DefinitionBody | undefined, rules: DefinitionRules): ProcessDefinition {
+  const parsed = parseWith(processDefinition, body);
+  const problems: FieldError[] = [];
+  const check = (rule: () => void) => {
+    try {
+      rule();
+    } catch (err) {
+      if (!(err instanceof BadRequestError)) throw err;
+      problems.push(...(err.problems ?? [err.toFieldError()]));
+    }
+  };
+  if (parsed.process_definition_name !== pathName) {
+    problems.push({
+      code: 'name_mismatch',
+      message: `process_definition_name "${parsed.process_definition_name}" differs from the name in the path "${pathName}"`,
+      field: 'process_definition_name',
+    });
+  }
+  problems.push(...dagProblems(parsed.task_definitions));
+  // Cron and interval grammar, then what depends on the time and the scheduler (start in the past, minimum interval).
+  check(() => rules.schedule(parsed, previous));
+  if (problems.length === 0 && Buffer.byteLength(JSON.stringify(parsed)) > MAX_DEFINITION_BYTES) {
+    throw new PayloadTooLargeError(`process definition is larger than ${MAX_DEFINITION_BYTES} bytes as compact JSON`, 'task_definitions');
+  }
+  // What AWS would refuse at every attempt's RunTask or SubmitJob (request-limits.ts) is refused now.
+  problems.push(...definitionRequestProblems(parsed.task_definitions));
+  // A service key goes where api_url says: only to PagerDuty's hosts (locally also loopback).
+  problems.push(...pagerDutyUrlProblems(parsed.notifications, rules.pagerDutyUrls));
+  // A GET answer PUT back carries masked service keys: keep the stored ones (for the same api_url only).
+  let def = parsed;
+  check(() => {
+    def = restoreMaskedSecrets(parsed, previous);
+  });
+  if (problems.length > 0) throw BadRequestError.of(problems.slice(0, MAX_PROBLEMS));
+  return def;
+}
+
+/**
+ * A definition as every route answers it: the body as stored, with `paused` always present and every
+ * PagerDuty `service_key` masked (`****` and its last four characters; a PUT of the masked form keeps
+ * the stored key).
+ */
+export function presentDefinition(stored: StoredDefinition): Record<string, unknown> {
+  return { ...maskDefinitionSecrets(stored.definition), paused: stored.paused };
+}
+
+/** {@link presentDefinition} and, beyond Sundial (Kala's job stats), `next_run_time`, `last_run`, `runs_succeeded`, `runs_failed`. */
+export type DescribedDefinition = Record<string, unknown> & DefinitionStats;
+
+export interface DefinitionsDeps {
+  store: Store;
+  schedules: Schedules;
+  now: () => Date;
+  /** Where a definition's PagerDuty `api_url` may point (PUT refuses the rest). @default PagerDuty's hosts only */
+  pagerDutyUrls?: PagerDutyUrlPolicy;
+}
+
+export class Definitions {
+  constructor(private readonly d: DefinitionsDeps) {}
+
+  /**
+   * `PUT /api/process_definitions/{name}`: creates or replaces the definition and its schedule. Nothing
+   * is written unless every rule holds ({@link validateDefinition}).
+   */
+  async put(name: string, body: unknown): Promise<{ created: boolean; definition: DescribedDefinition }> {
+    const previous = (await this.d.store.definitions.get(name))?.definition;
+    const def = validateDefinition(body, name, previous, {
+      pagerDutyUrls: this.d.pagerDutyUrls ?? DEPLOYED_PAGERDUTY_URLS,
+      schedule: (candidate, replaced) => this.d.schedules.spec(candidate, replaced),
+    });
+    const { created, stored } = await this.d.store.definitions.put(def, this.d.now().toISOString());
+    await this.d.schedules.sync(stored);
+    return { created, definition: await this.described(stored) };
+  }
+
+  /** `DELETE`: the definition and its schedule go; its runs are kept. */
+  async delete(name: string): Promise<void> {
+    if (!(await this.d.store.definitions.delete(name))) throw this.missing(name);
+    await this.d.schedules.removed(name);
+  }
+
+  async get(name: string): Promise<DescribedDefinition> {
+    const stored = await this.d.store.definitions.get(name);
+    if (!stored) throw this.missing(name);
+    return this.described(stored);
+  }
+
+  async list(): Promise<DescribedDefinition[]> {
+    return mapLimited(await this.d.store.definitions.list(), 16, (stored) => this.described(stored));
+  }
+
+  /** `POST …/pause` (Schedules.pause), answered as GET answers the definition. */
+  async pause(name: string): Promise<DescribedDefinition> {
+    return this.described(await this.d.schedules.pause(name));
+  }
+
+  /** `POST …/resume` (Schedules.resume), answered as GET answers the definition. */
+  async resume(name: string): Promise<DescribedDefinition> {
+    return this.described(await this.d.schedules.resume(name));
+  }
+
+  /** A PUT ignores the fields added here, so that what GET answers can be PUT back. */
+  private async described(stored: StoredDefinition): Promise<DescribedDefinition> {
+    return { ...presentDefinition(stored), ...(await this.d.schedules.describe(stored)) };
+  }
+
+  private missing(name: string): NotFoundError {
+    return new NotFoundError(`process definition "${name}" does not exist`);
+  }
+}
