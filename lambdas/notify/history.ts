@@ -1,14 +1,12 @@
 /**
  * The run history notification decisions look at: the finished runs of a definition, ordered by when
- * they ended. Read from the runs-by-definition index (run items only, without their tasks), newest
- * start first, then ordered by end time: a retried run that started long ago and ended now is the
- * newest outcome, and overlapping runs are ordered by outcome, not by start.
+ * they ended. Read through the store (`runs.recentRuns`: the runs-by-definition index, run items only,
+ * without their tasks), newest start first, then ordered by end time: a retried run that started long
+ * ago and ended now is the newest outcome, and overlapping runs are ordered by outcome, not by start.
  */
 import type { ProcessStatus } from '../domain/models';
 import { HISTORY_LIMIT, type RunOutcome } from '../domain/notification-policy';
 import type { Store } from '../store';
-import { keys } from '../store/keys';
-import { queryNewestFirst } from '../store/pages';
 
 /** A finished run as the history needs it. */
 export interface FinishedRun {
@@ -28,18 +26,9 @@ const endKey = (r: { end_time?: string; start_time: string; process_id: string }
 
 /** The most recent finished runs of a definition (up to `limit` + slack), newest end first. */
 async function recentFinishedRuns(store: Store, definitionName: string, limit: number): Promise<FinishedRun[]> {
-  const page = await queryNewestFirst<Record<string, unknown>>(store.db, {
-    ...keys.runsOfDefinition(definitionName),
-    statuses: FINISHED,
-    limit: Math.min(limit, HISTORY_LIMIT) + SLACK,
-  });
-  return page.items
-    .map((i) => ({
-      process_id: String(i.process_id),
-      start_time: String(i.start_time),
-      end_time: String(i.end_time ?? i.start_time),
-      status: i.status as RunOutcome,
-    }))
+  const runs = await store.runs.recentRuns(definitionName, { statuses: FINISHED, limit: Math.min(limit, HISTORY_LIMIT) + SLACK });
+  return runs
+    .map((r) => ({ process_id: r.process_id, start_time: r.start_time, end_time: r.end_time ?? r.start_time, status: r.status as RunOutcome }))
     .sort((a, b) => endKey(b).localeCompare(endKey(a)));
 }
 

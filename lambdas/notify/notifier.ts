@@ -14,7 +14,6 @@ import { decideNotification, historyNeeded, type NotificationDecision, type RunO
 import type { Logger } from '../logger';
 import type { Store } from '../store';
 import type { NotificationChannel } from '../store/stats';
-import { DeliveryMarks } from './deliveries';
 import { outcomesBefore, succeededSince } from './history';
 import { resolveEvent, triggerEvent } from './pagerduty-event';
 import type { EmailSender, PagerDutySender } from './ports';
@@ -70,11 +69,9 @@ export interface NotifyReport {
 }
 
 export class Notifier implements RunListener {
-  private readonly marks: DeliveryMarks;
   private readonly now: () => Date;
 
   constructor(private readonly d: NotifierDeps) {
-    this.marks = new DeliveryMarks(d.store);
     this.now = d.now ?? (() => new Date());
   }
 
@@ -133,7 +130,7 @@ export class Notifier implements RunListener {
   private async deliverEmail(run: Process, endTime: string, to: string[], why: string | undefined): Promise<DeliveryReport> {
     const channel = 'email';
     const base = { channel, target: to.join(', '), action: 'email' } as const;
-    if ((await this.marks.get(run.process_id, endTime, channel)) !== undefined) return { ...base, outcome: 'already done', attempts: 0 };
+    if ((await this.d.store.deliveries.get(run.process_id, endTime, channel)) !== undefined) return { ...base, outcome: 'already done', attempts: 0 };
     if (!this.d.email) {
       const error = 'no email sender is configured (cdk context sundial:notificationSender)';
       this.d.logger.error('email notification not deliverable', { process_id: run.process_id, to, error });
@@ -170,7 +167,7 @@ export class Notifier implements RunListener {
     // The routing key is a secret: logs and reports carry its mask only.
     const target = `${maskSecret(pd.service_key)} at ${pd.api_url}`;
     const base = { channel: 'pagerduty', target, action } as const;
-    if ((await this.marks.get(run.process_id, endTime, channel)) !== undefined) return { ...base, outcome: 'already done', attempts: 0 };
+    if ((await this.d.store.deliveries.get(run.process_id, endTime, channel)) !== undefined) return { ...base, outcome: 'already done', attempts: 0 };
     const event =
       action === 'trigger'
         ? triggerEvent(pd.service_key, run, consecutiveFailures, this.d.runUrl?.(run.process_id))
@@ -205,7 +202,7 @@ export class Notifier implements RunListener {
     counter: NotificationChannel = 'email',
     count = true,
   ): Promise<void> {
-    const first = await this.marks.mark(processId, endTime, channel, outcome, this.now().toISOString());
+    const first = await this.d.store.deliveries.mark(processId, endTime, channel, outcome, this.now().toISOString());
     if (!first || !count) return;
     try {
       await this.d.store.stats.add(outcome === 'sent' ? { [`notifications_sent_${counter}`]: 1 } : { [`notifications_failed_${counter}`]: 1 });

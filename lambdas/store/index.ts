@@ -2,6 +2,7 @@
 import { retentionDaysFromEnv } from '../domain/retention';
 import type { Db } from './client';
 import { DefinitionStore } from './definitions';
+import { DeliveryStore } from './deliveries';
 import { RunStore } from './runs';
 import { ScheduleStore } from './schedules';
 import { SlotStore } from './slots';
@@ -13,6 +14,7 @@ export class Store {
   readonly runs: RunStore;
   readonly slots: SlotStore;
   readonly schedules: ScheduleStore;
+  readonly deliveries: DeliveryStore;
 
   /** `retentionDays`: how long entries are kept after they are written (domain/retention.ts). @default SUNDIAL_RETENTION_DAYS, else 90 */
   constructor(
@@ -24,6 +26,7 @@ export class Store {
     this.runs = new RunStore(db, this.stats, options.retentionDays ?? retentionDaysFromEnv());
     this.slots = new SlotStore(db);
     this.schedules = new ScheduleStore(db);
+    this.deliveries = new DeliveryStore(db);
   }
 }
 

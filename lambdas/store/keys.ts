@@ -155,7 +155,7 @@ export const keys = {
   /**
    * Marks that the notifications of one ending of a run went out on one channel (`email`,
    * `pagerduty#<index>`), so a replayed notification sends nothing twice. `endTime` tells the endings
-   * of a retried run apart (lambdas/notify/deliveries.ts).
+   * of a retried run apart (deliveries.ts).
    */
   notified: (processId: string, endTime: string, channel: string): Key => ({
     pk: `RUN#${processId}`,

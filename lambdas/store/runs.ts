@@ -303,9 +303,13 @@ export class RunStore {
 
   /** The newest run of a definition (by start time), without its tasks; undefined if it never ran. */
   async latestRun(definitionName: string): Promise<RunRecord | undefined> {
-    const page = await queryNewestFirst<Item>(this.db, { ...keys.runsOfDefinition(definitionName), limit: 1 });
-    const item = page.items[0];
-    return item ? pick<RunRecord>(item, RUN_FIELDS) : undefined;
+    return (await this.recentRuns(definitionName, { limit: 1 }))[0];
+  }
+
+  /** Up to `limit` runs of a definition (of `statuses`, if given), newest start first, without their tasks. */
+  async recentRuns(definitionName: string, request: { statuses?: readonly ProcessStatus[]; limit: number }): Promise<RunRecord[]> {
+    const page = await queryNewestFirst<Item>(this.db, { ...keys.runsOfDefinition(definitionName), ...request });
+    return page.items.map((item) => pick<RunRecord>(item, RUN_FIELDS));
   }
 
   /**

@@ -1,5 +1,6 @@
 /**
- * The DynamoDB SDK packages, the one place the store (and the notification ledger) takes them from.
+ * The DynamoDB SDK packages, the one place the store takes them from. Only the store reads and writes
+ * items; outside it, only local/dynalite.ts talks to DynamoDB (it creates the local table).
  *
  * They are loaded with `require`, not `import`: deployed, the SDK is the Lambda runtime's (not bundled,
  * lib/sundial-function.ts), a set of CommonJS packages, and every function loads these two at cold start.
