@@ -1,4 +1,4 @@
-import { ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -8,62 +8,25 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { LAUNCHER_ENV } from '../lambdas/adapters/batch-ecs';
-import { TASK_STATE_MACHINE_ARN_ENV } from '../lambdas/adapters/sfn';
-import { ECS_ENDED_ERROR, EXECUTOR_STEP_TIMEOUT_SECONDS, LAMBDA_STEP_MARGIN_SECONDS, STATE, TIMEOUT_ERROR } from '../lambdas/engine/contract';
+import {
+  LAUNCHER_ENV,
+  SUNDIAL_URL_ENV,
+  TABLE_NAME_ENV,
+  TASK_STATE_MACHINE_ARN_ENV,
+  TOKEN_SECRET_ARN_ENV,
+} from '../lambdas/functions/environment';
 import { SundialCompute } from './compute';
 import { acknowledgeWildcardResources } from './nag';
+import { namedStateMachine } from './step-functions';
 import { lambdaEntry, SundialFunction } from './sundial-function';
+import { TaskStateMachine } from './task-state-machine';
 
-/** Image of `shell_script_command` jobs: small, multi-arch, on ECR Public (no Docker Hub rate limit). */
-/** Amazon Linux 2023: sh, bash and curl (what the README's callback examples use). */
+/**
+ * Image of `shell_script_command` jobs: Amazon Linux 2023 on ECR Public (multi-arch; no Docker Hub rate
+ * limit), with sh, bash and curl (what the README's callback examples use).
+ */
 export const DEFAULT_SHELL_IMAGE = 'public.ecr.aws/amazonlinux/amazonlinux:2023';
-
-/** Errors of the Lambda service itself (not of the function): retried on both Lambda steps. */
-/**
- * Name, ARN and log group name of a state machine of `scope`: the name generated from the construct path
- * (unique per stack) plus `suffix`, so that the ARN is known without a reference to the state machine
- * (functions it invokes may then be given it without a dependency cycle). Step Functions needs a resource
- * policy on its log groups; under /aws/vendedlogs/ it does not grow the account's (size-limited) CloudWatch
- * Logs resource policy. The stack id's UUID makes the log group's name new for each stack created, so a
- * group retained from a deleted stack is not in the way.
- */
-export function namedStateMachine(scope: Construct, suffix: string): { name: string; arn: string; logGroupName: string } {
-  const name = `${Names.uniqueResourceName(scope, { maxLength: 74, separator: '-' })}-${suffix}`;
-  return {
-    name,
-    arn: Stack.of(scope).formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
-    logGroupName: `/aws/vendedlogs/states/${name}-${Fn.select(2, Fn.split('/', Aws.STACK_ID))}`,
-  };
-}
-
-/**
- * `TimeoutSeconds` of a Task state invoking `fn`: its timeout (Lambda's default, 3 s, when it sets none)
- * plus {@link LAMBDA_STEP_MARGIN_SECONDS}.
- */
-export function lambdaStepTimeout(fn: lambda.IFunction): sfn.Timeout {
-  const timeout = (fn as { timeout?: Duration }).timeout?.toSeconds() ?? 3;
-  return sfn.Timeout.duration(Duration.seconds(timeout + LAMBDA_STEP_MARGIN_SECONDS));
-}
-
-/**
- * Errors a throttled AWS call raises in the engine function (the SDK's error name is the Lambda error type
- * Step Functions matches: https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html):
- * DynamoDB (`ProvisionedThroughputExceededException`, `ThrottlingException`, `RequestLimitExceeded`), Batch
- * (`TooManyRequestsException`), ECS and Secrets Manager (`ThrottlingException`). The same names as the AWS
- * SDK's own list of throttling errors (@smithy/core, THROTTLING_ERROR_CODES).
- */
-export const THROTTLING_ERRORS = ['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'TooManyRequestsException'];
-
-export const LAMBDA_SERVICE_ERRORS = [
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
-];
 
 /** Properties of {@link SundialEngine}. */
 export interface SundialEngineProps {
@@ -129,13 +92,6 @@ export interface SundialEngineProps {
 }
 
 /**
- * The engine: the task state machine (one Standard execution per task of a run, running all its
- * attempts), the engine Lambda behind its `Prepare` and `Record` steps, and where attempts run.
- * The ASL is the contract of lambdas/engine/contract.ts; docs/ENGINE.md explains the design.
- *
- * Functions that drive runs (the API: trigger, kill, retry) get what they need with {@link grantTo}.
- */
-/**
  * Where a grant's policy lands: the grantee's role when it is a construct (a function's role may live
  * beside the function, not below it), else the grantee itself if it is one.
  */
@@ -144,12 +100,20 @@ function policyScope(grantee: iam.IGrantable): Construct | undefined {
   return Construct.isConstruct(grantee) ? grantee : undefined;
 }
 
+/**
+ * The engine: the task state machine ({@link TaskStateMachine}: one Standard execution per task of a
+ * run, running all its attempts), the engine Lambda behind its `Prepare` and `Record` steps, where
+ * attempts run, the IAM between them, and the rule that abandons executions that never reach `Record`.
+ * docs/ENGINE.md explains the design.
+ *
+ * Functions that drive runs (the API: trigger, kill, retry) get what they need with {@link grantTo}.
+ */
 export class SundialEngine extends Construct {
   /** Batch, ECS, network, execution role and task log group. */
   public readonly compute: SundialCompute;
 
   /** The task state machine. */
-  public readonly stateMachine: sfn.StateMachine;
+  public readonly stateMachine: TaskStateMachine;
 
   /**
    * ARN of the task state machine, built from its generated name rather than referenced, so that the
@@ -182,7 +146,6 @@ export class SundialEngine extends Construct {
     ];
     this.compute =
       props.compute ?? new SundialCompute(this, 'Compute', { vpc: props.vpc, logRetention, logRemovalPolicy });
-    const compute = this.compute;
 
     const { name: stateMachineName, arn: stateMachineArn, logGroupName: stateMachineLogGroupName } = namedStateMachine(this, 'Tasks');
     this.stateMachineArn = stateMachineArn;
@@ -195,9 +158,9 @@ export class SundialEngine extends Construct {
       logRetention,
       logRemovalPolicy,
       environment: {
-        SUNDIAL_URL: props.callbackUrl,
-        TABLE_NAME: props.table.tableName,
-        TOKEN_SECRET_ARN: props.tokenSecret.secretArn,
+        [SUNDIAL_URL_ENV]: props.callbackUrl,
+        [TABLE_NAME_ENV]: props.table.tableName,
+        [TOKEN_SECRET_ARN_ENV]: props.tokenSecret.secretArn,
         ...this.engineEnvironment(),
       },
     });
@@ -213,165 +176,16 @@ export class SundialEngine extends Construct {
     });
 
     // ---- the task state machine ------------------------------------------------------------------
-    const prepare = new tasks.LambdaInvoke(this, 'Prepare', {
-      stateName: STATE.prepare,
-      lambdaFunction: this.engineFunction,
-      taskTimeout: lambdaStepTimeout(this.engineFunction),
-      payloadResponseOnly: true,
-      // The whole state: the execution input or Record's answer, with the claim hint when there is one.
-      payload: sfn.TaskInput.fromObject({ action: 'prepare', state: sfn.JsonPath.entirePayload }),
-      resultPath: '$.attempt',
-      retryOnServiceExceptions: false,
-    });
-    prepare.addRetry({ errors: LAMBDA_SERVICE_ERRORS, interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2 });
-    // Prepare is safe to replay (docs/ENGINE.md "Prepare is safe to retry"): the claim is conditional and a
-    // replay carries on with the attempt it claimed. So a throttled DynamoDB, Batch, ECS or Secrets Manager
-    // call (a fan-out of Prepares in a new account) is waited out, with jitter so that the fan-out spreads,
-    // and any other failure of the function (a 5xx, a reset connection) is tried twice more, instead of
-    // failing the execution and with it the task's remaining attempts.
-    prepare.addRetry({
-      errors: THROTTLING_ERRORS,
-      interval: Duration.seconds(1),
-      maxAttempts: 8,
-      backoffRate: 2,
-      maxDelay: Duration.seconds(30),
-      jitterStrategy: sfn.JitterType.FULL,
-    });
-    prepare.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), maxAttempts: 2, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
-
-    const record = new tasks.LambdaInvoke(this, 'Record', {
-      stateName: STATE.record,
-      lambdaFunction: this.engineFunction,
-      taskTimeout: lambdaStepTimeout(this.engineFunction),
-      payloadResponseOnly: true,
-      payload: sfn.TaskInput.fromObject({ action: 'record', state: sfn.JsonPath.entirePayload }),
-      // No ResultPath: Record's answer ({ process_id, task_definition_name, recorded }) replaces the state,
-      // so the next attempt starts without this attempt's result or error. (An explicit "$" means the
-      // same on AWS, but aws-local-stepfunctions 3.0.0 writes it to a key named "$".)
-      retryOnServiceExceptions: false,
-    });
-    record.addRetry({ errors: LAMBDA_SERVICE_ERRORS, interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2 });
-    // Record is idempotent (conditional writes only), so a failure of the function itself — a throttled
-    // table, a Secrets Manager hiccup — is retried too; a failed Record would leave the task running forever.
-    record.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
-
-    const runBatchJob = new sfn.CustomState(this, STATE.runBatchJob, {
-      stateJson: {
-        Type: 'Task',
-        Resource: `arn:${Aws.PARTITION}:states:::batch:submitJob.sync`,
-        Parameters: {
-          'JobName.$': '$.attempt.batch.JobName',
-          'JobQueue.$': '$.attempt.batch.JobQueue',
-          'JobDefinition.$': '$.attempt.batch.JobDefinition',
-          'ContainerOverrides.$': '$.attempt.batch.ContainerOverrides',
-          'Timeout.$': '$.attempt.batch.Timeout',
-        },
-        // Only what DescribeJobs always answers (Status, JobId are required fields of JobDetail): a
-        // missing path is States.Runtime, which no Catch catches and which would fail the execution.
-        ResultSelector: { 'Status.$': '$.Status', 'JobId.$': '$.JobId' },
-        ResultPath: '$.result',
-        // Batch bounds the attempt (AttemptDurationSeconds); this only keeps the interpreter's default away.
-        TimeoutSeconds: EXECUTOR_STEP_TIMEOUT_SECONDS,
-      },
-    });
-
-    const runEcsTask = new sfn.CustomState(this, STATE.runEcsTask, {
-      stateJson: {
-        Type: 'Task',
-        Resource: `arn:${Aws.PARTITION}:states:::ecs:runTask.sync`,
-        Parameters: {
-          Cluster: compute.cluster.clusterArn,
-          LaunchType: 'FARGATE',
-          NetworkConfiguration: {
-            AwsvpcConfiguration: {
-              Subnets: compute.subnetIds,
-              SecurityGroups: [compute.securityGroup.securityGroupId],
-              AssignPublicIp: compute.assignPublicIp ? 'ENABLED' : 'DISABLED',
-            },
-          },
-          'TaskDefinition.$': '$.attempt.ecs.TaskDefinition',
-          'StartedBy.$': '$.attempt.ecs.StartedBy',
-          'Overrides.$': '$.attempt.ecs.Overrides',
-        },
-        // runTask.sync succeeds only when every container exited 0 (a non-zero exit is States.TaskFailed);
-        // the branch then ends in EcsEnded, so no output is read (a missing path would be States.Runtime).
-        ResultPath: null,
-        // The EcsDeadline branch bounds the attempt; this only keeps the interpreter's default away.
-        TimeoutSeconds: EXECUTOR_STEP_TIMEOUT_SECONDS,
-      },
-    });
-    // ECS has no attempt timeout of its own, and TimeoutSecondsPath cannot be used portably (AWS reads it
-    // from the state input, the local interpreter from the Parameters output). So the task races a
-    // deadline in a Parallel state: whichever branch ends first ends the attempt, by failing with a name
-    // the Catch sorts out — EcsEnded (the task ended, exit 0) or EcsTimedOut (max_runtime_seconds).
-    // Step Functions stops the branch still running; Record also stops the ECS task after a timeout.
-    const ecsEnded = new sfn.Fail(this, 'EcsEnded', { stateName: STATE.ecsEnded, error: ECS_ENDED_ERROR, cause: 'the ECS task ended' });
-    const ecsDeadline = new sfn.Wait(this, 'EcsDeadline', {
-      stateName: STATE.ecsDeadline,
-      time: sfn.WaitTime.secondsPath('$.attempt.timeout_seconds'),
-    });
-    const ecsTimedOut = new sfn.Fail(this, 'EcsTimedOut', {
-      stateName: STATE.ecsTimedOut,
-      error: TIMEOUT_ERROR,
-      cause: 'the attempt exceeded max_runtime_seconds',
-    });
-    const ecsAttempt = new sfn.Parallel(this, 'EcsAttempt', { stateName: STATE.ecsAttempt, resultPath: '$.result' })
-      .branch(runEcsTask.next(ecsEnded))
-      .branch(ecsDeadline.next(ecsTimedOut));
-    ecsAttempt.addCatch(record, { errors: [ECS_ENDED_ERROR], resultPath: '$.result' });
-    ecsAttempt.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
-    ecsAttempt.next(record);
-    runBatchJob.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
-    runBatchJob.next(record);
-
-    const done = new sfn.Succeed(this, 'Done', { stateName: STATE.done });
-    // One Choice routes every prepared attempt: to Done when skipped, to its executor, through a Wait
-    // only when there is a backoff (never on a first attempt). Separate Skip?/Backoff/Executor? states
-    // cost 3 transitions per attempt where this costs 1 (Step Functions bills per transition; docs/ENGINE.md).
-    const batchBackoff = new sfn.Wait(this, 'BatchBackoff', {
-      stateName: STATE.batchBackoff,
-      time: sfn.WaitTime.secondsPath('$.attempt.backoff_seconds'),
-    }).next(runBatchJob);
-    const ecsBackoff = new sfn.Wait(this, 'EcsBackoff', {
-      stateName: STATE.ecsBackoff,
-      time: sfn.WaitTime.secondsPath('$.attempt.backoff_seconds'),
-    }).next(ecsAttempt);
-    const waits = (executor: string) =>
-      sfn.Condition.and(
-        sfn.Condition.stringEquals('$.attempt.executor', executor),
-        sfn.Condition.isPresent('$.attempt.backoff_seconds'),
-        sfn.Condition.numberGreaterThan('$.attempt.backoff_seconds', 0),
-      );
-    const route = new sfn.Choice(this, 'Route', { stateName: STATE.route })
-      .when(sfn.Condition.booleanEquals('$.attempt.skip', true), done)
-      .when(waits('batch'), batchBackoff)
-      .when(sfn.Condition.stringEquals('$.attempt.executor', 'batch'), runBatchJob)
-      .when(waits('ecs'), ecsBackoff)
-      .when(sfn.Condition.stringEquals('$.attempt.executor', 'ecs'), ecsAttempt);
-    const again = new sfn.Choice(this, 'Again', { stateName: STATE.again })
-      .when(sfn.Condition.booleanEquals('$.recorded.retry', true), prepare)
-      .otherwise(done);
-
-    prepare.next(route);
-    record.next(again);
-
     this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', {
       logGroupName: stateMachineLogGroupName,
       retention: logRetention,
       removalPolicy: logRemovalPolicy,
     });
-    this.stateMachine = new sfn.StateMachine(this, 'TaskStateMachine', {
+    this.stateMachine = new TaskStateMachine(this, 'TaskStateMachine', {
       stateMachineName,
-      comment: 'Sundial: every attempt of one task of one run (docs/ENGINE.md)',
-      stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromChainable(prepare),
-      tracingEnabled: true,
-      logs: {
-        destination: this.stateMachineLogGroup,
-        level: sfn.LogLevel.ALL,
-        // The state carries each attempt's SUNDIAL_TASK_TOKEN and environment: keep them out of the logs.
-        includeExecutionData: false,
-      },
+      engineFunction: this.engineFunction,
+      ecs: this.compute,
+      logGroup: this.stateMachineLogGroup,
     });
     this.grantRunAttempts(this.stateMachine.role);
 

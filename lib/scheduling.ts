@@ -7,7 +7,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { SCHEDULER_ENV } from '../lambdas/functions/environment';
-import { LAMBDA_SERVICE_ERRORS, lambdaStepTimeout, namedStateMachine } from './engine';
+import { LAMBDA_SERVICE_ERRORS, lambdaStepTimeout, namedStateMachine } from './step-functions';
 import { acknowledgeWildcardResources } from './nag';
 
 /** Properties of {@link SundialScheduling}. */

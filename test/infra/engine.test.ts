@@ -16,7 +16,9 @@ import { describe, expect, it } from 'vitest';
 import { ECS_ENDED_ERROR, EXECUTOR_STEP_TIMEOUT_SECONDS, STATE, TIMEOUT_ERROR } from '../../lambdas/engine/contract';
 import { installLongTimers } from '../../local/engine/long-timers';
 import { DefinitionExtractionError, extractDefinition } from '../../lib/asl';
-import { LAMBDA_SERVICE_ERRORS, SundialEngine, THROTTLING_ERRORS } from '../../lib/engine';
+import { SundialEngine } from '../../lib/engine';
+import { LAMBDA_SERVICE_ERRORS } from '../../lib/step-functions';
+import { THROTTLING_ERRORS } from '../../lib/task-state-machine';
 import { nagFindings, newApp } from './support';
 
 type Json = Record<string, any>;
