@@ -15,7 +15,7 @@ import type { Logger } from '../logger';
 import type { Store } from '../store';
 import type { DefinitionBody, StoredDefinition } from '../store/definitions';
 import type { Process } from '../domain/models';
-import { activeEntry, activeProcessId, queuedTrigger } from '../store/schedules';
+import { activeEntry, activeProcessId, activeStartTime, queuedTrigger } from '../store/schedules';
 import { type Engine, stableUuid, type TriggerOptions } from './engine';
 import type { RunListener, Scheduler } from './ports';
 
@@ -279,7 +279,7 @@ export class Schedules implements RunListener {
     // A retry after the reservation: carry on with it.
     const own = (await this.d.store.schedules.get(name)).active.find((e) => activeProcessId(e) === processId);
     if (own) {
-      await this.runs.trigger(name, { definition: stored, reservation: { processId, startTime: own.slice(0, own.indexOf('#')) } });
+      await this.runs.trigger(name, { definition: stored, reservation: { processId, startTime: activeStartTime(own) } });
       return 'started';
     }
     let start = startTime;
@@ -314,7 +314,7 @@ export class Schedules implements RunListener {
       const record = await this.d.store.runs.getRunRecord(id);
       if (record?.status === 'running') out.push(id);
       else if (record) await this.d.store.schedules.runEnded(name, entry, record.status === 'succeeded' ? 'succeeded' : 'failed');
-      else if (this.d.now().getTime() - Date.parse(entry.slice(0, entry.indexOf('#'))) > ORPHAN_ENTRY_MS) {
+      else if (this.d.now().getTime() - Date.parse(activeStartTime(entry)) > ORPHAN_ENTRY_MS) {
         await this.d.store.schedules.forget(name, entry);
       } else out.push(id); // being created right now
     }

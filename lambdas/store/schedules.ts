@@ -55,6 +55,8 @@ export function queuedTrigger(pending: string | undefined): QueuedTrigger | unde
 export const activeEntry = (startTime: string, processId: string) => `${startTime}#${processId}`;
 /** The process id of an element of `active`. */
 export const activeProcessId = (entry: string) => entry.slice(entry.indexOf('#') + 1);
+/** The start time of an element of `active`. */
+export const activeStartTime = (entry: string) => entry.slice(0, entry.indexOf('#'));
 
 /** How long a tick claim is kept (DynamoDB TTL deployed; swept locally). */
 export const TICK_CLAIM_TTL_SECONDS = 7 * 24 * 3600;
