@@ -1,21 +1,18 @@
 /**
- * The task DAG of a process definition: structural checks (unique names, known dependencies, no cycle)
- * and the order the engine plans in.
+ * The task DAG of a process definition: structural checks (unique names, known dependencies, no cycle),
+ * and the engine's planning over it, without I/O: each task's dependents and dependency count when a
+ * run starts, what a completed dependency means for its dependent, which tasks start (or are blocked)
+ * once their dependencies complete, and which completed dependencies a retry undoes.
  */
-import { BadRequestError, type FieldError } from './errors';
+import type { FieldError } from './errors';
+import type { SlotStatus } from './engine';
 import type { TaskDefinition } from './models';
 
 /**
- * Throws a `BadRequestError` naming every problem (each with its field): duplicate task names, duplicate
- * or unknown dependencies, self-dependencies, and — when the structure is otherwise sound — a cycle
- * (named, e.g. `a -> b -> a`).
+ * Every structural problem of a definition's tasks, each with its field, in the order of the definition:
+ * duplicate task names, duplicate or unknown dependencies, self-dependencies, and — when the structure
+ * is otherwise sound — a cycle (named, e.g. `a -> b -> a`).
  */
-export function validateDag(tasks: readonly TaskDefinition[]): void {
-  const problems = dagProblems(tasks);
-  if (problems.length > 0) throw BadRequestError.of(problems);
-}
-
-/** Every problem {@link validateDag} refuses, in the order of the definition. */
 export function dagProblems(tasks: readonly TaskDefinition[]): FieldError[] {
   const problems: FieldError[] = [];
   const problem = (message: string, field: string, code: string) => problems.push({ code, message, field });
@@ -81,25 +78,64 @@ export function findCycle(tasks: readonly TaskDefinition[]): string[] | undefine
   return undefined;
 }
 
-/** Task names in an order where every task comes after its dependencies (Kahn's algorithm). */
-export function topologicalOrder(tasks: readonly TaskDefinition[]): string[] {
-  const indegree = new Map(tasks.map((t) => [t.task_definition_name, t.dependencies.length]));
-  const dependents = new Map<string, string[]>();
+/** A task that depends on another: told when that one completes; blocked by it if it needs it to succeed. */
+export interface Dependent {
+  name: string;
+  success_required: boolean;
+}
+
+/** One task of a new run as the engine plans it. */
+export interface PlannedTask {
+  definition: TaskDefinition;
+  /** The tasks that depend on it, in definition order. */
+  dependents: Dependent[];
+  /** Dependencies it waits for before it starts. */
+  deps_total: number;
+}
+
+/** The tasks of a new run, in definition order, each with its dependents and how many dependencies it waits for. */
+export function planTasks(tasks: readonly TaskDefinition[]): PlannedTask[] {
+  const dependents = new Map<string, Dependent[]>();
   for (const t of tasks) {
-    for (const d of t.dependencies) {
-      dependents.set(d.task_definition_name, [...(dependents.get(d.task_definition_name) ?? []), t.task_definition_name]);
+    for (const dep of t.dependencies) {
+      dependents.set(dep.task_definition_name, [
+        ...(dependents.get(dep.task_definition_name) ?? []),
+        { name: t.task_definition_name, success_required: dep.success_required },
+      ]);
     }
   }
-  const ready = tasks.filter((t) => t.dependencies.length === 0).map((t) => t.task_definition_name);
-  const order: string[] = [];
-  while (ready.length > 0) {
-    const n = ready.shift()!;
-    order.push(n);
-    for (const m of dependents.get(n) ?? []) {
-      const left = (indegree.get(m) ?? 0) - 1;
-      indegree.set(m, left);
-      if (left === 0) ready.push(m);
-    }
-  }
-  return order;
+  return tasks.map((t) => ({ definition: t, dependents: dependents.get(t.task_definition_name) ?? [], deps_total: t.dependencies.length }));
+}
+
+/**
+ * A dependency is complete when it succeeded or failed irrevocably (blocked counts as failed). It
+ * blocks its dependent only when the dependent requires its success and it did not succeed.
+ */
+export function blocksDependent(dependencyStatus: 'succeeded' | 'failed' | 'blocked', successRequired: boolean): boolean {
+  return successRequired && dependencyStatus !== 'succeeded';
+}
+
+/** Where a task of a run stands with its dependencies (what the engine keeps of it in its slot). */
+export interface DependencyState {
+  status: SlotStatus;
+  deps_total: number;
+  /** Names of its completed dependencies. */
+  deps_done?: ReadonlySet<string>;
+  /** Completed dependencies that block it ({@link blocksDependent}). */
+  deps_blocking?: ReadonlySet<string>;
+}
+
+/**
+ * What a task does next by its dependencies: a waiting task whose dependencies have all completed
+ * starts, or is blocked when one of them blocks it; anything else waits (a dependency is still to
+ * complete, or the task is not waiting). A task without dependencies starts at once.
+ */
+export function nextStep(task: DependencyState): 'wait' | 'start' | 'block' {
+  if (task.status !== 'waiting' || (task.deps_done?.size ?? 0) < task.deps_total) return 'wait';
+  return (task.deps_blocking?.size ?? 0) > 0 ? 'block' : 'start';
+}
+
+/** The dependencies of `task` among `names` (a retry undoes the completion of the tasks it reopens). */
+export function dependenciesAmong(task: TaskDefinition, names: ReadonlySet<string>): string[] {
+  return task.dependencies.map((d) => d.task_definition_name).filter((n) => names.has(n));
 }

@@ -1,7 +1,7 @@
 /**
- * The engine's rules, without I/O: backoff, the outcome of an attempt, what a completed dependency
- * means for its dependents, a run's final status, and the environment an attempt gets.
- * (DESIGN.md "Semantics" and "Tasks calling back".)
+ * The engine's rules, without I/O: backoff, the outcome of an attempt, a run's final status, and the
+ * environment an attempt gets; the rules of the task DAG (dependents, blocking, which tasks start) are
+ * in dag.ts. (DESIGN.md "Semantics" and "Tasks calling back".)
  */
 import type { EnvironmentVariable, TaskDefinition, TaskExecutable } from './models';
 
@@ -47,14 +47,6 @@ export function attemptOutcome(
 /** Whether a failed attempt is followed by another. */
 export function shouldRetry(attemptsMade: number, maxAttempts: number, runKilled: boolean): boolean {
   return !runKilled && attemptsMade < maxAttempts;
-}
-
-/**
- * A dependency is complete when it succeeded or failed irrevocably (blocked counts as failed). It
- * blocks its dependent only when the dependent requires its success and it did not succeed.
- */
-export function blocksDependent(dependencyStatus: 'succeeded' | 'failed' | 'blocked', successRequired: boolean): boolean {
-  return successRequired && dependencyStatus !== 'succeeded';
 }
 
 /** A finished run: failed if any task failed or was blocked, else succeeded. */

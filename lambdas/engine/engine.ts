@@ -8,12 +8,12 @@ import {
   attemptEnvironment,
   attemptOutcome,
   backoffSeconds,
-  blocksDependent,
   finalRunStatus,
   shouldRetry,
 } from '../domain/engine';
 import { AWS_FAN_OUT_CONCURRENCY, mapLimited } from '../domain/concurrency';
 import { attemptFailure, isDeadline } from '../domain/attempt-failure';
+import { blocksDependent, dependenciesAmong, nextStep, planTasks } from '../domain/dag';
 import { BadRequestError, ConflictError, NotFoundError } from '../domain/errors';
 import { checkTriggerEnvironment } from '../domain/validate';
 import type { EnvironmentVariable, Process, TaskDefinition } from '../domain/models';
@@ -22,7 +22,7 @@ import type { Logger } from '../logger';
 import type { Store } from '../store';
 import type { StoredDefinition } from '../store/definitions';
 import { activeEntry } from '../store/schedules';
-import { type Slot, slotBlocked, slotDepsDone } from '../store/slots';
+import type { Slot } from '../store/slots';
 import {
   type ClaimHint,
   DEFAULT_TIMEOUT_SECONDS,
@@ -98,24 +98,15 @@ export class Engine {
     // Every run of a definition is registered as in progress before it exists, so that a scheduled
     // tick sees manual runs too (overlap_action); it is unregistered when it ends (Schedules.runEnded).
     if (!options.reservation) await this.d.store.schedules.registerRun(definitionName, activeEntry(now, processId));
-    const dependents = new Map<string, Array<{ name: string; success_required: boolean }>>();
-    for (const t of tasks) {
-      for (const dep of t.dependencies) {
-        dependents.set(dep.task_definition_name, [
-          ...(dependents.get(dep.task_definition_name) ?? []),
-          { name: t.task_definition_name, success_required: dep.success_required },
-        ]);
-      }
-    }
-    const slots: Slot[] = tasks.map((t) => ({
+    const slots: Slot[] = planTasks(tasks).map(({ definition, dependents, deps_total }) => ({
       process_id: processId,
-      name: t.task_definition_name,
-      definition: t,
-      dependents: dependents.get(t.task_definition_name) ?? [],
-      deps_total: t.dependencies.length,
+      name: definition.task_definition_name,
+      definition,
+      dependents,
+      deps_total,
       status: 'waiting',
       attempts: 0,
-      max_attempts: t.max_attempts,
+      max_attempts: definition.max_attempts,
       round: 0,
       tasks_total: tasks.length,
     }));
@@ -131,7 +122,8 @@ export class Engine {
       },
     );
     this.d.logger.info('run started', { process_id: processId, process_definition_name: definitionName, tasks: slots.length });
-    await mapLimited(slots.filter((s) => s.deps_total === 0), AWS_FAN_OUT_CONCURRENCY, (s) => this.startSlot(s));
+    // The tasks without dependencies start.
+    await mapLimited(slots.filter((s) => nextStep(s) === 'start'), AWS_FAN_OUT_CONCURRENCY, (s) => this.startSlot(s));
     return (await this.d.store.runs.getRun(processId)) as Process;
   }
 
@@ -235,7 +227,7 @@ export class Engine {
     // Each slot is its own item: reopen them side by side, as many at once as the fan-outs to AWS allow,
     // so that 1,000 tasks fit the API function's timeout (lambdas/domain/concurrency.ts).
     await mapLimited(blocked, AWS_FAN_OUT_CONCURRENCY, async (slot) => {
-      await this.d.store.slots.resetDependencies(processId, slot.name, slot.definition.dependencies.map((d) => d.task_definition_name).filter((n) => reopened.has(n)));
+      await this.d.store.slots.resetDependencies(processId, slot.name, dependenciesAmong(slot.definition, reopened));
       await this.d.store.slots.transition(processId, slot.name, ['blocked'], 'waiting', { reason: undefined });
     });
     await this.d.store.slots.runTasksReopened(processId, [...reopened], Number(run.tasks_total ?? slots.length));
@@ -255,7 +247,7 @@ export class Engine {
       if (next) await this.d.orchestrator.startTask(name, { process_id: processId, task_definition_name: slot.name, claim: { round, attempts: next.attempts } });
     });
     // Tasks that never started (a kill blocked them) and whose dependencies are all complete.
-    const ready = (await this.d.store.slots.list(processId)).filter((slot) => slot.status === 'waiting' && slotDepsDone(slot) >= slot.deps_total && !slotBlocked(slot));
+    const ready = (await this.d.store.slots.list(processId)).filter((slot) => nextStep(slot) === 'start');
     await mapLimited(ready, AWS_FAN_OUT_CONCURRENCY, (slot) => this.startSlot(slot));
   }
 
@@ -474,7 +466,7 @@ export class Engine {
     for (const slot of slots) {
       if (slot.status === 'succeeded' || slot.status === 'failed' || slot.status === 'blocked') await this.completeTask(processId, slot.name, slot.status);
     }
-    const ready = (await this.d.store.slots.list(processId)).filter((s) => s.status === 'waiting' && slotDepsDone(s) >= s.deps_total && !slotBlocked(s));
+    const ready = (await this.d.store.slots.list(processId)).filter((s) => nextStep(s) === 'start');
     await mapLimited(ready, AWS_FAN_OUT_CONCURRENCY, (slot) => this.startSlot(slot));
   }
 
@@ -554,9 +546,10 @@ export class Engine {
         // A task may have up to 999 dependents: start them within the bound of lambdas/domain/concurrency.ts.
         mapLimited(slot.dependents, AWS_FAN_OUT_CONCURRENCY, async (dep) => {
           const d = await this.d.store.slots.dependencyCompleted(processId, dep.name, name, blocksDependent(status, dep.success_required));
-          if (!d || d.status !== 'waiting' || slotDepsDone(d) < d.deps_total) return;
-          if (slotBlocked(d)) queue.push({ name: d.name, status: 'blocked' });
-          else await this.startSlot(d);
+          if (!d) return;
+          const step = nextStep(d);
+          if (step === 'block') queue.push({ name: d.name, status: 'blocked' });
+          else if (step === 'start') await this.startSlot(d);
         }),
       ]);
       if (counts.runDone) {

@@ -12,15 +12,11 @@
  * step may be replayed (Step Functions and Lambda deliver at least once) without doing its work twice.
  */
 import { BatchWriteCommand, GetCommand, QueryCommand, UpdateCommand } from './sdk';
+import type { Dependent } from '../domain/dag';
 import type { SlotStatus } from '../domain/engine';
 import type { TaskDefinition } from '../domain/models';
 import { type Db, isConditionFailed, transitionItem } from './client';
 import { keys } from './keys';
-
-export interface Dependent {
-  name: string;
-  success_required: boolean;
-}
 
 export interface Slot {
   process_id: string;
@@ -143,12 +139,9 @@ export class SlotStore {
   }
 
   /**
-   * Moves a slot between statuses if it is in `from`; answers the slot after the update, or undefined
-   * when it was not in `from` (someone else moved it).
-   */
-  /**
    * Moves a slot from one of `from` to `to`, setting the fields of `set`; a field given as `undefined`
-   * is removed (a retry clears the `reason` of a failed or blocked slot this way).
+   * is removed (a retry clears the `reason` of a failed or blocked slot this way). Answers the slot
+   * after the update, or undefined when it was not in `from` (someone else moved it).
    */
   async transition(processId: string, name: string, from: readonly SlotStatus[], to: SlotStatus, set: Partial<Slot> = {}): Promise<Slot | undefined> {
     const slot = await transitionItem(this.db, {
@@ -359,6 +352,3 @@ export class SlotStore {
     );
   }
 }
-
-export const slotDepsDone = (slot: Slot) => setSize(slot.deps_done);
-export const slotBlocked = (slot: Slot) => setSize(slot.deps_blocking) > 0;

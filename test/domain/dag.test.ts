@@ -1,17 +1,20 @@
 import { describe, expect, it, test } from 'vitest';
-import { findCycle, topologicalOrder, validateDag } from '../../lambdas/domain/dag';
+import { blocksDependent, dagProblems, dependenciesAmong, findCycle, nextStep, planTasks } from '../../lambdas/domain/dag';
 import { type TaskDefinition, taskDefinition } from '../../lambdas/domain/models';
-import { refusalOf } from '../helpers/assert';
 import { shellTask } from '../helpers/factories';
 
-/** Task definitions from `name: [dependencies]` pairs, parsed as the API would. */
+/** Task definitions from `name: [dependencies]` pairs, parsed as the API would; a `?` suffix makes a dependency optional. */
 function tasks(graph: Array<[string, string[]]>): TaskDefinition[] {
   return graph.map(([name, deps]) =>
-    taskDefinition.parse(shellTask(name, { dependencies: deps.map((d) => ({ task_definition_name: d })) })),
+    taskDefinition.parse(
+      shellTask(name, {
+        dependencies: deps.map((d) => ({ task_definition_name: d.replace(/\?$/, ''), success_required: !d.endsWith('?') })),
+      }),
+    ),
   );
 }
 
-describe('validateDag', () => {
+describe('dagProblems', () => {
   test.each([
     ['a single task', [['a', []]]],
     ['a chain', [['a', []], ['b', ['a']], ['c', ['b']]]],
@@ -20,7 +23,7 @@ describe('validateDag', () => {
     ['two independent components', [['a', []], ['b', ['a']], ['x', []], ['y', ['x']]]],
   ] as Array<[string, Array<[string, string[]]>]>)('accepts %s', (_case, graph) => {
     // Act + Assess
-    expect(() => validateDag(tasks(graph))).not.toThrow();
+    expect(dagProblems(tasks(graph))).toEqual([]);
   });
 
   test.each([
@@ -31,15 +34,20 @@ describe('validateDag', () => {
     ['a cycle of length 2', [['a', ['b']], ['b', ['a']]], 'task_definitions.0.dependencies', 'dependency_cycle', 'dependency cycle: a -> b -> a'],
     ['a cycle of length 3', [['a', ['b']], ['b', ['c']], ['c', ['a']]], 'task_definitions.0.dependencies', 'dependency_cycle', 'dependency cycle: a -> b -> c -> a'],
     ['a cycle behind an acyclic root', [['root', ['x']], ['x', ['y']], ['y', ['x']]], 'task_definitions.1.dependencies', 'dependency_cycle', 'dependency cycle: x -> y -> x'],
-  ] as Array<[string, Array<[string, string[]]>, string, string, string]>)('refuses %s, naming the field', (_case, graph, field, code, message) => {
+  ] as Array<[string, Array<[string, string[]]>, string, string, string]>)('names %s and its field', (_case, graph, field, code, message) => {
     // Act
-    const err = refusalOf(() => validateDag(tasks(graph)));
+    const problems = dagProblems(tasks(graph));
 
     // Assess
-    expect(err.statusCode).toBe(400);
-    expect(err.field).toBe(field);
-    expect(err.code).toBe(code);
-    expect(err.message).toBe(message);
+    expect(problems).toEqual([{ field, code, message }]);
+  });
+
+  it('names every structural problem at once, and no cycle until the structure is sound', () => {
+    // Act
+    const problems = dagProblems(tasks([['a', ['b']], ['b', ['a', 'ghost']], ['a', []]]));
+
+    // Assess
+    expect(problems.map((p) => p.code)).toEqual(['duplicate_task', 'unknown_dependency']);
   });
 
   it('finds a cycle in a DAG of 2 000 tasks without overflowing the stack', () => {
@@ -62,32 +70,63 @@ describe('findCycle', () => {
   });
 });
 
-describe('topologicalOrder', () => {
-  test.each([
-    ['a chain', [['c', ['b']], ['b', ['a']], ['a', []]], ['a', 'b', 'c']],
-    ['a diamond', [['a', []], ['b', ['a']], ['c', ['a']], ['d', ['b', 'c']]], ['a', 'b', 'c', 'd']],
-    ['independent tasks in definition order', [['z', []], ['y', []], ['x', []]], ['z', 'y', 'x']],
-  ] as Array<[string, Array<[string, string[]]>, string[]]>)('orders %s', (_case, graph, expected) => {
+describe('planTasks', () => {
+  it('gives each task its dependents, in definition order, and how many dependencies it waits for', () => {
+    // Prepare: a diamond whose d needs b to succeed but not c
+    const defs = tasks([['a', []], ['b', ['a']], ['c', ['a']], ['d', ['b', 'c?']]]);
+
     // Act
-    const order = topologicalOrder(tasks(graph));
+    const plan = planTasks(defs);
 
     // Assess
-    expect(order).toEqual(expected);
+    expect(plan.map((t) => [t.definition.task_definition_name, t.dependents, t.deps_total])).toEqual([
+      ['a', [{ name: 'b', success_required: true }, { name: 'c', success_required: true }], 0],
+      ['b', [{ name: 'd', success_required: true }], 1],
+      ['c', [{ name: 'd', success_required: false }], 1],
+      ['d', [], 2],
+    ]);
+    expect(plan.map((t) => t.definition)).toEqual(defs);
   });
+});
 
-  it('puts every task after all of its dependencies', () => {
+describe('blocksDependent', () => {
+  test.each([
+    ['succeeded', true, false],
+    ['failed', true, true],
+    ['blocked', true, true],
+    ['succeeded', false, false],
+    ['failed', false, false],
+    ['blocked', false, false],
+  ] as const)('dependency %s with success_required=%s blocks: %s', (status, required, expected) => {
+    // Act + Assess
+    expect(blocksDependent(status, required)).toBe(expected);
+  });
+});
+
+describe('nextStep', () => {
+  const done = (...names: string[]) => new Set(names);
+
+  test.each([
+    ['a waiting task without dependencies starts', { status: 'waiting', deps_total: 0 }, 'start'],
+    ['a waiting task whose dependencies all completed starts', { status: 'waiting', deps_total: 2, deps_done: done('a', 'b') }, 'start'],
+    ['a task with a dependency still to complete waits', { status: 'waiting', deps_total: 2, deps_done: done('a') }, 'wait'],
+    ['a task blocked by a dependency waits while another is still to complete', { status: 'waiting', deps_total: 2, deps_done: done('a'), deps_blocking: done('a') }, 'wait'],
+    ['a task blocked by a completed dependency is blocked', { status: 'waiting', deps_total: 2, deps_done: done('a', 'b'), deps_blocking: done('b') }, 'block'],
+    ['a running task waits', { status: 'running', deps_total: 0 }, 'wait'],
+    ['a blocked task waits (it is blocked already)', { status: 'blocked', deps_total: 1, deps_done: done('a'), deps_blocking: done('a') }, 'wait'],
+  ] as const)('%s', (_case, task, expected) => {
+    // Act + Assess
+    expect(nextStep(task)).toBe(expected);
+  });
+});
+
+describe('dependenciesAmong', () => {
+  it('answers the dependencies of a task among the names given, in definition order', () => {
     // Prepare
-    const defs = tasks([['e', ['c', 'd']], ['d', ['b']], ['c', ['a', 'b']], ['b', []], ['a', []], ['f', []]]);
+    const [, , d] = tasks([['a', []], ['b', []], ['d', ['b', 'a', 'c?']], ['c', []]]);
 
-    // Act
-    const order = topologicalOrder(defs);
-
-    // Assess
-    expect([...order].sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
-    for (const def of defs) {
-      for (const dep of def.dependencies) {
-        expect(order.indexOf(dep.task_definition_name)).toBeLessThan(order.indexOf(def.task_definition_name));
-      }
-    }
+    // Act + Assess
+    expect(dependenciesAmong(d!, new Set(['a', 'b', 'x']))).toEqual(['b', 'a']);
+    expect(dependenciesAmong(d!, new Set())).toEqual([]);
   });
 });

@@ -3,7 +3,6 @@ import {
   attemptEnvironment,
   attemptOutcome,
   backoffSeconds,
-  blocksDependent,
   finalRunStatus,
   progressOf,
   shouldRetry,
@@ -61,17 +60,6 @@ describe('retries and dependencies', () => {
     [1, 3, true, false],
   ])('%d attempts of %d, killed=%s → retry %s', (made, max, killed, expected) => {
     expect(shouldRetry(made, max, killed)).toBe(expected);
-  });
-
-  it.each([
-    ['succeeded', true, false],
-    ['failed', true, true],
-    ['blocked', true, true],
-    ['succeeded', false, false],
-    ['failed', false, false],
-    ['blocked', false, false],
-  ] as const)('dependency %s with success_required=%s blocks: %s', (status, required, expected) => {
-    expect(blocksDependent(status, required)).toBe(expected);
   });
 
   it('a run fails when any task failed or was blocked', () => {
