@@ -4,19 +4,20 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { TABLE_NAME_ENV } from '../lambdas/functions/environment';
+import { INDEXES, type IndexName, TTL_ATTRIBUTE } from '../lambdas/store/keys';
 
 /** Environment variable that carries the table name to a function (the names: lambdas/functions/environment.ts). */
 export { TABLE_NAME_ENV };
 
 /**
- * Global secondary indexes of the single table. The key attribute names are
- * `<index>pk` / `<index>sk`; which entity writes which index is decided in
- * `lambdas/store`, the one place that knows every key.
+ * Global secondary indexes of the single table, their key attributes and the TTL attribute, as
+ * `lambdas/store/keys.ts` defines them (the one place that knows every key; which entity writes which
+ * index is decided there too).
  */
-export const STORE_INDEX_NAMES = ['gsi1', 'gsi2', 'gsi3'] as const;
+export const STORE_INDEX_NAMES: readonly IndexName[] = Object.values(INDEXES).map((index) => index.name);
 
 /** Name of the attribute DynamoDB TTL reads (epoch seconds). */
-export const TTL_ATTRIBUTE = 'expires_at';
+export { TTL_ATTRIBUTE };
 
 /**
  * Data-plane actions a Sundial function needs on its table: item reads and
@@ -45,7 +46,7 @@ const READ_ACTIONS = [
 ];
 
 /** One of the table's indexes. */
-export type StoreIndexName = (typeof STORE_INDEX_NAMES)[number];
+export type StoreIndexName = IndexName;
 
 /**
  * What {@link SundialStore.grantTo} grants, when a function needs less than every item action on the
@@ -110,10 +111,10 @@ export class SundialStore extends Construct {
       partitionKey: { name: 'pk', type: AttributeType.STRING },
       sortKey: { name: 'sk', type: AttributeType.STRING },
       billing: Billing.onDemand(),
-      globalSecondaryIndexes: STORE_INDEX_NAMES.map((indexName) => ({
-        indexName,
-        partitionKey: { name: `${indexName}pk`, type: AttributeType.STRING },
-        sortKey: { name: `${indexName}sk`, type: AttributeType.STRING },
+      globalSecondaryIndexes: Object.values(INDEXES).map((index) => ({
+        indexName: index.name,
+        partitionKey: { name: index.pk, type: AttributeType.STRING },
+        sortKey: { name: index.sk, type: AttributeType.STRING },
         projectionType: ProjectionType.ALL,
       })),
       timeToLiveAttribute: TTL_ATTRIBUTE,
