@@ -3,28 +3,32 @@
  * engine Lambda takes deployed. Short buffers and seconds-level interval schedules (allowed locally)
  * keep these fast; cron fire times are checked as pure computations in test/domain/schedule.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
 import { nextFireTime, toScheduleSpec } from '../../lambdas/domain/schedule';
-import { type Api, cronSchedule, type JsonObject, shellTask, startTestSundial, type TestSundial, tempDataDir } from '../helpers/local';
+import { keys } from '../../lambdas/store/keys';
+import {
+  type Api,
+  cronSchedule,
+  type JsonObject,
+  shellScript,
+  shellTask,
+  startTestSundial,
+  sundialPerFile,
+  type TestSundial,
+  tempDataDir,
+  UNTIL_STOPPED,
+} from '../helpers/local';
+import { until } from '../helpers/until';
 
-let t: TestSundial;
-let api: Api;
+const sundial = sundialPerFile();
+const { api } = sundial;
 
-beforeAll(async () => {
-  t = await startTestSundial();
-  api = t.api;
-});
-afterAll(async () => {
-  await t.close();
-});
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function define(a: Api, name: string, overrides: JsonObject): Promise<any> {
-  const res = await a('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, task_definitions: [shellTask('only')], ...overrides });
-  expect(res.status, res.text).toBeLessThan(300);
-  return res.json;
-}
+/** PUTs `name` on `on` (the file's server by default): one quick task unless `overrides` give others. */
+const define = (name: string, overrides: JsonObject, on: Pick<TestSundial, 'define'> = sundial) =>
+  on.define(name, { task_definitions: [shellTask('only')], ...overrides });
 
 /** Runs of a definition, oldest first. */
 async function runsOf(a: Api, name: string): Promise<any[]> {
@@ -33,20 +37,21 @@ async function runsOf(a: Api, name: string): Promise<any[]> {
   return (res.json as any[]).slice().reverse();
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const ended = (runs: any[]) => runs.filter((r) => r.status !== 'running');
 
-const finishedRuns = async (a: Api, name: string, n: number) => {
-  const runs = await runsOf(a, name);
-  return runs.filter((r) => r.status !== 'running').length >= n ? runs : undefined;
-};
+/** The ticks of a definition that fired, oldest first: each one's scheduled time and what it did (its claim). */
+async function ticksOf(s: TestSundial, name: string): Promise<Array<{ time: string; outcome?: string }>> {
+  const { doc, tableName } = s.services.store.db;
+  const out = await doc.send(
+    new QueryCommand({
+      TableName: tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :tick)',
+      ExpressionAttributeValues: { ':pk': keys.schedulePartition(name), ':tick': keys.tickPrefix },
+      ConsistentRead: true,
+    }),
+  );
+  return (out.Items ?? []).map((i) => ({ time: String(i.sk).slice(keys.tickPrefix.length), outcome: i.outcome as string | undefined }));
+}
 
 /** No two runs overlap: each starts at or after the previous one ended. */
 function expectSequential(runs: any[]): void {
@@ -55,34 +60,45 @@ function expectSequential(runs: any[]): void {
   }
 }
 
-/** `R<n>/<start>/<duration>` starting `inMs` from now. */
+/**
+ * `R<n>/<start>/<duration>` starting on the first whole second `inMs` from now: ticks on whole seconds,
+ * as EventBridge Scheduler delivers them (a tick's scheduled time, and so `last_tick`, counts whole seconds).
+ */
 const interval = (count: number | '', inMs: number, duration: string) => ({
-  interval_schedule: { repeat: `R${count}/${new Date(Date.now() + inMs).toISOString()}/${duration}` },
+  interval_schedule: { repeat: `R${count}/${new Date(Math.ceil((Date.now() + inMs) / 1000) * 1000).toISOString()}/${duration}` },
 });
 
 describe('continuous schedules', () => {
   it('start the next run buffer_seconds after the previous ended, never two at once; pause stops them, resume restarts them', async () => {
-    // Prepare & Act: a continuous definition with no run yet starts one at once
-    await define(api, 'continuous', { schedule: { continuous_schedule: { buffer_seconds: 1 } } });
-    const runs = await waitFor('three runs', () => finishedRuns(api, 'continuous', 3));
+    // Prepare & Act: a continuous definition with no run yet starts one at once; its runs end at once
+    // unless the hold file exists
+    const hold = join(sundial.current().dataDir, 'continuous-hold');
+    await define('continuous', {
+      schedule: { continuous_schedule: { buffer_seconds: 1 } },
+      task_definitions: [shellScript('only', `while [ -e '${hold}' ]; do sleep 0.05; done`)],
+    });
+    const runs = await until(() => runsOf(api, 'continuous'), (rs) => ended(rs).length >= 3, 15_000);
 
     // Assess
-    const done = runs.filter((r) => r.status !== 'running');
+    const done = ended(runs);
     for (let i = 1; i < done.length; i++) {
       expect(Date.parse(done[i].start_time) - Date.parse(done[i - 1].end_time)).toBeGreaterThanOrEqual(1000);
     }
     expectSequential(runs);
 
-    // Act: pause
+    // Act: pause while a run is held (so that no run ends during the pause), then let it end
+    writeFileSync(hold, '');
+    const heldSince = Date.now();
+    const held = await until(() => runsOf(api, 'continuous'), (rs) => rs.some((r) => r.status === 'running' && Date.parse(r.start_time) > heldSince), 15_000);
     const paused = await api('POST', '/api/process_definitions/continuous/pause');
     expect(paused.status, paused.text).toBe(200);
     expect(paused.json.paused).toBe(true);
-    await waitFor('the run in flight to end', async () => ((await runsOf(api, 'continuous')).every((r) => r.status !== 'running') ? true : undefined));
-    const before = (await runsOf(api, 'continuous')).length;
-    await sleep(2000);
+    rmSync(hold);
+    await sundial.settled(held.at(-1).process_id); // what its end would arrange is arranged
 
-    // Assess: nothing started while paused
-    expect((await runsOf(api, 'continuous')).length).toBe(before);
+    // Assess: nothing is due while paused: no run started, no tick armed, no next run time
+    expect(await runsOf(api, 'continuous')).toHaveLength(held.length);
+    expect(sundial.current().sundial.scheduler.armed()).not.toContain('continuous');
     expect((await api('GET', '/api/process_definitions/continuous')).json).toMatchObject({ paused: true, next_run_time: null });
 
     // Act: resume
@@ -90,46 +106,47 @@ describe('continuous schedules', () => {
     expect(resumed.json.paused).toBe(false);
 
     // Assess: runs start again
-    await waitFor('a run after resume', async () => ((await runsOf(api, 'continuous')).length > before ? true : undefined), 5000);
+    await until(() => runsOf(api, 'continuous'), (rs) => rs.length > held.length, 5000);
     await api('POST', '/api/process_definitions/continuous/pause');
-    await waitFor('the last run to end', async () => ((await runsOf(api, 'continuous')).every((r) => r.status !== 'running') ? true : undefined));
-    expectSequential(await runsOf(api, 'continuous'));
+    expectSequential(await until(() => runsOf(api, 'continuous'), (rs) => rs.every((r) => r.status !== 'running')));
   });
 });
 
 describe('overlap', () => {
   it('wait: ticks that find a run in progress start one catch-up run when it ends, not a queue', async () => {
-    // Prepare: three ticks one second apart, each finding the first run (2.5 s) still running
-    await define(api, 'overlap-wait', {
+    // Prepare: three ticks one second apart; the first run lasts until the test lets it end, so that
+    // both later ticks find it running (the catch-up run finds the file and ends at once)
+    const release = join(sundial.current().dataDir, 'overlap-wait-release');
+    await define('overlap-wait', {
       overlap_action: 'wait',
-      task_definitions: [shellTask('slow', { executable: { shell_script_command: { script: 'sleep 2.5' } } })],
-      schedule: interval(3, 1000, 'PT1S'),
+      task_definitions: [shellScript('slow', `while [ ! -e '${release}' ]; do sleep 0.05; done`)],
+      schedule: interval(3, 1500, 'PT1S'),
     });
 
-    // Act
-    const runs = await waitFor('two finished runs', () => finishedRuns(api, 'overlap-wait', 2));
-    await sleep(1500);
+    // Act: the three ticks fire, then the first run ends
+    const ticks = await until(() => ticksOf(sundial.current(), 'overlap-wait'), (ts) => ts.length === 3 && ts.every((x) => x.outcome), 15_000);
+    writeFileSync(release, '');
+    const runs = await until(() => runsOf(api, 'overlap-wait'), (rs) => ended(rs).length >= 2);
+    await sundial.settled(runs[1].process_id); // what the catch-up's end would start has started
 
     // Assess
+    expect(ticks.map((x) => x.outcome)).toEqual(['started', 'deferred', 'deferred']);
     const all = await runsOf(api, 'overlap-wait');
     expect(all).toHaveLength(2);
-    expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+    expect(all.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
     expectSequential(all);
   });
 
   it('terminate: a tick kills the run in progress, then starts its own', async () => {
     // Prepare
-    await define(api, 'overlap-terminate', {
+    await define('overlap-terminate', {
       overlap_action: 'terminate',
-      task_definitions: [shellTask('long', { executable: { shell_script_command: { script: 'sleep 30' } } })],
+      task_definitions: [shellScript('long', UNTIL_STOPPED)],
       schedule: interval(2, 1000, 'PT1S'),
     });
 
     // Act
-    const runs = await waitFor('a second run', async () => {
-      const all = await runsOf(api, 'overlap-terminate');
-      return all.length >= 2 ? all : undefined;
-    });
+    const runs = await until(() => runsOf(api, 'overlap-terminate'), (rs) => rs.length >= 2, 15_000);
 
     // Assess
     const [first, second] = runs;
@@ -144,12 +161,12 @@ describe('overlap', () => {
 describe('ticks', () => {
   it('start exactly one run per tick, however often it is delivered', async () => {
     // Prepare
-    await define(api, 'duplicates', { schedule: cronSchedule() });
+    await define('duplicates', { schedule: cronSchedule() });
     const tick = '2027-01-01T03:00:00.000Z';
 
     // Act: the same tick delivered three times at once, by three deliveries
-    const outcomes = await Promise.all([1, 2, 3].map(() => t.services.schedules.tick('duplicates', tick)));
-    const again = await t.services.schedules.tick('duplicates', tick);
+    const outcomes = await Promise.all([1, 2, 3].map(() => sundial.current().services.schedules.tick('duplicates', tick)));
+    const again = await sundial.current().services.schedules.tick('duplicates', tick);
 
     // Assess
     expect(outcomes.filter((o) => o === 'started')).toHaveLength(1);
@@ -159,11 +176,11 @@ describe('ticks', () => {
 
   it('start nothing while paused, but manual triggers still run', async () => {
     // Prepare
-    await define(api, 'paused-tick', { schedule: cronSchedule() });
+    await define('paused-tick', { schedule: cronSchedule() });
     await api('POST', '/api/process_definitions/paused-tick/pause');
 
     // Act
-    const outcome = await t.services.schedules.tick('paused-tick', '2027-01-01T03:00:00.000Z');
+    const outcome = await sundial.current().services.schedules.tick('paused-tick', '2027-01-01T03:00:00.000Z');
     const manual = await api('POST', '/api/process_definitions/paused-tick/trigger');
 
     // Assess
@@ -187,10 +204,10 @@ describe('ticks', () => {
 describe('definition stats', () => {
   it('answer next_run_time, last_run and the counts of succeeded and failed runs', async () => {
     // Prepare
-    const created = await define(api, 'stats', { schedule: cronSchedule({ minutes: '0', hours: '3', day_of_month: '1', month: 'JAN' }) });
+    const created = await define('stats', { schedule: cronSchedule({ minutes: '0', hours: '3', day_of_month: '1', month: 'JAN' }) });
     expect(created).toMatchObject({ last_run: null, runs_succeeded: 0, runs_failed: 0 });
     const ok = (await api('POST', '/api/process_definitions/stats/trigger')).json;
-    await waitFor('the run', async () => ((await api('GET', `/api/processes/${ok.process_id}`)).json.status === 'succeeded' ? true : undefined));
+    expect((await sundial.finished(ok.process_id)).status).toBe('succeeded');
     const bad = (await api('POST', '/api/process_definitions/stats/trigger')).json;
     await api('POST', `/api/processes/${bad.process_id}/kill`);
 
@@ -209,13 +226,13 @@ describe('definition stats', () => {
   });
 
   it('have a schedule only while the definition does: DELETE and a PUT without schedule remove it', async () => {
-    await define(api, 'unscheduled', { schedule: cronSchedule() });
-    expect(t.sundial.scheduler.armed()).toContain('unscheduled');
-    await define(api, 'unscheduled', {});
-    expect(t.sundial.scheduler.armed()).not.toContain('unscheduled');
-    await define(api, 'unscheduled', { schedule: cronSchedule() });
+    await define('unscheduled', { schedule: cronSchedule() });
+    expect(sundial.current().sundial.scheduler.armed()).toContain('unscheduled');
+    await define('unscheduled', {});
+    expect(sundial.current().sundial.scheduler.armed()).not.toContain('unscheduled');
+    await define('unscheduled', { schedule: cronSchedule() });
     await api('DELETE', '/api/process_definitions/unscheduled');
-    expect(t.sundial.scheduler.armed()).not.toContain('unscheduled');
+    expect(sundial.current().sundial.scheduler.armed()).not.toContain('unscheduled');
   });
 });
 
@@ -224,22 +241,30 @@ describe('restarts', () => {
     // Prepare: three ticks that all fall while the server is down
     const dataDir = tempDataDir();
     const first = await startTestSundial(dataDir);
-    await define(first.api, 'missed', { schedule: interval(3, 1000, 'PT1S') });
+    const schedule = interval(3, 2000, 'PT1S');
+    const lastTick = Date.parse(schedule.interval_schedule.repeat.split('/')[1]!) + 2000;
+    await define('missed', { schedule }, first);
     await first.stop();
-    await sleep(3500);
+    await until(async () => Date.now(), (now) => now > lastTick);
 
-    // Act
-    const second = await startTestSundial(dataDir);
-    await sleep(1000);
-    const afterRestart = await runsOf(second.api, 'missed');
+    // Act: restart twice; a server answers once it has restored the schedules (local/server.ts)
+    const logs: string[][] = [[], []];
+    const second = await startTestSundial(dataDir, { log: (line) => logs[0]!.push(line) });
+    const afterRestart = { runs: await runsOf(second.api, 'missed'), ticks: await ticksOf(second, 'missed') };
     await second.stop();
-    const third = await startTestSundial(dataDir);
-    await sleep(1000);
-    const afterSecondRestart = await runsOf(third.api, 'missed');
+    const third = await startTestSundial(dataDir, { log: (line) => logs[1]!.push(line) });
+    const afterSecondRestart = { runs: await runsOf(third.api, 'missed'), ticks: await ticksOf(third, 'missed') };
     await third.close();
 
-    // Assess
-    expect(afterRestart).toHaveLength(1);
-    expect(afterSecondRestart).toHaveLength(1);
+    // Assess: the first restart fired the newest missed tick and started its run; the second fired nothing
+    const [fired, firedAgain] = logs.map((lines) => lines.filter((l) => l.includes('firing the missed tick')));
+    expect(fired).toEqual([expect.stringMatching(/^info firing the missed tick \S+ of missed once$/)]);
+    const missed = /tick (\S+) of/.exec(fired![0]!)![1]!;
+    expect(Date.parse(missed)).toBe(lastTick);
+    expect(afterRestart.ticks).toEqual([{ time: missed, outcome: 'started' }]);
+    expect(afterRestart.runs).toHaveLength(1);
+    expect(firedAgain).toEqual([]);
+    expect(afterSecondRestart.ticks).toEqual(afterRestart.ticks);
+    expect(afterSecondRestart.runs).toHaveLength(1);
   });
 });

@@ -1,19 +1,22 @@
 /**
- * Integration-test helpers: Sundial's local mode on a free loopback port with a temporary data dir,
- * a small fetch wrapper, and seeding of runs and task attempts straight through the store (the engine
- * that would create them is not part of these tests).
+ * Integration-test helpers: Sundial's local mode on a free loopback port with a temporary data dir
+ * (one per test file: `sundialPerFile`), the calls most tests make of it (define, trigger, wait for a
+ * run's end), a small fetch wrapper, and seeding of runs and task attempts straight through the store
+ * (for tests of what the engine would create, without the engine).
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProcessStatus, TaskStatus } from '../../lambdas/domain/models';
 import { signTaskToken } from '../../lambdas/domain/task-token';
 import type { Services } from '../../lambdas/services';
+import { TTL_ATTRIBUTE } from '../../lambdas/store/keys';
 import type { TaskRecord } from '../../lambdas/store/runs';
 import { type LocalSundial, startLocal } from '../../local/server';
-import { isoAt } from './factories';
+import { isoAt, type JsonObject } from './factories';
+import { until } from './until';
 
 export * from './factories';
 
@@ -60,40 +63,80 @@ export interface TestSundial {
   stop(): Promise<void>;
   /** Stops and removes the data dir. */
   close(): Promise<void>;
+  /**
+   * PUTs definition `name`: `body` is its task definitions, or the rest of its body. Expects a 2xx;
+   * answers the stored definition.
+   */
+  define(name: string, body: JsonObject[] | JsonObject): Promise<any>;
+  /** POSTs a trigger of `name` (`query` such as `?force=true`); expects 201, answers the run. */
+  trigger(name: string, body?: unknown, query?: string): Promise<any>;
+  /** Waits until the run is no longer `running`; answers it as GET answers it. */
+  finished(processId: string, timeoutMs?: number): Promise<any>;
+  /**
+   * Waits until the run's end is complete: its listeners told (schedules, notifications) and then its
+   * expiry set, the engine's last step of a run's end. Whatever the end of the run starts has started.
+   */
+  settled(processId: string, timeoutMs?: number): Promise<void>;
+}
+
+export interface TestSundialOptions {
+  /** Receives the server's log lines (by default they are dropped). */
+  log?: (line: string) => void;
 }
 
 /** Starts the local mode on a free port over `dataDir` (a fresh temporary one by default), silently. */
-export async function startTestSundial(dataDir: string = tempDataDir()): Promise<TestSundial> {
+export async function startTestSundial(dataDir: string = tempDataDir(), options: TestSundialOptions = {}): Promise<TestSundial> {
   // Seconds-apart ticks keep the schedule tests fast; `npm start` refuses them as EventBridge Scheduler does.
-  const sundial = await startLocal({ port: 0, dataDir, log: () => undefined, schedulerMinIntervalSeconds: 1 });
+  const sundial = await startLocal({ port: 0, dataDir, log: options.log ?? (() => undefined), schedulerMinIntervalSeconds: 1 });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     await sundial.close();
   };
+  const api = apiClient(sundial.url);
   return {
     sundial,
     services: sundial.services,
     url: sundial.url,
     dataDir,
-    api: apiClient(sundial.url),
+    api,
     stop,
     close: async () => {
       await stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
+    define: async (name, body) => {
+      const rest = Array.isArray(body) ? { task_definitions: body } : body;
+      const res = await api('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, ...rest });
+      expect(res.status, res.text).toBeLessThan(300);
+      return res.json;
+    },
+    trigger: async (name, body, query = '') => {
+      const res = await api('POST', `/api/process_definitions/${name}/trigger${query}`, body);
+      expect(res.status, res.text).toBe(201);
+      return res.json;
+    },
+    finished: (processId, timeoutMs) =>
+      until(() => api('GET', `/api/processes/${processId}`), (r) => r.status === 200 && r.json.status !== 'running', timeoutMs).then((r) => r.json),
+    settled: async (processId, timeoutMs) => {
+      await until(() => sundial.services.store.runs.getRunRecord(processId), (r) => r?.status !== 'running' && r?.[TTL_ATTRIBUTE] !== undefined, timeoutMs);
+    },
   };
 }
 
+/** What {@link sundialPerFile} answers: the instance's calls, usable before it has started. */
+export type PerFileSundial = Pick<TestSundial, 'api' | 'define' | 'trigger' | 'finished' | 'settled'> & { current: () => TestSundial };
+
 /**
  * One local Sundial for a test file: started in `beforeAll`, closed (data dir removed) in `afterAll`.
- * `api` calls it; `current()` is the running instance (its services, URL).
+ * `api`, `define`, `trigger`, `finished` and `settled` call it; `current()` is the running instance
+ * (its services, URL).
  */
-export function sundialPerFile(): { current: () => TestSundial; api: Api } {
+export function sundialPerFile(options: TestSundialOptions = {}): PerFileSundial {
   let instance: TestSundial | undefined;
   beforeAll(async () => {
-    instance = await startTestSundial();
+    instance = await startTestSundial(undefined, options);
   }, 60_000);
   afterAll(async () => {
     await instance?.close();
@@ -102,7 +145,14 @@ export function sundialPerFile(): { current: () => TestSundial; api: Api } {
     if (!instance) throw new Error('sundialPerFile: used outside a test (the server starts in beforeAll)');
     return instance;
   };
-  return { current, api: (...args) => current().api(...args) };
+  return {
+    current,
+    api: (...args) => current().api(...args),
+    define: (...args) => current().define(...args),
+    trigger: (...args) => current().trigger(...args),
+    finished: (...args) => current().finished(...args),
+    settled: (...args) => current().settled(...args),
+  };
 }
 
 /** A bearer token for one task attempt, signed with the running instance's key. */
