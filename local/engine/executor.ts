@@ -13,7 +13,7 @@ import { batchJobRequest, ecsTaskRequest } from '../../lambdas/adapters/batch-ec
 import { BATCH_TIMEOUT_REASON, ESSENTIAL_CONTAINER_EXITED } from '../../lambdas/domain/attempt-failure';
 import { BATCH_JOB_PAYLOAD_MAX_BYTES, BATCH_JOB_TOO_LARGE, ECS_OVERRIDES_MAX_CHARACTERS, ECS_OVERRIDES_TOO_LONG } from '../../lambdas/domain/aws-limits';
 import { executorKind } from '../../lambdas/domain/engine';
-import type { TaskDefinition } from '../../lambdas/domain/models';
+import type { TaskDefinition, TaskExecutable } from '../../lambdas/domain/models';
 import { LIMITS } from '../../lambdas/domain/models';
 import { batchJobPayloadBytes, ecsOverridesLength } from '../../lambdas/domain/request-limits';
 import { type BatchJobRequest, DEFAULT_TIMEOUT_SECONDS, ECS_CONTAINER_NAME, type EcsTaskRequest, type KeyValue } from '../../lambdas/engine/contract';
@@ -35,6 +35,8 @@ interface Running {
   child: SpawnedTask;
   killedBecause?: string;
 }
+
+type DockerImageCommand = NonNullable<TaskExecutable['docker_image_command']>;
 
 const fromKeyValues = (kv: readonly KeyValue[] | undefined): Record<string, string> =>
   Object.fromEntries((kv ?? []).map((e) => [e.Name, e.Value]));
@@ -166,25 +168,11 @@ export class LocalExecutor implements Launcher {
     if (ex.shell_script_command) return ['/bin/sh', ['-c', ex.shell_script_command.script]];
     const image = ex.docker_image_command ?? ex.batch_image_command;
     if (!image) throw new StatesError('States.TaskFailed', 'the task has no executable');
-    if (!this.dockerEngineAnswers()) {
+    this.dockerAnswers ??= dockerEngineAnswers();
+    if (!this.dockerAnswers) {
       return `CannotStartContainerError: no Docker engine answers on this machine: cannot run image ${image.image}:${image.tag} locally (start Docker, or use shell_script_command)`;
     }
-    const url = env.SUNDIAL_URL ?? '';
-    const containerEnv = { ...env, SUNDIAL_URL: this.o.dockerHost ?? url.replace('127.0.0.1', 'host.docker.internal') };
-    return [
-      'docker',
-      [
-        'run', '--rm', '--name', `sundial-${env.SUNDIAL_TASK_ID}`, '--add-host=host.docker.internal:host-gateway',
-        ...Object.entries(containerEnv).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-        `${image.image}:${image.tag}`,
-        ...image.command,
-      ],
-    ];
-  }
-
-  private dockerEngineAnswers(): boolean {
-    this.dockerAnswers ??= spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 5000, stdio: 'ignore' }).status === 0;
-    return this.dockerAnswers;
+    return dockerRun(image, env, this.o.dockerHost);
   }
 
   private async spawnAndWait(
@@ -228,8 +216,31 @@ export class LocalExecutor implements Launcher {
   }
 }
 
+/** Whether a Docker engine answers on this machine (the executor and `sundial exec` run images only then). */
+export function dockerEngineAnswers(): boolean {
+  return spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 5000, stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * `docker run` of an image task with the attempt's environment (`env`), `SUNDIAL_URL` as a container reaches
+ * this machine: `dockerHost`, else SUNDIAL_URL with 127.0.0.1 → host.docker.internal.
+ */
+export function dockerRun(image: Pick<DockerImageCommand, 'image' | 'tag' | 'command'>, env: Record<string, string>, dockerHost?: string): [string, string[]] {
+  const url = env.SUNDIAL_URL ?? '';
+  const containerEnv = { ...env, SUNDIAL_URL: dockerHost ?? url.replace('127.0.0.1', 'host.docker.internal') };
+  return [
+    'docker',
+    [
+      'run', '--rm', '--name', `sundial-${env.SUNDIAL_TASK_ID}`, '--add-host=host.docker.internal:host-gateway',
+      ...Object.entries(containerEnv).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+      `${image.image}:${image.tag}`,
+      ...image.command,
+    ],
+  ];
+}
+
 /** SIGTERM to the task's process group, SIGKILL 5 s later if it is still there. */
-function killGroup(child: SpawnedTask): void {
+export function killGroup(child: SpawnedTask): void {
   if (child.exited) return;
   child.kill('SIGTERM');
   setTimeout(() => child.kill('SIGKILL'), 5000).unref();
