@@ -5,6 +5,7 @@
  *
  * Exit codes: 0 done (a waited run succeeded), 1 a waited run failed, 2 usage, 3 the API refused,
  * 4 the API could not be reached (nothing listens on the URL, unknown host, no answer in time).
+ * `exec` talks to no API (./exec.ts): 0 the attempt succeeded, 1 it failed, 2 usage or an invalid definition.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -26,10 +27,18 @@ const USAGE = `usage: sundial [--url URL] [--sign|--no-sign] [--region R] [--tim
                               reason, its log entries from callbacks ([source] message), and its output
   kill RUN_ID | retry RUN_ID
   pause NAME | resume NAME | delete NAME
+  exec -f FILE PROCESS TASK [--env K=V ...]
+                              try one task of a definition in FILE on this machine, as Sundial runs an attempt,
+                              no Sundial needed: validated as the API validates it; its environment (its
+                              variables, --env, SUNDIAL_URL, SUNDIAL_TASK_ID, SUNDIAL_PROCESS_ID, SUNDIAL_TASK_TOKEN,
+                              SUNDIAL_TASK_PREVIOUS_ATTEMPTS); the callback routes served on 127.0.0.1;
+                              /bin/sh -c, or docker run for an image; max_runtime_seconds, require_explicit_success.
+                              Streams its output, then prints the outcome, exit code, log entries and metadata
+                              (exit 0 it succeeded, 1 it failed, 2 an unknown name or an invalid definition)
 
   --url defaults to $SUNDIAL_URL, else http://127.0.0.1:8080. Requests to a non-loopback host are
   SigV4-signed (service execute-api) unless --no-sign. --timeout bounds each request (default 30).
-  Exit codes: 0 done, 1 a waited run failed, 2 usage, 3 the API refused, 4 the API could not be reached.`;
+  Exit codes: 0 done, 1 a waited run failed (or exec's attempt), 2 usage, 3 the API refused, 4 the API could not be reached.`;
 
 class UsageError extends Error {}
 
@@ -60,8 +69,13 @@ function parse(argv: string[]) {
 
 /** Definitions in a JSON or YAML file: one object, a list of them, or several YAML documents. */
 export function readDefinitions(path: string): Record<string, unknown>[] {
-  const text = readFileSync(path, 'utf8');
-  const docs = path.endsWith('.json') ? [JSON.parse(text) as unknown] : parseAllDocuments(text).map((d) => {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  const docs = path.endsWith('.json') ? [parseJson(path, text)] : parseAllDocuments(text).map((d) => {
     if (d.errors.length > 0) throw new UsageError(`${path}: ${d.errors[0]?.message}`);
     return d.toJS() as unknown;
   });
@@ -72,6 +86,23 @@ export function readDefinitions(path: string): Record<string, unknown>[] {
     }
   }
   return defs as Record<string, unknown>[];
+}
+
+function parseJson(path: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${path}: ${(e as Error).message}`);
+  }
+}
+
+/** `--env K=V ...` as the trigger's environment variables. */
+function envOption(pairs: string[] | undefined) {
+  return (pairs ?? []).map((kv) => {
+    const i = kv.indexOf('=');
+    if (i < 1) throw new UsageError(`--env takes K=V, got "${kv}"`);
+    return { variable_name: kv.slice(0, i), value: kv.slice(i + 1) };
+  });
 }
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
@@ -167,11 +198,7 @@ async function main(argv: string[], out: (s: string) => void, err: (s: string) =
     }
     case 'trigger': {
       const name = need('a definition name');
-      const env = (values.env ?? []).map((kv) => {
-        const i = kv.indexOf('=');
-        if (i < 1) throw new UsageError(`--env takes K=V, got "${kv}"`);
-        return { variable_name: kv.slice(0, i), value: kv.slice(i + 1) };
-      });
+      const env = envOption(values.env);
       const run = (await client.request('POST', `/api/process_definitions/${name}/trigger`, {
         query: { task_definition_name: values.task },
         ...(env.length > 0 ? { body: { environment_variables: env } } : {}),
@@ -186,6 +213,14 @@ async function main(argv: string[], out: (s: string) => void, err: (s: string) =
     }
     case 'logs':
       return follow(client, need('a run id or task id'), Boolean(values.follow), out, interval);
+    case 'exec': {
+      const [processName, taskName, ...extra] = args;
+      if (!values.file || !processName || !taskName || extra.length > 0) throw new UsageError('exec needs -f FILE PROCESS TASK');
+      const environment = envOption(values.env);
+      // Loaded only here: the store, the routes and the spawner are exec's alone.
+      const { execTask } = await import('./exec');
+      return execTask({ file: values.file, definitions: readDefinitions(values.file), processName, taskName, environment }, out, err);
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
