@@ -2,55 +2,21 @@
  * The engine end to end in local mode: the synthesized task state machine run by the local
  * interpreter, shell tasks as real child processes that call back with curl and their token.
  */
-import { writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Api, dependsOn, type JsonObject, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { bearer, dependsOn, shellScript, shellTask, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
+import { until } from '../helpers/until';
 
-let t: TestSundial;
-let api: Api;
-
-beforeAll(async () => {
-  t = await startTestSundial();
-  api = t.api;
-});
-afterAll(async () => {
-  await t.close();
-});
+const sundial = sundialPerFile();
+const { api, define, trigger, finished } = sundial;
 
 /** curl call from inside a task, using the callback environment Sundial gives it. */
 const callback = (route: string, body?: string) =>
   `curl -sf -X POST -H "Authorization: Bearer $SUNDIAL_TASK_TOKEN" -H 'content-type: application/json' ${body ? `-d '${body}' ` : ''}"$SUNDIAL_URL/api/tasks/$SUNDIAL_TASK_ID/${route}"`;
 
-async function define(name: string, tasks: JsonObject[]): Promise<void> {
-  const res = await api('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, task_definitions: tasks });
-  expect(res.status, res.text).toBeLessThan(300);
-}
-
-async function trigger(name: string, query = '', body?: unknown): Promise<any> {
-  const res = await api('POST', `/api/process_definitions/${name}/trigger${query}`, body);
-  expect(res.status, res.text).toBe(201);
-  return res.json;
-}
-
-/** Polls a run until its first attempt has printed `started` (up to 5 s). */
-async function untilStarted(processId: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await api('GET', `/api/processes/${processId}`);
-    if (r.json.task[0]?.log_entries.some((e: any) => e.message === 'started')) return;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-}
-
-/** Polls a run until it is no longer running. */
-async function finished(processId: string, timeoutMs = 20_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await api('GET', `/api/processes/${processId}`);
-    if (res.json.status !== 'running') return res.json;
-    if (Date.now() > deadline) throw new Error(`run ${processId} still running: ${res.text}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Waits until a run's first attempt has printed `started`. */
+const untilStarted = (processId: string) =>
+  until(() => api('GET', `/api/processes/${processId}`), (r) => r.json.task[0]?.log_entries.some((e: any) => e.message === 'started'));
 
 const attemptsOf = (run: any, name: string) =>
   run.task.filter((x: any) => x.task_definition_name === name).sort((a: any, b: any) => a.previous_attempt_count - b.previous_attempt_count);
@@ -114,7 +80,7 @@ describe('runs', () => {
 
   it('fails an attempt that overruns max_runtime_seconds', async () => {
     await define('slow', [
-      shellTask('slow', { executable: { shell_script_command: { script: 'sleep 30' } }, max_runtime_seconds: 1 }),
+      shellScript('slow', UNTIL_STOPPED, { max_runtime_seconds: 1 }),
     ]);
     const run = await finished((await trigger('slow')).process_id);
     expect(run.status).toBe('failed');
@@ -187,7 +153,7 @@ describe('runs', () => {
       }),
     ]);
     const run = await finished(
-      (await trigger('single', '?task_definition_name=second', { environment_variables: [{ variable_name: 'GREETING', value: 'bonjour' }] })).process_id,
+      (await trigger('single', { environment_variables: [{ variable_name: 'GREETING', value: 'bonjour' }] }, '?task_definition_name=second')).process_id,
     );
     expect(run.status).toBe('succeeded');
     expect(attemptsOf(run, 'first')).toEqual([]);
@@ -198,30 +164,44 @@ describe('runs', () => {
     expect((await api('POST', '/api/process_definitions/absent/trigger')).status).toBe(404);
   });
 
-  it('kill stops the running process and ends the run failed, saying it was killed', async () => {
+  it('kill stops the running process and ends the run failed, saying it was killed; the killed attempt can no longer report', async () => {
+    // Prepare: the attempt leaves its callback token where the test can read it, as its own process would use it
+    const tokenFile = `${sundial.current().dataDir}/killed-token`;
     await define('long', [
-      shellTask('sleeper', { executable: { shell_script_command: { script: 'echo started; sleep 60' } }, max_attempts: 3 }),
+      shellScript('sleeper', `printf %s "$SUNDIAL_TASK_TOKEN" > ${tokenFile}; echo started; ${UNTIL_STOPPED}`, { max_attempts: 3 }),
       shellTask('never', { dependencies: [dependsOn('sleeper')] }),
     ]);
     const created = await trigger('long');
     await untilStarted(created.process_id);
+
+    // Act
     const killed = await api('POST', `/api/processes/${created.process_id}/kill`);
+    const run = await finished(created.process_id);
+    const [attempt] = attemptsOf(run, 'sleeper');
+    const token = readFileSync(tokenFile, 'utf8');
+    const reports = await Promise.all(['succeed', 'fail'].map((route) => api('POST', `/api/tasks/${attempt.task_id}/${route}`, undefined, bearer(token))));
+
+    // Assess
     expect(killed.status).toBe(201);
     expect(killed.json.status).toBe('failed');
     expect(killed.json.reason).toMatch(/killed/);
-    const run = await finished(created.process_id);
-    const attempts = attemptsOf(run, 'sleeper');
-    expect(attempts.map((x: any) => x.status)).toEqual(['failed']); // no retry after a kill
+    expect(attemptsOf(run, 'sleeper').map((x: any) => x.status)).toEqual(['failed']); // no retry after a kill
     expect(attemptsOf(run, 'never')).toEqual([]);
     expect((await api('POST', `/api/processes/${created.process_id}/kill`)).status).toBe(409);
-    // the killed attempt can no longer report
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await finished(created.process_id)).status).toBe('failed');
+    // the killed attempt's token still proves who it is (not 401), but its reports are refused and change nothing
+    expect(reports.map((r) => [r.status, r.json?.error?.code])).toEqual([
+      [409, 'conflict'],
+      [409, 'conflict'],
+    ]);
+    const after = (await api('GET', `/api/processes/${created.process_id}`)).json;
+    expect({ status: after.status, end_time: after.end_time }).toEqual({ status: 'failed', end_time: run.end_time });
+    expect(attemptsOf(after, 'sleeper').map((x: any) => [x.status, x.end_time])).toEqual([['failed', attempt.end_time]]);
+    expect((await sundial.current().services.store.runs.getTaskRecord(created.process_id, attempt.task_id))?.reported).toBeUndefined();
   });
 
   it('retry of a failed run gives each failed task one more attempt, then runs what it blocked', async () => {
     // fails until a marker file exists; the retry creates it first
-    const marker = `${t.dataDir}/retry-marker`;
+    const marker = `${sundial.current().dataDir}/retry-marker`;
     await define('retryable', [
       shellTask('gate', { executable: { shell_script_command: { script: `test -f ${marker}` } }, max_attempts: 2, backoff_base_seconds: 0 }),
       shellTask('after', { dependencies: [dependsOn('gate')] }),
@@ -242,15 +222,15 @@ describe('runs', () => {
   });
 
   it('retry of a killed run runs what the kill stopped and blocked, and clears the reasons the kill left', async () => {
-    const marker = `${t.dataDir}/killed-once`;
+    const marker = `${sundial.current().dataDir}/killed-once`;
     await define('killed-then-retried', [
-      shellTask('slow', { executable: { shell_script_command: { script: `if [ -f ${marker} ]; then exit 0; fi; touch ${marker}; echo started; sleep 60` } } }),
+      shellScript('slow', `if [ -f ${marker} ]; then exit 0; fi; touch ${marker}; echo started; ${UNTIL_STOPPED}`),
       shellTask('next', { dependencies: [dependsOn('slow')] }),
     ]);
     const created = await trigger('killed-then-retried');
     await untilStarted(created.process_id);
     expect((await api('POST', `/api/processes/${created.process_id}/kill`)).status).toBe(201);
-    const slotsAfterKill = await t.services.store.slots.list(created.process_id);
+    const slotsAfterKill = await sundial.current().services.store.slots.list(created.process_id);
     expect(slotsAfterKill.map((s) => [s.name, s.status, s.reason])).toEqual([
       ['next', 'blocked', 'killed by operator'],
       ['slow', 'failed', 'killed by operator'],
@@ -261,7 +241,7 @@ describe('runs', () => {
 
     expect(run.status).toBe('succeeded');
     expect(attemptsOf(run, 'next').map((x: any) => x.status)).toEqual(['succeeded']);
-    const slots = await t.services.store.slots.list(created.process_id);
+    const slots = await sundial.current().services.store.slots.list(created.process_id);
     expect(slots.map((s) => [s.name, s.status, s.reason])).toEqual([
       ['next', 'succeeded', undefined],
       ['slow', 'succeeded', undefined],
