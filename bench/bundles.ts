@@ -1,5 +1,5 @@
 /**
- * Cold start: builds every Lambda entry (`lambdas/<name>/handler.ts`) the way lib/sundial-function.ts
+ * Cold start: builds every Lambda entry (`lambdas/functions/<name>.ts`) the way lib/sundial-function.ts
  * has NodejsFunction build it (esbuild, ESM, minified, target node24, the same `require` banner, a
  * source map without sources, and the AWS SDK external: `@aws-sdk/*`, plus `@smithy/*` when cdk.json
  * sets `sdkV3ExcludeSmithyPackages`), then loads each bundle in fresh Node processes and reports the
@@ -18,6 +18,9 @@ import { build } from 'esbuild';
 import { median, round } from './stats';
 
 const ROOT = join(import.meta.dirname, '..');
+
+/** The Lambda entry points (lib/sundial-function.ts, `lambdaEntry`). */
+const FUNCTIONS_DIR = join(ROOT, 'lambdas', 'functions');
 
 /** Where the bundles are written: under the repository, so that `@aws-sdk/*` resolves from its node_modules. */
 export const BUNDLES_DIR = join(import.meta.dirname, '.bundles');
@@ -74,20 +77,17 @@ function packageOf(path: string): string {
 export async function measureBundles(loads: number): Promise<Record<string, BundleFigures>> {
   const externals = sdkExternals();
   rmSync(BUNDLES_DIR, { recursive: true, force: true });
-  const names = readdirSync(join(ROOT, 'lambdas')).filter((n) => {
-    try {
-      return statSync(join(ROOT, 'lambdas', n, 'handler.ts')).isFile();
-    } catch {
-      return false;
-    }
-  });
+  // The entry points are the files of lambdas/functions/ that export a handler (not its wiring).
+  const names = readdirSync(FUNCTIONS_DIR)
+    .filter((file) => /\bexport const handler\b/.test(readFileSync(join(FUNCTIONS_DIR, file), 'utf8')))
+    .map((file) => file.replace(/\.ts$/, ''));
   const figures: Record<string, BundleFigures> = {};
   for (const name of names) {
     const dir = join(BUNDLES_DIR, name);
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'index.mjs');
     const result = await build({
-      entryPoints: [join(ROOT, 'lambdas', name, 'handler.ts')],
+      entryPoints: [join(FUNCTIONS_DIR, `${name}.ts`)],
       outfile: file,
       bundle: true,
       platform: 'node',

@@ -10,7 +10,7 @@ import { acknowledgeWildcardResources } from './nag';
 
 /** Properties of {@link SundialReaper}. */
 export interface SundialReaperProps {
-  /** The engine function: it runs the reaper on `{action: "reap"}` (lambdas/engine/handler.ts). */
+  /** The engine function: it runs the reaper on `{action: "reap"}` (lambdas/engine/events.ts). */
   readonly engineFunction: lambda.Function;
 
   /** ARN of the task state machine, whose executions the reaper describes. */

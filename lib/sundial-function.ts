@@ -11,9 +11,9 @@ import { Construct } from 'constructs';
 /** Root of this repository (holds package.json, package-lock.json and `lambdas/`). */
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Absolute path of the entry point of one Lambda: `lambdas/<name>/handler.ts`. */
+/** Absolute path of the entry point of one Lambda: `lambdas/functions/<name>.ts`. */
 export function lambdaEntry(name: string): string {
-  return join(PROJECT_ROOT, 'lambdas', name, 'handler.ts');
+  return join(PROJECT_ROOT, 'lambdas', 'functions', `${name}.ts`);
 }
 
 /**

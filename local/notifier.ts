@@ -9,10 +9,11 @@
 import { join } from 'node:path';
 import { PagerDutyEventsClient } from '../lambdas/adapters/pagerduty';
 import type { RunListener } from '../lambdas/engine/ports';
+import { pagerDutyUrlsFromEnv } from '../lambdas/functions/environment';
 import type { Logger } from '../lambdas/logger';
-import { consoleRunLink, pagerDutyUrlsFromEnv } from '../lambdas/notify/env';
 import type { PagerDutyUrlPolicy } from '../lambdas/notify/pagerduty-url';
 import { Notifier, type RunEnded } from '../lambdas/notify/notifier';
+import { consoleRunLink } from '../lambdas/notify/render';
 import type { RetryOptions } from '../lambdas/notify/retry';
 import type { Store } from '../lambdas/store';
 import { runAs } from './function-context';
@@ -76,7 +77,7 @@ export function createLocalNotifier(options: LocalNotifierOptions): LocalNotifie
     async runEnded(run: RunEnded) {
       const previous = queues.get(run.process_definition_name) ?? Promise.resolve();
       const next = previous
-        // Deployed, the notify function does this (lambdas/notify/handler.ts).
+        // Deployed, the notify function does this (lambdas/functions/notify.ts).
         .then(() => runAs('notify', () => notifier.notify(run)))
         .then(
           () => undefined,

@@ -1,36 +1,16 @@
 /**
- * A task attempt's container output (stdout/stderr), behind one port: the local mode serves the lines
- * its executor captured (stored as the attempt's log entries with source `stdout`/`stderr`, numbered
- * in the order they were written); deployed,
- * `CloudWatchTaskOutput` (lambdas/adapters/cloudwatch-logs.ts) reads the attempt's awslogs stream.
+ * A task attempt's container output (stdout/stderr) as the local mode serves it: the lines its executor
+ * captured (stored as the attempt's log entries with source `stdout`/`stderr`, numbered in the order
+ * they were written). Deployed, the port `TaskOutputSource` (./ports.ts) reads CloudWatch Logs instead.
  */
 import { BadRequestError } from '../domain/errors';
-import type { OutputLine, TaskDefinition } from '../domain/models';
+import type { OutputLine } from '../domain/models';
 import { ENTRY_PAGE_BUDGET_BYTES, payloadBytes } from '../domain/response-size';
 import { CAPTURED_SEQ_MAX } from '../store/keys';
-import type { RunStore, TaskRecord } from '../store/runs';
+import type { RunStore } from '../store/runs';
+import type { TaskOutputSource } from './ports';
 
-/** What a source needs to find an attempt's output. */
-export interface OutputRequest {
-  /** The attempt (its entries are not read: a source reads only the page it answers). */
-  task: TaskRecord;
-  /** The task's definition in its run, when the engine's slot still has it. */
-  definition?: TaskDefinition;
-  /** Opaque position returned by the previous read. */
-  next?: string;
-  limit: number;
-}
-
-export interface OutputPage {
-  origin: 'captured' | 'cloudwatch' | 'none';
-  lines: OutputLine[];
-  next?: string;
-  note?: string;
-}
-
-export interface TaskOutputSource {
-  read(request: OutputRequest): Promise<OutputPage>;
-}
+export type { OutputPage, OutputRequest, TaskOutputSource } from './ports';
 
 /**
  * Output captured by the local executor, in the order it was written (each line's sequence number,

@@ -37,6 +37,11 @@ export interface RenderedEmail {
   html: string;
 }
 
+/** The web console's page of a run (its hash route `#/run/<id>`, web/app.ts): the `run_url` of emails and incidents. */
+export function consoleRunLink(consoleUrl: string, processId: string): string {
+  return `${consoleUrl.replace(/\/+$/, '')}/#/run/${encodeURIComponent(processId)}`;
+}
+
 /** Log lines per failed task, and characters per line, that the email carries. */
 export const LOG_LINES_PER_TASK = 10;
 const LOG_LINE_MAX = 500;

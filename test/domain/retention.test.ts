@@ -1,6 +1,7 @@
 /** Pure rules of token lifetime (late entries) and retention. */
 import { describe, expect, it, test } from 'vitest';
-import { DEFAULT_RETENTION_DAYS, expiresAt, RETENTION_DAYS_ENV, retentionDaysFromEnv } from '../../lambdas/domain/retention';
+import { DEFAULT_RETENTION_DAYS, expiresAt } from '../../lambdas/domain/retention';
+import { RETENTION_DAYS_ENV, retentionDaysFromEnv } from '../../lambdas/functions/environment';
 import { acceptsEntries, LATE_ENTRY_GRACE_SECONDS } from '../../lambdas/domain/task-token';
 
 const now = new Date('2026-11-23T12:00:00.000Z');

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Engine } from '../../lambdas/engine/engine';
-import { handler, UnknownActionError } from '../../lambdas/engine/handler';
+import { UnknownActionError } from '../../lambdas/engine/events';
 import { Schedules } from '../../lambdas/engine/schedules';
-import { engineFromEnv } from '../../lambdas/services';
+import { handler } from '../../lambdas/functions/engine';
+import { apiServices } from '../../lambdas/functions/wiring';
 
 /** What SundialEngine sets on the engine function (values are placeholders; nothing is called). */
 const ENVIRONMENT: Record<string, string> = {
@@ -127,10 +128,10 @@ describe('engine handler', () => {
     vi.stubEnv('TOKEN_SECRET_ARN', '');
 
     // Act
-    const build = () => engineFromEnv();
+    const services = apiServices();
 
     // Assess
-    expect(build).not.toThrow();
+    expect(() => services.engine).not.toThrow();
   });
 
   it('names the variable it misses when it first needs it', () => {
@@ -138,6 +139,6 @@ describe('engine handler', () => {
     vi.stubEnv('TABLE_NAME', '');
 
     // Assess
-    expect(() => engineFromEnv()).toThrow('missing environment variable TABLE_NAME');
+    expect(() => apiServices()).toThrow('missing environment variable TABLE_NAME');
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The AWS calls that have no local engine (Step Functions, Batch, ECS, Scheduler, SES, Secrets
  * Manager, Lambda, CloudWatch Logs), made by the deployed entry points themselves
- * (lambdas/{api,callbacks,engine,notify}/handler.ts), each run with its function's environment from
+ * (lambdas/functions/{api,callbacks,engine,notify}.ts), each run with its function's environment from
  * the synthesized template, DynamoDB on the local store and every other client mocked
  * (aws-sdk-client-mock). Every call the mocks receive is evaluated against the role of the function
  * that made it (./actions.ts maps it; an unmapped one fails).
@@ -150,10 +150,10 @@ const commands = (recorded: RecordedCall[]) => recorded.map((c) => `${c.service}
 describe('the deployed entry points, each with its own role', () => {
   test('every call to a service without a local engine is allowed by the role of the function that makes it', async () => {
     // Prepare: the entry points, loaded with their function's environment (they read parts of it at load)
-    const api = (await as('api', async () => (await import('../../lambdas/api/handler')).handler as unknown as HttpHandler)).result;
-    const callbacks = (await as('callbacks', async () => (await import('../../lambdas/callbacks/handler')).handler as unknown as HttpHandler)).result;
-    const engine = (await import('../../lambdas/engine/handler')).handler;
-    const notify = (await import('../../lambdas/notify/handler')).handler;
+    const api = (await as('api', async () => (await import('../../lambdas/functions/api')).handler as unknown as HttpHandler)).result;
+    const callbacks = (await as('callbacks', async () => (await import('../../lambdas/functions/callbacks')).handler as unknown as HttpHandler)).result;
+    const engine = (await import('../../lambdas/functions/engine')).handler;
+    const notify = (await import('../../lambdas/functions/notify')).handler;
     const definition = {
       process_definition_name: 'iam-deployed',
       schedule: cronSchedule(),

@@ -1,7 +1,7 @@
 /** The reaper's schedule and the retention setting, as synthesized. */
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { RETENTION_DAYS_ENV } from '../../lambdas/domain/retention';
+import { RETENTION_DAYS_ENV } from '../../lambdas/functions/environment';
 import { allPolicyStatements, logicalIdByPath, synthSundial } from './support';
 
 describe('reaper and retention', () => {

@@ -5,8 +5,10 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, describe, expect, it, test } from 'vitest';
-import { NotifyDispatcher, notifyListenerFromEnv } from '../../lambdas/notify/dispatch';
-import { handler, InvalidNotifyEventError } from '../../lambdas/notify/handler';
+import { NotifyDispatcher } from '../../lambdas/adapters/lambda-notify';
+import { handler } from '../../lambdas/functions/notify';
+import { notifyListener } from '../../lambdas/functions/wiring';
+import { InvalidNotifyEventError } from '../../lambdas/notify/events';
 
 const lambda = mockClient(LambdaClient);
 
@@ -46,7 +48,7 @@ describe('NotifyDispatcher', () => {
 
   it('reads NOTIFY_FUNCTION_NAME when a run ends, failing with its name when missing', async () => {
     // Prepare
-    const listener = notifyListenerFromEnv();
+    const listener = notifyListener();
 
     // Act / Assess
     await expect(listener.runEnded(ended)).rejects.toThrow('missing environment variable NOTIFY_FUNCTION_NAME');

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
 import { enqueueUrl, PagerDutyEventsClient } from '../../lambdas/adapters/pagerduty';
-import { PAGERDUTY_HOSTS_ENV, pagerDutyUrlsFromEnv } from '../../lambdas/notify/env';
+import { PAGERDUTY_HOSTS_ENV, pagerDutyUrlsFromEnv } from '../../lambdas/functions/environment';
 import {
   DEPLOYED_PAGERDUTY_URLS,
   PAGERDUTY_EVENTS_HOSTS,

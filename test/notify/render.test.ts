@@ -1,8 +1,7 @@
 /** The email about a run: subject, task table (status, attempts, duration), failed tasks' last log lines, link; HTML escaped. */
 import { describe, expect, it, test } from 'vitest';
 import type { Process, Task } from '../../lambdas/domain/models';
-import { consoleRunLink } from '../../lambdas/notify/env';
-import { formatDuration, LOG_LINES_PER_TASK, renderRunEmail, summarizeTasks } from '../../lambdas/notify/render';
+import { consoleRunLink, formatDuration, LOG_LINES_PER_TASK, renderRunEmail, summarizeTasks } from '../../lambdas/notify/render';
 
 const at = (s: number) => new Date(Date.parse('2026-03-01T12:00:00.000Z') + s * 1000).toISOString();
 

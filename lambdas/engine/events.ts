@@ -1,0 +1,99 @@
+/**
+ * The events of the engine Lambda (lambdas/functions/engine.ts): the `Prepare` and `Record` steps of the
+ * task state machine (lib/engine.ts). `{ action: 'prepare', state }` → {@link PreparedAttempt};
+ * `{ action: 'record', state }` → {@link Recorded}; `{ action: 'tick', process_definition_name,
+ * scheduled_time, owner }` (the tick state machine) → `{ outcome }`; `{ action: 'reap' }` (the reaper's
+ * schedule, lib/reaper.ts) → `{ reaped }`. It also receives, from EventBridge, the status change of a
+ * task execution that failed, timed out or was aborted, and abandons its task (so that the run does not
+ * wait for a task nothing runs any more). Anything else fails.
+ */
+import { executionFailure } from '../domain/attempt-failure';
+import type { PreparedAttempt, PrepareRequest, PrepareState, Recorded, RecordRequest, TaskExecutionInput } from './contract';
+import type { Engine } from './engine';
+import type { Reaper, ReapedAttempt } from './reaper';
+import type { Schedules, TickOutcome } from './schedules';
+
+/** A tick of a definition's schedule, from the tick state machine (lib/scheduling.ts). */
+export interface TickRequest {
+  action: 'tick';
+  process_definition_name: string;
+  /** `<aws.scheduler.scheduled-time>` of the delivery. */
+  scheduled_time: string;
+  /** The tick execution's id: its retries carry on one claim, another delivery is a duplicate. */
+  owner?: string;
+}
+
+/** An event whose `action` the engine Lambda does not know. */
+export class UnknownActionError extends Error {
+  constructor(action: unknown) {
+    super(`unknown engine action ${JSON.stringify(action)}: expected "prepare", "record", "tick" or "reap"`);
+    this.name = 'UnknownActionError';
+  }
+}
+
+/** EventBridge: a task execution ended other than by its `Done` state (rule in lib/engine.ts). */
+export interface ExecutionStatusChange {
+  source: 'aws.states';
+  'detail-type': 'Step Functions Execution Status Change';
+  detail: { name?: string; status: string; input?: string | null; error?: string | null; cause?: string | null };
+}
+
+export type EngineEvent = PrepareRequest | RecordRequest | TickRequest | ExecutionStatusChange | { action?: unknown };
+export type EngineEventResult = PreparedAttempt | Recorded | { outcome: TickOutcome } | { reaped: ReapedAttempt[] } | void;
+
+/** What the engine function answers events with: one of each per cold start. */
+export interface EngineEventDeps {
+  engine: Engine;
+  schedules: Schedules;
+  reaper: Reaper;
+}
+
+function isExecutionStatusChange(event: object): event is ExecutionStatusChange {
+  return (
+    (event as Partial<ExecutionStatusChange>).source === 'aws.states' &&
+    (event as Partial<ExecutionStatusChange>)['detail-type'] === 'Step Functions Execution Status Change'
+  );
+}
+
+/** Why an execution ended, for the attempt's outcome log entry (no Step Functions error name in it). */
+function abandonReason({ status, error, cause }: ExecutionStatusChange['detail']): string {
+  return executionFailure(status, error, cause);
+}
+
+/**
+ * The engine function's handler. `deps` is called at the first event, not before (a function's
+ * configuration errors then fail an invocation, with the variable's name), and again only until it
+ * succeeds.
+ */
+export function engineEventHandler(deps: () => EngineEventDeps): (event: EngineEvent) => Promise<EngineEventResult> {
+  let built: EngineEventDeps | undefined;
+  return async (event) => {
+    const { engine, schedules, reaper } = (built ??= deps());
+    if (isExecutionStatusChange(event)) {
+      const input = JSON.parse(event.detail.input ?? '{}') as Partial<TaskExecutionInput>;
+      if (!input.process_id || !input.task_definition_name) {
+        throw new Error(`execution ${event.detail.name ?? '(unnamed)'} has no task execution input: nothing to abandon`);
+      }
+      return engine.abandon({ process_id: input.process_id, task_definition_name: input.task_definition_name }, abandonReason(event.detail));
+    }
+    const action = (event as { action?: unknown }).action;
+    switch (action) {
+      case 'prepare': {
+        // `{ action, state }`; executions started before 2026-12 send `{ action, process_id, task_definition_name }`.
+        const { process_id, task_definition_name, claim } = (event as Partial<PrepareRequest>).state ?? (event as unknown as PrepareState);
+        return engine.prepare({ process_id, task_definition_name, ...(claim ? { claim } : {}) });
+      }
+      case 'record':
+        return engine.record(event as RecordRequest);
+      case 'reap':
+        // The reaper's schedule (lib/reaper.ts): end attempts their executor lost.
+        return { reaped: await reaper.reap() };
+      case 'tick': {
+        const { process_definition_name, scheduled_time, owner } = event as TickRequest;
+        return { outcome: await schedules.tick(process_definition_name, scheduled_time, owner) };
+      }
+      default:
+        throw new UnknownActionError(action);
+    }
+  };
+}
