@@ -1,5 +1,5 @@
 /** The store: one object per entity over one DynamoDB table. */
-import { retentionDaysFromEnv } from '../domain/retention';
+import { DEFAULT_RETENTION_DAYS } from '../domain/retention';
 import type { Db } from './client';
 import { DefinitionStore } from './definitions';
 import { DeliveryStore } from './deliveries';
@@ -16,14 +16,14 @@ export class Store {
   readonly schedules: ScheduleStore;
   readonly deliveries: DeliveryStore;
 
-  /** `retentionDays`: how long entries are kept after they are written (domain/retention.ts). @default SUNDIAL_RETENTION_DAYS, else 90 */
+  /** `retentionDays`: how long entries are kept after they are written (domain/retention.ts). @default DEFAULT_RETENTION_DAYS (deployed: SUNDIAL_RETENTION_DAYS, lambdas/functions/wiring.ts) */
   constructor(
     readonly db: Db,
     options: { retentionDays?: number } = {},
   ) {
     this.stats = new StatsStore(db);
     this.definitions = new DefinitionStore(db, this.stats);
-    this.runs = new RunStore(db, this.stats, options.retentionDays ?? retentionDaysFromEnv());
+    this.runs = new RunStore(db, this.stats, options.retentionDays ?? DEFAULT_RETENTION_DAYS);
     this.slots = new SlotStore(db);
     this.schedules = new ScheduleStore(db);
     this.deliveries = new DeliveryStore(db);

@@ -7,7 +7,7 @@ import { Agent, request } from 'node:http';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import type { Services } from '../../lambdas/services';
+import type { Services } from '../../lambdas/api/ports';
 
 export interface RawResponse {
   status: number;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProcessStatus, TaskStatus } from '../../lambdas/domain/models';
 import { signTaskToken } from '../../lambdas/domain/task-token';
-import type { Services } from '../../lambdas/services';
+import type { Services } from '../../lambdas/api/ports';
 import { TTL_ATTRIBUTE } from '../../lambdas/store/keys';
 import type { TaskRecord } from '../../lambdas/store/runs';
 import { type LocalSundial, startLocal } from '../../local/server';
