@@ -1,6 +1,6 @@
 /**
  * The events of the engine Lambda (lambdas/functions/engine.ts): the `Prepare` and `Record` steps of the
- * task state machine (lib/engine.ts). `{ action: 'prepare', state }` → {@link PreparedAttempt};
+ * task state machine (lib/task-state-machine.ts). `{ action: 'prepare', state }` → {@link PreparedAttempt};
  * `{ action: 'record', state }` → {@link Recorded}; `{ action: 'tick', process_definition_name,
  * scheduled_time, owner }` (the tick state machine) → `{ outcome }`; `{ action: 'reap' }` (the reaper's
  * schedule, lib/reaper.ts) → `{ reaped }`. It also receives, from EventBridge, the status change of a
