@@ -19,59 +19,24 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { type Auth, ROUTES } from '../lambdas/http/route-table';
 import type { SundialStore } from './store';
 import { SundialFunction, lambdaEntry } from './sundial-function';
 import type { TaskTokens } from './task-tokens';
 
-/** One route of the HTTP API: a method and a path (path variables in braces). */
-export interface SundialRoute {
-  readonly method: HttpMethod;
-  readonly path: string;
-}
-
 /**
- * Operator routes: served by the `api` function, IAM-authorized (SigV4).
- * Sundial's clients call the list routes with a trailing slash (`/api/processes/`),
- * which an HTTP API route key cannot end with. Unless API Gateway folds the
- * slash onto the declared route, such a request matches the `$default` route,
- * which goes to the same function, IAM-authorized as well; the function routes
- * on the path and ignores one trailing slash.
+ * Why a route without authorization at API Gateway is safe (cdk-nag AwsSolutions-APIG4), by who may call
+ * it (the route table, lambdas/http/route-table.ts).
  */
-export const OPERATOR_ROUTES: readonly SundialRoute[] = [
-  { method: HttpMethod.GET, path: '/api/process_definitions' }, // list process definitions
-  { method: HttpMethod.GET, path: '/api/process_definitions/{process_definition_name}' }, // read one definition
-  { method: HttpMethod.PUT, path: '/api/process_definitions/{process_definition_name}' }, // create or replace it
-  { method: HttpMethod.DELETE, path: '/api/process_definitions/{process_definition_name}' }, // delete it
-  { method: HttpMethod.POST, path: '/api/process_definitions/{process_definition_name}/trigger' }, // start a run now
-  { method: HttpMethod.POST, path: '/api/process_definitions/{process_definition_name}/pause' }, // stop scheduling runs
-  { method: HttpMethod.POST, path: '/api/process_definitions/{process_definition_name}/resume' }, // schedule runs again
-  { method: HttpMethod.GET, path: '/api/processes' }, // list runs
-  { method: HttpMethod.GET, path: '/api/processes/{process_id}' }, // read one run with its tasks
-  { method: HttpMethod.POST, path: '/api/processes/{process_id}/kill' }, // stop a run, it ends failed
-  { method: HttpMethod.POST, path: '/api/processes/{process_id}/retry' }, // one more attempt for failed tasks
-  { method: HttpMethod.GET, path: '/api/tasks' }, // list task attempts
-  { method: HttpMethod.GET, path: '/api/tasks/{task_id}/output' }, // an attempt's container stdout/stderr
-  { method: HttpMethod.GET, path: '/api/tasks/{task_id}/log_entries' }, // a page of an attempt's log entries
-  { method: HttpMethod.GET, path: '/api/tasks/{task_id}/metadata' }, // a page of an attempt's metadata entries
-  { method: HttpMethod.GET, path: '/api/openapi.json' }, // the OpenAPI document
-];
-
-/**
- * Callback routes: served by the `callbacks` function, no API Gateway
- * authorizer; the function checks `Authorization: Bearer <task token>`, an
- * HMAC of the task id, and refuses a token for any other task.
- */
-export const CALLBACK_ROUTES: readonly SundialRoute[] = [
-  { method: HttpMethod.POST, path: '/api/tasks/{task_id}/log_entries' }, // append log entries (idempotent on ids)
-  { method: HttpMethod.POST, path: '/api/tasks/{task_id}/metadata' }, // append metadata entries (idempotent on ids)
-  { method: HttpMethod.POST, path: '/api/tasks/{task_id}/succeed' }, // the attempt declares success
-  { method: HttpMethod.POST, path: '/api/tasks/{task_id}/fail' }, // the attempt declares failure
-];
-
-/** Open routes: served by the `api` function without any authorization. */
-export const OPEN_ROUTES: readonly SundialRoute[] = [
-  { method: HttpMethod.GET, path: '/_internal_/metrics' }, // aggregate counters for scrapers
-];
+const UNAUTHORIZED_BECAUSE: Readonly<Record<Exclude<Auth, 'operator'>, string>> = {
+  public:
+    'Metrics are scraped without credentials, as in Sundial. The route returns aggregate counters only ' +
+    '(no definitions, runs, logs or identifiers) and is throttled with the stage.',
+  task:
+    'Task containers call back without AWS credentials. The callbacks function performs the equivalent check: ' +
+    'it requires Authorization: Bearer <task token>, an HMAC-SHA256 of the task id under a key in Secrets ' +
+    'Manager, and refuses a token issued for any other task.',
+};
 
 /**
  * Fields of one access-log line (JSON). All values are quoted so a `-` for an
@@ -263,31 +228,18 @@ export class SundialApi extends Construct {
       return route;
     };
 
-    for (const { method, path } of OPERATOR_ROUTES) {
-      addRoute(HttpRouteKey.with(path, method), apiIntegration, iamAuthorizer);
+    // Every route of the table, by the function that serves it; operator routes IAM-authorized (SigV4),
+    // the others checked by their function (task token) or open (metrics).
+    const integrations = { api: apiIntegration, callbacks: callbacksIntegration };
+    for (const { method, path, fn, auth } of Object.values(ROUTES)) {
+      const route = addRoute(HttpRouteKey.with(path, HttpMethod[method]), integrations[fn], auth === 'operator' ? iamAuthorizer : noAuthorizer);
+      if (auth !== 'operator') Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: UNAUTHORIZED_BECAUSE[auth] });
     }
+    // Sundial's clients call the list routes with a trailing slash (`/api/processes/`), which an HTTP API
+    // route key cannot end with. Unless API Gateway folds the slash onto the declared route, such a request
+    // matches `$default`, which goes to the same function, IAM-authorized as well; the function routes on
+    // the path and ignores one trailing slash. Anything undeclared lands there too: never open.
     addRoute(HttpRouteKey.DEFAULT, apiIntegration, iamAuthorizer);
-
-    for (const { method, path } of OPEN_ROUTES) {
-      const route = addRoute(HttpRouteKey.with(path, method), apiIntegration, noAuthorizer);
-      Validations.of(route).acknowledge({
-        id: 'AwsSolutions-APIG4',
-        reason:
-          'Metrics are scraped without credentials, as in Sundial. The route returns aggregate counters only ' +
-          '(no definitions, runs, logs or identifiers) and is throttled with the stage.',
-      });
-    }
-
-    for (const { method, path } of CALLBACK_ROUTES) {
-      const route = addRoute(HttpRouteKey.with(path, method), callbacksIntegration, noAuthorizer);
-      Validations.of(route).acknowledge({
-        id: 'AwsSolutions-APIG4',
-        reason:
-          'Task containers call back without AWS credentials. The callbacks function performs the equivalent check: ' +
-          'it requires Authorization: Bearer <task token>, an HMAC-SHA256 of the task id under a key in Secrets ' +
-          'Manager, and refuses a token issued for any other task.',
-      });
-    }
     this.routes = routes;
   }
 

@@ -19,7 +19,7 @@ import {
 } from '../domain/models';
 import { defineRoute, type Route } from '../http/route';
 import { empty, json, text } from '../http/types';
-import type { Services } from '../services';
+import type { Services } from './ports';
 import { callbackRoutes } from '../callbacks/routes';
 import { renderMetrics } from './metrics';
 import { buildOpenApi } from './openapi';
@@ -43,10 +43,9 @@ export function operatorRoutes(s: Services): Route[] {
     return { task_id: taskId, process_id: record.process_id };
   };
 
-  /** `GET /api/tasks/{task_id}/<route>`: a page of an attempt's entries of one kind, oldest first. */
-  const entriesRoute = (route: 'log_entries' | 'metadata', kind: 'log' | 'metadata') =>
-    defineRoute({
-      method: 'GET', path: `/api/tasks/{task_id}/${route}`, auth: 'operator', summary: `A page of an attempt's ${kind} entries, oldest first (next= to follow)`,
+  /** `GET /api/tasks/{task_id}/log_entries` or `…/metadata`: a page of an attempt's entries of one kind, oldest first. */
+  const entriesRoute = (route: 'taskLogEntries' | 'taskMetadata', kind: 'log' | 'metadata') =>
+    defineRoute(route, {
       params: taskIdParams,
       query: taskEntriesQuery,
       handler: async ({ path, query }) => {
@@ -58,17 +57,14 @@ export function operatorRoutes(s: Services): Route[] {
 
   return [
     // process definitions
-    defineRoute({
-      method: 'GET', path: '/api/process_definitions', auth: 'operator', summary: 'List all process definitions',
+    defineRoute('listDefinitions', {
       handler: async () => json(200, await s.definitions.list()),
     }),
-    defineRoute({
-      method: 'GET', path: '/api/process_definitions/{process_definition_name}', auth: 'operator', summary: 'Get a process definition',
+    defineRoute('getDefinition', {
       params: definitionNameParams,
       handler: async ({ path }) => json(200, await s.definitions.get(path.process_definition_name)),
     }),
-    defineRoute({
-      method: 'PUT', path: '/api/process_definitions/{process_definition_name}', auth: 'operator', summary: 'Create or replace a process definition',
+    defineRoute('putDefinition', {
       params: definitionNameParams,
       body: definitionBody,
       handler: async ({ path, body }) => {
@@ -76,27 +72,23 @@ export function operatorRoutes(s: Services): Route[] {
         return json(created ? 201 : 200, definition);
       },
     }),
-    defineRoute({
-      method: 'DELETE', path: '/api/process_definitions/{process_definition_name}', auth: 'operator', summary: 'Delete a process definition (its runs are kept)',
+    defineRoute('deleteDefinition', {
       params: definitionNameParams,
       handler: async ({ path }) => {
         await s.definitions.delete(path.process_definition_name);
         return empty(204);
       },
     }),
-    defineRoute({
-      method: 'POST', path: '/api/process_definitions/{process_definition_name}/pause', auth: 'operator', summary: 'Pause the schedule (manual triggers still run)',
+    defineRoute('pauseDefinition', {
       params: definitionNameParams,
       handler: async ({ path }) => json(200, await s.definitions.pause(path.process_definition_name)),
     }),
-    defineRoute({
-      method: 'POST', path: '/api/process_definitions/{process_definition_name}/resume', auth: 'operator', summary: 'Resume the schedule',
+    defineRoute('resumeDefinition', {
       params: definitionNameParams,
       handler: async ({ path }) => json(200, await s.definitions.resume(path.process_definition_name)),
     }),
 
-    defineRoute({
-      method: 'POST', path: '/api/process_definitions/{process_definition_name}/trigger', auth: 'operator', summary: 'Start a run now (201 with the run)',
+    defineRoute('triggerDefinition', {
       params: definitionNameParams,
       query: triggerQuery,
       body: triggerBody,
@@ -114,8 +106,7 @@ export function operatorRoutes(s: Services): Route[] {
     }),
 
     // runs
-    defineRoute({
-      method: 'GET', path: '/api/processes', auth: 'operator', summary: 'List runs, newest first',
+    defineRoute('listProcesses', {
       query: processesQuery,
       handler: async ({ query }) => {
         const page = await s.store.runs.listRuns({
@@ -129,8 +120,7 @@ export function operatorRoutes(s: Services): Route[] {
         return json(200, page.items, nextHeader(page.next));
       },
     }),
-    defineRoute({
-      method: 'GET', path: '/api/processes/{process_id}', auth: 'operator', summary: 'Get a run with its attempts and their last log and metadata entries',
+    defineRoute('getProcess', {
       params: processIdParams,
       handler: async ({ path }) => {
         const run = await s.store.runs.getRun(path.process_id);
@@ -139,21 +129,18 @@ export function operatorRoutes(s: Services): Route[] {
       },
     }),
 
-    defineRoute({
-      method: 'POST', path: '/api/processes/{process_id}/kill', auth: 'operator', summary: 'Kill a running run (it ends failed)',
+    defineRoute('killProcess', {
       params: processIdParams,
       // 201 as Sundial answers it (DESIGN.md "Status codes"): its generated clients throw on 200.
       handler: async ({ path }) => json(201, await s.engine.kill(path.process_id)),
     }),
-    defineRoute({
-      method: 'POST', path: '/api/processes/{process_id}/retry', auth: 'operator', summary: 'Retry a failed run: each failed task gets one more attempt',
+    defineRoute('retryProcess', {
       params: processIdParams,
       handler: async ({ path }) => json(201, await s.engine.retry(path.process_id)),
     }),
 
     // task attempts
-    defineRoute({
-      method: 'GET', path: '/api/tasks', auth: 'operator', summary: 'List task attempts, newest first',
+    defineRoute('listTasks', {
       query: tasksQuery,
       handler: async ({ query }) => {
         if (query.task_definition_name && !query.process_definition_name) {
@@ -172,8 +159,7 @@ export function operatorRoutes(s: Services): Route[] {
       },
     }),
 
-    defineRoute({
-      method: 'GET', path: '/api/tasks/{task_id}/output', auth: 'operator', summary: "A page of an attempt's container stdout/stderr (next= to follow)",
+    defineRoute('taskOutput', {
       params: taskIdParams,
       query: taskOutputQuery,
       handler: async ({ path, query }) => {
@@ -188,18 +174,16 @@ export function operatorRoutes(s: Services): Route[] {
     }),
 
     // an attempt's entries, a page at a time (a run embeds only the last few: domain/response-size.ts)
-    entriesRoute('log_entries', 'log'),
-    entriesRoute('metadata', 'metadata'),
+    entriesRoute('taskLogEntries', 'log'),
+    entriesRoute('taskMetadata', 'metadata'),
 
     // the API itself
-    defineRoute({
-      method: 'GET', path: '/api/openapi.json', auth: 'operator', summary: 'This API as an OpenAPI 3.1 document',
+    defineRoute('openApi', {
       handler: async () => json(200, buildOpenApi([...operatorRoutes(s), ...callbackRoutes(s)])),
     }),
 
     // health
-    defineRoute({
-      method: 'GET', path: '/_internal_/metrics', auth: 'public', summary: 'Prometheus metrics: definitions, runs and tasks by status',
+    defineRoute('metrics', {
       handler: async () => text(200, renderMetrics(await s.store.stats.read()), 'text/plain; version=0.0.4; charset=utf-8'),
     }),
   ];

@@ -7,10 +7,10 @@ import { logEntries, metadataEntries, taskIdParams } from '../domain/models';
 import { acceptsEntries, LATE_ENTRY_GRACE_SECONDS, type TaskTokenClaims, verifyTaskToken } from '../domain/task-token';
 import { defineRoute, header, type Route } from '../http/route';
 import { json } from '../http/types';
-import type { CoreServices } from '../core-services';
 import { reportAttempt } from '../engine/report';
+import type { CallbackServices } from './ports';
 
-export function callbackRoutes(s: CoreServices): Route[] {
+export function callbackRoutes(s: CallbackServices): Route[] {
   const authorize = async ({ path, event }: { path: { task_id: string }; event: Parameters<typeof header>[0] }): Promise<TaskTokenClaims> =>
     verifyTaskToken(await s.tokenKey(), header(event, 'authorization'), path.task_id);
 
@@ -32,8 +32,7 @@ export function callbackRoutes(s: CoreServices): Route[] {
   };
 
   return [
-    defineRoute({
-      method: 'POST', path: '/api/tasks/{task_id}/log_entries', auth: 'task', summary: 'Append log entries (idempotent on log_entry_id)',
+    defineRoute('appendLogEntries', {
       params: taskIdParams, authorize, body: logEntries,
       handler: async ({ auth, body }) => {
         await openTask(auth);
@@ -41,8 +40,7 @@ export function callbackRoutes(s: CoreServices): Route[] {
         return json(201, { written, received: body.length });
       },
     }),
-    defineRoute({
-      method: 'POST', path: '/api/tasks/{task_id}/metadata', auth: 'task', summary: 'Append metadata entries (idempotent on metadata_entry_id)',
+    defineRoute('appendMetadata', {
       params: taskIdParams, authorize, body: metadataEntries,
       handler: async ({ auth, body }) => {
         await openTask(auth);
@@ -50,16 +48,14 @@ export function callbackRoutes(s: CoreServices): Route[] {
         return json(201, { written, received: body.length });
       },
     }),
-    defineRoute({
-      method: 'POST', path: '/api/tasks/{task_id}/succeed', auth: 'task', summary: 'The running attempt reports success',
+    defineRoute('succeedTask', {
       params: taskIdParams, authorize,
       handler: async ({ auth }) => {
         await reportAttempt(s.store, s.now, auth, 'succeeded');
         return json(201, { task_id: auth.tid, reported: 'succeeded' });
       },
     }),
-    defineRoute({
-      method: 'POST', path: '/api/tasks/{task_id}/fail', auth: 'task', summary: 'The running attempt reports failure',
+    defineRoute('failTask', {
       params: taskIdParams, authorize,
       handler: async ({ auth }) => {
         await reportAttempt(s.store, s.now, auth, 'failed');

@@ -1,10 +1,12 @@
 /**
- * One route of the API: method, path, who may call it, the schemas of its path, query and body, and
- * a handler that receives them parsed. Parsing and validation happen here, once, for every route.
+ * One route of the API: its entry in the route table (method, path, who may call it), the schemas of
+ * its path, query and body, and a handler that receives them parsed. Parsing and validation happen
+ * here, once, for every route.
  */
 import type { z } from 'zod';
 import { BadRequestError, type FieldError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../domain/errors';
 import { knownKeysAt, parseWith, problemsOf, unknownField } from '../domain/validate';
+import { type Auth, type Method, ROUTES, type RouteName } from './route-table';
 import type { HttpEvent, HttpResult } from './types';
 
 /**
@@ -17,15 +19,6 @@ import type { HttpEvent, HttpResult } from './types';
  */
 export const MAX_BODY_BYTES = 2.5 * 1024 * 1024;
 
-/**
- * `operator`: IAM (SigV4) at API Gateway deployed, open on loopback locally.
- * `task`: a task's bearer token, checked by the handler (the callback routes).
- * `public`: no authentication (metrics only).
- */
-export type Auth = 'operator' | 'task' | 'public';
-
-export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
-
 export interface Parsed<P, Q, B, A = undefined> {
   path: P;
   query: Q;
@@ -35,12 +28,8 @@ export interface Parsed<P, Q, B, A = undefined> {
   event: HttpEvent;
 }
 
+/** What a route adds to its entry in the route table (route-table.ts). */
 export interface RouteSpec<PS extends z.ZodType, QS extends z.ZodType, BS extends z.ZodType, A> {
-  method: Method;
-  /** API Gateway style: `/api/processes/{process_id}`. */
-  path: string;
-  auth: Auth;
-  summary: string;
   params?: PS;
   query?: QS;
   /** Absent: the route takes no body (one sent is ignored). `optionalBody`: an empty body is `undefined`. */
@@ -53,6 +42,7 @@ export interface RouteSpec<PS extends z.ZodType, QS extends z.ZodType, BS extend
 
 export interface Route {
   method: Method;
+  /** API Gateway style: `/api/processes/{process_id}`. */
   path: string;
   auth: Auth;
   summary: string;
@@ -138,12 +128,13 @@ export function defineRoute<
   QS extends z.ZodType = z.ZodType,
   BS extends z.ZodType = z.ZodType,
   A = undefined,
->(spec: RouteSpec<PS, QS, BS, A>): Route {
+>(name: RouteName, spec: RouteSpec<PS, QS, BS, A>): Route {
+  const entry = ROUTES[name];
   return {
-    method: spec.method,
-    path: spec.path,
-    auth: spec.auth,
-    summary: spec.summary,
+    method: entry.method,
+    path: entry.path,
+    auth: entry.auth,
+    summary: entry.summary,
     schemas: { params: spec.params, query: spec.query, body: spec.body },
     handle: async (event) => {
       const parsed = parsePathAndQuery(spec, event);
