@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Spawner } from '../../local/engine/spawner';
 import { UNTIL_STOPPED } from '../helpers/factories';
-import { groupMembers, killGroup, until } from '../faults/support';
+import { groupMembers, killGroup } from '../faults/support';
+import { until } from '../helpers/until';
 
 let spawner: Spawner;
 afterEach(() => spawner?.close());
@@ -21,6 +22,13 @@ async function collect(stream: NodeJS.ReadableStream): Promise<string> {
   let text = '';
   for await (const chunk of stream) text += chunk;
   return text;
+}
+
+/** Waits until a task has printed its first line: its process runs. */
+async function started(task: { stdout: NodeJS.ReadableStream }): Promise<void> {
+  let out = '';
+  task.stdout.on('data', (chunk: string) => (out += chunk));
+  await until(async () => out, (o) => o.includes('\n'));
 }
 
 describe('the task spawner', () => {
@@ -43,8 +51,8 @@ describe('the task spawner', () => {
     spawner = new Spawner(() => undefined);
     expect(await spawner.spawn('/bin/sh', ['-c', 'echo oops >&2; exit 3'], env).ended).toEqual({ code: 3, signal: null });
 
-    const sleeper = spawner.spawn('/bin/sh', ['-c', 'sleep 30'], env);
-    await new Promise((r) => setTimeout(r, 200));
+    const sleeper = spawner.spawn('/bin/sh', ['-c', `echo up; ${UNTIL_STOPPED}`], env);
+    await started(sleeper);
     sleeper.kill('SIGTERM');
     expect(await sleeper.ended).toEqual({ code: null, signal: 'SIGTERM' });
 
@@ -54,8 +62,8 @@ describe('the task spawner', () => {
 
   it('stops what still runs when it is closed', async () => {
     spawner = new Spawner(() => undefined);
-    const task = spawner.spawn('/bin/sh', ['-c', 'sleep 30'], env);
-    await new Promise((r) => setTimeout(r, 200));
+    const task = spawner.spawn('/bin/sh', ['-c', `echo up; ${UNTIL_STOPPED}`], env);
+    await started(task);
 
     await spawner.close();
 

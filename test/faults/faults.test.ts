@@ -4,31 +4,15 @@
  * overlap `wait`, and racing writes that DynamoDB's conditions must settle. Plus: the one open route
  * (metrics) tells nothing but counts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LATE_ENTRY_GRACE_SECONDS, signTaskToken } from '../../lambdas/domain/task-token';
-import { type Api, bearer, cronSchedule, isoAt, logEntry, metadataEntry, seedRun, shellScript, startTestSundial, type TestSundial } from '../helpers/local';
+import { bearer, cronSchedule, isoAt, logEntry, metadataEntry, seedRun, shellScript, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
+import { until } from '../helpers/until';
 import { snapshot } from '../fuzz/support';
-import { sleep, until } from './support';
 
-let t: TestSundial;
-let api: Api;
-
-beforeAll(async () => {
-  t = await startTestSundial();
-  api = t.api;
-});
-afterAll(async () => {
-  await t?.close();
-});
-
-
-async function define(name: string, body: object): Promise<void> {
-  const res = await api('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, ...body });
-  expect(res.status, res.text).toBeLessThan(300);
-}
-
-const finished = (processId: string, timeoutMs = 20_000) =>
-  until(() => api('GET', `/api/processes/${processId}`), (r) => r.json.status !== 'running', timeoutMs).then((r) => r.json);
+const sundial = sundialPerFile();
+const { api, define, finished } = sundial;
+const services = () => sundial.current().services;
 
 describe('a task process that dies without calling back', () => {
   it('fails each attempt with the signal as reason, retries up to max_attempts, and ends the run failed', async () => {
@@ -62,7 +46,7 @@ describe('a task process that dies without calling back', () => {
 describe('callbacks twice, late, or with the wrong token', () => {
   it('takes /succeed twice, refuses a contradicting /fail, and stores a repeated entry once', async () => {
     // Prepare
-    const run = await seedRun(t.services, { process_definition_name: 'twice', start_time: isoAt(0) });
+    const run = await seedRun(services(), { process_definition_name: 'twice', start_time: isoAt(0) });
     const [a] = run.tasks;
     const entry = logEntry();
 
@@ -83,7 +67,7 @@ describe('callbacks twice, late, or with the wrong token', () => {
 
   it(`keeps a finished attempt's late lines for ${LATE_ENTRY_GRACE_SECONDS} s, then refuses every callback of its token and writes nothing`, async () => {
     // Prepare: one attempt that ended a moment ago, one that ended long before the grace period
-    const run = await seedRun(t.services, {
+    const run = await seedRun(services(), {
       process_definition_name: 'late',
       status: 'failed',
       start_time: isoAt(0),
@@ -94,7 +78,7 @@ describe('callbacks twice, late, or with the wrong token', () => {
       ],
     });
     const [recent, old] = run.tasks;
-    const before = await snapshot(t.services);
+    const before = await snapshot(services());
 
     // Act
     const refused = await Promise.all([
@@ -103,7 +87,7 @@ describe('callbacks twice, late, or with the wrong token', () => {
       api('POST', `/api/tasks/${old?.task_id}/succeed`, undefined, bearer(old?.token ?? '')),
       api('POST', `/api/tasks/${recent?.task_id}/fail`, undefined, bearer(recent?.token ?? '')),
     ]);
-    const unchanged = await snapshot(t.services);
+    const unchanged = await snapshot(services());
     const lateLine = await api('POST', `/api/tasks/${recent?.task_id}/log_entries`, [logEntry({ message: 'last words' })], bearer(recent?.token ?? ''));
 
     // Assess
@@ -115,7 +99,7 @@ describe('callbacks twice, late, or with the wrong token', () => {
 
   it('refuses task A\'s token on task B, a forged token and a token of another key with 401, and writes nothing', async () => {
     // Prepare
-    const run = await seedRun(t.services, { process_definition_name: 'tokens', start_time: isoAt(1), tasks: [{ task_definition_name: 'a' }, { task_definition_name: 'b' }] });
+    const run = await seedRun(services(), { process_definition_name: 'tokens', start_time: isoAt(1), tasks: [{ task_definition_name: 'a' }, { task_definition_name: 'b' }] });
     const [a, b] = run.tasks;
     if (!a || !b) throw new Error('two tasks expected');
     const [version, payload, signature] = a.token.split('.');
@@ -127,7 +111,7 @@ describe('callbacks twice, late, or with the wrong token', () => {
       `v2.${payload}.${signature}`,
       '',
     ];
-    const before = await snapshot(t.services);
+    const before = await snapshot(services());
 
     // Act
     const answers = [];
@@ -140,7 +124,7 @@ describe('callbacks twice, late, or with the wrong token', () => {
 
     // Assess
     expect(new Set(answers)).toEqual(new Set([401]));
-    expect(await snapshot(t.services)).toBe(before);
+    expect(await snapshot(services())).toBe(before);
   });
 });
 
@@ -151,20 +135,21 @@ describe('two ticks at once with overlap wait', () => {
 
     // Act: two different ticks and a duplicate of the first, all at once
     const outcomes = await Promise.all([
-      t.services.schedules.tick('overlap', '2027-01-01T03:00:00.000Z'),
-      t.services.schedules.tick('overlap', '2027-01-02T03:00:00.000Z'),
-      t.services.schedules.tick('overlap', '2027-01-01T03:00:00.000Z'),
+      services().schedules.tick('overlap', '2027-01-01T03:00:00.000Z'),
+      services().schedules.tick('overlap', '2027-01-02T03:00:00.000Z'),
+      services().schedules.tick('overlap', '2027-01-01T03:00:00.000Z'),
     ]);
     const runs = await until(
-      async () => (await api('GET', '/api/processes?process_definition_name=overlap')).json as Array<{ status: string; start_time: string; end_time?: string }>,
-      (rs) => rs.length === 2 && rs.every((r) => r.status !== 'running'),
+      async () => (await api('GET', '/api/processes?process_definition_name=overlap')).json as Array<{ process_id: string; status: string; start_time: string; end_time?: string }>,
+      (rs) => rs.length >= 2 && rs.every((r) => r.status !== 'running'),
     );
-    await sleep(500);
+    await sundial.settled(runs[0]!.process_id); // the catch-up's end is complete: whatever it would start has started
 
     // Assess
     expect(outcomes.filter((o) => o === 'started').length + outcomes.filter((o) => o === 'deferred').length).toBe(2);
     expect(outcomes).toContain('duplicate');
     expect((await api('GET', '/api/processes?process_definition_name=overlap')).json).toHaveLength(2);
+    expect(await services().store.schedules.get('overlap')).toMatchObject({ active: [], pending: undefined });
     const [newer, older] = runs;
     expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
     expect(Date.parse(newer?.start_time ?? '')).toBeGreaterThanOrEqual(Date.parse(older?.end_time ?? ''));
@@ -174,7 +159,7 @@ describe('two ticks at once with overlap wait', () => {
 describe('conditional-write conflicts', () => {
   it('ten kills at once: one ends the run, nine answer 409, the run is failed once', async () => {
     // Prepare
-    await define('race-kill', { task_definitions: [shellScript('long', 'sleep 30'), shellScript('other', 'sleep 30')] });
+    await define('race-kill', { task_definitions: [shellScript('long', UNTIL_STOPPED), shellScript('other', UNTIL_STOPPED)] });
     const run = (await api('POST', '/api/process_definitions/race-kill/trigger')).json;
     await until(() => api('GET', `/api/processes/${run.process_id}`), (r) => r.json.task.length === 2);
 
@@ -190,7 +175,7 @@ describe('conditional-write conflicts', () => {
 
   it('/succeed and /fail racing on one attempt: one report wins, the other is 409, never both', async () => {
     // Prepare
-    const run = await seedRun(t.services, { process_definition_name: 'race-report', start_time: isoAt(2) });
+    const run = await seedRun(services(), { process_definition_name: 'race-report', start_time: isoAt(2) });
     const [a] = run.tasks;
 
     // Act
@@ -202,7 +187,7 @@ describe('conditional-write conflicts', () => {
     const won = answers.filter((r) => r.status === 201).map((r) => r.json.reported);
     expect(new Set(won).size).toBe(1);
     expect(answers.filter((r) => r.status === 409)).toHaveLength(10 - won.length);
-    const stored = await t.services.store.runs.getTaskRecord(run.process_id, a?.task_id ?? '');
+    const stored = await services().store.runs.getTaskRecord(run.process_id, a?.task_id ?? '');
     expect(stored?.reported).toBe(won[0]);
   });
 
@@ -225,8 +210,8 @@ describe('conditional-write conflicts', () => {
 describe('GET /_internal_/metrics', () => {
   it('answers counts only: no id, name, token or key', async () => {
     // Prepare
-    const run = await seedRun(t.services, { process_definition_name: 'secretive-definition', start_time: isoAt(3) });
-    const key = (await t.services.tokenKey()).toString('base64');
+    const run = await seedRun(services(), { process_definition_name: 'secretive-definition', start_time: isoAt(3) });
+    const key = (await services().tokenKey()).toString('base64');
 
     // Act
     const res = await api('GET', '/_internal_/metrics');

@@ -8,7 +8,8 @@ import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDataDir } from '../helpers/local';
-import { killGroup, until } from './support';
+import { killGroup } from './support';
+import { until } from '../helpers/until';
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];

@@ -3,33 +3,17 @@
  * items expire together; the local sweep deletes what is due; definitions never expire), in local mode.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Reaper } from '../../lambdas/engine/reaper';
 import { DEFAULT_RETENTION_DAYS } from '../../lambdas/domain/retention';
 import { keys } from '../../lambdas/store/keys';
-import { type Api, shellScript, startTestSundial, type TestSundial } from '../helpers/local';
-import { until } from './support';
+import { shellScript, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
+import { until } from '../helpers/until';
 
-let t: TestSundial;
-let api: Api;
+const sundial = sundialPerFile();
+const { api, define, finished } = sundial;
+const trigger = async (name: string): Promise<string> => (await sundial.trigger(name)).process_id;
 
-beforeAll(async () => {
-  t = await startTestSundial();
-  api = t.api;
-});
-afterAll(async () => {
-  await t?.close();
-});
-
-
-async function define(name: string, tasks: object[]): Promise<void> {
-  const res = await api('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, task_definitions: tasks });
-  expect(res.status, res.text).toBeLessThan(300);
-}
-
-const trigger = async (name: string): Promise<string> => (await api('POST', `/api/process_definitions/${name}/trigger`)).json.process_id;
-const finished = (processId: string) => until(() => api('GET', `/api/processes/${processId}`), (r) => r.json.status !== 'running').then((r) => r.json);
-/** A finished run once its end is complete (listeners told, expiry set: the last step of a run's end). */
 /** Waits until every item of the run's partition carries its expiry (the run item is set first, the rest after). */
 const expired = async (processId: string) => {
   await until(
@@ -42,8 +26,8 @@ const runningTask = (processId: string) => until(() => api('GET', `/api/processe
 
 /** Every item of a run's partition. */
 async function partition(processId: string): Promise<Array<Record<string, unknown>>> {
-  const out = await t.services.store.db.doc.send(
-    new QueryCommand({ TableName: t.services.store.db.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.runPartition(processId) }, ConsistentRead: true }),
+  const out = await sundial.current().services.store.db.doc.send(
+    new QueryCommand({ TableName: sundial.current().services.store.db.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.runPartition(processId) }, ConsistentRead: true }),
   );
   return (out.Items ?? []) as Array<Record<string, unknown>>;
 }
@@ -51,16 +35,16 @@ async function partition(processId: string): Promise<Array<Record<string, unknow
 describe('reaper', () => {
   it('ends an attempt whose execution is gone (found so on two sweeps in a row) with a reason, and stops its process', async () => {
     // Prepare: a running attempt whose execution disappears without recording it
-    await define('lost', [shellScript('orphan', 'sleep 30')]);
+    await define('lost', [shellScript('orphan', UNTIL_STOPPED)]);
     const processId = await trigger('lost');
     await runningTask(processId);
-    const slot = await t.services.store.slots.get(processId, 'orphan');
-    await t.sundial.orchestrator.stopTask(slot?.execution_name ?? '');
-    await until(async () => t.sundial.orchestrator.has(slot?.execution_name ?? ''), (has) => !has);
+    const slot = await sundial.current().services.store.slots.get(processId, 'orphan');
+    await sundial.current().sundial.orchestrator.stopTask(slot?.execution_name ?? '');
+    await until(async () => sundial.current().sundial.orchestrator.has(slot?.execution_name ?? ''), (has) => !has);
 
     // Act
-    const first = await t.sundial.sweeper.sweep();
-    const second = await t.sundial.sweeper.sweep();
+    const first = await sundial.current().sundial.sweeper.sweep();
+    const second = await sundial.current().sundial.sweeper.sweep();
 
     // Assess
     expect(first.reaped).toEqual([]);
@@ -73,17 +57,17 @@ describe('reaper', () => {
 
   it('gives a task with attempts left its next attempt, in a new execution, after a lost one', async () => {
     // Prepare: the first attempt hangs and its execution disappears; any later attempt succeeds at once
-    const marker = `${t.dataDir}/lost-once`;
-    await define('lost-then-retried', [shellScript('flaky', `if [ -f ${marker} ]; then echo second; exit 0; fi; touch ${marker}; sleep 30`, { max_attempts: 2 })]);
+    const marker = `${sundial.current().dataDir}/lost-once`;
+    await define('lost-then-retried', [shellScript('flaky', `if [ -f ${marker} ]; then echo second; exit 0; fi; touch ${marker}; ${UNTIL_STOPPED}`, { max_attempts: 2 })]);
     const processId = await trigger('lost-then-retried');
     await runningTask(processId);
-    const slot = await t.services.store.slots.get(processId, 'flaky');
-    await t.sundial.orchestrator.stopTask(slot?.execution_name ?? '');
-    await until(async () => t.sundial.orchestrator.has(slot?.execution_name ?? ''), (has) => !has);
+    const slot = await sundial.current().services.store.slots.get(processId, 'flaky');
+    await sundial.current().sundial.orchestrator.stopTask(slot?.execution_name ?? '');
+    await until(async () => sundial.current().sundial.orchestrator.has(slot?.execution_name ?? ''), (has) => !has);
 
     // Act
-    await t.sundial.sweeper.sweep();
-    const second = await t.sundial.sweeper.sweep();
+    await sundial.current().sundial.sweeper.sweep();
+    const second = await sundial.current().sundial.sweeper.sweep();
 
     // Assess: reaped once, then the second attempt ran in the next round's execution and the run succeeded
     expect(second.reaped.map((r) => r.task_definition_name)).toEqual(['flaky']);
@@ -92,17 +76,17 @@ describe('reaper', () => {
     expect(run.task.map((a: { status: string }) => a.status)).toEqual(['failed', 'succeeded']);
     expect(run.task[0].log_entries.map((e: { message: string }) => e.message).join('\n')).toMatch(/attempt failed: the executor lost the attempt/);
     expect(run.task[1].previous_attempt_count).toBe(1);
-    expect((await t.services.store.slots.get(processId, 'flaky'))?.round).toBe(1);
+    expect((await sundial.current().services.store.slots.get(processId, 'flaky'))?.round).toBe(1);
   });
 
   it('ends an attempt past its deadline (start after backoff + max_runtime_seconds + grace), and leaves younger ones alone', async () => {
     // Prepare: a running attempt; a reaper whose clock is two hours ahead
-    await define('overdue', [shellScript('stuck', 'sleep 30', { max_runtime_seconds: 600 })]);
+    await define('overdue', [shellScript('stuck', UNTIL_STOPPED, { max_runtime_seconds: 600 })]);
     const processId = await trigger('overdue');
     await runningTask(processId);
     const now = () => new Date(Date.now() + 2 * 3600_000);
-    const onTime = new Reaper({ store: t.services.store, engine: t.services.engine, now: () => new Date(), logger: t.services.logger });
-    const late = new Reaper({ store: t.services.store, engine: t.services.engine, now, logger: t.services.logger });
+    const onTime = new Reaper({ store: sundial.current().services.store, engine: sundial.current().services.engine, now: () => new Date(), logger: sundial.current().services.logger });
+    const late = new Reaper({ store: sundial.current().services.store, engine: sundial.current().services.engine, now, logger: sundial.current().services.logger });
 
     // Act
     const none = await onTime.reap();
@@ -133,10 +117,10 @@ describe('retention', () => {
       expect(Math.abs(Number(item.expires_at) - expected), String(item.sk)).toBeLessThan(60);
     }
     for (const task of run.task) {
-      const locator = await t.services.store.db.doc.send(new QueryCommand({ TableName: t.services.store.db.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.taskLocator(task.task_id).pk } }));
+      const locator = await sundial.current().services.store.db.doc.send(new QueryCommand({ TableName: sundial.current().services.store.db.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.taskLocator(task.task_id).pk } }));
       for (const item of locator.Items ?? []) expect(item.expires_at).toBe(items[0]?.expires_at);
     }
-    const definition = await t.services.store.db.doc.send(new QueryCommand({ TableName: t.services.store.db.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'DEF' } }));
+    const definition = await sundial.current().services.store.db.doc.send(new QueryCommand({ TableName: sundial.current().services.store.db.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'DEF' } }));
     for (const item of definition.Items ?? []) expect(item.expires_at).toBeUndefined();
   });
 
@@ -147,14 +131,14 @@ describe('retention', () => {
     expect((await partition(run.process_id)).every((i) => typeof i.expires_at === 'number')).toBe(true);
 
     // Act: clear as retry does, then check that a finished run refuses nothing and a running one keeps no expiry
-    await t.services.store.runs.setRunExpiry(run.process_id, undefined);
+    await sundial.current().services.store.runs.setRunExpiry(run.process_id, undefined);
 
     // Assess
     const cleared = await partition(run.process_id);
     const isEntry = (i: Record<string, unknown>) => /#(LOG|META)#/.test(String(i.sk));
     expect(cleared.filter((i) => !isEntry(i) && i.expires_at !== undefined)).toEqual([]);
     expect(cleared.find((i) => i.sk === 'RUN')?.gsi3pk).toBeUndefined();
-    expect(await t.services.store.runs.listExpiredRunIds(new Date(Date.now() + 365 * 86_400_000))).not.toContain(run.process_id);
+    expect(await sundial.current().services.store.runs.listExpiredRunIds(new Date(Date.now() + 365 * 86_400_000))).not.toContain(run.process_id);
   });
 
   it('the local sweep deletes a run whose expiry passed, with its partition and locators; other runs and definitions stay', async () => {
@@ -162,16 +146,16 @@ describe('retention', () => {
     await define('expiring', [shellScript('only', 'echo bye')]);
     const due = await expired(await trigger('expiring'));
     const keep = await expired(await trigger('expiring'));
-    await t.services.store.runs.setRunExpiry(due.process_id, Math.floor(Date.now() / 1000) - 10);
+    await sundial.current().services.store.runs.setRunExpiry(due.process_id, Math.floor(Date.now() / 1000) - 10);
 
     // Act
-    const result = await t.sundial.sweeper.sweep();
+    const result = await sundial.current().sundial.sweeper.sweep();
 
     // Assess
     expect(result.expiredRuns).toBe(1);
     expect((await api('GET', `/api/processes/${due.process_id}`)).status).toBe(404);
     expect(await partition(due.process_id)).toEqual([]);
-    expect(await t.services.store.runs.findProcessIdOfTask(due.task[0].task_id)).toBeUndefined();
+    expect(await sundial.current().services.store.runs.findProcessIdOfTask(due.task[0].task_id)).toBeUndefined();
     expect((await api('GET', `/api/processes/${keep.process_id}`)).status).toBe(200);
     expect((await api('GET', '/api/process_definitions/expiring')).status).toBe(200);
   });

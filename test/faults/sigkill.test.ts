@@ -10,7 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { signTaskToken } from '../../lambdas/domain/task-token';
 import { loadOrCreateTokenKey } from '../../local/token-key';
 import { apiClient, bearer, logEntry, metadataEntry, shellTask, tempDataDir } from '../helpers/local';
-import { type ChildSundial, killGroup, startChild, until } from './support';
+import { type ChildSundial, killGroup, startChild } from './support';
+import { until } from '../helpers/until';
 
 const dataDir = tempDataDir();
 

@@ -1,12 +1,9 @@
-/** Fault-test helpers: the local mode as a real child process (to SIGKILL it), and polling. */
+/** Fault-test helpers: the local mode as a real child process (to SIGKILL it), and its processes. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { until } from '../helpers/until';
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polling with a deadline: the one helper of the suite (../helpers/until.ts). */
-export { until } from '../helpers/until';
 
 /** A port nobody listens on right now. */
 export async function freePort(): Promise<number> {
@@ -45,15 +42,13 @@ export async function startChild(dataDir: string, timeoutMs = 30_000, options: {
   child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + timeoutMs;
-  while (!out.includes('sundial listening on')) {
-    if (child.exitCode !== null) throw new Error(`the local server exited early:\n${out}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`the local server did not start in ${timeoutMs} ms:\n${out}`);
-    }
-    await sleep(50);
+  try {
+    await until(async () => out.includes('sundial listening on') || child.exitCode !== null, Boolean, timeoutMs);
+  } catch {
+    child.kill('SIGKILL');
+    throw new Error(`the local server did not start in ${timeoutMs} ms:\n${out}`);
   }
+  if (child.exitCode !== null) throw new Error(`the local server exited early:\n${out}`);
   return { url, child, output: () => out, exited };
 }
 

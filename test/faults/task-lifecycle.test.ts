@@ -9,7 +9,8 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { apiClient, shellScript, tempDataDir, UNTIL_STOPPED } from '../helpers/local';
-import { type ChildSundial, groupMembers, killGroup, startChild, until } from './support';
+import { type ChildSundial, groupMembers, killGroup, startChild } from './support';
+import { until } from '../helpers/until';
 
 const TASKS = 5;
 /** Per case: its server, its tasks' process groups and its data dir, cleaned up whatever the outcome. */
