@@ -152,7 +152,7 @@ export const taskDependency = object({
 });
 
 /**
- * Most attempts of one task. All of them run in one Standard execution (lib/engine.ts), whose history holds
+ * Most attempts of one task. All of them run in one Standard execution (lib/task-state-machine.ts), whose history holds
  * at most 25,000 events (SFN_HISTORY_MAX_EVENTS, lambdas/domain/aws-limits.ts). One attempt of the
  * synthesized machine writes about 22 events on the Batch path (Prepare 5, Route? 2, backoff Wait 2,
  * RunBatchJob 6, Record 5, Again? 2) and about 30 on the ECS path (its Parallel and deadline branch);

@@ -1,5 +1,5 @@
 /**
- * The contract between the task state machine (lib/engine.ts builds it; the local runtime runs the
+ * The contract between the task state machine (lib/task-state-machine.ts builds it; the local runtime runs the
  * same ASL) and the code its states call. One execution runs every attempt of one task of one run:
  *
  *   Prepare ─▶ Route? ─▶ [BatchBackoff (Wait)] ─▶ RunBatchJob (batch:submitJob.sync) ────────────────┐

@@ -1,6 +1,6 @@
 /**
  * A throttled call during `Prepare` (a fan-out of Prepares in a new account meets DynamoDB's, Batch's or
- * ECS's rate limits) is retried by the state machine (lib/engine.ts: Retry on the throttling errors, with
+ * ECS's rate limits) is retried by the state machine (lib/task-state-machine.ts: Retry on the throttling errors, with
  * jitter), and the retried Prepare carries on with the attempt it claimed: the task still runs, with its
  * attempts intact. Local mode, the synthesized state machine; the store throws once, as DynamoDB would.
  */

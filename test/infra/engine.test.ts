@@ -1,7 +1,7 @@
 /**
  * The engine and compute constructs in a minimal stack of their own (a TableV2, a Secret), so that
- * these tests do not depend on the foundation stack: the task state machine's ASL (the contract the
- * local runtime runs too), its IAM, Batch on Fargate and the ECS cluster.
+ * these tests do not depend on the foundation stack: how the engine composes the task state machine
+ * (whose states test/infra/task-state-machine.test.ts checks), its IAM, Batch on Fargate and the ECS cluster.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,22 +10,13 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import aslValidator from 'asl-validator';
-import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
-import { ECS_ENDED_ERROR, EXECUTOR_STEP_TIMEOUT_SECONDS, STATE, TIMEOUT_ERROR } from '../../lambdas/engine/contract';
-import { installLongTimers } from '../../local/engine/long-timers';
+import { STATE } from '../../lambdas/engine/contract';
 import { DefinitionExtractionError, extractDefinition } from '../../lib/asl';
 import { SundialEngine } from '../../lib/engine';
-import { LAMBDA_SERVICE_ERRORS } from '../../lib/step-functions';
-import { THROTTLING_ERRORS } from '../../lib/task-state-machine';
 import { nagFindings, newApp } from './support';
 
 type Json = Record<string, any>;
-
-// As the local runtime does (local/engine/orchestrator.ts): the executor steps' year-long TimeoutSeconds
-// would otherwise overflow Node's timer and fire at once.
-installLongTimers();
 
 /** A stack with a table, a secret and the engine (with its own compute), plus a function driving runs. */
 function engineStack(app = newApp()): { stack: Stack; engine: SundialEngine; api: lambda.Function } {
@@ -75,17 +66,14 @@ describe('SundialEngine', () => {
   const functionArn = `arn:aws:lambda:local:000000000000:function:${functionId}`;
 
   describe('the task state machine', () => {
-    it('has a logical id containing TaskStateMachine, Standard, logging ALL without execution data, traced', () => {
+    it('is the engine’s TaskStateMachine (the local runtime finds it by that logical id), named per stack, logging to the engine’s group', () => {
       // Assess
-      expect(logicalId(template, 'AWS::StepFunctions::StateMachine', 'TaskStateMachine')).toMatch(/^EngineTaskStateMachine/);
+      expect(logicalId(template, 'AWS::StepFunctions::StateMachine', 'TaskStateMachine')).toMatch(/^EngineTaskStateMachine[0-9A-F]{8}$/);
       template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-        StateMachineType: 'STANDARD',
-        LoggingConfiguration: {
-          Level: 'ALL',
-          IncludeExecutionData: false,
+        StateMachineName: Match.stringLikeRegexp('^Test-Engine-[0-9A-F]{8}-Tasks$'),
+        LoggingConfiguration: Match.objectLike({
           Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EngineStateMachineLogs'), 'Arn'] } } }],
-        },
-        TracingConfiguration: { Enabled: true },
+        }),
       });
       // Named under /aws/vendedlogs/, made unique per stack created by the stack id's UUID.
       template.hasResourceProperties('AWS::Logs::LogGroup', {
@@ -96,269 +84,15 @@ describe('SundialEngine', () => {
       });
     });
 
-    it('has exactly the states of the contract, starting at Prepare (the ECS states inside EcsAttempt)', () => {
-      // Prepare
-      const branches = (states[STATE.ecsAttempt] as { Branches: Array<{ States: Record<string, unknown> }> }).Branches;
-      const nested = branches.flatMap((b) => Object.keys(b.States));
-
-      // Assess
-      expect(definition.StartAt).toBe(STATE.prepare);
-      expect([...Object.keys(states), ...nested].sort()).toEqual([...Object.values(STATE)].sort());
-      expect(nested.sort()).toEqual([STATE.runEcsTask, STATE.ecsEnded, STATE.ecsDeadline, STATE.ecsTimedOut].sort());
-    });
-
-    it('validates with asl-validator', () => {
-      // Act: on a copy (the validator fills in defaults, such as QueryLanguage, in what it is given)
-      const { isValid, errorsText } = aslValidator(structuredClone(definition) as never);
-
-      // Assess
-      expect(isValid, errorsText('\n')).toBe(true);
-    });
-
-    it('Prepare: invokes the engine function with the execution input into $.attempt, retrying Lambda service errors', () => {
-      // Assess
-      expect(states[STATE.prepare]).toEqual({
-        Type: 'Task',
-        Resource: functionArn,
-        Parameters: { action: 'prepare', 'state.$': '$' },
-        ResultPath: '$.attempt',
-        TimeoutSeconds: 60,
-        Retry: [
-          { ErrorEquals: LAMBDA_SERVICE_ERRORS, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2 },
-          { ErrorEquals: THROTTLING_ERRORS, IntervalSeconds: 1, MaxAttempts: 8, BackoffRate: 2, MaxDelaySeconds: 30, JitterStrategy: 'FULL' },
-          { ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 2, BackoffRate: 2, JitterStrategy: 'FULL' },
-        ],
-        Next: STATE.route,
-      });
-    });
-
-    it('Route?: skip to Done, else to the executor, through its backoff Wait only when there is a backoff', () => {
-      // Assess
-      const waits = (executor: string) => ({
-        And: [
-          { Variable: '$.attempt.executor', StringEquals: executor },
-          { Variable: '$.attempt.backoff_seconds', IsPresent: true },
-          { Variable: '$.attempt.backoff_seconds', NumericGreaterThan: 0 },
-        ],
-      });
-      expect(states[STATE.route]).toEqual({
-        Type: 'Choice',
-        Choices: [
-          { Variable: '$.attempt.skip', BooleanEquals: true, Next: STATE.done },
-          { ...waits('batch'), Next: STATE.batchBackoff },
-          { Variable: '$.attempt.executor', StringEquals: 'batch', Next: STATE.runBatchJob },
-          { ...waits('ecs'), Next: STATE.ecsBackoff },
-          { Variable: '$.attempt.executor', StringEquals: 'ecs', Next: STATE.ecsAttempt },
-        ],
-      });
-      expect(states[STATE.batchBackoff]).toEqual({ Type: 'Wait', SecondsPath: '$.attempt.backoff_seconds', Next: STATE.runBatchJob });
-      expect(states[STATE.ecsBackoff]).toEqual({ Type: 'Wait', SecondsPath: '$.attempt.backoff_seconds', Next: STATE.ecsAttempt });
-    });
-
-    it('RunBatchJob: submitJob.sync with the prepared request, no TimeoutSecondsPath, errors caught into $.error', () => {
-      // Assess
-      expect(states[STATE.runBatchJob]).toEqual({
-        Type: 'Task',
-        Resource: 'arn:aws:states:::batch:submitJob.sync',
-        Parameters: {
-          'JobName.$': '$.attempt.batch.JobName',
-          'JobQueue.$': '$.attempt.batch.JobQueue',
-          'JobDefinition.$': '$.attempt.batch.JobDefinition',
-          'ContainerOverrides.$': '$.attempt.batch.ContainerOverrides',
-          'Timeout.$': '$.attempt.batch.Timeout',
-        },
-        ResultSelector: { 'Status.$': '$.Status', 'JobId.$': '$.JobId' },
-        ResultPath: '$.result',
-        TimeoutSeconds: EXECUTOR_STEP_TIMEOUT_SECONDS,
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.record }],
-        Next: STATE.record,
-      });
-    });
-
-    it('EcsAttempt: runTask.sync on the cluster races the max_runtime_seconds deadline; the Catch sorts out which ended it', () => {
+    it('runs Prepare and Record on the engine function, ECS tasks on the engine’s cluster (lib/task-state-machine.ts builds the rest)', () => {
       // Prepare
       const clusterId = logicalId(template, 'AWS::ECS::Cluster', 'EngineCompute');
-      const securityGroupId = logicalId(template, 'AWS::EC2::SecurityGroup', 'TaskSecurityGroup');
-      const subnetIds = Object.keys(template.findResources('AWS::EC2::Subnet')).sort();
+      const ecsTask = (states[STATE.ecsAttempt]!.Branches as Array<{ States: Record<string, Json> }>)[0]!.States[STATE.runEcsTask]!;
 
       // Assess
-      expect(subnetIds).toHaveLength(2);
-      expect(states[STATE.ecsAttempt]).toEqual({
-        Type: 'Parallel',
-        ResultPath: '$.result',
-        Branches: [
-          {
-            StartAt: STATE.runEcsTask,
-            States: {
-              [STATE.runEcsTask]: {
-                Type: 'Task',
-                Resource: 'arn:aws:states:::ecs:runTask.sync',
-                Parameters: {
-                  Cluster: `arn:aws:ecs:local:000000000000:cluster/${clusterId}`,
-                  LaunchType: 'FARGATE',
-                  NetworkConfiguration: {
-                    AwsvpcConfiguration: {
-                      Subnets: subnetIds.map((id) => `subnet-${id}`),
-                      SecurityGroups: [`sg-${securityGroupId}`],
-                      AssignPublicIp: 'ENABLED',
-                    },
-                  },
-                  'TaskDefinition.$': '$.attempt.ecs.TaskDefinition',
-                  'StartedBy.$': '$.attempt.ecs.StartedBy',
-                  'Overrides.$': '$.attempt.ecs.Overrides',
-                },
-                ResultPath: null,
-                TimeoutSeconds: EXECUTOR_STEP_TIMEOUT_SECONDS,
-                Next: STATE.ecsEnded,
-              },
-              [STATE.ecsEnded]: { Type: 'Fail', Error: ECS_ENDED_ERROR, Cause: 'the ECS task ended' },
-            },
-          },
-          {
-            StartAt: STATE.ecsDeadline,
-            States: {
-              [STATE.ecsDeadline]: { Type: 'Wait', SecondsPath: '$.attempt.timeout_seconds', Next: STATE.ecsTimedOut },
-              [STATE.ecsTimedOut]: { Type: 'Fail', Error: TIMEOUT_ERROR, Cause: 'the attempt exceeded max_runtime_seconds' },
-            },
-          },
-        ],
-        Catch: [
-          { ErrorEquals: [ECS_ENDED_ERROR], ResultPath: '$.result', Next: STATE.record },
-          { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.record },
-        ],
-        Next: STATE.record,
-      });
-    });
-
-    it.each([
-      ['the task ends first: Record sees the result', 'ends', { result: { Error: ECS_ENDED_ERROR } }],
-      ['the deadline comes first: Record sees the timeout', 'hangs', { error: { Error: TIMEOUT_ERROR } }],
-      ['the task fails: Record sees its error', 'fails', { error: { Error: 'States.TaskFailed' } }],
-    ] as const)('EcsAttempt in the local interpreter: %s', async (_case, behaviour, expected) => {
-      // Prepare
-      const recorded: any[] = [];
-      const machine = new StateMachine(structuredClone(definition) as StateMachineDefinition, { validationOptions: { checkArn: false } });
-      const attempt = {
-        skip: false,
-        task_id: 'task-0',
-        backoff_seconds: 0,
-        timeout_seconds: 1,
-        executor: 'ecs',
-        ecs: { TaskDefinition: 'td', StartedBy: 'task-0', Overrides: { ContainerOverrides: [] } },
-      };
-
-      // Act
-      const execution = machine.run(
-        { process_id: 'run-1', task_definition_name: 'in-docker' },
-        {
-          overrides: {
-            taskResourceLocalHandlers: {
-              [STATE.prepare]: async () => attempt,
-              [STATE.runEcsTask]: async () => {
-                if (behaviour === 'fails') throw Object.assign(new Error('exit 3'), { name: 'States.TaskFailed' });
-                if (behaviour === 'hangs') await new Promise((r) => setTimeout(r, 5_000));
-                return { Containers: [{ ExitCode: 0 }] };
-              },
-              [STATE.record]: async (payload: any) => {
-                recorded.push(payload);
-                return { process_id: 'run-1', task_definition_name: 'in-docker', recorded: { retry: false } };
-              },
-            },
-            waitTimeOverrides: { [STATE.ecsDeadline]: behaviour === 'hangs' ? 50 : 2_000 },
-          },
-        },
-      );
-      await execution.result;
-
-      // Assess
-      expect(recorded).toHaveLength(1);
-      expect(recorded[0].state).toMatchObject(expected);
-      expect(recorded[0].state.attempt).toEqual(attempt);
-    });
-
-    it('Record, Again?, Done: record the whole state, which Record replaces; loop to Prepare or end', () => {
-      // Assess
-      expect(states[STATE.record]).toEqual({
-        Type: 'Task',
-        Resource: functionArn,
-        Parameters: { action: 'record', 'state.$': '$' },
-        TimeoutSeconds: 60,
-        Retry: [
-          { ErrorEquals: LAMBDA_SERVICE_ERRORS, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2 },
-          { ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 },
-        ],
-        Next: STATE.again,
-      });
-      expect(states[STATE.again]).toEqual({
-        Type: 'Choice',
-        Choices: [{ Variable: '$.recorded.retry', BooleanEquals: true, Next: STATE.prepare }],
-        Default: STATE.done,
-      });
-      expect(states[STATE.done]).toEqual({ Type: 'Succeed' });
-    });
-
-    it('runs in the local interpreter: a failed attempt, then a successful one that Record sees without the old error', async () => {
-      // Prepare: attempt 1 fails in Batch, attempt 2 succeeds
-      const recorded: Json[] = [];
-      let submitted = 0;
-      const machine = new StateMachine(structuredClone(definition) as StateMachineDefinition, { validationOptions: { checkArn: false } });
-      const attempt = (n: number) => ({
-        skip: false,
-        task_id: `task-${n}`,
-        backoff_seconds: n,
-        executor: 'batch',
-        batch: { JobName: `task-${n}`, JobQueue: 'q', JobDefinition: 'd', ContainerOverrides: { Environment: [] }, Timeout: { AttemptDurationSeconds: 60 } },
-      });
-      let prepared = 0;
-
-      // Act
-      const execution = machine.run(
-        { process_id: 'run-1', task_definition_name: 'extract' },
-        {
-          overrides: {
-            taskResourceLocalHandlers: {
-              [STATE.prepare]: async () => attempt(prepared++),
-              [STATE.runBatchJob]: async (params: any) => {
-                expect(params).toEqual(attempt(submitted).batch);
-                if (submitted++ === 0) throw Object.assign(new Error('{"Status":"FAILED"}'), { name: 'States.TaskFailed' });
-                return { Status: 'SUCCEEDED', StatusReason: 'Essential container in task exited', JobId: 'job-2', Extra: 1 };
-              },
-              [STATE.record]: async (payload: any) => {
-                recorded.push(payload);
-                return { process_id: 'run-1', task_definition_name: 'extract', recorded: { retry: recorded.length === 1 } };
-              },
-            },
-            waitTimeOverrides: { [STATE.batchBackoff]: 0 },
-          },
-        },
-      );
-      const entered: string[] = [];
-      const events = (async () => {
-        for await (const event of execution.eventLogs) if (event.type === 'StateEntered') entered.push(event.state.name);
-      })();
-      const output = (await execution.result) as Json;
-      await events;
-
-      // Assess: 6 states for the first attempt (no backoff, no Wait), 6 + the Wait for the second
-      expect(entered).toEqual([
-        ...[STATE.prepare, STATE.route, STATE.runBatchJob, STATE.record, STATE.again],
-        ...[STATE.prepare, STATE.route, STATE.batchBackoff, STATE.runBatchJob, STATE.record, STATE.again, STATE.done],
-      ]);
-      expect(recorded).toHaveLength(2);
-      expect(recorded[0]).toMatchObject({ action: 'record', state: { attempt: { task_id: 'task-0' }, error: { Error: 'States.TaskFailed' } } });
-      expect(recorded[0]?.state.result).toBeUndefined();
-      expect(recorded[1]).toEqual({
-        action: 'record',
-        // The previous Record's answer, plus this attempt: no error of the first attempt.
-        state: {
-          process_id: 'run-1',
-          task_definition_name: 'extract',
-          recorded: { retry: true },
-          attempt: attempt(1),
-          result: { Status: 'SUCCEEDED', JobId: 'job-2' },
-        },
-      });
-      expect(output).toEqual({ process_id: 'run-1', task_definition_name: 'extract', recorded: { retry: false } });
+      expect(states[STATE.prepare]!.Resource).toBe(functionArn);
+      expect(states[STATE.record]!.Resource).toBe(functionArn);
+      expect(ecsTask.Parameters.Cluster).toBe(`arn:aws:ecs:local:000000000000:cluster/${clusterId}`);
     });
   });
 
