@@ -10,33 +10,47 @@ import { join } from 'node:path';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect, it } from 'vitest';
 import { LocalStoreClosedError, startDynamo } from '../../local/dynalite';
+import { until } from '../helpers/until';
+
+const WRITERS = 20;
 
 it('a store closed under a stream of writes finishes those sent and refuses the rest', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sundial-close-'));
   for (let round = 0; round < 3; round++) {
+    // Prepare: writers that each write until their first refusal
     const dynamo = await startDynamo(dataDir);
     const { doc, tableName } = dynamo.db;
     const acknowledged = new Map<string, number>();
+    const total = () => [...acknowledged.values()].reduce((a, b) => a + b, 0);
     const refusals: unknown[] = [];
-    let stop = false;
+    let closing = false;
+    let acknowledgedWhileClosing = 0;
     const writer = async (w: number) => {
       const key = { pk: `writer#${w}`, sk: 'count' };
-      while (!stop) {
+      for (;;) {
         try {
           await doc.send(new UpdateCommand({ TableName: tableName, Key: key, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': 1 } }));
           acknowledged.set(key.pk, (acknowledged.get(key.pk) ?? 0) + 1);
+          if (closing) acknowledgedWhileClosing++;
         } catch (err) {
           refusals.push(err);
           return;
         }
       }
     };
-    const writers = Array.from({ length: 20 }, (_, w) => writer(w));
-    await new Promise((r) => setTimeout(r, 100));
+    const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
+    await until(async () => total(), (n) => n >= WRITERS); // the stream is flowing
+
+    // Act
+    closing = true;
     await dynamo.close();
-    stop = true;
     await Promise.all(writers);
-    expect(refusals.every((err) => err instanceof LocalStoreClosedError)).toBe(true);
+
+    // Assess: writes in flight when the close began were let through; every writer was then refused, cleanly
+    expect(acknowledgedWhileClosing).toBeGreaterThan(0);
+    expect(refusals).toHaveLength(WRITERS);
+    // the refusal of a store that is stopping, not the failure of one that crashed mid-action
+    expect(refusals.filter((err) => !(err instanceof LocalStoreClosedError && err.message === new LocalStoreClosedError().message))).toEqual([]);
 
     // Every acknowledged write is in the store after a restart: none was cut in half.
     const reopened = await startDynamo(dataDir);
