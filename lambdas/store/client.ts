@@ -1,9 +1,10 @@
 /**
- * The DynamoDB client every store module shares. Lambdas build it at cold start from `TABLE_NAME`;
- * the local mode and tests inject one pointed at dynalite.
+ * The DynamoDB client every store module shares, and the helpers they share (a partition read in full,
+ * the one conditional status transition, fields picked out of an item). Lambdas build the client at
+ * cold start from `TABLE_NAME`; the local mode and tests inject one pointed at dynalite.
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from './sdk';
-import { DynamoDBDocumentClient, UpdateCommand } from './sdk';
+import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from './sdk';
 
 export interface Db {
   /** The low-level client (destroy it to close its sockets). */
@@ -19,6 +20,40 @@ export function createDb(tableName: string, config: DynamoDBClientConfig = {}): 
     unmarshallOptions: { wrapNumbers: false },
   });
   return { client, doc, tableName };
+}
+
+type Item = Record<string, unknown>;
+
+/** The fields of a stored item that are set, of those named (a wire shape out of an item). */
+export function pick<T>(item: Item, fields: readonly string[]): T {
+  const out: Item = {};
+  for (const f of fields) if (item[f] !== undefined) out[f] = item[f];
+  return out as T;
+}
+
+/**
+ * Every item of a partition (or of a sort-key prefix in it), following pages, read consistently;
+ * `projection` (with `names`) to read some attributes only, e.g. keys.
+ */
+export async function queryPartition(db: Db, pk: string, skPrefix?: string, projection?: string, names?: Record<string, string>): Promise<Item[]> {
+  const items: Item[] = [];
+  let startKey: Item | undefined;
+  do {
+    const out = await db.doc.send(
+      new QueryCommand({
+        TableName: db.tableName,
+        KeyConditionExpression: skPrefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk, ...(skPrefix ? { ':prefix': skPrefix } : {}) },
+        ProjectionExpression: projection,
+        ExpressionAttributeNames: names,
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    items.push(...((out.Items ?? []) as Item[]));
+    startKey = out.LastEvaluatedKey;
+  } while (startKey);
+  return items;
 }
 
 /** True for the error DynamoDB answers when a ConditionExpression is not met. */

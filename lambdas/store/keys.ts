@@ -45,6 +45,12 @@ export interface Key {
   sk: string;
 }
 
+/**
+ * What a chunk of captured lines has where an entry has its id: in its sort key (`…#LOG#OUT#<seq>`) and
+ * as the id its gsi1 sort key ends with (`<when>#<first seq>#OUT`, entryIndex).
+ */
+export const CAPTURED_CHUNK_ID = 'OUT';
+
 /** The two kinds of entries an attempt has. */
 export type EntryKind = 'log' | 'metadata';
 const ENTRY_KIND_KEY: Record<EntryKind, string> = { log: 'LOG', metadata: 'META' };
@@ -72,6 +78,8 @@ export const keys = {
    */
   expiringRunIndex: (expiresAtIso: string, processId: string) => ({ gsi3pk: 'EXPIRING', gsi3sk: `${expiresAtIso}#${processId}` }),
   expiringRuns: () => ({ index: 'gsi3' as const, pk: 'EXPIRING' }),
+  /** The attributes of a run's sparse gsi3 entry (ACTIVE while it runs, EXPIRING once its expiry is set): removed when it leaves either. */
+  runStateIndexAttributes: [INDEXES.gsi3.pk, INDEXES.gsi3.sk],
 
   task: (processId: string, taskId: string): Key => ({ pk: `RUN#${processId}`, sk: `TASK#${taskId}` }),
   /** Prefix of a task item and its entries: a begins_with on it reads the task with its log and metadata. */
@@ -120,18 +128,20 @@ export const keys = {
    */
   capturedChunk: (processId: string, taskId: string, seq: number): Key => ({
     pk: `RUN#${processId}`,
-    sk: `ENTRY#${taskId}#LOG#OUT#${capturedSeqKey(seq)}`,
+    sk: `ENTRY#${taskId}#LOG#${CAPTURED_CHUNK_ID}#${capturedSeqKey(seq)}`,
   }),
   /** Sort-key range of an attempt's captured chunks starting after sequence `afterSeq` (-1: from the first). */
   capturedLinesAfter: (processId: string, taskId: string, afterSeq: number) => ({
     pk: `RUN#${processId}`,
-    first: `ENTRY#${taskId}#LOG#OUT#${capturedSeqKey(0)}`,
-    from: `ENTRY#${taskId}#LOG#OUT#${capturedSeqKey(afterSeq + 1)}`,
-    to: `ENTRY#${taskId}#LOG#OUT#~`,
+    first: `ENTRY#${taskId}#LOG#${CAPTURED_CHUNK_ID}#${capturedSeqKey(0)}`,
+    from: `ENTRY#${taskId}#LOG#${CAPTURED_CHUNK_ID}#${capturedSeqKey(afterSeq + 1)}`,
+    to: `ENTRY#${taskId}#LOG#${CAPTURED_CHUNK_ID}#~`,
   }),
   entriesOf: (taskId: string, kind: EntryKind) => ({ index: 'gsi1' as const, pk: `ENTRIES#${taskId}#${ENTRY_KIND_KEY[kind]}` }),
   /** Prefix of the attempts' items in a run's partition (without their entries, see above). */
   taskItemsPrefix: 'TASK#',
+  /** The task id of an attempt's item, from its sort key (`TASK#<task_id>`: a read of keys only has no `task_id`). */
+  taskIdOf: (taskSortKey: string) => taskSortKey.slice('TASK#'.length),
 
   /** The engine's state of one task definition within one run (see lambdas/store/slots.ts). */
   slot: (processId: string, taskDefinitionName: string): Key => ({ pk: `RUN#${processId}`, sk: `SLOT#${taskDefinitionName}` }),

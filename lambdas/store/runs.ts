@@ -1,32 +1,30 @@
 /**
- * Runs (seed model `process`), their task attempts (`task`) and the attempts' log and metadata entries.
- * A run and everything in it share one partition, `RUN#<process_id>`; its attempts are read without
- * their entries (`TASK#…`, apart from `ENTRY#…`), and entries are read a bounded few at a time through
- * gsi1, in time order (keys.ts), so that no read and no answer grows with the entries a run has
- * (lambdas/domain/response-size.ts). The GSIs list runs and tasks newest first.
+ * Runs (seed model `process`) and their task attempts (`task`): the run store, the one object callers
+ * use for a run's partition (`store.runs`). A run and everything in it share one partition,
+ * `RUN#<process_id>`; its attempts are read without their entries (`TASK#…`, apart from `ENTRY#…`), and
+ * a run embeds only its attempts' last few entries, within budgets (lambdas/domain/response-size.ts).
+ * The GSIs list runs and tasks newest first. The attempts' entries are kept by entries.ts, their progress
+ * by progress.ts, and a run's expiry and deletion by run-retention.ts; this store hands their calls on.
  */
-import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from './sdk';
+import { GetCommand, PutCommand, UpdateCommand } from './sdk';
 import { progressOf, type SlotStatus } from '../domain/engine';
-import type { LogEntry, MetadataEntry, Process, ProcessStatus, Task, TaskStatus } from '../domain/models';
-import { type Db, isConditionFailed, transitionItem } from './client';
-import { type EntryKind, INDEXES, keys, runItemKind, TTL_ATTRIBUTE } from './keys';
-import { encodeCursor, type Page, queryNewestFirst } from './pages';
+import type { AttemptProgress, EnvironmentVariable, LogEntry, MetadataEntry, Process, ProcessStatus, Task, TaskStatus } from '../domain/models';
+import { type Db, isConditionFailed, pick, queryPartition, transitionItem } from './client';
+import { type CapturedLine, type CapturedLinesRequest, type EntryPage, entryOf, EntryStore } from './entries';
+import { type EntryKind, keys, runItemKind, TTL_ATTRIBUTE } from './keys';
+import { type Page, queryNewestFirst } from './pages';
+import { type ProgressOutcome, recordProgress } from './progress';
+import { RunRetention } from './run-retention';
 import type { StatsStore } from './stats';
-import { DEFAULT_RETENTION_DAYS, expiresAt } from '../domain/retention';
+import { DEFAULT_RETENTION_DAYS } from '../domain/retention';
 import { mapLimited } from '../domain/concurrency';
-import { DYNAMODB_BATCH_WRITE_MAX_ITEMS } from '../domain/aws-limits';
-import { BadRequestError } from '../domain/errors';
-import {
-  ATTEMPTS_BUDGET_BYTES,
-  ATTEMPTS_WITH_ENTRIES_MAX,
-  ENTRIES_PER_ATTEMPT,
-  ENTRY_PAGE_BUDGET_BYTES,
-  payloadBytes,
-  RUN_RESPONSE_BUDGET_BYTES,
-} from '../domain/response-size';
+import { ATTEMPTS_BUDGET_BYTES, ATTEMPTS_WITH_ENTRIES_MAX, ENTRIES_PER_ATTEMPT, payloadBytes, RUN_RESPONSE_BUDGET_BYTES } from '../domain/response-size';
+
+/** The lines `appendCapturedLines` takes (local/engine/executor.ts). */
+export type { CapturedLine } from './entries';
 
 /** A run as stored: the wire fields without tasks, plus engine bookkeeping. */
-export interface RunRecord {
+export type RunRecord = {
   process_id: string;
   process_definition_name: string;
   start_time: string;
@@ -39,84 +37,28 @@ export interface RunRecord {
    * is settled and every listener told: a retry of the run waits for it (issue 15). Not on the wire.
    */
   killing?: string;
-}
+};
 
-/** A line of an attempt's captured output: a log entry and its sequence number within the attempt. */
-export type CapturedLine = LogEntry & { seq: number };
-
-/** Retries of a batch's unprocessed items (full jitter, 50 ms doubling up to 1 s) before giving up. */
-const BATCH_WRITE_RETRIES = 10;
-
-/** gsi1 sort-key suffix of a chunk of captured lines (where an entry has its id). */
-const CAPTURED_CHUNK_ID = 'OUT';
-/** Lines per chunk item, and bytes: well under DynamoDB's 400 KB item (a line is at most ~128 KB of UTF-8). */
-const CHUNK_MAX_LINES = 500;
-const CHUNK_MAX_BYTES = 256 * 1024;
-const BATCH_WRITE_MAX_BYTES = 1024 * 1024;
-/** Entry items read per query of an entry page (a chunk of captured lines is up to CHUNK_MAX_LINES entries). */
-const ENTRY_ITEMS_PER_READ = 100;
-
-/** Consecutive lines grouped into chunks of at most CHUNK_MAX_LINES lines and CHUNK_MAX_BYTES. */
-function capturedChunks(lines: readonly CapturedLine[]): CapturedLine[][] {
-  const chunks: CapturedLine[][] = [];
-  let current: CapturedLine[] = [];
-  let bytes = 0;
-  for (const line of lines) {
-    const size = Buffer.byteLength(line.message) + 96;
-    if (current.length > 0 && (current.length >= CHUNK_MAX_LINES || bytes + size > CHUNK_MAX_BYTES)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(line);
-    bytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
-
-/** The lines of a stored chunk, with their sequence numbers. */
-function chunkLines(item: Item): CapturedLine[] {
-  const first = Number(item.first_seq);
-  return (item.lines as Array<{ i: string; w: string; s: LogEntry['source']; m: string }>).map((l, n) => ({
-    log_entry_id: l.i,
-    when: l.w,
-    source: l.s,
-    message: l.m,
-    seq: first + n,
-  }));
-}
-
-/** Where a page of entries ended inside a chunk of captured lines: the chunk's gsi1 sort key, lines read. */
-function encodeChunkCursor(at: string, skip: number): string {
-  return Buffer.from(JSON.stringify({ at, skip })).toString('base64url');
-}
-
-/** A cursor made by encodeChunkCursor, else undefined (any other cursor is decoded, or refused, as a key). */
-function decodeChunkCursor(cursor: string): { at: string; skip: number } | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  const c = value as { at?: unknown; skip?: unknown };
-  if (typeof value !== 'object' || value === null || Object.keys(value).sort().join(',') !== 'at,skip') return undefined;
-  const ok =
-    typeof c.at === 'string' && c.at.endsWith(`#${CAPTURED_CHUNK_ID}`) && Buffer.byteLength(c.at) <= 1024 &&
-    Number.isInteger(c.skip) && (c.skip as number) > 0 && (c.skip as number) < CHUNK_MAX_LINES;
-  if (!ok) throw new BadRequestError('next is not a cursor of this listing', 'next', 'invalid_cursor');
-  return { at: c.at as string, skip: c.skip as number };
-}
-
-/** An item of an attempt's log entries as entries: a chunk of captured lines is many. */
-function asEntries<E>(item: Item, kind: EntryKind): E[] {
-  if (item.lines === undefined) return [pick<E>(item, ENTRY_FIELDS[kind])];
-  return chunkLines(item).map(({ seq: _, ...entry }) => entry as E);
-}
+/** The run item as the engine reads it: the run, what its trigger wrote on it for the engine, and its expiry. */
+export type RunItem = RunRecord & {
+  /** Tasks of the run (its done shards depend on it). */
+  tasks_total?: number;
+  /** The trigger's environment overrides, given to every attempt of the run. */
+  environment_variables?: EnvironmentVariable[];
+  /** The one task a run triggered with `task_definition_name` runs. */
+  only_task?: string;
+  /** When its history expires (epoch seconds), once it has ended (setRunExpiry). */
+  [TTL_ATTRIBUTE]?: number;
+};
 
 /** A task attempt as stored: the wire fields without entries. */
 export type TaskRecord = Omit<Task, 'log_entries' | 'metadata_entries'>;
+
+/** A task attempt's item: the attempt and what it reported through `/succeed` or `/fail` (not on the wire). */
+export type TaskItem = TaskRecord & {
+  reported?: 'succeeded' | 'failed';
+  reported_at?: string;
+};
 
 export interface RunFilter {
   process_definition_name?: string;
@@ -150,27 +92,11 @@ const TASK_FIELDS = [
   'previous_attempt_count',
   'execution_state',
   'status',
+  'progress',
 ] as const;
-
-function pick<T>(item: Item, fields: readonly string[]): T {
-  const out: Item = {};
-  for (const f of fields) if (item[f] !== undefined) out[f] = item[f];
-  return out as T;
-}
 
 const byWhen = (a: { when: string }, b: { when: string }) => Date.parse(a.when) - Date.parse(b.when);
 
-const LOG_FIELDS = ['log_entry_id', 'when', 'source', 'message'] as const;
-const METADATA_FIELDS = ['metadata_entry_id', 'when', 'key', 'value'] as const;
-const ENTRY_FIELDS: Record<EntryKind, readonly string[]> = { log: LOG_FIELDS, metadata: METADATA_FIELDS };
-
-/** A page of one attempt's entries of one kind, oldest first. */
-export interface EntryPage<E> {
-  entries: E[];
-  next?: string;
-}
-
-/** An attempt as lists answer it: no entries read, and saying so. */
 /**
  * The wire fields of a stored attempt. Prepare writes `start_time` as the end of the attempt's backoff
  * (when it starts executing); an attempt that ended before that (a kill during the backoff) never
@@ -182,6 +108,7 @@ function taskRecordOf(item: Item): TaskRecord {
   return task;
 }
 
+/** An attempt as lists answer it: no entries read, and saying so. */
 function withoutEntries(task: TaskRecord | Task): Task {
   return { ...task, log_entries: [], metadata_entries: [], entries_omitted: true };
 }
@@ -200,8 +127,8 @@ function assembleTasks(items: readonly Item[]): Task[] {
     const kind = runItemKind(String(item.sk));
     const taskId = String(item.task_id);
     if (kind === 'task') tasks.set(taskId, { ...taskRecordOf(item), log_entries: [], metadata_entries: [] });
-    else if (kind === 'log') logs.set(taskId, [...(logs.get(taskId) ?? []), pick<LogEntry>(item, LOG_FIELDS)]);
-    else if (kind === 'metadata') metas.set(taskId, [...(metas.get(taskId) ?? []), pick<MetadataEntry>(item, METADATA_FIELDS)]);
+    else if (kind === 'log') logs.set(taskId, [...(logs.get(taskId) ?? []), entryOf<LogEntry>(item, 'log')]);
+    else if (kind === 'metadata') metas.set(taskId, [...(metas.get(taskId) ?? []), entryOf<MetadataEntry>(item, 'metadata')]);
   }
   for (const [taskId, task] of tasks) {
     task.log_entries = (logs.get(taskId) ?? []).sort(byWhen);
@@ -211,12 +138,18 @@ function assembleTasks(items: readonly Item[]): Task[] {
 }
 
 export class RunStore {
+  private readonly entries: EntryStore;
+  private readonly retention: RunRetention;
+
   constructor(
     private readonly db: Db,
     private readonly stats: StatsStore,
     /** Entries expire this long after they are written (0: never); see setRunExpiry for the rest of a run. */
-    private readonly retentionDays = DEFAULT_RETENTION_DAYS,
-  ) {}
+    retentionDays = DEFAULT_RETENTION_DAYS,
+  ) {
+    this.entries = new EntryStore(db, retentionDays);
+    this.retention = new RunRetention(db);
+  }
 
   // ---- runs ------------------------------------------------------------------------------------
 
@@ -238,11 +171,11 @@ export class RunStore {
     await this.stats.add({ [`runs_${run.status}`]: 1 });
   }
 
-  async getRunRecord(processId: string): Promise<(RunRecord & Item) | undefined> {
+  async getRunRecord(processId: string): Promise<RunItem | undefined> {
     const out = await this.db.doc.send(
       new GetCommand({ TableName: this.db.tableName, Key: keys.run(processId), ConsistentRead: true }),
     );
-    return out.Item as (RunRecord & Item) | undefined;
+    return out.Item as RunItem | undefined;
   }
 
   /**
@@ -257,18 +190,18 @@ export class RunStore {
     set: Partial<RunRecord> = {},
     remove: ReadonlyArray<keyof RunRecord> = [],
     absent: ReadonlyArray<keyof RunRecord> = [],
-  ): Promise<(RunRecord & Item) | undefined> {
+  ): Promise<RunItem | undefined> {
     const current = to === 'running' ? await this.getRunRecord(processId) : undefined;
     const fields: Record<string, unknown> = {
       ...set,
       status: to,
       ...(current ? keys.activeRunIndex(current.start_time, processId) : {}),
     };
-    const removed: string[] = [...remove, ...(to === 'running' ? [] : ['gsi3pk', 'gsi3sk'])];
+    const removed: string[] = [...remove, ...(to === 'running' ? [] : keys.runStateIndexAttributes)];
     const moved = await transitionItem(this.db, { key: keys.run(processId), from: [from], set: fields, remove: removed, absent, returnValues: 'ALL_NEW' });
     if (!moved) return undefined;
     await this.stats.move(`runs_${from}`, `runs_${to}`);
-    return moved as RunRecord & Item;
+    return moved as RunItem;
   }
 
   /** The kill of a run is over (`killing` goes); answers false if the marker was gone already. */
@@ -319,8 +252,8 @@ export class RunStore {
   async getRun(processId: string): Promise<Process | undefined> {
     const [runItem, slotItems, taskItems] = await Promise.all([
       this.getRunRecord(processId),
-      this.queryAll(keys.runPartition(processId), keys.slotPrefix, '#status', { '#status': 'status' }),
-      this.queryAll(keys.runPartition(processId), keys.taskItemsPrefix),
+      queryPartition(this.db, keys.runPartition(processId), keys.slotPrefix, '#status', { '#status': 'status' }),
+      queryPartition(this.db, keys.runPartition(processId), keys.taskItemsPrefix),
     ]);
     if (!runItem) return undefined;
     const slots = slotItems.map((i) => i.status as SlotStatus);
@@ -364,10 +297,10 @@ export class RunStore {
       const read = await mapLimited(batch, 16, async (task) => {
         const legacy = byId.get(task.task_id);
         const [logs, metas] = await Promise.all([
-          legacy && legacy.log_entries.length > 0 ? lastOf(legacy.log_entries, ENTRIES_PER_ATTEMPT) : this.lastEntries<LogEntry>(task.task_id, 'log', ENTRIES_PER_ATTEMPT),
+          legacy && legacy.log_entries.length > 0 ? lastOf(legacy.log_entries, ENTRIES_PER_ATTEMPT) : this.entries.lastEntries<LogEntry>(task.task_id, 'log', ENTRIES_PER_ATTEMPT),
           legacy && legacy.metadata_entries.length > 0
             ? lastOf(legacy.metadata_entries, ENTRIES_PER_ATTEMPT)
-            : this.lastEntries<MetadataEntry>(task.task_id, 'metadata', ENTRIES_PER_ATTEMPT),
+            : this.entries.lastEntries<MetadataEntry>(task.task_id, 'metadata', ENTRIES_PER_ATTEMPT),
         ]);
         return { task, logs, metas };
       });
@@ -390,57 +323,6 @@ export class RunStore {
     for (const task of run.task) if (!embedded.has(task.task_id)) task.entries_omitted = true;
   }
 
-  /** The last `n` entries of one kind of an attempt, oldest first, and whether it has more. */
-  async lastEntries<E extends LogEntry | MetadataEntry>(taskId: string, kind: EntryKind, n: number): Promise<{ entries: E[]; truncated: boolean }> {
-    const page = await queryNewestFirst<Item>(this.db, { ...keys.entriesOf(taskId, kind), limit: n + 1 });
-    const newestFirst = page.items.flatMap((i) => asEntries<E>(i, kind).reverse());
-    return { entries: newestFirst.slice(0, n).reverse(), truncated: newestFirst.length > n };
-  }
-
-  /**
-   * A page of an attempt's entries of one kind, oldest first: up to `limit`, and no more than
-   * ENTRY_PAGE_BUDGET_BYTES of answer; `next` reads on (also later, once more entries arrived). A page
-   * that ends inside a chunk of captured lines hands a cursor naming the chunk and the lines read of it.
-   */
-  async entriesPage<E extends LogEntry | MetadataEntry>(taskId: string, kind: EntryKind, request: { limit: number; cursor?: string }): Promise<EntryPage<E>> {
-    const where = keys.entriesOf(taskId, kind);
-    const index = INDEXES[where.index];
-    const inChunk = request.cursor === undefined ? undefined : decodeChunkCursor(request.cursor);
-    const entries: E[] = [];
-    let used = 0;
-    let cursor = inChunk ? undefined : request.cursor;
-    // A chunk holds up to CHUNK_MAX_LINES entries: items are read a few at a time, not `limit` at once.
-    for (let first = true; ; first = false) {
-      const page = await queryNewestFirst<Item>(this.db, {
-        ...where,
-        limit: Math.min(request.limit - entries.length, ENTRY_ITEMS_PER_READ),
-        oldestFirst: true,
-        ...(first && inChunk ? { from: inChunk.at } : { cursor }),
-      });
-      for (const [at, item] of page.items.entries()) {
-        const all = asEntries<E>(item, kind);
-        const skip = first && at === 0 && inChunk && item[index.sk] === inChunk.at ? inChunk.skip : 0;
-        for (let n = skip; n < all.length; n++) {
-          used += payloadBytes(all[n]) + 1;
-          if (entries.length >= request.limit || (entries.length > 0 && used > ENTRY_PAGE_BUDGET_BYTES)) {
-            const before = page.items[at - 1];
-            // Inside a chunk: the chunk and the lines read of it; else after the item before (or where this read began).
-            const next =
-              n > 0
-                ? encodeChunkCursor(String(item[index.sk]), n)
-                : before
-                  ? encodeCursor({ pk: before.pk, sk: before.sk, [index.pk]: before[index.pk], [index.sk]: before[index.sk] })
-                  : cursor;
-            return { entries, next };
-          }
-          entries.push(all[n] as E);
-        }
-      }
-      if (!page.next || entries.length >= request.limit) return { entries, next: page.next };
-      cursor = page.next;
-    }
-  }
-
   /** Runs newest first (by start time), each with its task attempts without their entries (`entries_omitted`). */
   async listRuns(filter: RunFilter): Promise<Page<Process>> {
     const where = filter.process_definition_name ? keys.runsOfDefinition(filter.process_definition_name) : keys.allRuns();
@@ -453,7 +335,7 @@ export class RunStore {
       cursor: filter.cursor,
     });
     const items = await mapLimited(page.items, 16, async (runItem) => {
-      const partition = await this.queryAll(keys.runPartition(String(runItem.process_id)), keys.taskItemsPrefix);
+      const partition = await queryPartition(this.db, keys.runPartition(String(runItem.process_id)), keys.taskItemsPrefix);
       return { ...pick<RunRecord>(runItem, RUN_FIELDS), task: assembleTasks(partition).map(withoutEntries) } satisfies Process;
     });
     return { items, next: page.next };
@@ -502,13 +384,13 @@ export class RunStore {
    * attempt's captured output (local mode), never for an answer that embeds many attempts.
    */
   async getTask(processId: string, taskId: string): Promise<Task | undefined> {
-    const [task] = assembleTasks(await this.queryAll(keys.runPartition(processId), keys.taskPrefix(taskId)));
+    const [task] = assembleTasks(await queryPartition(this.db, keys.runPartition(processId), keys.taskPrefix(taskId)));
     if (!task) return undefined;
     const all = async <E extends LogEntry | MetadataEntry>(kind: EntryKind): Promise<E[]> => {
       const out: E[] = [];
       let cursor: string | undefined;
       do {
-        const page = await this.entriesPage<E>(taskId, kind, { limit: 1000, cursor });
+        const page = await this.entries.entriesPage<E>(taskId, kind, { limit: 1000, cursor });
         out.push(...page.entries);
         cursor = page.next;
       } while (cursor);
@@ -519,11 +401,11 @@ export class RunStore {
     return { ...task, log_entries: [...task.log_entries, ...logs], metadata_entries: [...task.metadata_entries, ...metas] };
   }
 
-  async getTaskRecord(processId: string, taskId: string): Promise<(TaskRecord & Item) | undefined> {
+  async getTaskRecord(processId: string, taskId: string): Promise<TaskItem | undefined> {
     const out = await this.db.doc.send(
       new GetCommand({ TableName: this.db.tableName, Key: keys.task(processId, taskId), ConsistentRead: true }),
     );
-    return out.Item as (TaskRecord & Item) | undefined;
+    return out.Item as TaskItem | undefined;
   }
 
   /**
@@ -574,6 +456,11 @@ export class RunStore {
     }
   }
 
+  /** Sets an attempt's progress unless it reported a higher percent ({@link recordProgress}). */
+  recordProgress(processId: string, taskId: string, progress: AttemptProgress): Promise<ProgressOutcome> {
+    return recordProgress(this.db, processId, taskId, progress);
+  }
+
   /** Task attempts newest first, without their entries (`entries_omitted`). */
   async listTasks(filter: TaskFilter): Promise<Page<Task>> {
     const where = filter.process_definition_name
@@ -593,235 +480,45 @@ export class RunStore {
     return { items: page.items.map((taskItem) => withoutEntries(taskRecordOf(taskItem))), next: page.next };
   }
 
-  // ---- entries ---------------------------------------------------------------------------------
+  // ---- entries (entries.ts) and retention (run-retention.ts) ------------------------------------
 
-  /** Stores log entries; an id already stored for this task is kept as first written (idempotent). */
+  /** Stores log entries, idempotent on `log_entry_id` ({@link EntryStore.appendLogEntries}). */
   appendLogEntries(processId: string, taskId: string, entries: readonly LogEntry[]): Promise<number> {
-    return this.putEntries(
-      entries.map((e) => ({ ...keys.logEntry(processId, taskId, e.log_entry_id), ...keys.entryIndex(taskId, 'log', e.when, e.log_entry_id), task_id: taskId, ...e })),
-    );
+    return this.entries.appendLogEntries(processId, taskId, entries);
   }
 
-  /** Stores metadata entries, idempotent on `metadata_entry_id`. */
+  /** Stores metadata entries, idempotent on `metadata_entry_id` ({@link EntryStore.appendMetadataEntries}). */
   appendMetadataEntries(processId: string, taskId: string, entries: readonly MetadataEntry[]): Promise<number> {
-    return this.putEntries(
-      entries.map((e) => ({
-        ...keys.metadataEntry(processId, taskId, e.metadata_entry_id),
-        ...keys.entryIndex(taskId, 'metadata', e.when, e.metadata_entry_id),
-        task_id: taskId,
-        ...e,
-      })),
-    );
+    return this.entries.appendMetadataEntries(processId, taskId, entries);
   }
 
-  /**
-   * Stores lines of an attempt's captured output (written only by the local executor, which numbers
-   * them, in order): chunks of consecutive lines, one item each (keys.capturedChunk, keyed by the first
-   * line's sequence), so that a line costs a fraction of a write; unconditional BatchWriteItem of up to 25
-   * chunks, so a replay rewrites the same items. Unprocessed items are retried, with backoff.
-   * @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html (25 put requests, 16 MB per call; UnprocessedItems to retry, with exponential backoff)
-   * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items (an item is at most 400 KB)
-   */
-  async appendCapturedLines(processId: string, taskId: string, lines: readonly CapturedLine[]): Promise<void> {
-    const expiry = expiresAt(new Date(), this.retentionDays);
-    const items = capturedChunks(lines).map((chunk): Item => ({
-      ...keys.capturedChunk(processId, taskId, chunk[0]!.seq),
-      ...keys.entryIndex(taskId, 'log', chunk[0]!.when, CAPTURED_CHUNK_ID, chunk[0]!.seq),
-      ...(expiry === undefined ? {} : { [TTL_ATTRIBUTE]: expiry }),
-      task_id: taskId,
-      first_seq: chunk[0]!.seq,
-      lines: chunk.map((l) => ({ i: l.log_entry_id, w: l.when, s: l.source, m: l.message })),
-    }));
-    // Up to 25 chunks a call, and about 1 MB: dynalite fails a request of a few MB (DynamoDB takes 16 MB).
-    const batches: Item[][] = [];
-    let bytes = Number.POSITIVE_INFINITY;
-    for (const item of items) {
-      const size = (item.lines as Array<{ m: string }>).reduce((sum, l) => sum + Buffer.byteLength(l.m) + 96, 0);
-      if (bytes + size > BATCH_WRITE_MAX_BYTES || batches.at(-1)!.length >= DYNAMODB_BATCH_WRITE_MAX_ITEMS) {
-        batches.push([]);
-        bytes = 0;
-      }
-      batches.at(-1)!.push(item);
-      bytes += size;
-    }
-    await mapLimited(batches, 4, async (batch) => {
-      let requests = batch.map((Item) => ({ PutRequest: { Item } }));
-      for (let retry = 0; requests.length > 0; retry++) {
-        if (retry > BATCH_WRITE_RETRIES) throw new Error(`${requests.length} output chunks of task ${taskId} stayed unprocessed after ${BATCH_WRITE_RETRIES} retries`);
-        if (retry > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** retry) * Math.random()));
-        const out = await this.db.doc.send(new BatchWriteCommand({ RequestItems: { [this.db.tableName]: requests } }));
-        requests = (out.UnprocessedItems?.[this.db.tableName] ?? []) as typeof requests;
-      }
-    });
+  /** Stores lines of an attempt's captured output ({@link EntryStore.appendCapturedLines}). */
+  appendCapturedLines(processId: string, taskId: string, lines: readonly CapturedLine[]): Promise<void> {
+    return this.entries.appendCapturedLines(processId, taskId, lines);
   }
 
-  /**
-   * A page of an attempt's captured output after sequence `afterSeq`, in the order it was written: up to
-   * `limit` lines and no more than `maxBytes` of them as `size` counts (at least one line).
-   */
-  async capturedLinesPage(
-    processId: string,
-    taskId: string,
-    request: { afterSeq: number; limit: number; maxBytes: number; size: (line: CapturedLine) => number },
-  ): Promise<CapturedLine[]> {
-    const range = keys.capturedLinesAfter(processId, taskId, request.afterSeq);
-    // The chunk holding the first line wanted starts at or before it: the last chunk key up to it.
-    const holding = await this.db.doc.send(
-      new QueryCommand({
-        TableName: this.db.tableName,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :from',
-        ExpressionAttributeValues: { ':pk': range.pk, ':first': range.first, ':from': range.from },
-        ScanIndexForward: false,
-        Limit: 1,
-      }),
-    );
-    const lines: CapturedLine[] = [];
-    let used = 0;
-    let startKey: Item | undefined;
-    const from = holding.Items?.[0] ? String(holding.Items[0].sk) : range.from;
-    do {
-      const out = await this.db.doc.send(
-        new QueryCommand({
-          TableName: this.db.tableName,
-          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':pk': range.pk, ':from': from, ':to': range.to },
-          // Chunks hold many lines: a few items fill a page.
-          Limit: 10,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        for (const line of chunkLines(item)) {
-          if (line.seq <= request.afterSeq) continue;
-          used += request.size(line) + 1;
-          if (lines.length >= request.limit || (lines.length > 0 && used > request.maxBytes)) return lines;
-          lines.push(line);
-        }
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey && lines.length < request.limit);
-    return lines;
+  /** A page of an attempt's captured output after sequence `afterSeq` ({@link EntryStore.capturedLinesPage}). */
+  capturedLinesPage(processId: string, taskId: string, request: CapturedLinesRequest): Promise<CapturedLine[]> {
+    return this.entries.capturedLinesPage(processId, taskId, request);
   }
 
-  /** Conditional puts (first write wins); answers how many were new. */
-  private async putEntries(entries: readonly Item[]): Promise<number> {
-    // An entry is aged from when it was written: no write per entry when its run ends (docs/STORAGE.md).
-    const expiry = expiresAt(new Date(), this.retentionDays);
-    const items: readonly Item[] = expiry === undefined ? entries : entries.map((e): Item => ({ [TTL_ATTRIBUTE]: expiry, ...e }));
-    const unique = [...new Map([...items].reverse().map((i) => [String(i.sk), i])).values()]; // the first of duplicates wins
-    const written = await mapLimited(unique, 25, async (item) => {
-      try {
-        await this.db.doc.send(
-          new PutCommand({ TableName: this.db.tableName, Item: item, ConditionExpression: 'attribute_not_exists(sk)' }),
-        );
-        return 1;
-      } catch (err) {
-        if (isConditionFailed(err)) return 0;
-        throw err;
-      }
-    });
-    return written.reduce<number>((a, b) => a + b, 0);
+  /** A page of an attempt's entries of one kind, oldest first ({@link EntryStore.entriesPage}). */
+  entriesPage<E extends LogEntry | MetadataEntry>(taskId: string, kind: EntryKind, request: { limit: number; cursor?: string }): Promise<EntryPage<E>> {
+    return this.entries.entriesPage<E>(taskId, kind, request);
   }
 
-  // ---- retention -------------------------------------------------------------------------------
-
-  /**
-   * Sets (or, with `undefined`, removes) `expires_at` (epoch seconds, the table's TTL attribute) on
-   * the items of a run's partition but its entries (they expire from when they were written, so never
-   * after their run) and on its attempts' locators; the run item also joins the sparse
-   * EXPIRING index the local sweep reads. The run item is written only while the run is not running
-   * (a retry that reopened it wins). Answers false when that condition failed.
-   */
-  async setRunExpiry(processId: string, expiresAt: number | undefined): Promise<boolean> {
-    if (expiresAt !== undefined) {
-      try {
-        await this.db.doc.send(
-          new UpdateCommand({
-            TableName: this.db.tableName,
-            Key: keys.run(processId),
-            UpdateExpression: 'SET #ttl = :e, gsi3pk = :gpk, gsi3sk = :gsk',
-            ConditionExpression: 'attribute_exists(pk) AND #status <> :running',
-            ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE, '#status': 'status' },
-            ExpressionAttributeValues: (() => {
-              const index = keys.expiringRunIndex(new Date(expiresAt * 1000).toISOString(), processId);
-              return { ':e': expiresAt, ':gpk': index.gsi3pk, ':gsk': index.gsi3sk, ':running': 'running' };
-            })(),
-          }),
-        );
-      } catch (err) {
-        if (isConditionFailed(err)) return false;
-        throw err;
-      }
-    }
-    const items = await this.queryAll(keys.runPartition(processId), undefined, 'pk, sk');
-    const targets: Item[] = [];
-    for (const item of items) {
-      if (item.sk === 'RUN' && expiresAt !== undefined) continue; // done above, under its condition
-      const kind = runItemKind(String(item.sk));
-      if (kind === 'log' || kind === 'metadata') continue; // entries carry their own expiry, from when they were written
-      targets.push({ pk: item.pk, sk: item.sk });
-      if (kind === 'task') targets.push({ ...keys.taskLocator(String(item.sk).slice('TASK#'.length)) });
-    }
-    await mapLimited(targets, 25, async (key) => {
-      try {
-        await this.db.doc.send(
-          new UpdateCommand({
-            TableName: this.db.tableName,
-            Key: key,
-            UpdateExpression:
-              expiresAt === undefined ? (key.sk === 'RUN' ? 'REMOVE #ttl, gsi3pk, gsi3sk' : 'REMOVE #ttl') : 'SET #ttl = :e',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
-            ...(expiresAt === undefined ? {} : { ExpressionAttributeValues: { ':e': expiresAt } }),
-          }),
-        );
-      } catch (err) {
-        if (!isConditionFailed(err)) throw err; // deleted meanwhile: nothing to expire
-      }
-    });
-    return true;
+  /** Sets or removes the expiry of a run's items ({@link RunRetention.setRunExpiry}). */
+  setRunExpiry(processId: string, expiresAt: number | undefined): Promise<boolean> {
+    return this.retention.setRunExpiry(processId, expiresAt);
   }
 
-  /** Ids of finished runs whose `expires_at` is at or before `now` (the EXPIRING index), oldest first. */
-  async listExpiredRunIds(now: Date, limit = 100): Promise<string[]> {
-    const page = await queryNewestFirst<Item>(this.db, { ...keys.expiringRuns(), to: now.toISOString(), limit });
-    return page.items.map((i) => String(i.process_id)).reverse();
+  /** Ids of finished runs whose expiry is due ({@link RunRetention.listExpiredRunIds}). */
+  listExpiredRunIds(now: Date, limit?: number): Promise<string[]> {
+    return this.retention.listExpiredRunIds(now, limit);
   }
 
-  /**
-   * Deletes a run's whole partition and its attempts' locators (the local stand-in for DynamoDB TTL);
-   * answers how many items went. The run item goes last, so that a sweep cut short finds it again.
-   */
-  async deleteRun(processId: string): Promise<number> {
-    const items = await this.queryAll(keys.runPartition(processId), undefined, 'pk, sk');
-    const locators = items.filter((i) => runItemKind(String(i.sk)) === 'task').map((i) => keys.taskLocator(String(i.sk).slice('TASK#'.length)));
-    const rest = [...locators, ...items.filter((i) => i.sk !== 'RUN').map((i) => ({ pk: i.pk, sk: i.sk }))];
-    await mapLimited(rest, 25, (key) => this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: key })));
-    await this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: keys.run(processId) }));
-    return rest.length + 1;
-  }
-
-  // ---- helpers ---------------------------------------------------------------------------------
-
-  /** Every item of a partition (or of a sort-key prefix in it), following pages; `projection` to read keys only. */
-  private async queryAll(pk: string, skPrefix?: string, projection?: string, names?: Record<string, string>): Promise<Item[]> {
-    const items: Item[] = [];
-    let startKey: Item | undefined;
-    do {
-      const out = await this.db.doc.send(
-        new QueryCommand({
-          TableName: this.db.tableName,
-          KeyConditionExpression: skPrefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': pk, ...(skPrefix ? { ':prefix': skPrefix } : {}) },
-          ProjectionExpression: projection,
-          ExpressionAttributeNames: names,
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...((out.Items ?? []) as Item[]));
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return items;
+  /** Deletes a run's whole partition and its attempts' locators ({@link RunRetention.deleteRun}). */
+  deleteRun(processId: string): Promise<number> {
+    return this.retention.deleteRun(processId);
   }
 }

@@ -1,0 +1,96 @@
+/**
+ * How a run leaves the table once it ended: `expires_at` (the TTL attribute) on the items of its
+ * partition and on its attempts' locators, so that DynamoDB's TTL deletes it deployed; and, since
+ * dynalite has no TTL, the sparse EXPIRING index (gsi3 of the run item) that the local sweep reads and
+ * the delete it does (local/sweeper.ts). Entries are not touched: they expire from when they were
+ * written (entries.ts). docs/STORAGE.md, "TTL". Callers reach it through the run store (runs.ts).
+ */
+import { DeleteCommand, UpdateCommand } from './sdk';
+import { mapLimited } from '../domain/concurrency';
+import { type Db, isConditionFailed, queryPartition } from './client';
+import { keys, runItemKind, TTL_ATTRIBUTE } from './keys';
+import { queryNewestFirst } from './pages';
+
+type Item = Record<string, unknown>;
+
+const [gsi3pk, gsi3sk] = keys.runStateIndexAttributes;
+
+export class RunRetention {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Sets (or, with `undefined`, removes) `expires_at` (epoch seconds, the table's TTL attribute) on
+   * the items of a run's partition but its entries (they expire from when they were written, so never
+   * after their run) and on its attempts' locators; the run item also joins the sparse
+   * EXPIRING index the local sweep reads. The run item is written only while the run is not running
+   * (a retry that reopened it wins). Answers false when that condition failed.
+   */
+  async setRunExpiry(processId: string, expiresAt: number | undefined): Promise<boolean> {
+    if (expiresAt !== undefined) {
+      try {
+        await this.db.doc.send(
+          new UpdateCommand({
+            TableName: this.db.tableName,
+            Key: keys.run(processId),
+            UpdateExpression: `SET #ttl = :e, ${gsi3pk} = :gpk, ${gsi3sk} = :gsk`,
+            ConditionExpression: 'attribute_exists(pk) AND #status <> :running',
+            ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE, '#status': 'status' },
+            ExpressionAttributeValues: (() => {
+              const index = keys.expiringRunIndex(new Date(expiresAt * 1000).toISOString(), processId);
+              return { ':e': expiresAt, ':gpk': index[gsi3pk], ':gsk': index[gsi3sk], ':running': 'running' };
+            })(),
+          }),
+        );
+      } catch (err) {
+        if (isConditionFailed(err)) return false;
+        throw err;
+      }
+    }
+    const items = await queryPartition(this.db, keys.runPartition(processId), undefined, 'pk, sk');
+    const targets: Item[] = [];
+    for (const item of items) {
+      const kind = runItemKind(String(item.sk));
+      if (kind === 'run' && expiresAt !== undefined) continue; // done above, under its condition
+      if (kind === 'log' || kind === 'metadata') continue; // entries carry their own expiry, from when they were written
+      targets.push({ pk: item.pk, sk: item.sk });
+      if (kind === 'task') targets.push({ ...keys.taskLocator(keys.taskIdOf(String(item.sk))) });
+    }
+    await mapLimited(targets, 25, async (key) => {
+      try {
+        await this.db.doc.send(
+          new UpdateCommand({
+            TableName: this.db.tableName,
+            Key: key,
+            UpdateExpression:
+              expiresAt === undefined ? (runItemKind(String(key.sk)) === 'run' ? `REMOVE #ttl, ${gsi3pk}, ${gsi3sk}` : 'REMOVE #ttl') : 'SET #ttl = :e',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
+            ...(expiresAt === undefined ? {} : { ExpressionAttributeValues: { ':e': expiresAt } }),
+          }),
+        );
+      } catch (err) {
+        if (!isConditionFailed(err)) throw err; // deleted meanwhile: nothing to expire
+      }
+    });
+    return true;
+  }
+
+  /** Ids of finished runs whose `expires_at` is at or before `now` (the EXPIRING index), oldest first. */
+  async listExpiredRunIds(now: Date, limit = 100): Promise<string[]> {
+    const page = await queryNewestFirst<Item>(this.db, { ...keys.expiringRuns(), to: now.toISOString(), limit });
+    return page.items.map((i) => String(i.process_id)).reverse();
+  }
+
+  /**
+   * Deletes a run's whole partition and its attempts' locators (the local stand-in for DynamoDB TTL);
+   * answers how many items went. The run item goes last, so that a sweep cut short finds it again.
+   */
+  async deleteRun(processId: string): Promise<number> {
+    const items = await queryPartition(this.db, keys.runPartition(processId), undefined, 'pk, sk');
+    const locators = items.filter((i) => runItemKind(String(i.sk)) === 'task').map((i) => keys.taskLocator(keys.taskIdOf(String(i.sk))));
+    const rest = [...locators, ...items.filter((i) => runItemKind(String(i.sk)) !== 'run').map((i) => ({ pk: i.pk, sk: i.sk }))];
+    await mapLimited(rest, 25, (key) => this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: key })));
+    await this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: keys.run(processId) }));
+    return rest.length + 1;
+  }
+}
