@@ -103,14 +103,14 @@ export interface SundialApiProps {
   /**
    * Entry point of the `api` function.
    *
-   * @default lambdas/api/handler.ts
+   * @default lambdas/functions/api.ts
    */
   readonly apiEntry?: string;
 
   /**
    * Entry point of the `callbacks` function.
    *
-   * @default lambdas/callbacks/handler.ts
+   * @default lambdas/functions/callbacks.ts
    */
   readonly callbacksEntry?: string;
 }

@@ -16,7 +16,6 @@
 import { createHash } from 'node:crypto';
 import type { BatchClient, JobDefinition, RegisterJobDefinitionCommandInput } from '@aws-sdk/client-batch';
 import type { ECSClient, RegisterTaskDefinitionCommandInput, TaskDefinition as EcsTaskDefinition } from '@aws-sdk/client-ecs';
-import { requireEnv } from '../config';
 import type { TaskDefinition } from '../domain/models';
 import { type BatchJobRequest, DEFAULT_TIMEOUT_SECONDS, ECS_CONTAINER_NAME, type EcsTaskRequest, type KeyValue } from '../engine/contract';
 import type { AttemptToLaunch, Launcher } from '../engine/ports';
@@ -25,19 +24,7 @@ import { THROTTLING_RETRY } from './retry';
 
 // ---- configuration -----------------------------------------------------------------------------
 
-/** Environment variables the launcher reads (set by lib/engine.ts, `SundialEngine`). */
-export const LAUNCHER_ENV = {
-  batchJobQueueArn: 'BATCH_JOB_QUEUE_ARN',
-  batchShellImage: 'BATCH_SHELL_IMAGE',
-  batchExecutionRoleArn: 'BATCH_EXECUTION_ROLE_ARN',
-  batchLogGroup: 'BATCH_LOG_GROUP',
-  batchAssignPublicIp: 'BATCH_ASSIGN_PUBLIC_IP',
-  ecsClusterArn: 'ECS_CLUSTER_ARN',
-  ecsExecutionRoleArn: 'ECS_EXECUTION_ROLE_ARN',
-  ecsLogGroup: 'ECS_LOG_GROUP',
-} as const;
-
-/** Where and how attempts run. */
+/** Where and how attempts run (deployed: from the function's environment, lambdas/functions/wiring.ts). */
 export interface AwsLauncherConfig {
   /** The default job queue (`batch_image_command.job_queue` overrides it per task). */
   batchJobQueueArn: string;
@@ -55,21 +42,6 @@ export interface AwsLauncherConfig {
   ecsLogGroup: string;
   /** Region of the log groups (`awslogs-region`). */
   region: string;
-}
-
-/** The launcher configuration of a deployed Lambda, from {@link LAUNCHER_ENV} and `AWS_REGION`. */
-export function launcherConfigFromEnv(): AwsLauncherConfig {
-  return {
-    batchJobQueueArn: requireEnv(LAUNCHER_ENV.batchJobQueueArn),
-    batchShellImage: requireEnv(LAUNCHER_ENV.batchShellImage),
-    batchExecutionRoleArn: requireEnv(LAUNCHER_ENV.batchExecutionRoleArn),
-    batchLogGroup: requireEnv(LAUNCHER_ENV.batchLogGroup),
-    batchAssignPublicIp: requireEnv(LAUNCHER_ENV.batchAssignPublicIp) === 'ENABLED',
-    ecsClusterArn: requireEnv(LAUNCHER_ENV.ecsClusterArn),
-    ecsExecutionRoleArn: requireEnv(LAUNCHER_ENV.ecsExecutionRoleArn),
-    ecsLogGroup: requireEnv(LAUNCHER_ENV.ecsLogGroup),
-    region: requireEnv('AWS_REGION'),
-  };
 }
 
 // ---- Fargate sizes -----------------------------------------------------------------------------

@@ -14,26 +14,16 @@
 import type { BatchClient } from '@aws-sdk/client-batch';
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { DesiredStatus, ECSClient } from '@aws-sdk/client-ecs';
-import type { OutputPage, OutputRequest, TaskOutputSource } from '../api/output';
-import { requireEnv } from '../config';
+import type { OutputPage, OutputRequest, TaskOutputSource } from '../api/ports';
 import { ECS_CONTAINER_NAME } from '../engine/contract';
-import { LAUNCHER_ENV } from './batch-ecs';
 import { lazyClient, type Loaded } from './lazy-client';
 
+/** The launcher's queue, cluster and log groups (deployed: from the function's environment, lambdas/functions/wiring.ts). */
 export interface CloudWatchTaskOutputConfig {
   batchJobQueueArn: string;
   batchLogGroup: string;
   ecsClusterArn: string;
   ecsLogGroup: string;
-}
-
-export function taskOutputConfigFromEnv(): CloudWatchTaskOutputConfig {
-  return {
-    batchJobQueueArn: requireEnv(LAUNCHER_ENV.batchJobQueueArn),
-    batchLogGroup: requireEnv(LAUNCHER_ENV.batchLogGroup),
-    ecsClusterArn: requireEnv(LAUNCHER_ENV.ecsClusterArn),
-    ecsLogGroup: requireEnv(LAUNCHER_ENV.ecsLogGroup),
-  };
 }
 
 interface Stream {

@@ -5,18 +5,11 @@
  * machine hands that, with its execution id as the delivery's owner, to the engine Lambda's `tick`.
  */
 import type { CreateScheduleCommandInput, SchedulerClient } from '@aws-sdk/client-scheduler';
-import { requireEnv } from '../config';
 import { atExpression, type ScheduleSpec } from '../domain/schedule';
 import type { Scheduler } from '../engine/ports';
 import { lazyClient, type Loaded } from './lazy-client';
 
-/** Environment of a function that manages schedules (set by `SundialScheduling.grantManageSchedules`). */
-export const SCHEDULER_ENV = {
-  groupName: 'SCHEDULE_GROUP_NAME',
-  roleArn: 'SCHEDULER_ROLE_ARN',
-  tickStateMachineArn: 'TICK_STATE_MACHINE_ARN',
-} as const;
-
+/** Deployed: from the function's environment (lambdas/functions/wiring.ts). */
 export interface EventBridgeSchedulerConfig {
   /** The schedule group of this Sundial. */
   groupName: string;
@@ -24,14 +17,6 @@ export interface EventBridgeSchedulerConfig {
   roleArn: string;
   /** The tick state machine. */
   tickStateMachineArn: string;
-}
-
-export function schedulerConfigFromEnv(): EventBridgeSchedulerConfig {
-  return {
-    groupName: requireEnv(SCHEDULER_ENV.groupName),
-    roleArn: requireEnv(SCHEDULER_ENV.roleArn),
-    tickStateMachineArn: requireEnv(SCHEDULER_ENV.tickStateMachineArn),
-  };
 }
 
 /** Definition names (1–64 of `A-Z a-z 0-9 _ - .`) are valid schedule names as they are. */

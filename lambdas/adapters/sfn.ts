@@ -8,9 +8,6 @@ import type { Orchestrator } from '../engine/ports';
 import { lazyClient, type Loaded } from './lazy-client';
 import { THROTTLING_RETRY } from './retry';
 
-/** Environment variable carrying the ARN of the task state machine (set by lib/engine.ts). */
-export const TASK_STATE_MACHINE_ARN_ENV = 'TASK_STATE_MACHINE_ARN';
-
 /** A state machine ARN that is not one (`arn:<partition>:states:<region>:<account>:stateMachine:<name>`). */
 export class InvalidStateMachineArnError extends Error {
   constructor(arn: string) {

@@ -10,8 +10,6 @@ import { CAPTURED_SEQ_MAX } from '../store/keys';
 import type { RunStore } from '../store/runs';
 import type { TaskOutputSource } from './ports';
 
-export type { OutputPage, OutputRequest, TaskOutputSource } from './ports';
-
 /**
  * Output captured by the local executor, in the order it was written (each line's sequence number,
  * keys.capturedLine). The position is the last sequence read, so a page never shifts when lines
