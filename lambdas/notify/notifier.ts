@@ -5,7 +5,7 @@
  * event per PagerDuty notification — each with retries and backoff. What could not be delivered is
  * logged and counted (`sundial_notifications_failed{channel}`); nothing here ever changes a run.
  *
- * Deployed it runs in the notify Lambda (lambdas/notify/handler.ts), invoked asynchronously by the
+ * Deployed it runs in the notify Lambda (lambdas/functions/notify.ts), invoked asynchronously by the
  * functions that end runs; locally in-process (local/notifier.ts).
  */
 import type { RunListener } from '../engine/ports';
