@@ -42,13 +42,6 @@ async function call(method: string, template: string, params: Record<string, str
   return res;
 }
 
-async function finished(processId: string): Promise<any> {
-  for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-    const res = await t.api('GET', `/api/processes/${processId}`);
-    if (res.json.status !== 'running') return res.json;
-  }
-  throw new Error(`run ${processId} did not finish`);
-}
 
 describe('OpenAPI document', () => {
   it('is OpenAPI 3.1 and covers every route with its responses', () => {
@@ -92,7 +85,7 @@ describe('OpenAPI document', () => {
     await call('POST', `${defPath}/pause`, { process_definition_name: name });
     await call('POST', `${defPath}/resume`, { process_definition_name: name });
     const created = (await call('POST', `${defPath}/trigger`, { process_definition_name: name })).json;
-    const run = await finished(created.process_id);
+    const run = await t.finished(created.process_id);
     expect(run.status).toBe('failed');
     await call('GET', '/api/processes/{process_id}', { process_id: run.process_id });
     await call('GET', '/api/processes', {}, undefined, undefined, `?process_definition_name=${name}&allowed_statuses=failed`);
@@ -102,7 +95,7 @@ describe('OpenAPI document', () => {
     // stdout and stderr are two pipes: their relative order is not guaranteed
     expect(output.json.lines.map((l: any) => `${l.stream}:${l.message}`).sort()).toEqual(['stderr:err', 'stdout:out']);
     expect((await call('POST', '/api/processes/{process_id}/retry', { process_id: run.process_id })).status).toBe(201);
-    await finished(run.process_id);
+    await t.finished(run.process_id);
     const long = (await call('POST', `${defPath}/trigger`, { process_definition_name: name })).json;
     expect((await call('POST', '/api/processes/{process_id}/kill', { process_id: long.process_id })).status).toBe(201);
     await call('GET', '/api/openapi.json');

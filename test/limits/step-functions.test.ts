@@ -4,54 +4,29 @@
  * state machine: the execution name and input StartExecution takes, a state's 256 KB payload, the
  * 25,000-event history.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { SFN_HISTORY_MAX_EVENTS, SFN_NAME_MAX_LENGTH, SFN_PAYLOAD_MAX_BYTES } from '../../lambdas/domain/aws-limits';
 import { processDefinition as definitionSchema } from '../../lambdas/domain/models';
 import type { PrepareState } from '../../lambdas/engine/contract';
-import { type LocalSundial, startLocal } from '../../local/server';
-import { type Api, apiClient, type JsonObject, shellScript } from '../helpers/local';
+import { shellScript, sundialPerFile } from '../helpers/local';
 
 /** The server's log lines: where the orchestrator says why an execution failed. */
 const lines: string[] = [];
-let t: { sundial: LocalSundial; api: Api };
+const sundial = sundialPerFile({ log: (line) => lines.push(line) });
+const { define, finished } = sundial;
+const trigger = async (name: string): Promise<string> => (await sundial.trigger(name)).process_id;
+const local = () => sundial.current().sundial;
 
-beforeAll(async () => {
-  const sundial = await startLocal({ port: 0, log: (line) => lines.push(line) });
-  t = { sundial, api: apiClient(sundial.url) };
-});
 afterEach(() => {
-  t.sundial.orchestrator.maxHistoryEvents = SFN_HISTORY_MAX_EVENTS;
+  local().orchestrator.maxHistoryEvents = SFN_HISTORY_MAX_EVENTS;
 });
-afterAll(async () => {
-  await t?.sundial.close();
-});
-
-async function define(name: string, tasks: JsonObject[]): Promise<void> {
-  const res = await t.api('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, task_definitions: tasks });
-  expect(res.status, res.text).toBeLessThan(300);
-}
-
-async function trigger(name: string, body?: unknown): Promise<string> {
-  const res = await t.api('POST', `/api/process_definitions/${name}/trigger`, body);
-  expect(res.status, res.text).toBe(201);
-  return res.json.process_id;
-}
-
-/** Waits for the run to end (its status leaves `running`), reading it as the API answers it. */
-async function finished(processId: string): Promise<any> {
-  for (;;) {
-    const res = await t.api('GET', `/api/processes/${processId}`);
-    if (res.json.status !== 'running') return res.json;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const messages = (run: any): string[] => run.task.flatMap((x: any) => x.log_entries.map((e: any) => e.message));
 
 /** The error startTask fails with, or undefined. */
 async function refusal(name: string, input: unknown): Promise<Error | undefined> {
   try {
-    await t.sundial.orchestrator.startTask(name, input as PrepareState);
+    await local().orchestrator.startTask(name, input as PrepareState);
     return undefined;
   } catch (err) {
     return err as Error;
@@ -101,7 +76,7 @@ describe('a running execution', () => {
       process_definition_name: 'big-env',
       task_definitions: [shellScript('a', 'true', { executable: { shell_script_command: { script: 'true', environment_variables: vars } } })],
     });
-    await t.sundial.services.store.definitions.put(def, new Date().toISOString());
+    await local().services.store.definitions.put(def, new Date().toISOString());
 
     // Act
     const run = await finished(await trigger('big-env'));
@@ -114,7 +89,7 @@ describe('a running execution', () => {
   it('fails as AWS does once its history reaches the quota (counted per attempt as AWS writes it)', async () => {
     // Prepare: an attempt of the synthesized machine on the Batch path writes about 21 events (22 with its backoff
     // Wait), so a quota of 60 stops the execution in its third attempt of five.
-    t.sundial.orchestrator.maxHistoryEvents = 60;
+    local().orchestrator.maxHistoryEvents = 60;
     await define('short-history', [shellScript('ok', 'true')]);
     await define('long-history', [shellScript('fails', 'exit 1', { max_attempts: 5 })]);
 
