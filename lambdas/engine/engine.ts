@@ -20,7 +20,9 @@ import type { EnvironmentVariable, Process, TaskDefinition } from '../domain/mod
 import { signTaskToken } from '../domain/task-token';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
+import { isConditionFailed } from '../store/client';
 import type { StoredDefinition } from '../store/definitions';
+import type { RunItem } from '../store/runs';
 import { activeEntry } from '../store/schedules';
 import type { Slot } from '../store/slots';
 import {
@@ -124,7 +126,7 @@ export class Engine {
     this.d.logger.info('run started', { process_id: processId, process_definition_name: definitionName, tasks: slots.length });
     // The tasks without dependencies start.
     await mapLimited(slots.filter((s) => nextStep(s) === 'start'), AWS_FAN_OUT_CONCURRENCY, (s) => this.startSlot(s));
-    return (await this.d.store.runs.getRun(processId)) as Process;
+    return this.answer(processId);
   }
 
   /** What {@link trigger} refuses (400/404) before anything is written; answers the tasks the run would have. */
@@ -172,7 +174,7 @@ export class Engine {
     this.d.logger.info('run killed', { process_id: processId, reason });
     await this.runEnded({ process_id: processId, process_definition_name: run.process_definition_name, status: 'failed' });
     await this.d.store.runs.killEnded(processId);
-    return (await this.d.store.runs.getRun(processId)) as Process;
+    return this.answer(processId);
   }
 
   /** Retries a failed run: each failed task gets one more attempt (no backoff); blocked tasks may then run. */
@@ -202,7 +204,14 @@ export class Engine {
       throw err;
     }
     this.d.logger.info('run retried', { process_id: processId, tasks: [...reopened] });
-    return (await this.d.store.runs.getRun(processId)) as Process;
+    return this.answer(processId);
+  }
+
+  /** The run as the API answers it, after this engine changed it (it exists: nothing deletes a run that ran just now). */
+  private async answer(processId: string): Promise<Process> {
+    const run = await this.d.store.runs.getRun(processId);
+    if (!run) throw new NotFoundError(`process ${processId} does not exist`);
+    return run;
   }
 
   /** Tells the listeners that a run is being retried; answers what undoes what they did. */
@@ -223,14 +232,14 @@ export class Engine {
   }
 
   /** The reopening part of {@link retry}: blocked tasks wait again, failed ones get one more attempt. */
-  private async reopen(processId: string, run: Record<string, unknown>, slots: Slot[], failed: Slot[], blocked: Slot[], reopened: Set<string>): Promise<void> {
+  private async reopen(processId: string, run: RunItem, slots: Slot[], failed: Slot[], blocked: Slot[], reopened: Set<string>): Promise<void> {
     // Each slot is its own item: reopen them side by side, as many at once as the fan-outs to AWS allow,
     // so that 1,000 tasks fit the API function's timeout (lambdas/domain/concurrency.ts).
     await mapLimited(blocked, AWS_FAN_OUT_CONCURRENCY, async (slot) => {
       await this.d.store.slots.resetDependencies(processId, slot.name, dependenciesAmong(slot.definition, reopened));
       await this.d.store.slots.transition(processId, slot.name, ['blocked'], 'waiting', { reason: undefined });
     });
-    await this.d.store.slots.runTasksReopened(processId, [...reopened], Number(run.tasks_total ?? slots.length));
+    await this.d.store.slots.runTasksReopened(processId, [...reopened], run.tasks_total ?? slots.length);
     await this.d.store.runs.setRunExpiry(processId, undefined); // running again: nothing of it expires
     const reopenedRun = await this.d.store.runs.transitionRun(processId, 'failed', 'running', {}, ['end_time', 'reason'], ['killing']);
     if (!reopenedRun) throw new ConflictError(`process ${processId} changed while retrying; try again`);
@@ -270,7 +279,7 @@ export class Engine {
       if (claimed) {
         // Nothing ran under the claim: it is given back, so that a retry's attempt is counted as the first.
         if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason, hint.attempts);
-        return this.launch(run, claimed.slot, hint.attempts, claimed.skipBackoff);
+        return this.launch(run, claimed.slot, taskId, hint.attempts, claimed.skipBackoff);
       }
     }
     const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
@@ -278,16 +287,17 @@ export class Engine {
     if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason);
     // A replayed Prepare (Lambda retry, or a failure after the claim) finds its attempt still running:
     // it carries on with that attempt instead of claiming another.
-    const current = slot.current_task_id ? await this.d.store.runs.getTaskRecord(processId, slot.current_task_id) : undefined;
+    const lastClaimed = slot.current_task_id;
+    const current = lastClaimed ? await this.d.store.runs.getTaskRecord(processId, lastClaimed) : undefined;
     // So is a claim whose Prepare failed before its task record was written (a throttled write, a failed
     // plan): the slot names the attempt it claimed last, and nothing ran under it.
-    const unwritten = !current && slot.attempts > 0 && slot.current_task_id === stableUuid(processId, name, slot.round, slot.attempts - 1);
-    const replay = current?.status === 'running' || unwritten;
+    const unwritten = !current && slot.attempts > 0 && lastClaimed === stableUuid(processId, name, slot.round, slot.attempts - 1);
+    const replayed = current?.status === 'running' || unwritten ? lastClaimed : undefined;
     const n = current?.status === 'running' ? current.previous_attempt_count : unwritten ? slot.attempts - 1 : slot.attempts;
-    const taskId = replay ? (slot.current_task_id as string) : stableUuid(processId, name, slot.round, n);
-    const claimed = replay ? slot : await this.d.store.slots.claimAttempt(processId, name, n, taskId);
+    const taskId = replayed ?? stableUuid(processId, name, slot.round, n);
+    const claimed = replayed ? slot : await this.d.store.slots.claimAttempt(processId, name, n, taskId);
     if (!claimed) return { skip: true };
-    return this.launch(run, claimed, n, Boolean(slot.skip_backoff));
+    return this.launch(run, claimed, taskId, n, Boolean(slot.skip_backoff));
   }
 
   /**
@@ -296,22 +306,24 @@ export class Engine {
    * the run gives it an attempt in a new execution (a new round: an execution name is never reused).
    * `attempts`: the attempts made before a claim this step made and gives back. Answers a skip.
    */
-  private async skipEnded(processId: string, name: string, reason: unknown, attempts?: number): Promise<PreparedAttempt> {
+  private async skipEnded(processId: string, name: string, reason: string | undefined, attempts?: number): Promise<PreparedAttempt> {
     await this.d.store.slots.transition(processId, name, ['running'], 'failed', {
-      reason: typeof reason === 'string' ? reason : 'the run ended before the task started',
+      reason: reason ?? 'the run ended before the task started',
       ...(attempts === undefined ? {} : { attempts, current_task_id: undefined }),
     });
     return { skip: true };
   }
 
-  /** Writes claimed attempt `n` (the slot as it is now: attempts made include it) and builds its request. */
-  private async launch(run: Record<string, unknown>, slot: Slot, n: number, skipBackoff: boolean): Promise<PreparedAttempt> {
+  /**
+   * Writes claimed attempt `n`, `taskId` (the slot as the claim left it: attempts made include it, and
+   * it names `taskId` as its current attempt) and builds its request.
+   */
+  private async launch(run: RunItem, slot: Slot, taskId: string, n: number, skipBackoff: boolean): Promise<PreparedAttempt> {
     const { process_id: processId, name } = slot;
-    const taskId = slot.current_task_id as string;
-    const definitionName = String(run.process_definition_name);
+    const definitionName = run.process_definition_name;
     const def = slot.definition;
     const token = signTaskToken(await this.d.tokenKey(), { tid: taskId, pid: processId });
-    const environment = attemptEnvironment(def.executable, (run.environment_variables as EnvironmentVariable[] | undefined) ?? [], {
+    const environment = attemptEnvironment(def.executable, run.environment_variables ?? [], {
       url: this.d.callbackUrl(),
       taskId,
       processId,
@@ -334,7 +346,7 @@ export class Engine {
           status: 'running',
         })
         .catch((err: unknown) => {
-          if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err; // a replay
+          if (!isConditionFailed(err)) throw err; // a replay
         }),
       this.d.launcher.plan({ process_id: processId, process_definition_name: definitionName, task_definition: def, task_id: taskId, environment }),
     ]);
@@ -379,12 +391,11 @@ export class Engine {
     }
     const [slot, task] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getTaskRecord(processId, taskId)]);
     if (!slot || !task || slot.current_task_id !== taskId) return next(false); // a stale or replayed step
-    const report = task.reported as 'succeeded' | 'failed' | undefined;
     if (timedOut) {
       // The deadline ended the attempt; make sure what it ran is stopped too.
       await this.d.launcher.stop({ task_id: taskId, task_definition: slot.definition }, executed.reason ?? 'timed out');
     }
-    const outcome = attemptOutcome(executed, report, Boolean(slot.definition.require_explicit_success));
+    const outcome = attemptOutcome(executed, task.reported, Boolean(slot.definition.require_explicit_success));
     const status = (await this.endAttempt(processId, taskId, outcome.status, outcome.reason)) ?? outcome.status;
     return this.afterAttempt(processId, name, status, slot, next);
   }
@@ -478,7 +489,7 @@ export class Engine {
       try {
         await listener.runEnded(run);
       } catch (err) {
-        this.d.logger.error('a run listener failed', { process_id: run.process_id, error: err as Error });
+        this.d.logger.error('a run listener failed', { process_id: run.process_id, error: err });
       }
     }
     // Retention, last (listeners write into the run's partition too): its items expire together. A
@@ -487,7 +498,7 @@ export class Engine {
     if (expiry !== undefined) {
       await this.d.store.runs
         .setRunExpiry(run.process_id, expiry)
-        .catch((err: unknown) => this.d.logger.error('could not set the expiry of a run', { process_id: run.process_id, error: err as Error }));
+        .catch((err: unknown) => this.d.logger.error('could not set the expiry of a run', { process_id: run.process_id, error: err }));
     }
   }
 
@@ -501,7 +512,8 @@ export class Engine {
     const previous = await this.d.store.runs.transitionTask(processId, taskId, ['running'], status, { end_time: now }, options);
     if (previous === undefined) {
       if (options.unreported) return undefined;
-      return (await this.d.store.runs.getTaskRecord(processId, taskId))?.status as 'succeeded' | 'failed' | undefined;
+      const ended = (await this.d.store.runs.getTaskRecord(processId, taskId))?.status;
+      return ended === 'succeeded' || ended === 'failed' ? ended : undefined;
     }
     if (reason) {
       await this.d.store.runs.appendLogEntries(processId, taskId, [
@@ -537,7 +549,7 @@ export class Engine {
       // The run is not read: a kill moves waiting slots to blocked (so dependents told now do not
       // start) and a task started in the meantime is failed by its Prepare, which reads the run.
       // Slots written before they carried `tasks_total` read it from the run.
-      const tasksTotal = slot.tasks_total ?? Number((await this.d.store.runs.getRunRecord(processId))?.tasks_total ?? 0);
+      const tasksTotal = slot.tasks_total ?? (await this.d.store.runs.getRunRecord(processId))?.tasks_total ?? 0;
       // Dependents are separate items: tell them all at once rather than one round trip after another,
       // and count the task as done in the same round trip (the run cannot finish before its dependents
       // are done, so the order does not matter).
