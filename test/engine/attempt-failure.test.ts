@@ -15,6 +15,7 @@ import { loadTaskDefinition } from '../../local/engine/asl';
 import { LocalExecutor } from '../../local/engine/executor';
 import { type SyncCase, syncFixture } from '../fixtures/aws/sync';
 import { type JsonObject, shellTask, startTestSundial, type TestSundial, UNTIL_STOPPED } from '../helpers/local';
+import { until } from '../helpers/until';
 
 let t: TestSundial;
 let executor: LocalExecutor;
@@ -79,13 +80,7 @@ const markers = mkdtempSync(join(tmpdir(), 'sundial-running-'));
 const marksRunning = (): string => `touch "${markers}/$SUNDIAL_TASK_ID"; ${UNTIL_STOPPED}`;
 
 /** Waits until the attempt's process runs (its marker file exists). */
-async function untilRunning(taskId: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (existsSync(join(markers, taskId))) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`attempt ${taskId} never ran`);
-}
+const untilRunning = (taskId: string) => until(async () => existsSync(join(markers, taskId)), Boolean);
 
 /** Stops attempt `taskId` of `step` once it runs, as a kill does; answers how the step failed. */
 async function stoppedWhileRunning(step: Promise<unknown>, taskId: string): Promise<{ Error: string; Cause: string }> {
@@ -169,13 +164,8 @@ describe('the local executor answers as AWS does', () => {
 
 describe('a failed attempt reads as a reason (local mode, through the API)', () => {
   async function runOf(name: string, task: JsonObject): Promise<any> {
-    expect((await t.api('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, task_definitions: [task] })).status).toBeLessThan(300);
-    const created = await t.api('POST', `/api/process_definitions/${name}/trigger`);
-    for (;;) {
-      const run = await t.api('GET', `/api/processes/${created.json.process_id}`);
-      if (run.json.status !== 'running') return run.json;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await t.define(name, [task]);
+    return t.finished((await t.trigger(name)).process_id);
   }
 
   it.each([

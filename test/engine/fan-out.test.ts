@@ -59,15 +59,10 @@ afterAll(() => t.close());
 
 const TASKS = LIMITS.taskDefinitionsPerProcess;
 
-async function define(name: string, tasks: ReturnType<typeof shellTask>[]): Promise<void> {
-  const res = await t.api('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, task_definitions: tasks });
-  expect(res.status, res.text).toBeLessThan(300);
-}
-
 describe(`fan-out over a run of ${TASKS} tasks`, () => {
   it('trigger, kill and retry keep at most AWS_FAN_OUT_CONCURRENCY calls in flight, and retry runs them side by side', async () => {
     // Prepare
-    await define('fan-out', Array.from({ length: TASKS }, (_, i) => shellTask(`t${i}`)));
+    await t.define('fan-out', Array.from({ length: TASKS }, (_, i) => shellTask(`t${i}`)));
     inFlight.reset();
 
     // Act: trigger
@@ -100,7 +95,7 @@ describe(`fan-out over a run of ${TASKS} tasks`, () => {
   it('a task that finishes starts its dependents within the same bound', async () => {
     // Prepare: one root and every other task depending on it
     const dependents = Array.from({ length: TASKS - 1 }, (_, i) => shellTask(`d${i}`, { dependencies: [{ task_definition_name: 'root', success_required: true }] }));
-    await define('fan-out-dependents', [shellTask('root'), ...dependents]);
+    await t.define('fan-out-dependents', [shellTask('root'), ...dependents]);
     started.length = 0;
     await engine.trigger('fan-out-dependents');
     const [root] = started;

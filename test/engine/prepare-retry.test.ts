@@ -16,14 +16,6 @@ afterAll(async () => {
   await t.close();
 });
 
-async function finished(processId: string): Promise<any> {
-  for (;;) {
-    const run = await t.api('GET', `/api/processes/${processId}`);
-    if (run.json.status !== 'running') return run.json;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('Prepare, throttled', () => {
   it.each([
     // The write of the attempt's record, after the claim (the claim must not be lost).
@@ -49,7 +41,7 @@ describe('Prepare, throttled', () => {
       started = true;
       // Act
       const created = await t.api('POST', `/api/process_definitions/${name}/trigger`);
-      const run = await finished(created.json.process_id);
+      const run = await t.finished(created.json.process_id);
       // Assess
       expect(thrown).toBe(1);
       expect(run.status).toBe('succeeded');
