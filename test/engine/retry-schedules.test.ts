@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { shellScript, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
 import { until } from '../helpers/until';
 
-const { api } = sundialPerFile();
+const sundial = sundialPerFile();
+const { api } = sundial;
 
 /**
  * `MODE=fail`: fails its first attempt, succeeds on a retry; `MODE=sleep`: runs until stopped; `MODE=never`:
@@ -20,22 +21,10 @@ const SCRIPT = [
   'echo ok',
 ].join('\n');
 
-async function define(name: string, overlap: 'wait' | 'terminate'): Promise<void> {
-  const r = await api('PUT', `/api/process_definitions/${name}`, {
-    process_definition_name: name,
-    overlap_action: overlap,
-    task_definitions: [shellScript('a', SCRIPT)],
-  });
-  expect(r.status, r.text).toBe(201);
-}
-
-async function trigger(name: string, mode: string): Promise<string> {
-  const r = await api('POST', `/api/process_definitions/${name}/trigger`, { environment_variables: [{ variable_name: 'MODE', value: mode }] });
-  expect(r.status, r.text).toBe(201);
-  return r.json.process_id;
-}
-
-const ended = (id: string) => until(() => api('GET', `/api/processes/${id}`), (r) => r.json.status !== 'running', 20_000).then((r) => r.json);
+const define = (name: string, overlap: 'wait' | 'terminate') => sundial.define(name, { overlap_action: overlap, task_definitions: [shellScript('a', SCRIPT)] });
+const trigger = async (name: string, mode: string): Promise<string> =>
+  (await sundial.trigger(name, { environment_variables: [{ variable_name: 'MODE', value: mode }] })).process_id;
+const ended = (id: string) => sundial.finished(id);
 const logged = (id: string, line: string) =>
   until(
     () => api('GET', `/api/processes/${id}`),

@@ -7,15 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { shellScript, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
 import { until } from '../helpers/until';
 
-const { api } = sundialPerFile();
+const sundial = sundialPerFile();
+const { api } = sundial;
 
 /** `MODE=sleep` runs until stopped (after printing `up`); else prints `done` and ends. */
 const SCRIPT = `if [ "$MODE" = sleep ]; then echo up; ${UNTIL_STOPPED}; fi; echo done`;
 
-async function define(name: string, overlap: 'wait' | 'terminate'): Promise<void> {
-  const r = await api('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, overlap_action: overlap, task_definitions: [shellScript('a', SCRIPT)] });
-  expect(r.status, r.text).toBe(201);
-}
+const define = (name: string, overlap: 'wait' | 'terminate') => sundial.define(name, { overlap_action: overlap, task_definitions: [shellScript('a', SCRIPT)] });
 
 const trigger = (name: string, mode?: string, query = '') =>
   api('POST', `/api/process_definitions/${name}/trigger${query}`, mode ? { environment_variables: [{ variable_name: 'MODE', value: mode }] } : undefined);
