@@ -30,6 +30,8 @@ interface ResponseSpec {
 
 const entriesWritten = z.object({ written: z.int().min(0), received: z.int().min(0) });
 const reported = z.object({ task_id: z.uuid(), reported: z.enum(['succeeded', 'failed']) });
+/** The attempt's progress as now stored; `applied`: false when a higher report stays. */
+const progressRecorded = z.object({ task_id: z.uuid(), progress: taskResponse.shape.progress.unwrap(), applied: z.boolean() });
 
 /** Success responses by route key (`METHOD path`). Every route must have one (a test checks it). */
 export const RESPONSES: Record<string, ResponseSpec[]> = {
@@ -57,6 +59,7 @@ export const RESPONSES: Record<string, ResponseSpec[]> = {
   'POST /api/tasks/{task_id}/metadata': [{ status: 201, description: 'Stored', schema: entriesWritten }],
   'POST /api/tasks/{task_id}/succeed': [{ status: 201, description: 'Recorded', schema: reported }],
   'POST /api/tasks/{task_id}/fail': [{ status: 201, description: 'Recorded', schema: reported }],
+  'POST /api/tasks/{task_id}/progress': [{ status: 201, description: "Accepted: the attempt's progress as now stored", schema: progressRecorded }],
 };
 
 /** Request bodies whose route validates them in code rather than with its `body` schema. */

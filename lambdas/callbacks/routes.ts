@@ -3,7 +3,7 @@
  * checked before the body is read; a token for another task is refused and nothing is written.
  */
 import { ConflictError, NotFoundError } from '../domain/errors';
-import { logEntries, metadataEntries, taskIdParams } from '../domain/models';
+import { logEntries, metadataEntries, progressReport, taskIdParams } from '../domain/models';
 import { acceptsEntries, LATE_ENTRY_GRACE_SECONDS, type TaskTokenClaims, verifyTaskToken } from '../domain/task-token';
 import { defineRoute, header, type Route } from '../http/route';
 import { json } from '../http/types';
@@ -46,6 +46,18 @@ export function callbackRoutes(s: CallbackServices): Route[] {
         await openTask(auth);
         const written = await s.store.runs.appendMetadataEntries(auth.pid, auth.tid, body);
         return json(201, { written, received: body.length });
+      },
+    }),
+    defineRoute('reportProgress', {
+      params: taskIdParams, authorize, body: progressReport,
+      handler: async ({ auth, body }) => {
+        // Taken while the attempt takes entries (late reports within the grace period too); `applied`
+        // says whether this report is the attempt's progress now or a higher one stays (store/progress.ts).
+        await openTask(auth);
+        const progress = { percent: body.percent, ...(body.message === undefined ? {} : { message: body.message }), when: s.now().toISOString() };
+        const recorded = await s.store.runs.recordProgress(auth.pid, auth.tid, progress);
+        if (recorded.outcome === 'missing') throw new NotFoundError(`task ${auth.tid} does not exist`);
+        return json(201, { task_id: auth.tid, progress: recorded.progress, applied: recorded.outcome === 'applied' });
       },
     }),
     defineRoute('succeedTask', {

@@ -39,6 +39,7 @@ export const LIMITS = {
   listMaxItems: 1000,
   entriesPerCall: 500,
   entryMessageMaxLength: 32_768,
+  progressMessageMaxLength: 1000,
 } as const;
 
 /** Letters, digits, `_`, `-`, `.`: safe in URLs, keys, schedule and execution names. */
@@ -217,9 +218,21 @@ export const pagerdutyNotification = object({
   api_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).default('https://events.pagerduty.com'),
 });
 
+/**
+ * Beyond Sundial: a JSON summary of the run POSTed to `url` (a Slack or Teams incoming webhook works as
+ * it is: the body carries `text`), decided like an email; with `secret`, signed (notify/webhook-signature.ts).
+ * Where `url` may point: notify/webhook-url.ts; `url` and `secret` are masked on GET (notify/secrets.ts).
+ */
+export const webhookNotification = object({
+  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048),
+  notify_when: notificationOption.default('on_state_change_and_failures'),
+  secret: optional(nonEmptyText(256)),
+});
+
 export const notification = oneKeyUnion({
   email: emailNotification,
   pagerduty: pagerdutyNotification,
+  webhook: webhookNotification,
 });
 
 const processDefinitionFields = {
@@ -274,6 +287,25 @@ export const metadataEntry = object({
   value: text(LIMITS.entryMessageMaxLength),
 });
 
+/**
+ * One line of text that a console and a terminal show as it is: no control characters (C0, DEL, C1: a
+ * newline or an escape sequence would redraw `sundial trigger --wait`'s screen) and no lone surrogates,
+ * so that a character costs at most 4 bytes of a Lambda answer (domain/response-size.ts).
+ */
+const lineText = (max: number) =>
+  text(max)
+    .refine((v) => !/[\u0000-\u001f\u007f-\u009f]/.test(v), 'must be one line of text, without control characters')
+    .refine((v) => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(v), 'must be well-formed Unicode (no lone surrogates)');
+
+/**
+ * Beyond Sundial: a running attempt's progress report (`POST /api/tasks/{task_id}/progress`, agenda's
+ * percent and `processingStateMessage`). Any number from 0 to 100 (decimals too); the message is optional.
+ */
+export const progressReport = object({
+  percent: z.number('must be a number').min(0, 'must be at least 0').max(100, 'must be at most 100'),
+  message: optional(lineText(LIMITS.progressMessageMaxLength)),
+});
+
 export const logEntries = z.array(logEntry).max(LIMITS.entriesPerCall, `must have at most ${LIMITS.entriesPerCall} entries`);
 export const metadataEntries = z
   .array(metadataEntry)
@@ -293,6 +325,14 @@ export type Notification = z.output<typeof notification>;
 export type ProcessDefinition = z.output<typeof processDefinition>;
 export type LogEntry = z.output<typeof logEntry>;
 export type MetadataEntry = z.output<typeof metadataEntry>;
+export type ProgressReport = z.output<typeof progressReport>;
+
+/** Beyond Sundial: an attempt's progress, the highest report so far (`when`: when Sundial received it). */
+export interface AttemptProgress {
+  percent: number;
+  message?: string;
+  when: string;
+}
 
 /** A task record: one attempt of one task definition in one run (seed model `task`). */
 export interface Task {
@@ -313,6 +353,8 @@ export interface Task {
   metadata_entries_truncated?: boolean;
   /** Beyond Sundial: no entries were read for this answer (lists; a run past its budget): page them as above. */
   entries_omitted?: boolean;
+  /** Beyond Sundial: the attempt's latest progress report that did not move it backwards. */
+  progress?: AttemptProgress;
 }
 
 /** A run of a process definition (seed model `process`). */
@@ -419,6 +461,8 @@ export const taskResponse = z.object({
   log_entries_truncated: z.boolean().optional(),
   /** Beyond Sundial: only the last metadata entries are embedded; `GET /api/tasks/{task_id}/metadata` pages through all. */
   metadata_entries_truncated: z.boolean().optional(),
+  /** Beyond Sundial: the attempt's progress ({@link AttemptProgress}), once it reported some. */
+  progress: z.object({ percent: z.number().min(0).max(100), message: z.string().optional(), when: z.iso.datetime({ offset: true }) }).optional(),
 });
 
 /** A page of an attempt's log entries, oldest first (`GET /api/tasks/{task_id}/log_entries`). */

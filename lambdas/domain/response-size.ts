@@ -16,16 +16,19 @@
  *   stays within {@link RUN_RESPONSE_BUDGET_BYTES}; an attempt whose entries were cut says so
  *   (`log_entries_truncated` / `metadata_entries_truncated`) and `GET /api/tasks/{id}/log_entries` or
  *   `/metadata` pages through all of them;
- * - the attempts themselves: an attempt is ~0.5 KB on the wire (ids, names ≤ 64 characters, times), so
- *   1,000 tasks × 8 attempts ≈ 4 MB. When a run's attempts alone pass {@link ATTEMPTS_BUDGET_BYTES},
- *   only each task's latest attempt is answered (1,000 × ~0.5 KB ≈ 0.5 MB) and `attempts_omitted` counts
- *   the others (`GET /api/tasks?process_definition_name=&task_definition_name=` lists every attempt);
+ * - the attempts themselves: an attempt is ~0.5 KB on the wire (ids, names ≤ 64 characters, times), plus
+ *   its progress, if it reported one, at most {@link PROGRESS_MAX_PAYLOAD_BYTES} (~4 KB), so
+ *   1,000 tasks × 8 attempts ≈ 4 MB, or far more with long progress messages. When a run's attempts alone
+ *   pass {@link ATTEMPTS_BUDGET_BYTES}, only each task's latest attempt is answered (1,000 × ~0.5 KB ≈
+ *   0.5 MB; 1,000 × ~4.7 KB ≈ 4.7 MB at most, still under {@link RUN_RESPONSE_BUDGET_BYTES}) and
+ *   `attempts_omitted` counts the others (`GET /api/tasks?process_definition_name=&task_definition_name=`
+ *   lists every attempt); a page of 1,000 attempts is at most ~4.7 MB too;
  * - lists of runs and of attempts embed no entries at all (`entries_omitted: true` on every attempt):
  *   1,000 runs × 1,000 attempts would not fit, and reading them is what made a list slow;
  * - a page of entries stops at {@link ENTRY_PAGE_BUDGET_BYTES} (and hands a `next` cursor), so that even
  *   1,000 entries of the largest size (231 MB) come back as pages that each fit.
  *
- * Worst case of a run: attempts ≤ 4 MiB (or ~0.5 MB once trimmed) + entries up to the 5 MiB budget in all
+ * Worst case of a run: attempts ≤ 4 MiB (or ≤ ~4.7 MB once trimmed) + entries up to the 5 MiB budget in all
  * = at most 5 MiB + one entry (231 KB) < 6,291,556 bytes, a margin of ~0.8 MB for the envelope.
  */
 import { LAMBDA_SYNC_RESPONSE_MAX_BYTES } from './aws-limits';
@@ -40,6 +43,14 @@ export function payloadBytes(value: unknown): number {
 
 /** The largest log or metadata entry, in payload bytes (see the arithmetic above). */
 export const ENTRY_MAX_PAYLOAD_BYTES = (LIMITS.entryMessageMaxLength + 256) * 7 + 150;
+
+/**
+ * The largest progress of an attempt (`{percent, message, when}`), in payload bytes: a message of
+ * LIMITS.progressMessageMaxLength characters, each at most 4 bytes (`"` and `\` are escaped twice; the
+ * schema refuses control characters and lone surrogates, which would take 7), and ~150 bytes for the
+ * rest.
+ */
+export const PROGRESS_MAX_PAYLOAD_BYTES = LIMITS.progressMessageMaxLength * 4 + 150;
 
 /** Entries of each kind embedded per attempt in a run (the last ones): as many as an email shows. */
 export const ENTRIES_PER_ATTEMPT = 10;

@@ -54,6 +54,7 @@ export const ROUTES = {
   appendMetadata: { method: 'POST', path: '/api/tasks/{task_id}/metadata', fn: 'callbacks', auth: 'task', summary: 'Append metadata entries (idempotent on metadata_entry_id)' },
   succeedTask: { method: 'POST', path: '/api/tasks/{task_id}/succeed', fn: 'callbacks', auth: 'task', summary: 'The running attempt reports success' },
   failTask: { method: 'POST', path: '/api/tasks/{task_id}/fail', fn: 'callbacks', auth: 'task', summary: 'The running attempt reports failure' },
+  reportProgress: { method: 'POST', path: '/api/tasks/{task_id}/progress', fn: 'callbacks', auth: 'task', summary: 'The running attempt reports its progress (percent, message); it never moves backwards' },
 } as const satisfies Record<string, RouteEntry>;
 
 export type RouteName = keyof typeof ROUTES;

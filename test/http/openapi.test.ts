@@ -103,6 +103,10 @@ describe('OpenAPI document', () => {
     const when = new Date().toISOString();
     await call('POST', '/api/tasks/{task_id}/log_entries', { task_id: a.task_id }, [{ log_entry_id: crypto.randomUUID(), when, source: 'x', message: 'm' }], bearer(token));
     await call('POST', '/api/tasks/{task_id}/metadata', { task_id: a.task_id }, [{ metadata_entry_id: crypto.randomUUID(), when, key: 'k', value: 'v' }], bearer(token));
+    expect((await call('POST', '/api/tasks/{task_id}/progress', { task_id: a.task_id }, { percent: 99.5, message: 'm' }, bearer(token))).json.applied).toBe(true);
+    expect((await call('POST', '/api/tasks/{task_id}/progress', { task_id: a.task_id }, { percent: 101 }, bearer(token))).status).toBe(400);
+    await call('GET', '/api/processes/{process_id}', { process_id: run.process_id });
+    await call('GET', '/api/tasks', {}, undefined, undefined, `?process_definition_name=${name}`);
     expect((await call('POST', '/api/tasks/{task_id}/succeed', { task_id: a.task_id }, undefined, bearer(token))).status).toBe(409);
     expect((await call('GET', defPath, { process_definition_name: 'missing' })).status).toBe(404);
     expect((await call('GET', '/api/processes/{process_id}', { process_id: 'not-a-uuid' })).status).toBe(400);

@@ -6,12 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAMBDA_SYNC_RESPONSE_MAX_BYTES } from '../../lambdas/domain/aws-limits';
-import { LIMITS } from '../../lambdas/domain/models';
+import { LIMITS, progressReport } from '../../lambdas/domain/models';
 import {
   ENTRIES_PER_ATTEMPT,
   ENTRY_MAX_PAYLOAD_BYTES,
   payloadBytes,
+  PROGRESS_MAX_PAYLOAD_BYTES,
   RESPONSE_MARGIN_BYTES,
+  RUN_RESPONSE_BUDGET_BYTES,
 } from '../../lambdas/domain/response-size';
 import { BatchWriteCommand } from '../../lambdas/store/sdk';
 import { keys } from '../../lambdas/store/keys';
@@ -59,6 +61,21 @@ describe('the budget arithmetic', () => {
     expect(payloadBytes(largeLog(0))).toBeLessThanOrEqual(ENTRY_MAX_PAYLOAD_BYTES);
     expect(payloadBytes(largeMeta(0))).toBeLessThanOrEqual(ENTRY_MAX_PAYLOAD_BYTES);
     expect(RESPONSE_MARGIN_BYTES).toBeGreaterThan(256 * 1024);
+  });
+
+  it('counts the largest progress the schema takes, and 1,000 attempts carrying it fit a run', () => {
+    // Prepare: the costliest message the schema accepts (`"` is 4 payload bytes; control characters are refused)
+    const report = progressReport.parse({ percent: 100 / 3, message: '"'.repeat(LIMITS.progressMessageMaxLength) });
+    const progress = { ...report, when: isoAt(0) };
+    const name = 'n'.repeat(LIMITS.nameMaxLength);
+    const attempt = {
+      task_id: randomUUID(), process_id: randomUUID(), process_definition_name: name, task_definition_name: name, start_time: isoAt(0),
+      end_time: isoAt(1), previous_attempt_count: 499, status: 'succeeded', log_entries: [], metadata_entries: [], entries_omitted: true, progress,
+    };
+
+    // Assess: a page of 1,000 attempts, or a run trimmed to each task's latest attempt, stays within the run budget
+    expect(payloadBytes(progress)).toBeLessThanOrEqual(PROGRESS_MAX_PAYLOAD_BYTES);
+    expect(LIMITS.taskDefinitionsPerProcess * (payloadBytes(attempt) + 1)).toBeLessThan(RUN_RESPONSE_BUDGET_BYTES);
   });
 });
 

@@ -84,9 +84,11 @@ describe('the local mode, end to end, as each function', () => {
     const callbacks = [
       await api('POST', `/api/tasks/${task.task_id}/log_entries`, [logEntry()], token),
       await api('POST', `/api/tasks/${task.task_id}/metadata`, [metadataEntry()], token),
+      await api('POST', `/api/tasks/${task.task_id}/progress`, { percent: 50, message: 'half' }, token),
+      await api('POST', `/api/tasks/${task.task_id}/progress`, { percent: 10 }, token), // kept: the read after a failed condition
       await api('POST', `/api/tasks/${task.task_id}/succeed`, undefined, token),
     ];
-    expect(callbacks.map((r) => r.status), callbacks.map((r) => r.text).join('\n')).toEqual([201, 201, 201]);
+    expect(callbacks.map((r) => r.status), callbacks.map((r) => r.text).join('\n')).toEqual([201, 201, 201, 201, 201]);
     await sundial.sundial.sweeper.sweep();
     expect((await api('POST', `/api/processes/${waiting.process_id}/kill`)).status).toBe(201);
     expect((await api('POST', `/api/processes/${waiting.process_id}/retry`)).status).toBe(201);
