@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Api, metricValue, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
-import { eventually, type PagerDutyReceiver, startPagerDutyReceiver } from './support';
+import { until } from '../helpers/until';
+import { type PagerDutyReceiver, startPagerDutyReceiver } from './support';
 
 const KEY = 'e2eR0UTINGkey00000000000000000042';
 
@@ -45,19 +46,8 @@ function readEml(file: string): { headers: Record<string, string>; text: string;
   return { headers, text: fromQuotedPrintable(plain.split('\r\n--sundial-')[0] ?? ''), raw };
 }
 
-/** Triggers a run and polls it until it is no longer running. */
-async function runToEnd(name: string): Promise<{ process_id: string; status: string }> {
-  const started = await api('POST', `/api/process_definitions/${name}/trigger`);
-  expect(started.status, started.text).toBe(201);
-  const processId = started.json.process_id as string;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const res = await api('GET', `/api/processes/${processId}`);
-    if (res.json.status !== 'running') return res.json;
-    if (Date.now() > deadline) throw new Error(`run ${processId} still running: ${res.text}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Triggers a run and waits until it is no longer running. */
+const runToEnd = async (name: string): Promise<{ process_id: string; status: string }> => t.finished((await t.trigger(name)).process_id);
 
 describe('notifications in local mode', () => {
   it('emails each failure and the recovery to the outbox, and triggers then resolves one PagerDuty incident', async () => {
@@ -81,9 +71,9 @@ describe('notifications in local mode', () => {
     const runs: Array<{ process_id: string; status: string }> = [];
     for (let i = 1; i <= 3; i++) {
       runs.push(await runToEnd('flaky'));
-      await eventually(`email ${i}`, () => (emails().length >= i ? true : undefined));
+      await until(async () => emails().length, (n) => n >= i);
     }
-    await eventually('the resolve', () => (receiver.events.some((e) => e.body.event_action === 'resolve') ? true : undefined));
+    await until(async () => receiver.events.some((e) => e.body.event_action === 'resolve'), Boolean);
 
     // Assess: runs
     expect(runs.map((r) => r.status)).toEqual(['failed', 'failed', 'succeeded']);

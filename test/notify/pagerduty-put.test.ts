@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
 import { type Api, shellScript, startTestSundial, type TestSundial } from '../helpers/local';
-import { eventually, type HttpServerStandIn, type PagerDutyReceiver, startHttpServer, startPagerDutyReceiver } from './support';
+import { until } from '../helpers/until';
+import { type HttpServerStandIn, type PagerDutyReceiver, startHttpServer, startPagerDutyReceiver } from './support';
 
 const KEY = 'putR0UTINGkey000000000000000SAFE';
 
@@ -61,7 +62,7 @@ describe('PUT with a masked service_key', () => {
     // Assess: a failed run pages the stored endpoint, and only it
     const run = await api('POST', `/api/process_definitions/${name}/trigger`);
     expect(run.status, run.text).toBe(201);
-    await eventually('the trigger', () => receiver.events.find((e) => e.body.dedup_key === `sundial/${name}`));
+    await until(async () => receiver.events.some((e) => e.body.dedup_key === `sundial/${name}`), Boolean);
     expect(receiver.events.find((e) => e.body.dedup_key === `sundial/${name}`)?.body.routing_key).toBe(KEY);
     expect(attacker.requests).toEqual([]);
   });
