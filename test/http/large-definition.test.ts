@@ -15,7 +15,7 @@ import { type DefinitionBody, encodeDefinition, MAX_STORED_DEFINITION_BYTES } fr
 import { refusalOf } from '../helpers/assert';
 import { type JsonObject, processDefinition, shellTask, sundialPerFile } from '../helpers/local';
 
-const { api } = sundialPerFile();
+const { api, finished } = sundialPerFile();
 
 const path = (name: string) => `/api/process_definitions/${name}`;
 
@@ -76,8 +76,7 @@ describe('the largest definition the limits allow', () => {
     const get = await api('GET', path(name));
     const last = taskName(999);
     const run = await api('POST', `${path(name)}/trigger?task_definition_name=${last}`);
-    let ended = run.json;
-    while (ended?.status === 'running') ended = (await api('GET', `/api/processes/${run.json.process_id}`)).json;
+    const ended = run.status === 201 ? await finished(run.json.process_id) : undefined;
 
     // Assess
     expect(put.status, put.text.slice(0, 300)).toBe(201);
