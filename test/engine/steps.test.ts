@@ -72,6 +72,27 @@ describe('Prepare and Record', () => {
     ]);
   });
 
+  it('a Prepare without a hint after a failed attempt claims, writes and launches a new attempt under one new id', async () => {
+    // Prepare: the first attempt failed and Record asked for another
+    await define('steps-unhinted', { max_attempts: 2 });
+    const run = await engine.trigger('steps-unhinted');
+    const first = started[0]!.input;
+    const attempt1 = await engine.prepare(first);
+    await engine.record(afterExecutor(first, attempt1, 3));
+
+    // Act: no hint (an execution started before hints, or a step that lost it)
+    const attempt2 = await engine.prepare({ process_id: run.process_id, task_definition_name: 'only' });
+
+    // Assess
+    expect(attempt2).toMatchObject({ skip: false, claimed: { round: 0, attempts: 2 } });
+    expect(attempt2.task_id).not.toBe(attempt1.task_id);
+    expect(attempt2.batch?.JobName).toBe(attempt2.task_id);
+    const slot = await t.services.store.slots.get(run.process_id, 'only');
+    const written = await t.services.store.runs.getTaskRecord(run.process_id, attempt2.task_id!);
+    expect(slot?.current_task_id).toBe(attempt2.task_id);
+    expect(written).toMatchObject({ status: 'running', previous_attempt_count: 1 });
+  });
+
   it('a replayed Prepare (its hint no longer holds) carries on with the attempt it claimed; a replayed Record changes nothing', async () => {
     // Prepare
     await define('steps-replay');
