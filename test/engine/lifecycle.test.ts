@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bearer, dockerTask, mintTaskToken, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
+import { bearer, dockerTask, mintTaskToken, shellScript, shellTask, startTestSundial, type TestSundial, UNTIL_STOPPED } from '../helpers/local';
 import { until } from '../helpers/until';
 
 const servers: TestSundial[] = [];
@@ -25,7 +25,7 @@ describe('run lifecycle', () => {
     const first = await start();
     await first.api('PUT', '/api/process_definitions/long', {
       process_definition_name: 'long',
-      task_definitions: [shellTask('sleeper', { executable: { shell_script_command: { script: 'echo up; sleep 60' } } })],
+      task_definitions: [shellScript('sleeper', `echo up; ${UNTIL_STOPPED}`)],
     });
     const run = (await first.api('POST', '/api/process_definitions/long/trigger')).json;
     await until(
@@ -109,7 +109,7 @@ describe('run lifecycle', () => {
     const s = await start();
     await s.api('PUT', '/api/process_definitions/two', {
       process_definition_name: 'two',
-      task_definitions: [shellTask('a', { executable: { shell_script_command: { script: 'sleep 30' } } }), shellTask('b', { executable: { shell_script_command: { script: 'sleep 30' } } })],
+      task_definitions: [shellScript('a', UNTIL_STOPPED), shellScript('b', UNTIL_STOPPED)],
     });
     const run = (await s.api('POST', '/api/process_definitions/two/trigger')).json;
     const running = await until(
