@@ -314,11 +314,12 @@ describe('TaskStateMachine', () => {
           [STATE.prepare]: async () => attempt,
           [STATE.runEcsTask]: async () => {
             if (behaviour === 'fails') throw Object.assign(new Error('exit 3'), { name: 'States.TaskFailed' });
-            if (behaviour === 'hangs') await new Promise((r) => setTimeout(r, 5_000));
+            if (behaviour === 'hangs') await new Promise(() => undefined); // never ends: only the deadline can
             return { Containers: [{ ExitCode: 0 }] };
           },
         },
-        { [STATE.ecsDeadline]: behaviour === 'hangs' ? 50 : 2_000 },
+        // A deadline that cannot come first unless the task hangs: no race between two timers.
+        { [STATE.ecsDeadline]: behaviour === 'hangs' ? 50 : 3_600_000 },
       );
 
       // Assess
