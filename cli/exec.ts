@@ -25,6 +25,7 @@ import { validateDefinition } from '../lambdas/engine/definitions';
 import { createRouter } from '../lambdas/http/router';
 import type { HttpHandler } from '../lambdas/http/types';
 import type { Logger } from '../lambdas/logger';
+import { LOCAL_WEBHOOK_URLS } from '../lambdas/notify/webhook-url';
 import { Store } from '../lambdas/store';
 import { startDynamo } from '../local/dynalite';
 import { dockerEngineAnswers, dockerRun, killGroup } from '../local/engine/executor';
@@ -62,6 +63,7 @@ export async function execTask(req: ExecRequest, out: Print, err: Print): Promis
     // here (the file may well be one applied before; the PUT refuses it only for a new start).
     def = validateDefinition(raw, req.processName, undefined, {
       pagerDutyUrls: localPagerDutyUrls(),
+      webhookUrls: LOCAL_WEBHOOK_URLS,
       schedule: (d) => toScheduleSpec(d.schedule, { now: new Date(), minIntervalSeconds: SCHEDULER_MIN_INTERVAL_SECONDS, allowPastStart: true }),
     });
   } catch (e) {

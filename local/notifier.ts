@@ -1,13 +1,15 @@
 /**
  * Notifications in local mode: the same {@link Notifier} as deployed, with emails going to the outbox
- * (`$SUNDIAL_DATA_DIR/outbox`) and PagerDuty events to each definition's `api_url` (point it at a local
- * receiver to see them: unlike deployed, loopback URLs are allowed, see {@link localPagerDutyUrls}).
+ * (`$SUNDIAL_DATA_DIR/outbox`), PagerDuty events to each definition's `api_url` and webhooks to their
+ * `url` (point them at a local receiver to see them: unlike deployed, loopback URLs are allowed, see
+ * {@link localPagerDutyUrls} and `LOCAL_WEBHOOK_URLS`).
  * Links to runs go to the local console's run page, served at the same base URL. It works in the background so that ending a run never waits for a delivery
  * and its retries, one run ending after the other per definition, so that a trigger and the resolve
  * that follows it reach PagerDuty in order.
  */
 import { join } from 'node:path';
 import { PagerDutyEventsClient } from '../lambdas/adapters/pagerduty';
+import { WebhookClient } from '../lambdas/adapters/webhook';
 import type { RunListener } from '../lambdas/engine/ports';
 import { pagerDutyUrlsFromEnv } from '../lambdas/functions/environment';
 import type { Logger } from '../lambdas/logger';
@@ -15,6 +17,7 @@ import type { PagerDutyUrlPolicy } from '../lambdas/notify/pagerduty-url';
 import { Notifier, type RunEnded } from '../lambdas/notify/notifier';
 import { consoleRunLink } from '../lambdas/notify/render';
 import type { RetryOptions } from '../lambdas/notify/retry';
+import { LOCAL_WEBHOOK_URLS } from '../lambdas/notify/webhook-url';
 import type { Store } from '../lambdas/store';
 import { runAs } from './function-context';
 import { LOCAL_SENDER, OutboxEmailSender } from './outbox';
@@ -67,6 +70,7 @@ export function createLocalNotifier(options: LocalNotifierOptions): LocalNotifie
     store: options.store,
     email: { sender: new OutboxEmailSender(outboxDir, options.log), from: options.from ?? LOCAL_SENDER },
     pagerduty: new PagerDutyEventsClient({ urls: options.pagerDutyUrls ?? localPagerDutyUrls() }),
+    webhook: new WebhookClient({ urls: LOCAL_WEBHOOK_URLS }),
     runUrl: (id) => consoleRunLink(baseUrl(), id),
     logger,
     retry: options.retry,

@@ -15,6 +15,7 @@ import type { Logger } from '../lambdas/logger';
 import type { Services } from '../lambdas/api/ports';
 import { Reaper } from '../lambdas/engine/reaper';
 import { retentionDaysFromEnv } from '../lambdas/functions/environment';
+import { LOCAL_WEBHOOK_URLS } from '../lambdas/notify/webhook-url';
 import { Store } from '../lambdas/store';
 import { withConsole } from './console';
 import { matchesRoutes, runAs } from './function-context';
@@ -104,7 +105,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   });
   orchestrator.attach(engine);
   schedules.attach(engine);
-  const definitions = new Definitions({ store, schedules, now, pagerDutyUrls });
+  const definitions = new Definitions({ store, schedules, now, pagerDutyUrls, webhookUrls: LOCAL_WEBHOOK_URLS });
   const services: Services = { store, engine, schedules, definitions, tokenKey: async () => key, now, logger };
   const callbacks = callbackRoutes(services);
   const router = createRouter([...operatorRoutes(services), ...callbacks], logger);

@@ -42,7 +42,14 @@ export interface PagerDutyDecision {
   consecutive_failures: number;
 }
 
-export type NotificationDecision = EmailDecision | PagerDutyDecision;
+/** Webhook: POST the run's summary or not (the same rule as an email's `notify_when`), and why. */
+export interface WebhookDecision {
+  channel: 'webhook';
+  send: boolean;
+  reason: string;
+}
+
+export type NotificationDecision = EmailDecision | PagerDutyDecision | WebhookDecision;
 
 /** The previous finished run's outcome, or undefined for the first run of a definition. */
 export function previousOutcome(runs: RunOutcomes): RunOutcome | undefined {
@@ -113,15 +120,17 @@ export function pagerDutyAction(numConsecutiveFailures: number, runs: RunOutcome
 export function decideNotification(notification: Notification, runs: RunOutcomes): NotificationDecision {
   if (notification.email) return shouldEmail(notification.email.notify_when, runs);
   if (notification.pagerduty) return pagerDutyAction(notification.pagerduty.num_consecutive_failures, runs);
-  throw new Error('a notification must have email or pagerduty');
+  if (notification.webhook) return { ...shouldEmail(notification.webhook.notify_when, runs), channel: 'webhook' };
+  throw new Error('a notification must have email, pagerduty or webhook');
 }
 
 /** How many earlier runs the decisions about `notifications` need to read (0: none). */
 export function historyNeeded(notifications: readonly Notification[]): number {
   let needed = 0;
   for (const n of notifications) {
-    // Email looks at the previous run; PagerDuty at the runs that make up the threshold before this one.
-    if (n.email) needed = Math.max(needed, n.email.notify_when === 'always' || n.email.notify_when === 'never' ? 0 : 1);
+    // Email and webhooks look at the previous run; PagerDuty at the runs that make up the threshold before this one.
+    const notifyWhen = n.email?.notify_when ?? n.webhook?.notify_when;
+    if (notifyWhen) needed = Math.max(needed, notifyWhen === 'always' || notifyWhen === 'never' ? 0 : 1);
     if (n.pagerduty) needed = Math.max(needed, Math.max(1, Math.min(n.pagerduty.num_consecutive_failures, HISTORY_LIMIT) - 1));
   }
   return needed;

@@ -11,6 +11,7 @@ import { definitionRequestProblems } from '../domain/request-limits';
 import { MAX_PROBLEMS, parseWith } from '../domain/validate';
 import { DEPLOYED_PAGERDUTY_URLS, type PagerDutyUrlPolicy, pagerDutyUrlProblems } from '../notify/pagerduty-url';
 import { maskDefinitionSecrets, restoreMaskedSecrets } from '../notify/secrets';
+import { DEPLOYED_WEBHOOK_URLS, type WebhookUrlPolicy, webhookUrlProblems } from '../notify/webhook-url';
 import type { Store } from '../store';
 import type { DefinitionBody, StoredDefinition } from '../store/definitions';
 import type { DefinitionStats, Schedules } from './schedules';
@@ -26,6 +27,8 @@ export const MAX_DEFINITION_BYTES = 1_500_000;
 export interface DefinitionRules {
   /** Where a PagerDuty `api_url` may point. */
   pagerDutyUrls: PagerDutyUrlPolicy;
+  /** Where a webhook `url` may point. @default {@link DEPLOYED_WEBHOOK_URLS} */
+  webhookUrls?: WebhookUrlPolicy;
   /**
    * What the scheduler can fire (`Schedules.spec`): throws a 400 for a cron or interval it cannot, and
    * for an interval start that has passed unless `previous` has the same one.
@@ -37,7 +40,7 @@ export interface DefinitionRules {
  * A process definition from a PUT body, every rule checked and every problem answered in one 400
  * (`errors`, at most {@link MAX_PROBLEMS}): the schema first (the other rules read what it parsed), then
  * path/body name agreement, the DAG, the schedule, AWS's limits on each task's requests, the PagerDuty
- * `api_url`s, and masked service keys, which are restored from `previous` (notify/secrets.ts). A
+ * `api_url`s and webhook `url`s, and masked secrets, which are restored from `previous` (notify/secrets.ts). A
  * definition otherwise valid but larger than {@link MAX_DEFINITION_BYTES} is a 413.
  */
 export function validateDefinition(body: unknown, pathName: string, previous: DefinitionBody | undefined, rules: DefinitionRules): ProcessDefinition {
@@ -68,7 +71,9 @@ export function validateDefinition(body: unknown, pathName: string, previous: De
   problems.push(...definitionRequestProblems(parsed.task_definitions));
   // A service key goes where api_url says: only to PagerDuty's hosts (locally also loopback).
   problems.push(...pagerDutyUrlProblems(parsed.notifications, rules.pagerDutyUrls));
-  // A GET answer PUT back carries masked service keys: keep the stored ones (for the same api_url only).
+  // A webhook goes to public https hosts only (locally also loopback); a masked url keeps its host.
+  problems.push(...webhookUrlProblems(parsed.notifications, rules.webhookUrls ?? DEPLOYED_WEBHOOK_URLS));
+  // A GET answer PUT back carries masked secrets: keep the stored ones (for the same URL only).
   let def = parsed;
   check(() => {
     def = restoreMaskedSecrets(parsed, previous);
@@ -79,8 +84,8 @@ export function validateDefinition(body: unknown, pathName: string, previous: De
 
 /**
  * A definition as every route answers it: the body as stored, with `paused` always present and every
- * PagerDuty `service_key` masked (`****` and its last four characters; a PUT of the masked form keeps
- * the stored key).
+ * PagerDuty `service_key`, webhook `url` and webhook `secret` masked (`****` and the last four
+ * characters; a PUT of the masked form keeps the stored value).
  */
 export function presentDefinition(stored: StoredDefinition): Record<string, unknown> {
   return { ...maskDefinitionSecrets(stored.definition), paused: stored.paused };
@@ -95,6 +100,8 @@ export interface DefinitionsDeps {
   now: () => Date;
   /** Where a definition's PagerDuty `api_url` may point (PUT refuses the rest). @default PagerDuty's hosts only */
   pagerDutyUrls?: PagerDutyUrlPolicy;
+  /** Where a definition's webhook `url` may point (PUT refuses the rest). @default public https hosts only */
+  webhookUrls?: WebhookUrlPolicy;
 }
 
 export class Definitions {
@@ -108,6 +115,7 @@ export class Definitions {
     const previous = (await this.d.store.definitions.get(name))?.definition;
     const def = validateDefinition(body, name, previous, {
       pagerDutyUrls: this.d.pagerDutyUrls ?? DEPLOYED_PAGERDUTY_URLS,
+      ...(this.d.webhookUrls ? { webhookUrls: this.d.webhookUrls } : {}),
       schedule: (candidate, replaced) => this.d.schedules.spec(candidate, replaced),
     });
     const { created, stored } = await this.d.store.definitions.put(def, this.d.now().toISOString());

@@ -14,6 +14,7 @@ import { secretKeyLoader } from '../adapters/secrets';
 import { SesEmailSender } from '../adapters/ses';
 import { SfnOrchestrator } from '../adapters/sfn';
 import { sfnExecutionGone } from '../adapters/sfn-executions';
+import { WebhookClient } from '../adapters/webhook';
 import type { Services } from '../api/ports';
 import type { CallbackServices } from '../callbacks/ports';
 import { Definitions } from '../engine/definitions';
@@ -25,6 +26,7 @@ import { Schedules } from '../engine/schedules';
 import { createLogger, type Logger } from '../logger';
 import { Notifier } from '../notify/notifier';
 import { consoleRunLink } from '../notify/render';
+import { DEPLOYED_WEBHOOK_URLS } from '../notify/webhook-url';
 import { createDb, Store } from '../store';
 import {
   AWS_REGION_ENV,
@@ -113,6 +115,7 @@ export function notifier(): Notifier {
     store,
     ...(from ? { email: { sender: new SesEmailSender(), from } } : {}),
     pagerduty: new PagerDutyEventsClient({ urls: pagerDutyUrlsFromEnv() }),
+    webhook: new WebhookClient({ urls: DEPLOYED_WEBHOOK_URLS }),
     ...(consoleUrl ? { runUrl: (id: string) => consoleRunLink(consoleUrl, id) } : {}),
     logger,
     now,

@@ -2,8 +2,9 @@
  * The notifier: told that a run ended, it reads the run and its definition's recent history, decides
  * each of the definition's notifications (lambdas/domain/notification-policy.ts), renders the email
  * and delivers — one email per run ending to every recipient that decided to hear of it, one PagerDuty
- * event per PagerDuty notification — each with retries and backoff. What could not be delivered is
- * logged and counted (`sundial_notifications_failed{channel}`); nothing here ever changes a run.
+ * event per PagerDuty notification, one POST per webhook — each with retries and backoff. What could
+ * not be delivered is logged and counted (`sundial_notifications_failed{channel}`); nothing here ever
+ * changes a run.
  *
  * Deployed it runs in the notify Lambda (lambdas/functions/notify.ts), invoked asynchronously by the
  * functions that end runs; locally in-process (local/notifier.ts).
@@ -16,10 +17,12 @@ import type { Store } from '../store';
 import type { NotificationChannel } from '../store/stats';
 import { outcomesBefore, succeededSince } from './history';
 import { resolveEvent, triggerEvent } from './pagerduty-event';
-import type { EmailSender, PagerDutySender } from './ports';
+import type { EmailSender, PagerDutySender, WebhookSender } from './ports';
 import { renderRunEmail } from './render';
 import { deliverWithRetry, type RetryOptions } from './retry';
-import { maskSecret } from './secrets';
+import { maskSecret, maskUrl } from './secrets';
+import { webhookSummary } from './webhook-body';
+import { signatureHeaders } from './webhook-signature';
 
 /** What the engine says when a run ends (the payload of the notify Lambda). */
 export interface RunEnded {
@@ -36,8 +39,9 @@ export interface NotifierDeps {
    */
   email?: { sender: EmailSender; from: string };
   pagerduty: PagerDutySender;
+  webhook: WebhookSender;
   /**
-   * Link to a run's page in the web console, for emails and PagerDuty incidents. Absent when no console
+   * Link to a run's page in the web console, for emails, PagerDuty incidents and webhooks. Absent when no console
    * is deployed: the operator API is SigV4-signed, so a link to it would open nothing in a browser;
    * emails then name the run's API path as text, and incidents carry no link.
    */
@@ -51,9 +55,9 @@ export interface NotifierDeps {
 /** How one channel of one run ending went. */
 export interface DeliveryReport {
   channel: NotificationChannel;
-  /** Email recipients, or the PagerDuty notification's masked service key and API URL. */
+  /** Email recipients, the PagerDuty notification's masked service key and API URL, or the webhook's masked URL. */
   target: string;
-  action: 'email' | 'trigger' | 'resolve';
+  action: 'email' | 'trigger' | 'resolve' | 'post';
   outcome: 'sent' | 'failed' | 'undeliverable' | 'already done' | 'stale';
   attempts: number;
   error?: string;
@@ -115,6 +119,7 @@ export class Notifier implements RunListener {
       if (n.pagerduty && decision?.channel === 'pagerduty' && decision.action !== 'none') {
         deliveries.push(this.deliverPagerDuty(run, endTime, i, n.pagerduty, decision.action, decision.consecutive_failures));
       }
+      if (n.webhook && decision?.channel === 'webhook' && decision.send) deliveries.push(this.deliverWebhook(run, endTime, i, n.webhook));
     });
     this.d.logger.info('notifications decided', {
       process_id: run.process_id,
@@ -138,11 +143,9 @@ export class Notifier implements RunListener {
       return { ...base, outcome: 'undeliverable', attempts: 0, error };
     }
     const { sender, from } = this.d.email;
-    const slots = await this.d.store.slots.list(run.process_id);
-    const ran = new Set(run.task.map((t) => t.task_definition_name));
     const rendered = renderRunEmail({
       run,
-      not_run: slots.filter((s) => !ran.has(s.name)).map((s) => ({ task_definition_name: s.name, status: s.status === 'blocked' ? 'blocked' : 'not run' })),
+      not_run: await this.notRun(run),
       ...(this.d.runUrl ? { run_url: this.d.runUrl(run.process_id) } : {}),
       why,
     });
@@ -189,6 +192,32 @@ export class Notifier implements RunListener {
     return { ...base, outcome, attempts: result.attempts, ...(result.ok ? {} : { error: result.error }) };
   }
 
+  private async deliverWebhook(run: Process, endTime: string, index: number, hook: NonNullable<Notification['webhook']>): Promise<DeliveryReport> {
+    const channel = `webhook#${index}`;
+    // The URL may carry a token (Slack's and Teams' do): logs and reports carry its mask only.
+    const target = maskUrl(hook.url);
+    const base = { channel: 'webhook', target, action: 'post' } as const;
+    if ((await this.d.store.deliveries.get(run.process_id, endTime, channel)) !== undefined) return { ...base, outcome: 'already done', attempts: 0 };
+    const body = JSON.stringify(webhookSummary(run, await this.notRun(run), this.d.runUrl?.(run.process_id)));
+    // Signed at each attempt, with the time it is sent: a receiver's replay window counts from then.
+    const result = await deliverWithRetry(
+      () => this.d.webhook.send({ url: hook.url, body, headers: signatureHeaders(hook.secret, body, this.now()) }),
+      this.d.retry,
+    );
+    const extra = { process_id: run.process_id, target, signed: hook.secret !== undefined, attempts: result.attempts };
+    if (result.ok) this.d.logger.info('webhook notification sent', extra);
+    else this.d.logger.error('webhook notification failed', { ...extra, error: result.error });
+    await this.settle(run.process_id, endTime, channel, result.ok ? 'sent' : 'failed', 'webhook');
+    return { ...base, outcome: result.ok ? 'sent' : 'failed', attempts: result.attempts, ...(result.ok ? {} : { error: result.error }) };
+  }
+
+  /** The run's tasks that never got an attempt: blocked by a failed dependency, or not started when it was killed. */
+  private async notRun(run: Process): Promise<Array<{ task_definition_name: string; status: string }>> {
+    const slots = await this.d.store.slots.list(run.process_id);
+    const ran = new Set(run.task.map((t) => t.task_definition_name));
+    return slots.filter((s) => !ran.has(s.name)).map((s) => ({ task_definition_name: s.name, status: s.status === 'blocked' ? 'blocked' : 'not run' }));
+  }
+
   /**
    * Marks the channel done for this ending and counts the outcome (once: a replay that finds the mark
    * counts nothing). Counting is best effort: the metric must not turn a delivered notification into
@@ -212,9 +241,10 @@ export class Notifier implements RunListener {
   }
 }
 
-/** A notification as logs may show it: the address, or the masked service key. */
+/** A notification as logs may show it: the address, the masked service key, or the masked webhook URL. */
 function describeTarget(n: Notification | undefined): string {
   if (n?.email) return `email ${n.email.email}`;
   if (n?.pagerduty) return `pagerduty ${maskSecret(n.pagerduty.service_key)}`;
+  if (n?.webhook) return `webhook ${maskUrl(n.webhook.url)}`;
   return 'unknown';
 }

@@ -1,6 +1,7 @@
 /**
- * What the notifier needs from the outside world: an email sender (SES deployed, the outbox locally)
- * and a PagerDuty Events API v2 client (the same fetch-based one in both runtimes).
+ * What the notifier needs from the outside world: an email sender (SES deployed, the outbox locally),
+ * a PagerDuty Events API v2 client and a webhook client (the same ones in both runtimes, with the local
+ * runtime's URL rules).
  */
 
 /** One email: one message per run per recipient list, in plain text and HTML. */
@@ -49,6 +50,20 @@ export interface PagerDutyEvent {
 /** Sends one event to `${apiUrl}/v2/enqueue`. */
 export interface PagerDutySender {
   send(apiUrl: string, event: PagerDutyEvent): Promise<void>;
+}
+
+/** One webhook POST: the JSON body as sent (signatures are over these bytes) and the headers it carries. */
+export interface WebhookRequest {
+  /** A secret (Slack's and Teams' URLs carry their token): logs and errors show it masked only. */
+  url: string;
+  body: string;
+  /** The signature headers, when the notification has a `secret`. */
+  headers: Record<string, string>;
+}
+
+/** POSTs one webhook; throws a {@link DeliveryError} (or anything else, then retried) when it could not. */
+export interface WebhookSender {
+  send(request: WebhookRequest): Promise<void>;
 }
 
 /** A delivery that failed; `retryable` says whether trying again may help (5xx, 429, network, throttling). */

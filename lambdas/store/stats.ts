@@ -10,7 +10,7 @@ import type { Db } from './client';
 import { keys } from './keys';
 
 /** Notification channels whose deliveries are counted. */
-export type NotificationChannel = 'email' | 'pagerduty';
+export type NotificationChannel = 'email' | 'pagerduty' | 'webhook';
 
 export type Counter =
   | 'definitions'

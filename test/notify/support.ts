@@ -1,9 +1,9 @@
 /**
- * Notification test helpers: a PagerDuty Events API receiver on loopback (records every event, answers
- * what the test scripts), a store on in-memory dynalite, finished runs seeded through it, and a
- * notifier wired to them with instant retries.
+ * Notification test helpers: a PagerDuty Events API receiver and a webhook receiver on loopback (record
+ * every request, answer what the test scripts), a store on in-memory dynalite, finished runs seeded
+ * through it, and a notifier wired to them with instant retries.
  */
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RunOutcome } from '../../lambdas/domain/notification-policy';
@@ -11,9 +11,11 @@ import { processDefinition as definitionSchema } from '../../lambdas/domain/mode
 import { parseWith } from '../../lambdas/domain/validate';
 import type { Logger } from '../../lambdas/logger';
 import { PagerDutyEventsClient } from '../../lambdas/adapters/pagerduty';
+import { WebhookClient } from '../../lambdas/adapters/webhook';
 import { Notifier, type NotifierDeps } from '../../lambdas/notify/notifier';
 import { PAGERDUTY_EVENTS_HOSTS, type PagerDutyUrlPolicy } from '../../lambdas/notify/pagerduty-url';
 import type { EmailMessage, EmailSender, PagerDutyEvent } from '../../lambdas/notify/ports';
+import { LOCAL_WEBHOOK_URLS } from '../../lambdas/notify/webhook-url';
 import { Store } from '../../lambdas/store';
 import { startDynamo } from '../../local/dynalite';
 import { isoAt, type JsonObject, processDefinition } from '../helpers/factories';
@@ -81,6 +83,79 @@ export async function startPagerDutyReceiver(): Promise<PagerDutyReceiver> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** One request a {@link startWebhookReceiver} got: the raw body, as signed, and its headers. */
+export interface ReceivedWebhook {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface WebhookReceiver {
+  /** `http://<host>:<port>/hooks/<token>`: a path with a token in it, as Slack's URLs have. */
+  url: string;
+  port: number;
+  requests: ReceivedWebhook[];
+  /** Statuses to answer the next requests with, in order; then 200. */
+  script(...statuses: number[]): void;
+  /** Makes the next `n` requests hang (no answer) for the client's timeout to fire. */
+  hang(n: number): void;
+  close(): Promise<void>;
+}
+
+/** The token in every {@link WebhookReceiver}'s URL path: it must never show in an answer or a log. */
+export const WEBHOOK_PATH_TOKEN = 'T0KEN-in-the-path-0123456789abcdef';
+
+/**
+ * A webhook receiver on `host` (a loopback address; port 0). It answers `ok` as Slack does, and an error
+ * status with a body that echoes the request's path and body (which must never reach a log or a report).
+ */
+export async function startWebhookReceiver(host = '127.0.0.1'): Promise<WebhookReceiver> {
+  const requests: ReceivedWebhook[] = [];
+  const statuses: number[] = [];
+  let hanging = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+      if (hanging > 0) {
+        hanging--;
+        return; // never answers; closeAllConnections ends it
+      }
+      const status = statuses.shift() ?? 200;
+      res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : `rejected ${req.url} ${body}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${port}/hooks/${WEBHOOK_PATH_TOKEN}`,
+    port,
+    requests,
+    script: (...s) => statuses.push(...s),
+    hang: (n) => {
+      hanging += n;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The signature a receiver expects, computed here independently of the code under test. */
+export function expectedSignature(secret: string, timestamp: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+/** A webhook notification. */
+export function webhook(url: string, notifyWhen?: string, secret?: string): JsonObject {
+  return { webhook: { url, ...(notifyWhen ? { notify_when: notifyWhen } : {}), ...(secret ? { secret } : {}) } };
 }
 
 /** A request a {@link startHttpServer} server got. */
@@ -224,13 +299,14 @@ export async function seedFinishedRun(
   return { process_id: processId, start_time: start, end_time: end };
 }
 
-/** A notifier over `store` with instant retries, real PagerDuty client, and `email` as sender. */
+/** A notifier over `store` with instant retries, real PagerDuty and webhook clients (loopback allowed), and `email` as sender. */
 export function testNotifier(store: Store, overrides: Partial<NotifierDeps> = {}, email: EmailSender = new MemoryEmailSender()) {
   const logger = memoryLogger();
   const notifier = new Notifier({
     store,
     email: { sender: email, from: 'sundial@example.com' },
     pagerduty: new PagerDutyEventsClient({ urls: LOOPBACK_AND_PAGERDUTY, timeoutMs: 500 }),
+    webhook: new WebhookClient({ urls: LOCAL_WEBHOOK_URLS, timeoutMs: 500 }),
     runUrl: (id) => `https://console.example.com/#/run/${id}`,
     logger,
     retry: { attempts: 3, baseDelayMs: 1, sleep: async () => undefined },
