@@ -1,4 +1,7 @@
-/** The text view of a run's DAG that `sundial trigger --wait` redraws: tasks in dependency order. */
+/**
+ * The text view of a run's DAG that `sundial trigger --wait` redraws: tasks in dependency order, each
+ * running one with its progress.
+ */
 
 export interface TaskView {
   task_id: string;
@@ -7,6 +10,8 @@ export interface TaskView {
   status: string;
   start_time: string;
   end_time?: string;
+  /** What the attempt last reported through `POST /api/tasks/{task_id}/progress`. */
+  progress?: { percent: number; message?: string };
 }
 
 export interface RunView {
@@ -47,6 +52,17 @@ const SYMBOLS: Record<string, string> = { succeeded: '✔', failed: '✘', runni
 
 const seconds = (from: string, to: Date) => `${((to.getTime() - Date.parse(from)) / 1000).toFixed(1)}s`;
 
+/** Characters of a progress message shown on a task's line (the API takes up to 1,000). */
+export const PROGRESS_MESSAGE_WIDTH = 60;
+
+/** A running attempt's progress as its line ends: `  42.5% loading partition 3 of 8` (one decimal at most). */
+function progressText(progress: TaskView['progress']): string {
+  if (!progress) return '';
+  const message = progress.message ?? '';
+  const shown = message.length > PROGRESS_MESSAGE_WIDTH ? `${message.slice(0, PROGRESS_MESSAGE_WIDTH - 1)}…` : message;
+  return `  ${Number(progress.percent.toFixed(1))}%${shown ? ` ${shown}` : ''}`;
+}
+
 export function renderProgress(def: DefinitionView, run: RunView, now: Date, colour: boolean): string {
   const paint = (state: string, s: string) => (colour ? `\x1b[${COLOURS[state] ?? '0'}m${s}\x1b[0m` : s);
   const rows = dagOrder(def).map(({ name, depth, deps }) => {
@@ -55,8 +71,10 @@ export function renderProgress(def: DefinitionView, run: RunView, now: Date, col
     const state = !latest ? 'waiting' : latest.status === 'succeeded' || latest.status === 'failed' ? latest.status : 'running';
     const took = latest ? seconds(latest.start_time, latest.end_time ? new Date(latest.end_time) : now) : '';
     const tries = attempts.length > 1 ? ` (${attempts.length} attempts)` : '';
+    // Progress only while the task runs: once it ended, its state says what happened.
+    const progress = state === 'running' ? progressText(latest?.progress) : '';
     const after = deps.length > 0 ? `  ← ${deps.join(', ')}` : '';
-    return `  ${'  '.repeat(depth)}${paint(state, `${SYMBOLS[state]} ${name}`)}  ${state}${tries} ${took}${after}`;
+    return `  ${'  '.repeat(depth)}${paint(state, `${SYMBOLS[state]} ${name}`)}  ${state}${tries} ${took}${progress}${after}`;
   });
   const done = run.status === 'running' ? '' : ` in ${seconds(run.start_time, new Date(run.end_time ?? now))}`;
   const head = `run ${run.process_id} of ${run.process_definition_name}: ${paint(run.status === 'running' ? 'running' : run.status, run.status)}${done}${run.reason ? ` (${run.reason})` : ''}`;

@@ -19,7 +19,8 @@ const USAGE = `usage: sundial [--url URL] [--sign|--no-sign] [--region R] [--tim
   list                        definitions: schedule, paused, next run, last run
   get NAME                    a definition (JSON)
   trigger NAME [--task T] [--env K=V ...] [--wait]
-                              start a run; --wait shows the DAG's progress until it ends (exit 1 if it failed)
+                              start a run; --wait shows the DAG's progress until it ends, each running task
+                              with the percent and message it reported (exit 1 if the run failed)
   runs NAME [--limit N]       runs of a definition, newest first
   run RUN_ID                  a run (JSON)
   logs RUN_ID|TASK_ID [--follow]

@@ -1,9 +1,10 @@
 /** The `sundial` CLI (cli/bin.mjs, the npm bin) against the local mode, as an operator runs it. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSundial, type TestSundial } from '../helpers/local';
+import { until } from '../helpers/until';
 
 let t: TestSundial;
 
@@ -154,5 +155,38 @@ describe('sundial CLI', () => {
     expect(one.stdout).toContain('\n[etl] row batch 12 after 1\n');
     expect(one.stdout).not.toContain('after 0');
     expect(one.stdout).toContain('\npartial\n');
+  });
+
+  it('trigger --wait shows the progress a running task reports', async () => {
+    // Prepare: a task that reports 60 % and then runs until the test has seen it
+    const release = join(t.dataDir, 'release-progress');
+    const script = [
+      `curl -sf -o /dev/null -X POST "$SUNDIAL_URL/api/tasks/$SUNDIAL_TASK_ID/progress" -H "Authorization: Bearer $SUNDIAL_TASK_TOKEN" -H 'content-type: application/json' -d '{"percent": 60, "message": "three of five"}' || exit 9`,
+      `while [ ! -e '${release}' ]; do sleep 0.05; done`,
+    ].join('\n');
+    const file = join(t.dataDir, 'progress.json');
+    writeFileSync(file, JSON.stringify({
+      process_definition_name: 'cli-progress',
+      task_definitions: [{
+        task_definition_name: 'copy', dependencies: [], max_attempts: 1, backoff_base_seconds: 0, require_explicit_success: false,
+        executable: { shell_script_command: { script } },
+      }],
+    }));
+    expect((await sundial('apply', '-f', file)).code).toBe(0);
+    const child = spawn(process.execPath, ['cli/bin.mjs', '--url', t.url, '--interval', '100', 'trigger', 'cli-progress', '--wait']);
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+
+    // Act (the task is released whatever happens, so that the run and the CLI end)
+    try {
+      await until(async () => stdout, (text) => / copy {2}running \d+\.\ds {2}60% three of five$/m.test(text));
+    } finally {
+      writeFileSync(release, '');
+    }
+
+    // Assess: the run ends, and its last view shows the state, not the progress
+    expect(await exited, stdout).toBe(0);
+    expect(stdout.trimEnd().split('\n').at(-1)).toMatch(/✔ copy {2}succeeded \d+\.\ds$/);
   });
 });
