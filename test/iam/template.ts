@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { TASK_DEFINITION_FILE_ENV } from '../../local/engine/asl';
+import { until } from '../helpers/until';
 import { synthSundial } from '../infra/support';
 
 export const ACCOUNT = '123456789012';
@@ -285,10 +286,9 @@ async function templateJson(): Promise<object> {
     // Whoever creates the lock synthesizes; a rename makes the file appear whole.
     writeFileSync(`${file}.lock`, String(process.pid), { flag: 'wx' });
   } catch {
-    const deadline = Date.now() + 180_000;
-    while (!existsSync(file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as object;
-    return synth();
+    // Another test file holds the lock and is synthesizing: wait for its file, or synthesize after all.
+    const written = await until(async () => existsSync(file), Boolean, 180_000).catch(() => false);
+    return written ? (JSON.parse(readFileSync(file, 'utf8')) as object) : synth();
   }
   const json = synth();
   writeFileSync(`${file}.tmp`, JSON.stringify(json));
