@@ -3,11 +3,12 @@
  * mode: definitions created through the API, runs triggered and killed from the console. Screenshots
  * go to test-results/.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole, consoleConfig } from '../../web/build';
-import { dependsOn, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
+import { dependsOn, type JsonObject, shellScript, shellTask, startTestSundial, type TestSundial, UNTIL_STOPPED } from '../helpers/local';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = 'test-results';
@@ -31,10 +32,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function define(name: string, tasks: unknown[], extra: Record<string, unknown> = {}): Promise<void> {
-  const res = await t.api('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, task_definitions: tasks, ...extra });
-  expect(res.status, res.text).toBe(201);
-}
+const define = (name: string, tasks: JsonObject[], extra: JsonObject = {}) => t.define(name, { task_definitions: tasks, ...extra });
 
 describe('web console', () => {
   it('triggers a run from the console and shows its DAG turn green', async () => {
@@ -78,7 +76,7 @@ describe('web console', () => {
 
   it('kills a long run from its page', async () => {
     // Prepare
-    await define('browser-long', [shellTask('forever', { executable: { shell_script_command: { script: 'echo started; sleep 120' } } })]);
+    await define('browser-long', [shellScript('forever', `echo started; ${UNTIL_STOPPED}`)]);
     await page.goto(`${t.url}/#/def/browser-long`);
     await page.locator('button[data-action="trigger"]').click();
     await page.waitForURL(/#\/run\//);
@@ -94,6 +92,36 @@ describe('web console', () => {
     expect(await page.locator('main').textContent()).toContain('killed by operator');
     expect(await page.locator('button[data-action="retry"]').count()).toBe(1);
     await page.screenshot({ path: `${SHOTS}/run-killed.png`, fullPage: true });
+  });
+
+  it("shows a running task's reported progress on its DAG node and its attempt", async () => {
+    // Prepare: a task that reports 40 % and runs until the test has seen it
+    const release = join(t.dataDir, 'release-browser-progress');
+    const script = [
+      `curl -sf -o /dev/null -X POST "$SUNDIAL_URL/api/tasks/$SUNDIAL_TASK_ID/progress" -H "Authorization: Bearer $SUNDIAL_TASK_TOKEN" -H 'content-type: application/json' -d '{"percent": 40, "message": "copying partition 2 of 5"}' || exit 9`,
+      `while [ ! -e '${release}' ]; do sleep 0.05; done`,
+    ].join('\n');
+    await define('browser-progress', [shellTask('copy', { executable: { shell_script_command: { script } } })]);
+    const run = (await t.api('POST', '/api/process_definitions/browser-progress/trigger')).json;
+
+    try {
+      // Act
+      await page.goto(`${t.url}/#/run/${run.process_id}`);
+
+      // Assess: the node's bar (40 % of its width) and text, refreshed in by the running page; the attempt's line
+      const bar = page.locator('[data-testid="dag"] [data-node="copy"][data-status="running"] [data-testid="progress"]');
+      await bar.waitFor({ timeout: 30_000 });
+      expect(await bar.getAttribute('data-percent')).toBe('40');
+      expect(Number(await bar.getAttribute('width'))).toBe(170 * 0.4);
+      expect(await page.locator('[data-node="copy"]').textContent()).toContain('40% · copying partition 2…');
+      expect(await page.locator('[data-task="copy"] [data-testid="progress"]').textContent()).toBe('40% · copying partition 2 of 5');
+      await page.screenshot({ path: `${SHOTS}/run-progress.png`, fullPage: true });
+    } finally {
+      writeFileSync(release, '');
+    }
+    // Once it ended, the node shows its state, not the progress
+    await page.locator('[data-testid="dag"] [data-node="copy"][data-status="succeeded"]').waitFor({ timeout: 30_000 });
+    expect(await page.locator('[data-node="copy"] [data-testid="progress"]').count()).toBe(0);
   });
 
   it('pauses and resumes a definition', async () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { signTaskToken } from '../../lambdas/domain/task-token';
 import { loadOrCreateTokenKey } from '../../local/token-key';
-import { apiClient, bearer, logEntry, metadataEntry, shellTask, tempDataDir } from '../helpers/local';
+import { apiClient, bearer, logEntry, metadataEntry, shellTask, tempDataDir, UNTIL_STOPPED } from '../helpers/local';
 import { type ChildSundial, killGroup, startChild } from './support';
 import { until } from '../helpers/until';
 
@@ -46,7 +46,7 @@ describe('SIGKILL of the local server during a run', () => {
     const pidFile = join(dataDir, 'task.pid');
     const marker = join(dataDir, 'ran-once');
     // The first attempt records its pid and hangs; any later attempt (the retry) succeeds at once.
-    const script = `if [ -f '${marker}' ]; then echo second attempt; exit 0; fi; touch '${marker}'; echo $$ > '${pidFile}'; echo started; sleep 60`;
+    const script = `if [ -f '${marker}' ]; then echo second attempt; exit 0; fi; touch '${marker}'; echo $$ > '${pidFile}'; echo started; ${UNTIL_STOPPED}`;
     const definition = {
       process_definition_name: 'crashy',
       task_definitions: [shellTask('work', { executable: { shell_script_command: { script } }, max_attempts: 1 }), shellTask('after', { dependencies: [{ task_definition_name: 'work' }] })],
