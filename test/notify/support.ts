@@ -324,14 +324,3 @@ export function pagerduty(receiver: { url: string }, serviceKey: string, numCons
 export function email(address: string, notifyWhen?: string): JsonObject {
   return { email: { name: address.split('@')[0] ?? address, email: address, ...(notifyWhen ? { notify_when: notifyWhen } : {}) } };
 }
-
-/** Polls until `check` answers a value (an event arrived, a file appeared), or fails naming what it waited for. */
-export async function eventually<T>(what: string, check: () => T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
