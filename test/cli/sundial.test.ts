@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSundial, type TestSundial } from '../helpers/local';
+import { startTestSundial, type TestSundial, UNTIL_STOPPED } from '../helpers/local';
 import { until } from '../helpers/until';
 
 let t: TestSundial;
@@ -50,7 +50,7 @@ task_definitions:
     require_explicit_success: false
   - task_definition_name: slow
     dependencies: []
-    executable: { shell_script_command: { script: "sleep 30" } }
+    executable: { shell_script_command: { script: "${UNTIL_STOPPED}" } }
     max_attempts: 1
     backoff_base_seconds: 0
     require_explicit_success: false
