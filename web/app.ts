@@ -55,6 +55,10 @@ const dur = (from?: string, to?: string) => {
   return s < 60 ? `${s.toFixed(1)}s` : s < 3600 ? `${Math.floor(s / 60)}m${Math.round(s % 60)}s` : `${(s / 3600).toFixed(1)}h`;
 };
 const when = (iso?: string | null) => (iso ? new Date(iso).toLocaleString() : '—');
+/** An attempt's reported progress as text: `42.5% · loading partition 3` (one decimal at most). */
+const progressText = (p?: { percent: number; message?: string }) =>
+  p ? `${Number(p.percent.toFixed(1))}%${p.message ? ` · ${p.message}` : ''}` : '';
+const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 function schedule(s: Any): string {
   if (!s) return '—';
@@ -139,7 +143,7 @@ async function runPage(id: string): Promise<void> {
   <h2>Timeline</h2><div class="timeline" id="timeline"></div>
   <h2>Attempts</h2>
   ${tasks.map((t, i) => `<section data-task="${esc(t.task_definition_name)}">
-    <h3>${esc(t.task_definition_name)} · attempt ${t.previous_attempt_count + 1} ${pill(t.status)} <span class="meta">${esc(dur(t.start_time, t.end_time))}</span></h3>
+    <h3>${esc(t.task_definition_name)} · attempt ${t.previous_attempt_count + 1} ${pill(t.status)} <span class="meta">${esc(dur(t.start_time, t.end_time))}</span>${t.progress ? ` <span class="meta" data-testid="progress" title="${esc(`reported ${when(t.progress.when)}`)}">${esc(progressText(t.progress))}</span>` : ''}</h3>
     ${t.metadata_entries.length ? `<table><tr><th>Metadata</th><th>Value</th><th>When</th></tr>${t.metadata_entries.map((m: Any) => `<tr><td>${esc(m.key)}</td><td>${esc(m.value)}</td><td>${esc(when(m.when))}</td></tr>`).join('')}</table>` : ''}
     ${t.log_entries.some((l: Any) => l.source !== 'stdout' && l.source !== 'stderr') ? `<table><tr><th>Log</th><th>Source</th><th>When</th></tr>${t.log_entries.filter((l: Any) => l.source !== 'stdout' && l.source !== 'stderr').map((l: Any) => `<tr><td>${esc(l.message)}</td><td>${esc(l.source)}</td><td>${esc(when(l.when))}</td></tr>`).join('')}</table>` : ''}
     <pre class="output" data-testid="output">${(outputs[i]?.lines ?? []).map((l: Any) => `<span class="${esc(l.stream)}">${esc(l.message)}</span>`).join('\n') || '<span class="meta">(no output)</span>'}${outputs[i]?.note ? `\n<span class="meta">${esc(outputs[i].note)}</span>` : ''}</pre>
@@ -162,7 +166,7 @@ function drawDag(el: HTMLElement, taskDefs: Any[], attempts: Any[]): void {
   g.setGraph({ rankdir: 'LR', nodesep: 24, ranksep: 60, marginx: 12, marginy: 12 });
   g.setDefaultEdgeLabel(() => ({}));
   const names = new Set(taskDefs.map((t) => t.task_definition_name));
-  for (const t of taskDefs) g.setNode(t.task_definition_name, { width: 170, height: 52 });
+  for (const t of taskDefs) g.setNode(t.task_definition_name, { width: 170, height: 64 });
   for (const t of taskDefs) {
     for (const d of t.dependencies) if (names.has(d.task_definition_name)) g.setEdge(d.task_definition_name, t.task_definition_name, { optional: d.success_required === false });
   }
@@ -180,11 +184,17 @@ function drawDag(el: HTMLElement, taskDefs: Any[], attempts: Any[]): void {
     const last = mine.at(-1);
     const state = stateOf(last?.status);
     const detail = last ? `${mine.length} attempt${mine.length > 1 ? 's' : ''} · ${dur(last.start_time, last.end_time)}` : attempts.length ? 'not started' : '';
+    // A running task's reported progress: a bar along the node's foot and its text (in full in the title).
+    const progress = state === 'running' ? last?.progress : undefined;
+    const bar = progress
+      ? `<rect class="progress" data-testid="progress" data-percent="${esc(progress.percent)}" x="0" y="${n.height - 5}" width="${(n.width * progress.percent) / 100}" height="5"/>
+      <text x="10" y="52">${esc(cut(progressText(progress), 24))}</text>`
+      : '';
     return `<g class="node" data-node="${esc(name)}" data-status="${state}" transform="translate(${n.x - n.width / 2},${n.y - n.height / 2})">
-      <title>${esc(`${name}: ${last?.status ?? 'not started'}`)}</title>
+      <title>${esc(`${name}: ${last?.status ?? 'not started'}${progress ? ` · ${progressText(progress)}` : ''}`)}</title>
       <rect width="${n.width}" height="${n.height}" rx="6" fill="${COLOURS[state]}"/>
-      <text x="10" y="21" font-weight="600">${esc(name.length > 22 ? `${name.slice(0, 21)}…` : name)}</text>
-      <text x="10" y="39">${esc(detail)}</text></g>`;
+      <text x="10" y="20" font-weight="600">${esc(cut(name, 22))}</text>
+      <text x="10" y="36">${esc(detail)}</text>${bar}</g>`;
   });
   el.innerHTML = `<svg class="dag" data-testid="dag" width="${graph.width ?? 0}" height="${graph.height ?? 0}" viewBox="0 0 ${graph.width ?? 0} ${graph.height ?? 0}">
     <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#6b747c"/></marker></defs>
