@@ -74,7 +74,8 @@ export interface TestSundial {
   finished(processId: string, timeoutMs?: number): Promise<any>;
   /**
    * Waits until the run's end is complete: its listeners told (schedules, notifications) and then its
-   * expiry set, the engine's last step of a run's end. Whatever the end of the run starts has started.
+   * expiry set, the engine's last step of a run's end (retention is on, as by default). Whatever the
+   * end of the run starts has started.
    */
   settled(processId: string, timeoutMs?: number): Promise<void>;
 }
