@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalNotifier } from '../../local/notifier';
-import { email, type NotifyFixture, type PagerDutyReceiver, pagerduty, putDefinition, seedFinishedRun, startPagerDutyReceiver, startStore } from './support';
+import { email, type NotifyFixture, type PagerDutyReceiver, pagerduty, putDefinition, seedFinishedRun, startPagerDutyReceiver, startStore } from '../notify/support';
 
 let fixture: NotifyFixture;
 let receiver: PagerDutyReceiver;

@@ -8,10 +8,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Spawner } from '../../local/engine/spawner';
-import { UNTIL_STOPPED } from '../helpers/factories';
-import { groupMembers, killGroup } from '../faults/support';
-import { until } from '../helpers/until';
+import { Spawner } from '../../../local/engine/spawner';
+import { UNTIL_STOPPED } from '../../helpers/factories';
+import { groupMembers, killGroup } from '../../faults/support';
+import { until } from '../../helpers/until';
 
 let spawner: Spawner;
 afterEach(() => spawner?.close());

@@ -7,13 +7,13 @@
  */
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { PreparedAttempt, RecordRequest } from '../../lambdas/engine/contract';
-import type { Engine } from '../../lambdas/engine/engine';
-import { loadTaskDefinition } from '../../local/engine/asl';
-import type { LocalExecutor } from '../../local/engine/executor';
-import { longSetTimeout, MAX_TIMER_DELAY_MS } from '../../local/engine/long-timers';
-import { LocalOrchestrator } from '../../local/engine/orchestrator';
-import { syncFixture } from '../fixtures/aws/sync';
+import type { PreparedAttempt, RecordRequest } from '../../../lambdas/engine/contract';
+import type { Engine } from '../../../lambdas/engine/engine';
+import { loadTaskDefinition } from '../../../local/engine/asl';
+import type { LocalExecutor } from '../../../local/engine/executor';
+import { longSetTimeout, MAX_TIMER_DELAY_MS } from '../../../local/engine/long-timers';
+import { LocalOrchestrator } from '../../../local/engine/orchestrator';
+import { syncFixture } from '../../fixtures/aws/sync';
 
 const DAY_MS = 86_400_000;
 const input = { process_id: 'run-1', task_definition_name: 'long' };
