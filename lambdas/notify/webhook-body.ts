@@ -37,7 +37,7 @@ export function webhookSummary(
   notRun: ReadonlyArray<{ task_definition_name: string; status: string }>,
   runUrl?: string,
 ): WebhookSummary {
-  // Runs record what started them once issue #16's provenance is in; until then there is none to pass on.
+  // What started the run (issue #16's provenance), read loosely: a run stored before runs recorded it has none.
   const { trigger } = run as Process & { trigger?: unknown };
   return {
     text: webhookText(run, runUrl),

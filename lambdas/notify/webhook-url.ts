@@ -44,6 +44,7 @@ const RANGES: ReadonlyArray<[string, number, 'ipv4' | 'ipv6', string]> = [
   ['fec0::', 10, 'ipv6', 'private (site-local)'],
   ['fe80::', 10, 'ipv6', 'link-local'],
   ['ff00::', 8, 'ipv6', 'multicast'],
+  ['64:ff9b:1::', 48, 'ipv6', 'private (local-use NAT64)'],
 ];
 
 const LISTS = RANGES.map(([network, prefix, type, what]) => {
@@ -52,8 +53,23 @@ const LISTS = RANGES.map(([network, prefix, type, what]) => {
   return { list, what };
 });
 
+/** The well-known NAT64 prefix (RFC 6052; Route 53 Resolver's DNS64 answers it): the IPv4 address is its last 32 bits. */
+const NAT64 = new BlockList();
+NAT64.addSubnet('64:ff9b::', 96, 'ipv6');
+
+/** The IPv4 address a NAT64 address stands for, or undefined for any other address. */
+function nat64Embedded(ip: string): string | undefined {
+  if (isIP(ip) !== 6 || !NAT64.check(ip, 'ipv6')) return undefined;
+  // The URL parser writes the address compressed: the prefix's zero groups are always the ones elided.
+  const groups = new URL(`http://[${ip}]`).hostname.slice(1, -1).split(':');
+  const [high = 0, low = 0] = groups.slice(-2).map((g) => Number.parseInt(g === '' ? '0' : g, 16));
+  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+}
+
 /** What kind of non-public address `ip` is (`loopback`, `private`, …), or undefined for a public one. */
 export function addressKind(ip: string): string | undefined {
+  const embedded = nat64Embedded(ip);
+  if (embedded !== undefined) return addressKind(embedded);
   const type = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
   return LISTS.find(({ list }) => list.check(ip, type))?.what;
 }

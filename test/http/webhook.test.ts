@@ -1,6 +1,6 @@
 /**
  * Webhook notifications through the HTTP API in local mode: PUT validation (every problem named by its
- * field), the URL and the secret masked in every answer and restored on an unchanged PUT-back (refused
+ * field), the OpenAPI document, the URL and the secret masked in every answer and restored on an unchanged PUT-back (refused
  * for another host or URL), and runs end to end: a failed run POSTs its signed summary to a receiver on
  * loopback, which verifies the signature as a receiver would; a receiver that refuses, and a URL
  * stored before the rule (a private address), are failed deliveries that are counted and change no run.
@@ -88,6 +88,21 @@ describe('PUT refuses what a webhook may not be', () => {
   it('accepts a public https URL, and locally a loopback one over http', async () => {
     const res = await api('PUT', path('wh-ok'), failing('wh-ok', [webhook('https://hooks.slack.com/services/T0/B0/x'), webhook('http://localhost:8099/hook'), webhook(receiver.url)]));
     expect(res.status, res.text).toBe(201);
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('describes the webhook notification in the PUT body: url required, notify_when defaulted, secret optional', async () => {
+    // Act
+    const doc = (await api('GET', '/api/openapi.json')).json;
+
+    // Assess
+    const body = doc.paths['/api/process_definitions/{process_definition_name}'].put.requestBody.content['application/json'].schema;
+    const notifications = body.properties.notifications.anyOf.find((s: JsonObject) => s.type === 'array');
+    const hook = notifications.items.properties.webhook;
+    expect(Object.keys(hook.properties)).toEqual(['url', 'notify_when', 'secret']);
+    expect(hook.required).toEqual(['url']);
+    expect(hook.properties.notify_when.default).toBe('on_state_change_and_failures');
   });
 });
 
@@ -181,6 +196,7 @@ describe('a run that ends', () => {
         { task_definition_name: 'b', status: 'blocked', attempts: 0 },
       ],
       run_url: runUrl,
+      ...(run.trigger === undefined ? {} : { trigger: run.trigger }), // what started it, as the run answers it
     });
     expect(request?.path).toBe(`/hooks/${WEBHOOK_PATH_TOKEN}`);
     await until(() => metric('sundial_notifications_sent{channel="webhook"}'), (n) => n === sent + 1);

@@ -127,6 +127,11 @@ describe('where a webhook may go', () => {
     ['fc00::1', 'private (unique local)'],
     ['febf::1', 'link-local'],
     ['::ffff:169.254.169.254', 'link-local'],
+    ['64:ff9b::a9fe:a9fe', 'link-local'], // NAT64 of 169.254.169.254
+    ['64:ff9b::10.1.2.3', 'private'],
+    ['64:ff9b::', '"this network"'],
+    ['64:ff9b::5db8:d822', undefined], // NAT64 of 93.184.216.34
+    ['64:ff9b:1::a00:1', 'private (local-use NAT64)'],
   ])('the address %s is %s', (ip, kind) => {
     expect(addressKind(ip)).toBe(kind);
   });
@@ -321,6 +326,8 @@ describe('the notifier', () => {
     const got = requestsFor(run.process_id);
     expect(got).toHaveLength(1);
     const [request] = got;
+    // What started the run, as the run answers it (runs stored before provenance answer it derived).
+    const { trigger } = (await store.runs.getRun(run.process_id)) as { trigger?: unknown };
     expect(JSON.parse(request?.body ?? '')).toEqual({
       text: `Sundial: ${name} run ${run.process_id} failed ${runUrl}`,
       process_definition_name: name,
@@ -334,6 +341,7 @@ describe('the notifier', () => {
         { task_definition_name: 'second', status: 'succeeded', attempts: 1 },
       ],
       run_url: runUrl,
+      ...(trigger === undefined ? {} : { trigger }),
     });
     const timestamp = String(request?.headers['x-sundial-timestamp']);
     expect(Math.abs(Number(timestamp) - Date.now() / 1000)).toBeLessThan(300);
