@@ -90,7 +90,7 @@ export interface SundialNotificationsProps {
 
 /**
  * Notifications (docs/NOTIFICATIONS.md): the notify function, which decides and delivers the
- * notifications of a run that ended (SES email, PagerDuty Events API v2), and its dead-letter queue.
+ * notifications of a run that ended (SES email, PagerDuty Events API v2, webhooks), and its dead-letter queue.
  *
  * Functions that end runs (engine, API) hand it the run with an asynchronous invocation; give them the
  * right with {@link grantNotify}. Lambda queues the event, retries a failed invocation
@@ -149,7 +149,7 @@ export class SundialNotifications extends Construct {
 
     const fn = new SundialFunction(this, 'Handler', {
       entry: lambdaEntry('notify'),
-      description: 'Sundial notifications: decides and delivers email (SES) and PagerDuty events when a run ends',
+      description: 'Sundial notifications: decides and delivers email (SES), PagerDuty events and webhooks when a run ends',
       // Each delivery makes up to 4 attempts of up to 10 s with backoff in between; channels go in parallel.
       timeout: Duration.seconds(90),
       memorySize: 256,

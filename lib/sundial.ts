@@ -122,7 +122,7 @@ export class Sundial extends Construct {
   /** The schedule group, the tick state machine and the Scheduler role. */
   public readonly scheduling: SundialScheduling;
 
-  /** The notify function (SES email, PagerDuty) and its dead-letter queue. */
+  /** The notify function (SES email, PagerDuty, webhooks) and its dead-letter queue. */
   public readonly notifications: SundialNotifications;
 
   /** The reaper's schedule: attempts their executor lost end failed with a reason. */
