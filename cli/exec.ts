@@ -118,6 +118,8 @@ export async function execTask(req: ExecRequest, out: Print, err: Print): Promis
       processId,
       token: signTaskToken(key, { tid: taskId, pid: processId }),
       previousAttempts: 0,
+      // As a manual run's: its trigger time.
+      scheduledTime: new Date().toISOString(),
     });
     const script = task.executable.shell_script_command?.script;
     const [command, args] = image ? dockerRun(image, env) : ['/bin/sh', ['-c', script ?? '']];

@@ -60,11 +60,14 @@ export interface CallbackContext {
   processId: string;
   token: string;
   previousAttempts: number;
+  /** The run's logical time (its trigger's `scheduled_time`, docs/TRIGGERS.md). */
+  scheduledTime: string;
 }
 
 /**
- * The environment of an attempt: the executable's own variables, then the run's overrides (from the
- * trigger), then Sundial's callback variables, which nothing may override.
+ * The environment of an attempt: the executable's own variables, then the run's overrides (its
+ * parameters, then the trigger's environment_variables: domain/parameters.ts `parameterVariables`),
+ * then Sundial's variables, which nothing may override.
  */
 export function attemptEnvironment(
   executable: TaskExecutable,
@@ -83,6 +86,7 @@ export function attemptEnvironment(
   env.SUNDIAL_PROCESS_ID = callback.processId;
   env.SUNDIAL_TASK_TOKEN = callback.token;
   env.SUNDIAL_TASK_PREVIOUS_ATTEMPTS = String(callback.previousAttempts);
+  env.SUNDIAL_SCHEDULED_TIME = callback.scheduledTime;
   return env;
 }
 

@@ -17,15 +17,25 @@ export const NOTIFICATION_OPTIONS = ['always', 'on_failure', 'on_state_change', 
 export const OVERLAP_ACTIONS = ['wait', 'terminate'] as const;
 export const PROCESS_STATUSES = ['running', 'succeeded', 'failed'] as const;
 export const TASK_STATUSES = ['submitted', 'runnable', 'starting', 'pending', 'running', 'failed', 'succeeded'] as const;
+/** Beyond Sundial (docs/TRIGGERS.md): how a declared run parameter gets its value. */
+export const PARAMETER_KINDS = ['required', 'optional', 'static'] as const;
+/** Beyond Sundial: where a run's parameter value came from. */
+export const PARAMETER_SOURCES = ['given', 'default', 'static', 'upstream'] as const;
+/** Beyond Sundial: what started a run (its `trigger.kind`). */
+export const TRIGGER_KINDS = ['manual', 'schedule', 'backfill', 'upstream', 'retry'] as const;
 
 export type NotificationOption = (typeof NOTIFICATION_OPTIONS)[number];
 export type OverlapAction = (typeof OVERLAP_ACTIONS)[number];
 export type ProcessStatus = (typeof PROCESS_STATUSES)[number];
 export type TaskStatus = (typeof TASK_STATUSES)[number];
+export type ParameterKind = (typeof PARAMETER_KINDS)[number];
+export type ParameterSource = (typeof PARAMETER_SOURCES)[number];
+export type TriggerKind = (typeof TRIGGER_KINDS)[number];
 
 export const notificationOption = z.enum(NOTIFICATION_OPTIONS);
 export const processStatus = z.enum(PROCESS_STATUSES);
 export const taskStatus = z.enum(TASK_STATUSES);
+export const triggerKind = z.enum(TRIGGER_KINDS);
 
 // ---- limits (documented in README) -------------------------------------------------------------
 
@@ -40,6 +50,10 @@ export const LIMITS = {
   entriesPerCall: 500,
   entryMessageMaxLength: 32_768,
   progressMessageMaxLength: 1000,
+  parametersPerProcess: 100,
+  upstreamPerProcess: 100,
+  /** Runs one backfill may start (`max_runs`' default and cap). */
+  backfillRuns: 1000,
 } as const;
 
 /** Letters, digits, `_`, `-`, `.`: safe in URLs, keys, schedule and execution names. */
@@ -103,13 +117,34 @@ const oneKeyUnion = <S extends Record<string, z.ZodType>>(variants: S) => {
 
 // ---- models ------------------------------------------------------------------------------------
 
+const environmentVariableName = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(256, 'must be at most 256 characters')
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name');
+
 export const environmentVariable = object({
-  variable_name: z
-    .string()
-    .min(1, 'must not be empty')
-    .max(256, 'must be at most 256 characters')
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name'),
+  variable_name: environmentVariableName,
   value: argText(),
+});
+
+/**
+ * Beyond Sundial: a run parameter's name, the environment variable every task of the run gets. Sundial's
+ * own variables (`SUNDIAL_*`) are not a parameter's: a task could not tell them apart.
+ */
+export const parameterName = environmentVariableName.refine((n) => !n.startsWith('SUNDIAL_'), 'must not start with SUNDIAL_ (Sundial sets those variables)');
+
+/**
+ * Beyond Sundial (Spin Cycle's request arguments): a run input a definition declares. `required`: a
+ * manual trigger must give it (a scheduled run takes its `default`); `optional`: a trigger may give it,
+ * else `default`; `static`: always `default`, a trigger may not give it. The rules across fields
+ * (default present, names unique, schedules) are in domain/parameters.ts.
+ */
+export const parameterDeclaration = object({
+  name: parameterName,
+  kind: z.enum(PARAMETER_KINDS),
+  default: optional(argText()),
+  description: optional(text()),
 });
 
 const environmentVariables = list(environmentVariable, 200);
@@ -235,6 +270,20 @@ export const notification = oneKeyUnion({
   webhook: webhookNotification,
 });
 
+/** Beyond Sundial: which ending of an upstream definition's run starts a run of this one. */
+export const UPSTREAM_WHEN = ['succeeded', 'failed', 'finished'] as const;
+
+/**
+ * Beyond Sundial (Kala's parent jobs, Airflow's triggered DAGs): a run of this definition starts when a
+ * run of `process_definition_name` ends `when` (`finished`: either way). The definition need not exist
+ * yet: its runs start this one once it does. Cycles across definitions are refused at PUT
+ * (domain/upstream.ts).
+ */
+export const upstreamDependency = object({
+  process_definition_name: name,
+  when: z.enum(UPSTREAM_WHEN).default('succeeded'),
+});
+
 const processDefinitionFields = {
   process_definition_name: name,
   paused: optional(z.boolean()),
@@ -243,6 +292,10 @@ const processDefinitionFields = {
   task_definitions: list(taskDefinition, LIMITS.taskDefinitionsPerProcess).min(1, 'must have at least one task'),
   overlap_action: z.enum(OVERLAP_ACTIONS).default('wait'),
   notifications: optional(list(notification, 50)),
+  /** Beyond Sundial: the run inputs of every run (docs/TRIGGERS.md). */
+  parameters: optional(list(parameterDeclaration, LIMITS.parametersPerProcess)),
+  /** Beyond Sundial: the definitions whose runs' ends start a run of this one (docs/TRIGGERS.md). */
+  upstream: optional(list(upstreamDependency, LIMITS.upstreamPerProcess)),
 };
 
 /**
@@ -299,10 +352,15 @@ const lineText = (max: number) =>
 
 /**
  * Beyond Sundial: a running attempt's progress report (`POST /api/tasks/{task_id}/progress`, agenda's
- * percent and `processingStateMessage`). Any number from 0 to 100 (decimals too); the message is optional.
+ * percent and `processingStateMessage`). Any number from 0 to 100, kept to six decimal places (a
+ * DynamoDB number cannot be as small as 1e-200, which JSON can carry); the message is optional.
  */
 export const progressReport = object({
-  percent: z.number('must be a number').min(0, 'must be at least 0').max(100, 'must be at most 100'),
+  percent: z
+    .number('must be a number')
+    .min(0, 'must be at least 0')
+    .max(100, 'must be at most 100')
+    .transform((p) => Math.round(p * 1e6) / 1e6),
   message: optional(lineText(LIMITS.progressMessageMaxLength)),
 });
 
@@ -326,6 +384,11 @@ export type ProcessDefinition = z.output<typeof processDefinition>;
 export type LogEntry = z.output<typeof logEntry>;
 export type MetadataEntry = z.output<typeof metadataEntry>;
 export type ProgressReport = z.output<typeof progressReport>;
+export type ParameterDeclaration = z.output<typeof parameterDeclaration>;
+export type UpstreamDependency = z.output<typeof upstreamDependency>;
+export type UpstreamWhen = (typeof UPSTREAM_WHEN)[number];
+export type BackfillRequest = z.output<typeof backfillBody>;
+export type BackfillAnswer = z.output<typeof backfillResponse>;
 
 /** Beyond Sundial: an attempt's progress, the highest report so far (`when`: when Sundial received it). */
 export interface AttemptProgress {
@@ -357,6 +420,33 @@ export interface Task {
   progress?: AttemptProgress;
 }
 
+/** Beyond Sundial: one parameter of a run, its final value and where that came from (docs/TRIGGERS.md). */
+export interface RunParameter {
+  name: string;
+  value: string;
+  source: ParameterSource;
+}
+
+/** Beyond Sundial: what started a run (docs/TRIGGERS.md). */
+export interface TriggerFacts {
+  kind: TriggerKind;
+  /** Who: an IAM principal ARN (deployed), `local`, `schedule:<definition>`. */
+  by: string;
+  /** When it was asked for. */
+  at: string;
+  /** The logical time of the run (`SUNDIAL_SCHEDULED_TIME`): the cron occurrence it stands for, else `at`. */
+  scheduled_time: string;
+  /** The run whose end started this one (kind `upstream`). */
+  upstream_process_id?: string;
+  /** Stored before provenance was recorded: inferred from what the run item holds. */
+  derived?: boolean;
+}
+
+/** {@link TriggerFacts} and, after a retry, the trigger that started the run. */
+export interface RunTrigger extends TriggerFacts {
+  previous?: TriggerFacts;
+}
+
 /** A run of a process definition (seed model `process`). */
 export interface Process {
   process_id: string;
@@ -373,6 +463,10 @@ export interface Process {
   attempts_omitted?: number;
   /** Beyond Sundial: a trigger queued behind the run in progress (overlap_action wait); no tasks yet. */
   queued?: boolean;
+  /** Beyond Sundial: what started the run. */
+  trigger: RunTrigger;
+  /** Beyond Sundial: the run's parameters (none declared: `[]`). */
+  parameters: RunParameter[];
 }
 
 // ---- request parameters (path and query) -------------------------------------------------------
@@ -410,6 +504,8 @@ export const processesQuery = z.object({
   max_records: single(pageSize.optional()),
   limit: single(pageSize.optional()),
   allowed_statuses: repeated(processStatus),
+  /** Beyond Sundial: only runs started so (`trigger.kind`), e.g. `?trigger_kind=manual,schedule`. */
+  trigger_kind: repeated(triggerKind),
   next: single(z.string().max(2048).optional()),
 });
 
@@ -437,8 +533,33 @@ export const triggerQuery = z.object({
   force: single(z.enum(['true', 'false'], 'must be true or false').optional()),
 });
 
-/** Optional body of a trigger: variables added to (or overriding) every task's environment in this run. */
-export const triggerBody = object({ environment_variables: list(environmentVariable, 200).optional() });
+/**
+ * Optional body of a trigger: variables added to (or overriding) every task's environment in this run,
+ * and, beyond Sundial, values of the definition's declared parameters (`{"NAME": "value"}`), checked
+ * against the declarations in domain/parameters.ts.
+ */
+export const triggerBody = object({
+  environment_variables: list(environmentVariable, 200).optional(),
+  parameters: optional(
+    z
+      .record(z.string(), argText())
+      .refine((p) => Object.keys(p).length <= LIMITS.parametersPerProcess, `must have at most ${LIMITS.parametersPerProcess} parameters`),
+  ),
+});
+
+/** A backfill window's bound: an ISO 8601 date-time with `Z` or an offset (a bare local time is ambiguous). */
+const windowTime = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with Z or an offset (e.g. 2026-11-01T00:00:00Z)' });
+
+/**
+ * Beyond Sundial (Airflow's and Temporal's backfill): `POST …/backfill` starts one run per cron occurrence
+ * in `[start_time, end_time]` (both inclusive), oldest first, one after another; at most `max_runs`
+ * (default and cap {@link LIMITS.backfillRuns}). The rules past the schema are in engine/backfills.ts.
+ */
+export const backfillBody = object({
+  start_time: windowTime,
+  end_time: windowTime,
+  max_runs: optional(z.int('must be an integer').min(1, 'must be at least 1').max(LIMITS.backfillRuns, `must be at most ${LIMITS.backfillRuns}`)),
+});
 
 // ---- responses (what the API answers; the OpenAPI document is generated from these) -------------
 
@@ -481,6 +602,21 @@ export const metadataEntriesPageResponse = z.object({
   next: z.string().optional(),
 });
 
+const triggerFacts = {
+  kind: triggerKind,
+  by: z.string(),
+  at: z.iso.datetime({ offset: true }),
+  scheduled_time: z.iso.datetime({ offset: true }),
+  upstream_process_id: z.uuid().optional(),
+  derived: z.boolean().optional(),
+};
+
+/** Beyond Sundial: what started a run ({@link RunTrigger}). */
+export const runTrigger = z.object({ ...triggerFacts, previous: z.object(triggerFacts).optional() });
+
+/** Beyond Sundial: a run's parameter ({@link RunParameter}). */
+export const runParameter = z.object({ name: z.string(), value: z.string(), source: z.enum(PARAMETER_SOURCES) });
+
 /** A run as the API answers it (the {@link Process} interface, as a schema). */
 export const processResponse = z.object({
   process_id: z.uuid(),
@@ -497,6 +633,17 @@ export const processResponse = z.object({
   progress: z
     .object({ total: z.int(), succeeded: z.int(), failed: z.int(), running: z.int(), waiting: z.int() })
     .optional(),
+  trigger: runTrigger,
+  parameters: z.array(runParameter),
+});
+
+/**
+ * Beyond Sundial: what `POST …/backfill` answers (201): each occurrence queued, oldest first, with the id
+ * its run will have (`GET /api/processes/{id}` answers 404 until it starts).
+ */
+export const backfillResponse = z.object({
+  process_definition_name: z.string(),
+  occurrences: z.array(z.object({ scheduled_time: z.iso.datetime({ offset: true }), process_id: z.uuid() })),
 });
 
 /** A definition as every definition route answers it: the stored definition plus schedule facts. */
@@ -558,5 +705,7 @@ export type TaskOutputResponse = z.output<typeof taskOutputResponse>;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const _taskMatches: Same<z.output<typeof taskResponse>['status'], Task['status']> & Same<keyof z.output<typeof taskResponse>, keyof Task> = true;
 const _processMatches: Same<keyof z.output<typeof processResponse>, keyof Process> = true;
+const _triggerMatches: Same<z.output<typeof runTrigger>, RunTrigger> & Same<z.output<typeof runParameter>, RunParameter> = true;
 void _taskMatches;
 void _processMatches;
+void _triggerMatches;

@@ -37,6 +37,8 @@ const LONGEST_ATTEMPTS = 9_999_999_999;
 const LONGEST_ARN_PREFIX = 'arn:aws-iso-b:batch:us-isob-east-1:123456789012';
 const LONGEST_JOB_QUEUE = `${LONGEST_ARN_PREFIX}:job-queue/${'q'.repeat(128)}`;
 const LONGEST_JOB_DEFINITION = `${LONGEST_ARN_PREFIX}:job-definition/sundial-${'f'.repeat(16)}:${LONGEST_ATTEMPTS}`;
+/** `Date.toISOString()` of a four-digit year, as every scheduled time Sundial gives is. */
+const LONGEST_TIME = '9999-12-31T23:59:59.999Z';
 
 /** The environment of an attempt of `task` with Sundial's variables at their longest. */
 export function worstCaseEnvironment(task: TaskDefinition, runOverrides: readonly EnvironmentVariable[] = []): Record<string, string> {
@@ -47,6 +49,7 @@ export function worstCaseEnvironment(task: TaskDefinition, runOverrides: readonl
     // The token's length depends only on the ids' (an HMAC-SHA256 of fixed length), not on the key.
     token: signTaskToken(Buffer.alloc(32), { tid: LONGEST_ID, pid: LONGEST_ID }),
     previousAttempts: LONGEST_ATTEMPTS,
+    scheduledTime: LONGEST_TIME,
   });
 }
 
@@ -103,27 +106,49 @@ function heaviestField(task: TaskDefinition): string {
   return `executable.${kind}.${heavier}`;
 }
 
-/** A definition's tasks whose request would pass an AWS limit: one problem each, naming the field. */
-export function definitionRequestProblems(tasks: readonly TaskDefinition[]): FieldError[] {
+/**
+ * A definition's tasks whose request would pass an AWS limit, with the declared parameters' defaults in
+ * the environment (a scheduled run's): one problem each, naming the field (`parameters` when the task
+ * fits without them).
+ */
+export function definitionRequestProblems(tasks: readonly TaskDefinition[], parameterDefaults: readonly EnvironmentVariable[] = []): FieldError[] {
   const problems: FieldError[] = [];
   tasks.forEach((task, i) => {
-    const over = requestOverLimit(task);
-    if (over) problems.push({ code: 'exceeds_aws_limit', field: `task_definitions.${i}.${heaviestField(task)}`, message: describe(task, over, '') });
+    const over = requestOverLimit(task, parameterDefaults);
+    if (!over) return;
+    const own = parameterDefaults.length === 0 || requestOverLimit(task) !== undefined;
+    problems.push({
+      code: 'exceeds_aws_limit',
+      field: own ? `task_definitions.${i}.${heaviestField(task)}` : 'parameters',
+      message: describe(task, over, own ? '' : " with the parameters' defaults"),
+    });
   });
   return problems;
 }
 
 /**
- * The tasks of a run whose request the trigger's environment would push past an AWS limit: one problem each,
- * naming `environment_variables` (of the trigger body). Without an environment nothing is checked: the
- * definition's own requests were checked at PUT.
+ * The tasks of a run whose request the run's variables (its parameters, then the trigger's environment)
+ * would push past an AWS limit: one problem each, naming `parameters` when they alone do, else
+ * `environment_variables` (of the trigger body). Without either nothing is checked: the definition's
+ * own requests were checked at PUT.
  */
-export function triggerRequestProblems(tasks: readonly TaskDefinition[], runOverrides: readonly EnvironmentVariable[] | undefined): FieldError[] {
-  if (!runOverrides || runOverrides.length === 0) return [];
+export function triggerRequestProblems(
+  tasks: readonly TaskDefinition[],
+  environment: readonly EnvironmentVariable[] | undefined,
+  parameters: readonly EnvironmentVariable[] = [],
+): FieldError[] {
+  const overrides = [...parameters, ...(environment ?? [])];
+  if (overrides.length === 0) return [];
   const problems: FieldError[] = [];
   for (const task of tasks) {
-    const over = requestOverLimit(task, runOverrides);
-    if (over) problems.push({ code: 'exceeds_aws_limit', field: 'environment_variables', message: describe(task, over, " with the trigger's environment_variables") });
+    const over = requestOverLimit(task, overrides);
+    if (!over) continue;
+    const byParameters = parameters.length > 0 && requestOverLimit(task, parameters) !== undefined;
+    problems.push(
+      byParameters
+        ? { code: 'exceeds_aws_limit', field: 'parameters', message: describe(task, over, " with the run's parameters") }
+        : { code: 'exceeds_aws_limit', field: 'environment_variables', message: describe(task, over, " with the trigger's environment_variables") },
+    );
   }
   return problems;
 }

@@ -126,10 +126,15 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, prefix
 }
 
 /**
- * Refuses (400, `environment_variables`) a trigger whose environment would push the executor request of a
- * task of the run (`tasks`) past an AWS limit (request-limits.ts): no run is created.
+ * Refuses (400, `environment_variables` or `parameters`) a trigger whose environment, with the run's
+ * parameters as variables, would push the executor request of a task of the run (`tasks`) past an AWS
+ * limit (request-limits.ts): no run is created.
  */
-export function checkTriggerEnvironment(tasks: readonly TaskDefinition[], environment: readonly EnvironmentVariable[] | undefined): void {
-  const overLimit = triggerRequestProblems(tasks, environment);
+export function checkTriggerEnvironment(
+  tasks: readonly TaskDefinition[],
+  environment: readonly EnvironmentVariable[] | undefined,
+  parameters: readonly EnvironmentVariable[] = [],
+): void {
+  const overLimit = triggerRequestProblems(tasks, environment, parameters);
   if (overLimit.length > 0) throw BadRequestError.of(overLimit.slice(0, MAX_PROBLEMS));
 }

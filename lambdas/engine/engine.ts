@@ -16,7 +16,9 @@ import { attemptFailure, isDeadline } from '../domain/attempt-failure';
 import { blocksDependent, dependenciesAmong, nextStep, planTasks } from '../domain/dag';
 import { BadRequestError, ConflictError, NotFoundError } from '../domain/errors';
 import { checkTriggerEnvironment } from '../domain/validate';
-import type { EnvironmentVariable, Process, TaskDefinition } from '../domain/models';
+import type { EnvironmentVariable, Process, RunParameter, RunTrigger, TaskDefinition } from '../domain/models';
+import { parameterVariables, resolveParameters } from '../domain/parameters';
+import { LOCAL_CALLER, retriedTrigger, runTrigger, type TriggerRequest, triggerOf } from '../domain/provenance';
 import { signTaskToken } from '../domain/task-token';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
@@ -58,6 +60,15 @@ export interface TriggerOptions {
   /** Added to (or overriding) every task's environment in this run. */
   environmentVariables?: EnvironmentVariable[];
   /**
+   * Who or what starts the run (docs/TRIGGERS.md); its `scheduled_time` is the run's logical time
+   * (`SUNDIAL_SCHEDULED_TIME`). @default a manual run by `local` (an in-process caller)
+   */
+  trigger?: TriggerRequest;
+  /** Values of the definition's declared parameters (a trigger body's `parameters`), checked against them. */
+  parameters?: Record<string, string>;
+  /** Parameter values passed on from another run: taken where a declared, not static, parameter has the same name. */
+  passedOnParameters?: Record<string, string>;
+  /**
    * A run the scheduler has already registered as in progress (`ScheduleStore.reserve`): it gets this id
    * and start time. Without it the run gets a new id and registers itself.
    */
@@ -94,9 +105,10 @@ export class Engine {
 
   /** Starts a run of a definition now; answers the new run. */
   async trigger(definitionName: string, options: TriggerOptions = {}): Promise<Process> {
-    const tasks = await this.check(definitionName, options);
+    const { tasks, parameters } = await this.check(definitionName, options);
     const processId = options.reservation?.processId ?? randomUUID();
     const now = options.reservation?.startTime ?? this.d.now().toISOString();
+    const trigger = triggerOf(options.trigger ?? { kind: 'manual', by: LOCAL_CALLER }, now);
     // Every run of a definition is registered as in progress before it exists, so that a scheduled
     // tick sees manual runs too (overlap_action); it is unregistered when it ends (Schedules.runEnded).
     if (!options.reservation) await this.d.store.schedules.registerRun(definitionName, activeEntry(now, processId));
@@ -115,7 +127,7 @@ export class Engine {
     // Slots first: a run item is visible only once everything it needs exists.
     const doneShards = await this.d.store.slots.createSlots(slots);
     await this.d.store.runs.createRun(
-      { process_id: processId, process_definition_name: definitionName, start_time: now, status: 'running' },
+      { process_id: processId, process_definition_name: definitionName, start_time: now, status: 'running', trigger, parameters },
       {
         tasks_total: slots.length,
         ...doneShards,
@@ -129,8 +141,11 @@ export class Engine {
     return this.answer(processId);
   }
 
-  /** What {@link trigger} refuses (400/404) before anything is written; answers the tasks the run would have. */
-  async check(definitionName: string, options: Omit<TriggerOptions, 'reservation'> = {}): Promise<TaskDefinition[]> {
+  /**
+   * What {@link trigger} refuses (400/404) before anything is written; answers the tasks the run would
+   * have and its parameters (domain/parameters.ts: a manual run must be given its required ones).
+   */
+  async check(definitionName: string, options: Omit<TriggerOptions, 'reservation'> = {}): Promise<{ tasks: TaskDefinition[]; parameters: RunParameter[] }> {
     const stored = options.definition ?? (await this.d.store.definitions.get(definitionName));
     if (!stored) throw new NotFoundError(`process definition "${definitionName}" does not exist`);
     let tasks: TaskDefinition[] = stored.definition.task_definitions;
@@ -145,8 +160,14 @@ export class Engine {
       }
       tasks = [{ ...only, dependencies: [] }];
     }
-    checkTriggerEnvironment(tasks, options.environmentVariables);
-    return tasks;
+    const parameters = resolveParameters(stored.definition.parameters, {
+      ...(options.parameters ? { given: options.parameters } : {}),
+      ...(options.environmentVariables ? { environment: options.environmentVariables } : {}),
+      ...(options.passedOnParameters ? { passedOn: options.passedOnParameters } : {}),
+      requireGiven: (options.trigger?.kind ?? 'manual') === 'manual',
+    });
+    checkTriggerEnvironment(tasks, options.environmentVariables, parameterVariables(parameters));
+    return { tasks, parameters };
   }
 
   /** Kills a running run: stops every running attempt, starts nothing more; the run ends failed. */
@@ -177,8 +198,11 @@ export class Engine {
     return this.answer(processId);
   }
 
-  /** Retries a failed run: each failed task gets one more attempt (no backoff); blocked tasks may then run. */
-  async retry(processId: string): Promise<Process> {
+  /**
+   * Retries a failed run: each failed task gets one more attempt (no backoff); blocked tasks may then run.
+   * The run's trigger becomes a `retry` by `by` (docs/TRIGGERS.md), its logical time unchanged.
+   */
+  async retry(processId: string, by: string = LOCAL_CALLER): Promise<Process> {
     const run = await this.d.store.runs.getRunRecord(processId);
     if (!run) throw new NotFoundError(`process ${processId} does not exist`);
     if (run.status !== 'failed') throw new ConflictError(`only a failed process can be retried (status ${run.status})`);
@@ -197,7 +221,7 @@ export class Engine {
     // Registered as the definition's run in progress again before it reopens (overlap_action, counts).
     const undo = await this.retrying({ process_id: processId, process_definition_name: run.process_definition_name, start_time: run.start_time });
     try {
-      await this.reopen(processId, run, slots, failed, blocked, reopened);
+      await this.reopen(processId, run, slots, failed, blocked, reopened, retriedTrigger(runTrigger(run), by, this.d.now().toISOString()));
     } catch (err) {
       // Only a run that was not reopened gives its registration back.
       if ((await this.d.store.runs.getRunRecord(processId))?.status !== 'running') await undo();
@@ -232,7 +256,7 @@ export class Engine {
   }
 
   /** The reopening part of {@link retry}: blocked tasks wait again, failed ones get one more attempt. */
-  private async reopen(processId: string, run: RunItem, slots: Slot[], failed: Slot[], blocked: Slot[], reopened: Set<string>): Promise<void> {
+  private async reopen(processId: string, run: RunItem, slots: Slot[], failed: Slot[], blocked: Slot[], reopened: Set<string>, trigger: RunTrigger): Promise<void> {
     // Each slot is its own item: reopen them side by side, as many at once as the fan-outs to AWS allow,
     // so that 1,000 tasks fit the API function's timeout (lambdas/domain/concurrency.ts).
     await mapLimited(blocked, AWS_FAN_OUT_CONCURRENCY, async (slot) => {
@@ -241,7 +265,7 @@ export class Engine {
     });
     await this.d.store.slots.runTasksReopened(processId, [...reopened], run.tasks_total ?? slots.length);
     await this.d.store.runs.setRunExpiry(processId, undefined); // running again: nothing of it expires
-    const reopenedRun = await this.d.store.runs.transitionRun(processId, 'failed', 'running', {}, ['end_time', 'reason'], ['killing']);
+    const reopenedRun = await this.d.store.runs.transitionRun(processId, 'failed', 'running', { trigger }, ['end_time', 'reason'], ['killing']);
     if (!reopenedRun) throw new ConflictError(`process ${processId} changed while retrying; try again`);
     await mapLimited(failed, AWS_FAN_OUT_CONCURRENCY, async (slot) => {
       const round = slot.round + 1;
@@ -323,12 +347,14 @@ export class Engine {
     const definitionName = run.process_definition_name;
     const def = slot.definition;
     const token = signTaskToken(await this.d.tokenKey(), { tid: taskId, pid: processId });
-    const environment = attemptEnvironment(def.executable, run.environment_variables ?? [], {
+    // Parameters over the task's own variables, the trigger's variables over both (docs/TRIGGERS.md).
+    const environment = attemptEnvironment(def.executable, [...parameterVariables(run.parameters), ...(run.environment_variables ?? [])], {
       url: this.d.callbackUrl(),
       taskId,
       processId,
       token,
       previousAttempts: n,
+      scheduledTime: runTrigger(run).scheduled_time,
     });
     // The attempt starts executing once the backoff Wait that follows Prepare is over: its start_time is
     // then, so that its duration is the attempt's own and not the wait before it (issue 15).

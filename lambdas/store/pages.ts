@@ -13,6 +13,8 @@ export interface PageRequest {
   from?: string;
   to?: string;
   statuses?: readonly string[];
+  /** Keeps only the items it holds for, as a filter expression would (what one cannot express). */
+  keep?: (item: Item) => boolean;
   limit: number;
   cursor?: string;
   /** Oldest first instead (entry pages read in time order). */
@@ -130,7 +132,7 @@ export async function queryNewestFirst<T = Item>(db: Db, req: PageRequest): Prom
       ExclusiveStartKey: startKey,
     };
     const out = await db.doc.send(new QueryCommand(input));
-    items.push(...((out.Items ?? []) as T[]));
+    items.push(...((out.Items ?? []).filter((item) => req.keep?.(item) ?? true) as T[]));
     startKey = out.LastEvaluatedKey;
     pages++;
   } while (startKey && items.length < req.limit && pages < MAX_PAGES_PER_REQUEST);

@@ -8,7 +8,20 @@
  */
 import { GetCommand, PutCommand, UpdateCommand } from './sdk';
 import { progressOf, type SlotStatus } from '../domain/engine';
-import type { AttemptProgress, EnvironmentVariable, LogEntry, MetadataEntry, Process, ProcessStatus, Task, TaskStatus } from '../domain/models';
+import type {
+  AttemptProgress,
+  EnvironmentVariable,
+  LogEntry,
+  MetadataEntry,
+  Process,
+  ProcessStatus,
+  RunParameter,
+  RunTrigger,
+  Task,
+  TaskStatus,
+  TriggerKind,
+} from '../domain/models';
+import { runTrigger } from '../domain/provenance';
 import { type Db, isConditionFailed, pick, queryPartition, transitionItem } from './client';
 import { type CapturedLine, type CapturedLinesRequest, type EntryPage, entryOf, EntryStore } from './entries';
 import { type EntryKind, keys, runItemKind, TTL_ATTRIBUTE } from './keys';
@@ -37,6 +50,10 @@ export type RunRecord = {
    * is settled and every listener told: a retry of the run waits for it (issue 15). Not on the wire.
    */
   killing?: string;
+  /** What started the run (docs/TRIGGERS.md); absent on runs stored before it was recorded ({@link runTrigger}). */
+  trigger?: RunTrigger;
+  /** The run's parameters; absent on runs stored before parameters existed (none). */
+  parameters?: RunParameter[];
 };
 
 /** The run item as the engine reads it: the run, what its trigger wrote on it for the engine, and its expiry. */
@@ -65,6 +82,8 @@ export interface RunFilter {
   start_time?: string;
   end_time?: string;
   statuses?: readonly ProcessStatus[];
+  /** Only runs whose trigger (as answered: derived for older runs) is of one of these kinds. */
+  trigger_kinds?: readonly TriggerKind[];
   limit: number;
   cursor?: string;
 }
@@ -106,6 +125,12 @@ function taskRecordOf(item: Item): TaskRecord {
   const task = pick<TaskRecord>(item, TASK_FIELDS);
   if (task.end_time && task.start_time && Date.parse(task.end_time) < Date.parse(task.start_time)) return { ...task, start_time: task.end_time };
   return task;
+}
+
+/** The wire fields of a run item: the run's own, its trigger and its parameters. */
+function runOf(item: Item): Omit<Process, 'task'> {
+  const run = pick<RunRecord>(item, RUN_FIELDS);
+  return { ...run, trigger: runTrigger(item as RunItem), parameters: (item.parameters as RunParameter[] | undefined) ?? [] };
 }
 
 /** An attempt as lists answer it: no entries read, and saying so. */
@@ -271,7 +296,7 @@ export class RunStore {
       tasks = tasks.filter((t) => latest.get(t.task_definition_name) === t);
     }
     const run: Process = {
-      ...pick<RunRecord>(runItem, RUN_FIELDS),
+      ...runOf(runItem),
       task: tasks.map((t) => ({ ...t, log_entries: [], metadata_entries: [] })),
       ...(omitted > 0 ? { attempts_omitted: omitted } : {}),
       ...(slots.length > 0 ? { progress: progressOf(slots) } : {}),
@@ -326,17 +351,20 @@ export class RunStore {
   /** Runs newest first (by start time), each with its task attempts without their entries (`entries_omitted`). */
   async listRuns(filter: RunFilter): Promise<Page<Process>> {
     const where = filter.process_definition_name ? keys.runsOfDefinition(filter.process_definition_name) : keys.allRuns();
+    const kinds = filter.trigger_kinds && filter.trigger_kinds.length > 0 ? new Set(filter.trigger_kinds) : undefined;
     const page = await queryNewestFirst<Item>(this.db, {
       ...where,
       from: filter.start_time,
       to: filter.end_time,
       statuses: filter.statuses,
+      // In code, not a FilterExpression: an older run's kind is derived from its item (runTrigger).
+      ...(kinds ? { keep: (item: Item) => kinds.has(runTrigger(item as RunItem).kind) } : {}),
       limit: filter.limit,
       cursor: filter.cursor,
     });
     const items = await mapLimited(page.items, 16, async (runItem) => {
       const partition = await queryPartition(this.db, keys.runPartition(String(runItem.process_id)), keys.taskItemsPrefix);
-      return { ...pick<RunRecord>(runItem, RUN_FIELDS), task: assembleTasks(partition).map(withoutEntries) } satisfies Process;
+      return { ...runOf(runItem), task: assembleTasks(partition).map(withoutEntries) } satisfies Process;
     });
     return { items, next: page.next };
   }

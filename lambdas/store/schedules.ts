@@ -15,6 +15,7 @@
 import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from './sdk';
 import { type Db, isConditionFailed } from './client';
 import { keys, TTL_ATTRIBUTE } from './keys';
+import type { TriggerRequest } from '../domain/provenance';
 
 export interface ScheduleState {
   /** `<start_time>#<process_id>` of each running run of the definition. */
@@ -42,6 +43,12 @@ export interface QueuedTrigger {
   process_id: string;
   task_definition_name?: string;
   environment_variables?: Array<{ variable_name: string; value: string }>;
+  /** Who asked and when (docs/TRIGGERS.md); absent on a trigger queued before provenance was recorded. */
+  trigger?: TriggerRequest;
+  /** The parameter values it gave, resolved again when it starts. */
+  parameters?: Record<string, string>;
+  /** Parameter values passed on from an upstream run (`TriggerOptions.passedOnParameters`). */
+  passed_on_parameters?: Record<string, string>;
 }
 
 const MANUAL = 'manual:';

@@ -97,6 +97,7 @@ describe('attemptEnvironment', () => {
       processId: 'p',
       token: 'tok',
       previousAttempts: 2,
+      scheduledTime: '2026-12-03T10:00:00.000Z',
     });
     // Assess
     expect(env).toEqual({
@@ -106,6 +107,7 @@ describe('attemptEnvironment', () => {
       SUNDIAL_PROCESS_ID: 'p',
       SUNDIAL_TASK_TOKEN: 'tok',
       SUNDIAL_TASK_PREVIOUS_ATTEMPTS: '2',
+      SUNDIAL_SCHEDULED_TIME: '2026-12-03T10:00:00.000Z',
     });
   });
 });

@@ -84,6 +84,9 @@ describe('GET /api/processes', () => {
         start_time: isoAt(15),
         status: 'failed',
         task: newestBeta?.tasks.map(({ token: _token, ...task }) => ({ ...task, log_entries: [], metadata_entries: [], entries_omitted: true })),
+        // Seeded without a trigger, as runs stored before provenance was recorded: one derived from the item.
+        trigger: { kind: 'manual', by: 'unknown', at: isoAt(15), scheduled_time: isoAt(15), derived: true },
+        parameters: [],
       },
     ]);
   });

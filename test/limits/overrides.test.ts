@@ -59,7 +59,7 @@ const put = (name: string, tasks: JsonObject[]) => sundial.api('PUT', `/api/proc
 describe('a definition whose requests would pass an AWS limit is refused at PUT', () => {
   it('a docker_image_command whose ECS overrides would be 9 KB: 400 naming its environment_variables', async () => {
     // Prepare
-    const tasks = [shellScript('first', 'true'), dockerWithEnv(9 * 1024)];
+    const tasks = [shellScript('first', 'true'), dockerWithEnv(9000)];
     // Act
     const res = await put('ecs-9k', tasks);
     // Assess
@@ -123,6 +123,7 @@ describe('the worst case bounds a real attempt', () => {
       processId,
       token: signTaskToken(await sundial.current().services.tokenKey(), { tid: taskId, pid: processId }),
       previousAttempts: 499,
+      scheduledTime: new Date().toISOString(),
     });
     const worst = worstCaseEnvironment(task);
     // Act

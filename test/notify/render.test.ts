@@ -27,6 +27,8 @@ const run: Process = {
   end_time: at(185),
   status: 'failed',
   reason: 'killed by operator',
+  trigger: { kind: 'manual', by: 'local', at: at(0), scheduled_time: at(0) },
+  parameters: [],
   task: [
     attempt('extract', 0, 'succeeded', 0, 2),
     attempt('load', 0, 'failed', 3, 5, ['first attempt']),
