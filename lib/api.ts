@@ -174,14 +174,14 @@ export class SundialApi extends Construct {
 
     const callbacks = new SundialFunction(this, 'CallbacksHandler', {
       entry: props.callbacksEntry ?? lambdaEntry('callbacks'),
-      description: 'Sundial: task callbacks (log entries, metadata, succeed, fail) authenticated by task token',
+      description: 'Sundial: task callbacks (log entries, metadata, progress, succeed, fail) authenticated by task token',
       timeout: Duration.seconds(10),
       logRetention,
       logRemovalPolicy,
     });
     this.callbacksFunction = callbacks.function;
-    // Callbacks read the attempt, put entries (conditional puts) and record /succeed or /fail: no query,
-    // no delete, no index.
+    // Callbacks read the attempt, put entries (conditional puts), record progress and /succeed or /fail
+    // (conditional updates): no query, no delete, no index.
     props.store.grantTo(this.callbacksFunction, { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], indexes: [] });
     props.taskTokens.grantTo(this.callbacksFunction);
 

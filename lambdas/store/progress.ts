@@ -17,7 +17,10 @@ import { keys } from './keys';
  */
 export type ProgressOutcome = { outcome: 'applied' | 'kept'; progress: AttemptProgress } | { outcome: 'missing' };
 
-/** Sets an attempt's progress unless it has a higher percent already (an equal one is replaced: a newer message). */
+/**
+ * Sets an attempt's progress unless it has a higher percent already (an equal one is replaced: a newer message).
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/BestPractices_ImplementingVersionControl.html (an UpdateItem is atomic and operates on the most recent version of the item: no read-modify-write race)
+ */
 export async function recordProgress(db: Db, processId: string, taskId: string, progress: AttemptProgress): Promise<ProgressOutcome> {
   const key = keys.task(processId, taskId);
   try {

@@ -31,6 +31,7 @@ const ROUTES = [
   ['POST', '/api/tasks/{id}/metadata'],
   ['POST', '/api/tasks/{id}/succeed'],
   ['POST', '/api/tasks/{id}/fail'],
+  ['POST', '/api/tasks/{id}/progress'],
   ['GET', '/_internal_/metrics'],
 ] as const;
 
@@ -165,10 +166,13 @@ describe(`fuzzing every route (seed ${FUZZ_SEED}, FUZZ_SEED to replay)`, () => {
       { weight: 1, arbitrary: fc.uuid().map((tid) => signTaskToken(Buffer.from('not-the-key'), { tid, pid: task.process_id })) },
       { weight: 1, arbitrary: fc.constant(signTaskToken(key, { tid: otherTask.task_id, pid: task.process_id })) },
     );
-    const route = fc.constantFrom('log_entries', 'metadata', 'succeed', 'fail');
+    const route = fc.constantFrom('log_entries', 'metadata', 'succeed', 'fail', 'progress');
     const entries = fc.oneof(
       mutated([logEntry(), logEntry()] as never),
       mutated([metadataEntry()] as never),
+      mutated({ percent: 50, message: 'half way' }),
+      // numbers JSON carries and DynamoDB cannot store as they are
+      fc.constantFrom({ percent: 5e-324 }, { percent: 1e-200 }, { percent: Number.MAX_VALUE }, { percent: 100 - Number.EPSILON * 64 }),
       fc.array(fc.constant(logEntry()), { minLength: 501, maxLength: 502 }),
     );
     let authorized = 0;

@@ -69,6 +69,21 @@ describe('POST /api/tasks/:task_id/progress', () => {
     expect(full.json).toMatchObject({ progress: { percent: 100, message: 'done' }, applied: true });
   });
 
+  it('keeps a percent to six decimal places (a DynamoDB number cannot be 1e-200)', async () => {
+    // Prepare
+    const { tasks: [a, b] } = await seeded();
+
+    // Act
+    const tiny = await t.api('POST', `/api/tasks/${a.task_id}/progress`, '{"percent": 1e-200}', bearer(a.token));
+    const third = await report(b, { percent: 100 / 3 });
+
+    // Assess
+    expect(tiny.status, tiny.text).toBe(201);
+    expect(tiny.json.progress.percent).toBe(0);
+    expect(third.json.progress.percent).toBe(33.333333);
+    expect((await attempt(b)).progress.percent).toBe(33.333333);
+  });
+
   it('accepts a lower percent (201) but keeps the higher one, and says so', async () => {
     // Prepare
     const { tasks: [a] } = await seeded();

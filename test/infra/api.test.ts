@@ -90,7 +90,7 @@ describe('SundialApi', () => {
   describe('routes', () => {
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route'));
 
-    it('leaves open only the metrics route, the four callbacks and the CORS preflight', () => {
+    it('leaves open only the metrics route, the five callbacks and the CORS preflight', () => {
       // Act
       const open = routes.filter((r) => r.Properties.AuthorizationType === 'NONE').map((r) => r.Properties.RouteKey);
 
@@ -101,6 +101,7 @@ describe('SundialApi', () => {
         'POST /api/tasks/{task_id}/fail',
         'POST /api/tasks/{task_id}/log_entries',
         'POST /api/tasks/{task_id}/metadata',
+        'POST /api/tasks/{task_id}/progress',
         'POST /api/tasks/{task_id}/succeed',
       ]);
     });
