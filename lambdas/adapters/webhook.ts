@@ -21,7 +21,7 @@ import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { DeliveryError, type WebhookRequest, type WebhookSender } from '../notify/ports';
 import { maskUrl } from '../notify/secrets';
-import { addressProblem, bareHost, type WebhookUrlPolicy, webhookUrlProblem } from '../notify/webhook-url';
+import { addressKind, addressProblem, bareHost, type WebhookUrlPolicy, webhookUrlProblem } from '../notify/webhook-url';
 
 /** Every address a host name resolves to. */
 export type Resolve = (host: string) => Promise<LookupAddress[]>;
@@ -79,7 +79,8 @@ export class WebhookClient implements WebhookSender {
       if (addresses.length === 0) throw new DeliveryError(`webhook ${shown}: ${host} resolves to no address`, true);
     }
     for (const { address } of addresses) {
-      const problem = addressProblem(address, this.urls);
+      // Plain http passed the URL rule as loopback (a `localhost` name, locally): it must stay on this machine.
+      const problem = target.protocol === 'http:' && addressKind(address) !== 'loopback' ? 'not a loopback address (http is for loopback only)' : addressProblem(address, this.urls);
       if (problem) throw new DeliveryError(`webhook ${shown} refused, nothing sent: ${host} resolves to ${address}, ${problem}`, false);
     }
     return addresses;

@@ -194,6 +194,17 @@ describe('the client', () => {
     expect(err.message).not.toContain(WEBHOOK_PATH_TOKEN);
   });
 
+  it('locally, keeps plain http on loopback: a localhost name that resolves elsewhere is refused', async () => {
+    // Prepare
+    const client = new WebhookClient({ urls: LOCAL_WEBHOOK_URLS, resolve: async () => [{ address: '93.184.216.34', family: 4 }] });
+
+    // Act
+    const err = await failureOf(client.send(post('http://receiver.localhost:8099/hook')));
+
+    // Assess
+    expect(err).toMatchObject({ retryable: false, message: expect.stringContaining('resolves to 93.184.216.34, not a loopback address (http is for loopback only)') });
+  });
+
   it('checks the URL again before sending (a definition stored before the rule), without resolving it', async () => {
     // Prepare
     const lookups: string[] = [];
