@@ -3,18 +3,22 @@
  * where a webhook may go (public https deployed, loopback too locally; every resolved address checked
  * and the connection pinned to them), the client's answers (2xx, 3xx not followed, retried 408/429/5xx,
  * not retried 4xx, timeouts) and the notifier's decisions, body, retries, marks and counters against
- * a real receiver on loopback. Neither the URL's token, the secret nor an answer's body reach a log.
+ * a real receiver on loopback; the URL and the secret masked, and put back from their masks. Neither the
+ * URL's token, the secret nor an answer's body reach a log.
  */
 import type { LookupAddress } from 'node:dns';
 import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
 import { WebhookClient } from '../../lambdas/adapters/webhook';
-import type { Notification } from '../../lambdas/domain/models';
+import { type Notification, type ProcessDefinition, processDefinition as definitionSchema } from '../../lambdas/domain/models';
+import { parseWith } from '../../lambdas/domain/validate';
 import { decideNotification, historyNeeded } from '../../lambdas/domain/notification-policy';
 import { DeliveryError } from '../../lambdas/notify/ports';
-import { maskUrl } from '../../lambdas/notify/secrets';
+import { isMaskedUrl, maskUrl, restoreMaskedSecrets } from '../../lambdas/notify/secrets';
 import { webhookText } from '../../lambdas/notify/webhook-body';
 import { SIGNATURE_HEADER, signatureHeaders, TIMESTAMP_HEADER, webhookSignature } from '../../lambdas/notify/webhook-signature';
 import { addressKind, DEPLOYED_WEBHOOK_URLS, LOCAL_WEBHOOK_URLS, webhookUrlProblem } from '../../lambdas/notify/webhook-url';
+import { refusalOf } from '../helpers/assert';
+import { processDefinition } from '../helpers/factories';
 import {
   expectedSignature,
   type NotifyFixture,
@@ -437,6 +441,55 @@ describe('the notifier', () => {
     const after = await store.stats.read();
     expect((after.notifications_failed_webhook ?? 0) - (before.notifications_failed_webhook ?? 0)).toBe(1);
     expect((await store.runs.getRunRecord(run.process_id))?.status).toBe('failed');
+  });
+});
+
+describe('masking', () => {
+  test.each([
+    ['https://hooks.slack.com/services/T000/B000/XXXXabcd', 'https://hooks.slack.com/****abcd'],
+    ['https://prod.example.com:8443/workflows/1/invoke?api-version=1&sig=zzzz9876', 'https://prod.example.com:8443/****9876'],
+    ['https://hooks.example.com/short', 'https://hooks.example.com/****'],
+    ['https://hooks.example.com/', 'https://hooks.example.com/'],
+    ['https://hooks.example.com', 'https://hooks.example.com/'],
+  ])('shows %s as %s', (url, masked) => {
+    expect(maskUrl(url)).toBe(masked);
+    expect(isMaskedUrl(masked)).toBe(masked !== 'https://hooks.example.com/');
+  });
+
+  const SLACK_A = 'https://hooks.slack.com/services/T000/B000/aaaaaaaa1111';
+  const SLACK_B = 'https://hooks.slack.com/services/T000/B000/bbbbbbbb2222';
+  const hooks = (...list: Array<[string, string?]>): ProcessDefinition =>
+    parseWith(definitionSchema, processDefinition('hooks', { notifications: list.map(([url, secret]) => webhook(url, 'always', secret)) }));
+  const urls = (def: ProcessDefinition) => (def.notifications ?? []).map((n) => [n.webhook?.url, n.webhook?.secret]);
+
+  it('puts back URLs and secrets by their masks when the webhooks were reordered', () => {
+    // Prepare
+    const stored = hooks([SLACK_A, 'secret-of-a-0001'], [SLACK_B, 'secret-of-b-0002']);
+    const incoming = hooks(['https://hooks.slack.com/****2222', '****0002'], ['https://hooks.slack.com/****1111', '****0001']);
+
+    // Act
+    const restored = restoreMaskedSecrets(incoming, stored);
+
+    // Assess
+    expect(urls(restored)).toEqual([
+      [SLACK_B, 'secret-of-b-0002'],
+      [SLACK_A, 'secret-of-a-0001'],
+    ]);
+  });
+
+  it('keeps a secret for a URL given in full when it is the stored one', () => {
+    const restored = restoreMaskedSecrets(hooks([SLACK_A, '****0001']), hooks([SLACK_A, 'secret-of-a-0001']));
+    expect(urls(restored)).toEqual([[SLACK_A, 'secret-of-a-0001']]);
+  });
+
+  test.each<[string, ProcessDefinition, ProcessDefinition | undefined, string, string]>([
+    ['no stored definition', hooks(['https://hooks.slack.com/****1111']), undefined, 'notifications.0.webhook.url', 'matches no stored webhook url'],
+    ['the mask on another host', hooks(['https://attacker.example.com/****1111']), hooks([SLACK_A]), 'notifications.0.webhook.url', 'matches no stored webhook url'],
+    ['the mask on another port', hooks(['https://hooks.slack.com:8443/****1111']), hooks([SLACK_A]), 'notifications.0.webhook.url', 'matches no stored webhook url'],
+    ['a secret with a new URL', hooks([SLACK_B, '****0001']), hooks([SLACK_A, 'secret-of-a-0001']), 'notifications.0.webhook.secret', 'a masked secret is kept only when url is unchanged'],
+    ['a secret that matches none', hooks([SLACK_A, '****9999']), hooks([SLACK_A, 'secret-of-a-0001']), 'notifications.0.webhook.secret', 'matches no stored secret'],
+  ])('refuses %s (400 naming the field)', (_case, incoming, stored, field, message) => {
+    expect(refusalOf(() => restoreMaskedSecrets(incoming, stored))).toMatchObject({ statusCode: 400, field, message: expect.stringContaining(message) });
   });
 });
 
