@@ -4,6 +4,7 @@
 import * as z from 'zod';
 import { BadRequestError, NotFoundError } from '../domain/errors';
 import {
+  backfillBody,
   DEFAULT_PAGE_SIZE,
   type LogEntry,
   type MetadataEntry,
@@ -17,6 +18,7 @@ import {
   triggerBody,
   triggerQuery,
 } from '../domain/models';
+import { callerOf } from '../http/caller';
 import { defineRoute, type Route } from '../http/route';
 import { empty, json, text } from '../http/types';
 import type { Services } from './ports';
@@ -93,16 +95,27 @@ export function operatorRoutes(s: Services): Route[] {
       query: triggerQuery,
       body: triggerBody,
       optionalBody: true,
-      handler: async ({ path, query, body }) => {
+      handler: async ({ path, query, body, event }) => {
         // overlap_action applies to a trigger as to a tick (Sundial's spec); `force=true` starts at once.
         const run = await s.schedules.trigger(
           path.process_definition_name,
-          { taskDefinitionName: query.task_definition_name, environmentVariables: body?.environment_variables },
+          {
+            taskDefinitionName: query.task_definition_name,
+            environmentVariables: body?.environment_variables,
+            ...(body?.parameters ? { parameters: body.parameters } : {}),
+            trigger: { kind: 'manual', by: callerOf(event) },
+          },
           query.force === 'true',
         );
         // 201 as Sundial answers it; a queued run says so (`queued`) and where it will be.
         return json(201, run, run.queued ? { location: `/api/processes/${run.process_id}` } : {});
       },
+    }),
+    defineRoute('backfillDefinition', {
+      params: definitionNameParams,
+      body: backfillBody,
+      // 201 as the routes that start runs answer; each occurrence's run answers 404 until it starts.
+      handler: async ({ path, body, event }) => json(201, await s.schedules.backfill(path.process_definition_name, body, callerOf(event))),
     }),
 
     // runs
@@ -114,6 +127,7 @@ export function operatorRoutes(s: Services): Route[] {
           start_time: query.start_time,
           end_time: query.end_time,
           statuses: query.allowed_statuses,
+          trigger_kinds: query.trigger_kind,
           limit: query.limit ?? query.max_records ?? DEFAULT_PAGE_SIZE,
           cursor: query.next,
         });
@@ -136,7 +150,7 @@ export function operatorRoutes(s: Services): Route[] {
     }),
     defineRoute('retryProcess', {
       params: processIdParams,
-      handler: async ({ path }) => json(201, await s.engine.retry(path.process_id)),
+      handler: async ({ path, event }) => json(201, await s.engine.retry(path.process_id, callerOf(event))),
     }),
 
     // task attempts

@@ -237,8 +237,16 @@ export function cronerPattern(expression: string): string {
   return `0 ${out.join(' ')}`;
 }
 
+/** Each spec's croner object, built once: enumerating a backfill's window calls it once per occurrence. */
+const crons = new WeakMap<ScheduleSpec, Cron>();
+
 function cronOf(spec: ScheduleSpec): Cron {
-  return new Cron(cronerPattern(spec.expression), { mode: '7-part', alternativeWeekdays: true, timezone: spec.timeZone, paused: true });
+  let cron = crons.get(spec);
+  if (!cron) {
+    cron = new Cron(cronerPattern(spec.expression), { mode: '7-part', alternativeWeekdays: true, timezone: spec.timeZone, paused: true });
+    crons.set(spec, cron);
+  }
+  return cron;
 }
 
 const RATE_UNITS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86_400 };
@@ -278,6 +286,22 @@ export function nextFireTime(spec: ScheduleSpec, after: Date): Date | undefined 
     }
   }
   return next !== undefined && next < end ? new Date(next) : undefined;
+}
+
+/**
+ * The fire times in `[from, to]` (both inclusive), oldest first, by the same rules as {@link nextFireTime}
+ * (the scheduler's), at most `limit + 1` of them: one more than `limit` tells a caller that there are
+ * more (a backfill refuses the window then), without enumerating a window of years minute by minute.
+ */
+export function fireTimesWithin(spec: ScheduleSpec, from: Date, to: Date, limit: number): Date[] {
+  const out: Date[] = [];
+  let t: Date | undefined = new Date(from.getTime() - 1);
+  while (out.length <= limit) {
+    t = nextFireTime(spec, t);
+    if (!t || t.getTime() > to.getTime()) break;
+    out.push(t);
+  }
+  return out;
 }
 
 /** The next `n` fire times after `after` (tests, docs). */

@@ -9,13 +9,16 @@
  * start is one conditional write on the definition's schedule state (`ScheduleStore.reserve`).
  */
 import { randomUUID } from 'node:crypto';
-import { ConflictError, NotFoundError } from '../domain/errors';
+import { BadRequestError, ConflictError, NotFoundError } from '../domain/errors';
 import { nextFireTime, parseInterval, type ScheduleSpec, ticksUpTo, toScheduleSpec } from '../domain/schedule';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
 import type { DefinitionBody, StoredDefinition } from '../store/definitions';
-import type { Process } from '../domain/models';
-import { activeEntry, activeProcessId, activeStartTime, queuedTrigger } from '../store/schedules';
+import type { BackfillAnswer, BackfillRequest, Process } from '../domain/models';
+import { activeEntry, activeProcessId, activeStartTime, type QueuedTrigger, queuedTrigger } from '../store/schedules';
+import { resolveParameters } from '../domain/parameters';
+import { Backfills } from './backfills';
+import { LOCAL_CALLER, scheduleCaller, type TriggerRequest, triggerOf, UNKNOWN_CALLER } from '../domain/provenance';
 import { type Engine, stableUuid, type TriggerOptions } from './engine';
 import type { RunListener, Scheduler } from './ports';
 
@@ -50,8 +53,11 @@ const ORPHAN_ENTRY_MS = 60_000;
 export class Schedules implements RunListener {
   private engine?: Engine;
   private stopped = false;
+  private readonly backfills: Backfills;
 
-  constructor(private readonly d: SchedulesDeps) {}
+  constructor(private readonly d: SchedulesDeps) {
+    this.backfills = new Backfills({ store: d.store, now: d.now, logger: d.logger, engine: () => this.runs });
+  }
 
   /** The engine that starts and kills runs (it also tells this object when runs end). */
   attach(engine: Engine): this {
@@ -62,6 +68,11 @@ export class Schedules implements RunListener {
   /** Stops acting on run ends (the local server is shutting down and kills what runs). */
   stop(): void {
     this.stopped = true;
+  }
+
+  /** Whether {@link stop} was called: nothing that a run's end starts may start any more. */
+  get stopping(): boolean {
+    return this.stopped;
   }
 
   /**
@@ -99,6 +110,18 @@ export class Schedules implements RunListener {
   async removed(name: string): Promise<void> {
     await this.d.scheduler.remove(name);
     await this.d.store.schedules.clearPending(name, true);
+    await this.backfills.removed(name);
+  }
+
+  /**
+   * `POST …/backfill`: queues one run per cron occurrence in the window (engine/backfills.ts) and starts
+   * the first if nothing of the definition runs; the others start one after another as runs end. A
+   * paused definition is backfilled too: a backfill is an explicit request, as a manual trigger is.
+   */
+  async backfill(name: string, request: BackfillRequest, by: string): Promise<BackfillAnswer> {
+    const answer = await this.backfills.request(name, request, by);
+    if (answer.occurrences.length > 0) await this.drain(name);
+    return answer;
   }
 
   /** `POST …/pause`: disables the schedule; manual triggers still run. */
@@ -179,14 +202,15 @@ export class Schedules implements RunListener {
    * overlap_action decides, as for a tick (Sundial's spec, for a trigger as for a tick): `terminate`
    * kills it first; `wait` queues this run, which starts when the run in progress ends (one queued run,
    * not a queue: a trigger while one is queued answers that one). `force` starts it at once whatever
-   * runs. Answers the run, or the queued run (`queued: true`, status `running`, no tasks yet).
+   * runs. Answers the run, or the queued run (`queued: true`, status `running`, no tasks yet). `runId`:
+   * the id the run gets (an upstream start's, stable, so that a replayed run end starts it once).
    */
-  async trigger(name: string, options: Omit<TriggerOptions, 'reservation'> = {}, force = false): Promise<Process> {
+  async trigger(name: string, options: Omit<TriggerOptions, 'reservation'> = {}, force = false, runId?: string): Promise<Process> {
     if (force) return this.runs.trigger(name, options);
     const stored = await this.d.store.definitions.get(name);
     if (!stored) throw new NotFoundError(`process definition "${name}" does not exist`);
     for (let round = 0; round < 3; round++) {
-      const processId = randomUUID();
+      const processId = runId ?? randomUUID();
       const startTime = this.d.now().toISOString();
       const entry = activeEntry(startTime, processId);
       if (await this.d.store.schedules.reserve(name, entry)) {
@@ -200,22 +224,28 @@ export class Schedules implements RunListener {
       }
       const running = await this.running(name);
       if (running.length === 0) continue; // what blocked us has ended: try again
-      if (stored.definition.overlap_action === 'terminate') {
+      if (await this.terminates(stored, running)) {
         for (const id of running) await this.kill(id, 'terminated: a run of this definition was triggered (overlap_action terminate)');
         continue;
       }
-      await this.runs.check(name, { ...options, definition: stored }); // a queued trigger is refused now, not when it would start
+      // A queued trigger is refused now, not when it would start; it keeps when it was asked for (`at`).
+      const { parameters } = await this.runs.check(name, { ...options, definition: stored });
+      const trigger: TriggerRequest = { ...(options.trigger ?? { kind: 'manual', by: LOCAL_CALLER }), at: options.trigger?.at ?? startTime };
       const queued = await this.d.store.schedules.queue(name, {
         process_id: processId,
         ...(options.taskDefinitionName !== undefined ? { task_definition_name: options.taskDefinitionName } : {}),
         ...(options.environmentVariables ? { environment_variables: options.environmentVariables } : {}),
+        trigger,
+        ...(options.parameters ? { parameters: options.parameters } : {}),
+        ...(options.passedOnParameters ? { passed_on_parameters: options.passedOnParameters } : {}),
       });
       if (!queued) continue; // the run ended meanwhile
       this.d.logger.info('trigger queued behind the run in progress', { process_definition_name: name, process_id: queued.process_id });
       await this.drain(name); // it may have ended between our look and the queue
       const started = await this.d.store.runs.getRun(queued.process_id);
       if (started) return started;
-      return { process_id: queued.process_id, process_definition_name: name, start_time: startTime, status: 'running', task: [], queued: true };
+      const answered = queued.process_id === processId ? { trigger: triggerOf(trigger, startTime), parameters } : this.queuedFacts(stored, queued, startTime);
+      return { process_id: queued.process_id, process_definition_name: name, start_time: startTime, status: 'running', task: [], queued: true, ...answered };
     }
     throw new ConflictError(`runs of process definition "${name}" kept starting and ending while triggering; try again`);
   }
@@ -239,10 +269,9 @@ export class Schedules implements RunListener {
       const running = (await this.running(name)).filter((id) => id !== run.process_id);
       if (running.length === 0) continue; // what blocked us has ended: try again
       const stored = await this.d.store.definitions.get(name);
-      if (stored?.definition.overlap_action !== 'terminate') {
-        throw new ConflictError(
-          `another run of process definition "${name}" is in progress (${running.join(', ')}) and its overlap_action is wait: retry when it has ended`,
-        );
+      if (!stored || !(await this.terminates(stored, running))) {
+        const why = stored?.definition.overlap_action === 'terminate' ? "it is a backfill's run (overlap_action never ends those)" : 'its overlap_action is wait';
+        throw new ConflictError(`another run of process definition "${name}" is in progress (${running.join(', ')}) and ${why}: retry when it has ended`);
       }
       for (const id of running) await this.kill(id, 'terminated: a run of this definition was retried (overlap_action terminate)');
     }
@@ -264,6 +293,26 @@ export class Schedules implements RunListener {
     return this.engine;
   }
 
+  /**
+   * The trigger and parameters of a trigger queued earlier, as its run will answer them: resolved against
+   * the definition now (none, should it no longer resolve: its start will then refuse it).
+   */
+  private queuedFacts(stored: StoredDefinition, queued: QueuedTrigger, startTime: string): Pick<Process, 'trigger' | 'parameters'> {
+    const trigger = triggerOf(queued.trigger ?? { kind: 'manual', by: UNKNOWN_CALLER }, startTime);
+    try {
+      const parameters = resolveParameters(stored.definition.parameters, {
+        ...(queued.parameters ? { given: queued.parameters } : {}),
+        ...(queued.environment_variables ? { environment: queued.environment_variables } : {}),
+        ...(queued.passed_on_parameters ? { passedOn: queued.passed_on_parameters } : {}),
+        requireGiven: trigger.kind === 'manual',
+      });
+      return { trigger, parameters };
+    } catch (err) {
+      if (!(err instanceof BadRequestError)) throw err;
+      return { trigger, parameters: [] };
+    }
+  }
+
   /** Whether the tick may start a run, and starting it. */
   private async decide(name: string, key: string, processId: string, startTime: string): Promise<TickOutcome> {
     await this.d.store.schedules.markTick(name, key);
@@ -278,20 +327,22 @@ export class Schedules implements RunListener {
     if (await this.d.store.runs.getRunRecord(processId)) return 'started'; // a retry after the run was created
     // A retry after the reservation: carry on with it.
     const own = (await this.d.store.schedules.get(name)).active.find((e) => activeProcessId(e) === processId);
+    // A scheduled run stands for its tick (SUNDIAL_SCHEDULED_TIME) and takes the parameters' defaults.
+    const trigger: TriggerRequest = { kind: 'schedule', by: scheduleCaller(name), scheduled_time: key };
     if (own) {
-      await this.runs.trigger(name, { definition: stored, reservation: { processId, startTime: activeStartTime(own) } });
+      await this.runs.trigger(name, { definition: stored, trigger, reservation: { processId, startTime: activeStartTime(own) } });
       return 'started';
     }
     let start = startTime;
     for (let round = 0; round < 3; round++) {
       if (await this.d.store.schedules.reserve(name, activeEntry(start, processId))) {
-        await this.runs.trigger(name, { definition: stored, reservation: { processId, startTime: start } });
+        await this.runs.trigger(name, { definition: stored, trigger, reservation: { processId, startTime: start } });
         return 'started';
       }
       const running = await this.running(name);
       if (running.length === 0) continue; // what blocked us has ended: try again
       if (schedule.continuous_schedule) return 'skipped_running';
-      if (stored.definition.overlap_action === 'terminate') {
+      if (await this.terminates(stored, running)) {
         for (const id of running) await this.kill(id);
         start = this.d.now().toISOString(); // the new run starts after the kill
         continue;
@@ -304,6 +355,14 @@ export class Schedules implements RunListener {
     }
     this.d.logger.warn('tick found runs starting and ending under it; skipped', { process_definition_name: name, scheduled_time: key });
     return 'skipped_running';
+  }
+
+  /**
+   * Whether overlap_action `terminate` ends `running` for a new run: not when one of them is a backfill's
+   * run, which the new run waits behind instead (engine/backfills.ts says why).
+   */
+  private async terminates(stored: StoredDefinition, running: readonly string[]): Promise<boolean> {
+    return stored.definition.overlap_action === 'terminate' && !(await this.backfills.holds(stored.definition.process_definition_name, running));
   }
 
   /** Runs of the definition in progress; entries left by a crash or a lost run end are cleared. */
@@ -331,13 +390,15 @@ export class Schedules implements RunListener {
 
   /**
    * Starts the one catch-up run of a deferred `wait` tick or a queued manual trigger, if one is pending
-   * and nothing runs. A deferred tick is dropped when the definition is paused or unscheduled; a queued
-   * trigger is not (manual runs do not depend on the schedule).
+   * and nothing runs; else a backfill's next occurrence (engine/backfills.ts: the live run goes first).
+   * A deferred tick is dropped when the definition is paused or unscheduled; a queued trigger and a
+   * backfill are not (explicit requests do not depend on the schedule).
    */
   private async drain(name: string): Promise<void> {
     const stored = await this.d.store.definitions.get(name);
     if (!stored) {
       await this.d.store.schedules.clearPending(name, true);
+      await this.backfills.removed(name);
       return;
     }
     if (stored.paused || !stored.definition.schedule) await this.d.store.schedules.clearPending(name);
@@ -345,7 +406,10 @@ export class Schedules implements RunListener {
     const manual = queuedTrigger((await this.d.store.schedules.get(name)).pending);
     const processId = manual?.process_id ?? randomUUID();
     const taken = await this.d.store.schedules.takePending(name, activeEntry(startTime, processId));
-    if (taken === undefined) return;
+    if (taken === undefined) {
+      await this.backfills.startNext(name);
+      return;
+    }
     const queued = queuedTrigger(taken);
     if (queued && queued.process_id !== processId) {
       // Replaced between our read and the take: register the id its trigger answered instead.
@@ -360,6 +424,11 @@ export class Schedules implements RunListener {
         reservation: { processId: id, startTime },
         ...(queued?.task_definition_name !== undefined ? { taskDefinitionName: queued.task_definition_name } : {}),
         ...(queued?.environment_variables ? { environmentVariables: queued.environment_variables } : {}),
+        ...(queued?.parameters ? { parameters: queued.parameters } : {}),
+        ...(queued?.passed_on_parameters ? { passedOnParameters: queued.passed_on_parameters } : {}),
+        // A deferred tick's catch-up stands for that tick (`taken` is its scheduled time); a trigger
+        // queued before provenance was recorded names nobody.
+        trigger: queued ? (queued.trigger ?? { kind: 'manual', by: UNKNOWN_CALLER }) : { kind: 'schedule', by: scheduleCaller(name), scheduled_time: taken },
       });
     } catch (err) {
       if (!(await this.d.store.runs.getRunRecord(id))) await this.d.store.schedules.forget(name, activeEntry(startTime, id));

@@ -36,6 +36,7 @@ export const ROUTES = {
   pauseDefinition: { method: 'POST', path: '/api/process_definitions/{process_definition_name}/pause', fn: 'api', auth: 'operator', summary: 'Pause the schedule (manual triggers still run)' },
   resumeDefinition: { method: 'POST', path: '/api/process_definitions/{process_definition_name}/resume', fn: 'api', auth: 'operator', summary: 'Resume the schedule' },
   triggerDefinition: { method: 'POST', path: '/api/process_definitions/{process_definition_name}/trigger', fn: 'api', auth: 'operator', summary: 'Start a run now (201 with the run)' },
+  backfillDefinition: { method: 'POST', path: '/api/process_definitions/{process_definition_name}/backfill', fn: 'api', auth: 'operator', summary: 'Queue one run per cron occurrence in a window, run one after another (201 with the occurrences)' },
   // runs
   listProcesses: { method: 'GET', path: '/api/processes', fn: 'api', auth: 'operator', summary: 'List runs, newest first' },
   getProcess: { method: 'GET', path: '/api/processes/{process_id}', fn: 'api', auth: 'operator', summary: 'Get a run with its attempts and their last log and metadata entries' },

@@ -1,8 +1,10 @@
 /** The store: one object per entity over one DynamoDB table. */
 import { DEFAULT_RETENTION_DAYS } from '../domain/retention';
+import { BackfillStore } from './backfills';
 import type { Db } from './client';
 import { DefinitionStore } from './definitions';
 import { DeliveryStore } from './deliveries';
+import { DownstreamStore } from './downstream';
 import { RunStore } from './runs';
 import { ScheduleStore } from './schedules';
 import { SlotStore } from './slots';
@@ -15,6 +17,10 @@ export class Store {
   readonly slots: SlotStore;
   readonly schedules: ScheduleStore;
   readonly deliveries: DeliveryStore;
+  /** Backfills queued by `POST …/backfill`, one per definition. */
+  readonly backfills: BackfillStore;
+  /** Which definitions each definition's runs start (`upstream`). */
+  readonly downstream: DownstreamStore;
 
   /** `retentionDays`: how long entries are kept after they are written (domain/retention.ts). @default DEFAULT_RETENTION_DAYS (deployed: SUNDIAL_RETENTION_DAYS, lambdas/functions/wiring.ts) */
   constructor(
@@ -27,6 +33,8 @@ export class Store {
     this.slots = new SlotStore(db);
     this.schedules = new ScheduleStore(db);
     this.deliveries = new DeliveryStore(db);
+    this.backfills = new BackfillStore(db);
+    this.downstream = new DownstreamStore(db);
   }
 }
 

@@ -19,6 +19,8 @@
  * | (finished run)    |                    |                             |                             |                                    | `EXPIRING` / `<expires_at>#id` once it ended (sparse, retention) |
  * | schedule state    | `SCHED#<def>`      | `STATE`                     |                             |                                    |                 |
  * | tick claim        | `SCHED#<def>`      | `TICK#<scheduled time>` (TTL `expires_at`) |              |                                    |                 |
+ * | backfill          | `SCHED#<def>`      | `BACKFILL`                  |                             |                                    |                 |
+ * | downstream index  | `SCHED#<upstream>` | `DOWNSTREAM` (names whose `upstream` lists it) |           |                                    |                 |
  * | notification sent | `RUN#<process_id>` | `NOTIFIED#<end>#<channel>`  |                             |                                    |                 |
  *
  * Times in sort keys are `Date.toISOString()` (fixed width, UTC), so they sort as strings.
@@ -158,6 +160,14 @@ export const keys = {
   tickClaim: (definitionName: string, scheduledTime: string): Key => ({ pk: `SCHED#${definitionName}`, sk: `TICK#${scheduledTime}` }),
   schedulePartition: (definitionName: string) => `SCHED#${definitionName}`,
   tickPrefix: 'TICK#',
+  /** A definition's backfill: its occurrences and the next to start (backfills.ts). */
+  backfill: (definitionName: string): Key => ({ pk: `SCHED#${definitionName}`, sk: 'BACKFILL' }),
+  /**
+   * The definitions whose `upstream` names `upstreamName` (downstream.ts), kept by their PUT and DELETE,
+   * so that a run's end reads one item to find what it starts. It outlives a deleted upstream: a
+   * definition PUT again under that name starts them again.
+   */
+  downstream: (upstreamName: string): Key => ({ pk: `SCHED#${upstreamName}`, sk: 'DOWNSTREAM' }),
 
   /** Counter shard `n` (see stats.ts). */
   stats: (shard: number): Key => ({ pk: `STATS#${shard}`, sk: 'STATS' }),
