@@ -19,7 +19,7 @@ import type { EnvironmentVariable, ProcessDefinition } from '../lambdas/domain/m
 import { signTaskToken } from '../lambdas/domain/task-token';
 import { SCHEDULER_MIN_INTERVAL_SECONDS } from '../lambdas/domain/aws-limits';
 import { toScheduleSpec } from '../lambdas/domain/schedule';
-import { checkTriggerEnvironment } from '../lambdas/domain/validate';
+import { checkTriggerEnvironment } from '../lambdas/engine/request-limits';
 import { DEFAULT_TIMEOUT_SECONDS } from '../lambdas/engine/contract';
 import { validateDefinition } from '../lambdas/engine/definitions';
 import { createRouter } from '../lambdas/http/router';

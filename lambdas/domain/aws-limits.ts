@@ -223,5 +223,5 @@ export const BATCH_JOB_TOO_LARGE = {
 // the executor request fits the limits above: the execution input is `{process_id, task_definition_name}` (ids
 // and a name of at most 64 characters), Prepare's result (`$.attempt`) is the request plus a few fields, and
 // the state Record reads adds the job or task description (which repeats the environment). A request of
-// BATCH_JOB_PAYLOAD_MAX_BYTES makes a state of about three times that: lambdas/domain/request-limits.ts
+// BATCH_JOB_PAYLOAD_MAX_BYTES makes a state of about three times that: lambdas/engine/request-limits.ts
 // refuses a request past the limits, test/limits/overrides.test.ts checks that the state then fits.

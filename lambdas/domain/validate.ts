@@ -1,13 +1,12 @@
 /**
  * Turning untrusted input into domain values: parsing with the zod schemas of `models.ts`, every problem
- * a `FieldError` naming its field (with "did you mean" for unknown fields), and a trigger's environment
- * against AWS's request limits (request-limits.ts). The rules of a whole process definition past its
+ * a `FieldError` naming its field (with "did you mean" for unknown fields). A trigger's environment is
+ * checked against AWS's request limits in lambdas/engine/request-limits.ts. The rules of a whole process definition past its
  * schema (name, DAG, schedule, limits, PagerDuty) are applied in one place, lambdas/engine/definitions.ts.
  */
 import type { z } from 'zod';
 import { BadRequestError, type FieldError } from './errors';
-import { DEFINITION_READ_ONLY_FIELDS, type EnvironmentVariable, type TaskDefinition } from './models';
-import { triggerRequestProblems } from './request-limits';
+import { DEFINITION_READ_ONLY_FIELDS } from './models';
 
 const ARTICLE: Record<string, string> = { int: 'an integer', integer: 'an integer', array: 'an array', object: 'an object' };
 
@@ -125,16 +124,3 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, prefix
   throw BadRequestError.of(problemsOf(schema, result.error.issues, prefix));
 }
 
-/**
- * Refuses (400, `environment_variables` or `parameters`) a trigger whose environment, with the run's
- * parameters as variables, would push the executor request of a task of the run (`tasks`) past an AWS
- * limit (request-limits.ts): no run is created.
- */
-export function checkTriggerEnvironment(
-  tasks: readonly TaskDefinition[],
-  environment: readonly EnvironmentVariable[] | undefined,
-  parameters: readonly EnvironmentVariable[] = [],
-): void {
-  const overLimit = triggerRequestProblems(tasks, environment, parameters);
-  if (overLimit.length > 0) throw BadRequestError.of(overLimit.slice(0, MAX_PROBLEMS));
-}

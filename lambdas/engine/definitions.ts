@@ -7,7 +7,7 @@ import { mapLimited } from '../domain/concurrency';
 import { dagProblems } from '../domain/dag';
 import { BadRequestError, type FieldError, NotFoundError, PayloadTooLargeError } from '../domain/errors';
 import { type ProcessDefinition, processDefinition } from '../domain/models';
-import { definitionRequestProblems } from '../domain/request-limits';
+import { definitionRequestProblems } from './request-limits';
 import { MAX_PROBLEMS, parseWith } from '../domain/validate';
 import { DEPLOYED_PAGERDUTY_URLS, type PagerDutyUrlPolicy, pagerDutyUrlProblems } from '../notify/pagerduty-url';
 import { maskDefinitionSecrets, restoreMaskedSecrets } from '../notify/secrets';

@@ -15,7 +15,7 @@ import { AWS_FAN_OUT_CONCURRENCY, mapLimited } from '../domain/concurrency';
 import { attemptFailure, isDeadline } from '../domain/attempt-failure';
 import { blocksDependent, dependenciesAmong, nextStep, planTasks } from '../domain/dag';
 import { BadRequestError, ConflictError, NotFoundError } from '../domain/errors';
-import { checkTriggerEnvironment } from '../domain/validate';
+import { checkTriggerEnvironment } from './request-limits';
 import type { EnvironmentVariable, Process, RunParameter, RunTrigger, TaskDefinition } from '../domain/models';
 import { parameterVariables, resolveParameters } from '../domain/parameters';
 import { LOCAL_CALLER, retriedTrigger, runTrigger, type TriggerRequest, triggerOf } from '../domain/provenance';

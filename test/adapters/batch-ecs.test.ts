@@ -19,10 +19,9 @@ import {
   AwsLauncher,
   type AwsLauncherConfig,
   definitionName,
-  FargateSizeError,
-  fargateSize,
   imageReference,
 } from '../../lambdas/adapters/batch-ecs';
+import { FargateSizeError, fargateSize } from '../../lambdas/engine/launch-requests';
 import { type TaskDefinition, taskDefinition } from '../../lambdas/domain/models';
 import type { AttemptToLaunch } from '../../lambdas/engine/ports';
 import { dockerTask, type JsonObject, shellTask } from '../helpers/factories';

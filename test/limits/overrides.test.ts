@@ -8,12 +8,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchJobRequest, ecsTaskRequest } from '../../lambdas/adapters/batch-ecs';
+import { batchJobRequest, ecsTaskRequest } from '../../lambdas/engine/launch-requests';
 import { attemptFailure } from '../../lambdas/domain/attempt-failure';
 import { BATCH_JOB_PAYLOAD_MAX_BYTES, ECS_OVERRIDES_MAX_CHARACTERS, SFN_PAYLOAD_MAX_BYTES } from '../../lambdas/domain/aws-limits';
 import { attemptEnvironment } from '../../lambdas/domain/engine';
 import { processDefinition as definitionSchema, type TaskDefinition, taskDefinition } from '../../lambdas/domain/models';
-import { batchJobPayloadBytes, ecsOverridesLength, worstCaseEnvironment } from '../../lambdas/domain/request-limits';
+import { batchJobPayloadBytes, ecsOverridesLength, worstCaseEnvironment } from '../../lambdas/engine/request-limits';
 import { signTaskToken } from '../../lambdas/domain/task-token';
 import type { BatchJobRequest, EcsTaskRequest } from '../../lambdas/engine/contract';
 import { LocalExecutor } from '../../local/engine/executor';

@@ -1,18 +1,19 @@
 /**
- * AWS's limits on the executor request Prepare builds (lambdas/domain/aws-limits.ts): ECS RunTask's
+ * AWS's limits on the executor request Prepare builds (../domain/aws-limits.ts): ECS RunTask's
  * overrides (8,192 characters) and Batch SubmitJob's job payload (30 KiB). A definition or a trigger's
  * environment that would pass them is accepted by the API and then fails every attempt at RunTask or
  * SubmitJob; so each task's worst-case request is built — by the launcher's own builders
- * (lambdas/adapters/batch-ecs.ts), with Sundial's `SUNDIAL_*` variables at their longest — and checked at
+ * (./launch-requests.ts), with Sundial's `SUNDIAL_*` variables at their longest — and checked at
  * PUT of a definition and at trigger, which answer 400 naming the field.
  */
-import { batchJobRequest, ecsTaskRequest, FargateSizeError } from '../adapters/batch-ecs';
-import type { BatchJobRequest, EcsTaskRequest } from '../engine/contract';
-import { BATCH_JOB_PAYLOAD_MAX_BYTES, ECS_OVERRIDES_MAX_CHARACTERS } from './aws-limits';
-import { attemptEnvironment } from './engine';
-import type { FieldError } from './errors';
-import type { EnvironmentVariable, TaskDefinition } from './models';
-import { signTaskToken } from './task-token';
+import { BATCH_JOB_PAYLOAD_MAX_BYTES, ECS_OVERRIDES_MAX_CHARACTERS } from '../domain/aws-limits';
+import { attemptEnvironment } from '../domain/engine';
+import { BadRequestError, type FieldError } from '../domain/errors';
+import type { EnvironmentVariable, TaskDefinition } from '../domain/models';
+import { signTaskToken } from '../domain/task-token';
+import { MAX_PROBLEMS } from '../domain/validate';
+import type { BatchJobRequest, EcsTaskRequest } from './contract';
+import { batchJobRequest, ecsTaskRequest, FargateSizeError } from './launch-requests';
 
 /** Characters of ECS RunTask's `overrides` as sent (JSON; the SDK's camelCase keys are as long as these). */
 export function ecsOverridesLength(request: Pick<EcsTaskRequest, 'Overrides'>): number {
@@ -151,4 +152,18 @@ export function triggerRequestProblems(
     );
   }
   return problems;
+}
+
+/**
+ * Refuses (400, `environment_variables` or `parameters`) a trigger whose environment, with the run's
+ * parameters as variables, would push the executor request of a task of the run (`tasks`) past an AWS
+ * limit (below): no run is created.
+ */
+export function checkTriggerEnvironment(
+  tasks: readonly TaskDefinition[],
+  environment: readonly EnvironmentVariable[] | undefined,
+  parameters: readonly EnvironmentVariable[] = [],
+): void {
+  const overLimit = triggerRequestProblems(tasks, environment, parameters);
+  if (overLimit.length > 0) throw BadRequestError.of(overLimit.slice(0, MAX_PROBLEMS));
 }
