@@ -25,7 +25,7 @@ import { validateDefinition } from '../lambdas/engine/definitions';
 import { createRouter } from '../lambdas/http/router';
 import type { HttpHandler } from '../lambdas/http/types';
 import type { Logger } from '../lambdas/logger';
-import { LOCAL_WEBHOOK_URLS } from '../lambdas/notify/webhook-url';
+import { LOCAL_WEBHOOK_URLS } from '../lambdas/domain/webhook-url';
 import { Store } from '../lambdas/store';
 import { startDynamo } from '../local/dynalite';
 import { dockerEngineAnswers, dockerRun, killGroup } from '../local/engine/executor';

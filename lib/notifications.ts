@@ -7,7 +7,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { NOTIFY_CONSOLE_URL_ENV, NOTIFY_FUNCTION_NAME_ENV, NOTIFY_SENDER_ENV, PAGERDUTY_HOSTS_ENV } from '../lambdas/functions/environment';
-import { withPagerDutyHosts } from '../lambdas/notify/pagerduty-url';
+import { withPagerDutyHosts } from '../lambdas/domain/pagerduty-url';
 import { acknowledgeWildcardResources } from './nag';
 import type { SundialStore } from './store';
 import { lambdaEntry, SundialFunction } from './sundial-function';

@@ -15,7 +15,7 @@ import type { Logger } from '../lambdas/logger';
 import type { Services } from '../lambdas/api/ports';
 import { Reaper } from '../lambdas/engine/reaper';
 import { retentionDaysFromEnv } from '../lambdas/functions/environment';
-import { LOCAL_WEBHOOK_URLS } from '../lambdas/notify/webhook-url';
+import { LOCAL_WEBHOOK_URLS } from '../lambdas/domain/webhook-url';
 import { Store } from '../lambdas/store';
 import { withConsole } from './console';
 import { matchesRoutes, runAs } from './function-context';

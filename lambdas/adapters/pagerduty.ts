@@ -9,10 +9,10 @@
  * rule never saw), and an answer's body is never read into an error or a log (it may echo the key or
  * whatever a hostile endpoint chose to put there): the status code says enough.
  */
-import { enqueueUrl, type PagerDutyUrlPolicy, pagerDutyUrlProblem } from '../notify/pagerduty-url';
+import { enqueueUrl, type PagerDutyUrlPolicy, pagerDutyUrlProblem } from '../domain/pagerduty-url';
 import { DeliveryError, type PagerDutyEvent, type PagerDutySender } from '../notify/ports';
 
-export { enqueueUrl } from '../notify/pagerduty-url';
+export { enqueueUrl } from '../domain/pagerduty-url';
 
 export interface PagerDutyClientOptions {
   /** Where events may be sent (the deployed rule, or the local one that adds loopback). */

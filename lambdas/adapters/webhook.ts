@@ -20,8 +20,8 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { DeliveryError, type WebhookRequest, type WebhookSender } from '../notify/ports';
-import { maskUrl } from '../notify/secrets';
-import { addressKind, addressProblem, bareHost, type WebhookUrlPolicy, webhookUrlProblem } from '../notify/webhook-url';
+import { maskUrl } from '../domain/notification-secrets';
+import { addressKind, addressProblem, bareHost, type WebhookUrlPolicy, webhookUrlProblem } from '../domain/webhook-url';
 
 /** Every address a host name resolves to. */
 export type Resolve = (host: string) => Promise<LookupAddress[]>;

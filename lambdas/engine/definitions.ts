@@ -9,9 +9,9 @@ import { BadRequestError, type FieldError, NotFoundError, PayloadTooLargeError }
 import { type ProcessDefinition, processDefinition } from '../domain/models';
 import { definitionRequestProblems } from './request-limits';
 import { MAX_PROBLEMS, parseWith } from '../domain/validate';
-import { DEPLOYED_PAGERDUTY_URLS, type PagerDutyUrlPolicy, pagerDutyUrlProblems } from '../notify/pagerduty-url';
-import { maskDefinitionSecrets, restoreMaskedSecrets } from '../notify/secrets';
-import { DEPLOYED_WEBHOOK_URLS, type WebhookUrlPolicy, webhookUrlProblems } from '../notify/webhook-url';
+import { DEPLOYED_PAGERDUTY_URLS, type PagerDutyUrlPolicy, pagerDutyUrlProblems } from '../domain/pagerduty-url';
+import { maskDefinitionSecrets, restoreMaskedSecrets } from '../domain/notification-secrets';
+import { DEPLOYED_WEBHOOK_URLS, type WebhookUrlPolicy, webhookUrlProblems } from '../domain/webhook-url';
 import type { Store } from '../store';
 import type { DefinitionBody, StoredDefinition } from '../store/definitions';
 import type { DefinitionStats, Schedules } from './schedules';

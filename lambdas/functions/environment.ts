@@ -3,7 +3,7 @@
  * functions it serves), ./wiring.ts reads them. One list, so that the two cannot drift apart.
  */
 import { DEFAULT_RETENTION_DAYS } from '../domain/retention';
-import { DEPLOYED_PAGERDUTY_URLS, type PagerDutyUrlPolicy, parsePagerDutyHosts } from '../notify/pagerduty-url';
+import { DEPLOYED_PAGERDUTY_URLS, type PagerDutyUrlPolicy, parsePagerDutyHosts } from '../domain/pagerduty-url';
 
 /** The DynamoDB table (lib/store.ts). */
 export const TABLE_NAME_ENV = 'TABLE_NAME';

@@ -26,7 +26,7 @@ import { Schedules } from '../engine/schedules';
 import { createLogger, type Logger } from '../logger';
 import { Notifier } from '../notify/notifier';
 import { consoleRunLink } from '../notify/render';
-import { DEPLOYED_WEBHOOK_URLS } from '../notify/webhook-url';
+import { DEPLOYED_WEBHOOK_URLS } from '../domain/webhook-url';
 import { createDb, Store } from '../store';
 import {
   AWS_REGION_ENV,

@@ -20,7 +20,7 @@ import { resolveEvent, triggerEvent } from './pagerduty-event';
 import type { EmailSender, PagerDutySender, WebhookSender } from './ports';
 import { renderRunEmail } from './render';
 import { deliverWithRetry, type RetryOptions } from './retry';
-import { maskSecret, maskUrl } from './secrets';
+import { maskSecret, maskUrl } from '../domain/notification-secrets';
 import { webhookSummary } from './webhook-body';
 import { signatureHeaders } from './webhook-signature';
 

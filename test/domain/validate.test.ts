@@ -4,7 +4,7 @@ import { processDefinition as processDefinitionSchema, taskIdParams } from '../.
 import { fieldPath, parseWith } from '../../lambdas/domain/validate';
 import { type DefinitionRules, validateDefinition } from '../../lambdas/engine/definitions';
 import { Schedules, type SchedulesDeps } from '../../lambdas/engine/schedules';
-import { DEPLOYED_PAGERDUTY_URLS } from '../../lambdas/notify/pagerduty-url';
+import { DEPLOYED_PAGERDUTY_URLS } from '../../lambdas/domain/pagerduty-url';
 import type { DefinitionBody } from '../../lambdas/store/definitions';
 import { refusalOf, withPath } from '../helpers/assert';
 import { processDefinition, shellTask } from '../helpers/factories';

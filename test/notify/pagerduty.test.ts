@@ -14,7 +14,7 @@ import {
   parsePagerDutyHosts,
   pagerDutyUrlProblem,
   withPagerDutyHosts,
-} from '../../lambdas/notify/pagerduty-url';
+} from '../../lambdas/domain/pagerduty-url';
 import { DeliveryError } from '../../lambdas/notify/ports';
 import {
   LOOPBACK_AND_PAGERDUTY,

@@ -7,7 +7,7 @@ import { BadRequestError } from '../../lambdas/domain/errors';
 import { type ProcessDefinition, processDefinition as definitionSchema } from '../../lambdas/domain/models';
 import { parseWith } from '../../lambdas/domain/validate';
 import { presentDefinition } from '../../lambdas/engine/definitions';
-import { isMasked, maskSecret, restoreMaskedSecrets } from '../../lambdas/notify/secrets';
+import { isMasked, maskSecret, restoreMaskedSecrets } from '../../lambdas/domain/notification-secrets';
 import { refusalOf } from '../helpers/assert';
 import { processDefinition } from '../helpers/factories';
 

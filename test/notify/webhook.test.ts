@@ -13,10 +13,10 @@ import { type Notification, type ProcessDefinition, processDefinition as definit
 import { parseWith } from '../../lambdas/domain/validate';
 import { decideNotification, historyNeeded } from '../../lambdas/domain/notification-policy';
 import { DeliveryError } from '../../lambdas/notify/ports';
-import { isMaskedUrl, maskUrl, restoreMaskedSecrets } from '../../lambdas/notify/secrets';
+import { isMaskedUrl, maskUrl, restoreMaskedSecrets } from '../../lambdas/domain/notification-secrets';
 import { webhookText } from '../../lambdas/notify/webhook-body';
 import { SIGNATURE_HEADER, signatureHeaders, TIMESTAMP_HEADER, webhookSignature } from '../../lambdas/notify/webhook-signature';
-import { addressKind, DEPLOYED_WEBHOOK_URLS, LOCAL_WEBHOOK_URLS, webhookUrlProblem } from '../../lambdas/notify/webhook-url';
+import { addressKind, DEPLOYED_WEBHOOK_URLS, LOCAL_WEBHOOK_URLS, webhookUrlProblem } from '../../lambdas/domain/webhook-url';
 import { refusalOf } from '../helpers/assert';
 import { processDefinition } from '../helpers/factories';
 import {

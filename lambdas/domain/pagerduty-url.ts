@@ -7,8 +7,8 @@
  * the rule (400), and the sender checks again before each delivery, because a definition stored before
  * the rule existed may carry any URL.
  */
-import type { FieldError } from '../domain/errors';
-import type { Notification } from '../domain/models';
+import type { FieldError } from './errors';
+import type { Notification } from './models';
 
 /**
  * PagerDuty's Events API v2 hosts: the US service region's and the EU service region's

@@ -5,8 +5,8 @@
  * for an unchanged URL only), so that a definition read with GET can be PUT back without destroying its
  * secrets. A webhook URL is a secret because Slack's and Teams' carry their token in the path or query.
  */
-import { BadRequestError, type FieldError } from '../domain/errors';
-import type { Notification, ProcessDefinition } from '../domain/models';
+import { BadRequestError, type FieldError } from './errors';
+import type { Notification, ProcessDefinition } from './models';
 import { enqueueUrl } from './pagerduty-url';
 
 const MASK = '****';

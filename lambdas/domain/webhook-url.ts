@@ -10,8 +10,8 @@
  * a fragment (it is not sent).
  */
 import { BlockList, isIP } from 'node:net';
-import type { FieldError } from '../domain/errors';
-import type { Notification } from '../domain/models';
+import type { FieldError } from './errors';
+import type { Notification } from './models';
 
 /** Which webhook URLs are allowed. */
 export interface WebhookUrlPolicy {
