@@ -4,7 +4,7 @@
  * worth retrying, other 4xx are not (the event or the routing key is wrong).
  *
  * The routing key is in the body, so the client guards where the body goes: `api_url` is checked
- * against the URL rule before every request (../notify/pagerduty-url.ts: a definition stored before the
+ * against the URL rule before every request (../domain/pagerduty-url.ts: a definition stored before the
  * rule existed may carry any URL), redirects are not followed (a 3xx would send the key on to a host the
  * rule never saw), and an answer's body is never read into an error or a log (it may echo the key or
  * whatever a hostile endpoint chose to put there): the status code says enough.

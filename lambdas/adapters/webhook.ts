@@ -4,7 +4,7 @@
  * worth retrying, other 4xx are not; a 3xx is a failed delivery, not followed (the body, and its
  * signature, would go on to a host the rule never saw).
  *
- * Where the body goes is guarded at each delivery (../notify/webhook-url.ts): the URL is checked
+ * Where the body goes is guarded at each delivery (../domain/webhook-url.ts): the URL is checked
  * again (a definition stored before the rule existed may carry any), the host name is resolved, every
  * address it resolves to must be public, and the connection goes to the addresses that were checked
  * (the request's `lookup` answers them), so that a name answering a public address to the check and

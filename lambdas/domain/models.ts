@@ -256,7 +256,7 @@ export const pagerdutyNotification = object({
 /**
  * Beyond Sundial: a JSON summary of the run POSTed to `url` (a Slack or Teams incoming webhook works as
  * it is: the body carries `text`), decided like an email; with `secret`, signed (notify/webhook-signature.ts).
- * Where `url` may point: notify/webhook-url.ts; `url` and `secret` are masked on GET (notify/secrets.ts).
+ * Where `url` may point: ./webhook-url.ts; `url` and `secret` are masked on GET (./notification-secrets.ts).
  */
 export const webhookNotification = object({
   url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048),
@@ -301,7 +301,7 @@ const processDefinitionFields = {
 /**
  * What a GET of a definition answers beside the definition (schedule facts, `routes.ts`): a PUT accepts
  * and ignores them, whatever their value, so that a GET answer edited and PUT back is not refused.
- * (`paused` is a field of the definition; masked PagerDuty keys are restored by `notify/secrets.ts`.)
+ * (`paused` is a field of the definition; masked PagerDuty keys are restored by `notification-secrets.ts`.)
  */
 export const DEFINITION_READ_ONLY_FIELDS = ['next_run_time', 'last_run', 'runs_succeeded', 'runs_failed'] as const;
 
