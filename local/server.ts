@@ -9,6 +9,7 @@ import { operatorRoutes } from '../lambdas/api/routes';
 import { callbackRoutes } from '../lambdas/callbacks/routes';
 import { Engine } from '../lambdas/engine/engine';
 import { Schedules } from '../lambdas/engine/schedules';
+import { UpstreamRuns } from '../lambdas/engine/upstream';
 import { Definitions } from '../lambdas/engine/definitions';
 import { createRouter } from '../lambdas/http/router';
 import type { Logger } from '../lambdas/logger';
@@ -100,7 +101,8 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
     callbackUrl: () => url,
     now,
     logger,
-    listeners: [schedules, notifier],
+    // Schedules first: a downstream run (UpstreamRuns) starts once the ended run is unregistered.
+    listeners: [schedules, new UpstreamRuns({ store, schedules, now, logger }), notifier],
     retentionDays,
   });
   orchestrator.attach(engine);

@@ -5,8 +5,10 @@
  */
 import { mapLimited } from '../domain/concurrency';
 import { dagProblems } from '../domain/dag';
+import { upstreamProblems } from '../domain/upstream';
 import { BadRequestError, type FieldError, NotFoundError, PayloadTooLargeError } from '../domain/errors';
 import { type ProcessDefinition, processDefinition } from '../domain/models';
+import { declarationProblems, defaultVariables } from '../domain/parameters';
 import { definitionRequestProblems } from './request-limits';
 import { MAX_PROBLEMS, parseWith } from '../domain/validate';
 import { DEPLOYED_PAGERDUTY_URLS, type PagerDutyUrlPolicy, pagerDutyUrlProblems } from '../domain/pagerduty-url';
@@ -34,13 +36,19 @@ export interface DefinitionRules {
    * for an interval start that has passed unless `previous` has the same one.
    */
   schedule: (def: DefinitionBody, previous: DefinitionBody | undefined) => unknown;
+  /**
+   * The stored definitions that runs of this one start, directly or not, each with its path from this one
+   * (`Definitions` reads them from the downstream index): an `upstream` among them is a cycle. @default none
+   */
+  downstream?: ReadonlyMap<string, readonly string[]>;
 }
 
 /**
  * A process definition from a PUT body, every rule checked and every problem answered in one 400
  * (`errors`, at most {@link MAX_PROBLEMS}): the schema first (the other rules read what it parsed), then
- * path/body name agreement, the DAG, the schedule, AWS's limits on each task's requests, the PagerDuty
- * `api_url`s and webhook `url`s, and masked secrets, which are restored from `previous` (notify/secrets.ts). A
+ * path/body name agreement, the DAG, the declared parameters (domain/parameters.ts), upstream cycles, the
+ * schedule, AWS's limits on each task's requests (with the parameters' defaults),
+ * the PagerDuty `api_url`s and webhook `url`s, and masked secrets, which are restored from `previous` (domain/notification-secrets.ts). A
  * definition otherwise valid but larger than {@link MAX_DEFINITION_BYTES} is a 413.
  */
 export function validateDefinition(body: unknown, pathName: string, previous: DefinitionBody | undefined, rules: DefinitionRules): ProcessDefinition {
@@ -62,13 +70,17 @@ export function validateDefinition(body: unknown, pathName: string, previous: De
     });
   }
   problems.push(...dagProblems(parsed.task_definitions));
+  // Declared run parameters: unique, with the defaults their kind (and a schedule) needs.
+  problems.push(...declarationProblems(parsed.parameters, parsed.schedule));
+  // Upstream definitions listed once, none of them started (directly or not) by this one's runs.
+  problems.push(...upstreamProblems(pathName, parsed.upstream ?? [], rules.downstream ?? new Map()));
   // Cron and interval grammar, then what depends on the time and the scheduler (start in the past, minimum interval).
   check(() => rules.schedule(parsed, previous));
   if (problems.length === 0 && Buffer.byteLength(JSON.stringify(parsed)) > MAX_DEFINITION_BYTES) {
     throw new PayloadTooLargeError(`process definition is larger than ${MAX_DEFINITION_BYTES} bytes as compact JSON`, 'task_definitions');
   }
   // What AWS would refuse at every attempt's RunTask or SubmitJob (request-limits.ts) is refused now.
-  problems.push(...definitionRequestProblems(parsed.task_definitions));
+  problems.push(...definitionRequestProblems(parsed.task_definitions, defaultVariables(parsed.parameters)));
   // A service key goes where api_url says: only to PagerDuty's hosts (locally also loopback).
   problems.push(...pagerDutyUrlProblems(parsed.notifications, rules.pagerDutyUrls));
   // A webhook goes to public https hosts only (locally also loopback); a masked url keeps its host.
@@ -117,15 +129,25 @@ export class Definitions {
       pagerDutyUrls: this.d.pagerDutyUrls ?? DEPLOYED_PAGERDUTY_URLS,
       ...(this.d.webhookUrls ? { webhookUrls: this.d.webhookUrls } : {}),
       schedule: (candidate, replaced) => this.d.schedules.spec(candidate, replaced),
+      downstream: await this.downstreamOf(name),
     });
+    // Linked before the definition is stored and unlinked after: an entry a failed PUT leaves behind
+    // starts nothing (whoever reads the index checks the definition), a missing one would lose runs.
+    const upstream = (def.upstream ?? []).map((u) => u.process_definition_name);
+    await this.d.store.downstream.link(name, upstream);
     const { created, stored } = await this.d.store.definitions.put(def, this.d.now().toISOString());
+    await this.d.store.downstream.unlink(name, upstreamNames(previous).filter((u) => !upstream.includes(u)));
     await this.d.schedules.sync(stored);
     return { created, definition: await this.described(stored) };
   }
 
   /** `DELETE`: the definition and its schedule go; its runs are kept. */
   async delete(name: string): Promise<void> {
+    const upstream = upstreamNames((await this.d.store.definitions.get(name))?.definition);
     if (!(await this.d.store.definitions.delete(name))) throw this.missing(name);
+    // Its own downstream index stays (Kala: deleting a parent leaves its children defined, and a
+    // definition PUT again under this name starts them again).
+    await this.d.store.downstream.unlink(name, upstream);
     await this.d.schedules.removed(name);
   }
 
@@ -154,7 +176,31 @@ export class Definitions {
     return { ...presentDefinition(stored), ...(await this.d.schedules.describe(stored)) };
   }
 
+  /**
+   * The stored definitions that runs of `name` start, directly or not, each with its path from `name`:
+   * the downstream index read breadth first, each edge checked against the definition it names.
+   */
+  private async downstreamOf(name: string): Promise<Map<string, string[]>> {
+    const paths = new Map<string, string[]>();
+    const queue: string[][] = [[name]];
+    for (let path = queue.shift(); path; path = queue.shift()) {
+      const from = path[path.length - 1] ?? name;
+      for (const next of await this.d.store.downstream.of(from)) {
+        if (next === name || paths.has(next)) continue;
+        if (!upstreamNames((await this.d.store.definitions.get(next))?.definition).includes(from)) continue; // a stale entry
+        paths.set(next, [...path, next]);
+        queue.push([...path, next]);
+      }
+    }
+    return paths;
+  }
+
   private missing(name: string): NotFoundError {
     return new NotFoundError(`process definition "${name}" does not exist`);
   }
+}
+
+/** The names a definition's `upstream` lists. */
+function upstreamNames(def: DefinitionBody | undefined): string[] {
+  return (def?.upstream ?? []).map((u) => u.process_definition_name);
 }

@@ -23,6 +23,7 @@ import type { EngineEventDeps } from '../engine/events';
 import type { Launcher, Orchestrator, RunListener, Scheduler } from '../engine/ports';
 import { Reaper } from '../engine/reaper';
 import { Schedules } from '../engine/schedules';
+import { UpstreamRuns } from '../engine/upstream';
 import { createLogger, type Logger } from '../logger';
 import { Notifier } from '../notify/notifier';
 import { consoleRunLink } from '../notify/render';
@@ -147,8 +148,8 @@ function sharedServices(): Shared {
 }
 
 /**
- * The engine over the shared store, with its {@link Schedules}: told when runs end (catch-up and
- * continuous runs, and the notify function), and able to start and kill runs on ticks.
+ * The engine over the shared store, with its {@link Schedules}: told when runs end (catch-up, backfill
+ * and continuous runs, downstream runs, and the notify function), and able to start and kill runs on ticks.
  */
 function scheduledEngine(shared: Shared, callbackUrl: () => string): { engine: Engine; schedules: Schedules } {
   const { store, tokenKey, now, logger, retentionDays } = shared;
@@ -161,7 +162,8 @@ function scheduledEngine(shared: Shared, callbackUrl: () => string): { engine: E
     callbackUrl,
     now,
     logger,
-    listeners: [schedules, notifyListener(logger)],
+    // Schedules first: a downstream run (UpstreamRuns) starts once the ended run is unregistered.
+    listeners: [schedules, new UpstreamRuns({ store, schedules, now, logger }), notifyListener(logger)],
     retentionDays,
   });
   schedules.attach(engine);
