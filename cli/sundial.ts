@@ -18,10 +18,13 @@ const USAGE = `usage: sundial [--url URL] [--sign|--no-sign] [--region R] [--tim
   apply -f FILE               create or replace the definitions in FILE (JSON or YAML; one, a list, or YAML documents)
   list                        definitions: schedule, paused, next run, last run
   get NAME                    a definition (JSON)
-  trigger NAME [--task T] [--env K=V ...] [--wait]
-                              start a run; --wait shows the DAG's progress until it ends, each running task
+  trigger NAME [--task T] [--param K=V ...] [--env K=V ...] [--wait]
+                              start a run, --param giving the definition's declared parameters;
+                              --wait shows the DAG's progress until it ends, each running task
                               with the percent and message it reported (exit 1 if the run failed)
-  runs NAME [--limit N]       runs of a definition, newest first
+  runs NAME [--limit N] [--kind K]
+                              runs of a definition, newest first, with what started each (TRIGGER: manual,
+                              schedule, backfill, upstream, retry; --kind K[,K] only those) and by whom
   run RUN_ID                  a run (JSON)
   logs RUN_ID|TASK_ID [--follow]
                               per attempt of a run (or one attempt): its number (from 1), status and failure
@@ -57,6 +60,8 @@ function parse(argv: string[]) {
       file: { type: 'string', short: 'f' },
       task: { type: 'string' },
       env: { type: 'string', multiple: true },
+      param: { type: 'string', multiple: true },
+      kind: { type: 'string' },
       wait: { type: 'boolean' },
       follow: { type: 'boolean' },
       limit: { type: 'string' },
@@ -97,11 +102,11 @@ function parseJson(path: string, text: string): unknown {
   }
 }
 
-/** `--env K=V ...` as the trigger's environment variables. */
-function envOption(pairs: string[] | undefined) {
+/** `--env K=V ...` as the trigger's environment variables (`--param K=V ...` is read the same way). */
+function envOption(pairs: string[] | undefined, option = '--env') {
   return (pairs ?? []).map((kv) => {
     const i = kv.indexOf('=');
-    if (i < 1) throw new UsageError(`--env takes K=V, got "${kv}"`);
+    if (i < 1) throw new UsageError(`${option} takes K=V, got "${kv}"`);
     return { variable_name: kv.slice(0, i), value: kv.slice(i + 1) };
   });
 }
@@ -192,17 +197,19 @@ async function main(argv: string[], out: (s: string) => void, err: (s: string) =
     }
     case 'runs': {
       const runs = (await client.request<any[]>('GET', '/api/processes', {
-        query: { process_definition_name: args[0] ? args[0] : undefined, limit: values.limit ?? '20' },
+        query: { process_definition_name: args[0] ? args[0] : undefined, limit: values.limit ?? '20', trigger_kind: values.kind },
       })).body;
-      out(table([['RUN', 'STATUS', 'STARTED', 'ENDED'], ...runs.map((r) => [r.process_id, r.status, r.start_time, r.end_time ?? '-'])]));
+      out(table([['RUN', 'STATUS', 'STARTED', 'ENDED', 'TRIGGER', 'BY'], ...runs.map((r) => [r.process_id, r.status, r.start_time, r.end_time ?? '-', r.trigger?.kind ?? '-', r.trigger?.by ?? '-'])]));
       return 0;
     }
     case 'trigger': {
       const name = need('a definition name');
       const env = envOption(values.env);
+      const parameters = Object.fromEntries(envOption(values.param, '--param').map((v) => [v.variable_name, v.value]));
+      const body = { ...(env.length > 0 ? { environment_variables: env } : {}), ...(Object.keys(parameters).length > 0 ? { parameters } : {}) };
       const run = (await client.request('POST', `/api/process_definitions/${name}/trigger`, {
         query: { task_definition_name: values.task },
-        ...(env.length > 0 ? { body: { environment_variables: env } } : {}),
+        ...(Object.keys(body).length > 0 ? { body } : {}),
       })).body;
       if (!values.wait) {
         out(run.process_id);

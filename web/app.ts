@@ -71,6 +71,14 @@ function schedule(s: Any): string {
   return '?';
 }
 
+/** How a run started (its `trigger`): a badge a scheduled run and a run started by hand never share. */
+const KIND_LABELS: Record<string, string> = { manual: 'manual', schedule: 'scheduled', backfill: 'backfill', upstream: 'upstream', retry: 'retried' };
+function triggerBadge(t: Any): string {
+  const kind = String(t?.kind ?? 'manual');
+  const title = `${KIND_LABELS[kind] ?? kind} by ${t?.by ?? '?'} at ${t?.at ?? '?'}; scheduled time ${t?.scheduled_time ?? '?'}`;
+  return `<span class="trigger ${esc(kind)}" data-trigger="${esc(kind)}" title="${esc(title)}">${esc(KIND_LABELS[kind] ?? kind)}</span>`;
+}
+
 function fail(err: unknown): void {
   app.insertAdjacentHTML('afterbegin', `<p class="error" data-testid="error">${esc((err as Error).message)}</p>`);
 }
@@ -85,7 +93,7 @@ async function definitionsPage(): Promise<void> {
   ${defs.map((d, i) => `<tr data-name="${esc(d.process_definition_name)}">
     <td><a href="#/def/${enc(d.process_definition_name)}">${esc(d.process_definition_name)}</a><div class="meta">${esc(d.process_description ?? '')}</div></td>
     <td>${esc(schedule(d.schedule))}</td><td>${d.paused ? 'paused' : 'no'}</td><td>${esc(when(d.next_run_time))}</td>
-    <td><div class="squares">${(recent[i] as Any[]).slice().reverse().map((r) => `<a class="sq ${stateOf(r.status)}" title="${esc(`${r.status} ${r.start_time}`)}" href="#/run/${enc(r.process_id)}"></a>`).join('')}</div></td>
+    <td><div class="squares">${(recent[i] as Any[]).slice().reverse().map((r) => `<a class="sq ${stateOf(r.status)}" data-trigger="${esc(r.trigger?.kind)}" title="${esc(`${r.status} ${r.start_time} (${KIND_LABELS[r.trigger?.kind] ?? r.trigger?.kind})`)}" href="#/run/${enc(r.process_id)}"></a>`).join('')}</div></td>
   </tr>`).join('')}</table>${defs.length === 0 ? '<p class="meta">No definitions yet: PUT one with the API or <code>sundial apply -f</code>.</p>' : ''}`;
 }
 
@@ -98,17 +106,30 @@ async function definitionPage(name: string): Promise<void> {
   <p class="meta">${esc(def.process_description ?? '')}</p>
   <p>Schedule: ${esc(schedule(def.schedule))} · next run ${esc(when(def.next_run_time))} · overlap ${esc(def.overlap_action)} ·
      ${esc(def.runs_succeeded ?? 0)} succeeded, ${esc(def.runs_failed ?? 0)} failed</p>
+  ${parameterInputs(def.parameters ?? [])}
   <p><button data-action="trigger">Trigger</button>${def.paused ? '<button data-action="resume">Resume</button>' : '<button data-action="pause">Pause</button>'}</p>
   <h2>Tasks</h2><div id="dag"></div>
-  <h2>Runs</h2><table data-testid="runs"><tr><th>Run</th><th>Status</th><th>Started</th><th>Duration</th></tr>
-  ${(runs as Any[]).map((r) => `<tr><td><a href="#/run/${enc(r.process_id)}">${esc(r.process_id)}</a></td><td>${pill(r.status)}</td><td>${esc(when(r.start_time))}</td><td>${esc(dur(r.start_time, r.end_time))}</td></tr>`).join('')}</table>`;
+  <h2>Runs</h2><table data-testid="runs"><tr><th>Run</th><th>Status</th><th>Trigger</th><th>Started</th><th>Duration</th></tr>
+  ${(runs as Any[]).map((r) => `<tr data-run="${esc(r.process_id)}"><td><a href="#/run/${enc(r.process_id)}">${esc(r.process_id)}</a></td><td>${pill(r.status)}</td><td>${triggerBadge(r.trigger)} <span class="meta">${esc(r.trigger?.by ?? '')}</span></td><td>${esc(when(r.start_time))}</td><td>${esc(dur(r.start_time, r.end_time))}</td></tr>`).join('')}</table>`;
   drawDag(document.getElementById('dag') as HTMLElement, def.task_definitions, []);
-  app.querySelector('[data-action="trigger"]')?.addEventListener('click', () =>
-    api('POST', `/api/process_definitions/${enc(name)}/trigger`).then((run) => { location.hash = `#/run/${enc(run.process_id)}`; }, fail));
+  app.querySelector('[data-action="trigger"]')?.addEventListener('click', () => {
+    // The values typed in; an empty field leaves the parameter to its default (a required one: the API says so).
+    const given = Object.fromEntries(Array.from(app.querySelectorAll<HTMLInputElement>('input[data-parameter]')).filter((i) => i.value !== '').map((i) => [i.dataset.parameter, i.value]));
+    const body = Object.keys(given).length > 0 ? { parameters: given } : undefined;
+    api('POST', `/api/process_definitions/${enc(name)}/trigger`, body).then((run) => { location.hash = `#/run/${enc(run.process_id)}`; }, fail);
+  });
   for (const action of ['pause', 'resume']) {
     app.querySelector(`[data-action="${action}"]`)?.addEventListener('click', () =>
       api('POST', `/api/process_definitions/${enc(name)}/${action}`).then(() => render(), fail));
   }
+}
+
+/** A field per parameter a trigger may give (its default as placeholder); a static one is shown, not asked. */
+function parameterInputs(declared: Any[]): string {
+  if (declared.length === 0) return '';
+  return `<h2>Parameters</h2><div class="parameters" data-testid="parameters">${declared.map((p) => p.kind === 'static'
+    ? `<label>${esc(p.name)} <span class="meta">${esc(p.default)} (static)</span></label>`
+    : `<label title="${esc(p.description ?? '')}">${esc(p.name)}${p.kind === 'required' ? ' *' : ''} <input data-parameter="${esc(p.name)}" placeholder="${esc(p.default ?? '')}"></label>`).join('')}</div>`;
 }
 
 /** Every entry of one kind of an attempt, page after page (a run embeds only its last few). */
@@ -136,6 +157,8 @@ async function runPage(id: string): Promise<void> {
   const p = run.progress;
   app.innerHTML = `<h1>Run of <a href="#/def/${enc(run.process_definition_name)}">${esc(run.process_definition_name)}</a> ${pill(run.status)}</h1>
   <p class="meta" data-testid="run-id">${esc(run.process_id)}</p>
+  <p data-testid="trigger">${triggerBadge(run.trigger)} by ${esc(run.trigger?.by)} at ${esc(when(run.trigger?.at))} · scheduled time ${esc(when(run.trigger?.scheduled_time))}${run.trigger?.previous ? ` · first ${triggerBadge(run.trigger.previous)} by ${esc(run.trigger.previous.by)}` : ''}</p>
+  ${run.parameters?.length ? `<table data-testid="run-parameters"><tr><th>Parameter</th><th>Value</th><th>From</th></tr>${(run.parameters as Any[]).map((p) => `<tr><td>${esc(p.name)}</td><td>${esc(p.value)}</td><td>${esc(p.source)}</td></tr>`).join('')}</table>` : ''}
   <p>Started ${esc(when(run.start_time))} · ${run.end_time ? `ended ${esc(when(run.end_time))} · ` : ''}${esc(dur(run.start_time, run.end_time))}
   ${p ? ` · ${p.succeeded}/${p.total} succeeded, ${p.failed} failed, ${p.running} running, ${p.waiting} waiting` : ''}${run.reason ? ` · <b>${esc(run.reason)}</b>` : ''}</p>
   <p>${run.status === 'running' ? '<button class="danger" data-action="kill">Kill</button>' : ''}${run.status === 'failed' ? '<button data-action="retry">Retry</button>' : ''}</p>

@@ -189,4 +189,29 @@ describe('sundial CLI', () => {
     expect(await exited, stdout).toBe(0);
     expect(stdout.trimEnd().split('\n').at(-1)).toMatch(/✔ copy {2}succeeded \d+\.\ds$/);
   });
+
+  it('trigger --param gives declared parameters (a refusal names them); runs shows what started each and filters by --kind', async () => {
+    // Prepare
+    await t.define('cli-params', {
+      parameters: [{ name: 'REGION', kind: 'required' }],
+      task_definitions: [{ task_definition_name: 'print', dependencies: [], max_attempts: 1, backoff_base_seconds: 0, require_explicit_success: false, executable: { shell_script_command: { script: 'echo "REGION=$REGION"' } } }],
+    });
+    // Act
+    const refused = await sundial('trigger', 'cli-params', '--param', 'REGOIN=eu');
+    const waited = await sundial('trigger', 'cli-params', '--param', 'REGION=eu', '--wait');
+    const runs = await sundial('runs', 'cli-params');
+    const scheduled = await sundial('runs', 'cli-params', '--kind', 'schedule');
+    const bad = await sundial('trigger', 'cli-params', '--param', 'REGION');
+    // Assess
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('parameters.REGOIN is not a parameter of this definition (did you mean REGION?)');
+    expect(waited.code, waited.stderr).toBe(0);
+    const [header, row, ...rest] = runs.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^RUN +STATUS +STARTED +ENDED +TRIGGER +BY$/);
+    expect(row).toMatch(/ succeeded .* manual +local$/);
+    expect(rest).toEqual([]);
+    expect(scheduled.stdout.trimEnd().split('\n')).toHaveLength(1); // the header only
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--param takes K=V, got "REGION"');
+  });
 });
