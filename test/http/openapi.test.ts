@@ -98,6 +98,10 @@ describe('OpenAPI document', () => {
     await t.finished(run.process_id);
     const long = (await call('POST', `${defPath}/trigger`, { process_definition_name: name })).json;
     expect((await call('POST', '/api/processes/{process_id}/kill', { process_id: long.process_id })).status).toBe(201);
+    // Monday 2026-11-02 03:00 UTC: one occurrence, backfilled once the killed run is no longer in the way
+    const backfill = (await call('POST', `${defPath}/backfill`, { process_definition_name: name }, { start_time: '2026-11-02T00:00:00Z', end_time: '2026-11-02T23:59:59Z' })).json;
+    expect(backfill.occurrences).toHaveLength(1);
+    await t.finished(backfill.occurrences[0].process_id);
     await call('GET', '/api/openapi.json');
     const token = await mintTaskToken(t.services, a.task_id, run.process_id);
     const when = new Date().toISOString();

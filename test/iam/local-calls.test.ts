@@ -98,6 +98,18 @@ describe('the local mode, end to end, as each function', () => {
     );
     await api('POST', `/api/processes/${waiting.process_id}/kill`);
 
+    // Act: a downstream definition (api: the downstream index) started by a backfilled run's end
+    // (api: the backfill; engine: its drain and the upstream listener)
+    expect((await api('PUT', '/api/process_definitions/iam-downstream', {
+      process_definition_name: 'iam-downstream',
+      upstream: [{ process_definition_name: 'iam-nightly', when: 'finished' }],
+      task_definitions: [shellTask('only')],
+    })).status).toBe(201);
+    const backfill = await api('POST', '/api/process_definitions/iam-nightly/backfill', { start_time: '2026-01-01T00:00:00Z', end_time: '2026-01-02T00:00:00Z' });
+    expect(backfill.status, backfill.text).toBe(201);
+    await until(() => api('GET', `/api/processes/${backfill.json.occurrences[0].process_id}`), (r) => r.status === 200 && ended(r));
+    await until(() => api('GET', '/api/processes/?process_definition_name=iam-downstream'), (r) => r.json.length === 1 && r.json[0].status !== 'running');
+
     // Act: a continuous schedule ticks (engine: tick), then definitions are deleted (api)
     await api('PUT', '/api/process_definitions/iam-continuous', {
       process_definition_name: 'iam-continuous',
@@ -108,7 +120,7 @@ describe('the local mode, end to end, as each function', () => {
       () => api('GET', '/api/processes/?process_definition_name=iam-continuous&allowed_statuses=succeeded'),
       (r) => r.json.length >= 1,
     );
-    for (const name of ['iam-continuous', 'iam-nightly', 'iam-waiter']) await api('DELETE', `/api/process_definitions/${name}`);
+    for (const name of ['iam-continuous', 'iam-nightly', 'iam-waiter', 'iam-downstream']) await api('DELETE', `/api/process_definitions/${name}`);
 
     const report = await evaluateCalls(template, calls);
 
