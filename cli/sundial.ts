@@ -22,6 +22,9 @@ const USAGE = `usage: sundial [--url URL] [--sign|--no-sign] [--region R] [--tim
                               start a run, --param giving the definition's declared parameters;
                               --wait shows the DAG's progress until it ends, each running task
                               with the percent and message it reported (exit 1 if the run failed)
+  backfill NAME --from TIME --to TIME [--max-runs N]
+                              queue one run per cron occurrence from TIME to TIME (both included, ISO 8601 with
+                              Z or an offset), run one after another; prints each occurrence and its run id
   runs NAME [--limit N] [--kind K]
                               runs of a definition, newest first, with what started each (TRIGGER: manual,
                               schedule, backfill, upstream, retry; --kind K[,K] only those) and by whom
@@ -62,6 +65,9 @@ function parse(argv: string[]) {
       env: { type: 'string', multiple: true },
       param: { type: 'string', multiple: true },
       kind: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'max-runs': { type: 'string' },
       wait: { type: 'boolean' },
       follow: { type: 'boolean' },
       limit: { type: 'string' },
@@ -218,6 +224,18 @@ async function main(argv: string[], out: (s: string) => void, err: (s: string) =
       const def = (await client.request('GET', `/api/process_definitions/${name}`)).body;
       const ended = await watch(client, def, run.process_id, out, interval);
       return ended.status === 'succeeded' ? 0 : 1;
+    }
+    case 'backfill': {
+      const name = need('a definition name');
+      if (!values.from || !values.to) throw new UsageError('backfill needs --from TIME and --to TIME');
+      const maxRuns = values['max-runs'] === undefined ? undefined : Number(values['max-runs']);
+      if (maxRuns !== undefined && !Number.isInteger(maxRuns)) throw new UsageError(`--max-runs takes a whole number, got "${values['max-runs']}"`);
+      const queued = (await client.request('POST', `/api/process_definitions/${name}/backfill`, {
+        body: { start_time: values.from, end_time: values.to, ...(maxRuns !== undefined ? { max_runs: maxRuns } : {}) },
+      })).body;
+      const rows: string[][] = queued.occurrences.map((o: { scheduled_time: string; process_id: string }) => [o.scheduled_time, o.process_id]);
+      out(rows.length > 0 ? table([['SCHEDULED', 'RUN'], ...rows]) : 'no occurrence of the schedule in that window');
+      return 0;
     }
     case 'logs':
       return follow(client, need('a run id or task id'), Boolean(values.follow), out, interval);

@@ -214,4 +214,27 @@ describe('sundial CLI', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--param takes K=V, got "REGION"');
   });
+
+  it('backfill prints each occurrence queued with its run id; a refusal says why; runs shows them as backfill', async () => {
+    // Prepare: 03:00 and 04:00 on January 1st
+    await t.define('cli-backfill', {
+      schedule: { cron_schedule: { minutes: '0', hours: '3,4', day_of_month: '1', month: 'JAN', day_of_week: '?' } },
+      task_definitions: [{ task_definition_name: 'a', dependencies: [], max_attempts: 1, backoff_base_seconds: 0, require_explicit_success: false, executable: { shell_script_command: { script: 'true' } } }],
+    });
+    // Act
+    const queued = await sundial('backfill', 'cli-backfill', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-01T04:00:00Z');
+    const tooMany = await sundial('backfill', 'cli-backfill', '--from', '2026-01-01T00:00:00Z', '--to', '2027-01-01T04:00:00Z', '--max-runs', '3');
+    const missing = await sundial('backfill', 'cli-backfill', '--from', '2026-01-01T00:00:00Z');
+    // Assess
+    expect(queued.code, queued.stderr).toBe(0);
+    const [header, ...rows] = queued.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^SCHEDULED +RUN$/);
+    expect(rows.map((r) => r.split(/ +/)[0])).toEqual(['2026-01-01T03:00:00.000Z', '2026-01-01T04:00:00.000Z']);
+    for (const row of rows) await t.finished(row.split(/ +/)[1]!);
+    expect(tooMany.code).toBe(3);
+    expect(tooMany.stderr).toContain('holds 4 occurrences of the schedule, more than max_runs (3)');
+    expect(missing.code).toBe(2);
+    const runs = await sundial('runs', 'cli-backfill', '--kind', 'backfill');
+    expect(runs.stdout.trimEnd().split('\n')).toHaveLength(3);
+  });
 });
