@@ -106,6 +106,7 @@ async function definitionPage(name: string): Promise<void> {
   <p class="meta">${esc(def.process_description ?? '')}</p>
   <p>Schedule: ${esc(schedule(def.schedule))} · next run ${esc(when(def.next_run_time))} · overlap ${esc(def.overlap_action)} ·
      ${esc(def.runs_succeeded ?? 0)} succeeded, ${esc(def.runs_failed ?? 0)} failed</p>
+  ${def.upstream?.length ? `<p data-testid="upstream">Starts after ${(def.upstream as Any[]).map((u) => `<a href="#/def/${enc(u.process_definition_name)}">${esc(u.process_definition_name)}</a> ${esc(u.when)}`).join(', ')}</p>` : ''}
   ${parameterInputs(def.parameters ?? [])}
   <p><button data-action="trigger">Trigger</button>${def.paused ? '<button data-action="resume">Resume</button>' : '<button data-action="pause">Pause</button>'}</p>
   <h2>Tasks</h2><div id="dag"></div>
@@ -157,7 +158,7 @@ async function runPage(id: string): Promise<void> {
   const p = run.progress;
   app.innerHTML = `<h1>Run of <a href="#/def/${enc(run.process_definition_name)}">${esc(run.process_definition_name)}</a> ${pill(run.status)}</h1>
   <p class="meta" data-testid="run-id">${esc(run.process_id)}</p>
-  <p data-testid="trigger">${triggerBadge(run.trigger)} by ${esc(run.trigger?.by)} at ${esc(when(run.trigger?.at))} · scheduled time ${esc(when(run.trigger?.scheduled_time))}${run.trigger?.previous ? ` · first ${triggerBadge(run.trigger.previous)} by ${esc(run.trigger.previous.by)}` : ''}</p>
+  <p data-testid="trigger">${triggerBadge(run.trigger)} by ${esc(run.trigger?.by)} at ${esc(when(run.trigger?.at))} · scheduled time ${esc(when(run.trigger?.scheduled_time))}${run.trigger?.previous ? ` · first ${triggerBadge(run.trigger.previous)} by ${esc(run.trigger.previous.by)}` : ''}${run.trigger?.upstream_process_id ? ` · after <a data-testid="upstream-run" href="#/run/${enc(run.trigger.upstream_process_id)}">its upstream run</a>` : ''}</p>
   ${run.parameters?.length ? `<table data-testid="run-parameters"><tr><th>Parameter</th><th>Value</th><th>From</th></tr>${(run.parameters as Any[]).map((p) => `<tr><td>${esc(p.name)}</td><td>${esc(p.value)}</td><td>${esc(p.source)}</td></tr>`).join('')}</table>` : ''}
   <p>Started ${esc(when(run.start_time))} · ${run.end_time ? `ended ${esc(when(run.end_time))} · ` : ''}${esc(dur(run.start_time, run.end_time))}
   ${p ? ` · ${p.succeeded}/${p.total} succeeded, ${p.failed} failed, ${p.running} running, ${p.waiting} waiting` : ''}${run.reason ? ` · <b>${esc(run.reason)}</b>` : ''}</p>
