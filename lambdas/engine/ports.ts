@@ -31,9 +31,10 @@ export interface Launcher {
 }
 
 /**
- * Told when a run has ended (succeeded, failed, killed), after its final status is stored. Notifications
- * and schedules (continuous runs, `wait` catch-up runs) listen. A listener's failure is logged and never
- * changes the run; listeners must be idempotent (a replayed step may tell them twice).
+ * Told when a run has ended (succeeded, failed, killed), after its final status is stored. Notifications,
+ * schedules (continuous runs, `wait` catch-up runs, backfills) and upstream starts (./upstream.ts) listen.
+ * A listener's failure is logged and never changes the run; listeners must be idempotent (a replayed step
+ * may tell them twice).
  */
 export interface RunListener {
   runEnded(run: { process_id: string; process_definition_name: string; status: 'succeeded' | 'failed' }): Promise<void>;

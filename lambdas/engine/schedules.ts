@@ -1,8 +1,9 @@
 /**
  * The scheduling side of the engine: keeps a definition's schedule in the `Scheduler` in step with the
  * stored definition (PUT, DELETE, pause, resume), decides what each tick does (`tick`), and, as a
- * `RunListener`, starts `wait` catch-up runs and arranges a continuous definition's next run when a
- * run ends. Deployed it runs in the API and engine Lambdas; locally in-process. docs/SCHEDULES.md.
+ * `RunListener`, starts `wait` catch-up runs and a backfill's next occurrence (./backfills.ts) and
+ * arranges a continuous definition's next run when a run ends. Deployed it runs in the API and engine
+ * Lambdas; locally in-process. docs/SCHEDULES.md, docs/TRIGGERS.md.
  *
  * Exactly one run per tick: a tick is claimed by a conditional write keyed by definition and scheduled
  * time (duplicate deliveries find the claim), its run has an id derived from both, and whether it may
