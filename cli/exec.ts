@@ -1,7 +1,8 @@
 /**
  * `sundial exec -f FILE PROCESS TASK`: one task of a definition tried on this machine as Sundial runs an
  * attempt of it (as Kala's `kala run` does), with no Sundial running: the definition is validated as the
- * local mode's PUT validates it (lambdas/engine/definitions.ts); the task gets the environment an attempt gets (its variables, the trigger's `--env`, `SUNDIAL_*`); its
+ * local mode's PUT validates it (lambdas/engine/definitions.ts); the task gets the environment an attempt gets (its variables, the
+ * definition's parameters as a manual trigger resolves them, `--env` giving declared ones, `SUNDIAL_*`); its
  * callback routes are the deployed route table over an in-memory store, on 127.0.0.1; it runs as the local
  * executor runs it (`/bin/sh -c`, `docker run`), bounded by `max_runtime_seconds`; its outcome is decided by
  * the rules `Record` applies. Nothing is kept.
@@ -15,6 +16,7 @@ import { callbackRoutes } from '../lambdas/callbacks/routes';
 import { type AttemptEnd, attemptFailure, TIMEOUT_ERROR } from '../lambdas/domain/attempt-failure';
 import { attemptEnvironment, attemptOutcome, type Report } from '../lambdas/domain/engine';
 import { HttpError } from '../lambdas/domain/errors';
+import { parameterVariables, resolveParameters } from '../lambdas/domain/parameters';
 import type { EnvironmentVariable, ProcessDefinition } from '../lambdas/domain/models';
 import { signTaskToken } from '../lambdas/domain/task-token';
 import { SCHEDULER_MIN_INTERVAL_SECONDS } from '../lambdas/domain/aws-limits';
@@ -74,10 +76,13 @@ export async function execTask(req: ExecRequest, out: Print, err: Print): Promis
     err(`sundial: process definition "${req.processName}" has no task "${req.taskName}"; its tasks: ${def.task_definitions.map((t) => t.task_definition_name).join(', ')}`);
     return 2;
   }
+  // The run's parameters as a manual trigger would resolve them, --env giving declared ones (docs/TRIGGERS.md).
+  let parameters: EnvironmentVariable[];
   try {
-    checkTriggerEnvironment([task], req.environment);
+    parameters = parameterVariables(resolveParameters(def.parameters, { environment: req.environment, requireGiven: true }));
+    checkTriggerEnvironment([task], req.environment, parameters);
   } catch (e) {
-    return refused(e, '--env would be refused', err);
+    return refused(e, "the run's parameters or --env would be refused", err);
   }
   const image = task.executable.docker_image_command ?? task.executable.batch_image_command;
   if (image && !dockerEngineAnswers()) {
@@ -112,7 +117,7 @@ export async function execTask(req: ExecRequest, out: Print, err: Print): Promis
       listening.listen(0, '127.0.0.1', () => resolve());
     });
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const env = attemptEnvironment(task.executable, req.environment, {
+    const env = attemptEnvironment(task.executable, [...parameters, ...req.environment], {
       url,
       taskId,
       processId,

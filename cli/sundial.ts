@@ -37,8 +37,9 @@ const USAGE = `usage: sundial [--url URL] [--sign|--no-sign] [--region R] [--tim
   exec -f FILE PROCESS TASK [--env K=V ...]
                               try one task of a definition in FILE on this machine, as Sundial runs an attempt,
                               no Sundial needed: validated as the API validates it; its environment (its
-                              variables, --env, SUNDIAL_URL, SUNDIAL_TASK_ID, SUNDIAL_PROCESS_ID, SUNDIAL_TASK_TOKEN,
-                              SUNDIAL_TASK_PREVIOUS_ATTEMPTS); the callback routes served on 127.0.0.1;
+                              variables, the definition's parameters (--env gives them), --env, SUNDIAL_URL,
+                              SUNDIAL_TASK_ID, SUNDIAL_PROCESS_ID, SUNDIAL_TASK_TOKEN, SUNDIAL_TASK_PREVIOUS_ATTEMPTS,
+                              SUNDIAL_SCHEDULED_TIME); the callback routes served on 127.0.0.1;
                               /bin/sh -c, or docker run for an image; max_runtime_seconds, require_explicit_success.
                               Streams its output, then prints the outcome, exit code, log entries and metadata
                               (exit 0 it succeeded, 1 it failed, 2 an unknown name or an invalid definition)

@@ -147,4 +147,22 @@ describe('sundial exec', () => {
     expect(ran.code).toBe(1);
     expect(ran.stderr).toContain('no Docker engine answers on this machine: cannot run image alpine:latest');
   });
+
+  it("gives the definition's parameters as a manual trigger resolves them (--env gives declared ones) and SUNDIAL_SCHEDULED_TIME", async () => {
+    // Prepare
+    const file = join(dir, 'parameters.json');
+    writeFileSync(file, JSON.stringify({
+      process_definition_name: 'nightly',
+      parameters: [{ name: 'REGION', kind: 'required' }, { name: 'DAY', kind: 'optional', default: 'today' }],
+      task_definitions: [shellScript('print', 'echo "REGION=$REGION DAY=$DAY at=$SUNDIAL_SCHEDULED_TIME"')],
+    }));
+    // Act
+    const missing = await sundial(['exec', '-f', file, 'nightly', 'print']);
+    const ran = await sundial(['exec', '-f', file, 'nightly', 'print', '--env', 'REGION=eu']);
+    // Assess
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^ {2}parameters\.REGION is required: a manual trigger must give it \[missing_parameter\]$/m);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.stdout).toMatch(/^REGION=eu DAY=today at=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/m);
+  });
 });
