@@ -87,8 +87,9 @@ export class LocalScheduler implements Scheduler {
   }
 
   /**
-   * At server start: arms every definition's schedule (`Schedules.sync`), fires each recurring
-   * schedule's newest missed tick once, and sweeps expired tick claims now and hourly.
+   * At server start: arms every definition's schedule (`Schedules.sync`), goes on with a backfill whose run
+   * the stop ended (`Schedules.resumeBackfill`), fires each recurring schedule's newest missed tick once,
+   * and sweeps expired tick claims now and hourly.
    */
   async restore(store: Store, schedules: Schedules): Promise<void> {
     const now = this.now();
@@ -96,6 +97,7 @@ export class LocalScheduler implements Scheduler {
       const name = stored.definition.process_definition_name;
       try {
         await schedules.sync(stored);
+        await schedules.resumeBackfill(name);
         await store.schedules.sweepClaims(name, now);
         if (stored.paused || !stored.definition.schedule || stored.definition.schedule.continuous_schedule) continue;
         const state = await store.schedules.get(name);

@@ -107,6 +107,14 @@ export class Schedules implements RunListener {
     await this.d.scheduler.put(name, spec, !stored.paused);
   }
 
+  /**
+   * Starts a backfill's next occurrence if no run of the definition is in progress: the local server at
+   * start, whose stop ended the run the backfill waited for without going on (no run end will now).
+   */
+  async resumeBackfill(name: string): Promise<void> {
+    await this.backfills.startNext(name);
+  }
+
   /** The definition was deleted: its schedule goes, a deferred tick is dropped (counts are kept). */
   async removed(name: string): Promise<void> {
     await this.d.scheduler.remove(name);

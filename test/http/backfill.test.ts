@@ -5,7 +5,7 @@
  * run; a paused definition is backfilled; a deleted one drops what is left.
  */
 import { describe, expect, it } from 'vitest';
-import { cronSchedule, shellScript, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
+import { cronSchedule, shellScript, startTestSundial, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
 import { until } from '../helpers/until';
 
 const sundial = sundialPerFile();
@@ -142,4 +142,30 @@ describe('backfill', () => {
     for (const id of ids(paused)) expect((await sundial.finished(id)).status).toBe('succeeded');
     for (const id of deleted.slice(1)) expect((await get(id)).status).toBe(404);
   }, 60_000);
+
+  it('goes on after a restart of the local server whose stop ended the run it waited for', async () => {
+    // Prepare: the first occurrence runs until the server stops
+    const first = await startTestSundial();
+    await first.define('bf-restart', { schedule: JAN_1_HOURLY, task_definitions: [shellScript('a', HOLD_FIRST)] });
+    const queued = await first.api('POST', '/api/process_definitions/bf-restart/backfill', WINDOW);
+    const [held, ...rest] = ids(queued);
+    await until(() => first.api('GET', `/api/processes/${held}`), (r) => r.status === 200 && messages(r.json).includes('up'));
+
+    // Act
+    await first.stop();
+    const second = await startTestSundial(first.dataDir);
+    try {
+      const runs: any[] = [];
+      for (const id of rest) runs.push(await second.finished(id));
+
+      // Assess
+      expect((await second.api('GET', `/api/processes/${held}`)).json.status).toBe('failed');
+      expect(runs.map((r) => [r.status, r.trigger.scheduled_time])).toEqual([
+        ['succeeded', OCCURRENCES[1]],
+        ['succeeded', OCCURRENCES[2]],
+      ]);
+    } finally {
+      await second.close();
+    }
+  }, 90_000);
 });
