@@ -123,6 +123,27 @@ describe('backfill', () => {
     await sundial.finished(ids(afterwards)[0]!);
   }, 90_000);
 
+  it('a tick that meets a backfill\'s run with overlap_action terminate defers, and its catch-up goes before the next occurrence', async () => {
+    // Prepare
+    await sundial.define('bf-tick', { schedule: JAN_1_HOURLY, overlap_action: 'terminate', task_definitions: [shellScript('a', HOLD_FIRST)] });
+    const [held, second] = ids(await backfill('bf-tick', { ...WINDOW, end_time: '2026-01-01T01:00:00Z' }));
+    await printed(held!, 'up');
+
+    // Act
+    const outcome = await sundial.current().services.schedules.tick('bf-tick', '2027-01-01T05:00:00Z');
+    const heldMeanwhile = (await get(held!)).json.status;
+    expect((await api('POST', `/api/processes/${held}/kill`)).status).toBe(201);
+    const secondRun = await sundial.finished(second!);
+    const catchUp = (await api('GET', '/api/processes?process_definition_name=bf-tick&trigger_kind=schedule')).json;
+
+    // Assess
+    expect(outcome).toBe('deferred');
+    expect(heldMeanwhile).toBe('running');
+    expect(catchUp).toHaveLength(1);
+    expect(catchUp[0].trigger.scheduled_time).toBe('2027-01-01T05:00:00.000Z');
+    expect(Date.parse(secondRun.start_time)).toBeGreaterThanOrEqual(Date.parse((await sundial.finished(catchUp[0].process_id)).end_time));
+  }, 60_000);
+
   it('a paused definition is backfilled (an explicit request); a deleted one drops the occurrences left', async () => {
     // Prepare
     await sundial.define('bf-paused', { schedule: JAN_1_HOURLY, task_definitions: [shellScript('a', 'echo ran')] });
