@@ -1,7 +1,7 @@
 /**
  * The OpenAPI 3.1 document of the API, generated from the route tables (each route's path, query and
  * body schemas, the same zod schemas the validator uses) plus the response schemas of models.ts.
- * Served at `GET /api/openapi.json`; test/http/openapi.test.ts checks real responses against it.
+ * Served at `GET /api/openapi.json`; test/api/openapi.test.ts checks real responses against it.
  */
 import * as z from 'zod';
 import {

@@ -2,7 +2,7 @@
  * Every route of the HTTP API, once, as data: method, path, the function that serves it deployed, who
  * may call it, and its summary. The handlers take their routes from it by name (lambdas/api/routes.ts,
  * lambdas/callbacks/routes.ts), the CDK app declares API Gateway's routes from it (lib/api.ts), and
- * test/infra/routes.test.ts checks that the routes deployed are the routes the handlers serve. Pure
+ * test/lib/routes.test.ts checks that the routes deployed are the routes the handlers serve. Pure
  * data without imports, so that the CDK app reads it without loading any handler code.
  */
 

@@ -15,7 +15,7 @@ import type { HttpEvent, HttpResult } from './types';
  * 6 MB (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html): twice 2.5 MiB plus the
  * event's headers stays under it. HTTP API's own limit is 10 MB. It holds the largest definition the
  * limits are made for written out in full (README "Limits": 1,000 tasks, every field, ~1.2 MB
- * pretty-printed), test/http/large-definition.test.ts.
+ * pretty-printed), test/api/large-definition.test.ts.
  */
 export const MAX_BODY_BYTES = 2.5 * 1024 * 1024;
 

@@ -17,7 +17,7 @@ afterAll(async () => {
 
 describe('routing', () => {
   test.each([
-    ['GET', '/nothing-here'], // `/` and `/ui/*` are the web console (test/http/console.test.ts)
+    ['GET', '/nothing-here'], // `/` and `/ui/*` are the web console (test/local/console.test.ts)
     ['GET', '/api'],
     ['GET', '/api/nothing-here'],
     ['GET', '/api/process_definitions/a/b/c'],

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { TASK_DEFINITION_FILE_ENV } from '../../local/engine/asl';
 import { until } from '../helpers/until';
-import { synthSundial } from '../infra/support';
+import { synthSundial } from '../lib/support';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'us-east-1';

@@ -1,4 +1,4 @@
-/** asl-validator 4 ships no types: what test/infra/engine.test.ts uses of it. */
+/** asl-validator 4 ships no types: what test/lib/engine.test.ts uses of it. */
 declare module 'asl-validator' {
   interface ValidationResult {
     isValid: boolean;

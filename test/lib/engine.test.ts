@@ -1,7 +1,7 @@
 /**
  * The engine and compute constructs in a minimal stack of their own (a TableV2, a Secret), so that
  * these tests do not depend on the foundation stack: how the engine composes the task state machine
- * (whose states test/infra/task-state-machine.test.ts checks), its IAM, Batch on Fargate and the ECS cluster.
+ * (whose states test/lib/task-state-machine.test.ts checks), its IAM, Batch on Fargate and the ECS cluster.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

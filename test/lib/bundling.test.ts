@@ -118,7 +118,7 @@ describe('bundling', () => {
     const outdir = tempDir('cdk-infra-esm-');
     const app = newApp({ bundle: true, outdir });
     const stack = new Stack(app, 'Probe');
-    new SundialFunction(stack, 'Probe', { entry: join(PROJECT_ROOT, 'test', 'infra', 'fixtures', 'esm-probe.ts') });
+    new SundialFunction(stack, 'Probe', { entry: join(PROJECT_ROOT, 'test', 'lib', 'fixtures', 'esm-probe.ts') });
     const dir = assetDir(outdir, app.synth().getStackByName('Probe').template, '/Probe/Function/Resource');
     const probe = "const { handler } = await import('./index.mjs'); console.log(JSON.stringify(await handler({}, {})));";
     const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
