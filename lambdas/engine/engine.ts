@@ -3,7 +3,8 @@
  * dependents), finishes, kills and retries runs. Every method is safe to replay; concurrency is decided
  * by single-item conditional writes in the store. Runs deployed inside Lambdas and locally in-process.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { executionName, stableUuid } from '../domain/ids';
 import {
   attemptEnvironment,
   attemptOutcome,
@@ -83,20 +84,6 @@ export interface TriggerOptions {
  * 900 seconds), so that no live kill is overtaken by a retry.
  */
 export const KILL_STALE_SECONDS = 900;
-
-/** A name-based UUID (SHA-1, version 5 layout): the same inputs always give the same id. */
-export function stableUuid(...parts: Array<string | number>): string {
-  const h = createHash('sha1').update(parts.join('\u0000')).digest();
-  h[6] = ((h[6] ?? 0) & 0x0f) | 0x50;
-  h[8] = ((h[8] ?? 0) & 0x3f) | 0x80;
-  const hex = h.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
-}
-
-/** Execution name of a task in a round of a run: unique, at most 80 characters, Step Functions-safe. */
-export function executionName(processId: string, taskName: string, round: number): string {
-  return `${processId}-${createHash('sha1').update(taskName).digest('hex').slice(0, 12)}-r${round}`;
-}
 
 export class Engine {
   constructor(private readonly d: EngineDeps) {}

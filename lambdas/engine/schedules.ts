@@ -20,7 +20,8 @@ import { activeEntry, activeProcessId, activeStartTime, type QueuedTrigger, queu
 import { resolveParameters } from '../domain/parameters';
 import { Backfills } from './backfills';
 import { LOCAL_CALLER, scheduleCaller, type TriggerRequest, triggerOf, UNKNOWN_CALLER } from '../domain/provenance';
-import { type Engine, stableUuid, type TriggerOptions } from './engine';
+import type { Engine, TriggerOptions } from './engine';
+import { stableUuid } from '../domain/ids';
 import type { RunListener, Scheduler } from './ports';
 
 export interface SchedulesDeps {

@@ -14,7 +14,7 @@ import { startsDownstream } from '../domain/upstream';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
 import type { RunItem } from '../store/runs';
-import { stableUuid } from './engine';
+import { stableUuid } from '../domain/ids';
 import type { RunListener } from './ports';
 import type { Schedules } from './schedules';
 

@@ -17,7 +17,7 @@ import type { TaskDefinition, TaskExecutable } from '../../lambdas/domain/models
 import { LIMITS } from '../../lambdas/domain/models';
 import { batchJobPayloadBytes, ecsOverridesLength } from '../../lambdas/engine/request-limits';
 import { type BatchJobRequest, DEFAULT_TIMEOUT_SECONDS, ECS_CONTAINER_NAME, type EcsTaskRequest, type KeyValue } from '../../lambdas/engine/contract';
-import { stableUuid } from '../../lambdas/engine/engine';
+import { stableUuid } from '../../lambdas/domain/ids';
 import type { AttemptToLaunch, Launcher } from '../../lambdas/engine/ports';
 import type { Store } from '../../lambdas/store';
 import type { CapturedLine } from '../../lambdas/store/runs';

@@ -4,7 +4,7 @@
  * variables, answered with their source; scheduled runs take the defaults; a queued trigger keeps them.
  */
 import { describe, expect, it, test } from 'vitest';
-import { stableUuid } from '../../lambdas/engine/engine';
+import { stableUuid } from '../../lambdas/domain/ids';
 import { cronSchedule, dockerTask, type JsonObject, shellScript, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
 import { until } from '../helpers/until';
 

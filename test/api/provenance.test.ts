@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { operatorRoutes } from '../../lambdas/api/routes';
-import { stableUuid } from '../../lambdas/engine/engine';
+import { stableUuid } from '../../lambdas/domain/ids';
 import { cronSchedule, httpEvent, listAllPages, seedRun, shellScript, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
 import { until } from '../helpers/until';
 

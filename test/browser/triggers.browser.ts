@@ -5,7 +5,7 @@
  */
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stableUuid } from '../../lambdas/engine/engine';
+import { stableUuid } from '../../lambdas/domain/ids';
 import { cronSchedule, shellScript, startTestSundial, type TestSundial } from '../helpers/local';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

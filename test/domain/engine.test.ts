@@ -7,7 +7,7 @@ import {
   progressOf,
   shouldRetry,
 } from '../../lambdas/domain/engine';
-import { executionName, stableUuid } from '../../lambdas/engine/engine';
+import { executionName, stableUuid } from '../../lambdas/domain/ids';
 
 describe('backoffSeconds', () => {
   it.each([

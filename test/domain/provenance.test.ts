@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { retriedTrigger, runTrigger, scheduleCaller, triggerOf } from '../../lambdas/domain/provenance';
-import { stableUuid } from '../../lambdas/engine/engine';
+import { stableUuid } from '../../lambdas/domain/ids';
 import { callerOf } from '../../lambdas/http/caller';
 import fixture from '../fixtures/aws/apigw-v2-event.json';
 import { httpEvent } from '../helpers/factories';
