@@ -3,11 +3,12 @@
  * mode: definitions created through the API, runs triggered and killed from the console. Screenshots
  * go to test-results/.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole, consoleConfig } from '../../web/build';
+import { hold, release, waitWhileHeld } from '../helpers/hold';
 import { dependsOn, type JsonObject, shellScript, shellTask, startTestSundial, type TestSundial, UNTIL_STOPPED } from '../helpers/local';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -96,29 +97,28 @@ describe('web console', () => {
 
   it("shows a running task's reported progress on its DAG node and its attempt", async () => {
     // Prepare: a task that reports 40 % and runs until the test has seen it
-    const release = join(t.dataDir, 'release-browser-progress');
+    const holdFifo = join(t.dataDir, 'browser-progress-hold');
+    hold(holdFifo);
     const script = [
       `curl -sf -o /dev/null -X POST "$SUNDIAL_URL/api/tasks/$SUNDIAL_TASK_ID/progress" -H "Authorization: Bearer $SUNDIAL_TASK_TOKEN" -H 'content-type: application/json' -d '{"percent": 40, "message": "copying partition 2 of 5"}' || exit 9`,
-      `while [ ! -e '${release}' ]; do sleep 0.05; done`,
+      waitWhileHeld(holdFifo),
     ].join('\n');
     await define('browser-progress', [shellTask('copy', { executable: { shell_script_command: { script } } })]);
     const run = (await t.api('POST', '/api/process_definitions/browser-progress/trigger')).json;
 
-    try {
-      // Act
-      await page.goto(`${t.url}/#/run/${run.process_id}`);
+    // Act
+    await page.goto(`${t.url}/#/run/${run.process_id}`);
 
-      // Assess: the node's bar (40 % of its width) and text, refreshed in by the running page; the attempt's line
-      const bar = page.locator('[data-testid="dag"] [data-node="copy"][data-status="running"] [data-testid="progress"]');
-      await bar.waitFor({ timeout: 30_000 });
-      expect(await bar.getAttribute('data-percent')).toBe('40');
-      expect(Number(await bar.getAttribute('width'))).toBe(170 * 0.4);
-      expect(await page.locator('[data-node="copy"]').textContent()).toContain('40% · copying partition…');
-      expect(await page.locator('[data-task="copy"] [data-testid="progress"]').textContent()).toBe('40% · copying partition 2 of 5');
-      await page.screenshot({ path: `${SHOTS}/run-progress.png`, fullPage: true });
-    } finally {
-      writeFileSync(release, '');
-    }
+    // Assess: the node's bar (40 % of its width) and text, refreshed in by the running page; the attempt's line
+    const bar = page.locator('[data-testid="dag"] [data-node="copy"][data-status="running"] [data-testid="progress"]');
+    await bar.waitFor({ timeout: 30_000 });
+    expect(await bar.getAttribute('data-percent')).toBe('40');
+    expect(Number(await bar.getAttribute('width'))).toBe(170 * 0.4);
+    expect(await page.locator('[data-node="copy"]').textContent()).toContain('40% · copying partition…');
+    expect(await page.locator('[data-task="copy"] [data-testid="progress"]').textContent()).toBe('40% · copying partition 2 of 5');
+    await page.screenshot({ path: `${SHOTS}/run-progress.png`, fullPage: true });
+    // Released once seen (were it not, closing the server in afterAll stops the task)
+    await release(holdFifo);
     // Once it ended, the node shows its state, not the progress
     await page.locator('[data-testid="dag"] [data-node="copy"][data-status="succeeded"]').waitFor({ timeout: 30_000 });
     expect(await page.locator('[data-node="copy"] [data-testid="progress"]').count()).toBe(0);

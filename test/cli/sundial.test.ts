@@ -3,6 +3,7 @@ import { execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hold, release, waitWhileHeld } from '../helpers/hold';
 import { startTestSundial, type TestSundial, UNTIL_STOPPED } from '../helpers/local';
 import { until } from '../helpers/until';
 
@@ -159,10 +160,11 @@ describe('sundial CLI', () => {
 
   it('trigger --wait shows the progress a running task reports', async () => {
     // Prepare: a task that reports 60 % and then runs until the test has seen it
-    const release = join(t.dataDir, 'release-progress');
+    const holdFifo = join(t.dataDir, 'progress-hold');
+    hold(holdFifo);
     const script = [
       `curl -sf -o /dev/null -X POST "$SUNDIAL_URL/api/tasks/$SUNDIAL_TASK_ID/progress" -H "Authorization: Bearer $SUNDIAL_TASK_TOKEN" -H 'content-type: application/json' -d '{"percent": 60, "message": "three of five"}' || exit 9`,
-      `while [ ! -e '${release}' ]; do sleep 0.05; done`,
+      waitWhileHeld(holdFifo),
     ].join('\n');
     const file = join(t.dataDir, 'progress.json');
     writeFileSync(file, JSON.stringify({
@@ -178,12 +180,10 @@ describe('sundial CLI', () => {
     child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
 
-    // Act (the task is released whatever happens, so that the run and the CLI end)
-    try {
-      await until(async () => stdout, (text) => / copy {2}running \d+\.\ds {2}60% three of five$/m.test(text));
-    } finally {
-      writeFileSync(release, '');
-    }
+    // Act: the task is released once the CLI showed its progress (were it not, closing the server in
+    // afterAll stops the task, and so the run and the CLI end)
+    await until(async () => stdout, (text) => / copy {2}running \d+\.\ds {2}60% three of five$/m.test(text));
+    await release(holdFifo);
 
     // Assess: the run ends, and its last view shows the state, not the progress
     expect(await exited, stdout).toBe(0);

@@ -3,12 +3,12 @@
  * engine Lambda takes deployed. Short buffers and seconds-level interval schedules (allowed locally)
  * keep these fast; cron fire times are checked as pure computations in test/domain/schedule.test.ts.
  */
-import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { nextFireTime, toScheduleSpec } from '../../lambdas/domain/schedule';
 import { keys } from '../../lambdas/store/keys';
+import { hold, release, waitWhileHeld } from '../helpers/hold';
 import {
   type Api,
   cronSchedule,
@@ -71,11 +71,11 @@ const interval = (count: number | '', inMs: number, duration: string) => ({
 describe('continuous schedules', () => {
   it('start the next run buffer_seconds after the previous ended, never two at once; pause stops them, resume restarts them', async () => {
     // Prepare & Act: a continuous definition with no run yet starts one at once; its runs end at once
-    // unless the hold file exists
-    const hold = join(sundial.current().dataDir, 'continuous-hold');
+    // unless the hold exists
+    const holdFifo = join(sundial.current().dataDir, 'continuous-hold');
     await define('continuous', {
       schedule: { continuous_schedule: { buffer_seconds: 1 } },
-      task_definitions: [shellScript('only', `while [ -e '${hold}' ]; do sleep 0.05; done`)],
+      task_definitions: [shellScript('only', waitWhileHeld(holdFifo))],
     });
     const runs = await until(() => runsOf(api, 'continuous'), (rs) => ended(rs).length >= 3, 15_000);
 
@@ -87,13 +87,13 @@ describe('continuous schedules', () => {
     expectSequential(runs);
 
     // Act: pause while a run is held (so that no run ends during the pause), then let it end
-    writeFileSync(hold, '');
+    hold(holdFifo);
     const heldSince = Date.now();
     const held = await until(() => runsOf(api, 'continuous'), (rs) => rs.some((r) => r.status === 'running' && Date.parse(r.start_time) > heldSince), 15_000);
     const paused = await api('POST', '/api/process_definitions/continuous/pause');
     expect(paused.status, paused.text).toBe(200);
     expect(paused.json.paused).toBe(true);
-    rmSync(hold);
+    await release(holdFifo);
     await sundial.settled(held.at(-1).process_id); // what its end would arrange is arranged
 
     // Assess: nothing is due while paused: no run started, no tick armed, no next run time
@@ -115,17 +115,18 @@ describe('continuous schedules', () => {
 describe('overlap', () => {
   it('wait: ticks that find a run in progress start one catch-up run when it ends, not a queue', async () => {
     // Prepare: three ticks one second apart; the first run lasts until the test lets it end, so that
-    // both later ticks find it running (the catch-up run finds the file and ends at once)
-    const release = join(sundial.current().dataDir, 'overlap-wait-release');
+    // both later ticks find it running (the catch-up run finds the hold gone and ends at once)
+    const holdFifo = join(sundial.current().dataDir, 'overlap-wait-hold');
+    hold(holdFifo);
     await define('overlap-wait', {
       overlap_action: 'wait',
-      task_definitions: [shellScript('slow', `while [ ! -e '${release}' ]; do sleep 0.05; done`)],
+      task_definitions: [shellScript('slow', waitWhileHeld(holdFifo))],
       schedule: interval(3, 1500, 'PT1S'),
     });
 
     // Act: the three ticks fire, then the first run ends
     const ticks = await until(() => ticksOf(sundial.current(), 'overlap-wait'), (ts) => ts.length === 3 && ts.every((x) => x.outcome), 15_000);
-    writeFileSync(release, '');
+    await release(holdFifo);
     const runs = await until(() => runsOf(api, 'overlap-wait'), (rs) => ended(rs).length >= 2);
     await sundial.settled(runs[1].process_id); // what the catch-up's end would start has started
 
