@@ -4,6 +4,7 @@
  * run listener, so that waiting reads nothing from the store).
  */
 import '../local/polyfills';
+import { retentionDaysFromEnv } from '../lambdas/functions/environment';
 import { Spawner } from '../local/engine/spawner';
 import { type LocalSundial, startLocal } from '../local/server';
 import { countDynamo, median } from './stats';
@@ -14,10 +15,28 @@ export interface BenchSundial {
   dynamo: ReturnType<typeof countDynamo>;
   /** Engine steps (Prepare, Record) since the last reset, with their durations in ms. */
   steps: { prepare: number[]; record: number[] };
+  /** Each engine step since the last reset: which task of which run, when it began and ended (`performance.now()`). */
+  stepLog: StepCall[];
   resetCounts: () => void;
   /** Settles with the run's final status when it ends. */
   ended: (processId: string) => Promise<string>;
+  /**
+   * Settles once an ended run's last writes are done: its expiry (after the listeners; none when
+   * retention is 0), so that they are counted with it and do not overlap the next run.
+   */
+  settled: (processId: string) => Promise<void>;
   close: () => Promise<void>;
+}
+
+/** One engine step (a Lambda invocation deployed) as the bench saw it. */
+export interface StepCall {
+  step: 'prepare' | 'record';
+  process_id: string;
+  task_definition_name: string;
+  start: number;
+  end: number;
+  /** Prepare answered a skip (nothing launched). */
+  skip?: boolean;
 }
 
 export async function startBench(dataDir?: string): Promise<BenchSundial> {
@@ -25,14 +44,21 @@ export async function startBench(dataDir?: string): Promise<BenchSundial> {
   const { engine, schedules, store } = sundial.services;
   const dynamo = countDynamo(store.db);
   const steps = { prepare: [] as number[], record: [] as number[] };
+  const stepLog: StepCall[] = [];
   for (const step of ['prepare', 'record'] as const) {
     const original = engine[step].bind(engine) as (x: never) => Promise<unknown>;
     (engine as unknown as Record<string, unknown>)[step] = async (input: never) => {
       const t0 = performance.now();
+      let answer: unknown;
       try {
-        return await original(input);
+        answer = await original(input);
+        return answer;
       } finally {
-        steps[step].push(performance.now() - t0);
+        const end = performance.now();
+        steps[step].push(end - t0);
+        const state = (step === 'prepare' ? input : (input as { state: unknown }).state) as { process_id: string; task_definition_name: string };
+        const skip = step === 'prepare' ? Boolean((answer as { skip?: boolean } | undefined)?.skip) : undefined;
+        stepLog.push({ step, process_id: state.process_id, task_definition_name: state.task_definition_name, start: t0, end, ...(skip === undefined ? {} : { skip }) });
       }
     };
   }
@@ -48,22 +74,42 @@ export async function startBench(dataDir?: string): Promise<BenchSundial> {
       waiting.get(run.process_id)?.(run.status);
     }
   };
+  const expired = new Map<string, Promise<unknown>>();
+  const expiryWaiters = new Map<string, () => void>();
+  const setRunExpiry = store.runs.setRunExpiry.bind(store.runs);
+  store.runs.setRunExpiry = (processId, expiresAt) => {
+    const done = setRunExpiry(processId, expiresAt);
+    if (expiresAt !== undefined) {
+      expired.set(processId, done);
+      expiryWaiters.get(processId)?.();
+    }
+    return done;
+  };
+  const keepsHistory = retentionDaysFromEnv() > 0;
   const call = apiCaller(sundial.url);
   return {
     sundial,
     call,
     dynamo,
     steps,
+    stepLog,
     resetCounts: () => {
       dynamo.reset();
       steps.prepare.length = 0;
       steps.record.length = 0;
+      stepLog.length = 0;
       sundial.orchestrator.stateTransitions = 0;
     },
     ended: (processId) => {
       const done = finished.get(processId);
       if (done) return Promise.resolve(done);
       return new Promise((resolve) => waiting.set(processId, resolve));
+    },
+    settled: async (processId) => {
+      if (!keepsHistory) return;
+      if (!expired.has(processId)) await new Promise<void>((resolve) => expiryWaiters.set(processId, resolve));
+      expiryWaiters.delete(processId);
+      await expired.get(processId)?.catch(() => undefined);
     },
     close: () => sundial.close(),
   };

@@ -5,7 +5,8 @@
  * 1. engine overhead per task: DAGs of no-op shell tasks in local mode (200 independent, a chain of 50,
  *    a 10×20 layered DAG), wall time minus the tasks' own time on the critical path, per task;
  * 2. cost per task attempt deployed: state transitions, Lambda invocations, DynamoDB reads and writes per
- *    attempt (counted), and the dollars per 1,000 attempts at list prices;
+ *    attempt (counted, and the writes by kind of item), and the dollars per 1,000 attempts at list prices;
+ *    for the chain, the writes per attempt of tasks with one dependent and the store calls in a row per step;
  * 3. API latency vs history size: run and task listings with few and with many stored runs (ratio);
  * 4. cold start: each Lambda bundle's size and load time in a fresh Node process;
  * 5. trigger latency: trigger → first task running;
@@ -27,7 +28,7 @@ import { keys } from '../lambdas/store/keys';
 import { measureBundles } from './bundles';
 import { measureLambdas } from './lambdas';
 import { type BenchSundial, noop, shellSpawnMs, startBench } from './local';
-import { median, quantile, round, sleep } from './stats';
+import { median, quantile, round, sleep, type TracedCall } from './stats';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -94,6 +95,7 @@ async function runDag(b: BenchSundial, name: string, dag: { tasks: Task[]; depth
     const status = await b.ended(run.process_id);
     const wall = performance.now() - t0;
     if (status !== 'succeeded') throw new Error(`${name} run ${run.process_id} ended ${status}`);
+    await b.settled(run.process_id);
     walls.push(wall);
     overheads.push((wall - own) / dag.tasks.length);
     process.stderr.write(`bench:   ${name} run ${r + 1}: ${Math.round(wall)} ms, ${round((wall - own) / dag.tasks.length)} ms/task\n`);
@@ -119,7 +121,12 @@ async function engineSection(results: Record<string, unknown>) {
     // A warm-up run: the first execution pays for loading and JIT.
     await runDag(b, 'warmup', independent(20), 1);
     overhead['200 independent'] = await runDag(b, 'independent', independent(200), RUNS);
+    // The chain's store calls are counted and traced: each task has one dependent, and each step of the
+    // chain (a task's Record to its dependent's Prepare) waits on the calls in its path.
+    b.resetCounts();
+    b.dynamo.trace(true);
     overhead['chain of 50'] = await runDag(b, 'chain', chain(50), RUNS);
+    results.chain_store_work = chainStoreWork(b, 50 * RUNS, b.dynamo.trace(false));
     b.resetCounts();
     overhead['10×20 layered (fan-in 3)'] = await runDag(b, 'layered', layered(10, 20, 3), RUNS);
     results.engine_overhead = overhead;
@@ -139,6 +146,7 @@ async function engineSection(results: Record<string, unknown>) {
       dynamodb_read_units: round(counts.readUnits / attempts),
       dynamodb_write_units: round(counts.writeUnits / attempts),
       calls_by_command: Object.fromEntries(Object.entries(counts.calls).map(([k, v]) => [k, round(v / attempts)])),
+      writes_by_kind: perEach(counts.writesByKind, attempts),
     };
     const dollars = {
       step_functions: perAttempt.state_transitions * PRICES.sfnTransition * 1000,
@@ -176,6 +184,69 @@ async function engineSection(results: Record<string, unknown>) {
     await b.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The writes an attempt makes itself, in its Prepare and Record (labels of `DynamoCounts.writesByKind`);
+ * the rest are its run's, amortized: the trigger's slots and done shards (`:create`), the run item and its
+ * counters, the schedule state, and the expiry set when the run ends (`:expiry`).
+ */
+const ATTEMPT_WRITES = new Set(['SLOT', 'TASK', 'TASKID', 'DONE', 'STATS:tasks', 'ENTRY']);
+
+/** Each count divided by `n`, largest first. */
+const perEach = (counts: Record<string, number>, n: number): Record<string, number> =>
+  Object.fromEntries(Object.entries(counts).sort(([, a], [, b]) => b - a).map(([k, v]) => [k, round(v / n)]));
+
+/**
+ * The chain's store work: writes per attempt (each attempt has one dependent; the trigger's and the run
+ * end's writes amortized), by kind of item, and the store calls *in a row* per step of the chain, from
+ * the Record of task k to the end of the Prepare that launches task k+1: the calls in that window,
+ * grouped so that calls in flight together count once (the groups are the round trips the step waits on).
+ */
+function chainStoreWork(b: BenchSundial, attempts: number, calls: TracedCall[]) {
+  const counts = b.dynamo.read();
+  const inARow: number[] = [];
+  const stepMs: number[] = [];
+  const paths = new Map<string, number>();
+  const byRun = new Map<string, typeof b.stepLog>();
+  for (const s of b.stepLog) byRun.set(s.process_id, [...(byRun.get(s.process_id) ?? []), s]);
+  for (const steps of byRun.values()) {
+    const record = new Map(steps.filter((s) => s.step === 'record').map((s) => [s.task_definition_name, s]));
+    const launch = new Map(steps.filter((s) => s.step === 'prepare' && !s.skip).map((s) => [s.task_definition_name, s]));
+    for (let k = 0; record.has(`t${k}`) && launch.has(`t${k + 1}`); k++) {
+      const from = record.get(`t${k}`)!.start;
+      const to = launch.get(`t${k + 1}`)!.end;
+      const within = calls.filter((c) => c.end > from && c.start < to).sort((x, y) => x.start - y.start);
+      const groups: TracedCall[][] = [];
+      let groupEnd = -Infinity;
+      for (const c of within) {
+        if (c.start < groupEnd) groups.at(-1)!.push(c);
+        else groups.push([c]);
+        groupEnd = Math.max(groupEnd, c.end);
+      }
+      inARow.push(groups.length);
+      stepMs.push(to - from);
+      const path = groups.map((g) => [...new Set(g.map((c) => c.kind))].sort().join('+')).join(' → ');
+      paths.set(path, (paths.get(path) ?? 0) + 1);
+    }
+  }
+  const [commonPath] = [...paths].sort(([, a], [, b]) => b - a);
+  const attemptWrites = Object.entries(counts.writesByKind)
+    .filter(([label]) => ATTEMPT_WRITES.has(label))
+    .reduce((sum, [, n]) => sum + n, 0);
+  return {
+    attempts,
+    attempt_writes_per_attempt: round(attemptWrites / attempts),
+    dynamodb_writes_per_attempt: round(counts.writes / attempts),
+    dynamodb_reads_per_attempt: round(counts.reads / attempts),
+    dynamodb_write_units_per_attempt: round(counts.writeUnits / attempts),
+    writes_by_kind: perEach(counts.writesByKind, attempts),
+    steps: inARow.length,
+    store_calls_in_a_row_median: median(inARow),
+    store_calls_in_a_row_max: Math.max(...inARow),
+    step_ms_median: round(median(stepMs), 1),
+    commonest_path: commonPath ? { calls: commonPath[0], steps: commonPath[1] } : undefined,
+  };
 }
 
 /** Seeds `count` runs of 10 definitions (one task attempt each) with the item shapes the store writes. */
@@ -376,6 +447,13 @@ function summary(r: Record<string, any>): Array<{ metric: string; value: string;
     row('state transitions / attempt', String(c.state_transitions), '6 (Batch, 1 attempt)');
     row('Lambda invocations / attempt', String(c.lambda_invocations), '2');
     row('DynamoDB reads / writes per attempt', `${c.dynamodb_reads} / ${c.dynamodb_writes} (RRU ${c.dynamodb_read_units}, WRU ${c.dynamodb_write_units})`, 'falling');
+  }
+  const w = r.chain_store_work;
+  if (w) {
+    row('DynamoDB writes / attempt, chain (1 dependent): its own (with its run\'s)', `${w.attempt_writes_per_attempt} (${w.dynamodb_writes_per_attempt})`, '≤ 7', w.attempt_writes_per_attempt <= 7);
+    row('store calls in a row / chain step', `${w.store_calls_in_a_row_median} (${w.step_ms_median} ms)`, '≤ 4', w.store_calls_in_a_row_median <= 4);
+  }
+  if (c) {
     row('$ per 1,000 attempts (SFN+Lambda+DDB)', `$${c.usd_per_1000_attempts.total}`, 'falling');
   }
   const h = r.api_vs_history;

@@ -27,6 +27,44 @@ export interface DynamoCounts {
   /** Calls that read (Get, Query, BatchGet) and that write (Put, Update, Delete, BatchWrite items). */
   reads: number;
   writes: number;
+  /**
+   * Writes by the kind of item written ({@link itemKind}: SLOT, TASK, TASKID, STATS, DONE, RUN, ENTRY, …),
+   * with `:create` for the items of a BatchWrite (a run's slots and done shards, at its trigger), `:expiry`
+   * for the writes that only set or remove a finished run's `expires_at` (run-retention.ts), and the
+   * counters a STATS write moves ({@link writeLabel}).
+   */
+  writesByKind: Record<string, number>;
+}
+
+/** One store call as the trace keeps it (`performance.now()` times). */
+export interface TracedCall {
+  start: number;
+  end: number;
+  command: string;
+  kind: string;
+}
+
+/**
+ * The kind of an item, from its key: the sort key's prefix in a run's partition (`RUN`, `SLOT`, `TASK`,
+ * `DONE`, `ENTRY`, `NOTIFIED`), else the partition key's (`TASKID`, `STATS`, `SCHED`, `DEF`).
+ */
+export function itemKind(key: { pk?: unknown; sk?: unknown } | undefined): string {
+  const pk = String(key?.pk ?? '?');
+  const sk = String(key?.sk ?? '?');
+  return pk.startsWith('RUN#') ? (sk.split('#')[0] ?? sk) : (pk.split('#')[0] ?? pk);
+}
+
+/**
+ * The label of a write: its item's kind, with `:expiry` for an update that only sets or removes the TTL
+ * attribute (retention, at a run's end), and for a counter shard which counters it moves (`STATS:tasks`,
+ * `STATS:runs`, `STATS:other`).
+ */
+function writeLabel(kind: string, input: Record<string, unknown>): string {
+  const names = Object.values((input.ExpressionAttributeNames ?? {}) as Record<string, string>);
+  if (names.includes('expires_at') && !names.includes('status')) return `${kind}:expiry`;
+  if (kind !== 'STATS') return kind;
+  const moved = new Set(names.map((n) => (n.startsWith('tasks_') ? 'tasks' : n.startsWith('runs_') ? 'runs' : 'other')));
+  return `STATS:${[...moved].sort().join('+')}`;
 }
 
 const READS = new Set(['GetItemCommand', 'QueryCommand', 'BatchGetItemCommand', 'ScanCommand']);
@@ -38,10 +76,15 @@ const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemComman
  * TOTAL`, which dynalite answers like DynamoDB: 1 WRU per KB written, 1 RRU per 4 KB read consistently).
  * Answers a reader of the counts so far and a reset.
  */
-export function countDynamo(db: Db): { read: () => DynamoCounts; reset: () => void } {
+export function countDynamo(db: Db): { read: () => DynamoCounts; reset: () => void; trace: (on: boolean) => TracedCall[] } {
   let c: DynamoCounts;
+  let traced: TracedCall[] | undefined;
   const reset = () => {
-    c = { calls: {}, readUnits: 0, writeUnits: 0, reads: 0, writes: 0 };
+    c = { calls: {}, readUnits: 0, writeUnits: 0, reads: 0, writes: 0, writesByKind: {} };
+  };
+  const wrote = (kind: string) => {
+    c.writes++;
+    c.writesByKind[kind] = (c.writesByKind[kind] ?? 0) + 1;
   };
   reset();
   db.client.middlewareStack.add(
@@ -51,11 +94,16 @@ export function countDynamo(db: Db): { read: () => DynamoCounts; reset: () => vo
       input.ReturnConsumedCapacity ??= 'TOTAL';
       c.calls[name] = (c.calls[name] ?? 0) + 1;
       if (READS.has(name)) c.reads++;
-      if (WRITES.has(name)) c.writes++;
+      const kind = itemKind((input.Key ?? input.Item) as Record<string, unknown> | undefined);
+      if (WRITES.has(name)) wrote(writeLabel(kind, input));
       if (name === 'BatchWriteItemCommand') {
-        for (const reqs of Object.values((input.RequestItems ?? {}) as Record<string, unknown[]>)) c.writes += reqs.length;
+        for (const reqs of Object.values((input.RequestItems ?? {}) as Record<string, Array<{ PutRequest?: { Item?: Record<string, unknown> }; DeleteRequest?: { Key?: Record<string, unknown> } }>>)) {
+          for (const req of reqs) wrote(req.PutRequest ? `${itemKind(req.PutRequest.Item)}:create` : `${itemKind(req.DeleteRequest?.Key)}:delete`);
+        }
       }
-      const out = await next(args);
+      const start = performance.now();
+      const kept = traced; // a call that fails its condition is a call too
+      const out = await next(args).finally(() => kept?.push({ start, end: performance.now(), command: name, kind }));
       const consumed = (out.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
       for (const cc of (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as Array<{ CapacityUnits?: number }>) {
         if (READS.has(name)) c.readUnits += cc.CapacityUnits ?? 0;
@@ -65,5 +113,14 @@ export function countDynamo(db: Db): { read: () => DynamoCounts; reset: () => vo
     },
     { step: 'initialize', name: 'benchCounter' },
   );
-  return { read: () => structuredClone(c), reset };
+  return {
+    read: () => structuredClone(c),
+    reset,
+    /** Starts (with `true`) or stops keeping every call's start and end; answers the calls kept so far. */
+    trace: (on) => {
+      const kept = traced ?? [];
+      traced = on ? [] : undefined;
+      return kept;
+    },
+  };
 }
