@@ -65,8 +65,15 @@ function progressText(progress: TaskView['progress']): string {
 
 export function renderProgress(def: DefinitionView, run: RunView, now: Date, colour: boolean): string {
   const paint = (state: string, s: string) => (colour ? `\x1b[${COLOURS[state] ?? '0'}m${s}\x1b[0m` : s);
+  // Grouped once: a run has up to 10,000 tasks.
+  const byName = new Map<string, TaskView[]>();
+  for (const t of run.task) {
+    const attempts = byName.get(t.task_definition_name);
+    if (attempts) attempts.push(t);
+    else byName.set(t.task_definition_name, [t]);
+  }
   const rows = dagOrder(def).map(({ name, depth, deps }) => {
-    const attempts = run.task.filter((t) => t.task_definition_name === name).sort((a, b) => a.previous_attempt_count - b.previous_attempt_count);
+    const attempts = (byName.get(name) ?? []).sort((a, b) => a.previous_attempt_count - b.previous_attempt_count);
     const latest = attempts.at(-1);
     const state = !latest ? 'waiting' : latest.status === 'succeeded' || latest.status === 'failed' ? latest.status : 'running';
     const took = latest ? seconds(latest.start_time, latest.end_time ? new Date(latest.end_time) : now) : '';

@@ -253,13 +253,29 @@ async function main(argv: string[], out: (s: string) => void, err: (s: string) =
   }
 }
 
+/**
+ * A run with every attempt (`processId` as it goes in the path): a run too large for one answer holds part
+ * of them and `attempts_next`, from which `GET /api/tasks/?process_id=` pages through the rest
+ * (lambdas/domain/response-size.ts).
+ */
+async function wholeRun(client: SundialClient, processId: string): Promise<RunView> {
+  const run = (await client.request<RunView & { attempts_next?: string }>('GET', `/api/processes/${processId}`)).body;
+  let next = run.attempts_next;
+  while (next !== undefined) {
+    const page = await client.request<RunView['task']>('GET', '/api/tasks/', { query: { process_id: run.process_id, limit: '1000', next } });
+    run.task.push(...page.body);
+    next = page.headers.get('x-next-cursor') ?? undefined;
+  }
+  return run;
+}
+
 /** Draws the run's DAG progress until it ends: redrawn in place on a terminal, a line per change otherwise. */
 async function watch(client: SundialClient, def: any, processId: string, out: (s: string) => void, interval: number): Promise<RunView> {
   const tty = process.stdout.isTTY === true;
   let drawn = 0;
   let last = '';
   for (;;) {
-    const run = (await client.request<RunView>('GET', `/api/processes/${processId}`)).body;
+    const run = await wholeRun(client, processId);
     const text = renderProgress(def, run, new Date(), tty);
     if (tty) {
       if (drawn > 0) process.stdout.write(`\x1b[${drawn}A\x1b[J`);
@@ -303,20 +319,19 @@ const OUTCOME = /^attempt (?:succeeded|failed): (.*)$/s;
  */
 async function follow(client: SundialClient, id: string, following: boolean, out: (s: string) => void, interval: number): Promise<number> {
   let only: string | undefined;
-  let run: RunView & { attempts_omitted?: number };
+  let run: RunView;
   try {
-    run = (await client.request<RunView>('GET', `/api/processes/${id}`)).body;
+    run = await wholeRun(client, id);
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 404) throw e;
     // Not a run: an attempt's id. Its entries name its run.
     const page = (await client.request<{ process_id: string }>('GET', `/api/tasks/${id}/log_entries`, { query: { limit: '1' } })).body;
-    run = (await client.request<RunView>('GET', `/api/processes/${encodeURIComponent(page.process_id)}`)).body;
+    run = await wholeRun(client, encodeURIComponent(page.process_id));
     only = decodeURIComponent(id);
   }
   const logs = new Map<string, AttemptLog>();
   let endedAt: number | undefined;
   let settledPasses = 0;
-  if (run.attempts_omitted) process.stderr.write(`(${run.attempts_omitted} earlier attempts are not listed: the run is too large to answer them all)\n`);
   for (;;) {
     const attempts = run.task.filter((t) => only === undefined || t.task_id === only);
     if (only !== undefined && attempts.length === 0) attempts.push({ task_id: only, task_definition_name: '?', previous_attempt_count: -1, status: '?', start_time: '' });
@@ -340,7 +355,7 @@ async function follow(client: SundialClient, id: string, following: boolean, out
     }
     if (!following || settledPasses >= 2) return 0;
     await sleep(interval);
-    run = (await client.request<RunView>('GET', `/api/processes/${run.process_id}`)).body;
+    run = await wholeRun(client, run.process_id);
     // A killed run ends before its attempts do, and an attempt's reason is written just after it ends: stop
     // after two passes an interval apart once the run and all its attempts have ended (or a minute after the run).
     if (run.status !== 'running') endedAt ??= Date.now();

@@ -157,10 +157,12 @@ export function operatorRoutes(s: Services): Route[] {
     defineRoute('listTasks', {
       query: tasksQuery,
       handler: async ({ query }) => {
-        if (query.task_definition_name && !query.process_definition_name) {
-          throw new BadRequestError('task_definition_name needs process_definition_name', 'process_definition_name', 'invalid_field');
+        // The indexes list a task definition's attempts within its definition; a run's partition holds them all.
+        if (query.task_definition_name && !query.process_definition_name && !query.process_id) {
+          throw new BadRequestError('task_definition_name needs process_definition_name (or process_id)', 'process_definition_name', 'invalid_field');
         }
         const page = await s.store.runs.listTasks({
+          process_id: query.process_id,
           process_definition_name: query.process_definition_name,
           task_definition_name: query.task_definition_name,
           start_time: query.start_time,

@@ -459,8 +459,11 @@ export interface Process {
   reason?: string;
   /** Beyond Sundial: counts of the run's tasks by state (agenda's progress). */
   progress?: { total: number; succeeded: number; failed: number; running: number; waiting: number };
-  /** Beyond Sundial: earlier attempts left out so that the answer fits (each task's latest attempt is kept). */
-  attempts_omitted?: number;
+  /**
+   * Beyond Sundial: the run's attempts were cut so that the answer fits (domain/response-size.ts); `task`
+   * holds those before this cursor, and `GET /api/tasks/?process_id=<id>&next=<this>` pages through the rest.
+   */
+  attempts_next?: string;
   /** Beyond Sundial: a trigger queued behind the run in progress (overlap_action wait); no tasks yet. */
   queued?: boolean;
   /** Beyond Sundial: what started the run. */
@@ -482,7 +485,10 @@ const repeated = <T extends z.ZodType>(item: T) =>
 const single = <T extends z.ZodType>(item: T) =>
   z.preprocess((v) => (Array.isArray(v) ? (v.length === 1 ? v[0] : v) : v), item);
 
-const pageSize = z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(1000, 'must be at most 1000');
+/** The largest page a listing answers (`limit`, `max_records`). */
+export const PAGE_SIZE_MAX = 1000;
+
+const pageSize = z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(PAGE_SIZE_MAX, `must be at most ${PAGE_SIZE_MAX}`);
 
 /** An ISO 8601 date-time in a query, normalised to UTC `toISOString()` form. */
 const isoTime = z
@@ -510,6 +516,8 @@ export const processesQuery = z.object({
 });
 
 export const tasksQuery = z.object({
+  /** Beyond Sundial: only this run's attempts, in the order of their ids (a run's `attempts_next` pages on from there). */
+  process_id: single(z.uuid('must be a UUID').optional()),
   process_definition_name: single(name.optional()),
   task_definition_name: single(name.optional()),
   start_time: single(isoTime.optional()),
@@ -625,8 +633,11 @@ export const processResponse = z.object({
   end_time: z.iso.datetime({ offset: true }).optional(),
   status: processStatus,
   task: z.array(taskResponse),
-  /** Beyond Sundial: attempts left out of a run too large to answer whole (domain/response-size.ts). */
-  attempts_omitted: z.int().optional(),
+  /**
+   * Beyond Sundial: the run's attempts were cut so that the answer fits (domain/response-size.ts); pass it as
+   * `next` to `GET /api/tasks/?process_id=<id>` for the rest.
+   */
+  attempts_next: z.string().optional(),
   /** Beyond Sundial: a trigger queued behind the run in progress (overlap_action wait); it has no tasks yet. */
   queued: z.boolean().optional(),
   reason: z.string().optional(),

@@ -43,7 +43,7 @@ export const ROUTES = {
   killProcess: { method: 'POST', path: '/api/processes/{process_id}/kill', fn: 'api', auth: 'operator', summary: 'Kill a running run (it ends failed)' },
   retryProcess: { method: 'POST', path: '/api/processes/{process_id}/retry', fn: 'api', auth: 'operator', summary: 'Retry a failed run: each failed task gets one more attempt' },
   // task attempts
-  listTasks: { method: 'GET', path: '/api/tasks', fn: 'api', auth: 'operator', summary: 'List task attempts, newest first' },
+  listTasks: { method: 'GET', path: '/api/tasks', fn: 'api', auth: 'operator', summary: 'List task attempts, newest first (of one run, process_id: in the order of their ids)' },
   taskOutput: { method: 'GET', path: '/api/tasks/{task_id}/output', fn: 'api', auth: 'operator', summary: "A page of an attempt's container stdout/stderr (next= to follow)" },
   taskLogEntries: { method: 'GET', path: '/api/tasks/{task_id}/log_entries', fn: 'api', auth: 'operator', summary: "A page of an attempt's log entries, oldest first (next= to follow)" },
   taskMetadata: { method: 'GET', path: '/api/tasks/{task_id}/metadata', fn: 'api', auth: 'operator', summary: "A page of an attempt's metadata entries, oldest first (next= to follow)" },

@@ -91,7 +91,8 @@ export class Notifier implements RunListener {
       this.d.logger.info('no notification', { process_id: ended.process_id, why });
       return { ...report, skipped: why };
     };
-    const run = await this.d.store.runs.getRun(ended.process_id);
+    // Every attempt, not an API answer's share: the email, incidents and webhooks summarise every task.
+    const run = await this.d.store.runs.getRun(ended.process_id, { everyAttempt: true });
     if (!run) return skip('the run does not exist');
     // A retry reopened it: its next ending is the one to tell (and will be told).
     if (run.status === 'running') return skip('the run is running again (retried)');

@@ -1,6 +1,7 @@
 /**
  * Newest-first queries over the time-ordered indexes, with an opaque `next` cursor and an optional
- * status filter, shared by the run and task listings.
+ * status filter, shared by the run and task listings; and pages of one partition's items in key order,
+ * cut by count and by size (a run's attempts: lambdas/domain/response-size.ts).
  */
 import { type NativeAttributeValue, QueryCommand, type QueryCommandInput } from './sdk';
 import { BadRequestError } from '../domain/errors';
@@ -50,12 +51,7 @@ export function decodeCursor(
   cursor: string,
   expect: { pkName: string; pk: string; skName: string; from?: string; to?: string },
 ): Item {
-  let key: unknown;
-  try {
-    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    key = undefined;
-  }
+  const key = parseCursor(cursor);
   const wanted = ['pk', 'sk', expect.pkName, expect.skName].sort().join(',');
   const item = key as Item;
   const ok =
@@ -74,6 +70,22 @@ export function decodeCursor(
     throw new BadRequestError('next is a cursor of another time window: repeat the query that gave it', 'next', 'invalid_cursor');
   }
   return item;
+}
+
+/** The JSON a cursor encodes, or undefined when it is not one. */
+function parseCursor(cursor: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Refuses a time window that ends before it starts (a 400, where DynamoDB would answer a 500's worth of error). */
+export function checkWindow(from: string | undefined, to: string | undefined): void {
+  if (from !== undefined && to !== undefined && from > to) {
+    throw new BadRequestError('end_time must not be before start_time', 'end_time', 'invalid_field');
+  }
 }
 
 /** At most this many DynamoDB pages per request, so that a filter matching little cannot read a whole index. */
@@ -111,9 +123,7 @@ export async function queryNewestFirst<T = Item>(db: Db, req: PageRequest): Prom
       values[`:s${i}`] = s;
     });
   }
-  if (range.from !== undefined && range.to !== undefined && range.from > range.to) {
-    throw new BadRequestError('end_time must not be before start_time', 'end_time', 'invalid_field');
-  }
+  checkWindow(range.from, range.to);
   let startKey = req.cursor
     ? decodeCursor(req.cursor, { pkName: index.pk, pk: req.pk, skName: index.sk, from: range.from, to: range.to })
     : undefined;
@@ -156,4 +166,99 @@ export function trimPage<T extends Item>(page: Page<T>, index: IndexName, maxByt
   const last = page.items[kept - 1] as T;
   const { pk, sk } = INDEXES[index];
   return { items: page.items.slice(0, kept), next: encodeCursor({ pk: last.pk, sk: last.sk, [pk]: last[pk], [sk]: last[sk] }) };
+}
+
+/** A page of one partition's items under a sort-key prefix, in key order ({@link queryPartitionPage}). */
+export interface PartitionPageRequest {
+  pk: string;
+  /** The sort-key prefix of the items read (`TASK#`: a run's attempts). */
+  prefix: string;
+  cursor?: string;
+  /**
+   * What an item costs against `maxBytes`; undefined for an item that is not counted but rides with the
+   * counted one before it (an attempt's legacy entries, which sort right after it).
+   */
+  cost: (item: Item) => number | undefined;
+  /** Keeps only the counted items it holds for, as a filter expression would. */
+  keep?: (item: Item) => boolean;
+  /** At most this many counted items. */
+  limit: number;
+  /** At most this many bytes of counted items (as `cost` counts them). */
+  maxBytes: number;
+  /** At most this many DynamoDB pages (default {@link MAX_PAGES_PER_REQUEST}). */
+  maxPages?: number;
+}
+
+export interface PartitionPage extends Page<Item> {
+  /** What the counted items kept cost. */
+  bytes: number;
+}
+
+/** Bytes an item is guessed to cost before any was read: the smallest attempt on the wire, about. */
+const FIRST_GUESS_BYTES = 300;
+
+/**
+ * Reads the items of `pk` under `prefix` in key order, strongly consistent, until `limit` counted items or
+ * `maxBytes` are reached (an item that would pass them ends the page, unread items stay for `next`) or
+ * the partition ends. Each Query's `Limit` is what the bytes left would hold at the size seen so far,
+ * so that the read stops near what the page keeps instead of reading whole 1 MB pages past it. `next`
+ * resumes after the last item passed over: `{pk, sk}`, as DynamoDB's own LastEvaluatedKey is; a page cut
+ * before its first item gives the prefix itself, which sorts before every item under it.
+ */
+export async function queryPartitionPage(db: Db, req: PartitionPageRequest): Promise<PartitionPage> {
+  const from = req.cursor ? decodePartitionCursor(req.cursor, req.pk, req.prefix) : undefined;
+  const items: Item[] = [];
+  let counted = 0;
+  let bytes = 0;
+  let pages = 0;
+  let last: Item = from ?? { pk: req.pk, sk: req.prefix };
+  let keeping = false;
+  let startKey = from;
+  for (;;) {
+    const guess = counted > 0 ? bytes / counted : FIRST_GUESS_BYTES;
+    const fits = Math.min(req.limit - counted, Math.ceil((req.maxBytes - bytes) / guess));
+    const out = await db.doc.send(
+      new QueryCommand({
+        TableName: db.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': req.pk, ':prefix': req.prefix },
+        ConsistentRead: true,
+        Limit: Math.max(1, Math.min(1000, fits)),
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of out.Items ?? []) {
+      const cost = req.cost(item);
+      if (cost !== undefined) {
+        keeping = req.keep?.(item) ?? true;
+        if (keeping && (counted >= req.limit || bytes + cost > req.maxBytes)) return { items, bytes, next: encodeCursor({ pk: last.pk, sk: last.sk }) };
+        if (keeping) {
+          counted++;
+          bytes += cost;
+        }
+      }
+      if (keeping) items.push(item);
+      last = item;
+    }
+    startKey = out.LastEvaluatedKey;
+    pages++;
+    if (!startKey) return { items, bytes };
+    if (counted >= req.limit || pages >= (req.maxPages ?? MAX_PAGES_PER_REQUEST)) return { items, bytes, next: encodeCursor(startKey) };
+  }
+}
+
+/** Decodes a cursor made by {@link queryPartitionPage} for this partition and prefix; anything else is a 400 on `next`. */
+function decodePartitionCursor(cursor: string, pk: string, prefix: string): Item {
+  const key = parseCursor(cursor) as Item | undefined;
+  const ok =
+    typeof key === 'object' &&
+    key !== null &&
+    !Array.isArray(key) &&
+    Object.keys(key).sort().join(',') === 'pk,sk' &&
+    key.pk === pk &&
+    typeof key.sk === 'string' &&
+    key.sk.startsWith(prefix) &&
+    Buffer.byteLength(key.sk) <= SORT_KEY_MAX_BYTES;
+  if (!ok) throw new BadRequestError('next is not a cursor of this listing', 'next', 'invalid_cursor');
+  return key;
 }

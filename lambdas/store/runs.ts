@@ -1,8 +1,9 @@
 /**
  * Runs (seed model `process`) and their task attempts (`task`): the run store, the one object callers
  * use for a run's partition (`store.runs`). A run and everything in it share one partition,
- * `RUN#<process_id>`; its attempts are read without their entries (`TASK#…`, apart from `ENTRY#…`), and
- * a run embeds only its attempts' last few entries, within budgets (lambdas/domain/response-size.ts).
+ * `RUN#<process_id>`; its attempts are read without their entries (`TASK#…`, apart from `ENTRY#…`), a
+ * page at a time within budgets, and a run embeds only its attempts' last few entries
+ * (lambdas/domain/response-size.ts).
  * The GSIs list runs and tasks newest first. The attempts' entries are kept by entries.ts, their progress
  * by progress.ts, and a run's expiry and deletion by run-retention.ts; this store hands their calls on.
  */
@@ -25,7 +26,7 @@ import { runTrigger } from '../domain/provenance';
 import { type Db, isConditionFailed, pick, queryPartition, transitionItem } from './client';
 import { type CapturedLine, type CapturedLinesRequest, type EntryPage, entryOf, EntryStore } from './entries';
 import { type EntryKind, keys, runItemKind, TTL_ATTRIBUTE } from './keys';
-import { type Page, queryNewestFirst } from './pages';
+import { checkWindow, type Page, type PartitionPage, queryNewestFirst, queryPartitionPage } from './pages';
 import { type ProgressOutcome, recordProgress } from './progress';
 import { RunRetention } from './run-retention';
 import type { StatsStore } from './stats';
@@ -89,6 +90,8 @@ export interface RunFilter {
 }
 
 export interface TaskFilter {
+  /** Only the attempts of this run, in the order of their ids (its partition), not newest first. */
+  process_id?: string;
   process_definition_name?: string;
   task_definition_name?: string;
   start_time?: string;
@@ -136,6 +139,11 @@ function runOf(item: Item): Omit<Process, 'task'> {
 /** An attempt as lists answer it: no entries read, and saying so. */
 function withoutEntries(task: TaskRecord | Task): Task {
   return { ...task, log_entries: [], metadata_entries: [], entries_omitted: true };
+}
+
+/** What an attempt item costs in an answer (its wire form without entries, and a comma); undefined for a legacy entry. */
+function attemptCost(item: Item): number | undefined {
+  return runItemKind(String(item.sk)) === 'task' ? payloadBytes(withoutEntries(taskRecordOf(item))) + 1 : undefined;
 }
 
 /** Keeps an attempt's last `n` entries (legacy attempts read them all) and says whether it cut any. */
@@ -272,37 +280,39 @@ export class RunStore {
 
   /**
    * A run with its task attempts, each with its last few log and metadata entries, within the budgets
-   * of lambdas/domain/response-size.ts (an attempt whose entries were cut says so); undefined if unknown.
+   * of lambdas/domain/response-size.ts (an attempt whose entries were cut says so; a run whose attempts
+   * were cut says where the rest are: `attempts_next`); undefined if unknown. `everyAttempt` reads them
+   * all, for a caller that answers no API request (the notifier).
    */
-  async getRun(processId: string): Promise<Process | undefined> {
-    const [runItem, slotItems, taskItems] = await Promise.all([
+  async getRun(processId: string, options: { everyAttempt?: boolean } = {}): Promise<Process | undefined> {
+    const [runItem, slotItems, page] = await Promise.all([
       this.getRunRecord(processId),
       queryPartition(this.db, keys.runPartition(processId), keys.slotPrefix, '#status', { '#status': 'status' }),
-      queryPartition(this.db, keys.runPartition(processId), keys.taskItemsPrefix),
+      // Bounded by its bytes, not by a count of DynamoDB pages.
+      this.attemptsPage(processId, { maxBytes: options.everyAttempt ? Infinity : ATTEMPTS_BUDGET_BYTES, maxPages: Infinity }),
     ]);
     if (!runItem) return undefined;
     const slots = slotItems.map((i) => i.status as SlotStatus);
-    let tasks = assembleTasks(taskItems);
-    let omitted = 0;
-    const bare = tasks.map((t) => ({ ...t, log_entries: [], metadata_entries: [] }));
-    if (payloadBytes(bare) > ATTEMPTS_BUDGET_BYTES) {
-      // Only each task's latest attempt: the run's answer must fit, whatever its retries made.
-      const latest = new Map<string, Task>();
-      for (const t of tasks) {
-        const seen = latest.get(t.task_definition_name);
-        if (!seen || t.previous_attempt_count > seen.previous_attempt_count) latest.set(t.task_definition_name, t);
-      }
-      omitted = tasks.length - latest.size;
-      tasks = tasks.filter((t) => latest.get(t.task_definition_name) === t);
-    }
+    const tasks = assembleTasks(page.items);
     const run: Process = {
       ...runOf(runItem),
       task: tasks.map((t) => ({ ...t, log_entries: [], metadata_entries: [] })),
-      ...(omitted > 0 ? { attempts_omitted: omitted } : {}),
+      ...(page.next ? { attempts_next: page.next } : {}),
       ...(slots.length > 0 ? { progress: progressOf(slots) } : {}),
     };
     await this.embedEntries(run, tasks);
     return run;
+  }
+
+  /**
+   * A page of a run's attempt items (and the legacy entries that follow each), in the order of their
+   * ids, at most `maxBytes` of attempts as answered without entries ({@link queryPartitionPage}).
+   */
+  private attemptsPage(
+    processId: string,
+    request: { cursor?: string; limit?: number; maxBytes: number; keep?: (item: Item) => boolean; maxPages?: number },
+  ): Promise<PartitionPage> {
+    return queryPartitionPage(this.db, { pk: keys.runPartition(processId), prefix: keys.taskItemsPrefix, cost: attemptCost, limit: Infinity, ...request });
   }
 
   /**
@@ -348,7 +358,12 @@ export class RunStore {
     for (const task of run.task) if (!embedded.has(task.task_id)) task.entries_omitted = true;
   }
 
-  /** Runs newest first (by start time), each with its task attempts without their entries (`entries_omitted`). */
+  /**
+   * Runs newest first (by start time), each with its task attempts without their entries
+   * (`entries_omitted`), all of them within RUN_RESPONSE_BUDGET_BYTES: each run reads its attempts up to
+   * an even share of the budget, then what the runs that took less left goes to the runs cut, in list
+   * order; a run still cut says where the rest are (`attempts_next`).
+   */
   async listRuns(filter: RunFilter): Promise<Page<Process>> {
     const where = filter.process_definition_name ? keys.runsOfDefinition(filter.process_definition_name) : keys.allRuns();
     const kinds = filter.trigger_kinds && filter.trigger_kinds.length > 0 ? new Set(filter.trigger_kinds) : undefined;
@@ -362,9 +377,21 @@ export class RunStore {
       limit: filter.limit,
       cursor: filter.cursor,
     });
-    const items = await mapLimited(page.items, 16, async (runItem) => {
-      const partition = await queryPartition(this.db, keys.runPartition(String(runItem.process_id)), keys.taskItemsPrefix);
-      return { ...runOf(runItem), task: assembleTasks(partition).map(withoutEntries) } satisfies Process;
+    const runs = page.items.map(runOf);
+    let left = RUN_RESPONSE_BUDGET_BYTES - payloadBytes(runs);
+    const share = Math.floor(left / Math.max(1, runs.length));
+    const attempts = await mapLimited(runs, 16, (run) => this.attemptsPage(run.process_id, { maxBytes: share }));
+    left -= attempts.reduce((sum, a) => sum + a.bytes, 0);
+    for (const [i, cut] of attempts.entries()) {
+      if (!cut.next || left <= 0) continue;
+      const more = await this.attemptsPage(runs[i]!.process_id, { cursor: cut.next, maxBytes: left });
+      attempts[i] = { items: [...cut.items, ...more.items], bytes: cut.bytes + more.bytes, ...(more.next ? { next: more.next } : {}) };
+      left -= more.bytes;
+      if (more.next) break; // the budget is spent
+    }
+    const items = runs.map((run, i): Process => {
+      const { items: read, next } = attempts[i]!;
+      return { ...run, task: assembleTasks(read).map(withoutEntries), ...(next ? { attempts_next: next } : {}) };
     });
     return { items, next: page.next };
   }
@@ -489,8 +516,9 @@ export class RunStore {
     return recordProgress(this.db, processId, taskId, progress);
   }
 
-  /** Task attempts newest first, without their entries (`entries_omitted`). */
+  /** Task attempts newest first (of a run: in the order of their ids), without their entries (`entries_omitted`). */
   async listTasks(filter: TaskFilter): Promise<Page<Task>> {
+    if (filter.process_id !== undefined) return this.listTasksOfRun(filter.process_id, filter);
     const where = filter.process_definition_name
       ? filter.task_definition_name
         ? keys.tasksOfTaskDefinition(filter.process_definition_name, filter.task_definition_name)
@@ -506,6 +534,25 @@ export class RunStore {
     });
     // The index items are the attempts themselves (projection ALL): nothing more to read.
     return { items: page.items.map((taskItem) => withoutEntries(taskRecordOf(taskItem))), next: page.next };
+  }
+
+  /**
+   * A run's attempts, a page at a time in the order of their ids (the partition's order: no index orders
+   * one run's attempts by time), the other filters applied to what is read (at most
+   * MAX_PAGES_PER_REQUEST DynamoDB pages per request, as for the indexes).
+   */
+  private async listTasksOfRun(processId: string, filter: TaskFilter): Promise<Page<Task>> {
+    checkWindow(filter.start_time, filter.end_time);
+    const statuses = filter.statuses && filter.statuses.length > 0 ? new Set<string>(filter.statuses) : undefined;
+    const keep = (item: Item) =>
+      (statuses === undefined || statuses.has(String(item.status))) &&
+      (filter.process_definition_name === undefined || item.process_definition_name === filter.process_definition_name) &&
+      (filter.task_definition_name === undefined || item.task_definition_name === filter.task_definition_name) &&
+      (filter.start_time === undefined || String(item.start_time) >= filter.start_time) &&
+      (filter.end_time === undefined || String(item.start_time) <= filter.end_time);
+    const page = await this.attemptsPage(processId, { cursor: filter.cursor, limit: filter.limit, maxBytes: Infinity, keep });
+    const attempts = page.items.filter((item) => runItemKind(String(item.sk)) === 'task');
+    return { items: attempts.map((item) => withoutEntries(taskRecordOf(item))), next: page.next };
   }
 
   // ---- entries (entries.ts) and retention (run-retention.ts) ------------------------------------

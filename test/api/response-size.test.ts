@@ -6,8 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAMBDA_SYNC_RESPONSE_MAX_BYTES } from '../../lambdas/domain/aws-limits';
-import { LIMITS, progressReport } from '../../lambdas/domain/models';
+import { LIMITS, PAGE_SIZE_MAX, progressReport } from '../../lambdas/domain/models';
 import {
+  ATTEMPTS_BUDGET_BYTES,
   ENTRIES_PER_ATTEMPT,
   ENTRY_MAX_PAYLOAD_BYTES,
   payloadBytes,
@@ -63,7 +64,7 @@ describe('the budget arithmetic', () => {
     expect(RESPONSE_MARGIN_BYTES).toBeGreaterThan(256 * 1024);
   });
 
-  it('counts the largest progress the schema takes, and 1,000 attempts carrying it fit a run', () => {
+  it('counts the largest progress the schema takes, and a page of attempts carrying it fits a run', () => {
     // Prepare: the costliest message the schema accepts (`"` is 4 payload bytes; control characters are refused)
     const report = progressReport.parse({ percent: 100 / 3, message: '"'.repeat(LIMITS.progressMessageMaxLength) });
     const progress = { ...report, when: isoAt(0) };
@@ -73,9 +74,10 @@ describe('the budget arithmetic', () => {
       end_time: isoAt(1), previous_attempt_count: 499, status: 'succeeded', log_entries: [], metadata_entries: [], entries_omitted: true, progress,
     };
 
-    // Assess: a page of 1,000 attempts, or a run trimmed to each task's latest attempt, stays within the run budget
+    // Assess: the largest page of attempts stays within the run budget, and a run's attempt budget holds many
     expect(payloadBytes(progress)).toBeLessThanOrEqual(PROGRESS_MAX_PAYLOAD_BYTES);
-    expect(LIMITS.taskDefinitionsPerProcess * (payloadBytes(attempt) + 1)).toBeLessThan(RUN_RESPONSE_BUDGET_BYTES);
+    expect(PAGE_SIZE_MAX * (payloadBytes(attempt) + 1)).toBeLessThan(RUN_RESPONSE_BUDGET_BYTES);
+    expect(ATTEMPTS_BUDGET_BYTES / (payloadBytes(attempt) + 1)).toBeGreaterThan(800);
   });
 });
 
@@ -190,7 +192,7 @@ describe('lists do not read entries', () => {
 });
 
 describe('GET /api/processes/{id} of a run whose attempts alone pass the budget', () => {
-  it("answers each task's latest attempt and counts the others in attempts_omitted", async () => {
+  it('answers the attempts that fit, and where the rest are: GET /api/tasks/?process_id= pages every other one', async () => {
     // Prepare: 18,000 attempts of two tasks (retries of a 500-attempt task, retried again and again),
     // written straight to the table as the engine writes them: ~6.5 MB of attempts on the wire
     const run = await seedRun(t.services, { process_definition_name: 'many-attempts', tasks: [] });
@@ -216,13 +218,26 @@ describe('GET /api/processes/{id} of a run whose attempts alone pass the budget'
     // Act
     const res = await t.api('GET', `/api/processes/${run.process_id}`);
 
-    // Assess
+    // Assess: the attempts that fit the budget, by start time, and a cursor
     expect(res.status, res.text.slice(0, 300)).toBe(200);
     expect(lambdaBytes(res.text)).toBeLessThan(LAMBDA_SYNC_RESPONSE_MAX_BYTES);
-    expect(res.json.attempts_omitted).toBe(ATTEMPTS - 2);
-    expect(res.json.task.map((x: { task_definition_name: string; previous_attempt_count: number }) => [x.task_definition_name, x.previous_attempt_count])).toEqual([
-      ['even', ATTEMPTS / 2 - 1],
-      ['odd', ATTEMPTS / 2 - 1],
-    ]);
+    const answered: Array<{ task_id: string; start_time: string }> = res.json.task;
+    expect(payloadBytes(answered)).toBeLessThanOrEqual(ATTEMPTS_BUDGET_BYTES);
+    expect(answered.length).toBeGreaterThan(ATTEMPTS / 4);
+    expect(answered.map((x) => x.start_time)).toEqual(answered.map((x) => x.start_time).sort());
+    expect(typeof res.json.attempts_next).toBe('string');
+
+    // Assess: the pages after the cursor hold every other attempt, once
+    const rest: string[] = [];
+    let next: string | null = res.json.attempts_next;
+    while (next !== null) {
+      const page = await t.api('GET', `/api/tasks/?process_id=${run.process_id}&limit=1000&next=${encodeURIComponent(next)}`);
+      expect(page.status, page.text.slice(0, 300)).toBe(200);
+      rest.push(...page.json.map((x: { task_id: string }) => x.task_id));
+      next = page.headers.get('x-next-cursor');
+    }
+    const all = [...answered.map((x) => x.task_id), ...rest];
+    expect(all).toHaveLength(ATTEMPTS);
+    expect(new Set(all)).toEqual(new Set(items.map((i) => i.task_id)));
   }, 120_000);
 });

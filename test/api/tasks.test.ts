@@ -165,3 +165,72 @@ describe('GET /api/tasks', () => {
     expect(res.json.error.field).toBe('end_time');
   });
 });
+
+describe('GET /api/tasks?process_id= (one run, in the order of its attempts ids)', () => {
+  /** gamma's first run: extract, and load failed once then succeeded. */
+  const gamma1 = () => attempts.filter((t) => t.process_definition_name === 'gamma' && t.process_id === attempts.at(-1)?.process_id);
+  const byId = (items: Array<{ task_id: string }>) => taskIds(items).sort();
+
+  it("lists the run's attempts, and only them, in the order of their ids", async () => {
+    // Act
+    const res = await api('GET', `/api/tasks/?process_id=${gamma1()[0]?.process_id}`);
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(gamma1()).toHaveLength(3);
+    expect(taskIds(res.json)).toEqual(byId(gamma1()));
+    expect(res.json[0]).toMatchObject({ log_entries: [], metadata_entries: [], entries_omitted: true });
+    expect(res.headers.get('x-next-cursor')).toBeNull();
+  });
+
+  it('pages through the run one attempt at a time', async () => {
+    // Act
+    const { pages, items } = await listAllPages(api, `/api/tasks/?process_id=${gamma1()[0]?.process_id}&limit=1`);
+
+    // Assess
+    expect(pages.filter((p) => p.length > 0)).toHaveLength(3);
+    expect(taskIds(items as Array<{ task_id: string }>)).toEqual(byId(gamma1()));
+  });
+
+  test.each([
+    ['task_definition_name=load', (t: SeededTask) => t.task_definition_name === 'load'],
+    ['allowed_statuses=failed', (t: SeededTask) => t.status === 'failed'],
+    ['process_definition_name=gamma&task_definition_name=extract', (t: SeededTask) => t.task_definition_name === 'extract'],
+    ['process_definition_name=delta', () => false],
+    [`start_time=${isoAt(1)}&end_time=${isoAt(1)}`, (t: SeededTask) => t.start_time === isoAt(1)],
+  ])('applies the other filters too: %s', async (query, wanted) => {
+    // Act
+    const { items } = await listAllPages(api, `/api/tasks/?process_id=${gamma1()[0]?.process_id}&${query}&limit=1`);
+
+    // Assess
+    expect(taskIds(items as Array<{ task_id: string }>)).toEqual(byId(gamma1().filter(wanted)));
+  });
+
+  test.each([
+    ['process_id=nope', 'process_id'],
+    [`process_id=${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}&start_time=${isoAt(5)}&end_time=${isoAt(1)}`, 'end_time'],
+  ])('refuses %s with 400 naming %s', async (query, field) => {
+    // Act
+    const res = await api('GET', `/api/tasks/?${query}`);
+
+    // Assess
+    expect(res.status).toBe(400);
+    expect(res.json.error.field).toBe(field);
+  });
+
+  it("refuses another listing's cursor, or another run's, with 400 on next", async () => {
+    // Prepare
+    const index = (await api('GET', '/api/tasks?limit=1')).headers.get('x-next-cursor') ?? '';
+    const otherRun = attempts.find((t) => t.process_definition_name === 'delta')?.process_id;
+    const other = (await api('GET', `/api/tasks/?process_id=${gamma1()[0]?.process_id}&limit=1`)).headers.get('x-next-cursor') ?? '';
+
+    // Act
+    const answers = await Promise.all([index, other].map((next) => api('GET', `/api/tasks/?process_id=${otherRun}&next=${encodeURIComponent(next)}`)));
+
+    // Assess
+    for (const res of answers) {
+      expect(res.status).toBe(400);
+      expect(res.json.error.field).toBe('next');
+    }
+  });
+});
