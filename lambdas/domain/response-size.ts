@@ -23,10 +23,14 @@
  *   partition's order) up to {@link ATTEMPTS_BUDGET_BYTES}, listed by start time as always; when that cuts
  *   them, the run says so with `attempts_next`, a cursor of `GET /api/tasks/?process_id=<id>`, which pages
  *   through the rest in the same order (1,000 attempts a page at most: ≤ ~4.7 MB). The answer and those
- *   pages hold every attempt once. A run whose attempts fit (up to ~8,000 attempts without progress
- *   messages) answers them all, exactly as before. The read stops where the answer does: each Query's
- *   `Limit` follows the bytes left (store/pages.ts `queryPartitionPage`), so that a run of any size reads
- *   the attempts it answers and at most one Query's worth more, never its whole partition;
+ *   pages hold every attempt once (ids are not in time order: the attempts a running run starts meanwhile
+ *   may land before the cursor, and the next read of the run has them). A run whose attempts fit (up to
+ *   ~8,000 attempts without progress messages) answers them all, exactly as before. The read stops where
+ *   the answer does: each Query's `Limit` follows the bytes left (store/pages.ts `queryPartitionPage`), so
+ *   that a run of any size reads the attempts it answers and at most one Query's worth more, never its
+ *   whole partition. What does grow with the task count is `progress`, which counts every task's slot: a
+ *   Query of the slots projecting their status, ~30 bytes a task (10,000 tasks: ~0.3 MB of answer, in
+ *   DynamoDB's 1 MB pages of whole slots);
  * - lists of runs embed no entries at all (`entries_omitted: true` on every attempt), and the attempts of
  *   a page of runs share {@link RUN_RESPONSE_BUDGET_BYTES}: each run reads up to an even share, what the
  *   runs that needed less left goes to the runs cut, in list order, and a run still cut carries
