@@ -5,38 +5,24 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole, consoleConfig } from '../../web/build';
 import { hold, release, waitWhileHeld } from '../helpers/hold';
-import { dependsOn, type JsonObject, shellScript, shellTask, startTestSundial, type TestSundial, UNTIL_STOPPED } from '../helpers/local';
+import { dependsOn, type JsonObject, shellScript, shellTask, UNTIL_STOPPED } from '../helpers/local';
+import { browserPerFile } from './support';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = 'test-results';
 
-let t: TestSundial;
-let browser: Browser;
-let page: Page;
-
-beforeAll(async () => {
+const session = browserPerFile();
+beforeAll(() => {
   mkdirSync(SHOTS, { recursive: true });
-  t = await startTestSundial();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
-});
-afterAll(async () => {
-  await browser?.close();
-  await t?.close();
 });
 
-const define = (name: string, tasks: JsonObject[], extra: JsonObject = {}) => t.define(name, { task_definitions: tasks, ...extra });
+const define = (name: string, tasks: JsonObject[], extra: JsonObject = {}) => session.t.define(name, { task_definitions: tasks, ...extra });
 
 describe('web console', () => {
   it('triggers a run from the console and shows its DAG turn green', async () => {
+    const { t, page } = session;
     // Prepare: a diamond with one optional dependency, created through the API
     await define(
       'browser-diamond',
@@ -76,6 +62,7 @@ describe('web console', () => {
   });
 
   it('kills a long run from its page', async () => {
+    const { t, page } = session;
     // Prepare
     await define('browser-long', [shellScript('forever', `echo started; ${UNTIL_STOPPED}`)]);
     await page.goto(`${t.url}/#/def/browser-long`);
@@ -96,6 +83,7 @@ describe('web console', () => {
   });
 
   it("shows a running task's reported progress on its DAG node and its attempt", async () => {
+    const { t, page } = session;
     // Prepare: a task that reports 40 % and runs until the test has seen it
     const holdFifo = join(t.dataDir, 'browser-progress-hold');
     hold(holdFifo);
@@ -125,6 +113,7 @@ describe('web console', () => {
   });
 
   it('pauses and resumes a definition', async () => {
+    const { t, page } = session;
     await page.goto(`${t.url}/#/def/browser-diamond`);
     await page.locator('button[data-action="pause"]').click();
     await page.locator('button[data-action="resume"]').waitFor();
@@ -137,6 +126,7 @@ describe('web console', () => {
 
 describe('web console, deployed mode (Cognito and the API mocked at the network layer)', () => {
   it('signs in through the user pool and identity pool, then signs every API call with SigV4', async () => {
+    const { browser } = session;
     // Prepare: the built files served from a CloudFront-like origin, config.js with the Cognito ids
     const files = await buildConsole();
     const API = 'https://abc123.execute-api.eu-west-1.amazonaws.com';

@@ -3,30 +3,16 @@
  * definition's parameters asked for at Trigger, a run's trigger and parameters on its page, and manual
  * runs marked apart from scheduled ones in the runs table and the definitions' squares.
  */
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stableUuid } from '../../lambdas/domain/ids';
-import { cronSchedule, shellScript, startTestSundial, type TestSundial } from '../helpers/local';
+import { cronSchedule, shellScript } from '../helpers/local';
+import { browserPerFile } from './support';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-let t: TestSundial;
-let browser: Browser;
-let page: Page;
-
-beforeAll(async () => {
-  t = await startTestSundial();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
-});
-afterAll(async () => {
-  await browser?.close();
-  await t?.close();
-});
+const session = browserPerFile();
 
 describe('console: parameters and provenance', () => {
   it('asks for the parameters at Trigger, and shows the run started by hand with them, apart from a scheduled run', async () => {
+    const { t, page } = session;
     // Prepare: a scheduled definition with parameters, and one of its scheduled runs
     await t.define('browser-params', {
       schedule: cronSchedule(),
@@ -64,6 +50,7 @@ describe('console: parameters and provenance', () => {
   });
 
   it('a required parameter left empty: the API refuses the trigger and the console says why', async () => {
+    const { t, page } = session;
     // Prepare
     await t.define('browser-required', { parameters: [{ name: 'REGION', kind: 'required' }], task_definitions: [shellScript('print', 'true')] });
     // Act

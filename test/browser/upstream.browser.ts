@@ -3,30 +3,16 @@
  * browser against the local mode: a definition's page says what starts it, a downstream run's page links
  * to the upstream run that started it, and a backfill's runs carry their badge and scheduled time.
  */
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cronSchedule, shellScript, startTestSundial, type TestSundial } from '../helpers/local';
+import { describe, expect, it } from 'vitest';
+import { cronSchedule, shellScript } from '../helpers/local';
 import { until } from '../helpers/until';
+import { browserPerFile } from './support';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-let t: TestSundial;
-let browser: Browser;
-let page: Page;
-
-beforeAll(async () => {
-  t = await startTestSundial();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
-});
-afterAll(async () => {
-  await browser?.close();
-  await t?.close();
-});
+const session = browserPerFile();
 
 describe('console: backfill and upstream runs', () => {
   it('shows what starts a definition, links a downstream run to its upstream run, and marks backfilled runs', async () => {
+    const { t, page } = session;
     // Prepare: extract (on January 1st at 03:00) and load after it; one backfilled occurrence of extract
     await t.define('browser-extract', { schedule: cronSchedule(), task_definitions: [shellScript('x', 'true')] });
     await t.define('browser-load', { upstream: [{ process_definition_name: 'browser-extract', when: 'finished' }], task_definitions: [shellScript('y', 'true')] });
