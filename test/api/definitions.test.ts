@@ -1,20 +1,10 @@
 /** PUT/GET/DELETE and list of process definitions, over a real socket against the local mode. */
-import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
+import { describe, expect, it, test } from 'vitest';
 import { MAX_BODY_BYTES } from '../../lambdas/http/route';
 import { REMOVE, withPath } from '../helpers/assert';
-import { type Api, type JsonObject, type TestSundial, cronSchedule, processDefinition, shellTask, startTestSundial } from '../helpers/local';
+import { type JsonObject, cronSchedule, processDefinition, shellTask, sundialPerFile } from '../helpers/local';
 
-let sundial: TestSundial;
-let api: Api;
-
-beforeAll(async () => {
-  sundial = await startTestSundial();
-  api = sundial.api;
-});
-
-afterAll(async () => {
-  await sundial?.close();
-});
+const { api } = sundialPerFile();
 
 const path = (name: string) => `/api/process_definitions/${name}`;
 

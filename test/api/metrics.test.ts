@@ -1,19 +1,10 @@
 /** GET /_internal_/metrics: Prometheus text of the counters the store keeps, over a real socket. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PROCESS_STATUSES, TASK_STATUSES } from '../../lambdas/domain/models';
-import { type Api, type TestSundial, metricValue, processDefinition, seedRun, startTestSundial } from '../helpers/local';
+import { metricValue, processDefinition, seedRun, sundialPerFile } from '../helpers/local';
 
-let sundial: TestSundial;
-let api: Api;
-
-beforeAll(async () => {
-  sundial = await startTestSundial();
-  api = sundial.api;
-});
-
-afterAll(async () => {
-  await sundial?.close();
-});
+const sundial = sundialPerFile();
+const { api } = sundial;
 
 const SAMPLES = [
   'sundial_process_definitions',
@@ -73,7 +64,7 @@ describe('GET /_internal_/metrics', () => {
     const before = await metrics();
 
     // Act
-    await seedRun(sundial.services, {
+    await seedRun(sundial.current().services, {
       process_definition_name: 'm-one',
       status: 'running',
       tasks: [
@@ -82,7 +73,7 @@ describe('GET /_internal_/metrics', () => {
         { task_definition_name: 'c', status: 'pending' },
       ],
     });
-    await seedRun(sundial.services, { process_definition_name: 'm-one', status: 'failed', tasks: [{ task_definition_name: 'a', status: 'failed' }] });
+    await seedRun(sundial.current().services, { process_definition_name: 'm-one', status: 'failed', tasks: [{ task_definition_name: 'a', status: 'failed' }] });
     const after = await metrics();
 
     // Assess
@@ -98,13 +89,13 @@ describe('GET /_internal_/metrics', () => {
 
   it('moves a count from one status to another on a transition', async () => {
     // Prepare
-    const run = await seedRun(sundial.services, { process_definition_name: 'm-two', status: 'running', tasks: [{ task_definition_name: 'a', status: 'running' }] });
+    const run = await seedRun(sundial.current().services, { process_definition_name: 'm-two', status: 'running', tasks: [{ task_definition_name: 'a', status: 'running' }] });
     const before = await metrics();
     const [task] = run.tasks;
 
     // Act
-    await sundial.services.store.runs.transitionTask(run.process_id, task?.task_id ?? '', ['running'], 'succeeded');
-    await sundial.services.store.runs.transitionRun(run.process_id, 'running', 'succeeded');
+    await sundial.current().services.store.runs.transitionTask(run.process_id, task?.task_id ?? '', ['running'], 'succeeded');
+    await sundial.current().services.store.runs.transitionRun(run.process_id, 'running', 'succeeded');
     const after = await metrics();
 
     // Assess

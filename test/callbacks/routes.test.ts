@@ -1,39 +1,28 @@
 /** POST /api/tasks/:id/log_entries and /metadata: task tokens, idempotence, validation, over a real socket. */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
+import { describe, expect, it, test } from 'vitest';
 import { signTaskToken } from '../../lambdas/domain/task-token';
 import {
-  type Api,
   type JsonObject,
   type SeededRun,
   type SeededTask,
-  type TestSundial,
   bearer,
   isoAt,
   logEntry,
   metadataEntry,
   mintTaskToken,
   seedRun,
-  startTestSundial,
+  sundialPerFile,
 } from '../helpers/local';
 
-let sundial: TestSundial;
-let api: Api;
-
-beforeAll(async () => {
-  sundial = await startTestSundial();
-  api = sundial.api;
-});
-
-afterAll(async () => {
-  await sundial?.close();
-});
+const sundial = sundialPerFile();
+const { api } = sundial;
 
 let runsSeeded = 0;
 
 /** A fresh run (each a minute after the last) with two running attempts, A and B, without entries. */
 async function twoTasks(): Promise<{ run: SeededRun; a: SeededTask; b: SeededTask }> {
-  const run = await seedRun(sundial.services, {
+  const run = await seedRun(sundial.current().services, {
     process_definition_name: 'callbacks',
     start_time: isoAt(runsSeeded++),
     tasks: [{ task_definition_name: 'a' }, { task_definition_name: 'b' }],
@@ -212,7 +201,7 @@ describe.each(kinds)('POST /api/tasks/:task_id/%s', (route, entry, field, idKey)
   it('answers 404 for a valid token of an attempt that does not exist', async () => {
     // Prepare
     const taskId = randomUUID();
-    const token = await mintTaskToken(sundial.services, taskId, randomUUID());
+    const token = await mintTaskToken(sundial.current().services, taskId, randomUUID());
 
     // Act
     const res = await api('POST', url(taskId), [entry()], bearer(token));

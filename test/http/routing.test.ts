@@ -1,19 +1,9 @@
 /** Unknown routes and wrong methods, over a real socket. */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
-import { type Api, type TestSundial, startTestSundial } from '../helpers/local';
+import { describe, expect, it, test } from 'vitest';
+import { sundialPerFile } from '../helpers/local';
 
-let sundial: TestSundial;
-let api: Api;
-
-beforeAll(async () => {
-  sundial = await startTestSundial();
-  api = sundial.api;
-});
-
-afterAll(async () => {
-  await sundial?.close();
-});
+const { api } = sundialPerFile();
 
 describe('routing', () => {
   test.each([
