@@ -195,7 +195,8 @@ describe('GET /api/processes/{id} of a run whose attempts alone pass the budget'
   it('answers the attempts that fit, and where the rest are: GET /api/tasks/?process_id= pages every other one', async () => {
     // Prepare: 18,000 attempts of two tasks (retries of a 500-attempt task, retried again and again),
     // written straight to the table as the engine writes them: ~6.5 MB of attempts on the wire
-    const run = await seedRun(t.services, { process_definition_name: 'many-attempts', tasks: [] });
+    // Ended: a running run would be killed by the server's close, which renders all 18,000 attempts into its notification.
+    const run = await seedRun(t.services, { process_definition_name: 'many-attempts', status: 'failed', end_time: isoAt(1), tasks: [] });
     const ATTEMPTS = 18_000;
     const { db } = t.services.store;
     const items = Array.from({ length: ATTEMPTS }, (_, i) => {
