@@ -4,7 +4,7 @@
  * through it, and a notifier wired to them with instant retries.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RunOutcome } from '../../lambdas/domain/notification-policy';
 import { processDefinition as definitionSchema } from '../../lambdas/domain/models';
@@ -45,44 +45,19 @@ export interface PagerDutyReceiver {
 /** A PagerDuty Events API v2 stand-in on 127.0.0.1 (port 0). */
 export async function startPagerDutyReceiver(): Promise<PagerDutyReceiver> {
   const events: ReceivedEvent[] = [];
-  const statuses: number[] = [];
-  let hanging = 0;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as PagerDutyEvent;
-      events.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
-      if (hanging > 0) {
-        hanging--;
-        return; // never answers; closeAllConnections ends it
-      }
-      const status = statuses.shift() ?? 202;
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify(
-          status === 202
-            ? { status: 'success', message: 'Event processed', dedup_key: body.dedup_key }
-            : { status: 'error', message: `scripted ${status}`, errors: [`routing_key ${body.routing_key} rejected`] },
-        ),
-      );
+  const receiver = await startScriptedReceiver('127.0.0.1', 202, (req, raw) => {
+    const body = JSON.parse(raw || '{}') as PagerDutyEvent;
+    events.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+    return (status) => ({
+      type: 'application/json',
+      text: JSON.stringify(
+        status === 202
+          ? { status: 'success', message: 'Event processed', dedup_key: body.dedup_key }
+          : { status: 'error', message: `scripted ${status}`, errors: [`routing_key ${body.routing_key} rejected`] },
+      ),
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    events,
-    script: (...s) => statuses.push(...s),
-    hang: (n) => {
-      hanging += n;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...receiver, url: `http://127.0.0.1:${receiver.port}`, events };
 }
 
 /** One request a {@link startWebhookReceiver} got: the raw body, as signed, and its headers. */
@@ -114,32 +89,56 @@ export const WEBHOOK_PATH_TOKEN = 'T0KEN-in-the-path-0123456789abcdef';
  */
 export async function startWebhookReceiver(host = '127.0.0.1'): Promise<WebhookReceiver> {
   const requests: ReceivedWebhook[] = [];
+  const receiver = await startScriptedReceiver(host, 200, (req, body) => {
+    requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+    return (status) => ({ type: 'text/plain', text: status < 300 ? 'ok' : `rejected ${req.url} ${body}` });
+  });
+  return { ...receiver, url: `http://${host}:${receiver.port}/hooks/${WEBHOOK_PATH_TOKEN}`, requests };
+}
+
+/**
+ * A receiver on `host` (port 0) that answers what the test scripts: `onRequest` records each request and
+ * says how to answer it with a status; the status is the next scripted one (`ok` once none is left), and
+ * a request the test made hang gets no answer.
+ */
+async function startScriptedReceiver(
+  host: string,
+  ok: number,
+  onRequest: (req: IncomingMessage, body: string) => (status: number) => { type: string; text: string },
+): Promise<{ port: number; script(...statuses: number[]): void; hang(n: number): void; close(): Promise<void> }> {
   const statuses: number[] = [];
   let hanging = 0;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
-      if (hanging > 0) {
-        hanging--;
-        return; // never answers; closeAllConnections ends it
-      }
-      const status = statuses.shift() ?? 200;
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : `rejected ${req.url} ${body}`);
-    });
+  const server = await serve(host, (req, body, res) => {
+    const answer = onRequest(req, body);
+    if (hanging > 0) {
+      hanging--;
+      return; // never answers; closeAllConnections ends it
+    }
+    const status = statuses.shift() ?? ok;
+    const { type, text } = answer(status);
+    res.writeHead(status, { 'content-type': type }).end(text);
   });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://${host}:${port}/hooks/${WEBHOOK_PATH_TOKEN}`,
-    port,
-    requests,
-    script: (...s) => statuses.push(...s),
+    ...server,
+    script: (...s) => {
+      statuses.push(...s);
+    },
     hang: (n) => {
       hanging += n;
     },
+  };
+}
+
+/** An HTTP server on `host` (port 0) that hands each request, with its whole body, to `handle`. */
+async function serve(host: string, handle: (req: IncomingMessage, body: string, res: ServerResponse) => void): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => handle(req, Buffer.concat(chunks).toString('utf8'), res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -179,27 +178,13 @@ export async function startHttpServer(
   answer: (req: RecordedRequest) => { status: number; headers?: Record<string, string>; body?: string } = () => ({ status: 202 }),
 ): Promise<HttpServerStandIn> {
   const requests: RecordedRequest[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const recorded = { method: req.method ?? '', path: req.url ?? '', body: Buffer.concat(chunks).toString('utf8') };
-      requests.push(recorded);
-      const { status, headers, body } = answer(recorded);
-      res.writeHead(status, headers).end(body);
-    });
+  const server = await serve('127.0.0.1', (req, body, res) => {
+    const recorded = { method: req.method ?? '', path: req.url ?? '', body };
+    requests.push(recorded);
+    const answered = answer(recorded);
+    res.writeHead(answered.status, answered.headers).end(answered.body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { url: `http://127.0.0.1:${server.port}`, requests, close: server.close };
 }
 
 /** An email sender that keeps what it is given; `failWith` makes the next sends throw. */
