@@ -3,6 +3,7 @@
  * `execute-api`, credentials from the standard AWS chain) to a deployed API.
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 
 export class ApiError extends Error {
   constructor(
@@ -97,6 +98,9 @@ export function regionOf(url: URL, fallback = process.env.AWS_REGION ?? process.
   return /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(url.hostname)?.[1] ?? fallback;
 }
 
+/** Bodies larger than this as JSON are sent gzip-compressed: the API's limit for a body as text (2.5 MiB). */
+export const COMPRESS_BODIES_OVER = 2.5 * 1024 * 1024;
+
 export class SundialClient {
   private readonly base: URL;
   private readonly sign: boolean;
@@ -129,8 +133,15 @@ export class SundialClient {
       query[k] = v;
       for (const one of Array.isArray(v) ? v : [v]) url.searchParams.append(k, one);
     }
-    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    let headers: Record<string, string> = { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) };
+    const json = options.body === undefined ? undefined : JSON.stringify(options.body);
+    // Past what the API takes as text (2.5 MiB, MAX_BODY_BYTES in lambdas/http/route.ts: a 10,000-task
+    // definition), the body goes gzip-compressed, as application/octet-stream (README "Limits").
+    const compress = json !== undefined && Buffer.byteLength(json) > COMPRESS_BODIES_OVER;
+    const body = compress ? gzipSync(json) : json;
+    let headers: Record<string, string> = {
+      accept: 'application/json',
+      ...(compress ? { 'content-type': 'application/octet-stream', 'content-encoding': 'gzip' } : json !== undefined ? { 'content-type': 'application/json' } : {}),
+    };
     if (this.sign) {
       const signer = await this.signer_();
       const signed = await signer.sign({

@@ -12,13 +12,15 @@ import {
   HTTP_API_INTEGRATION_TIMEOUT_MS,
   HTTP_API_PAYLOAD_MAX_BYTES,
   HTTP_API_PAYLOAD_TOO_LARGE,
+  httpApiPassesAsText,
+  LAMBDA_REQUEST_TOO_LARGE,
+  LAMBDA_SYNC_REQUEST_MAX_BYTES,
   LAMBDA_SYNC_RESPONSE_MAX_BYTES,
 } from '../lambdas/domain/aws-limits';
-import { MAX_BODY_BYTES } from '../lambdas/http/route';
 import type { HttpEvent, HttpHandler, HttpResult } from '../lambdas/http/types';
 
-/** Reads at most `limit` bytes of body, counting the rest; `body` is undefined when the body is larger. */
-function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer | undefined; size: number }> {
+/** Reads the body, keeping at most `limit` bytes: undefined when the body is larger. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -26,7 +28,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer |
       size += chunk.length;
       if (size <= limit) chunks.push(chunk);
     });
-    req.on('end', () => resolve({ body: size > limit ? undefined : Buffer.concat(chunks), size }));
+    req.on('end', () => resolve(size > limit ? undefined : Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -50,6 +52,8 @@ export interface HttpRequestParts {
   /** Lower-case names. */
   headers: Record<string, string>;
   body?: string;
+  /** The body is base64 (a body of a type HTTP API does not pass as text: HTTP_API_TEXT_MEDIA_TYPES). */
+  isBase64Encoded?: boolean;
   requestId: string;
   protocol?: string;
   sourceIp?: string;
@@ -93,11 +97,14 @@ export function httpEvent(r: HttpRequestParts): HttpEvent {
       timeEpoch: now,
     },
     body: r.body !== undefined && r.body.length > 0 ? r.body : undefined,
-    isBase64Encoded: false,
+    isBase64Encoded: r.isBase64Encoded ?? false,
   };
 }
 
-/** The event of a Node HTTP request (its body read already). */
+/**
+ * The event of a Node HTTP request (its body read already): the body as text when HTTP API would pass it
+ * so (its Content-Type: HTTP_API_TEXT_MEDIA_TYPES), else base64, as HTTP API does.
+ */
 export function toEvent(req: IncomingMessage, body: Buffer, requestId: string): HttpEvent {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const headers: Record<string, string> = {};
@@ -106,13 +113,15 @@ export function toEvent(req: IncomingMessage, body: Buffer, requestId: string): 
   }
   const query: Record<string, string> = {};
   for (const [k, v] of url.searchParams) query[k] = query[k] === undefined ? v : `${query[k]},${v}`;
+  const text = httpApiPassesAsText(headers['content-type']);
   return httpEvent({
     method: req.method ?? 'GET',
     path: url.pathname,
     query,
     rawQueryString: url.search.replace(/^\?/, ''),
     headers,
-    body: body.toString('utf8'),
+    body: body.toString(text ? 'utf8' : 'base64'),
+    isBase64Encoded: !text && body.length > 0,
     requestId,
     protocol: `HTTP/${req.httpVersion}`,
     sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
@@ -136,9 +145,10 @@ function lambdaContext(requestId: string): Context {
   };
 }
 
+/** Sends the function's result as API Gateway does: a base64 body (`isBase64Encoded`) as its bytes. */
 function send(res: ServerResponse, result: HttpResult): void {
-  const body = result.body ?? '';
-  res.writeHead(result.statusCode, { ...result.headers, 'content-length': Buffer.byteLength(body) });
+  const body = Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8');
+  res.writeHead(result.statusCode, { ...result.headers, 'content-length': body.length });
   res.end(body);
 }
 
@@ -163,7 +173,8 @@ export interface NodeListenerOptions {
 /**
  * A Node request listener that serves `handler`, logging one line per request, and answering as API
  * Gateway would where its limits or Lambda's are passed (lambdas/domain/aws-limits.ts): a request over
- * 10 MB, a response over 6 MB, a handler still running after 30 s (it goes on running, as deployed).
+ * 10 MB, an event over 6 MB, a response over 6 MB, a handler still running after 30 s (it goes on
+ * running, as deployed).
  */
 export function nodeListener(handler: HttpHandler, log: (line: string) => void, options: NodeListenerOptions = {}) {
   const timeoutMs = options.integrationTimeoutMs ?? HTTP_API_INTEGRATION_TIMEOUT_MS;
@@ -172,19 +183,16 @@ export function nodeListener(handler: HttpHandler, log: (line: string) => void, 
     const requestId = randomUUID();
     let status = 500;
     try {
-      const { body, size } = await readBody(req, MAX_BODY_BYTES);
+      const body = await readBody(req, HTTP_API_PAYLOAD_MAX_BYTES);
+      const event = body === undefined ? undefined : toEvent(req, body, requestId);
       let result: HttpResult;
-      if (size > HTTP_API_PAYLOAD_MAX_BYTES) {
+      if (event === undefined) {
         result = { statusCode: HTTP_API_PAYLOAD_TOO_LARGE.statusCode, headers: { 'content-type': HTTP_API_PAYLOAD_TOO_LARGE.contentType }, body: HTTP_API_PAYLOAD_TOO_LARGE.body };
-      } else if (body === undefined) {
-        // The router's own limit (lambdas/http/route.ts), answered before the event is built.
-        result = {
-          statusCode: 413,
-          headers: { 'content-type': 'application/json; charset=utf-8' },
-          body: JSON.stringify({ error: { code: 'payload_too_large', message: `body is larger than ${MAX_BODY_BYTES} bytes`, field: 'body' } }),
-        };
+      } else if (Buffer.byteLength(JSON.stringify(event)) > LAMBDA_SYNC_REQUEST_MAX_BYTES) {
+        // Lambda refuses the invocation: the function never runs.
+        result = { statusCode: LAMBDA_REQUEST_TOO_LARGE.statusCode, headers: GATEWAY_JSON, body: LAMBDA_REQUEST_TOO_LARGE.body };
       } else {
-        const invocation = handler(toEvent(req, body, requestId), lambdaContext(requestId));
+        const invocation = handler(event, lambdaContext(requestId));
         let timer: NodeJS.Timeout | undefined;
         const timedOut = new Promise<'timeout'>((resolve) => {
           timer = setTimeout(() => resolve('timeout'), timeoutMs);

@@ -21,10 +21,32 @@ const MiB = 1024 * KiB;
 export const LAMBDA_SYNC_RESPONSE_MAX_BYTES = 6_291_556;
 
 /**
+ * Largest event of a synchronous invocation: 6 MB ("Invocation payload (request and response): 6 MB each
+ * for request and response (synchronous)"), 6,291,456 bytes: past it Invoke fails with
+ * `RequestEntityTooLargeException` "Request must be smaller than 6291456 bytes for the InvokeFunction
+ * operation". Behind an HTTP API the event is the request as payload 2.0 JSON: the body a JSON string in
+ * it (escaped, so a JSON body grows by its quotes; or base64, 4/3 of a binary body: see
+ * {@link HTTP_API_TEXT_MEDIA_TYPES}) beside the headers. API Gateway then answers {@link LAMBDA_REQUEST_TOO_LARGE}
+ * without the function running.
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html ("For synchronous invocations, the maximum payload size is 6 MB")
+ */
+export const LAMBDA_SYNC_REQUEST_MAX_BYTES = 6_291_456;
+
+/**
+ * What API Gateway answers when the request's event passes {@link LAMBDA_SYNC_REQUEST_MAX_BYTES}: 413
+ * `{"message": "Request Too Long"}` (observed in https://github.com/koki-develop/lgtm-generator/issues/10;
+ * AWS documents the limit, not the answer).
+ */
+export const LAMBDA_REQUEST_TOO_LARGE = { statusCode: 413, body: '{"message": "Request Too Long"}' } as const;
+
+/**
  * Largest event of an asynchronous invocation (InvocationType `Event`): 1 MB today ("For asynchronous
  * invocations, the maximum payload size is 1 MB"); it was 256 KB, which the deprecated InvokeAsync keeps.
- * Past it Invoke fails with `RequestEntityTooLargeException` (HTTP 413). Sundial invokes nothing
- * asynchronously with a payload of its own making; the number is here so that nobody starts to.
+ * Past it Invoke fails with `RequestEntityTooLargeException` (HTTP 413). Sundial's asynchronous events
+ * (a run's end to the notify function, a fan-out step to the engine function) carry ids and a cursor,
+ * never a run's tasks: a large run's tasks go to the store (its plan, lambdas/store/fan-outs.ts), as
+ * 10,000 task definitions can be larger than this.
  * @see https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html
  * @see https://docs.aws.amazon.com/lambda/latest/dg/API_InvokeAsync.html
  */
@@ -39,6 +61,24 @@ export const LAMBDA_ASYNC_PAYLOAD_MAX_BYTES = 1 * MiB;
  * @see https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
  */
 export const HTTP_API_PAYLOAD_MAX_BYTES = 10 * MiB;
+
+/**
+ * The request bodies an HTTP API hands its Lambda function as text: it "infers the need for encoding based
+ * on the content-type header passed with the request", and a body of any other type arrives base64-encoded
+ * with `isBase64Encoded: true` (AWS Compute Blog, "Handling binary data using Amazon API Gateway HTTP APIs",
+ * https://aws.amazon.com/blogs/compute/handling-binary-data-using-amazon-api-gateway-http-apis/). AWS does
+ * not list the text types; observed against AWS (https://github.com/ministackorg/ministack/pull/766):
+ * `text/*`, `application/json`, `application/xml`, `application/javascript` are text, everything else (no
+ * Content-Type too) base64. Content-Encoding is not said to count: a gzip body sent as `application/json`
+ * would be handed over as text, its bytes lost, so Sundial's compressed bodies travel as
+ * `application/octet-stream` (lambdas/http/route.ts).
+ */
+export const HTTP_API_TEXT_MEDIA_TYPES = /^(?:text\/[^;\s]+|application\/(?:json|xml|javascript))\s*(?:;.*)?$/i;
+
+/** Whether HTTP API hands a body of `contentType` to the function as text (else base64): {@link HTTP_API_TEXT_MEDIA_TYPES}. */
+export function httpApiPassesAsText(contentType: string | undefined): boolean {
+  return contentType !== undefined && HTTP_API_TEXT_MEDIA_TYPES.test(contentType.trim());
+}
 
 /** API Gateway's answer to a request over {@link HTTP_API_PAYLOAD_MAX_BYTES}. */
 export const HTTP_API_PAYLOAD_TOO_LARGE = {

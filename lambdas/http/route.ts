@@ -3,21 +3,40 @@
  * its path, query and body, and a handler that receives them parsed. Parsing and validation happen
  * here, once, for every route.
  */
+import { gunzipSync } from 'node:zlib';
 import type { z } from 'zod';
 import { BadRequestError, type FieldError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../domain/errors';
 import { knownKeysAt, parseWith, problemsOf, unknownField } from '../domain/validate';
 import { type Auth, type Method, ROUTES, type RouteName } from './route-table';
 import type { HttpEvent, HttpResult } from './types';
 
+const MiB = 1024 * 1024;
+
 /**
- * Largest request body any route accepts: 2.5 MiB. Deployed, the body travels inside the Lambda event as
- * a JSON string, where escaping can double it (`\"` → `\\\"`), and a synchronous invocation takes at most
- * 6 MB (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html): twice 2.5 MiB plus the
- * event's headers stays under it. HTTP API's own limit is 10 MB. It holds the largest definition the
- * limits are made for written out in full (README "Limits": 1,000 tasks, every field, ~1.2 MB
- * pretty-printed), test/api/large-definition.test.ts.
+ * Largest request body as JSON text: 2.5 MiB. Deployed, the body travels inside the Lambda event as a JSON
+ * string, where escaping can double it (`\"` → `\\\"`), and a synchronous invocation takes at most 6 MB
+ * (LAMBDA_SYNC_REQUEST_MAX_BYTES, lambdas/domain/aws-limits.ts): twice 2.5 MiB plus the event's headers
+ * stays under it. A larger body travels compressed ({@link MAX_COMPRESSED_BODY_BYTES}).
  */
-export const MAX_BODY_BYTES = 2.5 * 1024 * 1024;
+export const MAX_BODY_BYTES = 2.5 * MiB;
+
+/**
+ * Largest compressed body (`Content-Encoding: gzip`) as received: 4 MiB. HTTP API hands a body of a binary
+ * type base64-encoded (HTTP_API_TEXT_MEDIA_TYPES), 4/3 of it, 5.33 MiB: under Lambda's 6 MB with the
+ * headers. The largest definition the limits are made for (README "Limits": 10,000 tasks, every field)
+ * is about 1.1 MB gzipped (test/api/large-definition.test.ts).
+ */
+export const MAX_COMPRESSED_BODY_BYTES = 4 * MiB;
+
+/**
+ * Largest body once decompressed: 32 MiB, room for the largest definition (16 MB as compact JSON,
+ * MAX_DEFINITION_BYTES in lambdas/engine/definitions.ts) pretty-printed. Decompression stops there, so a
+ * small body that inflates without end costs no more than this.
+ */
+export const MAX_DECOMPRESSED_BODY_BYTES = 32 * MiB;
+
+/** How a client sends a body too large as text (README "Large definitions"). */
+const COMPRESS_HINT = `send it gzip-compressed (Content-Encoding: gzip, Content-Type: application/octet-stream): at most ${MAX_COMPRESSED_BODY_BYTES} bytes compressed, ${MAX_DECOMPRESSED_BODY_BYTES} decompressed`;
 
 export interface Parsed<P, Q, B, A = undefined> {
   path: P;
@@ -66,16 +85,50 @@ function header(event: HttpEvent, name: string): string | undefined {
   return undefined;
 }
 
-/** The JSON body of a request, or `undefined` when empty and allowed to be. */
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
+
+/**
+ * The body's text and whether it came compressed: as sent (a 413 past {@link MAX_BODY_BYTES}), or
+ * decompressed when `Content-Encoding: gzip` (a 413 past {@link MAX_COMPRESSED_BODY_BYTES} compressed or
+ * {@link MAX_DECOMPRESSED_BODY_BYTES} decompressed).
+ */
+function bodyText(event: HttpEvent): { text: string; compressed: boolean } {
+  const sent = event.body === undefined || event.body === null ? '' : event.body;
+  const encoding = header(event, 'content-encoding')?.trim().toLowerCase();
+  if (encoding === undefined || encoding === '' || encoding === 'identity') {
+    const raw = event.isBase64Encoded ? Buffer.from(sent, 'base64').toString('utf8') : sent;
+    if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new PayloadTooLargeError(`body is larger than ${MAX_BODY_BYTES} bytes; ${COMPRESS_HINT}`, 'body');
+    return { text: raw, compressed: false };
+  }
+  if (encoding !== 'gzip') throw new UnsupportedMediaTypeError(`content-encoding must be gzip, got "${encoding}"`, 'content-encoding');
+  if (!event.isBase64Encoded) {
+    // API Gateway handed the body over as text (its Content-Type is a text type): compressed bytes do not survive that.
+    throw new UnsupportedMediaTypeError('a gzip-compressed body must be sent as Content-Type: application/octet-stream (API Gateway passes a JSON body as text, which compressed bytes do not survive)', 'content-type');
+  }
+  const compressed = Buffer.from(sent, 'base64');
+  if (compressed.length > MAX_COMPRESSED_BODY_BYTES) throw new PayloadTooLargeError(`compressed body is larger than ${MAX_COMPRESSED_BODY_BYTES} bytes`, 'body');
+  try {
+    return { text: gunzipSync(compressed, { maxOutputLength: MAX_DECOMPRESSED_BODY_BYTES }).toString('utf8'), compressed: true };
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new PayloadTooLargeError(`body is larger than ${MAX_DECOMPRESSED_BODY_BYTES} bytes once decompressed`, 'body');
+    }
+    throw new BadRequestError(`body is not valid gzip: ${(err as Error).message}`, 'body', 'invalid_body');
+  }
+}
+
+/**
+ * The JSON body of a request, or `undefined` when empty and allowed to be. A body may come gzip-compressed
+ * (`Content-Encoding: gzip`, as `application/octet-stream` or JSON), for what is too large as text.
+ */
 export function parseBody(event: HttpEvent, optional: boolean): unknown {
-  const raw = event.body === undefined || event.body === null ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new PayloadTooLargeError(`body is larger than ${MAX_BODY_BYTES} bytes`, 'body');
+  const { text: raw, compressed } = bodyText(event);
   if (raw.trim() === '') {
     if (optional) return undefined;
     throw new BadRequestError('body is required (JSON)', 'body', 'invalid_json');
   }
-  const contentType = header(event, 'content-type');
-  if (contentType !== undefined && !/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType.trim())) {
+  const contentType = header(event, 'content-type')?.trim();
+  if (contentType !== undefined && !JSON_TYPE.test(contentType) && !(compressed && /^application\/octet-stream\b/i.test(contentType))) {
     throw new UnsupportedMediaTypeError(`content-type must be application/json, got "${contentType}"`, 'content-type');
   }
   try {

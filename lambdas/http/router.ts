@@ -1,13 +1,14 @@
 /**
  * Turns a route table into one middy Lambda handler: routing (@middy/http-router), then one place that
  * maps errors to responses. An `HttpError` becomes its JSON shape; anything else is logged and answered
- * with a plain 500 that reveals nothing.
+ * with a plain 500 that reveals nothing. An answer too large for Lambda goes compressed (compression.ts).
  */
 import middy from '@middy/core';
 import httpRouter from '@middy/http-router';
 import type { Context } from 'aws-lambda';
 import { HttpError, MethodNotAllowedError, NotFoundError, ServiceUnavailableError } from '../domain/errors';
 import type { Logger } from '../logger';
+import { fitResponse } from './compression';
 import type { Route } from './route';
 import { type HttpEvent, type HttpHandler, type HttpResult, json } from './types';
 
@@ -59,6 +60,7 @@ export function createRouter(routes: readonly Route[], logger: Logger): HttpHand
     });
   return async (event, context) => {
     const result = await handler(event, context);
-    return result ?? errorResponse(new Error(`no response for ${requestPath(event)}`), logger);
+    // An answer past what Lambda may return goes compressed (compression.ts).
+    return fitResponse(event, result ?? errorResponse(new Error(`no response for ${requestPath(event)}`), logger));
   };
 }

@@ -32,13 +32,14 @@ export type Api = (method: string, path: string, body?: unknown, headers?: Recor
 
 /**
  * A fetch wrapper bound to `baseUrl`. An object body is sent as JSON (`content-type: application/json`);
- * a string body is sent as is, with the same content type unless `headers` give another.
+ * a string or bytes (a compressed body) are sent as they are, with the same content type unless `headers`
+ * give another.
  */
 export function apiClient(baseUrl: string): Api {
   return async (method, path, body, headers = {}) => {
     const init: RequestInit = { method, headers: { ...headers } };
     if (body !== undefined) {
-      init.body = typeof body === 'string' ? body : JSON.stringify(body);
+      init.body = typeof body === 'string' || body instanceof Uint8Array ? (body as BodyInit) : JSON.stringify(body);
       const hasType = Object.keys(headers).some((h) => h.toLowerCase() === 'content-type');
       if (!hasType) (init.headers as Record<string, string>)['content-type'] = 'application/json';
     }

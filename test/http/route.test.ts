@@ -1,6 +1,8 @@
 /** Unit tests of lambdas/http/route.ts: query and body parsing shared by every route. */
+import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it, test } from 'vitest';
-import { MAX_BODY_BYTES, parseBody, parseQuery } from '../../lambdas/http/route';
+import { MAX_BODY_BYTES, MAX_COMPRESSED_BODY_BYTES, MAX_DECOMPRESSED_BODY_BYTES, parseBody, parseQuery } from '../../lambdas/http/route';
 import { refusalOf } from '../helpers/assert';
 import { httpEvent } from '../helpers/factories';
 
@@ -108,6 +110,43 @@ describe('parseBody', () => {
 
     // Assess
     expect(err.statusCode).toBe(413);
+  });
+
+  it('names the limit, and how to send more, when it refuses a body as text', () => {
+    // Act
+    const err = refusalOf(() => parseBody(httpEvent({ body: 'x'.repeat(MAX_BODY_BYTES + 1) }), false));
+
+    // Assess
+    expect(err.message).toContain(String(MAX_BODY_BYTES));
+    expect(err.message).toContain('Content-Encoding: gzip');
+  });
+
+  test.each(['application/octet-stream', 'application/json'])('decodes a gzip-compressed body sent as %s (base64 in the event)', (contentType) => {
+    // Prepare: larger than a text body may be
+    const raw = JSON.stringify({ padding: 'x'.repeat(MAX_BODY_BYTES) });
+    const event = httpEvent({ body: gzipSync(raw).toString('base64'), isBase64Encoded: true, headers: { 'Content-Encoding': 'gzip', 'content-type': contentType } });
+
+    // Act
+    const body = parseBody(event, false);
+
+    // Assess
+    expect(body).toEqual(JSON.parse(raw));
+  });
+
+  test.each([
+    ['compressed bytes handed over as text (a JSON Content-Type, deployed)', { body: gzipSync('{}').toString('latin1'), headers: { 'content-encoding': 'gzip', 'content-type': 'application/json' } }, 415, 'content-type'],
+    ['a Content-Encoding other than gzip', { body: Buffer.from('{}').toString('base64'), isBase64Encoded: true, headers: { 'content-encoding': 'br' } }, 415, 'content-encoding'],
+    ['bytes that are not gzip', { body: Buffer.from('{}').toString('base64'), isBase64Encoded: true, headers: { 'content-encoding': 'gzip' } }, 400, 'body'],
+    [`more than ${MAX_COMPRESSED_BODY_BYTES} bytes compressed`, { body: randomBytes(MAX_COMPRESSED_BODY_BYTES + 1).toString('base64'), isBase64Encoded: true, headers: { 'content-encoding': 'gzip' } }, 413, 'body'],
+    [`more than ${MAX_DECOMPRESSED_BODY_BYTES} bytes decompressed`, { body: gzipSync(Buffer.alloc(MAX_DECOMPRESSED_BODY_BYTES + 1, ' ')).toString('base64'), isBase64Encoded: true, headers: { 'content-encoding': 'gzip' } }, 413, 'body'],
+    ['application/octet-stream not compressed', { body: Buffer.from('{}').toString('base64'), isBase64Encoded: true, headers: { 'content-type': 'application/octet-stream' } }, 415, 'content-type'],
+  ])('refuses %s', (_case, event, status, field) => {
+    // Act
+    const err = refusalOf(() => parseBody(httpEvent(event), false));
+
+    // Assess
+    expect(err.statusCode).toBe(status);
+    expect(err.field).toBe(field);
   });
 
   test.each([undefined, '', '   '])('refuses a missing body %j when one is required', (raw) => {

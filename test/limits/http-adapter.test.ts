@@ -7,14 +7,15 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   HTTP_API_INTEGRATION_TIMEOUT_MS,
   HTTP_API_PAYLOAD_MAX_BYTES,
+  LAMBDA_SYNC_REQUEST_MAX_BYTES,
   LAMBDA_SYNC_RESPONSE_MAX_BYTES,
 } from '../../lambdas/domain/aws-limits';
-import { MAX_BODY_BYTES } from '../../lambdas/http/route';
-import type { HttpHandler, HttpResult } from '../../lambdas/http/types';
+import type { HttpEvent, HttpHandler, HttpResult } from '../../lambdas/http/types';
 import { httpEvent, nodeListener, type NodeListenerOptions } from '../../local/http-adapter';
 
 const fixture = JSON.parse(readFileSync(join(__dirname, '../fixtures/aws/apigw-v2-event.json'), 'utf8')) as {
@@ -122,16 +123,64 @@ describe("nodeListener: API Gateway's and Lambda's limits", () => {
     expect(called).toBe(false);
   });
 
-  it(`keeps the router's own 413 for a body over ${MAX_BODY_BYTES} bytes and within HTTP API's limit`, async () => {
-    // Prepare
-    const url = await serve(async () => ok(''));
+  it(`answers 413 {"message": "Request Too Long"} when the event passes Lambda's ${LAMBDA_SYNC_REQUEST_MAX_BYTES} bytes, before the function`, async () => {
+    // Prepare: a JSON body grows in the event by its escaped quotes; a binary one is base64 there (4/3)
+    let calls = 0;
+    const url = await serve(async () => {
+      calls++;
+      return ok('');
+    });
+    const quotes = '"'.repeat(3_200_000); // 3.2 MB, 6.4 MB escaped
+    const binary = Buffer.alloc(4_800_000); // 4.8 MB, 6.4 MB as base64
 
     // Act
-    const res = await fetch(url, { method: 'POST', body: 'x'.repeat(MAX_BODY_BYTES + 1) });
+    const text = await fetch(url, { method: 'PUT', body: JSON.stringify([quotes]), headers: { 'content-type': 'application/json' } });
+    const bytes = await fetch(url, { method: 'PUT', body: binary, headers: { 'content-type': 'application/octet-stream' } });
+    const fits = await fetch(url, { method: 'PUT', body: Buffer.alloc(4_000_000), headers: { 'content-type': 'application/octet-stream' } });
 
     // Assess
-    expect(res.status).toBe(413);
-    expect((await res.json()).error).toMatchObject({ code: 'payload_too_large', field: 'body' });
+    for (const res of [text, bytes]) {
+      expect(res.status).toBe(413);
+      expect(await res.text()).toBe('{"message": "Request Too Long"}');
+    }
+    expect(fits.status).toBe(200);
+    expect(calls).toBe(1);
+  });
+
+  it('hands a body of a text type over as text and any other base64-encoded, as HTTP API does', async () => {
+    // Prepare
+    const events: HttpEvent[] = [];
+    const url = await serve(async (event) => {
+      events.push(event);
+      return ok('');
+    });
+    const gzipped = gzipSync('{"a":1}');
+
+    // Act
+    await fetch(url, { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json; charset=utf-8' } });
+    await fetch(url, { method: 'POST', body: 'a=1', headers: { 'content-type': 'text/plain' } });
+    await fetch(url, { method: 'POST', body: gzipped, headers: { 'content-type': 'application/octet-stream', 'content-encoding': 'gzip' } });
+    await fetch(url, { method: 'POST', body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+
+    // Assess
+    expect(events.map((e) => [e.body, e.isBase64Encoded])).toEqual([
+      ['{"a":1}', false],
+      ['a=1', false],
+      [gzipped.toString('base64'), true],
+      [Buffer.from('a=1').toString('base64'), true],
+    ]);
+  });
+
+  it('sends a base64-encoded result (isBase64Encoded) as its bytes, as HTTP API does', async () => {
+    // Prepare
+    const bytes = gzipSync('{"a":1}');
+    const url = await serve(async () => ({ statusCode: 200, headers: { 'content-type': 'application/octet-stream' }, body: bytes.toString('base64'), isBase64Encoded: true }));
+
+    // Act
+    const res = await fetch(url);
+
+    // Assess
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(bytes);
   });
 
   it("answers 500 {\"message\":\"Internal Server Error\"} when the function's response passes Lambda's 6 MB", async () => {
