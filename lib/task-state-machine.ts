@@ -70,36 +70,16 @@ function taskStates(scope: Construct, props: TaskStateMachineProps): sfn.IChaina
   const record = recordStep(scope, props.engineFunction);
   const runBatchJob = batchJobStep(scope);
   const ecsAttempt = ecsAttemptStep(scope, props.ecs);
+  // The ECS attempt ends by failing (ecsAttemptStep): EcsEnded is its task's result, caught before any other error.
   ecsAttempt.addCatch(record, { errors: [ECS_ENDED_ERROR], resultPath: '$.result' });
-  ecsAttempt.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
-  ecsAttempt.next(record);
-  runBatchJob.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
-  runBatchJob.next(record);
 
   const done = new sfn.Succeed(scope, 'Done', { stateName: STATE.done });
   // One Choice routes every prepared attempt: to Done when skipped, to its executor, through a Wait
   // only when there is a backoff (never on a first attempt). Separate Skip?/Backoff/Executor? states
   // cost 3 transitions per attempt where this costs 1 (Step Functions bills per transition; docs/ENGINE.md).
-  const batchBackoff = new sfn.Wait(scope, 'BatchBackoff', {
-    stateName: STATE.batchBackoff,
-    time: sfn.WaitTime.secondsPath('$.attempt.backoff_seconds'),
-  }).next(runBatchJob);
-  const ecsBackoff = new sfn.Wait(scope, 'EcsBackoff', {
-    stateName: STATE.ecsBackoff,
-    time: sfn.WaitTime.secondsPath('$.attempt.backoff_seconds'),
-  }).next(ecsAttempt);
-  const waits = (executor: string) =>
-    sfn.Condition.and(
-      sfn.Condition.stringEquals('$.attempt.executor', executor),
-      sfn.Condition.isPresent('$.attempt.backoff_seconds'),
-      sfn.Condition.numberGreaterThan('$.attempt.backoff_seconds', 0),
-    );
-  const route = new sfn.Choice(scope, 'Route', { stateName: STATE.route })
-    .when(sfn.Condition.booleanEquals('$.attempt.skip', true), done)
-    .when(waits('batch'), batchBackoff)
-    .when(sfn.Condition.stringEquals('$.attempt.executor', 'batch'), runBatchJob)
-    .when(waits('ecs'), ecsBackoff)
-    .when(sfn.Condition.stringEquals('$.attempt.executor', 'ecs'), ecsAttempt);
+  const route = new sfn.Choice(scope, 'Route', { stateName: STATE.route }).when(sfn.Condition.booleanEquals('$.attempt.skip', true), done);
+  routeToExecutor(scope, route, record, 'batch', runBatchJob, { id: 'BatchBackoff', stateName: STATE.batchBackoff });
+  routeToExecutor(scope, route, record, 'ecs', ecsAttempt, { id: 'EcsBackoff', stateName: STATE.ecsBackoff });
   const again = new sfn.Choice(scope, 'Again', { stateName: STATE.again })
     .when(sfn.Condition.booleanEquals('$.recorded.retry', true), prepare)
     .otherwise(done);
@@ -107,6 +87,27 @@ function taskStates(scope: Construct, props: TaskStateMachineProps): sfn.IChaina
   prepare.next(route);
   record.next(again);
   return prepare;
+}
+
+/**
+ * One executor's way through an attempt: `route` sends a prepared attempt for `executor` to `step`, through
+ * the Wait `backoff` when it has a backoff, and the step goes on to `record` whether it succeeds or fails.
+ */
+function routeToExecutor(
+  scope: Construct,
+  route: sfn.Choice,
+  record: sfn.IChainable,
+  executor: 'batch' | 'ecs',
+  step: sfn.CustomState | sfn.Parallel,
+  backoff: { id: string; stateName: string },
+): void {
+  step.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+  step.next(record);
+  const wait = new sfn.Wait(scope, backoff.id, { stateName: backoff.stateName, time: sfn.WaitTime.secondsPath('$.attempt.backoff_seconds') }).next(step);
+  const isExecutor = sfn.Condition.stringEquals('$.attempt.executor', executor);
+  route
+    .when(sfn.Condition.and(isExecutor, sfn.Condition.isPresent('$.attempt.backoff_seconds'), sfn.Condition.numberGreaterThan('$.attempt.backoff_seconds', 0)), wait)
+    .when(isExecutor, step);
 }
 
 /** `Prepare`: claims the next attempt and builds its executor request, into `$.attempt`. */
