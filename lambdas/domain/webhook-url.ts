@@ -25,37 +25,40 @@ export const DEPLOYED_WEBHOOK_URLS: WebhookUrlPolicy = { allowLoopback: false };
 /** Local mode: the deployed rule and loopback. */
 export const LOCAL_WEBHOOK_URLS: WebhookUrlPolicy = { allowLoopback: true };
 
-/** Ranges that are not public, each with what it is. IPv4-mapped IPv6 (`::ffff:10.0.0.1`) matches the IPv4 range. */
-const RANGES: ReadonlyArray<[string, number, 'ipv4' | 'ipv6', string]> = [
-  ['127.0.0.0', 8, 'ipv4', 'loopback'],
-  ['::1', 128, 'ipv6', 'loopback'],
-  ['0.0.0.0', 8, 'ipv4', '"this network"'],
-  ['10.0.0.0', 8, 'ipv4', 'private'],
-  ['172.16.0.0', 12, 'ipv4', 'private'],
-  ['192.168.0.0', 16, 'ipv4', 'private'],
-  ['100.64.0.0', 10, 'ipv4', 'shared (carrier-grade NAT)'],
-  ['169.254.0.0', 16, 'ipv4', 'link-local'], // the instance metadata service is 169.254.169.254
-  ['192.0.0.0', 24, 'ipv4', 'reserved (IETF protocol assignments)'],
-  ['198.18.0.0', 15, 'ipv4', 'reserved (benchmarking)'],
-  ['224.0.0.0', 4, 'ipv4', 'multicast'],
-  ['240.0.0.0', 4, 'ipv4', 'reserved'],
-  ['::', 128, 'ipv6', 'unspecified'],
-  ['fc00::', 7, 'ipv6', 'private (unique local)'],
-  ['fec0::', 10, 'ipv6', 'private (site-local)'],
-  ['fe80::', 10, 'ipv6', 'link-local'],
-  ['ff00::', 8, 'ipv6', 'multicast'],
-  ['64:ff9b:1::', 48, 'ipv6', 'private (local-use NAT64)'],
+/**
+ * The addresses that are not public, by what they are, IPv4 and IPv6 alike (the ranges do not overlap).
+ * IPv4-mapped IPv6 (`::ffff:10.0.0.1`) matches the IPv4 range.
+ */
+const NOT_PUBLIC: ReadonlyArray<[what: string, ranges: string[]]> = [
+  ['loopback', ['127.0.0.0/8', '::1/128']],
+  ['"this network"', ['0.0.0.0/8']],
+  ['private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']],
+  ['shared (carrier-grade NAT)', ['100.64.0.0/10']],
+  ['link-local', ['169.254.0.0/16', 'fe80::/10']], // the instance metadata service is 169.254.169.254
+  ['reserved (IETF protocol assignments)', ['192.0.0.0/24']],
+  ['reserved (benchmarking)', ['198.18.0.0/15']],
+  ['multicast', ['224.0.0.0/4', 'ff00::/8']],
+  ['reserved', ['240.0.0.0/4']],
+  ['unspecified', ['::/128']],
+  ['private (unique local)', ['fc00::/7']],
+  ['private (site-local)', ['fec0::/10']],
+  ['private (local-use NAT64)', ['64:ff9b:1::/48']],
 ];
 
-const LISTS = RANGES.map(([network, prefix, type, what]) => {
+/** One BlockList of CIDR `ranges`, each IPv4 or IPv6 as its address is. */
+function blockList(ranges: readonly string[]): BlockList {
   const list = new BlockList();
-  list.addSubnet(network, prefix, type);
-  return { list, what };
-});
+  for (const range of ranges) {
+    const [network = '', prefix] = range.split('/');
+    list.addSubnet(network, Number(prefix), isIP(network) === 6 ? 'ipv6' : 'ipv4');
+  }
+  return list;
+}
+
+const LISTS = NOT_PUBLIC.map(([what, ranges]) => ({ list: blockList(ranges), what }));
 
 /** The well-known NAT64 prefix (RFC 6052; Route 53 Resolver's DNS64 answers it): the IPv4 address is its last 32 bits. */
-const NAT64 = new BlockList();
-NAT64.addSubnet('64:ff9b::', 96, 'ipv6');
+const NAT64 = blockList(['64:ff9b::/96']);
 
 /** The IPv4 address a NAT64 address stands for, or undefined for any other address. */
 function nat64Embedded(ip: string): string | undefined {
