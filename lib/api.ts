@@ -254,6 +254,8 @@ export class SundialApi extends Construct {
       allowOrigins: [...origins],
       allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.PUT, CorsHttpMethod.POST, CorsHttpMethod.DELETE],
       allowHeaders: ['authorization', 'content-type', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256'],
+      // A list's next page (lambdas/api/routes.ts NEXT_CURSOR_HEADER): the console pages a large run's attempts.
+      exposeHeaders: ['x-next-cursor'],
       maxAge: Duration.hours(1).toSeconds(),
     };
     const routeKey = HttpRouteKey.with('/{proxy+}', HttpMethod.OPTIONS);

@@ -1,12 +1,13 @@
 /// <reference lib="dom" />
 /**
  * Sundial's web console: a hash-routed page over the operator API (the same routes the CLI calls).
- * `#/` definitions, `#/def/<name>` one definition and its runs, `#/run/<id>` one run with its DAG (laid
- * out by dagre), a timeline of attempts, log/metadata entries and task output. A running run refreshes
- * itself every second.
+ * `#/` definitions, `#/def/<name>` one definition and its runs, `#/run/<id>` one run with its DAG
+ * (web/dag.ts), a timeline of attempts, log/metadata entries and task output, a page of attempts at a time.
+ * A running run refreshes itself every second (every few seconds past 1,000 attempts).
  */
-import dagre from '@dagrejs/dagre';
 import { type AuthConfig, type Challenge, ConsoleAuth } from './auth';
+import { drawDag } from './dag';
+import { count, dur, esc, pill, progressText, stateOf } from './format';
 
 declare global {
   interface Window {
@@ -23,10 +24,14 @@ const AUTH = window.SUNDIAL_AUTH ? new ConsoleAuth(window.SUNDIAL_AUTH) : undefi
 const app = document.getElementById('app') as HTMLElement;
 let timer: number | undefined;
 
-const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const enc = encodeURIComponent;
 
 async function api(method: string, path: string, body?: unknown): Promise<Any> {
+  return (await call(method, path, body)).json;
+}
+
+/** An API call's JSON answer, and the cursor of a list's next page (header `x-next-cursor`, exposed by CORS). */
+async function call(method: string, path: string, body?: unknown): Promise<{ json: Any; next: string | null }> {
   const res = AUTH ? await signedFetch(AUTH, method, path, body) : await fetch(API + path, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -35,7 +40,7 @@ async function api(method: string, path: string, body?: unknown): Promise<Any> {
   const text = await res.text();
   const json = text && /json/.test(res.headers.get('content-type') ?? '') ? JSON.parse(text) : undefined;
   if (!res.ok) throw new Error(`${res.status}: ${json?.error?.message ?? text}`);
-  return json;
+  return { json, next: res.headers.get('x-next-cursor') };
 }
 
 /** Deployed: the same call signed with SigV4 with the signed-in operator's temporary credentials. */
@@ -46,19 +51,7 @@ async function signedFetch(auth: ConsoleAuth, method: string, path: string, body
   return fetch(url, { method, headers, body: text });
 }
 
-const stateOf = (status: string | undefined) =>
-  status === 'succeeded' || status === 'failed' ? status : status === undefined ? 'waiting' : 'running';
-const pill = (status: string) => `<span class="pill ${stateOf(status)}" data-status="${esc(status)}">${esc(status)}</span>`;
-const dur = (from?: string, to?: string) => {
-  if (!from) return '';
-  const s = ((to ? Date.parse(to) : Date.now()) - Date.parse(from)) / 1000;
-  return s < 60 ? `${s.toFixed(1)}s` : s < 3600 ? `${Math.floor(s / 60)}m${Math.round(s % 60)}s` : `${(s / 3600).toFixed(1)}h`;
-};
 const when = (iso?: string | null) => (iso ? new Date(iso).toLocaleString() : '—');
-/** An attempt's reported progress as text: `42.5% · loading partition 3` (one decimal at most). */
-const progressText = (p?: { percent: number; message?: string }) =>
-  p ? `${Number(p.percent.toFixed(1))}%${p.message ? ` · ${p.message}` : ''}` : '';
-const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 function schedule(s: Any): string {
   if (!s) return '—';
@@ -112,7 +105,7 @@ async function definitionPage(name: string): Promise<void> {
   <h2>Tasks</h2><div id="dag"></div>
   <h2>Runs</h2><table data-testid="runs"><tr><th>Run</th><th>Status</th><th>Trigger</th><th>Started</th><th>Duration</th></tr>
   ${(runs as Any[]).map((r) => `<tr data-run="${esc(r.process_id)}"><td><a href="#/run/${enc(r.process_id)}">${esc(r.process_id)}</a></td><td>${pill(r.status)}</td><td>${triggerBadge(r.trigger)} <span class="meta">${esc(r.trigger?.by ?? '')}</span></td><td>${esc(when(r.start_time))}</td><td>${esc(dur(r.start_time, r.end_time))}</td></tr>`).join('')}</table>`;
-  drawDag(document.getElementById('dag') as HTMLElement, def.task_definitions, []);
+  drawDag(document.getElementById('dag') as HTMLElement, def.task_definitions, [], location.hash);
   app.querySelector('[data-action="trigger"]')?.addEventListener('click', () => {
     // The values typed in; an empty field leaves the parameter to its default (a required one: the API says so).
     const given = Object.fromEntries(Array.from(app.querySelectorAll<HTMLInputElement>('input[data-parameter]')).filter((i) => i.value !== '').map((i) => [i.dataset.parameter, i.value]));
@@ -145,16 +138,38 @@ async function allEntries(task: Any, processId: string, route: 'log_entries' | '
   return entries;
 }
 
-async function runPage(id: string): Promise<void> {
+/** Attempts shown per page of a run, on its timeline and below it. */
+const ATTEMPTS_PER_PAGE = 100;
+/** Past this many attempts a running run refreshes every 5 s instead of every second. */
+const BIG_RUN_ATTEMPTS = 1000;
+/** The page of a run's attempts shown and the task name searched: kept while the run's page refreshes. */
+let attemptsView = { key: '', page: 0, query: '', serial: 0 };
+
+/**
+ * A run and all its attempts: a run whose attempts do not fit in one answer holds the first ones and
+ * `attempts_next`, from which its attempts' list goes on a page at a time; then they are put in start order.
+ */
+async function getRun(id: string): Promise<Any> {
   const run = await api('GET', `/api/processes/${enc(id)}`);
-  await Promise.all((run.task as Any[]).map(async (t) => {
-    if (t.entries_omitted || t.log_entries_truncated) t.log_entries = await allEntries(t, run.process_id, 'log_entries');
-    if (t.entries_omitted || t.metadata_entries_truncated) t.metadata_entries = await allEntries(t, run.process_id, 'metadata');
-  }));
+  if (!run.attempts_next) return run;
+  for (let next: string | null = run.attempts_next; next !== null;) {
+    const page = await call('GET', `/api/tasks?process_id=${enc(run.process_id)}&limit=1000&next=${enc(next)}`);
+    run.task.push(...page.json);
+    next = page.next;
+  }
+  (run.task as Any[]).sort((a, b) => a.start_time.localeCompare(b.start_time) || a.task_id.localeCompare(b.task_id));
+  return run;
+}
+
+async function runPage(id: string): Promise<void> {
+  const run = await getRun(id);
   const def = await api('GET', `/api/process_definitions/${enc(run.process_definition_name)}`).catch(() => undefined);
   const tasks: Any[] = run.task;
   const taskDefs: Any[] = def?.task_definitions ?? [...new Set(tasks.map((t) => t.task_definition_name))].map((n) => ({ task_definition_name: n, dependencies: [] }));
-  const outputs = await Promise.all(tasks.map((t) => api('GET', `/api/tasks/${enc(t.task_id)}/output?process_id=${enc(run.process_id)}`).catch(() => ({ lines: [] }))));
+  // A refresh of the same run keeps the attempts shown until their next reading replaces them.
+  const shownBefore = attemptsView.key === location.hash ? document.getElementById('attempts') : null;
+  if (!shownBefore) attemptsView = { key: location.hash, page: 0, query: '', serial: attemptsView.serial };
+  const selected = selectAttempts(run);
   const p = run.progress;
   app.innerHTML = `<h1>Run of <a href="#/def/${enc(run.process_definition_name)}">${esc(run.process_definition_name)}</a> ${pill(run.status)}</h1>
   <p class="meta" data-testid="run-id">${esc(run.process_id)}</p>
@@ -166,70 +181,99 @@ async function runPage(id: string): Promise<void> {
   <div id="dag"></div>
   <h2>Timeline</h2><div class="timeline" id="timeline"></div>
   <h2>Attempts</h2>
-  ${tasks.map((t, i) => `<section data-task="${esc(t.task_definition_name)}">
-    <h3>${esc(t.task_definition_name)} · attempt ${t.previous_attempt_count + 1} ${pill(t.status)} <span class="meta">${esc(dur(t.start_time, t.end_time))}</span>${t.progress ? ` <span class="meta" data-testid="progress" title="${esc(`reported ${when(t.progress.when)}`)}">${esc(progressText(t.progress))}</span>` : ''}</h3>
-    ${t.metadata_entries.length ? `<table><tr><th>Metadata</th><th>Value</th><th>When</th></tr>${t.metadata_entries.map((m: Any) => `<tr><td>${esc(m.key)}</td><td>${esc(m.value)}</td><td>${esc(when(m.when))}</td></tr>`).join('')}</table>` : ''}
-    ${t.log_entries.some((l: Any) => l.source !== 'stdout' && l.source !== 'stderr') ? `<table><tr><th>Log</th><th>Source</th><th>When</th></tr>${t.log_entries.filter((l: Any) => l.source !== 'stdout' && l.source !== 'stderr').map((l: Any) => `<tr><td>${esc(l.message)}</td><td>${esc(l.source)}</td><td>${esc(when(l.when))}</td></tr>`).join('')}</table>` : ''}
-    <pre class="output" data-testid="output">${(outputs[i]?.lines ?? []).map((l: Any) => `<span class="${esc(l.stream)}">${esc(l.message)}</span>`).join('\n') || '<span class="meta">(no output)</span>'}${outputs[i]?.note ? `\n<span class="meta">${esc(outputs[i].note)}</span>` : ''}</pre>
-  </section>`).join('')}`;
-  drawDag(document.getElementById('dag') as HTMLElement, taskDefs, tasks);
-  drawTimeline(document.getElementById('timeline') as HTMLElement, run, tasks);
+  ${tasks.length > ATTEMPTS_PER_PAGE ? `<p class="pager"><label>Find task <input type="search" data-testid="attempt-search" value="${esc(attemptsView.query)}" placeholder="task name"></label>
+    <span class="meta" data-testid="attempt-page"></span><button data-turn="-1">‹ Previous</button><button data-turn="1">Next ›</button></p>` : ''}
+  <div id="attempts"></div>`;
+  if (shownBefore) document.getElementById('attempts')?.replaceWith(shownBefore);
+  drawDag(document.getElementById('dag') as HTMLElement, taskDefs, tasks, location.hash);
+  const show = (selection: Selection) => {
+    showSelection(run, selection);
+    return attemptsWithOutput(run, selection).then((outputs) => showAttempts(selection, outputs));
+  };
+  let typing: number | undefined;
+  app.querySelector('[data-testid="attempt-search"]')?.addEventListener('input', (event) => {
+    attemptsView.query = (event.target as HTMLInputElement).value;
+    attemptsView.page = 0;
+    // Each search reads its page's entries and output: once the typing pauses.
+    window.clearTimeout(typing);
+    typing = window.setTimeout(() => show(selectAttempts(run)).catch(fail), 200);
+  });
+  app.querySelectorAll<HTMLButtonElement>('.pager [data-turn]').forEach((button) =>
+    button.addEventListener('click', () => {
+      attemptsView.page += Number(button.dataset.turn);
+      show(selectAttempts(run)).catch(fail);
+    }));
   for (const action of ['kill', 'retry']) {
     app.querySelector(`[data-action="${action}"]`)?.addEventListener('click', () =>
       api('POST', `/api/processes/${enc(id)}/${action}`).then(() => render(), fail));
   }
-  if (run.status === 'running') timer = window.setTimeout(() => render(), 1000);
+  await show(selected);
+  if (run.status === 'running') timer = window.setTimeout(() => render(), tasks.length > BIG_RUN_ATTEMPTS ? 5000 : 1000);
 }
 
-// ---- the DAG and the timeline ------------------------------------------------------------------
+/** The attempts of the view's page. */
+interface Selection {
+  /** The view it was made for: a later one replaces it, an earlier one whose reads end late does not. */
+  serial: number;
+  /** The task name searched, trimmed and lower case ('' for every attempt). */
+  query: string;
+  matching: number;
+  first: number;
+  shown: Any[];
+}
 
-const COLOURS: Record<string, string> = { succeeded: '#2e9e4f', failed: '#d2403b', running: '#e0a019', waiting: '#a0a6ad' };
+function selectAttempts(run: Any): Selection {
+  const query = attemptsView.query.trim().toLowerCase();
+  const matching: Any[] = query ? (run.task as Any[]).filter((t) => t.task_definition_name.toLowerCase().includes(query)) : run.task;
+  const pages = Math.max(1, Math.ceil(matching.length / ATTEMPTS_PER_PAGE));
+  attemptsView.page = Math.min(Math.max(attemptsView.page, 0), pages - 1);
+  const first = attemptsView.page * ATTEMPTS_PER_PAGE;
+  return { serial: ++attemptsView.serial, query, matching: matching.length, first, shown: matching.slice(first, first + ATTEMPTS_PER_PAGE) };
+}
 
-function drawDag(el: HTMLElement, taskDefs: Any[], attempts: Any[]): void {
-  const g = new dagre.graphlib.Graph();
-  g.setGraph({ rankdir: 'LR', nodesep: 24, ranksep: 60, marginx: 12, marginy: 12 });
-  g.setDefaultEdgeLabel(() => ({}));
-  const names = new Set(taskDefs.map((t) => t.task_definition_name));
-  for (const t of taskDefs) g.setNode(t.task_definition_name, { width: 170, height: 64 });
-  for (const t of taskDefs) {
-    for (const d of t.dependencies) if (names.has(d.task_definition_name)) g.setEdge(d.task_definition_name, t.task_definition_name, { optional: d.success_required === false });
+/** Reads the entries and output of the selected attempts (of these only: a large run has thousands). */
+function attemptsWithOutput(run: Any, { shown }: Selection): Promise<Any[]> {
+  return Promise.all(shown.map(async (t) => {
+    if (t.entries_omitted || t.log_entries_truncated) t.log_entries = await allEntries(t, run.process_id, 'log_entries');
+    if (t.entries_omitted || t.metadata_entries_truncated) t.metadata_entries = await allEntries(t, run.process_id, 'metadata');
+    t.entries_omitted = t.log_entries_truncated = t.metadata_entries_truncated = false;
+    return api('GET', `/api/tasks/${enc(t.task_id)}/output?process_id=${enc(run.process_id)}`).catch(() => ({ lines: [] }));
+  }));
+}
+
+/** What needs no reading: the pager's line and buttons, and the selected attempts' timeline. */
+function showSelection(run: Any, { query, matching, first, shown }: Selection): void {
+  const label = app.querySelector('[data-testid="attempt-page"]');
+  if (label) {
+    const found = query ? ` matching “${esc(query)}”` : '';
+    label.innerHTML = matching === 0 ? `no attempt${found}` : `${count(first + 1)}–${count(first + shown.length)} of ${count(matching)}${found}`;
+    app.querySelectorAll<HTMLButtonElement>('.pager [data-turn]').forEach((button) => {
+      button.disabled = button.dataset.turn === '-1' ? first === 0 : first + shown.length >= matching;
+    });
   }
-  dagre.layout(g);
-  const graph = g.graph();
-  const edges = g.edges().map((e) => {
-    const edge = g.edge(e) as Any;
-    const pts: Any[] = edge.points ?? [];
-    const d = pts.map((pt, i) => `${i === 0 ? 'M' : 'L'}${pt.x},${pt.y}`).join(' ');
-    return `<path class="edge${edge.optional ? ' optional' : ''}" data-edge="${esc(`${e.v}->${e.w}`)}" d="${d}" marker-end="url(#arrow)"/>`;
-  });
-  const nodes = g.nodes().map((name) => {
-    const n = g.node(name);
-    const mine = attempts.filter((a) => a.task_definition_name === name).sort((a, b) => a.previous_attempt_count - b.previous_attempt_count);
-    const last = mine.at(-1);
-    const state = stateOf(last?.status);
-    const detail = last ? `${mine.length} attempt${mine.length > 1 ? 's' : ''} · ${dur(last.start_time, last.end_time)}` : attempts.length ? 'not started' : '';
-    // A running task's reported progress: a bar along the node's foot and its text (in full in the title).
-    const progress = state === 'running' ? last?.progress : undefined;
-    const bar = progress
-      ? `<rect class="progress" data-testid="progress" data-percent="${esc(progress.percent)}" x="0" y="${n.height - 5}" width="${(n.width * progress.percent) / 100}" height="5"/>
-      <text x="10" y="52">${esc(cut(progressText(progress), 24))}</text>`
-      : '';
-    return `<g class="node" data-node="${esc(name)}" data-status="${state}" transform="translate(${n.x - n.width / 2},${n.y - n.height / 2})">
-      <title>${esc(`${name}: ${last?.status ?? 'not started'}${progress ? ` · ${progressText(progress)}` : ''}`)}</title>
-      <rect width="${n.width}" height="${n.height}" rx="6" fill="${COLOURS[state]}"/>
-      <text x="10" y="20" font-weight="600">${esc(cut(name, 22))}</text>
-      <text x="10" y="36">${esc(detail)}</text>${bar}</g>`;
-  });
-  el.innerHTML = `<svg class="dag" data-testid="dag" width="${graph.width ?? 0}" height="${graph.height ?? 0}" viewBox="0 0 ${graph.width ?? 0} ${graph.height ?? 0}">
-    <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#6b747c"/></marker></defs>
-    ${edges.join('')}${nodes.join('')}</svg>`;
+  drawTimeline(document.getElementById('timeline') as HTMLElement, run, shown);
 }
 
-function drawTimeline(el: HTMLElement, run: Any, attempts: Any[]): void {
+/** Each selected attempt: its state, entries and output. */
+function showAttempts({ serial, shown }: Selection, outputs: Any[]): void {
+  if (serial !== attemptsView.serial) return;
+  (document.getElementById('attempts') as HTMLElement).innerHTML = shown.map((t, i) => `<section data-task="${esc(t.task_definition_name)}">
+    <h3>${esc(t.task_definition_name)} · attempt ${t.previous_attempt_count + 1} ${pill(t.status)} <span class="meta">${esc(dur(t.start_time, t.end_time))}</span>${t.progress ? ` <span class="meta" data-testid="progress" title="${esc(`reported ${when(t.progress.when)}`)}">${esc(progressText(t.progress))}</span>` : ''}</h3>
+    ${t.metadata_entries.length ? `<table><tr><th>Metadata</th><th>Value</th><th>When</th></tr>${t.metadata_entries.map((m: Any) => `<tr><td>${esc(m.key)}</td><td>${esc(m.value)}</td><td>${esc(when(m.when))}</td></tr>`).join('')}</table>` : ''}
+    ${t.log_entries.some((l: Any) => l.source !== 'stdout' && l.source !== 'stderr') ? `<table><tr><th>Log</th><th>Source</th><th>When</th></tr>${t.log_entries.filter((l: Any) => l.source !== 'stdout' && l.source !== 'stderr').map((l: Any) => `<tr><td>${esc(l.message)}</td><td>${esc(l.source)}</td><td>${esc(when(l.when))}</td></tr>`).join('')}</table>` : ''}
+    <pre class="output" data-testid="output">${(outputs[i]?.lines ?? []).map((l: Any) => `<span class="${esc(l.stream)}">${esc(l.message)}</span>`).join('\n') || '<span class="meta">(no output)</span>'}${outputs[i]?.note ? `\n<span class="meta">${esc(outputs[i].note)}</span>` : ''}</pre>
+  </section>`).join('');
+}
+
+// ---- the timeline ------------------------------------------------------------------------------
+
+/** The bars of `shown` on the time axis of the whole run (its start to its last attempt's end). */
+function drawTimeline(el: HTMLElement, run: Any, shown: Any[]): void {
   const start = Date.parse(run.start_time);
-  const end = Math.max(run.end_time ? Date.parse(run.end_time) : Date.now(), ...attempts.map((a) => (a.end_time ? Date.parse(a.end_time) : Date.now())), start + 1);
+  let end = Math.max(run.end_time ? Date.parse(run.end_time) : Date.now(), start + 1);
+  for (const a of run.task as Any[]) end = Math.max(end, a.end_time ? Date.parse(a.end_time) : Date.now());
   const pct = (t: number) => ((t - start) / (end - start)) * 100;
-  el.innerHTML = attempts.map((a) => {
+  el.innerHTML = shown.map((a) => {
     const from = pct(Date.parse(a.start_time));
     const to = pct(a.end_time ? Date.parse(a.end_time) : Date.now());
     return `<div class="row"><div class="bar ${stateOf(a.status)}" style="left:${from}%;width:${Math.max(to - from, 0.8)}%" title="${esc(`${a.task_definition_name} #${a.previous_attempt_count + 1} ${a.status}`)}">${esc(a.task_definition_name)} #${a.previous_attempt_count + 1} ${esc(dur(a.start_time, a.end_time))}</div></div>`;
@@ -273,10 +317,17 @@ async function render(): Promise<void> {
   window.clearTimeout(timer);
   if (AUTH && !AUTH.signedIn) return signInPage(AUTH);
   const [, page, arg] = /^#\/(def|run)\/(.+)$/.exec(location.hash) ?? [];
+  const typing = document.activeElement instanceof HTMLInputElement && document.activeElement.type === 'search' ? document.activeElement : undefined;
   try {
     if (page === 'def' && arg) await definitionPage(decodeURIComponent(arg));
     else if (page === 'run' && arg) await runPage(decodeURIComponent(arg));
     else await definitionsPage();
+    // A running run's refresh draws its page anew: the search field being typed in keeps focus and caret.
+    const again = typing && app.querySelector<HTMLInputElement>(`input[data-testid="${typing.dataset.testid}"]`);
+    if (again && again !== typing) {
+      again.focus();
+      again.setSelectionRange(typing.selectionStart, typing.selectionEnd);
+    }
   } catch (err) {
     app.innerHTML = '';
     fail(err);

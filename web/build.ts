@@ -1,9 +1,10 @@
 /**
- * Builds the web console into static files: `index.html`, `app.js` (web/app.ts, dagre and the SigV4
- * signer, bundled by esbuild), `style.css` and `config.js` (the API's URL and, deployed, the Cognito ids;
- * empty = the same origin, no sign-in). The local mode serves the same bundle from memory
- * (local/console.ts); `npm run build:console [outdir]` writes the files; lib/console.ts builds them at
- * synth time (`writeConsoleSync`) for S3 + CloudFront.
+ * Builds the web console into static files: `index.html`, `app.js` (web/app.ts and its modules, dagre and
+ * the SigV4 signer, bundled by esbuild: ~91 KB minified, ~32 KB gzipped, dagre ~48 KB of it; kept under
+ * 120 KB by test/lib/console.test.ts, so no drawing library beyond dagre), `style.css` and `config.js` (the
+ * API's URL and, deployed, the Cognito ids; empty = the same origin, no sign-in). The local mode serves the
+ * same bundle from memory (local/console.ts); `npm run build:console [outdir]` writes the files;
+ * lib/console.ts builds them at synth time (`writeConsoleSync`) for S3 + CloudFront.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
