@@ -5,7 +5,7 @@
  * (for tests of what the engine would create, without the engine).
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { expect } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { TTL_ATTRIBUTE } from '../../lambdas/store/keys';
 import type { TaskRecord } from '../../lambdas/store/runs';
 import { type LocalSundial, startLocal } from '../../local/server';
 import { isoAt, type JsonObject } from './factories';
+import { perFile } from './per-file';
 import { until } from './until';
 
 export * from './factories';
@@ -136,17 +137,7 @@ export type PerFileSundial = Pick<TestSundial, 'api' | 'define' | 'trigger' | 'f
  * (its services, URL).
  */
 export function sundialPerFile(options: TestSundialOptions = {}): PerFileSundial {
-  let instance: TestSundial | undefined;
-  beforeAll(async () => {
-    instance = await startTestSundial(undefined, options);
-  }, 60_000);
-  afterAll(async () => {
-    await instance?.close();
-  });
-  const current = () => {
-    if (!instance) throw new Error('sundialPerFile: used outside a test (the server starts in beforeAll)');
-    return instance;
-  };
+  const current = perFile('sundialPerFile', () => startTestSundial(undefined, options), 60_000);
   return {
     current,
     api: (...args) => current().api(...args),
