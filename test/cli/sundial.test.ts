@@ -58,6 +58,7 @@ task_definitions:
 `;
 
 describe('sundial CLI', () => {
+  // A walk through a dozen CLI calls, each a Node process of its own: over a minute on a machine ten times over-subscribed.
   it('applies YAML, lists, triggers and waits (exit code = outcome), shows logs, kills, pauses, deletes', async () => {
     // Prepare
     const file = join(t.dataDir, 'defs.yaml');
@@ -111,7 +112,7 @@ describe('sundial CLI', () => {
     expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/404 .*does not exist/);
     expect((await sundial('frobnicate')).code).toBe(2);
-  });
+  }, 180_000);
 
   it('logs: each attempt numbered from 1 with its status and failure reason, every callback entry, then its output', async () => {
     // Prepare: two failing attempts, each posting 12 callback entries (more than the 10 a run embeds)
