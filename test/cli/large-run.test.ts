@@ -2,9 +2,9 @@
  * The `sundial` CLI on a run too large for one answer (lambdas/domain/response-size.ts): it reads the
  * attempts the answer holds and pages through the rest (`attempts_next`), so that `logs` shows them all.
  */
-import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedLargeRun } from '../helpers/large-run';
+import { cliRunner } from '../helpers/cli';
 import { startTestSundial, type TestSundial } from '../helpers/local';
 
 let t: TestSundial;
@@ -16,13 +16,7 @@ afterAll(async () => {
   await t.close();
 });
 
-function sundial(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['cli/bin.mjs', '--url', t.url, ...args], { timeout: 240_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const sundial = cliRunner(() => t.url, { timeoutMs: 240_000, maxBuffer: 64 * 1024 * 1024 });
 
 describe('sundial CLI on a run whose attempts do not fit one answer', () => {
   it('logs RUN_ID shows every attempt of the run, those past the answer too', async () => {

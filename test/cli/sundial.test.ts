@@ -1,9 +1,10 @@
 /** The `sundial` CLI (cli/bin.mjs, the npm bin) against the local mode, as an operator runs it. */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hold, release, waitWhileHeld } from '../helpers/hold';
+import { cliRunner } from '../helpers/cli';
 import { startTestSundial, type TestSundial, UNTIL_STOPPED } from '../helpers/local';
 import { until } from '../helpers/until';
 
@@ -16,13 +17,7 @@ afterAll(async () => {
   await t.close();
 });
 
-function sundial(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['cli/bin.mjs', '--url', t.url, '--interval', '100', ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const sundial = cliRunner(() => t.url, { before: ['--interval', '100'] });
 
 const YAML = `
 process_definition_name: cli-ok
