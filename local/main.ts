@@ -95,7 +95,7 @@ const PREVIOUS_TASKS_WAIT_MS = 15_000;
 const tasksFifo = await previousTasksStopped(join(dataDir, 'tasks.fifo')).catch(() => undefined);
 if (tasksFifo) process.env.SUNDIAL_TASKS_FIFO = tasksFifo;
 
-log('starting: synthesizing the task state machine from the CDK stack (a few seconds)…');
+log('starting (the first start after a change to lib/ or lambdas/ synthesizes the CDK stack for its task state machine: ≈ 15 s of CPU)…');
 const sundial = await startLocal({ port, host: process.env.HOST ?? '127.0.0.1', dataDir, log }).catch((err: NodeJS.ErrnoException) => {
   logError(err.code === 'EADDRINUSE' ? `port ${port} is in use: set PORT to another port` : `could not start: ${err.stack ?? err}`);
   process.exit(1);
