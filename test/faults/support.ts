@@ -26,7 +26,11 @@ export interface ChildSundial {
  * `npm start` as a child process (`tsx local/main.ts`) on `dataDir`. The test process's
  * `SUNDIAL_TASK_DEFINITION_FILE` (test/global-setup.ts) passes through, so it starts without synthesizing.
  */
-export async function startChild(dataDir: string, timeoutMs = 30_000, options: { detached?: boolean } = {}): Promise<ChildSundial> {
+export async function startChild(
+  dataDir: string,
+  timeoutMs = 30_000,
+  options: { detached?: boolean; /** Told what it printed so far, on every chunk, while it starts too. */ onOutput?: (output: string) => void } = {},
+): Promise<ChildSundial> {
   const port = await freePort();
   // node itself with tsx's loader, not the tsx CLI: the CLI runs the server in a grandchild that a
   // SIGKILL of the CLI would leave running.
@@ -38,8 +42,12 @@ export async function startChild(dataDir: string, timeoutMs = 30_000, options: {
     detached: options.detached ?? false,
   });
   let out = '';
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const add = (c: Buffer) => {
+    out += c.toString();
+    options.onOutput?.(out);
+  };
+  child.stdout?.on('data', add);
+  child.stderr?.on('data', add);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
   try {
