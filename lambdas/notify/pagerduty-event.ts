@@ -11,6 +11,26 @@ export function dedupKey(processDefinitionName: string): string {
 const SUMMARY_MAX = 1024;
 
 /**
+ * The bytes of JSON `custom_details.failed_tasks` may take. "Events API payloads are limited to 512 KB" and
+ * a 400 is not retried (https://developer.pagerduty.com/docs/events-API-v2/overview/, "Size Limits"): the
+ * names of 10,000 failed tasks of 64 characters are 670 KB, so the list stops at half the limit, and
+ * `failed_tasks_total` says how many there are.
+ */
+export const FAILED_TASKS_MAX_BYTES = 256 * 1024;
+
+/** The first of `names` whose JSON array fits {@link FAILED_TASKS_MAX_BYTES}. */
+function namesWithin(names: readonly string[]): string[] {
+  const kept: string[] = [];
+  let bytes = 2; // []
+  for (const name of names) {
+    bytes += Buffer.byteLength(JSON.stringify(name)) + (kept.length > 0 ? 1 : 0);
+    if (bytes > FAILED_TASKS_MAX_BYTES) break;
+    kept.push(name);
+  }
+  return kept;
+}
+
+/**
  * A trigger for the definition's incident, about `run` (failed), the `consecutiveFailures`-th failure in
  * a row; `runUrl` (the run's console page) becomes the incident's link when there is one.
  */
@@ -20,6 +40,7 @@ export function triggerEvent(routingKey: string, run: Process, consecutiveFailur
     `Sundial: ${run.process_definition_name} failed` +
     (consecutiveFailures > 1 ? ` ${consecutiveFailures} times in a row` : '') +
     (failedTasks.length > 0 ? ` (failed tasks: ${failedTasks.join(', ')})` : run.reason ? ` (${run.reason})` : '');
+  const listed = namesWithin(failedTasks);
   return {
     routing_key: routingKey,
     event_action: 'trigger',
@@ -36,7 +57,8 @@ export function triggerEvent(routingKey: string, run: Process, consecutiveFailur
         process_id: run.process_id,
         process_definition_name: run.process_definition_name,
         consecutive_failures: consecutiveFailures,
-        failed_tasks: failedTasks,
+        failed_tasks: listed,
+        ...(listed.length < failedTasks.length ? { failed_tasks_total: failedTasks.length } : {}),
         start_time: run.start_time,
         ...(run.end_time ? { end_time: run.end_time } : {}),
         ...(run.reason ? { reason: run.reason } : {}),
