@@ -117,12 +117,12 @@ describe.concurrent('task processes and the death of their local server', () => 
         }
       },
     });
+    void starting.then((s) => (c.server = s), () => undefined); // stopped by afterAll should an expectation below fail
     // While the FIFO is held the server does not listen: the moment it says it waits is before it could.
     await until(async () => printed, (out) => /waiting for the tasks of an earlier server|sundial listening on/.test(out), SERVER_START_MS);
     expect(printed).toMatch(/waiting for the tasks of an earlier server/);
     expect(printed).not.toMatch(/sundial listening on/);
     const second = await starting;
-    c.server = second;
 
     // By the time it answers, nothing of the earlier server's tasks runs, and the run is ended (retryable).
     expect(c.groups.flatMap((g) => groupMembers(g))).toEqual([]);
