@@ -207,6 +207,7 @@ function chainStoreWork(b: BenchSundial, attempts: number, calls: TracedCall[]) 
   const counts = b.dynamo.read();
   const inARow: number[] = [];
   const stepMs: number[] = [];
+  const storeMs: number[] = [];
   const paths = new Map<string, number>();
   const byRun = new Map<string, typeof b.stepLog>();
   for (const s of b.stepLog) byRun.set(s.process_id, [...(byRun.get(s.process_id) ?? []), s]);
@@ -219,13 +220,16 @@ function chainStoreWork(b: BenchSundial, attempts: number, calls: TracedCall[]) 
       const within = calls.filter((c) => c.end > from && c.start < to).sort((x, y) => x.start - y.start);
       const groups: TracedCall[][] = [];
       let groupEnd = -Infinity;
+      let inStore = 0;
       for (const c of within) {
         if (c.start < groupEnd) groups.at(-1)!.push(c);
         else groups.push([c]);
+        inStore += Math.max(0, c.end - Math.max(c.start, groupEnd));
         groupEnd = Math.max(groupEnd, c.end);
       }
       inARow.push(groups.length);
       stepMs.push(to - from);
+      storeMs.push(inStore);
       const path = groups.map((g) => [...new Set(g.map((c) => c.kind))].sort().join('+')).join(' → ');
       paths.set(path, (paths.get(path) ?? 0) + 1);
     }
@@ -245,6 +249,8 @@ function chainStoreWork(b: BenchSundial, attempts: number, calls: TracedCall[]) 
     store_calls_in_a_row_median: median(inARow),
     store_calls_in_a_row_max: Math.max(...inARow),
     step_ms_median: round(median(stepMs), 1),
+    /** Of a step, the time some store call was in flight (calls in flight together counted once). */
+    step_store_ms_median: round(median(storeMs), 1),
     commonest_path: commonPath ? { calls: commonPath[0], steps: commonPath[1] } : undefined,
   };
 }
@@ -451,7 +457,7 @@ function summary(r: Record<string, any>): Array<{ metric: string; value: string;
   const w = r.chain_store_work;
   if (w) {
     row('DynamoDB writes / attempt, chain (1 dependent): its own (with its run\'s)', `${w.attempt_writes_per_attempt} (${w.dynamodb_writes_per_attempt})`, '≤ 7', w.attempt_writes_per_attempt <= 7);
-    row('store calls in a row / chain step', `${w.store_calls_in_a_row_median} (${w.step_ms_median} ms)`, '≤ 4', w.store_calls_in_a_row_median <= 4);
+    row('store calls in a row / chain step', `${w.store_calls_in_a_row_median} (step ${w.step_ms_median} ms, in the store ${w.step_store_ms_median} ms)`, '≤ 4', w.store_calls_in_a_row_median <= 4);
   }
   if (c) {
     row('$ per 1,000 attempts (SFN+Lambda+DDB)', `$${c.usd_per_1000_attempts.total}`, 'falling');
