@@ -10,8 +10,9 @@
  * 3. API latency vs history size: run and task listings with few and with many stored runs (ratio);
  * 4. cold start: each Lambda bundle's size and load time in a fresh Node process;
  * 5. trigger latency: trigger → first task running;
- * 6. memory: peak RSS of the local mode running the 1,000-task DAG (in its own process), and of each
- *    Lambda bundle serving its heaviest requests in a process of its own (bench/lambdas.ts).
+ * 6. memory: peak RSS, overhead and CPU per task of the local mode running the 1,000- and the 10,000-task
+ *    DAGs (10 layers of 100 and of 1,000, each in its own process; their ratio), and of each Lambda bundle
+ *    serving its heaviest requests in a process of its own (bench/lambdas.ts).
  *
  * Environment: BENCH_RUNS (runs per DAG, default 3), BENCH_SEED_SECONDS (time allowed to seed history,
  * default 90), BENCH_HISTORY_MAX (default 100000), BENCH_ONLY (comma-separated section names: bundles,
@@ -20,8 +21,8 @@
  */
 import '../local/polyfills';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../lambdas/store/keys';
@@ -81,24 +82,36 @@ interface DagFigures {
   task_own_ms: number;
   overhead_per_task_ms: number;
   overhead_per_task_ms_runs: number[];
+  /** CPU of the local mode (this process's threads and the task spawner's) from trigger to settled, per task. */
+  cpu_per_task_ms: number;
+  cpu_per_task_ms_runs: number[];
+  /** The machine's 1-minute load average at each run's start (2 cores here: above 2, others wait for a core). */
+  load_average_runs: number[];
 }
 
 async function runDag(b: BenchSundial, name: string, dag: { tasks: Task[]; depth: number }, runs: number): Promise<DagFigures> {
   await b.call('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, task_definitions: dag.tasks });
   const walls: number[] = [];
   const overheads: number[] = [];
+  const cpus: number[] = [];
+  const loads: number[] = [];
   let own = 0;
   for (let r = 0; r < runs; r++) {
     own = (await shellSpawnMs(15)) * dag.depth;
+    loads.push(round(loadavg()[0] ?? 0, 1));
+    const cpu0 = localCpuMs();
     const t0 = performance.now();
     const run = await b.call('POST', `/api/process_definitions/${name}/trigger`);
     const status = await b.ended(run.process_id);
     const wall = performance.now() - t0;
     if (status !== 'succeeded') throw new Error(`${name} run ${run.process_id} ended ${status}`);
     await b.settled(run.process_id);
+    cpus.push((localCpuMs() - cpu0) / dag.tasks.length);
     walls.push(wall);
     overheads.push((wall - own) / dag.tasks.length);
-    process.stderr.write(`bench:   ${name} run ${r + 1}: ${Math.round(wall)} ms, ${round((wall - own) / dag.tasks.length)} ms/task\n`);
+    process.stderr.write(
+      `bench:   ${name} run ${r + 1}: ${Math.round(wall)} ms, ${round((wall - own) / dag.tasks.length)} ms/task, CPU ${round(cpus[r] ?? 0)} ms/task (load ${loads[r]})\n`,
+    );
   }
   return {
     tasks: dag.tasks.length,
@@ -108,6 +121,9 @@ async function runDag(b: BenchSundial, name: string, dag: { tasks: Task[]; depth
     task_own_ms: Math.round(own),
     overhead_per_task_ms: round(median(overheads)),
     overhead_per_task_ms_runs: overheads.map((x) => round(x)),
+    cpu_per_task_ms: round(median(cpus)),
+    cpu_per_task_ms_runs: cpus.map((x) => round(x)),
+    load_average_runs: loads,
   };
 }
 
@@ -207,6 +223,7 @@ function chainStoreWork(b: BenchSundial, attempts: number, calls: TracedCall[]) 
   const counts = b.dynamo.read();
   const inARow: number[] = [];
   const stepMs: number[] = [];
+  const storeMs: number[] = [];
   const paths = new Map<string, number>();
   const byRun = new Map<string, typeof b.stepLog>();
   for (const s of b.stepLog) byRun.set(s.process_id, [...(byRun.get(s.process_id) ?? []), s]);
@@ -219,13 +236,16 @@ function chainStoreWork(b: BenchSundial, attempts: number, calls: TracedCall[]) 
       const within = calls.filter((c) => c.end > from && c.start < to).sort((x, y) => x.start - y.start);
       const groups: TracedCall[][] = [];
       let groupEnd = -Infinity;
+      let inStore = 0;
       for (const c of within) {
         if (c.start < groupEnd) groups.at(-1)!.push(c);
         else groups.push([c]);
+        inStore += Math.max(0, c.end - Math.max(c.start, groupEnd));
         groupEnd = Math.max(groupEnd, c.end);
       }
       inARow.push(groups.length);
       stepMs.push(to - from);
+      storeMs.push(inStore);
       const path = groups.map((g) => [...new Set(g.map((c) => c.kind))].sort().join('+')).join(' → ');
       paths.set(path, (paths.get(path) ?? 0) + 1);
     }
@@ -245,6 +265,8 @@ function chainStoreWork(b: BenchSundial, attempts: number, calls: TracedCall[]) 
     store_calls_in_a_row_median: median(inARow),
     store_calls_in_a_row_max: Math.max(...inARow),
     step_ms_median: round(median(stepMs), 1),
+    /** Of a step, the time some store call was in flight (calls in flight together counted once). */
+    step_store_ms_median: round(median(storeMs), 1),
     commonest_path: commonPath ? { calls: commonPath[0], steps: commonPath[1] } : undefined,
   };
 }
@@ -369,67 +391,118 @@ async function lambdasSection(results: Record<string, unknown>) {
   }
 }
 
-/** The 1,000-task DAG in a process of its own, so that its peak RSS is the local mode's alone. */
+/**
+ * The big DAGs, 10 layers of 100 and of 1,000 tasks, each in a process of its own so that its peak RSS is
+ * the local mode's alone, and how the overhead per task grows from 1,000 tasks to 10,000.
+ */
 async function memorySection(results: Record<string, unknown>) {
-  const child = spawn(process.execPath, [...process.execArgv, '--import', 'tsx', join(import.meta.dirname, 'run.ts'), '--dag1000'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: process.env,
-  });
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`the 1,000-task DAG process exited ${code}`);
-  results.memory_1000_tasks = JSON.parse(out.trim().split('\n').pop() ?? '{}');
+  for (const tasks of [1000, 10_000]) {
+    const child = spawn(process.execPath, [...process.execArgv, '--import', 'tsx', join(import.meta.dirname, 'run.ts'), `--dag${tasks}`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: process.env,
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    if (code !== 0) throw new Error(`the ${tasks.toLocaleString('en')}-task DAG process exited ${code}`);
+    results[`memory_${tasks}_tasks`] = JSON.parse(out.trim().split('\n').pop() ?? '{}');
+  }
+  const [small, large] = [results.memory_1000_tasks, results.memory_10000_tasks] as DagFigures[];
+  results.scale_10000_over_1000 = {
+    overhead_per_task: round((large?.overhead_per_task_ms ?? 0) / (small?.overhead_per_task_ms ?? 1)),
+    cpu_per_task: round((large?.cpu_per_task_ms ?? 0) / (small?.cpu_per_task_ms ?? 1)),
+  };
 }
 
-/** RSS of this process's task spawner (a child running spawner-process.mjs), from /proc; 0 if none. */
-let spawnerPid: number | undefined;
-function spawnerRssBytes(): number {
-  try {
-    if (spawnerPid === undefined) {
-      for (const entry of readdirSync('/proc')) {
-        if (!/^\d+$/.test(entry)) continue;
-        const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-        if (cmdline.includes('spawner-process.mjs') && readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === String(process.pid)) {
-          spawnerPid = Number(entry);
-          break;
-        }
+/** This process's task spawner (a child running spawner-process.mjs), found in /proc; undefined if none. */
+let spawnerPidCached: number | undefined;
+function spawnerPid(): number | undefined {
+  if (spawnerPidCached !== undefined && existsSync(`/proc/${spawnerPidCached}`)) return spawnerPidCached;
+  spawnerPidCached = undefined;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.includes('spawner-process.mjs') && readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === String(process.pid)) {
+        spawnerPidCached = Number(entry);
+        break;
       }
+    } catch {
+      /* gone meanwhile */
     }
-    if (spawnerPid === undefined) return 0;
-    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${spawnerPid}/status`, 'utf8'))?.[1];
+  }
+  return spawnerPidCached;
+}
+
+/** RSS of the task spawner, from /proc; 0 if none. */
+function spawnerRssBytes(): number {
+  const pid = spawnerPid();
+  try {
+    const kb = pid === undefined ? undefined : /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     return kb ? Number(kb) * 1024 : 0;
   } catch {
-    spawnerPid = undefined;
     return 0;
   }
 }
 
-async function dag1000() {
+/**
+ * CPU time (user + system, ms) of the local mode so far: every thread of this process (the server's, the
+ * store's worker, GC and libuv threads) and its task spawner; not the tasks' own processes.
+ */
+function localCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  const pid = spawnerPid();
+  let spawner = 0;
+  try {
+    // utime and stime, in clock ticks (USER_HZ, 100 on Linux).
+    const fields = pid === undefined ? [] : (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []);
+    spawner = ((Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * 1000) / 100;
+  } catch {
+    /* gone meanwhile */
+  }
+  return (user + system) / 1000 + spawner;
+}
+
+/** A layered DAG of 10 × `width` tasks (fan-in 1) run once: its figures, peak RSS and CPU per task, as JSON on stdout. */
+async function bigDag(width: number) {
   const dataDir = mkdtempSync(join(tmpdir(), 'sundial-bench-'));
   const b = await startBench(dataDir);
+  const status = () => readFileSync('/proc/self/status', 'utf8');
+  const kb = (text: string, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)?.[1] ?? 0);
   let peak = process.memoryUsage().rss;
   // The local mode is this process and its task spawner (local/engine/spawner.ts): their RSS together.
   let spawnerPeak = 0;
+  // At the peak: this process's RSS in anonymous memory and in mapped files (LevelDB maps its tables).
+  let atPeak = { anon: 0, file: 0, heapTotal: 0, executions: 0 };
+  let executionsPeak = 0;
   const sampler = setInterval(() => {
     const spawner = spawnerRssBytes();
     spawnerPeak = Math.max(spawnerPeak, spawner);
-    peak = Math.max(peak, process.memoryUsage().rss + spawner);
+    executionsPeak = Math.max(executionsPeak, b.sundial.orchestrator.active);
+    const rss = process.memoryUsage.rss() + spawner;
+    if (rss > peak) {
+      const s = status();
+      peak = rss;
+      atPeak = { anon: kb(s, 'RssAnon') * 1024, file: kb(s, 'RssFile') * 1024, heapTotal: process.memoryUsage().heapTotal, executions: b.sundial.orchestrator.active };
+    }
   }, 50);
-  const figures = await runDag(b, 'big', layered(10, 100, 1), 1);
+  const figures = await runDag(b, 'big', layered(10, width, 1), 1);
   clearInterval(sampler);
   const heapUsed = process.memoryUsage().heapUsed;
   await b.close();
   rmSync(dataDir, { recursive: true, force: true });
+  const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
   console.log(
     JSON.stringify({
       ...figures,
-      peak_rss_mb: Math.round(peak / 1024 / 1024),
-      peak_rss_server_alone_mb: Math.round((process.resourceUsage().maxRSS * 1024) / 1024 / 1024),
-      peak_rss_spawner_mb: Math.round(spawnerPeak / 1024 / 1024),
-      heap_used_at_end_mb: Math.round(heapUsed / 1024 / 1024),
+      peak_rss_mb: mb(peak),
+      peak_rss_server_alone_mb: mb(process.resourceUsage().maxRSS * 1024),
+      peak_rss_spawner_mb: mb(spawnerPeak),
+      at_peak: { server_anon_mb: mb(atPeak.anon), server_file_mb: mb(atPeak.file), heap_total_mb: mb(atPeak.heapTotal), executions_running: atPeak.executions },
+      executions_running_peak: executionsPeak,
+      heap_used_at_end_mb: mb(heapUsed),
     }),
   );
 }
@@ -451,7 +524,7 @@ function summary(r: Record<string, any>): Array<{ metric: string; value: string;
   const w = r.chain_store_work;
   if (w) {
     row('DynamoDB writes / attempt, chain (1 dependent): its own (with its run\'s)', `${w.attempt_writes_per_attempt} (${w.dynamodb_writes_per_attempt})`, '≤ 7', w.attempt_writes_per_attempt <= 7);
-    row('store calls in a row / chain step', `${w.store_calls_in_a_row_median} (${w.step_ms_median} ms)`, '≤ 4', w.store_calls_in_a_row_median <= 4);
+    row('store calls in a row / chain step', `${w.store_calls_in_a_row_median} (step ${w.step_ms_median} ms, in the store ${w.step_store_ms_median} ms)`, '≤ 4', w.store_calls_in_a_row_median <= 4);
   }
   if (c) {
     row('$ per 1,000 attempts (SFN+Lambda+DDB)', `$${c.usd_per_1000_attempts.total}`, 'falling');
@@ -470,16 +543,20 @@ function summary(r: Record<string, any>): Array<{ metric: string; value: string;
     row(`function ${name}: peak RSS / memory`, `${f.peak_rss_mb} MB / ${f.memory_mb} MB (heaviest request ${heaviest} ms CPU)`, 'peak < ½ memory', f.peak_rss_mb < f.memory_mb / 2);
   }
   if (r.trigger_latency) row('trigger → first task running', `${r.trigger_latency.median_ms} ms (p90 ${r.trigger_latency.p90_ms})`, 'median of 20');
-  const m = r.memory_1000_tasks;
-  if (m) {
-    row('1,000-task DAG: peak RSS', `${m.peak_rss_mb} MB`, '< 500 MB', m.peak_rss_mb < 500);
-    row('1,000-task DAG: overhead/task', `${m.overhead_per_task_ms} ms (wall ${m.wall_ms_median} ms)`, '< 5 ms', m.overhead_per_task_ms < 5);
+  for (const [tasks, rssTarget] of [['1,000', 500], ['10,000', 1024]] as const) {
+    const m = r[`memory_${tasks.replace(',', '')}_tasks`];
+    if (!m) continue;
+    row(`${tasks}-task DAG: peak RSS`, `${m.peak_rss_mb} MB (mapped files ${m.at_peak?.server_file_mb} MB)`, `< ${rssTarget} MB`, m.peak_rss_mb < rssTarget);
+    row(`${tasks}-task DAG: overhead/task`, `${m.overhead_per_task_ms} ms (wall ${m.wall_ms_median} ms, CPU ${m.cpu_per_task_ms} ms/task)`, '< 5 ms', m.overhead_per_task_ms < 5);
   }
+  const scale = r.scale_10000_over_1000;
+  if (scale) row('overhead/task at 10,000 ÷ at 1,000 tasks', `×${scale.overhead_per_task} (CPU/task ×${scale.cpu_per_task})`, '≤ 1.3', scale.overhead_per_task <= 1.3);
   return rows;
 }
 
 async function main() {
-  if (process.argv.includes('--dag1000')) return dag1000();
+  if (process.argv.includes('--dag1000')) return bigDag(100);
+  if (process.argv.includes('--dag10000')) return bigDag(1000);
   const started = performance.now();
   const results: Record<string, unknown> = { node: process.version, cpus: cpus().length, when: new Date().toISOString(), runs_per_dag: RUNS };
   const timings: Record<string, number> = {};

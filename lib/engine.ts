@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import {
+  ENGINE_FUNCTION_NAME_ENV,
   LAUNCHER_ENV,
   SUNDIAL_URL_ENV,
   TABLE_NAME_ENV,
@@ -174,6 +175,15 @@ export class SundialEngine extends Construct {
       roles: [handler.role],
       statements: [new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachineArn] })],
     });
+    // It hands the next step of a fan-out over a large run's tasks to itself (lambdas/engine/fan-out.ts):
+    // a policy of its own too, as its own ARN in its default policy would be a cycle. Such a fan-out is a
+    // chain of invocations of itself by design, a page further each and ending with the fan-out: Lambda's
+    // recursive loop detection would stop it after 16 (https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html).
+    new iam.Policy(this, 'HandOffPolicy', {
+      roles: [handler.role],
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.engineFunction.functionArn] })],
+    });
+    (this.engineFunction.node.defaultChild as lambda.CfnFunction).recursiveLoop = 'Allow';
 
     // ---- the task state machine ------------------------------------------------------------------
     this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', {
@@ -207,12 +217,21 @@ export class SundialEngine extends Construct {
 
   /**
    * Hands the engine to a function that drives runs (trigger, kill, retry) in one call: sets
-   * `TASK_STATE_MACHINE_ARN` and the launcher's variables, and grants {@link grantStartAndStop} and
-   * {@link grantStopAttempts}.
+   * `TASK_STATE_MACHINE_ARN`, the launcher's variables and `ENGINE_FUNCTION_NAME`, and grants
+   * {@link grantStartAndStop}, {@link grantStopAttempts} and {@link grantHandOff}.
    */
   public grantTo(fn: lambda.Function): iam.Grant {
     for (const [name, value] of Object.entries(this.engineEnvironment())) fn.addEnvironment(name, value);
-    return this.grantStartAndStop(fn).combine(this.grantStopAttempts(fn));
+    fn.addEnvironment(ENGINE_FUNCTION_NAME_ENV, this.engineFunction.functionName);
+    return this.grantStartAndStop(fn).combine(this.grantStopAttempts(fn)).combine(this.grantHandOff(fn));
+  }
+
+  /**
+   * Lets `grantee` hand the engine function the fan-out over a large run's tasks (lambdas/engine/fan-out.ts):
+   * `lambda:InvokeFunction` on that function alone, unqualified (no version or alias is invoked).
+   */
+  public grantHandOff(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['lambda:InvokeFunction'], resourceArns: [this.engineFunction.functionArn] });
   }
 
   /**

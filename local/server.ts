@@ -19,6 +19,7 @@ import { retentionDaysFromEnv } from '../lambdas/functions/environment';
 import { LOCAL_WEBHOOK_URLS } from '../lambdas/domain/webhook-url';
 import { Store } from '../lambdas/store';
 import { withConsole } from './console';
+import { LocalFanOuts } from './fan-outs';
 import { matchesRoutes, runAs } from './function-context';
 import { startDynamo } from './dynalite';
 import { loadTaskDefinition } from './engine/asl';
@@ -93,6 +94,8 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   // Ticks go through Schedules.tick, as the engine Lambda's `tick` action does deployed.
   const scheduler: LocalScheduler = new LocalScheduler({ fire: (tick): Promise<unknown> => schedules.tick(tick.process_definition_name, tick.scheduled_time), now, log, minIntervalSeconds: options.schedulerMinIntervalSeconds });
   const schedules: Schedules = new Schedules({ store, scheduler, now, logger });
+  // Deployed, the engine function takes the fan-outs over a large run's tasks; here, the background.
+  const fanOuts = new LocalFanOuts(log);
   const engine = new Engine({
     store,
     orchestrator,
@@ -104,8 +107,10 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
     // Schedules first: a downstream run (UpstreamRuns) starts once the ended run is unregistered.
     listeners: [schedules, new UpstreamRuns({ store, schedules, now, logger }), notifier],
     retentionDays,
+    fanOuts,
   });
   orchestrator.attach(engine);
+  fanOuts.attach(engine);
   schedules.attach(engine);
   const definitions = new Definitions({ store, schedules, now, pagerDutyUrls, webhookUrls: LOCAL_WEBHOOK_URLS });
   const services: Services = { store, engine, schedules, definitions, tokenKey: async () => key, now, logger };
@@ -127,7 +132,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   // Then schedules: re-armed from the stored definitions, a missed tick fired once, continuous runs resumed.
   await runAs('local', () => scheduler.restore(store, schedules));
   // Then the sweep: lost attempts (no execution in this process, or past their deadline) and expired runs.
-  const reaper = new Reaper({ store, engine, now, logger, executionGone: async (name) => !orchestrator.has(name) });
+  const reaper = new Reaper({ store, engine, fanOut: engine.fanOut, now, logger, executionGone: async (name) => !orchestrator.has(name) });
   const sweeper = new LocalSweeper({ store, reaper, now, log });
   sweeper.start();
   return {
@@ -147,10 +152,14 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      // Fan-outs over large runs stop where they are, so that nothing starts while executions stop…
+      await fanOuts.pause();
       executor.stopAll('the local server stopped');
       await orchestrator.stopAll();
       await executor.close();
       await runAs('local', () => endOrphanedRuns(engine, store, 'the local server stopped during this run; retry it to run its failed tasks again', log));
+      // …then go on to the end: their runs have ended (a start writes its remaining tasks blocked, a kill ends).
+      await fanOuts.drain();
       await notifier.drain();
       await dynamo.close();
     },

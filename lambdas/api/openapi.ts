@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import {
   backfillResponse,
+  definitionListItemResponse,
   definitionResponse,
   errorResponse,
   logEntries,
@@ -17,7 +18,7 @@ import {
   taskOutputResponse,
   taskResponse,
 } from '../domain/models';
-import type { Route } from '../http/route';
+import { MAX_BODY_BYTES, MAX_COMPRESSED_BODY_BYTES, MAX_DECOMPRESSED_BODY_BYTES, type Route } from '../http/route';
 
 type Json = Record<string, unknown>;
 
@@ -36,7 +37,9 @@ const progressRecorded = z.object({ task_id: z.uuid(), progress: taskResponse.sh
 
 /** Success responses by route key (`METHOD path`). Every route must have one (a test checks it). */
 export const RESPONSES: Record<string, ResponseSpec[]> = {
-  'GET /api/process_definitions': [{ status: 200, description: 'All definitions', schema: z.array(definitionResponse) }],
+  'GET /api/process_definitions': [
+    { status: 200, description: 'All definitions (one too large for an item without its tasks: task_definitions_omitted)', schema: z.array(definitionListItemResponse) },
+  ],
   'GET /api/process_definitions/{process_definition_name}': [{ status: 200, description: 'The definition', schema: definitionResponse }],
   'PUT /api/process_definitions/{process_definition_name}': [
     { status: 200, description: 'Replaced', schema: definitionResponse },
@@ -76,9 +79,10 @@ const ERRORS: Record<number, string> = {
   401: 'Missing or invalid task token',
   404: 'Not found',
   405: 'Method not allowed',
+  406: 'The answer is over the 6 MB a Lambda function may return and the request does not take gzip (send Accept-Encoding: gzip; larger answers then come compressed)',
   409: 'Conflict with the current state',
-  413: 'Body too large',
-  415: 'Body is not JSON',
+  413: 'Body too large (the message names the limit)',
+  415: 'Body is not JSON (or compressed other than gzip, or gzip sent as a text type)',
 };
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;
@@ -108,6 +112,23 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): Jso
       ...(array ? { style: 'form', explode: true } : {}),
     };
   });
+}
+
+/**
+ * A route's request body: JSON, or past 2.5 MiB the same JSON gzip-compressed (lambdas/http/route.ts; API
+ * Gateway hands an `application/octet-stream` body over intact, base64-encoded, and a JSON one as text).
+ */
+function requestBody(schema: z.ZodType, required: boolean): Json {
+  return {
+    required,
+    description:
+      `JSON (at most ${MAX_BODY_BYTES} bytes). A larger body is sent gzip-compressed: \`Content-Encoding: gzip\`, \`Content-Type: application/octet-stream\`, ` +
+      `at most ${MAX_COMPRESSED_BODY_BYTES} bytes compressed and ${MAX_DECOMPRESSED_BODY_BYTES} decompressed (413 past either).`,
+    content: {
+      'application/json': { schema: jsonSchema(schema, 'input') },
+      'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/json', description: 'The JSON body, gzip-compressed (Content-Encoding: gzip)' } },
+    },
+  };
 }
 
 export interface OpenApiOptions {
@@ -140,7 +161,7 @@ export function buildOpenApi(routes: readonly Route[], options: OpenApiOptions =
       tags: [route.auth === 'task' ? 'task callbacks' : route.path.startsWith('/_internal_') ? 'health' : 'operators'],
       security: route.auth === 'operator' ? [{ sigv4: [] }] : route.auth === 'task' ? [{ taskToken: [] }] : [],
       parameters: [...parameters(route.schemas.params, 'path'), ...parameters(route.schemas.query, 'query')],
-      ...(body ? { requestBody: { required: !route.path.endsWith('/trigger'), content: { 'application/json': { schema: jsonSchema(body, 'input') } } } } : {}),
+      ...(body ? { requestBody: requestBody(body, !route.path.endsWith('/trigger')) } : {}),
       responses,
     };
     (paths[route.path] ??= {})[route.method.toLowerCase()] = operation;

@@ -1,6 +1,6 @@
 /**
- * Bounded concurrency: the one helper every fan-out uses (store reads and writes, the engine's trigger,
- * kill and retry), so that no loop over a run's tasks (up to 1,000) sends every call at once.
+ * Bounded concurrency: the helpers every fan-out uses (store reads and writes, the engine's trigger,
+ * kill and retry), so that no loop over a run's tasks (up to 10,000) sends every call at once.
  */
 
 /**
@@ -18,8 +18,9 @@
  * With 10 calls in flight a burst never exceeds 10 requests and, at the ~50–100 ms an AWS call
  * takes from Lambda, the sustained rate stays near 100–200 a second: below every bucket's size, so a
  * kill of 1,000 tasks drains at most a bucket's burst, and what the refill rate still refuses is
- * retried by the SDK with exponential backoff (lambdas/adapters/retry.ts). 1,000 tasks × ~100 ms / 10 ≈ 10 s, inside the API
- * function's 15 s timeout (lib/api.ts).
+ * retried by the SDK with exponential backoff (lambdas/adapters/retry.ts). Within an API request this
+ * bounds runs of up to IN_REQUEST_TASKS_MAX tasks (lambdas/engine/fan-out.ts); larger ones are handed to
+ * the engine function, which also paces its calls to the quotas (lambdas/engine/pace.ts, docs/SCALE.md).
  */
 export const AWS_FAN_OUT_CONCURRENCY = 10;
 
@@ -35,4 +36,20 @@ export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return out;
+}
+
+/**
+ * Like {@link mapLimited} for work that may stop half-way: no item starts once `stop()` holds, and the
+ * items started finish. Items start in order, so those done are always the first ones: answers how many.
+ */
+export async function mapUntil<T>(items: readonly T[], limit: number, stop: () => boolean, fn: (item: T, index: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && !stop()) {
+      const i = next++;
+      await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return next;
 }

@@ -7,15 +7,18 @@
 import type { FieldError } from './errors';
 import type { SlotStatus } from './engine';
 import type { TaskDefinition } from './models';
+import { MAX_PROBLEMS } from './validate';
 
 /**
- * Every structural problem of a definition's tasks, each with its field, in the order of the definition:
- * duplicate task names, duplicate or unknown dependencies, self-dependencies, and — when the structure
- * is otherwise sound — a cycle (named, e.g. `a -> b -> a`).
+ * Every structural problem of a definition's tasks (the first `max`), each with its field, in the order of
+ * the definition: duplicate task names, duplicate or unknown dependencies, self-dependencies, and — when
+ * the structure is otherwise sound — a cycle (named, e.g. `a -> b -> a`). Linear in tasks and dependencies.
  */
-export function dagProblems(tasks: readonly TaskDefinition[]): FieldError[] {
+export function dagProblems(tasks: readonly TaskDefinition[], max = MAX_PROBLEMS): FieldError[] {
   const problems: FieldError[] = [];
-  const problem = (message: string, field: string, code: string) => problems.push({ code, message, field });
+  const problem = (message: string, field: string, code: string) => {
+    if (problems.length < max) problems.push({ code, message, field });
+  };
   const index = new Map<string, number>();
   tasks.forEach((task, i) => {
     if (index.has(task.task_definition_name)) {
@@ -28,11 +31,11 @@ export function dagProblems(tasks: readonly TaskDefinition[]): FieldError[] {
   tasks.forEach((task, i) => {
     const seen = new Set<string>();
     task.dependencies.forEach((dep, j) => {
-      const field = `task_definitions.${i}.dependencies.${j}.task_definition_name`;
+      const field = () => `task_definitions.${i}.dependencies.${j}.task_definition_name`;
       const depName = dep.task_definition_name;
-      if (depName === task.task_definition_name) problem(`task "${depName}" depends on itself`, field, 'dependency_cycle');
-      else if (!index.has(depName)) problem(`task "${task.task_definition_name}" depends on unknown task "${depName}"`, field, 'unknown_dependency');
-      else if (seen.has(depName)) problem(`task "${task.task_definition_name}" lists dependency "${depName}" twice`, field, 'duplicate_dependency');
+      if (depName === task.task_definition_name) problem(`task "${depName}" depends on itself`, field(), 'dependency_cycle');
+      else if (!index.has(depName)) problem(`task "${task.task_definition_name}" depends on unknown task "${depName}"`, field(), 'unknown_dependency');
+      else if (seen.has(depName)) problem(`task "${task.task_definition_name}" lists dependency "${depName}" twice`, field(), 'duplicate_dependency');
       seen.add(depName);
     });
   });
@@ -46,7 +49,10 @@ export function dagProblems(tasks: readonly TaskDefinition[]): FieldError[] {
   return problems;
 }
 
-/** A cycle as a list of names whose first and last are the same, or undefined for a DAG. Iterative DFS. */
+/**
+ * A cycle as a list of names whose first and last are the same, or undefined for a DAG. Iterative DFS,
+ * each task and dependency visited once (the path is searched only to name a cycle found).
+ */
 export function findCycle(tasks: readonly TaskDefinition[]): string[] | undefined {
   const deps = new Map(tasks.map((t) => [t.task_definition_name, t.dependencies.map((d) => d.task_definition_name)]));
   const state = new Map<string, 'visiting' | 'done'>();
@@ -91,20 +97,31 @@ export interface PlannedTask {
   dependents: Dependent[];
   /** Dependencies it waits for before it starts. */
   deps_total: number;
+  /**
+   * One character per dependent, in their order: `1` where this task is that dependent's only
+   * dependency (its completion alone starts it), `0` elsewhere. A byte per dependent, where a field on
+   * each would pass DynamoDB's 400 KB item at 10,000 dependents.
+   */
+  only_dependency_of: string;
 }
 
 /** The tasks of a new run, in definition order, each with its dependents and how many dependencies it waits for. */
 export function planTasks(tasks: readonly TaskDefinition[]): PlannedTask[] {
+  // Appended in place: copying a task's list at each dependent made a fan-out of n quadratic.
   const dependents = new Map<string, Dependent[]>();
   for (const t of tasks) {
     for (const dep of t.dependencies) {
-      dependents.set(dep.task_definition_name, [
-        ...(dependents.get(dep.task_definition_name) ?? []),
-        { name: t.task_definition_name, success_required: dep.success_required },
-      ]);
+      const list = dependents.get(dep.task_definition_name);
+      const dependent = { name: t.task_definition_name, success_required: dep.success_required };
+      if (list) list.push(dependent);
+      else dependents.set(dep.task_definition_name, [dependent]);
     }
   }
-  return tasks.map((t) => ({ definition: t, dependents: dependents.get(t.task_definition_name) ?? [], deps_total: t.dependencies.length }));
+  const depsTotal = new Map(tasks.map((t) => [t.task_definition_name, t.dependencies.length]));
+  return tasks.map((t) => {
+    const of = dependents.get(t.task_definition_name) ?? [];
+    return { definition: t, dependents: of, deps_total: t.dependencies.length, only_dependency_of: of.map((d) => (depsTotal.get(d.name) === 1 ? '1' : '0')).join('') };
+  });
 }
 
 /**

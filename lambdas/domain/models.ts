@@ -42,7 +42,8 @@ export const triggerKind = z.enum(TRIGGER_KINDS);
 export const LIMITS = {
   /** Names end up in DynamoDB keys, Scheduler schedule names (64) and Step Functions execution names (80). */
   nameMaxLength: 64,
-  taskDefinitionsPerProcess: 1000,
+  /** 10,000 written out in full are ~9 MB of JSON: sent gzip-compressed, stored in parts (README "Limits"). */
+  taskDefinitionsPerProcess: 10_000,
   dependenciesPerTask: 100,
   stringMaxLength: 4096,
   scriptMaxLength: 65_536,
@@ -668,6 +669,17 @@ export const definitionResponse = z.object({
     .optional(),
   runs_succeeded: z.int().min(0).optional(),
   runs_failed: z.int().min(0).optional(),
+});
+
+/**
+ * A definition as the list answers it: as {@link definitionResponse}, but a definition stored in parts
+ * (past one DynamoDB item: lambdas/store/definitions.ts) comes without its tasks, `task_definitions_omitted`
+ * counting them; `GET /api/process_definitions/{name}` answers them.
+ */
+export const definitionListItemResponse = definitionResponse.extend({
+  task_definitions: definitionResponse.shape.task_definitions.optional(),
+  /** Beyond Sundial: the definition's tasks, left out of the list (see above). */
+  task_definitions_omitted: z.int().min(1).optional(),
 });
 
 /** One line of a task's container output. `output`: stdout and stderr together (CloudWatch Logs). */

@@ -28,7 +28,7 @@ export function fieldPath(prefix: string | undefined, path: readonly PropertyKey
   return parts.length > 0 ? parts.join('.') : undefined;
 }
 
-/** At most this many problems in one answer: a 1,000-task body wrong in every task stays readable. */
+/** At most this many problems in one answer: a 10,000-task body wrong in every task stays readable. */
 export const MAX_PROBLEMS = 100;
 
 /** Levenshtein distance, for "did you mean". */
@@ -102,6 +102,7 @@ export function knownKeysAt(schema: unknown, path: readonly PropertyKey[]): stri
 export function problemsOf(schema: z.ZodType, issues: readonly z.core.$ZodIssue[], prefix?: string): FieldError[] {
   const problems: FieldError[] = [];
   for (const issue of issues) {
+    if (problems.length >= MAX_PROBLEMS) break;
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeysAt(schema, issue.path);
       for (const key of issue.keys) problems.push(unknownField(fieldPath(prefix, [...issue.path, key])!, key, known));

@@ -15,15 +15,16 @@ import { DEPLOYED_PAGERDUTY_URLS, type PagerDutyUrlPolicy, pagerDutyUrlProblems 
 import { maskDefinitionSecrets, restoreMaskedSecrets } from '../domain/notification-secrets';
 import { DEPLOYED_WEBHOOK_URLS, type WebhookUrlPolicy, webhookUrlProblems } from '../domain/webhook-url';
 import type { Store } from '../store';
-import type { DefinitionBody, StoredDefinition } from '../store/definitions';
+import type { DefinitionBody, DefinitionSummary, ListedDefinition, StoredDefinition } from '../store/definitions';
 import type { DefinitionStats, Schedules } from './schedules';
 
 /**
- * The largest definition, as compact JSON: 1.5 MB, so that it still fits the body limit pretty-printed
- * (lambdas/http/route.ts). It is stored gzipped (lambdas/store/definitions.ts, where the compressed size
- * meets DynamoDB's 400 KB item), and a GET answers it well within Lambda's 6 MB.
+ * The largest definition, as compact JSON: 16 MB, room for 10,000 tasks written out in full (README
+ * "Limits": ~9.1 MB), and pretty-printed still within the decompressed body limit (32 MiB,
+ * lambdas/http/route.ts): past 2.5 MiB a body travels gzip-compressed. It is stored gzipped, in parts past
+ * one item (lambdas/store/definitions.ts, where its compressed size meets what an answer can carry).
  */
-export const MAX_DEFINITION_BYTES = 1_500_000;
+export const MAX_DEFINITION_BYTES = 16_000_000;
 
 /** What a definition is checked against beyond itself. */
 export interface DefinitionRules {
@@ -35,7 +36,7 @@ export interface DefinitionRules {
    * What the scheduler can fire (`Schedules.spec`): throws a 400 for a cron or interval it cannot, and
    * for an interval start that has passed unless `previous` has the same one.
    */
-  schedule: (def: DefinitionBody, previous: DefinitionBody | undefined) => unknown;
+  schedule: (def: DefinitionBody, previous: DefinitionSummary | undefined) => unknown;
   /**
    * The stored definitions that runs of this one start, directly or not, each with its path from this one
    * (`Definitions` reads them from the downstream index): an `upstream` among them is a cycle. @default none
@@ -51,15 +52,22 @@ export interface DefinitionRules {
  * the PagerDuty `api_url`s and webhook `url`s, and masked secrets, which are restored from `previous` (domain/notification-secrets.ts). A
  * definition otherwise valid but larger than {@link MAX_DEFINITION_BYTES} is a 413.
  */
-export function validateDefinition(body: unknown, pathName: string, previous: DefinitionBody | undefined, rules: DefinitionRules): ProcessDefinition {
+export function validateDefinition(body: unknown, pathName: string, previous: DefinitionSummary | undefined, rules: DefinitionRules): ProcessDefinition {
   const parsed = parseWith(processDefinition, body);
   const problems: FieldError[] = [];
+  // At most MAX_PROBLEMS are answered: a 10,000-task body wrong in every task keeps no more (and no spread of them).
+  const add = (more: readonly FieldError[]) => {
+    for (const p of more) {
+      if (problems.length >= MAX_PROBLEMS) return;
+      problems.push(p);
+    }
+  };
   const check = (rule: () => void) => {
     try {
       rule();
     } catch (err) {
       if (!(err instanceof BadRequestError)) throw err;
-      problems.push(...(err.problems ?? [err.toFieldError()]));
+      add(err.problems ?? [err.toFieldError()]);
     }
   };
   if (parsed.process_definition_name !== pathName) {
@@ -69,28 +77,28 @@ export function validateDefinition(body: unknown, pathName: string, previous: De
       field: 'process_definition_name',
     });
   }
-  problems.push(...dagProblems(parsed.task_definitions));
+  add(dagProblems(parsed.task_definitions));
   // Declared run parameters: unique, with the defaults their kind (and a schedule) needs.
-  problems.push(...declarationProblems(parsed.parameters, parsed.schedule));
+  add(declarationProblems(parsed.parameters, parsed.schedule));
   // Upstream definitions listed once, none of them started (directly or not) by this one's runs.
-  problems.push(...upstreamProblems(pathName, parsed.upstream ?? [], rules.downstream ?? new Map()));
+  add(upstreamProblems(pathName, parsed.upstream ?? [], rules.downstream ?? new Map()));
   // Cron and interval grammar, then what depends on the time and the scheduler (start in the past, minimum interval).
   check(() => rules.schedule(parsed, previous));
   if (problems.length === 0 && Buffer.byteLength(JSON.stringify(parsed)) > MAX_DEFINITION_BYTES) {
     throw new PayloadTooLargeError(`process definition is larger than ${MAX_DEFINITION_BYTES} bytes as compact JSON`, 'task_definitions');
   }
   // What AWS would refuse at every attempt's RunTask or SubmitJob (request-limits.ts) is refused now.
-  problems.push(...definitionRequestProblems(parsed.task_definitions, defaultVariables(parsed.parameters)));
+  add(definitionRequestProblems(parsed.task_definitions, defaultVariables(parsed.parameters)));
   // A service key goes where api_url says: only to PagerDuty's hosts (locally also loopback).
-  problems.push(...pagerDutyUrlProblems(parsed.notifications, rules.pagerDutyUrls));
+  add(pagerDutyUrlProblems(parsed.notifications, rules.pagerDutyUrls));
   // A webhook goes to public https hosts only (locally also loopback); a masked url keeps its host.
-  problems.push(...webhookUrlProblems(parsed.notifications, rules.webhookUrls ?? DEPLOYED_WEBHOOK_URLS));
+  add(webhookUrlProblems(parsed.notifications, rules.webhookUrls ?? DEPLOYED_WEBHOOK_URLS));
   // A GET answer PUT back carries masked secrets: keep the stored ones (for the same URL only).
   let def = parsed;
   check(() => {
     def = restoreMaskedSecrets(parsed, previous);
   });
-  if (problems.length > 0) throw BadRequestError.of(problems.slice(0, MAX_PROBLEMS));
+  if (problems.length > 0) throw BadRequestError.of(problems);
   return def;
 }
 
@@ -99,7 +107,7 @@ export function validateDefinition(body: unknown, pathName: string, previous: De
  * PagerDuty `service_key`, webhook `url` and webhook `secret` masked (`****` and the last four
  * characters; a PUT of the masked form keeps the stored value).
  */
-export function presentDefinition(stored: StoredDefinition): Record<string, unknown> {
+export function presentDefinition(stored: StoredDefinition<DefinitionSummary>): Record<string, unknown> {
   return { ...maskDefinitionSecrets(stored.definition), paused: stored.paused };
 }
 
@@ -124,7 +132,8 @@ export class Definitions {
    * is written unless every rule holds ({@link validateDefinition}).
    */
   async put(name: string, body: unknown): Promise<{ created: boolean; definition: DescribedDefinition }> {
-    const previous = (await this.d.store.definitions.get(name))?.definition;
+    // What a PUT keeps of the definition it replaces (schedule, secrets, upstream) is in its item: no part read.
+    const previous = (await this.d.store.definitions.summary(name))?.definition;
     const def = validateDefinition(body, name, previous, {
       pagerDutyUrls: this.d.pagerDutyUrls ?? DEPLOYED_PAGERDUTY_URLS,
       ...(this.d.webhookUrls ? { webhookUrls: this.d.webhookUrls } : {}),
@@ -143,8 +152,8 @@ export class Definitions {
 
   /** `DELETE`: the definition and its schedule go; its runs are kept. */
   async delete(name: string): Promise<void> {
-    const upstream = upstreamNames((await this.d.store.definitions.get(name))?.definition);
-    if (!(await this.d.store.definitions.delete(name))) throw this.missing(name);
+    const upstream = upstreamNames((await this.d.store.definitions.summary(name))?.definition);
+    if (!(await this.d.store.definitions.delete(name, this.d.now().toISOString()))) throw this.missing(name);
     // Its own downstream index stays (Kala: deleting a parent leaves its children defined, and a
     // definition PUT again under this name starts them again).
     await this.d.store.downstream.unlink(name, upstream);
@@ -157,8 +166,16 @@ export class Definitions {
     return this.described(stored);
   }
 
+  /**
+   * Every definition, read from its item alone: one stored in parts (past one item) is answered without its
+   * tasks, `task_definitions_omitted` counting them (GET by name answers them), so that the list neither
+   * reads every part nor outgrows an answer.
+   */
   async list(): Promise<DescribedDefinition[]> {
-    return mapLimited(await this.d.store.definitions.list(), 16, (stored) => this.described(stored));
+    return mapLimited(await this.d.store.definitions.list(), 16, async (listed: ListedDefinition) => ({
+      ...(await this.described(listed)),
+      ...(listed.task_definitions_omitted === undefined ? {} : { task_definitions_omitted: listed.task_definitions_omitted }),
+    }));
   }
 
   /** `POST …/pause` (Schedules.pause), answered as GET answers the definition. */
@@ -172,7 +189,7 @@ export class Definitions {
   }
 
   /** A PUT ignores the fields added here, so that what GET answers can be PUT back. */
-  private async described(stored: StoredDefinition): Promise<DescribedDefinition> {
+  private async described(stored: StoredDefinition<DefinitionSummary>): Promise<DescribedDefinition> {
     return { ...presentDefinition(stored), ...(await this.d.schedules.describe(stored)) };
   }
 
@@ -187,7 +204,7 @@ export class Definitions {
       const from = path[path.length - 1] ?? name;
       for (const next of await this.d.store.downstream.of(from)) {
         if (next === name || paths.has(next)) continue;
-        if (!upstreamNames((await this.d.store.definitions.get(next))?.definition).includes(from)) continue; // a stale entry
+        if (!upstreamNames((await this.d.store.definitions.summary(next))?.definition).includes(from)) continue; // a stale entry
         paths.set(next, [...path, next]);
         queue.push([...path, next]);
       }
@@ -201,6 +218,6 @@ export class Definitions {
 }
 
 /** The names a definition's `upstream` lists. */
-function upstreamNames(def: DefinitionBody | undefined): string[] {
+function upstreamNames(def: DefinitionSummary | undefined): string[] {
   return (def?.upstream ?? []).map((u) => u.process_definition_name);
 }

@@ -14,7 +14,7 @@ import {
 } from '../domain/engine';
 import { AWS_FAN_OUT_CONCURRENCY, mapLimited } from '../domain/concurrency';
 import { attemptFailure, isDeadline } from '../domain/attempt-failure';
-import { blocksDependent, dependenciesAmong, nextStep, planTasks } from '../domain/dag';
+import { blocksDependent, nextStep } from '../domain/dag';
 import { BadRequestError, ConflictError, NotFoundError } from '../domain/errors';
 import { checkTriggerEnvironment } from './request-limits';
 import type { EnvironmentVariable, Process, RunParameter, RunTrigger, TaskDefinition } from '../domain/models';
@@ -25,9 +25,9 @@ import type { Logger } from '../logger';
 import type { Store } from '../store';
 import { isConditionFailed } from '../store/client';
 import type { StoredDefinition } from '../store/definitions';
-import type { RunItem } from '../store/runs';
+import type { RunItem, RunRecord } from '../store/runs';
 import { activeEntry } from '../store/schedules';
-import type { Slot } from '../store/slots';
+import type { Slot, SlotState } from '../store/slots';
 import {
   type ClaimHint,
   DEFAULT_TIMEOUT_SECONDS,
@@ -37,7 +37,9 @@ import {
   type RecordRequest,
   type TaskExecutionInput,
 } from './contract';
-import type { Launcher, Orchestrator, RunListener } from './ports';
+import { type FanOutEvent, IN_REQUEST_TASKS_MAX, plannedSlots, RunFanOut } from './fan-out';
+import type { FanOutPace } from './pace';
+import type { FanOutDispatcher, Launcher, Orchestrator, RunListener } from './ports';
 import { DEFAULT_RETENTION_DAYS, expiresAt } from '../domain/retention';
 
 export interface EngineDeps {
@@ -53,6 +55,10 @@ export interface EngineDeps {
   listeners?: RunListener[];
   /** Days a finished run's history is kept (retention.ts); 0 keeps it for ever. @default DEFAULT_RETENTION_DAYS */
   retentionDays?: number;
+  /** Where the fan-outs over a large run's tasks go (fan-out.ts). @default each runs in the caller, to the end */
+  fanOuts?: FanOutDispatcher;
+  /** How fast they call AWS (pace.ts). @default no pacing */
+  fanOutPace?: FanOutPace;
 }
 
 export interface TriggerOptions {
@@ -78,15 +84,22 @@ export interface TriggerOptions {
   definition?: StoredDefinition;
 }
 
-/**
- * A kill marker older than this is left over from a kill that died half-way: the longest a Lambda
- * function may run (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html: up to
- * 900 seconds), so that no live kill is overtaken by a retry.
- */
-export const KILL_STALE_SECONDS = 900;
-
 export class Engine {
+  private fanOutOf?: RunFanOut;
+
   constructor(private readonly d: EngineDeps) {}
+
+  /** Trigger, kill and retry over a run's tasks: within the request, or handed to the engine function (fan-out.ts). */
+  get fanOut(): RunFanOut {
+    return (this.fanOutOf ??= new RunFanOut({
+      ...this.d,
+      dispatcher: this.d.fanOuts,
+      pace: this.d.fanOutPace,
+      startSlot: (slot) => this.startSlot(slot),
+      endCurrentAttempt: (slot, reason, options) => this.endCurrentAttempt(slot, reason, options),
+      runEnded: (run) => this.runEnded(run),
+    }));
+  }
 
   // ---- runs ------------------------------------------------------------------------------------
 
@@ -99,30 +112,23 @@ export class Engine {
     // Every run of a definition is registered as in progress before it exists, so that a scheduled
     // tick sees manual runs too (overlap_action); it is unregistered when it ends (Schedules.runEnded).
     if (!options.reservation) await this.d.store.schedules.registerRun(definitionName, activeEntry(now, processId));
-    const slots: Slot[] = planTasks(tasks).map(({ definition, dependents, deps_total }) => ({
-      process_id: processId,
-      name: definition.task_definition_name,
-      definition,
-      dependents,
-      deps_total,
-      status: 'waiting',
-      attempts: 0,
-      max_attempts: definition.max_attempts,
-      round: 0,
+    const run: RunRecord = { process_id: processId, process_definition_name: definitionName, start_time: now, status: 'running', trigger, parameters };
+    const extra = {
       tasks_total: tasks.length,
-    }));
+      environment_variables: options.environmentVariables ?? [],
+      ...(options.taskDefinitionName ? { only_task: options.taskDefinitionName } : {}),
+    };
+    const started = { process_id: processId, process_definition_name: definitionName, tasks: tasks.length };
+    if (tasks.length > IN_REQUEST_TASKS_MAX) {
+      // Too many tasks to write and start within the request: the engine function does (fan-out.ts).
+      const first = await this.fanOut.start(run, extra, tasks);
+      this.d.logger.info('run started', started);
+      return this.answerThen(processId, first);
+    }
+    const slots = plannedSlots(processId, tasks);
     // Slots first: a run item is visible only once everything it needs exists.
-    const doneShards = await this.d.store.slots.createSlots(slots);
-    await this.d.store.runs.createRun(
-      { process_id: processId, process_definition_name: definitionName, start_time: now, status: 'running', trigger, parameters },
-      {
-        tasks_total: slots.length,
-        ...doneShards,
-        environment_variables: options.environmentVariables ?? [],
-        ...(options.taskDefinitionName ? { only_task: options.taskDefinitionName } : {}),
-      },
-    );
-    this.d.logger.info('run started', { process_id: processId, process_definition_name: definitionName, tasks: slots.length });
+    await this.d.store.runs.createRun(run, { ...extra, ...(await this.d.store.slots.createSlots(slots)) });
+    this.d.logger.info('run started', started);
     // The tasks without dependencies start.
     await mapLimited(slots.filter((s) => nextStep(s) === 'start'), AWS_FAN_OUT_CONCURRENCY, (s) => this.startSlot(s));
     return this.answer(processId);
@@ -166,19 +172,12 @@ export class Engine {
     const now = this.d.now().toISOString();
     const ended = await this.d.store.runs.transitionRun(processId, 'running', 'failed', { end_time: now, reason, killing: now });
     if (!ended) throw new ConflictError(`process ${processId} is not running (status ${run.status})`);
+    if ((run.tasks_total ?? 0) > IN_REQUEST_TASKS_MAX) {
+      // Too many tasks to stop within the request: the engine function does, then ends the kill (fan-out.ts).
+      return this.answerThen(processId, this.fanOut.kill(processId, now));
+    }
     const slots = await this.d.store.slots.list(processId);
-    await mapLimited(slots, AWS_FAN_OUT_CONCURRENCY, async (slot) => {
-      if (slot.status === 'running') {
-        if (slot.execution_name) await this.d.orchestrator.stopTask(slot.execution_name, reason);
-        if (slot.current_task_id) {
-          await this.d.launcher.stop({ task_id: slot.current_task_id, task_definition: slot.definition }, reason);
-          await this.endAttempt(processId, slot.current_task_id, 'failed', reason);
-        }
-        await this.d.store.slots.transition(processId, slot.name, ['running'], 'failed', { reason });
-      } else if (slot.status === 'waiting') {
-        await this.d.store.slots.transition(processId, slot.name, ['waiting'], 'blocked', { reason });
-      }
-    });
+    await mapLimited(slots, AWS_FAN_OUT_CONCURRENCY, (slot) => this.fanOut.killSlot(processId, slot, reason));
     this.d.logger.info('run killed', { process_id: processId, reason });
     await this.runEnded({ process_id: processId, process_definition_name: run.process_definition_name, status: 'failed' });
     await this.d.store.runs.killEnded(processId);
@@ -193,29 +192,25 @@ export class Engine {
     const run = await this.d.store.runs.getRunRecord(processId);
     if (!run) throw new NotFoundError(`process ${processId} does not exist`);
     if (run.status !== 'failed') throw new ConflictError(`only a failed process can be retried (status ${run.status})`);
-    if (typeof run.killing === 'string') {
-      // A kill that died half-way (its function timed out) must not block retries for ever.
-      if (this.d.now().getTime() - Date.parse(run.killing) < KILL_STALE_SECONDS * 1000) {
-        throw new ConflictError(`process ${processId} is still being killed; retry it once the kill has finished`);
-      }
-      await this.d.store.runs.killEnded(processId);
-    }
-    const slots = await this.d.store.slots.list(processId);
-    const failed = slots.filter((s) => s.status === 'failed');
-    const blocked = slots.filter((s) => s.status === 'blocked');
-    const reopened = new Set([...failed, ...blocked].map((s) => s.name));
+    await this.fanOut.assertIdle(run);
+    // A large run's slots by name and status only: its steps read them whole (fan-out.ts).
+    const large = (run.tasks_total ?? 0) > IN_REQUEST_TASKS_MAX;
+    const slots: readonly SlotState[] = large ? await this.d.store.slots.listStates(processId) : await this.d.store.slots.list(processId);
+    const reopened = new Set(slots.filter((s) => s.status === 'failed' || s.status === 'blocked').map((s) => s.name));
     if (reopened.size === 0) throw new ConflictError(`process ${processId} has no failed task to retry`);
     // Registered as the definition's run in progress again before it reopens (overlap_action, counts).
     const undo = await this.retrying({ process_id: processId, process_definition_name: run.process_definition_name, start_time: run.start_time });
+    let first: FanOutEvent | undefined;
     try {
-      await this.reopen(processId, run, slots, failed, blocked, reopened, retriedTrigger(runTrigger(run), by, this.d.now().toISOString()));
+      first = await this.fanOut.reopen(run, large ? undefined : (slots as Slot[]), reopened, retriedTrigger(runTrigger(run), by, this.d.now().toISOString()));
     } catch (err) {
       // Only a run that was not reopened gives its registration back.
       if ((await this.d.store.runs.getRunRecord(processId))?.status !== 'running') await undo();
       throw err;
     }
-    this.d.logger.info('run retried', { process_id: processId, tasks: [...reopened] });
-    return this.answer(processId);
+    // A large run's names would pass a log event's 256 KB: its count instead.
+    this.d.logger.info('run retried', { process_id: processId, tasks: reopened.size > IN_REQUEST_TASKS_MAX ? reopened.size : [...reopened] });
+    return this.answerThen(processId, first);
   }
 
   /** The run as the API answers it, after this engine changed it (it exists: nothing deletes a run that ran just now). */
@@ -223,6 +218,18 @@ export class Engine {
     const run = await this.d.store.runs.getRun(processId);
     if (!run) throw new NotFoundError(`process ${processId} does not exist`);
     return run;
+  }
+
+  /**
+   * The run as the API answers it, then the first step of its fan-out handed to the engine function, if
+   * it has one (fan-out.ts): read before the steps start, the answer is the run as the request left it,
+   * and it does not compete with them (locally they run in this process, deployed they write the
+   * partition it reads).
+   */
+  private async answerThen(processId: string, first: FanOutEvent | undefined): Promise<Process> {
+    const answer = await this.answer(processId);
+    if (first) await this.fanOut.handOff(first);
+    return answer;
   }
 
   /** Tells the listeners that a run is being retried; answers what undoes what they did. */
@@ -240,35 +247,6 @@ export class Engine {
     return async () => {
       for (const undo of undos) await undo();
     };
-  }
-
-  /** The reopening part of {@link retry}: blocked tasks wait again, failed ones get one more attempt. */
-  private async reopen(processId: string, run: RunItem, slots: Slot[], failed: Slot[], blocked: Slot[], reopened: Set<string>, trigger: RunTrigger): Promise<void> {
-    // Each slot is its own item: reopen them side by side, as many at once as the fan-outs to AWS allow,
-    // so that 1,000 tasks fit the API function's timeout (lambdas/domain/concurrency.ts).
-    await mapLimited(blocked, AWS_FAN_OUT_CONCURRENCY, async (slot) => {
-      await this.d.store.slots.resetDependencies(processId, slot.name, dependenciesAmong(slot.definition, reopened));
-      await this.d.store.slots.transition(processId, slot.name, ['blocked'], 'waiting', { reason: undefined });
-    });
-    await this.d.store.slots.runTasksReopened(processId, [...reopened], run.tasks_total ?? slots.length);
-    await this.d.store.runs.setRunExpiry(processId, undefined); // running again: nothing of it expires
-    const reopenedRun = await this.d.store.runs.transitionRun(processId, 'failed', 'running', { trigger }, ['end_time', 'reason'], ['killing']);
-    if (!reopenedRun) throw new ConflictError(`process ${processId} changed while retrying; try again`);
-    await mapLimited(failed, AWS_FAN_OUT_CONCURRENCY, async (slot) => {
-      const round = slot.round + 1;
-      const name = executionName(processId, slot.name, round);
-      const next = await this.d.store.slots.transition(processId, slot.name, ['failed'], 'running', {
-        max_attempts: slot.attempts + 1,
-        round,
-        execution_name: name,
-        skip_backoff: true,
-        reason: undefined,
-      });
-      if (next) await this.d.orchestrator.startTask(name, { process_id: processId, task_definition_name: slot.name, claim: { round, attempts: next.attempts } });
-    });
-    // Tasks that never started (a kill blocked them) and whose dependencies are all complete.
-    const ready = (await this.d.store.slots.list(processId)).filter((slot) => nextStep(slot) === 'start');
-    await mapLimited(ready, AWS_FAN_OUT_CONCURRENCY, (slot) => this.startSlot(slot));
   }
 
   // ---- attempts (the state machine's Lambda steps) ----------------------------------------------
@@ -534,6 +512,17 @@ export class Engine {
       ]);
     }
     return status;
+  }
+
+  /**
+   * Stops what may run a running slot's current attempt (with `stop`: a kill) and ends it as failed, as
+   * the kill of a run has always done (fan-out.ts `killSlot`).
+   */
+  private async endCurrentAttempt(slot: Slot, reason: string, options: { stop?: boolean } = {}): Promise<void> {
+    const { process_id: processId, current_task_id: taskId } = slot;
+    if (!taskId) return;
+    if (options.stop) await this.d.launcher.stop({ task_id: taskId, task_definition: slot.definition }, reason);
+    await this.endAttempt(processId, taskId, 'failed', reason);
   }
 
   /** Starts a waiting task whose dependencies are complete (once, whoever calls). */

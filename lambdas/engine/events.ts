@@ -3,13 +3,16 @@
  * task state machine (lib/task-state-machine.ts). `{ action: 'prepare', state }` → {@link PreparedAttempt};
  * `{ action: 'record', state }` → {@link Recorded}; `{ action: 'tick', process_definition_name,
  * scheduled_time, owner }` (the tick state machine) → `{ outcome }`; `{ action: 'reap' }` (the reaper's
- * schedule, lib/reaper.ts) → `{ reaped }`. It also receives, from EventBridge, the status change of a
- * task execution that failed, timed out or was aborted, and abandons its task (so that the run does not
- * wait for a task nothing runs any more). Anything else fails.
+ * schedule, lib/reaper.ts) → `{ reaped }`; `{ action: 'fan-out', … }` (a step over a large run's tasks,
+ * handed over by a trigger, kill or retry or by the previous step: ./fan-out.ts) → nothing. It also
+ * receives, from EventBridge, the status change of a task execution that failed, timed out or was
+ * aborted, and abandons its task (so that the run does not wait for a task nothing runs any more).
+ * Anything else fails.
  */
 import { executionFailure } from '../domain/attempt-failure';
 import type { PreparedAttempt, PrepareRequest, PrepareState, Recorded, RecordRequest, TaskExecutionInput } from './contract';
 import type { Engine } from './engine';
+import type { FanOutEvent } from './fan-out';
 import type { Reaper, ReapedAttempt } from './reaper';
 import type { Schedules, TickOutcome } from './schedules';
 
@@ -26,7 +29,7 @@ export interface TickRequest {
 /** An event whose `action` the engine Lambda does not know. */
 export class UnknownActionError extends Error {
   constructor(action: unknown) {
-    super(`unknown engine action ${JSON.stringify(action)}: expected "prepare", "record", "tick" or "reap"`);
+    super(`unknown engine action ${JSON.stringify(action)}: expected "prepare", "record", "tick", "reap" or "fan-out"`);
     this.name = 'UnknownActionError';
   }
 }
@@ -38,7 +41,7 @@ export interface ExecutionStatusChange {
   detail: { name?: string; status: string; input?: string | null; error?: string | null; cause?: string | null };
 }
 
-export type EngineEvent = PrepareRequest | RecordRequest | TickRequest | ExecutionStatusChange | { action?: unknown };
+export type EngineEvent = PrepareRequest | RecordRequest | TickRequest | FanOutEvent | ExecutionStatusChange | { action?: unknown };
 export type EngineEventResult = PreparedAttempt | Recorded | { outcome: TickOutcome } | { reaped: ReapedAttempt[] } | void;
 
 /** What the engine function answers events with: one of each per cold start. */
@@ -61,13 +64,24 @@ function abandonReason({ status, error, cause }: ExecutionStatusChange['detail']
 }
 
 /**
+ * Time a fan-out step keeps when it hands the rest on: the calls it has under way finish (each within
+ * the SDK's retries, lambdas/adapters/retry.ts) and the next step is queued before the function's timeout.
+ */
+export const FAN_OUT_MARGIN_MS = 10_000;
+
+/** What the handler reads of Lambda's context: how long the invocation has left. */
+export interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/**
  * The engine function's handler. `deps` is called at the first event, not before (a function's
  * configuration errors then fail an invocation, with the variable's name), and again only until it
  * succeeds.
  */
-export function engineEventHandler(deps: () => EngineEventDeps): (event: EngineEvent) => Promise<EngineEventResult> {
+export function engineEventHandler(deps: () => EngineEventDeps): (event: EngineEvent, context?: InvocationContext) => Promise<EngineEventResult> {
   let built: EngineEventDeps | undefined;
-  return async (event) => {
+  return async (event, context) => {
     const { engine, schedules, reaper } = (built ??= deps());
     if (isExecutionStatusChange(event)) {
       const input = JSON.parse(event.detail.input ?? '{}') as Partial<TaskExecutionInput>;
@@ -88,6 +102,8 @@ export function engineEventHandler(deps: () => EngineEventDeps): (event: EngineE
       case 'reap':
         // The reaper's schedule (lib/reaper.ts): end attempts their executor lost.
         return { reaped: await reaper.reap() };
+      case 'fan-out':
+        return engine.fanOut.step(event as FanOutEvent, () => (context ? context.getRemainingTimeInMillis() < FAN_OUT_MARGIN_MS : false));
       case 'tick': {
         const { process_definition_name, scheduled_time, owner } = event as TickRequest;
         return { outcome: await schedules.tick(process_definition_name, scheduled_time, owner) };

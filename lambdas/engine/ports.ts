@@ -5,6 +5,7 @@
 import type { TaskDefinition } from '../domain/models';
 import type { ScheduleSpec } from '../domain/schedule';
 import type { BatchJobRequest, EcsTaskRequest, PrepareState } from './contract';
+import type { FanOutEvent } from './fan-out';
 
 /** Starts and stops task executions (Step Functions deployed, the local interpreter locally). */
 export interface Orchestrator {
@@ -12,6 +13,15 @@ export interface Orchestrator {
   startTask(name: string, input: PrepareState): Promise<void>;
   /** Stops an execution if it still runs. */
   stopTask(name: string, cause: string): Promise<void>;
+}
+
+/**
+ * Hands a step of a fan-out over a large run's tasks to the engine function (./fan-out.ts): an
+ * asynchronous invocation deployed (lambdas/adapters/lambda-engine.ts), the step in the background locally
+ * (local/fan-outs.ts). Answers once the step is queued.
+ */
+export interface FanOutDispatcher {
+  handOff(event: FanOutEvent): Promise<void>;
 }
 
 /** The attempt a launcher builds a request for. */

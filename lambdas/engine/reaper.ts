@@ -12,6 +12,7 @@ import type { Store } from '../store';
 import type { Slot } from '../store/slots';
 import { DEFAULT_TIMEOUT_SECONDS } from './contract';
 import type { Engine } from './engine';
+import type { RunFanOut } from './fan-out';
 
 /** Slack beyond an attempt's own bound (its start, after the backoff, + max_runtime_seconds) before the reaper ends it. */
 export const REAPER_GRACE_SECONDS = 300;
@@ -29,6 +30,8 @@ export interface ReaperDeps {
   executionGone?: (executionName: string) => Promise<boolean>;
   /** @default REAPER_GRACE_SECONDS */
   graceSeconds?: number;
+  /** Hands on the start of a large run that died half-way (./fan-out.ts): its slots are not all written yet. */
+  fanOut?: Pick<RunFanOut, 'redriveStale'>;
 }
 
 export interface ReapedAttempt {
@@ -52,6 +55,7 @@ export class Reaper {
     const stillSuspect = new Set<string>();
     const stillStalled = new Map<string, string>();
     for (const processId of await this.d.store.runs.listActiveRunIds()) {
+      await this.d.fanOut?.redriveStale(processId).catch((err: unknown) => this.d.logger.error('could not hand on the start of a run', { process_id: processId, error: err as Error }));
       const slots = await this.d.store.slots.list(processId);
       await this.settleIfStalled(processId, slots, stillStalled);
       for (const slot of slots) {

@@ -17,8 +17,12 @@ import { batchJobRequest, ecsTaskRequest, FargateSizeError } from './launch-requ
 
 /** Characters of ECS RunTask's `overrides` as sent (JSON; the SDK's camelCase keys are as long as these). */
 export function ecsOverridesLength(request: Pick<EcsTaskRequest, 'Overrides'>): number {
-  return [...JSON.stringify(request.Overrides ?? {})].length;
+  // Characters are code points: a surrogate pair is one (counted without spreading the string).
+  const json = JSON.stringify(request.Overrides ?? {});
+  return json.length - (json.match(SURROGATE_PAIR)?.length ?? 0);
 }
+
+const SURROGATE_PAIR = /[\uD800-\uDBFF][\uDC00-\uDFFF]/g;
 
 /** Bytes of the Batch SubmitJob request as sent (UTF-8 JSON). */
 export function batchJobPayloadBytes(request: BatchJobRequest): number {
@@ -41,14 +45,20 @@ const LONGEST_JOB_DEFINITION = `${LONGEST_ARN_PREFIX}:job-definition/sundial-${'
 /** `Date.toISOString()` of a four-digit year, as every scheduled time Sundial gives is. */
 const LONGEST_TIME = '9999-12-31T23:59:59.999Z';
 
+/**
+ * The longest task token: its length depends only on the ids' (an HMAC-SHA256 of fixed length), not on
+ * the key. Made once: a definition's check of 10,000 tasks would otherwise sign 10,000 times.
+ */
+let longestToken: string | undefined;
+
 /** The environment of an attempt of `task` with Sundial's variables at their longest. */
 export function worstCaseEnvironment(task: TaskDefinition, runOverrides: readonly EnvironmentVariable[] = []): Record<string, string> {
+  longestToken ??= signTaskToken(Buffer.alloc(32), { tid: LONGEST_ID, pid: LONGEST_ID });
   return attemptEnvironment(task.executable, runOverrides, {
     url: LONGEST_URL,
     taskId: LONGEST_ID,
     processId: LONGEST_ID,
-    // The token's length depends only on the ids' (an HMAC-SHA256 of fixed length), not on the key.
-    token: signTaskToken(Buffer.alloc(32), { tid: LONGEST_ID, pid: LONGEST_ID }),
+    token: longestToken,
     previousAttempts: LONGEST_ATTEMPTS,
     scheduledTime: LONGEST_TIME,
   });

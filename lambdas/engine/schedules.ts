@@ -14,7 +14,7 @@ import { BadRequestError, ConflictError, NotFoundError } from '../domain/errors'
 import { nextFireTime, parseInterval, type ScheduleSpec, ticksUpTo, toScheduleSpec } from '../domain/schedule';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
-import type { DefinitionBody, StoredDefinition } from '../store/definitions';
+import type { DefinitionSummary, StoredDefinition } from '../store/definitions';
 import type { BackfillAnswer, BackfillRequest, Process } from '../domain/models';
 import { activeEntry, activeProcessId, activeStartTime, type QueuedTrigger, queuedTrigger } from '../store/schedules';
 import { resolveParameters } from '../domain/parameters';
@@ -82,7 +82,7 @@ export class Schedules implements RunListener {
    * it cannot. An interval start that has passed is refused unless `previous` has the same one (a
    * definition read with GET and PUT back unchanged). `at` is the time it is read at (default now).
    */
-  spec(def: DefinitionBody, previous?: DefinitionBody, at: Date = this.d.now()): ScheduleSpec | undefined {
+  spec(def: DefinitionSummary, previous?: DefinitionSummary, at: Date = this.d.now()): ScheduleSpec | undefined {
     const repeat = def.schedule?.interval_schedule?.repeat;
     return toScheduleSpec(def.schedule, {
       now: at,
@@ -92,7 +92,7 @@ export class Schedules implements RunListener {
   }
 
   /** Makes the scheduler's schedule of a definition match the stored definition. */
-  async sync(stored: StoredDefinition): Promise<void> {
+  async sync(stored: StoredDefinition<DefinitionSummary>): Promise<void> {
     const name = stored.definition.process_definition_name;
     const schedule = stored.definition.schedule;
     if (schedule?.continuous_schedule && !stored.paused) {
@@ -145,7 +145,7 @@ export class Schedules implements RunListener {
   }
 
   /** `next_run_time`, `last_run` and the run counts of a definition. */
-  async describe(stored: StoredDefinition): Promise<DefinitionStats> {
+  async describe(stored: StoredDefinition<DefinitionSummary>): Promise<DefinitionStats> {
     const name = stored.definition.process_definition_name;
     const [state, last] = await Promise.all([this.d.store.schedules.get(name), this.d.store.runs.latestRun(name)]);
     return {
@@ -465,7 +465,7 @@ export class Schedules implements RunListener {
     await this.d.scheduler.fireAt(name, at);
   }
 
-  private async nextRunTime(stored: StoredDefinition, running: boolean, lastEnd: string | undefined): Promise<Date | undefined> {
+  private async nextRunTime(stored: StoredDefinition<DefinitionSummary>, running: boolean, lastEnd: string | undefined): Promise<Date | undefined> {
     const schedule = stored.definition.schedule;
     if (stored.paused || !schedule) return undefined;
     const now = this.d.now();

@@ -39,6 +39,15 @@ export const SCHEDULER_ENV = {
   tickStateMachineArn: 'TICK_STATE_MACHINE_ARN',
 } as const;
 
+/**
+ * On the API function: the engine function, which it hands the fan-outs over a large run's tasks
+ * (trigger, kill, retry: lambdas/engine/fan-out.ts) with an asynchronous invocation (lib/engine.ts).
+ */
+export const ENGINE_FUNCTION_NAME_ENV = 'ENGINE_FUNCTION_NAME';
+
+/** The name of the function itself, set by Lambda: the engine function hands the next step of a fan-out to itself. */
+export const LAMBDA_FUNCTION_NAME_ENV = 'AWS_LAMBDA_FUNCTION_NAME';
+
 /** On the functions that end runs (engine, API): the notify function to invoke asynchronously (lib/notifications.ts). */
 export const NOTIFY_FUNCTION_NAME_ENV = 'NOTIFY_FUNCTION_NAME';
 

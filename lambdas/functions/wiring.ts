@@ -7,6 +7,7 @@
  */
 import { AwsLauncher, type AwsLauncherConfig } from '../adapters/batch-ecs';
 import { CloudWatchTaskOutput, type CloudWatchTaskOutputConfig } from '../adapters/cloudwatch-logs';
+import { EngineFanOutDispatcher } from '../adapters/lambda-engine';
 import { NotifyDispatcher } from '../adapters/lambda-notify';
 import { PagerDutyEventsClient } from '../adapters/pagerduty';
 import { EventBridgeScheduler, type EventBridgeSchedulerConfig } from '../adapters/scheduler';
@@ -19,6 +20,7 @@ import type { Services } from '../api/ports';
 import type { CallbackServices } from '../callbacks/ports';
 import { Definitions } from '../engine/definitions';
 import { Engine } from '../engine/engine';
+import { DEPLOYED_FAN_OUT_PACE } from '../engine/pace';
 import type { EngineEventDeps } from '../engine/events';
 import type { Launcher, Orchestrator, RunListener, Scheduler } from '../engine/ports';
 import { Reaper } from '../engine/reaper';
@@ -31,6 +33,8 @@ import { DEPLOYED_WEBHOOK_URLS } from '../domain/webhook-url';
 import { createDb, Store } from '../store';
 import {
   AWS_REGION_ENV,
+  ENGINE_FUNCTION_NAME_ENV,
+  LAMBDA_FUNCTION_NAME_ENV,
   LAUNCHER_ENV,
   NOTIFY_CONSOLE_URL_ENV,
   NOTIFY_FUNCTION_NAME_ENV,
@@ -56,7 +60,7 @@ export function apiServices(): Services {
   const shared = sharedServices();
   const { store, tokenKey, now, logger } = shared;
   const pagerDutyUrls = pagerDutyUrlsFromEnv();
-  const runs = lazy(() => scheduledEngine(shared, () => requireEnv(SUNDIAL_URL_ENV)));
+  const runs = lazy(() => scheduledEngine(shared, () => requireEnv(SUNDIAL_URL_ENV), () => requireEnv(ENGINE_FUNCTION_NAME_ENV)));
   const definitions = lazy(() => new Definitions({ store, schedules: runs().schedules, now, pagerDutyUrls }));
   const output = lazy(() => new CloudWatchTaskOutput(taskOutputConfig()));
   return {
@@ -90,15 +94,16 @@ export function callbackServices(): CallbackServices {
  * The engine function, at its first event. It prepares attempts, so it fails fast without `SUNDIAL_URL`
  * and `TOKEN_SECRET_ARN`; then `TABLE_NAME`. `TASK_STATE_MACHINE_ARN` when it starts, stops or describes
  * an execution, the launcher's variables when it plans or stops an attempt, the scheduler's when it
- * changes a schedule, `NOTIFY_FUNCTION_NAME` when a run ends.
+ * changes a schedule, `NOTIFY_FUNCTION_NAME` when a run ends, Lambda's `AWS_LAMBDA_FUNCTION_NAME` when it
+ * hands a fan-out step on (to itself).
  */
 export function engineEventDeps(): EngineEventDeps {
   const callbackUrl = requireEnv(SUNDIAL_URL_ENV);
   const tokenKey = secretKeyLoader(requireEnv(TOKEN_SECRET_ARN_ENV));
   const shared = { ...sharedServices(), tokenKey };
-  const { engine, schedules } = scheduledEngine(shared, () => callbackUrl);
+  const { engine, schedules } = scheduledEngine(shared, () => callbackUrl, () => requireEnv(LAMBDA_FUNCTION_NAME_ENV));
   const executionGone = lazy(() => sfnExecutionGone(requireEnv(TASK_STATE_MACHINE_ARN_ENV)));
-  const reaper = new Reaper({ store: shared.store, engine, now: shared.now, logger: shared.logger, executionGone: (name) => executionGone()(name) });
+  const reaper = new Reaper({ store: shared.store, engine, fanOut: engine.fanOut, now: shared.now, logger: shared.logger, executionGone: (name) => executionGone()(name) });
   return { engine, schedules, reaper };
 }
 
@@ -150,8 +155,9 @@ function sharedServices(): Shared {
 /**
  * The engine over the shared store, with its {@link Schedules}: told when runs end (catch-up, backfill
  * and continuous runs, downstream runs, and the notify function), and able to start and kill runs on ticks.
+ * It hands the fan-outs over a large run's tasks to the engine function `engineFunction` (read at the first).
  */
-function scheduledEngine(shared: Shared, callbackUrl: () => string): { engine: Engine; schedules: Schedules } {
+function scheduledEngine(shared: Shared, callbackUrl: () => string, engineFunction: () => string): { engine: Engine; schedules: Schedules } {
   const { store, tokenKey, now, logger, retentionDays } = shared;
   const schedules = new Schedules({ store, scheduler: eventBridgeScheduler(), now, logger });
   const engine = new Engine({
@@ -165,6 +171,8 @@ function scheduledEngine(shared: Shared, callbackUrl: () => string): { engine: E
     // Schedules first: a downstream run (UpstreamRuns) starts once the ended run is unregistered.
     listeners: [schedules, new UpstreamRuns({ store, schedules, now, logger }), notifyListener(logger)],
     retentionDays,
+    fanOuts: new EngineFanOutDispatcher(engineFunction),
+    fanOutPace: DEPLOYED_FAN_OUT_PACE,
   });
   schedules.attach(engine);
   return { engine, schedules };

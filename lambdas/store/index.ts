@@ -5,6 +5,7 @@ import type { Db } from './client';
 import { DefinitionStore } from './definitions';
 import { DeliveryStore } from './deliveries';
 import { DownstreamStore } from './downstream';
+import { FanOutStore } from './fan-outs';
 import { RunStore } from './runs';
 import { ScheduleStore } from './schedules';
 import { SlotStore } from './slots';
@@ -21,6 +22,8 @@ export class Store {
   readonly backfills: BackfillStore;
   /** Which definitions each definition's runs start (`upstream`). */
   readonly downstream: DownstreamStore;
+  /** Plans and markers of the fan-outs handed to the engine function (lambdas/engine/fan-out.ts). */
+  readonly fanOuts: FanOutStore;
 
   /** `retentionDays`: how long entries are kept after they are written (domain/retention.ts). @default DEFAULT_RETENTION_DAYS (deployed: SUNDIAL_RETENTION_DAYS, lambdas/functions/wiring.ts) */
   constructor(
@@ -35,6 +38,7 @@ export class Store {
     this.deliveries = new DeliveryStore(db);
     this.backfills = new BackfillStore(db);
     this.downstream = new DownstreamStore(db);
+    this.fanOuts = new FanOutStore(db);
   }
 }
 

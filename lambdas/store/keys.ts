@@ -2,19 +2,22 @@
  * Every key and index of Sundial's single DynamoDB table, in one place (docs/STORAGE.md explains them).
  *
  * Table: `pk` / `sk` (strings). Three overloaded GSIs `gsi1`..`gsi3` (`gsiNpk` / `gsiNsk`, projection
- * ALL). TTL attribute `expires_at` (epoch seconds).
+ * ALL) and a sparse one of attempts by id, `gsi4` (keys only). TTL attribute `expires_at` (epoch seconds).
  *
  * | item              | pk                 | sk                          | gsi1                        | gsi2                               | gsi3            |
  * |-------------------|--------------------|-----------------------------|-----------------------------|------------------------------------|-----------------|
  * | process definition| `DEF`              | `DEF#<name>`                |                             |                                    |                 |
+ * | definition part   | `DEFPART#<name>`   | `<version>#<index, 4 digits>` (a large definition's tasks, gzip cut in parts) | |                   |                 |
  * | run (process)     | `RUN#<process_id>` | `RUN`                       | `RUNS#<def>` / `<start>#id` | `RUNS` / `<start>#id`              | `ACTIVE` / `<start>#id` while running (sparse) |
  * | task attempt      | `RUN#<process_id>` | `TASK#<task_id>`            | `TASKS#<def>` / `<start>#id`| `TASKS#<def>#<task def>` / `<start>#id` | `TASKS` / `<start>#id` |
- * | task locator      | `TASKID#<task_id>` | `TASK` (holds `process_id`) |                             |                                    |                 |
+ * |   … and gsi4      |                    |                             | gsi4: `TASKID#<task_id>` / `<process_id>` (keys only: where an attempt is, by its id) | | |
+ * | task locator (before 2026-12) | `TASKID#<task_id>` | `TASK` (holds `process_id`) |                 |                                    |                 |
  * | log entry         | `RUN#<process_id>` | `ENTRY#<task_id>#LOG#<id>`  | `ENTRIES#<task_id>#LOG` / `<when>#id` |                          |                 |
  * | captured lines    | `RUN#<process_id>` | `ENTRY#<task_id>#LOG#OUT#<first seq, 10 digits>` | `ENTRIES#<task_id>#LOG` / `<when>#<first seq>#OUT` | |          |
  * | metadata entry    | `RUN#<process_id>` | `ENTRY#<task_id>#META#<id>` | `ENTRIES#<task_id>#META` / `<when>#id` |                         |                 |
  * | task slot (engine)| `RUN#<process_id>` | `SLOT#<task def name>`      |                             |                                    |                 |
  * | done shard (engine)| `RUN#<process_id>`| `DONE#<0..15>`              |                             |                                    |                 |
+ * | run plan (engine) | `RUN#<process_id>` | `PLAN#<000..>` (a large run's tasks, gzipped parts) |     |                                    |                 |
  * | counters (shards) | `STATS#<0..31>`    | `STATS`                     |                             |                                    |                 |
  * | (finished run)    |                    |                             |                             |                                    | `EXPIRING` / `<expires_at>#id` once it ended (sparse, retention) |
  * | schedule state    | `SCHED#<def>`      | `STATE`                     |                             |                                    |                 |
@@ -33,9 +36,15 @@
  */
 
 export const INDEXES = {
-  gsi1: { name: 'gsi1', pk: 'gsi1pk', sk: 'gsi1sk' },
-  gsi2: { name: 'gsi2', pk: 'gsi2pk', sk: 'gsi2sk' },
-  gsi3: { name: 'gsi3', pk: 'gsi3pk', sk: 'gsi3sk' },
+  gsi1: { name: 'gsi1', pk: 'gsi1pk', sk: 'gsi1sk', projection: 'ALL' },
+  gsi2: { name: 'gsi2', pk: 'gsi2pk', sk: 'gsi2sk', projection: 'ALL' },
+  gsi3: { name: 'gsi3', pk: 'gsi3pk', sk: 'gsi3sk', projection: 'ALL' },
+  /**
+   * Attempts by id (`taskIdIndex`), keys only: an index write when an attempt is created and none when
+   * it changes (its keys never do). Added in 2026-12, alone: CloudFormation creates or deletes one GSI
+   * per table update.
+   */
+  gsi4: { name: 'gsi4', pk: 'gsi4pk', sk: 'gsi4sk', projection: 'KEYS_ONLY' },
 } as const;
 
 export type IndexName = keyof typeof INDEXES;
@@ -60,6 +69,17 @@ const ENTRY_KIND_KEY: Record<EntryKind, string> = { log: 'LOG', metadata: 'META'
 export const keys = {
   definitionsPartition: 'DEF',
   definition: (name: string): Key => ({ pk: 'DEF', sk: `DEF#${name}` }),
+  /**
+   * Part `index` of one version of a definition too large for one item (definitions.ts): its tasks'
+   * gzip cut in parts, in the definition's own partition (not `DEF`, so that listing definitions never
+   * reads them), keyed by the version the definition's item names.
+   */
+  definitionPart: (name: string, version: string, index: number): Key => ({ pk: `DEFPART#${name}`, sk: `${version}#${String(index).padStart(4, '0')}` }),
+  definitionPartsPartition: (name: string) => `DEFPART#${name}`,
+  /** Sort-key prefix of the parts of one version. */
+  definitionPartsPrefix: (version: string) => `${version}#`,
+  /** The version of a part, from its sort key. */
+  definitionPartVersion: (partSortKey: string) => partSortKey.slice(0, partSortKey.lastIndexOf('#')),
 
   runPartition: (processId: string) => `RUN#${processId}`,
   run: (processId: string): Key => ({ pk: `RUN#${processId}`, sk: 'RUN' }),
@@ -102,7 +122,14 @@ export const keys = {
   allTasks: () => ({ index: 'gsi3' as const, pk: 'TASKS' }),
   /**
    * Where a task attempt lives, by its id alone (`GET /api/tasks/{task_id}/output` has no process id):
-   * a small pointer item written with the attempt, holding `process_id`.
+   * the attempt item's keys in the sparse gsi4, written with the attempt (no item of its own).
+   */
+  taskIdIndex: (taskId: string, processId: string) => ({ gsi4pk: `TASKID#${taskId}`, gsi4sk: processId }),
+  attemptById: (taskId: string) => ({ index: 'gsi4' as const, pk: `TASKID#${taskId}` }),
+  /**
+   * The pointer item attempts had before gsi4 (`TASKID#<task_id>` / `TASK`, holding `process_id`): still
+   * read for them, and written for new ones only in a local table created before gsi4 (dynalite cannot
+   * add an index to a table).
    */
   taskLocator: (taskId: string): Key => ({ pk: `TASKID#${taskId}`, sk: 'TASK' }),
 
@@ -150,6 +177,12 @@ export const keys = {
   slotPrefix: 'SLOT#',
   /** Done shard `n` of a run: which of its tasks (of those hashed to `n`) have finished (slots.ts). */
   doneShard: (processId: string, shard: number): Key => ({ pk: `RUN#${processId}`, sk: `DONE#${shard}` }),
+  /**
+   * Part `n` of the tasks a run was triggered with, gzipped JSON in parts of at most 350 KB: a run too
+   * large to start within its request is started by the engine function from these (fan-outs.ts).
+   */
+  planPart: (processId: string, part: number): Key => ({ pk: `RUN#${processId}`, sk: `PLAN#${String(part).padStart(3, '0')}` }),
+  planPrefix: 'PLAN#',
 
   /**
    * A definition's scheduling state (schedules.ts): its running runs, a deferred `wait` tick, the last

@@ -5,7 +5,7 @@
  * the delete it does (local/sweeper.ts). Entries are not touched: they expire from when they were
  * written (entries.ts). docs/STORAGE.md, "TTL". Callers reach it through the run store (runs.ts).
  */
-import { DeleteCommand, UpdateCommand } from './sdk';
+import { DeleteCommand, QueryCommand, UpdateCommand } from './sdk';
 import { mapLimited } from '../domain/concurrency';
 import { type Db, isConditionFailed, queryPartition } from './client';
 import { keys, runItemKind, TTL_ATTRIBUTE } from './keys';
@@ -15,6 +15,19 @@ type Item = Record<string, unknown>;
 
 const [gsi3pk, gsi3sk] = keys.runStateIndexAttributes;
 
+/** The keys whose expiry follows the run's, of these items of its partition (the run item itself unless `skipRun`), with the attempts' locators. */
+function expiryTargets(items: readonly Item[], skipRun: boolean): Item[] {
+  const targets: Item[] = [];
+  for (const item of items) {
+    const kind = runItemKind(String(item.sk));
+    if (kind === 'run' && skipRun) continue; // done under its own condition
+    if (kind === 'log' || kind === 'metadata') continue; // entries carry their own expiry, from when they were written
+    targets.push({ pk: item.pk, sk: item.sk });
+    if (kind === 'task') targets.push({ ...keys.taskLocator(keys.taskIdOf(String(item.sk))) });
+  }
+  return targets;
+}
+
 export class RunRetention {
   constructor(private readonly db: Db) {}
 
@@ -23,9 +36,10 @@ export class RunRetention {
    * the items of a run's partition but its entries (they expire from when they were written, so never
    * after their run) and on its attempts' locators; the run item also joins the sparse
    * EXPIRING index the local sweep reads. The run item is written only while the run is not running
-   * (a retry that reopened it wins). Answers false when that condition failed.
+   * (a retry that reopened it wins). Answers false when that condition failed. `runItemOnly`: the run
+   * item alone (a large retry's request; {@link clearExpiryPage} does the rest, in the engine function).
    */
-  async setRunExpiry(processId: string, expiresAt: number | undefined): Promise<boolean> {
+  async setRunExpiry(processId: string, expiresAt: number | undefined, options: { runItemOnly?: boolean } = {}): Promise<boolean> {
     if (expiresAt !== undefined) {
       try {
         await this.db.doc.send(
@@ -46,15 +60,32 @@ export class RunRetention {
         throw err;
       }
     }
-    const items = await queryPartition(this.db, keys.runPartition(processId), undefined, 'pk, sk');
-    const targets: Item[] = [];
-    for (const item of items) {
-      const kind = runItemKind(String(item.sk));
-      if (kind === 'run' && expiresAt !== undefined) continue; // done above, under its condition
-      if (kind === 'log' || kind === 'metadata') continue; // entries carry their own expiry, from when they were written
-      targets.push({ pk: item.pk, sk: item.sk });
-      if (kind === 'task') targets.push({ ...keys.taskLocator(keys.taskIdOf(String(item.sk))) });
-    }
+    const items: Item[] = options.runItemOnly ? [{ ...keys.run(processId) }] : await queryPartition(this.db, keys.runPartition(processId), undefined, 'pk, sk');
+    await this.setExpiryOf(expiryTargets(items, expiresAt !== undefined), expiresAt);
+    return true;
+  }
+
+  /**
+   * The removal of {@link setRunExpiry}, a page of the run's partition at a time and its run item left
+   * out (done first, under the retry's condition): how the engine function reopens a run too large for
+   * its request (lambdas/engine/fan-out.ts). Answers the sort key to go on after, if more may follow.
+   */
+  async clearExpiryPage(processId: string, after: string | undefined, limit: number): Promise<string | undefined> {
+    const out = await this.db.doc.send(
+      new QueryCommand({
+        TableName: this.db.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.runPartition(processId) },
+        ProjectionExpression: 'pk, sk',
+        Limit: limit,
+        ...(after === undefined ? {} : { ExclusiveStartKey: { pk: keys.runPartition(processId), sk: after } }),
+      }),
+    );
+    await this.setExpiryOf(expiryTargets((out.Items ?? []) as Item[], true), undefined);
+    return out.LastEvaluatedKey ? String(out.LastEvaluatedKey.sk) : undefined;
+  }
+
+  private async setExpiryOf(targets: readonly Item[], expiresAt: number | undefined): Promise<void> {
     await mapLimited(targets, 25, async (key) => {
       try {
         await this.db.doc.send(
@@ -72,7 +103,6 @@ export class RunRetention {
         if (!isConditionFailed(err)) throw err; // deleted meanwhile: nothing to expire
       }
     });
-    return true;
   }
 
   /** Ids of finished runs whose `expires_at` is at or before `now` (the EXPIRING index), oldest first. */

@@ -51,6 +51,13 @@ export type RunRecord = {
    * is settled and every listener told: a retry of the run waits for it (issue 15). Not on the wire.
    */
   killing?: string;
+  /**
+   * The token of the engine function's step that writes and starts a large run's tasks, and of the one
+   * that reopens a large retried run's tasks, while they are under way (lambdas/engine/fan-out.ts). Not on
+   * the wire.
+   */
+  starting?: string;
+  reopening?: string;
   /** What started the run (docs/TRIGGERS.md); absent on runs stored before it was recorded ({@link runTrigger}). */
   trigger?: RunTrigger;
   /** The run's parameters; absent on runs stored before parameters existed (none). */
@@ -583,8 +590,13 @@ export class RunStore {
   }
 
   /** Sets or removes the expiry of a run's items ({@link RunRetention.setRunExpiry}). */
-  setRunExpiry(processId: string, expiresAt: number | undefined): Promise<boolean> {
-    return this.retention.setRunExpiry(processId, expiresAt);
+  setRunExpiry(processId: string, expiresAt: number | undefined, options: { runItemOnly?: boolean } = {}): Promise<boolean> {
+    return this.retention.setRunExpiry(processId, expiresAt, options);
+  }
+
+  /** Removes the expiry of a page of a run's items but its run item ({@link RunRetention.clearExpiryPage}). */
+  clearExpiryPage(processId: string, after: string | undefined, limit: number): Promise<string | undefined> {
+    return this.retention.clearExpiryPage(processId, after, limit);
   }
 
   /** Ids of finished runs whose expiry is due ({@link RunRetention.listExpiredRunIds}). */

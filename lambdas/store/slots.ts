@@ -11,7 +11,7 @@
  * with it. Every step is a single-item conditional write (dynalite has no transactions), and every
  * step may be replayed (Step Functions and Lambda deliver at least once) without doing its work twice.
  */
-import { BatchWriteCommand, GetCommand, QueryCommand, UpdateCommand } from './sdk';
+import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from './sdk';
 import type { Dependent } from '../domain/dag';
 import type { SlotStatus } from '../domain/engine';
 import type { TaskDefinition } from '../domain/models';
@@ -72,9 +72,28 @@ export function doneShardOf(name: string, shards: number): number {
 }
 
 /** What a new run item must carry for its done shards (`createSlots` answers it). */
+/** What {@link SlotStore.listStates} reads of a slot. */
+export type SlotState = Pick<Slot, 'name' | 'status'>;
+
 export interface DoneShards {
   /** How many shards have tasks (a run is done when that many are complete). */
   done_shards_total: number;
+}
+
+/** The done shard items of a run of the tasks `names`, each with its task count. */
+function doneShardItems(processId: string, names: readonly string[]): Item[] {
+  const shards = doneShardCount(names.length);
+  const totals = new Map<number, number>();
+  for (const name of names) {
+    const shard = doneShardOf(name, shards);
+    totals.set(shard, (totals.get(shard) ?? 0) + 1);
+  }
+  return [...totals].map(([shard, total]) => ({ ...keys.doneShard(processId, shard), total }));
+}
+
+/** What the run item of a run of the tasks `names` carries for its done shards. */
+export function doneShardsOf(names: readonly string[]): DoneShards {
+  return { done_shards_total: new Set(names.map((name) => doneShardOf(name, doneShardCount(names.length)))).size };
 }
 
 export class SlotStore {
@@ -85,19 +104,34 @@ export class SlotStore {
    * unprocessed); answers what the run item must carry for them.
    */
   async createSlots(slots: readonly Slot[]): Promise<DoneShards> {
-    const shards = doneShardCount(slots.length);
-    const totals = new Map<number, number>();
-    for (const slot of slots) {
-      const shard = doneShardOf(slot.name, shards);
-      totals.set(shard, (totals.get(shard) ?? 0) + 1);
-    }
     const processId = slots[0]?.process_id;
-    const items: Item[] = [
-      ...slots.map((slot) => ({ ...keys.slot(slot.process_id, slot.name), ...slot }) as Item),
-      ...(processId === undefined ? [] : [...totals].map(([shard, total]) => ({ ...keys.doneShard(processId, shard), total }))),
-    ];
-    await this.batchPut(items);
-    return { done_shards_total: totals.size };
+    const shardItems = processId === undefined ? [] : doneShardItems(processId, slots.map((slot) => slot.name));
+    await this.batchPut([...slots.map((slot) => ({ ...keys.slot(slot.process_id, slot.name), ...slot }) as Item), ...shardItems]);
+    return { done_shards_total: shardItems.length };
+  }
+
+  /**
+   * The slots of a run written one by one, as the engine function writes a run too large for its request
+   * (lambdas/engine/fan-out.ts): its done shards (before any slot, as {@link createSlots} writes them),
+   * then each slot. Both only where missing, so that a replayed step never writes over what moved on.
+   */
+  async createDoneShards(processId: string, names: readonly string[]): Promise<void> {
+    for (const item of doneShardItems(processId, names)) await this.putIfAbsent(item);
+  }
+
+  /** See {@link createDoneShards}; answers whether it wrote the slot. */
+  async createSlot(slot: Slot): Promise<boolean> {
+    return this.putIfAbsent({ ...keys.slot(slot.process_id, slot.name), ...slot });
+  }
+
+  private async putIfAbsent(item: Item): Promise<boolean> {
+    try {
+      await this.db.doc.send(new PutCommand({ TableName: this.db.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    }
   }
 
   private async batchPut(items: readonly Item[]): Promise<void> {
@@ -119,8 +153,37 @@ export class SlotStore {
     return out.Item as Slot | undefined;
   }
 
+  /** Up to `limit` slots of a run in name order, after slot `after`; `last` names the last one read when more may follow. */
+  async listPage(processId: string, after: string | undefined, limit: number): Promise<{ slots: Slot[]; last?: string }> {
+    const out = await this.db.doc.send(
+      new QueryCommand({
+        TableName: this.db.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': keys.runPartition(processId), ':prefix': keys.slotPrefix },
+        ConsistentRead: true,
+        Limit: limit,
+        ...(after === undefined ? {} : { ExclusiveStartKey: keys.slot(processId, after) }),
+      }),
+    );
+    const slots = (out.Items ?? []) as Slot[];
+    return { slots, ...(out.LastEvaluatedKey ? { last: String(out.LastEvaluatedKey.sk).slice(keys.slotPrefix.length) } : {}) };
+  }
+
   async list(processId: string): Promise<Slot[]> {
-    const slots: Slot[] = [];
+    return (await this.query(processId)) as unknown as Slot[];
+  }
+
+  /**
+   * The name and status of every slot of a run, without their definitions (~1 KB a slot with the
+   * dependents it names: 10 MB at 10,000 tasks), which a large run's retry request does not need
+   * (lambdas/engine/fan-out.ts). DynamoDB still reads whole items; what is left out is their transfer.
+   */
+  async listStates(processId: string): Promise<SlotState[]> {
+    return (await this.query(processId, { ProjectionExpression: '#name, #status', ExpressionAttributeNames: { '#name': 'name', '#status': 'status' } })) as SlotState[];
+  }
+
+  private async query(processId: string, projection: { ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> } = {}): Promise<Item[]> {
+    const items: Item[] = [];
     let startKey: Item | undefined;
     do {
       const out = await this.db.doc.send(
@@ -130,12 +193,13 @@ export class SlotStore {
           ExpressionAttributeValues: { ':pk': keys.runPartition(processId), ':prefix': keys.slotPrefix },
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
+          ...projection,
         }),
       );
-      slots.push(...((out.Items ?? []) as Slot[]));
+      items.push(...((out.Items ?? []) as Item[]));
       startKey = out.LastEvaluatedKey;
     } while (startKey);
-    return slots;
+    return items;
   }
 
   /**

@@ -86,6 +86,7 @@ describe('planTasks', () => {
       ['d', [], 2],
     ]);
     expect(plan.map((t) => t.definition)).toEqual(defs);
+    expect(plan.map((t) => t.only_dependency_of)).toEqual(['11', '0', '0', '']);
   });
 });
 
@@ -128,5 +129,61 @@ describe('dependenciesAmong', () => {
     // Act + Assess
     expect(dependenciesAmong(d!, new Set(['a', 'b', 'x']))).toEqual(['b', 'a']);
     expect(dependenciesAmong(d!, new Set())).toEqual([]);
+  });
+});
+
+describe('at 10,000 tasks (timings logged, not asserted: the machine decides them)', () => {
+  /** `n` tasks: 10 layers of n/10, each task depending on two of the layer before. */
+  const layered = (n: number) =>
+    tasks(Array.from({ length: n }, (_, i): [string, string[]] => {
+      const [layer, j, width] = [Math.floor(i / (n / 10)), i % (n / 10), n / 10];
+      return [`l${layer}-${j}`, layer === 0 ? [] : [`l${layer - 1}-${j}`, `l${layer - 1}-${(j + 1) % width}`]];
+    }));
+  /** One root and `n - 1` tasks depending on it. */
+  const fanOut = (n: number) => tasks(Array.from({ length: n }, (_, i): [string, string[]] => [`t${i}`, i === 0 ? [] : ['t0']]));
+  /** `n` tasks, each depending on the one before. */
+  const chain = (n: number) => tasks(Array.from({ length: n }, (_, i): [string, string[]] => [`t${i}`, i === 0 ? [] : [`t${i - 1}`]]));
+  const time = (run: () => unknown) => {
+    const started = performance.now();
+    run();
+    return performance.now() - started;
+  };
+
+  test.each([
+    ['10 layers', layered],
+    ['a fan-out from one root', fanOut],
+    ['a chain', chain],
+  ])('checks and plans %s in time linear in the tasks (1,000 then 10,000)', (shape, build) => {
+    // Prepare
+    const [small, large] = [build(1000), build(10_000)];
+
+    // Act
+    const ms = (defs: TaskDefinition[]) => ({
+      check: time(() => expect(dagProblems(defs)).toEqual([])),
+      plan: time(() => planTasks(defs)),
+    });
+    const [atSmall, atLarge] = [ms(small), ms(large)];
+    const plan = planTasks(large);
+    console.log(
+      `${shape}: dagProblems ${atSmall.check.toFixed(1)} ms at 1,000, ${atLarge.check.toFixed(1)} ms at 10,000; ` +
+        `planTasks ${atSmall.plan.toFixed(1)} ms at 1,000, ${atLarge.plan.toFixed(1)} ms at 10,000`,
+    );
+
+    // Assess
+    expect(plan.reduce((sum, t) => sum + t.dependents.length, 0)).toBe(large.reduce((sum, t) => sum + t.dependencies.length, 0));
+    expect(plan.reduce((sum, t) => sum + t.deps_total, 0)).toBe(large.reduce((sum, t) => sum + t.dependencies.length, 0));
+  });
+
+  it('names a cycle through 10,000 tasks without overflowing the stack', () => {
+    // Prepare: a chain whose first task depends on its last
+    const defs = chain(10_000);
+    defs[0] = { ...defs[0]!, dependencies: [{ task_definition_name: 't9999', success_required: true }] };
+
+    // Act
+    const problems = dagProblems(defs);
+
+    // Assess
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.code).toBe('dependency_cycle');
   });
 });

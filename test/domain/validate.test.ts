@@ -1,13 +1,14 @@
 import { describe, expect, it, test } from 'vitest';
 import { BadRequestError, PayloadTooLargeError } from '../../lambdas/domain/errors';
-import { processDefinition as processDefinitionSchema, taskIdParams } from '../../lambdas/domain/models';
-import { fieldPath, parseWith } from '../../lambdas/domain/validate';
-import { type DefinitionRules, validateDefinition } from '../../lambdas/engine/definitions';
+import { LIMITS, processDefinition as processDefinitionSchema, taskIdParams } from '../../lambdas/domain/models';
+import { fieldPath, MAX_PROBLEMS, parseWith } from '../../lambdas/domain/validate';
+import { type DefinitionRules, MAX_DEFINITION_BYTES, validateDefinition } from '../../lambdas/engine/definitions';
 import { Schedules, type SchedulesDeps } from '../../lambdas/engine/schedules';
 import { DEPLOYED_PAGERDUTY_URLS } from '../../lambdas/domain/pagerduty-url';
 import type { DefinitionBody } from '../../lambdas/store/definitions';
 import { refusalOf, withPath } from '../helpers/assert';
 import { processDefinition, shellTask } from '../helpers/factories';
+import { fullFieldDefinition } from '../helpers/large-definition';
 
 /** The rules the deployed API applies: PagerDuty's hosts, EventBridge Scheduler's one-minute minimum. */
 const schedules = new Schedules({ scheduler: { minIntervalSeconds: 60 }, now: () => new Date() } as unknown as SchedulesDeps);
@@ -73,9 +74,9 @@ describe('validateDefinition', () => {
     expect(err.code).toBe(code);
   });
 
-  it('refuses a definition larger than MAX_DEFINITION_BYTES as compact JSON (413)', () => {
-    // Prepare: 26 scripts of 60 000 characters are ~1.56 MB
-    const tasks = Array.from({ length: 26 }, (_, i) =>
+  it(`refuses a definition larger than MAX_DEFINITION_BYTES (${MAX_DEFINITION_BYTES}) as compact JSON (413)`, () => {
+    // Prepare: 270 scripts of 60 000 characters are ~16.2 MB
+    const tasks = Array.from({ length: 270 }, (_, i) =>
       shellTask(`t${i}`, { executable: { shell_script_command: { script: 'x'.repeat(60_000) } } }),
     );
     const body = processDefinition('huge', { task_definitions: tasks });
@@ -121,6 +122,35 @@ describe('validateDefinition', () => {
     // Act / Assess
     expect(refusalOf(() => validate(body, 'replaced')).code).toBe('invalid_schedule');
     expect(validate(body, 'replaced', previous).schedule).toEqual(previous.schedule);
+  });
+});
+
+describe('validateDefinition at 10,000 tasks', () => {
+  it('checks every rule of a definition written out in full (timing logged, not asserted)', () => {
+    // Prepare
+    const body = fullFieldDefinition('etl');
+
+    // Act
+    const started = performance.now();
+    const def = validate(body, 'etl');
+    console.log(`validateDefinition of 10,000 tasks written out in full: ${(performance.now() - started).toFixed(0)} ms`);
+
+    // Assess
+    expect(def.task_definitions).toHaveLength(LIMITS.taskDefinitionsPerProcess);
+  });
+
+  it(`answers the first ${MAX_PROBLEMS} problems of a body wrong in every task`, () => {
+    // Prepare: every task depends on a task that does not exist and passes Batch's request limit
+    const body = fullFieldDefinition('etl') as { task_definitions: Array<Record<string, unknown>> };
+    for (const task of body.task_definitions) task.dependencies = [{ task_definition_name: 'ghost', success_required: true }];
+
+    // Act
+    const err = refusalOf(() => validate(body, 'etl'));
+
+    // Assess
+    expect(err.statusCode).toBe(400);
+    expect((err as BadRequestError).problems).toHaveLength(MAX_PROBLEMS);
+    expect((err as BadRequestError).problems?.every((p) => p.code === 'unknown_dependency')).toBe(true);
   });
 });
 

@@ -1,12 +1,13 @@
 /**
  * The engine's fan-outs over a run's tasks (trigger, kill, retry, and the dependents a finished task
  * starts) keep at most AWS_FAN_OUT_CONCURRENCY calls to the orchestrator and launcher in flight, for a
- * run of the most tasks a definition may have, and retry does run its tasks side by side. The
- * orchestrator and launcher are recorders of the engine's own ports (no AWS client); the store is real.
+ * run of 1,000 tasks — past IN_REQUEST_TASKS_MAX, so that trigger, kill and retry go over them in the
+ * engine function's steps (run in the caller here: the engine has no dispatcher) — and retry does run its
+ * tasks side by side. 10,000 tasks take minutes: test/engine/large-runs.test.ts. The orchestrator and
+ * launcher are recorders of the engine's own ports (no AWS client); the store is real.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AWS_FAN_OUT_CONCURRENCY } from '../../lambdas/domain/concurrency';
-import { LIMITS } from '../../lambdas/domain/models';
 import type { PrepareState } from '../../lambdas/engine/contract';
 import { Engine } from '../../lambdas/engine/engine';
 import type { AttemptToLaunch, Launcher, Orchestrator } from '../../lambdas/engine/ports';
@@ -57,7 +58,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => t.close());
 
-const TASKS = LIMITS.taskDefinitionsPerProcess;
+const TASKS = 1_000;
 
 describe(`fan-out over a run of ${TASKS} tasks`, () => {
   it('trigger, kill and retry keep at most AWS_FAN_OUT_CONCURRENCY calls in flight, and retry runs them side by side', async () => {

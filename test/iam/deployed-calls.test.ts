@@ -18,6 +18,8 @@ import type { Context } from 'aws-lambda';
 import { type AwsStub, mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { PreparedAttempt } from '../../lambdas/engine/contract';
+import { FAN_OUT_MARGIN_MS } from '../../lambdas/engine/events';
+import { type FanOutEvent, IN_REQUEST_TASKS_MAX } from '../../lambdas/engine/fan-out';
 import type { HttpEvent, HttpResult } from '../../lambdas/http/types';
 import { type EmbeddedDynamo, LOCAL_TABLE_NAME, startDynamo } from '../../local/dynalite';
 import { runAs, type SundialFunction } from '../../local/function-context';
@@ -117,6 +119,8 @@ async function as<T>(fn: FunctionName, body: () => Promise<T>): Promise<{ result
   process.env = {
     ...savedEnv,
     ...template.lambda(fn).environment,
+    // Lambda's own: the engine function hands fan-out steps to itself by it.
+    AWS_LAMBDA_FUNCTION_NAME: template.lambda(fn).name,
     TABLE_NAME: LOCAL_TABLE_NAME,
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: 'test',
@@ -146,6 +150,13 @@ async function http(handler: HttpHandler, method: string, path: string, body?: u
 }
 
 const commands = (recorded: RecordedCall[]) => recorded.map((c) => `${c.service}.${c.command}`);
+
+/** The fan-out step a function handed to the engine function (its asynchronous Invoke), as the engine function receives it. */
+function handedStep(recorded: RecordedCall[]): FanOutEvent {
+  const invoke = recorded.find((c) => c.command === 'Invoke' && c.input.InvocationType === 'Event');
+  if (!invoke) throw new Error(`no step was handed over: ${commands(recorded).join(', ')}`);
+  return JSON.parse(new TextDecoder().decode(invoke.input.Payload as Uint8Array)) as FanOutEvent;
+}
 
 describe('the deployed entry points, each with its own role', () => {
   test('every call to a service without a local engine is allowed by the role of the function that makes it', async () => {
@@ -195,6 +206,17 @@ describe('the deployed entry points, each with its own role', () => {
     const reap = await as('engine', () => engine({ action: 'reap' }));
     const kill = await as('api', () => http(api, 'POST', `/api/processes/${trigger.result.json.process_id}/kill`));
 
+    // Act: api — trigger and kill of a run too large for the request hand it to the engine function;
+    // engine — their steps, the first handing the rest to itself (its invocation nearly out of time)
+    const large = { process_definition_name: 'iam-large', task_definitions: Array.from({ length: IN_REQUEST_TASKS_MAX + 1 }, (_, i) => shellTask(`t${i}`)) };
+    await as('api', () => http(api, 'PUT', '/api/process_definitions/iam-large', large));
+    const largeTrigger = await as('api', () => http(api, 'POST', '/api/process_definitions/iam-large/trigger'));
+    let left = FAN_OUT_MARGIN_MS + 20;
+    const firstStep = await as('engine', () => engine(handedStep(largeTrigger.calls), { getRemainingTimeInMillis: () => left-- }));
+    const nextSteps = await as('engine', () => engine(handedStep(firstStep.calls)));
+    const largeKill = await as('api', () => http(api, 'POST', `/api/processes/${largeTrigger.result.json.process_id}/kill`));
+    const killSteps = await as('engine', () => engine(handedStep(largeKill.calls)));
+
     // Act: api — a continuous definition starts its first run at once; engine — that execution is
     // abandoned (the run ends: notify, next tick arranged), and a tick of the cron definition starts a run
     const continuous = await as('api', () =>
@@ -236,6 +258,10 @@ describe('the deployed entry points, each with its own role', () => {
     expect(commands(outputs.calls)).toEqual(expect.arrayContaining(['Batch.ListJobs', 'Batch.DescribeJobs', 'ECS.ListTasks', 'CloudWatchLogs.GetLogEvents']));
     expect(commands(reap.calls)).toContain('SFN.DescribeExecution');
     expect(commands(kill.calls)).toEqual(expect.arrayContaining(['SFN.StopExecution', 'Batch.ListJobs', 'Batch.TerminateJob', 'ECS.ListTasks', 'ECS.StopTask', 'Lambda.Invoke']));
+    expect([largeTrigger.result.status, largeKill.result.status]).toEqual([201, 201]);
+    expect([commands(largeTrigger.calls), commands(firstStep.calls), commands(largeKill.calls)]).toEqual([['Lambda.Invoke'], ['Lambda.Invoke'], ['Lambda.Invoke']]);
+    expect(commands(nextSteps.calls).filter((c) => c === 'SFN.StartExecution')).toHaveLength(IN_REQUEST_TASKS_MAX + 1);
+    expect(commands(killSteps.calls)).toEqual(expect.arrayContaining(['SFN.StopExecution', 'Lambda.Invoke']));
     expect(commands(abandon.calls)).toEqual(expect.arrayContaining(['Lambda.Invoke', 'Scheduler.CreateSchedule']));
     expect(commands(tick.calls).filter((c) => c === 'SFN.StartExecution')).toHaveLength(3);
     expect(notified.result.deliveries.length).toBeGreaterThan(0);

@@ -260,7 +260,7 @@ describe('SundialEngine', () => {
       ]);
     });
 
-    it('grantTo gives a function the engine environment, start/stop of executions and stop of attempts', () => {
+    it('grantTo gives a function the engine environment, start/stop of executions and stop of attempts, and the hand-off of fan-outs', () => {
       // Prepare
       const apiRoleId = logicalId(template, 'AWS::IAM::Role', 'ApiServiceRole');
       const apiStatements = statements(template).filter(({ roles }) => JSON.stringify(roles) === JSON.stringify([{ Ref: apiRoleId }]));
@@ -271,16 +271,28 @@ describe('SundialEngine', () => {
         'batch:TerminateJob',
         'ecs:ListTasks',
         'ecs:StopTask',
+        'lambda:InvokeFunction',
         'states:DescribeExecution',
         'states:StartExecution',
         'states:StopExecution',
       ]);
       const stop = apiStatements.find(({ statement }) => actions(statement).includes('states:StopExecution'))!.statement;
       expect(JSON.stringify(stop.Resource)).toMatch(/:execution:Test-Engine-[0-9A-F]{8}-Tasks:\*"/);
+      const handOff = apiStatements.find(({ statement }) => actions(statement).includes('lambda:InvokeFunction'))!.statement;
+      expect(resources(handOff)).toEqual([{ 'Fn::GetAtt': [functionId, 'Arn'] }]);
       template.hasResourceProperties('AWS::Lambda::Function', {
         Handler: 'index.handler',
-        Environment: { Variables: Match.objectLike({ TASK_STATE_MACHINE_ARN: Match.anyValue(), ECS_CLUSTER_ARN: Match.anyValue() }) },
+        Environment: { Variables: Match.objectLike({ TASK_STATE_MACHINE_ARN: Match.anyValue(), ECS_CLUSTER_ARN: Match.anyValue(), ENGINE_FUNCTION_NAME: { Ref: functionId } }) },
       });
+    });
+
+    it('lets the engine function hand the next step of a fan-out to itself, and only to itself, as a chain Lambda does not stop', () => {
+      // Act
+      const own = statements(template).filter(({ owner, statement }) => owner.includes('HandOffPolicy') && actions(statement).includes('lambda:InvokeFunction'));
+
+      // Assess
+      expect(own.map(({ statement }) => resources(statement))).toEqual([[{ 'Fn::GetAtt': [functionId, 'Arn'] }]]);
+      template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('Sundial engine'), RecursiveLoop: 'Allow' });
     });
   });
 

@@ -28,7 +28,7 @@ function withApiUrl(def: ProcessDefinition, apiUrl: string): ProcessDefinition {
   return { ...def, notifications: def.notifications?.map((n) => (n.pagerduty ? { pagerduty: { ...n.pagerduty, api_url: apiUrl } } : n)) };
 }
 
-const keysOf = (def: ProcessDefinition) => (def.notifications ?? []).flatMap((n) => (n.pagerduty ? [n.pagerduty.service_key] : []));
+const keysOf = (def: Pick<ProcessDefinition, 'notifications'>) => (def.notifications ?? []).flatMap((n) => (n.pagerduty ? [n.pagerduty.service_key] : []));
 
 describe('maskSecret', () => {
   test.each([

@@ -1,0 +1,465 @@
+/**
+ * The part of a trigger, kill or retry that goes over a run's tasks: writing and starting them, stopping
+ * and moving them, reopening them. A run of at most {@link IN_REQUEST_TASKS_MAX} tasks has it done within
+ * its request, as always. A larger one would not fit an API request (30 s at most, docs/SCALE.md measures
+ * it): its request makes only the writes that decide the answer — the run item, its status change and
+ * their conditions, so that a 409 stays a 409 — and hands the rest to the engine function as a fan-out
+ * event (an asynchronous invocation deployed, the same step in the background locally). A step goes over
+ * the run's slots a page at a time, paced to the quotas (./pace.ts), hands what it has not done to a new
+ * step before its function's timeout, and does nothing twice when an event is delivered again:
+ *
+ * - every write is conditional: a slot is written only where missing, a status moved only from what it was;
+ * - the run item holds the fan-out's marker (`starting`, `killing`, `reopening`) with the token of the one
+ *   step that may go on: each step, and each phase, gives its successor a new token, so that a replayed or
+ *   overtaken event finds the marker moved on and does nothing; the last step removes the marker;
+ * - each page reads the run first: what a kill did meanwhile is left as the kill left it, and what a page
+ *   wrote while the kill came is put the way the kill puts it.
+ */
+import { executionName } from '../domain/ids';
+import { AWS_FAN_OUT_CONCURRENCY, mapLimited, mapUntil } from '../domain/concurrency';
+import { dependenciesAmong, nextStep, planTasks } from '../domain/dag';
+import { ConflictError } from '../domain/errors';
+import type { RunTrigger, TaskDefinition } from '../domain/models';
+import type { Logger } from '../logger';
+import type { Store } from '../store';
+import type { FanOutMarker } from '../store/fan-outs';
+import type { RunItem, RunRecord } from '../store/runs';
+import { doneShardsOf, type Slot } from '../store/slots';
+import { type Clock, type FanOutPace, Pacer, realClock, writeUnits } from './pace';
+import type { FanOutDispatcher, Launcher, Orchestrator } from './ports';
+
+/**
+ * Most tasks a run may have for its trigger, kill and retry to go over them within the request. A kill
+ * of 100 running Batch tasks is 100 StopExecution and 200 Batch calls (4 s at Batch's 50 a second)
+ * and 300–400 item writes: well inside the API function's 15 s. Runs up to this size answer exactly as
+ * before; larger ones answer once their status changed, their tasks following (docs/SCALE.md).
+ */
+export const IN_REQUEST_TASKS_MAX = 100;
+
+/**
+ * A marker whose token is older than this is left over from a kill or fan-out that died half-way (its
+ * function timed out, its event was lost): the longest a Lambda function may run
+ * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html: up to 900 seconds), as each
+ * step renews its token, so that no live one is overtaken. A retry goes on past such a marker, and the
+ * reaper hands a run's start on again.
+ */
+export const FAN_OUT_STALE_SECONDS = 900;
+
+/** Slots a step reads or writes between two looks at the run. */
+const PAGE = 100;
+
+export type FanOutOp = 'start' | 'kill' | 'reopen';
+export type FanOutPhase = 'slots' | 'roots' | 'stop' | 'expiry' | 'unblock' | 'restart' | 'ready';
+
+/** The engine function's event for one step of a fan-out (lambdas/engine/events.ts). */
+export interface FanOutEvent {
+  action: 'fan-out';
+  op: FanOutOp;
+  process_id: string;
+  /** The token of the run's marker this step may act on. */
+  token: string;
+  phase: FanOutPhase;
+  /** Where the phase goes on: the plan's next slot (start), or the last slot or item done (the others). */
+  next?: number;
+  after?: string;
+}
+
+/** True once a step should hand the rest on (its function's timeout is near). */
+export type Deadline = () => boolean;
+
+const PHASES: Record<FanOutOp, readonly FanOutPhase[]> = {
+  start: ['slots', 'roots'],
+  kill: ['stop'],
+  reopen: ['expiry', 'unblock', 'restart', 'ready'],
+};
+const MARKER: Record<FanOutOp, FanOutMarker> = { start: 'starting', kill: 'killing', reopen: 'reopening' };
+const FINISHED: Record<FanOutOp, string> = { start: 'run started: every task written', kill: 'run killed', reopen: 'run retried: every task reopened' };
+
+/** What a page did: where its phase goes on, that the phase is done, or that the fan-out is over. */
+type Outcome = { next?: number; after?: string } | 'phase done' | 'over';
+
+export interface FanOutDeps {
+  store: Store;
+  orchestrator: Orchestrator;
+  launcher: Launcher;
+  now: () => Date;
+  logger: Logger;
+  /** Where steps go. @default each runs here and now, to the end (an engine built without one, in tests) */
+  dispatcher?: FanOutDispatcher;
+  /** @default no pacing (the local runtime) */
+  pace?: FanOutPace;
+  /** @default the real one (tests give a fake one) */
+  clock?: Clock;
+  /** The engine's own steps (./engine.ts). */
+  startSlot(slot: Slot): Promise<void>;
+  endCurrentAttempt(slot: Slot, reason: string, options: { stop: boolean }): Promise<unknown>;
+  runEnded(run: { process_id: string; process_definition_name: string; status: 'failed' }): Promise<void>;
+}
+
+/** The slots a new run of `tasks` starts with (all waiting). */
+export function plannedSlots(processId: string, tasks: readonly TaskDefinition[]): Slot[] {
+  return planTasks(tasks).map(({ definition, dependents, deps_total }) => ({
+    process_id: processId,
+    name: definition.task_definition_name,
+    definition,
+    dependents,
+    deps_total,
+    status: 'waiting',
+    attempts: 0,
+    max_attempts: definition.max_attempts,
+    round: 0,
+    tasks_total: tasks.length,
+  }));
+}
+
+const stale = (token: string, now: Date) => now.getTime() - Date.parse(token) >= FAN_OUT_STALE_SECONDS * 1000;
+
+export class RunFanOut {
+  constructor(private readonly d: FanOutDeps) {}
+
+  // ---- within the request ------------------------------------------------------------------------
+
+  /**
+   * A large run's trigger: its plan (the tasks as triggered), then its run item, marked `starting`; the
+   * engine function writes its slots and starts its first tasks. Its done shards are known from the
+   * task names alone.
+   */
+  async start(run: RunRecord, extra: Record<string, unknown>, tasks: readonly TaskDefinition[]): Promise<FanOutEvent> {
+    const token = this.token();
+    await this.d.store.fanOuts.putPlan(run.process_id, tasks);
+    await this.d.store.runs.createRun(run, { ...extra, ...doneShardsOf(tasks.map((t) => t.task_definition_name)), starting: token });
+    return { action: 'fan-out', op: 'start', process_id: run.process_id, token, phase: 'slots', next: 0 };
+  }
+
+  /** A large run's kill, once its status moved (`killing` = `token`): the engine function stops its tasks. */
+  kill(processId: string, token: string): FanOutEvent {
+    return { action: 'fan-out', op: 'kill', process_id: processId, token, phase: 'stop' };
+  }
+
+  /**
+   * Hands the first step of a fan-out that {@link start}, {@link kill} or {@link reopen} answered to the
+   * engine function. The request calls it once its answer is read: locally the steps run in the same
+   * process, and deployed they write the partition that the answer reads.
+   */
+  handOff(event: FanOutEvent): Promise<void> {
+    return this.hand(event);
+  }
+
+  /**
+   * A retry's reopening, once its checks passed (Engine.retry): blocked tasks wait again, failed ones get
+   * one more attempt. A large run's status moves here (marked `reopening`), under the retry's conditions
+   * (409 if the run changed meanwhile), and the engine function reopens its tasks. `slots`: a run within
+   * its request's slots, read whole; `undefined` for a large run, whose steps read them.
+   */
+  async reopen(run: RunItem, slots: readonly Slot[] | undefined, reopened: ReadonlySet<string>, trigger: RunTrigger): Promise<FanOutEvent | undefined> {
+    const processId = run.process_id;
+    const large = slots === undefined;
+    // Each slot is its own item: reopen them side by side, as many at once as the fan-outs to AWS allow.
+    if (slots) await mapLimited(slots.filter((s) => s.status === 'blocked'), AWS_FAN_OUT_CONCURRENCY, (slot) => this.unblockSlot(processId, slot, reopened));
+    await this.d.store.slots.runTasksReopened(processId, [...reopened], run.tasks_total ?? slots?.length ?? reopened.size);
+    // Running again: nothing of it expires (a large run's other items in its steps).
+    await this.d.store.runs.setRunExpiry(processId, undefined, { runItemOnly: large });
+    const token = this.token();
+    const moved = await this.d.store.runs.transitionRun(processId, 'failed', 'running', { trigger, ...(large ? { reopening: token } : {}) }, ['end_time', 'reason'], ['killing']);
+    if (!moved) throw new ConflictError(`process ${processId} changed while retrying; try again`);
+    if (!slots) return { action: 'fan-out', op: 'reopen', process_id: processId, token, phase: 'expiry' };
+    await mapLimited(slots.filter((s) => s.status === 'failed'), AWS_FAN_OUT_CONCURRENCY, (slot) => this.restartSlot(processId, slot));
+    // Tasks that never started (a kill blocked them) and whose dependencies are all complete.
+    const ready = (await this.d.store.slots.list(processId)).filter((slot) => nextStep(slot) === 'start');
+    await mapLimited(ready, AWS_FAN_OUT_CONCURRENCY, (slot) => this.d.startSlot(slot));
+    return undefined;
+  }
+
+  /**
+   * What a retry waits for: a kill (issue 15: a retry in between would reopen tasks the kill then fails
+   * without telling their dependents), or a large run's start or reopening, under way. One that died
+   * half-way must not block retries for ever: a dead kill or reopening is forgotten; a dead start is
+   * handed on again first, so that the tasks it never wrote are.
+   */
+  async assertIdle(run: RunItem): Promise<void> {
+    const now = this.d.now();
+    if (typeof run.killing === 'string') {
+      if (!stale(run.killing, now)) throw new ConflictError(`process ${run.process_id} is still being killed; retry it once the kill has finished`);
+      await this.d.store.runs.killEnded(run.process_id);
+    }
+    if (typeof run.starting === 'string') {
+      if (stale(run.starting, now)) await this.redrive(run.process_id, run.starting);
+      throw new ConflictError(`process ${run.process_id} is still being started; retry it once its tasks are written`);
+    }
+    if (typeof run.reopening === 'string') {
+      if (!stale(run.reopening, now)) throw new ConflictError(`process ${run.process_id} is still being reopened; retry it once that has finished`);
+      await this.d.store.fanOuts.moveMarker(run.process_id, 'reopening', run.reopening, undefined);
+    }
+  }
+
+  /** The reaper: a running run whose start died half-way (its marker stale) is handed on again. */
+  async redriveStale(processId: string): Promise<boolean> {
+    const run = await this.d.store.runs.getRunRecord(processId);
+    if (run?.status !== 'running' || typeof run.starting !== 'string' || !stale(run.starting, this.d.now())) return false;
+    return this.redrive(processId, run.starting);
+  }
+
+  private async redrive(processId: string, token: string): Promise<boolean> {
+    const next = this.token(token);
+    if (!(await this.d.store.fanOuts.moveMarker(processId, 'starting', token, next))) return false;
+    this.d.logger.warn('a large run was not all started: handed on again', { process_id: processId });
+    await this.hand({ action: 'fan-out', op: 'start', process_id: processId, token: next, phase: 'slots', next: 0 });
+    return true;
+  }
+
+  // ---- one task (within the request, or in a step) -------------------------------------------------
+
+  /** A kill's part of one task: a running one is stopped and fails, a waiting one is blocked. */
+  async killSlot(processId: string, slot: Slot, reason: string, pacer = new Pacer(undefined)): Promise<void> {
+    if (slot.status === 'running') {
+      await pacer.take('stops');
+      await pacer.take('writeUnits', writeUnits(slot) + 2); // the slot, the attempt and its outcome entry
+      if (slot.execution_name) await this.d.orchestrator.stopTask(slot.execution_name, reason);
+      await this.d.endCurrentAttempt(slot, reason, { stop: true });
+      await this.d.store.slots.transition(processId, slot.name, ['running'], 'failed', { reason });
+    } else if (slot.status === 'waiting') {
+      await pacer.take('writeUnits', writeUnits(slot));
+      await this.d.store.slots.transition(processId, slot.name, ['waiting'], 'blocked', { reason });
+    }
+  }
+
+  /** A retry's part of a blocked task: it waits again, without the completions of the tasks the retry reopens. */
+  private async unblockSlot(processId: string, slot: Slot, reopened: ReadonlySet<string>): Promise<void> {
+    await this.d.store.slots.resetDependencies(processId, slot.name, dependenciesAmong(slot.definition, reopened));
+    await this.d.store.slots.transition(processId, slot.name, ['blocked'], 'waiting', { reason: undefined });
+  }
+
+  /** A retry's part of a failed task: one more attempt, without backoff, in a new execution. */
+  private async restartSlot(processId: string, slot: Slot): Promise<void> {
+    const round = slot.round + 1;
+    const name = executionName(processId, slot.name, round);
+    const next = await this.d.store.slots.transition(processId, slot.name, ['failed'], 'running', {
+      max_attempts: slot.attempts + 1,
+      round,
+      execution_name: name,
+      skip_backoff: true,
+      reason: undefined,
+    });
+    if (next) await this.d.orchestrator.startTask(name, { process_id: processId, task_definition_name: slot.name, claim: { round, attempts: next.attempts } });
+  }
+
+  // ---- the engine function's steps -----------------------------------------------------------------
+
+  /** One step of a fan-out: pages until its phases are done or `deadline` holds, then the rest is handed on. */
+  async step(event: FanOutEvent, deadline: Deadline = () => false): Promise<void> {
+    const { op, process_id: processId } = event;
+    const marker = MARKER[op];
+    const pacer = new Pacer(this.d.pace, this.d.clock);
+    const cache: StepCache = {};
+    let token = event.token;
+    let phase = event.phase;
+    let at: { next?: number; after?: string } = { next: event.next, after: event.after };
+    for (;;) {
+      const run = await this.d.store.runs.getRunRecord(processId);
+      // A replayed or overtaken step: the marker moved on, and so did the fan-out.
+      if (!run || run[marker] !== token) return;
+      if (deadline()) return this.handOn(event, token, phase, at);
+      const outcome = await this.page(op, phase, run, at, pacer, deadline, cache);
+      if (outcome === 'over' || (outcome === 'phase done' && phase === PHASES[op].at(-1))) return this.finish(op, run, token);
+      if (outcome === 'phase done') {
+        // A new phase, a new token: a step still in the previous one stops at its next page.
+        const next = this.token(token);
+        if (!(await this.d.store.fanOuts.moveMarker(processId, marker, token, next))) return;
+        token = next;
+        phase = PHASES[op][PHASES[op].indexOf(phase) + 1]!;
+        at = {};
+      } else {
+        at = outcome;
+      }
+    }
+  }
+
+  private page(op: FanOutOp, phase: FanOutPhase, run: RunItem, at: { next?: number; after?: string }, pacer: Pacer, deadline: Deadline, cache: StepCache): Promise<Outcome> {
+    const pid = run.process_id;
+    switch (phase) {
+      case 'slots':
+        return this.writeSlots(run, at.next ?? 0, pacer, deadline, cache);
+      case 'roots':
+        return this.startRoots(run, at.next ?? 0, pacer, deadline, cache);
+      case 'stop':
+        return this.overSlots(pid, at.after, deadline, (slot) => this.killSlot(pid, slot, run.reason ?? 'killed by operator', pacer), (last) => this.killDone(run, last));
+      case 'expiry':
+        return this.clearExpiry(run, at.after, pacer);
+      case 'unblock':
+        return this.unblock(run, at.after, pacer, deadline, cache);
+      case 'restart':
+        if (run.status !== 'running') return Promise.resolve('over');
+        return this.overSlots(pid, at.after, deadline, async (slot) => {
+          if (slot.status !== 'failed') return;
+          await pacer.take('starts');
+          await pacer.take('writeUnits', writeUnits(slot));
+          await this.restartSlot(pid, slot);
+        });
+      case 'ready':
+        if (run.status !== 'running') return Promise.resolve('over');
+        return this.overSlots(pid, at.after, deadline, async (slot) => {
+          if (nextStep(slot) !== 'start') return;
+          await pacer.take('starts');
+          await pacer.take('writeUnits', writeUnits(slot));
+          await this.d.startSlot(slot);
+        });
+      default:
+        throw new Error(`fan-out ${op} has no phase ${String(phase)}`);
+    }
+  }
+
+  /** Start, phase 1: done shards, then each slot, those with dependencies first (see {@link plan}). */
+  private async writeSlots(run: RunItem, from: number, pacer: Pacer, deadline: Deadline, cache: StepCache): Promise<Outcome> {
+    const { ordered } = await this.plan(run.process_id, cache);
+    if (from === 0) await this.d.store.slots.createDoneShards(run.process_id, ordered.map((s) => s.name));
+    const page = ordered.slice(from, from + PAGE);
+    if (page.length === 0) return 'phase done';
+    // A run killed before its slots exist: they are written as its kill leaves waiting tasks.
+    const killed = (r: RunItem | undefined) => ({ status: 'blocked' as const, reason: r?.reason ?? 'the run ended before the task started' });
+    const running = run.status === 'running';
+    const done = await mapUntil(page, AWS_FAN_OUT_CONCURRENCY, deadline, async (slot) => {
+      const written: Slot = running ? slot : { ...slot, ...killed(run) };
+      await pacer.take('writeUnits', writeUnits(written));
+      await this.d.store.slots.createSlot(written);
+    });
+    if (running) {
+      // Killed while this page was written: the kill may have listed the slots before they were there.
+      const now = await this.d.store.runs.getRunRecord(run.process_id);
+      if (now?.status !== 'running') {
+        await mapLimited(page.slice(0, done), AWS_FAN_OUT_CONCURRENCY, (slot) => this.d.store.slots.transition(run.process_id, slot.name, ['waiting'], 'blocked', { reason: killed(now).reason }));
+      }
+    }
+    return { next: from + done };
+  }
+
+  /** Start, phase 2: the tasks without dependencies start, unless the run was killed. */
+  private async startRoots(run: RunItem, from: number, pacer: Pacer, deadline: Deadline, cache: StepCache): Promise<Outcome> {
+    if (run.status !== 'running') return 'over';
+    const page = (await this.plan(run.process_id, cache)).roots.slice(from, from + PAGE);
+    if (page.length === 0) return 'phase done';
+    const done = await mapUntil(page, AWS_FAN_OUT_CONCURRENCY, deadline, async (slot) => {
+      await pacer.take('starts');
+      await pacer.take('writeUnits', writeUnits(slot));
+      await this.d.startSlot(slot);
+    });
+    return { next: from + done };
+  }
+
+  /**
+   * The plan's slots, those with dependencies before those without: a task only starts once every slot
+   * is written (a completed task tells its dependents, which must exist by then), and the reaper's
+   * settling of a run that stalls (Engine.settle) starts only the waiting tasks it finds ready.
+   */
+  private async plan(processId: string, cache: StepCache): Promise<{ ordered: Slot[]; roots: Slot[] }> {
+    if (!cache.plan) {
+      const tasks = await this.d.store.fanOuts.getPlan(processId);
+      if (!tasks) throw new Error(`run ${processId} has no plan to start it from`);
+      const slots = plannedSlots(processId, tasks);
+      const roots = slots.filter((s) => s.deps_total === 0);
+      cache.plan = { ordered: [...slots.filter((s) => s.deps_total > 0), ...roots], roots };
+    }
+    return cache.plan;
+  }
+
+  /**
+   * Kill: every slot done. It ends — its listeners set the run's expiry — once a start still writing the
+   * run's slots (blocked now) has written them all, and a reopening has stopped (it clears expiries);
+   * until then it looks again after `last`.
+   */
+  private async killDone(run: RunItem, last: string | undefined): Promise<Outcome> {
+    const busy = [run.starting, run.reopening].some((token) => typeof token === 'string' && !stale(token, this.d.now()));
+    if (busy) {
+      await (this.d.clock ?? realClock).sleep(200);
+      return { after: last };
+    }
+    return 'phase done';
+  }
+
+  /**
+   * Reopen, phase 1: the items of the run's partition keep no expiry while it runs again (its run item
+   * lost its own in the request). First, while no task runs: the run cannot end meanwhile, whose end
+   * sets the expiries again (a kill waits for the reopening to stop).
+   */
+  private async clearExpiry(run: RunItem, after: string | undefined, pacer: Pacer): Promise<Outcome> {
+    if (run.status !== 'running') return 'over';
+    await pacer.take('writeUnits', PAGE);
+    const next = await this.d.store.runs.clearExpiryPage(run.process_id, after, PAGE);
+    return next === undefined ? 'phase done' : { after: next };
+  }
+
+  /**
+   * Reopen, phase 2, before any task starts again: the blocked tasks wait again, without the completions
+   * of the reopened ones — those not succeeded (nothing has started yet, so those this phase already
+   * reopened are among them, waiting). Undone, page by page, if the run is killed meanwhile.
+   */
+  private async unblock(run: RunItem, after: string | undefined, pacer: Pacer, deadline: Deadline, cache: StepCache): Promise<Outcome> {
+    if (run.status !== 'running') return 'over';
+    cache.reopened ??= new Set((await this.d.store.slots.list(run.process_id)).filter((s) => s.status !== 'succeeded' && s.status !== 'running').map((s) => s.name));
+    const reopened = cache.reopened;
+    const unblocked: Slot[] = [];
+    const outcome = await this.overSlots(run.process_id, after, deadline, async (slot) => {
+      if (slot.status !== 'blocked') return;
+      await pacer.take('writeUnits', 2 * writeUnits(slot));
+      await this.unblockSlot(run.process_id, slot, reopened);
+      unblocked.push(slot);
+    });
+    const now = await this.d.store.runs.getRunRecord(run.process_id);
+    if (now?.status === 'running') return outcome;
+    await mapLimited(unblocked, AWS_FAN_OUT_CONCURRENCY, (slot) => this.d.store.slots.transition(run.process_id, slot.name, ['waiting'], 'blocked', { reason: now?.reason }));
+    return 'over';
+  }
+
+  /** One page of the run's slots (in name order, after `after`) through `fn`; `whenDone` (after the last one) once there are no more. */
+  private async overSlots(
+    processId: string,
+    after: string | undefined,
+    deadline: Deadline,
+    fn: (slot: Slot) => Promise<void>,
+    whenDone?: (last: string | undefined) => Promise<Outcome>,
+  ): Promise<Outcome> {
+    const { slots, last } = await this.d.store.slots.listPage(processId, after, PAGE);
+    const done = await mapUntil(slots, AWS_FAN_OUT_CONCURRENCY, deadline, fn);
+    if (done < slots.length) return { after: done === 0 ? after : slots[done - 1]!.name };
+    if (last !== undefined) return { after: last };
+    return whenDone ? whenDone(slots.at(-1)?.name ?? after) : 'phase done';
+  }
+
+  /** The fan-out is over: a kill tells the listeners (notifications, schedules, retention), then the marker goes. */
+  private async finish(op: FanOutOp, run: RunItem, token: string): Promise<void> {
+    if (op === 'kill' && run.status === 'failed') {
+      await this.d.runEnded({ process_id: run.process_id, process_definition_name: run.process_definition_name, status: 'failed' });
+    }
+    if (await this.d.store.fanOuts.moveMarker(run.process_id, MARKER[op], token, undefined)) {
+      this.d.logger.info(FINISHED[op], { process_id: run.process_id, ...(op === 'kill' ? { reason: run.reason } : {}) });
+    }
+  }
+
+  /** Hands what is left to a new step under a new token (put back if the hand-off fails, so that a retry of this step goes on). */
+  private async handOn(event: FanOutEvent, token: string, phase: FanOutPhase, at: { next?: number; after?: string }): Promise<void> {
+    const marker = MARKER[event.op];
+    const next = this.token(token);
+    if (!(await this.d.store.fanOuts.moveMarker(event.process_id, marker, token, next))) return;
+    try {
+      await this.hand({ action: 'fan-out', op: event.op, process_id: event.process_id, token: next, phase, ...at });
+    } catch (err) {
+      await this.d.store.fanOuts.moveMarker(event.process_id, marker, next, token).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private hand(event: FanOutEvent): Promise<void> {
+    return this.d.dispatcher ? this.d.dispatcher.handOff(event) : this.step(event);
+  }
+
+  /** A new token: now, as an ISO time (a marker's age is read from it), later than `previous`. */
+  private token(previous?: string): string {
+    const now = this.d.now().getTime();
+    return new Date(previous === undefined ? now : Math.max(now, Date.parse(previous) + 1)).toISOString();
+  }
+}
+
+/** What one step reads once: the plan of a run being started, the tasks a retry reopens. */
+interface StepCache {
+  plan?: { ordered: Slot[]; roots: Slot[] };
+  reopened?: Set<string>;
+}

@@ -1,0 +1,318 @@
+/**
+ * Trigger, kill and retry of a run of 10,000 tasks (lambdas/engine/fan-out.ts, docs/SCALE.md): each request
+ * makes only the writes that decide its answer and hands the rest to the engine function; the steps that
+ * follow (handed over to a recorder here, run by the test) write, start, stop and reopen every task, in
+ * several steps, paced, and a step delivered again — after the fan-out, or twice at once — does nothing
+ * twice. The orchestrator and launcher are recorders of the engine's ports; the store is real. Timings
+ * are logged (docs/SCALE.md quotes them), never asserted.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Process } from '../../lambdas/domain/models';
+import { Engine } from '../../lambdas/engine/engine';
+import { type FanOutEvent, IN_REQUEST_TASKS_MAX, RunFanOut } from '../../lambdas/engine/fan-out';
+import { type Clock, DEPLOYED_FAN_OUT_PACE } from '../../lambdas/engine/pace';
+import type { FanOutDispatcher, Launcher, Orchestrator, RunListener } from '../../lambdas/engine/ports';
+import type { Slot } from '../../lambdas/store/slots';
+import { shellTask, startTestSundial, type TestSundial } from '../helpers/local';
+
+/** The largest run (LIMITS.taskDefinitionsPerProcess), for what is measured at scale. */
+const TASKS = 10_000;
+const ROOTS = 100;
+/** A run still handed to the engine function, for how its steps behave (replays, races), at less cost. */
+const SMALLER = { tasks: 1_000, roots: 10 };
+
+/** `roots` tasks without dependencies, each with its share of the other tasks depending on it. */
+const largeDefinition = (tasks: number, roots: number) => [
+  ...Array.from({ length: roots }, (_, i) => shellTask(`r${i}`)),
+  ...Array.from({ length: tasks - roots }, (_, i) => shellTask(`t${i}`, { dependencies: [{ task_definition_name: `r${i % roots}`, success_required: true }] })),
+];
+
+/** The engine's ports, recorded: how often each execution was started, and the stops. */
+class Ports {
+  starts = new Map<string, number>();
+  stops = 0;
+  jobStops = 0;
+  ended: string[] = [];
+  readonly orchestrator: Orchestrator = {
+    startTask: async (name) => {
+      this.starts.set(name, (this.starts.get(name) ?? 0) + 1);
+    },
+    stopTask: async () => {
+      this.stops++;
+    },
+  };
+  readonly launcher: Launcher = {
+    plan: async () => {
+      throw new Error('no attempt is prepared in this test');
+    },
+    stop: async () => {
+      this.jobStops++;
+    },
+  };
+  readonly listener: RunListener = {
+    runEnded: async (run) => {
+      this.ended.push(run.process_id);
+    },
+  };
+  startedTwice(): string[] {
+    return [...this.starts].filter(([, n]) => n > 1).map(([name]) => name);
+  }
+}
+
+/** The engine function, as the test runs it: every hand-off queued and kept, each step stopping after `items` of its work. */
+class Steps implements FanOutDispatcher {
+  readonly handed: FanOutEvent[] = [];
+  readonly queue: FanOutEvent[] = [];
+  engine!: Pick<Engine, 'fanOut'>;
+
+  async handOff(event: FanOutEvent): Promise<void> {
+    this.handed.push(event);
+    this.queue.push(event);
+  }
+
+  /** Runs the queued steps and those they hand on, in turn; answers how many ran. */
+  async drain(items = Infinity): Promise<number> {
+    let steps = 0;
+    for (let event = this.queue.shift(); event; event = this.queue.shift(), steps++) await this.engine.fanOut.step(event, budget(items));
+    return steps;
+  }
+}
+
+/** A deadline that holds once it has been asked `items` times (a step asks it before each task). */
+const budget = (items: number) => {
+  let asked = 0;
+  return () => ++asked > items;
+};
+
+let t: TestSundial;
+let offsetMs = 0;
+const now = () => new Date(Date.now() + offsetMs);
+
+beforeAll(async () => {
+  t = await startTestSundial();
+  await t.define('large', largeDefinition(TASKS, ROOTS));
+  await t.define('smaller', largeDefinition(SMALLER.tasks, SMALLER.roots));
+}, 120_000);
+afterAll(() => t.close());
+
+function largeEngine(): { engine: Engine; ports: Ports; steps: Steps } {
+  const ports = new Ports();
+  const steps = new Steps();
+  const s = t.services;
+  const engine = new Engine({
+    store: s.store,
+    orchestrator: ports.orchestrator,
+    launcher: ports.launcher,
+    tokenKey: s.tokenKey,
+    callbackUrl: () => 'http://sundial.test',
+    now,
+    logger: s.logger,
+    listeners: [ports.listener],
+    retentionDays: 0,
+    fanOuts: steps,
+  });
+  steps.engine = engine;
+  return { engine, ports, steps };
+}
+
+const slotsOf = (processId: string) => t.services.store.slots.list(processId);
+const runOf = (processId: string) => t.services.store.runs.getRunRecord(processId);
+/** What a replayed step could change of a slot. */
+const stateOf = (slots: Slot[]) => slots.map((s) => `${s.name} ${s.status} ${s.round} ${s.attempts} ${s.max_attempts} ${[...(s.deps_done ?? [])].join()}`).sort();
+const count = (slots: Slot[], status: Slot['status']) => slots.filter((s) => s.status === status).length;
+const timed = async <T>(label: string, body: () => Promise<T>): Promise<T> => {
+  const started = performance.now();
+  const result = await body();
+  console.info(`${label}: ${Math.round(performance.now() - started)} ms`);
+  return result;
+};
+
+describe('a run too large for its request', () => {
+  it(`of ${TASKS} tasks is triggered, killed and retried by requests that answer once its status changed, its tasks following in steps that replays do not repeat`, async () => {
+    const { engine, ports, steps } = largeEngine();
+    expect(TASKS).toBeGreaterThan(IN_REQUEST_TASKS_MAX);
+
+    // Act: trigger — the request, then the engine function's steps
+    const run: Process = await timed(`trigger of ${TASKS} tasks, request`, () => engine.trigger('large'));
+    const triggered = { starts: ports.starts.size, slots: (await slotsOf(run.process_id)).length };
+    const started = await timed('trigger, its steps', () => steps.drain(2_500));
+
+    // Assess: the answer is the running run; the steps wrote every slot and started the tasks without dependencies, once each
+    expect(run.status).toBe('running');
+    expect(triggered).toEqual({ starts: 0, slots: 0 });
+    expect(started).toBeGreaterThan(2);
+    let slots = await slotsOf(run.process_id);
+    expect(slots).toHaveLength(TASKS);
+    expect([count(slots, 'running'), count(slots, 'waiting')]).toEqual([ROOTS, TASKS - ROOTS]);
+    expect(ports.starts.size).toBe(ROOTS);
+    expect((await runOf(run.process_id))?.starting).toBeUndefined();
+
+    // Act: kill — a retry while its steps have not run is refused, as while a kill runs
+    const killed = await timed('kill, request', () => engine.kill(run.process_id));
+    const early = await engine.retry(run.process_id).catch((err: Error) => err);
+    await timed('kill, its steps', () => steps.drain(2_500));
+
+    // Assess: the answer is the failed run; the steps stopped every running task and blocked the others, then told the listeners
+    expect([killed.status, killed.reason]).toEqual(['failed', 'killed by operator']);
+    expect(String(early)).toMatch(/still being killed/);
+    slots = await slotsOf(run.process_id);
+    expect([count(slots, 'failed'), count(slots, 'blocked')]).toEqual([ROOTS, TASKS - ROOTS]);
+    expect(ports.stops).toBe(ROOTS);
+    expect(ports.jobStops).toBeLessThanOrEqual(ROOTS); // a started task's first attempt may be claimed with its start
+    expect(ports.ended).toEqual([run.process_id]);
+    expect((await runOf(run.process_id))?.killing).toBeUndefined();
+
+    // Act: every step handed so far, delivered again
+    const before = stateOf(slots);
+    const jobStops = ports.jobStops;
+    for (const event of [...steps.handed]) await engine.fanOut.step(event);
+
+    // Assess: nothing moved, nothing was started, stopped or told again
+    expect(stateOf(await slotsOf(run.process_id))).toEqual(before);
+    expect([ports.starts.size, ports.startedTwice(), ports.stops, ports.ended.length]).toEqual([ROOTS, [], ROOTS, 1]);
+    expect(ports.jobStops).toBe(jobStops);
+
+    // Act: retry
+    const retried = await timed('retry, request', () => engine.retry(run.process_id));
+    await timed('retry, its steps', () => steps.drain(2_500));
+
+    // Assess: the answer is the running run; the failed tasks run again in a new round, the blocked ones wait, their dependency undone
+    expect(retried.status).toBe('running');
+    slots = await slotsOf(run.process_id);
+    expect([count(slots, 'running'), count(slots, 'waiting')]).toEqual([ROOTS, TASKS - ROOTS]);
+    expect(slots.filter((s) => s.status === 'running').every((s) => s.round === 1 && s.max_attempts === s.attempts + 1)).toBe(true);
+    expect(slots.filter((s) => s.status === 'waiting').every((s) => (s.deps_done?.size ?? 0) === 0 && s.reason === undefined)).toBe(true);
+    expect(ports.starts.size).toBe(2 * ROOTS);
+    expect((await runOf(run.process_id))?.reopening).toBeUndefined();
+
+    // Act: every step delivered again
+    const after = stateOf(slots);
+    for (const event of [...steps.handed]) await engine.fanOut.step(event);
+
+    // Assess
+    expect(stateOf(await slotsOf(run.process_id))).toEqual(after);
+    expect([ports.starts.size, ports.startedTwice()]).toEqual([2 * ROOTS, []]);
+  }, 600_000);
+
+  it('a step delivered twice at once writes and starts each task once', async () => {
+    const { engine, ports, steps } = largeEngine();
+
+    // Act: each step runs twice side by side
+    const run = await engine.trigger('smaller');
+    while (steps.queue.length > 0) {
+      const event = steps.queue.shift()!;
+      await Promise.all([engine.fanOut.step(event, budget(400)), engine.fanOut.step(event, budget(400))]);
+    }
+
+    // Assess
+    const slots = await slotsOf(run.process_id);
+    expect([slots.length, count(slots, 'running')]).toEqual([SMALLER.tasks, SMALLER.roots]);
+    expect([ports.starts.size, ports.startedTwice()]).toEqual([SMALLER.roots, []]);
+    await engine.kill(run.process_id);
+    await steps.drain();
+  }, 600_000);
+
+  it('a kill while the tasks are being written leaves them all blocked, ends the run once they are, and its retry runs them', async () => {
+    const { engine, ports, steps } = largeEngine();
+    const run = await engine.trigger('smaller');
+    await engine.fanOut.step(steps.queue.shift()!, budget(100)); // a tenth of the slots, no task started
+
+    // Act: the kill's step runs before the start's next one, past the slots written so far (where it waits for the rest), then each goes on
+    await engine.kill(run.process_id);
+    const kill = steps.queue.pop()!;
+    await engine.fanOut.step(kill, budget(150));
+    const endedEarly = [...ports.ended];
+    await steps.drain();
+
+    // Assess
+    let slots = await slotsOf(run.process_id);
+    expect([slots.length, count(slots, 'blocked'), ports.starts.size]).toEqual([SMALLER.tasks, SMALLER.tasks, 0]);
+    expect(endedEarly).toEqual([]);
+    expect(ports.ended).toEqual([run.process_id]);
+
+    // Act
+    await engine.retry(run.process_id);
+    await steps.drain();
+
+    // Assess: every task reopened, those without dependencies started
+    slots = await slotsOf(run.process_id);
+    expect([count(slots, 'running'), count(slots, 'waiting'), ports.starts.size]).toEqual([SMALLER.roots, SMALLER.tasks - SMALLER.roots, SMALLER.roots]);
+
+    // Act: every step, delivered again
+    const before = stateOf(slots);
+    for (const event of [...steps.handed]) await engine.fanOut.step(event);
+
+    // Assess
+    expect(stateOf(await slotsOf(run.process_id))).toEqual(before);
+    expect([ports.starts.size, ports.startedTwice(), ports.ended.length]).toEqual([SMALLER.roots, [], 1]);
+    await engine.kill(run.process_id);
+    await steps.drain();
+  }, 600_000);
+
+  it('a start whose steps died is handed on again by the reaper once its marker is stale', async () => {
+    const { engine, ports, steps } = largeEngine();
+    const run = await engine.trigger('smaller');
+    steps.queue.length = 0; // its step never runs
+
+    // Act: the reaper, before and after the marker went stale
+    const fresh = await engine.fanOut.redriveStale(run.process_id);
+    offsetMs = 901_000;
+    const stale = await engine.fanOut.redriveStale(run.process_id);
+    await steps.drain();
+    offsetMs = 0;
+
+    // Assess
+    expect([fresh, stale]).toEqual([false, true]);
+    const slots = await slotsOf(run.process_id);
+    expect([slots.length, count(slots, 'running'), ports.starts.size]).toEqual([SMALLER.tasks, SMALLER.roots, SMALLER.roots]);
+    await engine.kill(run.process_id);
+    await steps.drain();
+  }, 600_000);
+
+  it('paced as deployed, a step starts tasks no faster than their bucket refills', async () => {
+    const { engine, steps } = largeEngine();
+    const run = await engine.trigger('smaller');
+    const clock = new FakeClock();
+    const startedAt: number[] = [];
+    const s = t.services;
+    const paced = new RunFanOut({
+      store: s.store,
+      orchestrator: { startTask: async () => undefined, stopTask: async () => undefined },
+      launcher: { plan: async () => Promise.reject(new Error('unused')), stop: async () => undefined },
+      now,
+      logger: s.logger,
+      pace: DEPLOYED_FAN_OUT_PACE,
+      clock,
+      startSlot: async (slot) => {
+        startedAt.push(clock.now());
+        await t.services.store.slots.transition(slot.process_id, slot.name, ['waiting'], 'running');
+      },
+      endCurrentAttempt: async () => undefined,
+      runEnded: async () => undefined,
+    });
+
+    // Act
+    await paced.step(steps.queue.shift()!);
+
+    // Assess: the write units of the slots took their time, then `burst` starts at once and `perSecond` after
+    const { starts, writeUnits } = DEPLOYED_FAN_OUT_PACE;
+    expect(startedAt).toHaveLength(SMALLER.roots);
+    expect(startedAt[0]).toBeGreaterThanOrEqual(((SMALLER.tasks - writeUnits.burst) / writeUnits.perSecond) * 1000);
+    expect(startedAt.at(-1)! - startedAt[0]!).toBeGreaterThanOrEqual(((SMALLER.roots - starts.burst) / starts.perSecond) * 1000 - 1);
+    await engine.kill(run.process_id);
+    await steps.drain();
+  }, 600_000);
+});
+
+/** Time that passes only when slept (sleepers side by side wake at the latest of their times): a step's pace measured without waiting for it. */
+class FakeClock implements Clock {
+  private at = 0;
+  now(): number {
+    return this.at;
+  }
+  async sleep(ms: number): Promise<void> {
+    const wake = this.at + ms;
+    await Promise.resolve();
+    this.at = Math.max(this.at, wake);
+  }
+}
