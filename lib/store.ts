@@ -97,8 +97,9 @@ export interface SundialStoreProps {
 
 /**
  * Sundial's single DynamoDB table: process definitions, runs, task attempts,
- * log and metadata entries, with three overloaded GSIs and TTL for entries that
- * expire. On demand, point-in-time recovery, deletion protection, retained.
+ * log and metadata entries, with three overloaded GSIs, a sparse keys-only one
+ * of attempts by id, and TTL for items that expire. On demand, point-in-time
+ * recovery, deletion protection, retained.
  */
 export class SundialStore extends Construct {
   /** The table. */
@@ -115,7 +116,7 @@ export class SundialStore extends Construct {
         indexName: index.name,
         partitionKey: { name: index.pk, type: AttributeType.STRING },
         sortKey: { name: index.sk, type: AttributeType.STRING },
-        projectionType: ProjectionType.ALL,
+        projectionType: index.projection === 'KEYS_ONLY' ? ProjectionType.KEYS_ONLY : ProjectionType.ALL,
       })),
       timeToLiveAttribute: TTL_ATTRIBUTE,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },

@@ -2,14 +2,15 @@
  * Every key and index of Sundial's single DynamoDB table, in one place (docs/STORAGE.md explains them).
  *
  * Table: `pk` / `sk` (strings). Three overloaded GSIs `gsi1`..`gsi3` (`gsiNpk` / `gsiNsk`, projection
- * ALL). TTL attribute `expires_at` (epoch seconds).
+ * ALL) and a sparse one of attempts by id, `gsi4` (keys only). TTL attribute `expires_at` (epoch seconds).
  *
  * | item              | pk                 | sk                          | gsi1                        | gsi2                               | gsi3            |
  * |-------------------|--------------------|-----------------------------|-----------------------------|------------------------------------|-----------------|
  * | process definition| `DEF`              | `DEF#<name>`                |                             |                                    |                 |
  * | run (process)     | `RUN#<process_id>` | `RUN`                       | `RUNS#<def>` / `<start>#id` | `RUNS` / `<start>#id`              | `ACTIVE` / `<start>#id` while running (sparse) |
  * | task attempt      | `RUN#<process_id>` | `TASK#<task_id>`            | `TASKS#<def>` / `<start>#id`| `TASKS#<def>#<task def>` / `<start>#id` | `TASKS` / `<start>#id` |
- * | task locator      | `TASKID#<task_id>` | `TASK` (holds `process_id`) |                             |                                    |                 |
+ * |   … and gsi4      |                    |                             | gsi4: `TASKID#<task_id>` / `<process_id>` (keys only: where an attempt is, by its id) | | |
+ * | task locator (before 2026-12) | `TASKID#<task_id>` | `TASK` (holds `process_id`) |                 |                                    |                 |
  * | log entry         | `RUN#<process_id>` | `ENTRY#<task_id>#LOG#<id>`  | `ENTRIES#<task_id>#LOG` / `<when>#id` |                          |                 |
  * | captured lines    | `RUN#<process_id>` | `ENTRY#<task_id>#LOG#OUT#<first seq, 10 digits>` | `ENTRIES#<task_id>#LOG` / `<when>#<first seq>#OUT` | |          |
  * | metadata entry    | `RUN#<process_id>` | `ENTRY#<task_id>#META#<id>` | `ENTRIES#<task_id>#META` / `<when>#id` |                         |                 |
@@ -33,9 +34,15 @@
  */
 
 export const INDEXES = {
-  gsi1: { name: 'gsi1', pk: 'gsi1pk', sk: 'gsi1sk' },
-  gsi2: { name: 'gsi2', pk: 'gsi2pk', sk: 'gsi2sk' },
-  gsi3: { name: 'gsi3', pk: 'gsi3pk', sk: 'gsi3sk' },
+  gsi1: { name: 'gsi1', pk: 'gsi1pk', sk: 'gsi1sk', projection: 'ALL' },
+  gsi2: { name: 'gsi2', pk: 'gsi2pk', sk: 'gsi2sk', projection: 'ALL' },
+  gsi3: { name: 'gsi3', pk: 'gsi3pk', sk: 'gsi3sk', projection: 'ALL' },
+  /**
+   * Attempts by id (`taskIdIndex`), keys only: an index write when an attempt is created and none when
+   * it changes (its keys never do), where the locator item it replaces cost a write of its own and
+   * another for its expiry. Added alone: CloudFormation creates or deletes one GSI per table update.
+   */
+  gsi4: { name: 'gsi4', pk: 'gsi4pk', sk: 'gsi4sk', projection: 'KEYS_ONLY' },
 } as const;
 
 export type IndexName = keyof typeof INDEXES;
@@ -102,7 +109,14 @@ export const keys = {
   allTasks: () => ({ index: 'gsi3' as const, pk: 'TASKS' }),
   /**
    * Where a task attempt lives, by its id alone (`GET /api/tasks/{task_id}/output` has no process id):
-   * a small pointer item written with the attempt, holding `process_id`.
+   * the attempt item's own keys in the sparse gsi4, written with the attempt (no item of its own).
+   */
+  taskIdIndex: (taskId: string, processId: string) => ({ gsi4pk: `TASKID#${taskId}`, gsi4sk: processId }),
+  attemptById: (taskId: string) => ({ index: 'gsi4' as const, pk: `TASKID#${taskId}` }),
+  /**
+   * The pointer item attempts had before gsi4 (`TASKID#<task_id>` / `TASK`, holding `process_id`): still
+   * read for them, and written for new ones only in a local table created before gsi4 (dynalite cannot
+   * add an index to a table).
    */
   taskLocator: (taskId: string): Key => ({ pk: `TASKID#${taskId}`, sk: 'TASK' }),
 

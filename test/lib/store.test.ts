@@ -45,7 +45,23 @@ describe('SundialStore', () => {
     });
   });
 
-  it('has exactly three indexes', () => {
+  it('declares gsi4, the attempts by id, on gsi4pk/gsi4sk with their keys only', () => {
+    // Assess
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      GlobalSecondaryIndexes: Match.arrayWith([
+        {
+          IndexName: 'gsi4',
+          KeySchema: [
+            { AttributeName: 'gsi4pk', KeyType: 'HASH' },
+            { AttributeName: 'gsi4sk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ]),
+    });
+  });
+
+  it('has exactly four indexes', () => {
     // Act
     const [table] = Object.values(template.findResources('AWS::DynamoDB::GlobalTable'));
 
@@ -54,6 +70,7 @@ describe('SundialStore', () => {
       'gsi1',
       'gsi2',
       'gsi3',
+      'gsi4',
     ]);
   });
 
@@ -126,6 +143,7 @@ describe('SundialStore', () => {
                 { 'Fn::Join': ['', [tableArn, '/index/gsi1']] },
                 { 'Fn::Join': ['', [tableArn, '/index/gsi2']] },
                 { 'Fn::Join': ['', [tableArn, '/index/gsi3']] },
+                { 'Fn::Join': ['', [tableArn, '/index/gsi4']] },
               ],
             }),
           ]),
