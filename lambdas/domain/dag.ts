@@ -91,20 +91,31 @@ export interface PlannedTask {
   dependents: Dependent[];
   /** Dependencies it waits for before it starts. */
   deps_total: number;
+  /**
+   * One character per dependent, in their order: `1` where this task is that dependent's only
+   * dependency (its completion alone starts it), `0` elsewhere. A byte per dependent, where a field on
+   * each would pass DynamoDB's 400 KB item at 10,000 dependents.
+   */
+  only_dependency_of: string;
 }
 
 /** The tasks of a new run, in definition order, each with its dependents and how many dependencies it waits for. */
 export function planTasks(tasks: readonly TaskDefinition[]): PlannedTask[] {
+  // Appended in place: copying a task's list at each dependent made a fan-out of n quadratic.
   const dependents = new Map<string, Dependent[]>();
   for (const t of tasks) {
     for (const dep of t.dependencies) {
-      dependents.set(dep.task_definition_name, [
-        ...(dependents.get(dep.task_definition_name) ?? []),
-        { name: t.task_definition_name, success_required: dep.success_required },
-      ]);
+      const list = dependents.get(dep.task_definition_name);
+      const dependent = { name: t.task_definition_name, success_required: dep.success_required };
+      if (list) list.push(dependent);
+      else dependents.set(dep.task_definition_name, [dependent]);
     }
   }
-  return tasks.map((t) => ({ definition: t, dependents: dependents.get(t.task_definition_name) ?? [], deps_total: t.dependencies.length }));
+  const depsTotal = new Map(tasks.map((t) => [t.task_definition_name, t.dependencies.length]));
+  return tasks.map((t) => {
+    const of = dependents.get(t.task_definition_name) ?? [];
+    return { definition: t, dependents: of, deps_total: t.dependencies.length, only_dependency_of: of.map((d) => (depsTotal.get(d.name) === 1 ? '1' : '0')).join('') };
+  });
 }
 
 /**
