@@ -80,6 +80,13 @@ export interface TriggerOptions {
  */
 export const KILL_STALE_SECONDS = 900;
 
+/** `work`'s answer once it and the writes of `also` have settled; the first failure of any of them. */
+async function settledWith<T>(work: Promise<T>, also: ReadonlyArray<Promise<unknown>>): Promise<T> {
+  const [done, ...rest] = await Promise.allSettled([work, ...also]);
+  for (const r of [done, ...rest]) if (r?.status === 'rejected') throw r.reason;
+  return (done as PromiseFulfilledResult<T>).value;
+}
+
 export class Engine {
   /** A task's start and its completion (completion.ts). */
   private readonly completion: Completion;
@@ -404,10 +411,14 @@ export class Engine {
     });
     const timedOut = isDeadline(state.error);
     const claimed = state.attempt.claimed;
+    // The attempt's counters move beside the writes that follow its end, not before them (a failure of
+    // theirs still fails the step, after the task's completion, which a replay finds done).
+    const counted: Array<Promise<void>> = [];
+    const counting = (write: Promise<void>) => void counted.push(write);
     if (claimed && !timedOut) {
       const outcome = attemptOutcome(executed, undefined, claimed.require_explicit_success);
-      if (await this.endAttempt(processId, taskId, outcome.status, outcome.reason, { unreported: true })) {
-        return this.afterAttempt(processId, name, outcome.status, claimed, next);
+      if (await this.endAttempt(processId, taskId, outcome.status, outcome.reason, { unreported: true, counting })) {
+        return settledWith(this.afterAttempt(processId, name, outcome.status, claimed, next), counted);
       }
     }
     const [slot, task] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getTaskRecord(processId, taskId)]);
@@ -417,8 +428,8 @@ export class Engine {
       await this.d.launcher.stop({ task_id: taskId, task_definition: slot.definition }, executed.reason ?? 'timed out');
     }
     const outcome = attemptOutcome(executed, task.reported, Boolean(slot.definition.require_explicit_success));
-    const status = (await this.endAttempt(processId, taskId, outcome.status, outcome.reason)) ?? outcome.status;
-    return this.afterAttempt(processId, name, status, slot, next);
+    const status = (await this.endAttempt(processId, taskId, outcome.status, outcome.reason, { counting })) ?? outcome.status;
+    return settledWith(this.afterAttempt(processId, name, status, slot, next), counted);
   }
 
   /** After an attempt ended `status`: another attempt if it failed, has one left and its run runs; else the task is complete. */
@@ -544,7 +555,13 @@ export class Engine {
    * `unreported`, only an attempt that reported nothing is ended, and undefined answers that this call
    * did not end it (without reading it).
    */
-  private async endAttempt(processId: string, taskId: string, status: 'succeeded' | 'failed', reason?: string, options: { unreported?: boolean } = {}) {
+  private async endAttempt(
+    processId: string,
+    taskId: string,
+    status: 'succeeded' | 'failed',
+    reason?: string,
+    options: { unreported?: boolean; counting?: (write: Promise<void>) => void } = {},
+  ) {
     const now = this.d.now().toISOString();
     const previous = await this.d.store.runs.transitionTask(processId, taskId, ['running'], status, { end_time: now }, options);
     if (previous === undefined) {

@@ -9,19 +9,8 @@
  */
 import { GetCommand, PutCommand, UpdateCommand } from './sdk';
 import { progressOf, type SlotStatus } from '../domain/engine';
-import type {
-  AttemptProgress,
-  EnvironmentVariable,
-  LogEntry,
-  MetadataEntry,
-  Process,
-  ProcessStatus,
-  RunParameter,
-  RunTrigger,
-  Task,
-  TaskStatus,
-  TriggerKind,
-} from '../domain/models';
+import type { AttemptProgress, EnvironmentVariable, LogEntry, MetadataEntry, Process, ProcessStatus } from '../domain/models';
+import type { RunParameter, RunTrigger, Task, TaskStatus, TriggerKind } from '../domain/models';
 import { runTrigger } from '../domain/provenance';
 import { type Db, isConditionFailed, pick, queryPartition, transitionItem } from './client';
 import { type CapturedLine, type CapturedLinesRequest, type EntryPage, entryOf, EntryStore } from './entries';
@@ -403,12 +392,14 @@ export class RunStore {
 
   /**
    * Writes a new attempt with its gsi4 keys (attempt-locator.ts; a locator item beside it in a local table
-   * without gsi4) and counts it. A failed write fails the caller, whose replay finds the attempt there
-   * (ConditionalCheckFailedException, treated as a replay): only the call that created it counts it.
+   * without gsi4) and counts it in the same round trip, the count taken back if the write fails: the
+   * caller's replay finds the attempt there (ConditionalCheckFailedException), so one attempt counts once.
    */
   async createTask(task: TaskRecord, extra: Item = {}): Promise<void> {
     const locator = this.locator.legacyItem(task.task_id, task.process_id);
-    const written = await Promise.allSettled([
+    const counter = `tasks_${task.status}` as const;
+    const [counted, ...written] = await Promise.allSettled([
+      this.stats.add({ [counter]: 1 }),
       this.db.doc.send(
         new PutCommand({
           TableName: this.db.tableName,
@@ -425,8 +416,9 @@ export class RunStore {
       ...(locator ? [this.db.doc.send(new PutCommand({ TableName: this.db.tableName, Item: locator }))] : []),
     ]);
     const failed = written.find((w) => w.status === 'rejected');
+    if (failed && counted.status === 'fulfilled') await this.stats.add({ [counter]: -1 });
     if (failed) throw failed.reason;
-    await this.stats.add({ [`tasks_${task.status}`]: 1 });
+    if (counted.status === 'rejected') throw counted.reason;
   }
 
   /** The process id of a task attempt, by the attempt's id alone ({@link AttemptLocator.find}); undefined if unknown. */
@@ -473,7 +465,7 @@ export class RunStore {
     from: readonly TaskStatus[],
     to: TaskStatus,
     set: Item = {},
-    options: { unreported?: boolean } = {},
+    options: { unreported?: boolean; counting?: (write: Promise<void>) => void } = {},
   ): Promise<TaskStatus | undefined> {
     const out = await transitionItem(this.db, {
       key: keys.task(processId, taskId),
@@ -484,7 +476,10 @@ export class RunStore {
     });
     if (!out) return undefined;
     const old = out.status as TaskStatus;
-    await this.stats.move(`tasks_${old}`, `tasks_${to}`);
+    // With `counting`, the counters' write is handed to the caller, to go out beside its next write.
+    const counted = this.stats.move(`tasks_${old}`, `tasks_${to}`);
+    if (options.counting) options.counting(counted);
+    else await counted;
     return old;
   }
 
