@@ -15,7 +15,7 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
 import { createDb, type Db } from '../lambdas/store';
-import { INDEXES } from '../lambdas/store/keys';
+import { INDEXES, type IndexName } from '../lambdas/store/keys';
 
 export const LOCAL_TABLE_NAME = 'sundial';
 
@@ -185,13 +185,14 @@ export async function startDynamo(dataDir: string | undefined): Promise<Embedded
   const endpoint = `http://127.0.0.1:${port}`;
   const config = clientConfig(endpoint, handler);
   const setup = new DynamoDBClient(config);
+  let missingIndexes: IndexName[];
   try {
-    await ensureTable(setup, LOCAL_TABLE_NAME);
+    missingIndexes = await ensureTable(setup, LOCAL_TABLE_NAME);
   } catch (err) {
     await handler.close().catch(() => undefined);
     throw err;
   }
-  const db = createDb(LOCAL_TABLE_NAME, config);
+  const db: Db = { ...createDb(LOCAL_TABLE_NAME, config), ...(missingIndexes.length > 0 ? { missingIndexes } : {}) };
   const gate = trackInFlight(db);
   return {
     endpoint,
@@ -254,14 +255,19 @@ function trackInFlight(db: Db): { drain(timeoutMs: number): Promise<void> } {
   };
 }
 
-async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+/**
+ * Creates the table unless it exists; answers the indexes of `INDEXES` an existing table lacks (one made
+ * before they were added: dynalite cannot add an index to a table, so the store works around their absence).
+ */
+async function ensureTable(client: DynamoDBClient, tableName: string): Promise<IndexName[]> {
+  const indexes = Object.values(INDEXES);
   try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return;
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((g) => g.IndexName));
+    return indexes.filter((i) => !present.has(i.name)).map((i) => i.name);
   } catch (err) {
     if (!(err instanceof ResourceNotFoundException)) throw err;
   }
-  const indexes = Object.values(INDEXES);
   try {
     await client.send(
       new CreateTableCommand({
@@ -281,7 +287,7 @@ async function ensureTable(client: DynamoDBClient, tableName: string): Promise<v
             { AttributeName: i.pk, KeyType: 'HASH' },
             { AttributeName: i.sk, KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: { ProjectionType: i.projection },
         })),
       }),
     );
@@ -292,7 +298,8 @@ async function ensureTable(client: DynamoDBClient, tableName: string): Promise<v
   // a query in between is refused with ResourceNotFoundException.
   for (let i = 0; i < 100; i++) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === 'ACTIVE' && (Table.GlobalSecondaryIndexes ?? []).every((g) => g.IndexStatus === 'ACTIVE')) return;
+    if (Table?.TableStatus === 'ACTIVE' && (Table.GlobalSecondaryIndexes ?? []).every((g) => g.IndexStatus === 'ACTIVE')) return [];
     await new Promise((r) => setTimeout(r, 10));
   }
+  return [];
 }

@@ -45,6 +45,12 @@ export interface TaskExecutionInput {
 export interface ClaimHint {
   round: number;
   attempts: number;
+  /**
+   * The start of the task claimed that attempt already, in the write that started it
+   * (lambdas/store/slots.ts `start`): `Prepare` writes no slot, it reads the slot with the run to check
+   * that the claim still holds.
+   */
+  claimed?: boolean;
 }
 
 /** The state `Prepare` receives: the execution input, or `Record`'s answer before another attempt. */

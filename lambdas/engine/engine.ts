@@ -5,16 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { executionName, stableUuid } from '../domain/ids';
-import {
-  attemptEnvironment,
-  attemptOutcome,
-  backoffSeconds,
-  finalRunStatus,
-  shouldRetry,
-} from '../domain/engine';
+import { attemptEnvironment, attemptOutcome, backoffSeconds, shouldRetry } from '../domain/engine';
 import { AWS_FAN_OUT_CONCURRENCY, mapLimited } from '../domain/concurrency';
 import { attemptFailure, isDeadline } from '../domain/attempt-failure';
-import { blocksDependent, nextStep } from '../domain/dag';
+import { nextStep } from '../domain/dag';
 import { BadRequestError, ConflictError, NotFoundError } from '../domain/errors';
 import { checkTriggerEnvironment } from './request-limits';
 import type { EnvironmentVariable, Process, RunParameter, RunTrigger, TaskDefinition } from '../domain/models';
@@ -37,6 +31,7 @@ import {
   type RecordRequest,
   type TaskExecutionInput,
 } from './contract';
+import { Completion } from './completion';
 import { type FanOutEvent, IN_REQUEST_TASKS_MAX, plannedSlots, RunFanOut } from './fan-out';
 import type { FanOutPace } from './pace';
 import type { FanOutDispatcher, Launcher, Orchestrator, RunListener } from './ports';
@@ -84,10 +79,22 @@ export interface TriggerOptions {
   definition?: StoredDefinition;
 }
 
+/** `work`'s answer once it and the writes of `also` have settled; the first failure of any of them. */
+async function settledWith<T>(work: Promise<T>, also: ReadonlyArray<Promise<unknown>>): Promise<T> {
+  const [done, ...rest] = await Promise.allSettled([work, ...also]);
+  for (const r of [done, ...rest]) if (r?.status === 'rejected') throw r.reason;
+  return (done as PromiseFulfilledResult<T>).value;
+}
+
 export class Engine {
   private fanOutOf?: RunFanOut;
 
-  constructor(private readonly d: EngineDeps) {}
+  /** A task's start and its completion (completion.ts). */
+  private readonly completion: Completion;
+
+  constructor(private readonly d: EngineDeps) {
+    this.completion = new Completion({ ...d, runEnded: (run) => this.runEnded(run) });
+  }
 
   /** Trigger, kill and retry over a run's tasks: within the request, or handed to the engine function (fan-out.ts). */
   get fanOut(): RunFanOut {
@@ -95,7 +102,7 @@ export class Engine {
       ...this.d,
       dispatcher: this.d.fanOuts,
       pace: this.d.fanOutPace,
-      startSlot: (slot) => this.startSlot(slot),
+      startSlot: (slot) => this.completion.startSlot(slot),
       endCurrentAttempt: (slot, reason, options) => this.endCurrentAttempt(slot, reason, options),
       runEnded: (run) => this.runEnded(run),
     }));
@@ -130,7 +137,7 @@ export class Engine {
     await this.d.store.runs.createRun(run, { ...extra, ...(await this.d.store.slots.createSlots(slots)) });
     this.d.logger.info('run started', started);
     // The tasks without dependencies start.
-    await mapLimited(slots.filter((s) => nextStep(s) === 'start'), AWS_FAN_OUT_CONCURRENCY, (s) => this.startSlot(s));
+    await mapLimited(slots.filter((s) => nextStep(s) === 'start'), AWS_FAN_OUT_CONCURRENCY, (s) => this.completion.startSlot(s));
     return this.answer(processId);
   }
 
@@ -254,12 +261,22 @@ export class Engine {
   /**
    * `Prepare`: claims the next attempt of a running task, writes it and builds its executor request.
    * With a claim hint (contract.ts `ClaimHint`, from whoever started the execution or from `Record`),
-   * the claim goes out with the read of the run; without one, or when it no longer holds, the slot is
-   * read first.
+   * the claim goes out with the read of the run; a hint whose attempt the task's start claimed already
+   * (completion.ts) is checked against the slot, read with the run, and nothing is written to the slot;
+   * without a hint, or when it no longer holds, the slot is read first.
    */
   async prepare(state: PrepareState): Promise<PreparedAttempt> {
     const { process_id: processId, task_definition_name: name, claim: hint } = state;
-    if (hint) {
+    if (hint?.claimed) {
+      const taskId = stableUuid(processId, name, hint.round, hint.attempts);
+      const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
+      if (slot?.status === 'running' && slot.current_task_id === taskId && slot.attempts === hint.attempts + 1) {
+        // Nothing ran under the claim: it is given back, so that a retry's attempt is counted as the first.
+        if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason, hint.attempts);
+        // A replay carries on with the same attempt: its record is found written (launch).
+        return this.launch(run, slot, taskId, hint.attempts, false);
+      }
+    } else if (hint) {
       const taskId = stableUuid(processId, name, hint.round, hint.attempts);
       const [claimed, run] = await Promise.all([
         this.d.store.slots.claimHinted(processId, name, hint.round, hint.attempts, taskId),
@@ -374,10 +391,14 @@ export class Engine {
     });
     const timedOut = isDeadline(state.error);
     const claimed = state.attempt.claimed;
+    // The attempt's counters move beside the writes that follow its end, not before them (a failure of
+    // theirs still fails the step, after the task's completion, which a replay finds done).
+    const counted: Array<Promise<void>> = [];
+    const counting = (write: Promise<void>) => void counted.push(write);
     if (claimed && !timedOut) {
       const outcome = attemptOutcome(executed, undefined, claimed.require_explicit_success);
-      if (await this.endAttempt(processId, taskId, outcome.status, outcome.reason, { unreported: true })) {
-        return this.afterAttempt(processId, name, outcome.status, claimed, next);
+      if (await this.endAttempt(processId, taskId, outcome.status, outcome.reason, { unreported: true, counting })) {
+        return settledWith(this.afterAttempt(processId, name, outcome.status, claimed, next), counted);
       }
     }
     const [slot, task] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getTaskRecord(processId, taskId)]);
@@ -387,8 +408,8 @@ export class Engine {
       await this.d.launcher.stop({ task_id: taskId, task_definition: slot.definition }, executed.reason ?? 'timed out');
     }
     const outcome = attemptOutcome(executed, task.reported, Boolean(slot.definition.require_explicit_success));
-    const status = (await this.endAttempt(processId, taskId, outcome.status, outcome.reason)) ?? outcome.status;
-    return this.afterAttempt(processId, name, status, slot, next);
+    const status = (await this.endAttempt(processId, taskId, outcome.status, outcome.reason, { counting })) ?? outcome.status;
+    return settledWith(this.afterAttempt(processId, name, status, slot, next), counted);
   }
 
   /** After an attempt ended `status`: another attempt if it failed, has one left and its run runs; else the task is complete. */
@@ -407,7 +428,7 @@ export class Engine {
     ) {
       return next({ round: slot.round, attempts: slot.attempts });
     }
-    await this.completeTask(processId, name, status);
+    await this.completion.completeTask(processId, name, status);
     return next(false);
   }
 
@@ -420,9 +441,9 @@ export class Engine {
     const { process_id: processId, task_definition_name: name } = input;
     const slot = await this.d.store.slots.get(processId, name);
     if (!slot || slot.status !== 'running') return;
-    if (slot.current_task_id) await this.endAttempt(processId, slot.current_task_id, 'failed', reason);
+    await this.endCurrentAttempt(slot, reason);
     this.d.logger.warn('task abandoned', { process_id: processId, task_definition_name: name, reason });
-    await this.completeTask(processId, name, 'failed');
+    await this.completion.completeTask(processId, name, 'failed');
   }
 
   /**
@@ -437,20 +458,36 @@ export class Engine {
     const slot = await this.d.store.slots.get(processId, name);
     if (!slot || slot.status !== 'running') return;
     if (slot.execution_name) await this.d.orchestrator.stopTask(slot.execution_name, reason);
-    if (slot.current_task_id) await this.d.launcher.stop({ task_id: slot.current_task_id, task_definition: slot.definition }, reason);
-    if (slot.attempts < slot.max_attempts) {
-      if (slot.current_task_id) await this.endAttempt(processId, slot.current_task_id, 'failed', reason);
+    const attempts = await this.endCurrentAttempt(slot, reason, { stop: true });
+    if (attempts < slot.max_attempts) {
       const round = slot.round + 1;
       const execution = executionName(processId, name, round);
       // Only the first of two reapers (or sweeps) that found the same round moves it on.
       const moved = (await this.d.store.runs.getRunRecord(processId))?.status === 'running' && (await this.d.store.slots.nextRound(processId, name, slot.round, execution));
       if (moved) {
-        this.d.logger.warn('lost attempt: the task gets its next attempt', { process_id: processId, task_definition_name: name, attempts: slot.attempts, reason });
-        await this.d.orchestrator.startTask(execution, { ...input, claim: { round: slot.round + 1, attempts: slot.attempts } });
+        this.d.logger.warn('lost attempt: the task gets its next attempt', { process_id: processId, task_definition_name: name, attempts, reason });
+        await this.d.orchestrator.startTask(execution, { ...input, claim: { round: slot.round + 1, attempts } });
         return;
       }
     }
     await this.abandon(input, reason);
+  }
+
+  /**
+   * Stops what may run a running slot's current attempt (with `stop`: the kill, the reaper) and ends it
+   * as failed; answers the attempts the slot has made since. A claim whose attempt was never written
+   * (its task's start claimed it, and the execution was lost or stopped before its Prepare wrote it)
+   * ran nothing: nothing is stopped, and the claim is given back, as when nothing had claimed one.
+   */
+  private async endCurrentAttempt(slot: Slot, reason: string, options: { stop?: boolean } = {}): Promise<number> {
+    const { process_id: processId, current_task_id: taskId } = slot;
+    if (!taskId) return slot.attempts;
+    if (!(await this.d.store.runs.getTaskRecord(processId, taskId))) {
+      return (await this.d.store.slots.giveBack(processId, slot.name, taskId)) ? slot.attempts - 1 : slot.attempts;
+    }
+    if (options.stop) await this.d.launcher.stop({ task_id: taskId, task_definition: slot.definition }, reason);
+    await this.endAttempt(processId, taskId, 'failed', reason);
+    return slot.attempts;
   }
 
   /**
@@ -466,10 +503,10 @@ export class Engine {
     if (slots.some((s) => s.status === 'running')) return;
     this.d.logger.warn('stalled run: its settled tasks are completed again', { process_id: processId });
     for (const slot of slots) {
-      if (slot.status === 'succeeded' || slot.status === 'failed' || slot.status === 'blocked') await this.completeTask(processId, slot.name, slot.status);
+      if (slot.status === 'succeeded' || slot.status === 'failed' || slot.status === 'blocked') await this.completion.completeTask(processId, slot.name, slot.status);
     }
     const ready = (await this.d.store.slots.list(processId)).filter((s) => nextStep(s) === 'start');
-    await mapLimited(ready, AWS_FAN_OUT_CONCURRENCY, (slot) => this.startSlot(slot));
+    await mapLimited(ready, AWS_FAN_OUT_CONCURRENCY, (slot) => this.completion.startSlot(slot));
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -498,7 +535,13 @@ export class Engine {
    * `unreported`, only an attempt that reported nothing is ended, and undefined answers that this call
    * did not end it (without reading it).
    */
-  private async endAttempt(processId: string, taskId: string, status: 'succeeded' | 'failed', reason?: string, options: { unreported?: boolean } = {}) {
+  private async endAttempt(
+    processId: string,
+    taskId: string,
+    status: 'succeeded' | 'failed',
+    reason?: string,
+    options: { unreported?: boolean; counting?: (write: Promise<void>) => void } = {},
+  ) {
     const now = this.d.now().toISOString();
     const previous = await this.d.store.runs.transitionTask(processId, taskId, ['running'], status, { end_time: now }, options);
     if (previous === undefined) {
@@ -512,68 +555,5 @@ export class Engine {
       ]);
     }
     return status;
-  }
-
-  /**
-   * Stops what may run a running slot's current attempt (with `stop`: a kill) and ends it as failed, as
-   * the kill of a run has always done (fan-out.ts `killSlot`).
-   */
-  private async endCurrentAttempt(slot: Slot, reason: string, options: { stop?: boolean } = {}): Promise<void> {
-    const { process_id: processId, current_task_id: taskId } = slot;
-    if (!taskId) return;
-    if (options.stop) await this.d.launcher.stop({ task_id: taskId, task_definition: slot.definition }, reason);
-    await this.endAttempt(processId, taskId, 'failed', reason);
-  }
-
-  /** Starts a waiting task whose dependencies are complete (once, whoever calls). */
-  private async startSlot(slot: Slot): Promise<void> {
-    const name = executionName(slot.process_id, slot.name, slot.round);
-    const started = await this.d.store.slots.transition(slot.process_id, slot.name, ['waiting'], 'running', { execution_name: name });
-    if (!started) return;
-    await this.d.orchestrator.startTask(name, {
-      process_id: slot.process_id,
-      task_definition_name: slot.name,
-      claim: { round: started.round, attempts: started.attempts },
-    });
-  }
-
-  /**
-   * A task is complete (succeeded, failed irrevocably, or blocked): tell its dependents, start those
-   * now ready, block those that cannot run, and finish the run after its last task.
-   */
-  private async completeTask(processId: string, first: string, firstStatus: 'succeeded' | 'failed' | 'blocked'): Promise<void> {
-    const queue: Array<{ name: string; status: 'succeeded' | 'failed' | 'blocked' }> = [{ name: first, status: firstStatus }];
-    while (queue.length > 0) {
-      const { name, status } = queue.shift()!;
-      const from = status === 'blocked' ? (['waiting', 'blocked'] as const) : (['running', status] as const);
-      const slot = await this.d.store.slots.transition(processId, name, [...from], status);
-      if (!slot) continue; // moved by a kill or a concurrent replay that will carry on
-      // The run is not read: a kill moves waiting slots to blocked (so dependents told now do not
-      // start) and a task started in the meantime is failed by its Prepare, which reads the run.
-      // Slots written before they carried `tasks_total` read it from the run.
-      const tasksTotal = slot.tasks_total ?? (await this.d.store.runs.getRunRecord(processId))?.tasks_total ?? 0;
-      // Dependents are separate items: tell them all at once rather than one round trip after another,
-      // and count the task as done in the same round trip (the run cannot finish before its dependents
-      // are done, so the order does not matter).
-      const [counts] = await Promise.all([
-        this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded', tasksTotal),
-        // A task may have up to 999 dependents: start them within the bound of lambdas/domain/concurrency.ts.
-        mapLimited(slot.dependents, AWS_FAN_OUT_CONCURRENCY, async (dep) => {
-          const d = await this.d.store.slots.dependencyCompleted(processId, dep.name, name, blocksDependent(status, dep.success_required));
-          if (!d) return;
-          const step = nextStep(d);
-          if (step === 'block') queue.push({ name: d.name, status: 'blocked' });
-          else if (step === 'start') await this.startSlot(d);
-        }),
-      ]);
-      if (counts.runDone) {
-        const final = finalRunStatus(counts.failed);
-        const ended = await this.d.store.runs.transitionRun(processId, 'running', final, { end_time: this.d.now().toISOString() });
-        if (ended) {
-          this.d.logger.info('run finished', { process_id: processId, status: final });
-          await this.runEnded({ process_id: processId, process_definition_name: ended.process_definition_name, status: final });
-        }
-      }
-    }
   }
 }

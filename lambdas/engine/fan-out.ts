@@ -98,11 +98,12 @@ export interface FanOutDeps {
 
 /** The slots a new run of `tasks` starts with (all waiting). */
 export function plannedSlots(processId: string, tasks: readonly TaskDefinition[]): Slot[] {
-  return planTasks(tasks).map(({ definition, dependents, deps_total }) => ({
+  return planTasks(tasks).map(({ definition, dependents, deps_total, only_dependency_of }) => ({
     process_id: processId,
     name: definition.task_definition_name,
     definition,
     dependents,
+    ...(only_dependency_of.includes('1') ? { only_dependency_of } : {}),
     deps_total,
     status: 'waiting',
     attempts: 0,

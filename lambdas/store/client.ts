@@ -5,12 +5,18 @@
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from './sdk';
 import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from './sdk';
+import type { IndexName } from './keys';
 
 export interface Db {
   /** The low-level client (destroy it to close its sockets). */
   readonly client: DynamoDBClient;
   readonly doc: DynamoDBDocumentClient;
   readonly tableName: string;
+  /**
+   * Indexes of keys.ts the table lacks: only a local table created before they were added (dynalite
+   * cannot add one); the stores then keep to what the table has (runs.ts, the attempts' locators).
+   */
+  readonly missingIndexes?: readonly IndexName[];
 }
 
 export function createDb(tableName: string, config: DynamoDBClientConfig = {}): Db {

@@ -41,8 +41,8 @@ export const INDEXES = {
   gsi3: { name: 'gsi3', pk: 'gsi3pk', sk: 'gsi3sk', projection: 'ALL' },
   /**
    * Attempts by id (`taskIdIndex`), keys only: an index write when an attempt is created and none when
-   * it changes (its keys never do). Added in 2026-12, alone: CloudFormation creates or deletes one GSI
-   * per table update.
+   * it changes (its keys never do), where the locator item it replaces cost a write of its own and
+   * another for its expiry. Added alone: CloudFormation creates or deletes one GSI per table update.
    */
   gsi4: { name: 'gsi4', pk: 'gsi4pk', sk: 'gsi4sk', projection: 'KEYS_ONLY' },
 } as const;
@@ -122,7 +122,7 @@ export const keys = {
   allTasks: () => ({ index: 'gsi3' as const, pk: 'TASKS' }),
   /**
    * Where a task attempt lives, by its id alone (`GET /api/tasks/{task_id}/output` has no process id):
-   * the attempt item's keys in the sparse gsi4, written with the attempt (no item of its own).
+   * the attempt item's own keys in the sparse gsi4, written with the attempt (no item of its own).
    */
   taskIdIndex: (taskId: string, processId: string) => ({ gsi4pk: `TASKID#${taskId}`, gsi4sk: processId }),
   attemptById: (taskId: string) => ({ index: 'gsi4' as const, pk: `TASKID#${taskId}` }),

@@ -1,6 +1,6 @@
 /**
  * How a run leaves the table once it ended: `expires_at` (the TTL attribute) on the items of its
- * partition and on its attempts' locators, so that DynamoDB's TTL deletes it deployed; and, since
+ * partition and on the locators of its attempts written before gsi4, so that DynamoDB's TTL deletes it deployed; and, since
  * dynalite has no TTL, the sparse EXPIRING index (gsi3 of the run item) that the local sweep reads and
  * the delete it does (local/sweeper.ts). Entries are not touched: they expire from when they were
  * written (entries.ts). docs/STORAGE.md, "TTL". Callers reach it through the run store (runs.ts).
@@ -8,14 +8,21 @@
 import { DeleteCommand, QueryCommand, UpdateCommand } from './sdk';
 import { mapLimited } from '../domain/concurrency';
 import { type Db, isConditionFailed, queryPartition } from './client';
-import { keys, runItemKind, TTL_ATTRIBUTE } from './keys';
+import { INDEXES, keys, runItemKind, TTL_ATTRIBUTE } from './keys';
 import { queryNewestFirst } from './pages';
 
 type Item = Record<string, unknown>;
 
 const [gsi3pk, gsi3sk] = keys.runStateIndexAttributes;
 
-/** The keys whose expiry follows the run's, of these items of its partition (the run item itself unless `skipRun`), with the attempts' locators. */
+/**
+ * A partition's keys, and whether each attempt is in gsi4: one that is not (written before gsi4, or in a
+ * local table without it) has a locator item, which expires and goes with its run.
+ */
+const KEYS_AND_INDEXED = `pk, sk, ${INDEXES.gsi4.pk}`;
+const hasLocator = (item: Item) => runItemKind(String(item.sk)) === 'task' && item[INDEXES.gsi4.pk] === undefined;
+
+/** The keys whose expiry follows the run's, of these items of its partition (the run item itself unless `skipRun`), with the locators of attempts written before gsi4. */
 function expiryTargets(items: readonly Item[], skipRun: boolean): Item[] {
   const targets: Item[] = [];
   for (const item of items) {
@@ -23,7 +30,7 @@ function expiryTargets(items: readonly Item[], skipRun: boolean): Item[] {
     if (kind === 'run' && skipRun) continue; // done under its own condition
     if (kind === 'log' || kind === 'metadata') continue; // entries carry their own expiry, from when they were written
     targets.push({ pk: item.pk, sk: item.sk });
-    if (kind === 'task') targets.push({ ...keys.taskLocator(keys.taskIdOf(String(item.sk))) });
+    if (hasLocator(item)) targets.push({ ...keys.taskLocator(keys.taskIdOf(String(item.sk))) });
   }
   return targets;
 }
@@ -34,7 +41,7 @@ export class RunRetention {
   /**
    * Sets (or, with `undefined`, removes) `expires_at` (epoch seconds, the table's TTL attribute) on
    * the items of a run's partition but its entries (they expire from when they were written, so never
-   * after their run) and on its attempts' locators; the run item also joins the sparse
+   * after their run) and on the locators of its attempts written before gsi4; the run item also joins the sparse
    * EXPIRING index the local sweep reads. The run item is written only while the run is not running
    * (a retry that reopened it wins). Answers false when that condition failed. `runItemOnly`: the run
    * item alone (a large retry's request; {@link clearExpiryPage} does the rest, in the engine function).
@@ -60,7 +67,7 @@ export class RunRetention {
         throw err;
       }
     }
-    const items: Item[] = options.runItemOnly ? [{ ...keys.run(processId) }] : await queryPartition(this.db, keys.runPartition(processId), undefined, 'pk, sk');
+    const items: Item[] = options.runItemOnly ? [{ ...keys.run(processId) }] : await queryPartition(this.db, keys.runPartition(processId), undefined, KEYS_AND_INDEXED);
     await this.setExpiryOf(expiryTargets(items, expiresAt !== undefined), expiresAt);
     return true;
   }
@@ -76,7 +83,7 @@ export class RunRetention {
         TableName: this.db.tableName,
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': keys.runPartition(processId) },
-        ProjectionExpression: 'pk, sk',
+        ProjectionExpression: KEYS_AND_INDEXED,
         Limit: limit,
         ...(after === undefined ? {} : { ExclusiveStartKey: { pk: keys.runPartition(processId), sk: after } }),
       }),
@@ -112,12 +119,12 @@ export class RunRetention {
   }
 
   /**
-   * Deletes a run's whole partition and its attempts' locators (the local stand-in for DynamoDB TTL);
+   * Deletes a run's whole partition and its older attempts' locators (the local stand-in for DynamoDB TTL);
    * answers how many items went. The run item goes last, so that a sweep cut short finds it again.
    */
   async deleteRun(processId: string): Promise<number> {
-    const items = await queryPartition(this.db, keys.runPartition(processId), undefined, 'pk, sk');
-    const locators = items.filter((i) => runItemKind(String(i.sk)) === 'task').map((i) => keys.taskLocator(keys.taskIdOf(String(i.sk))));
+    const items = await queryPartition(this.db, keys.runPartition(processId), undefined, KEYS_AND_INDEXED);
+    const locators = items.filter(hasLocator).map((i) => keys.taskLocator(keys.taskIdOf(String(i.sk))));
     const rest = [...locators, ...items.filter((i) => runItemKind(String(i.sk)) !== 'run').map((i) => ({ pk: i.pk, sk: i.sk }))];
     await mapLimited(rest, 25, (key) => this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: key })));
     await this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: keys.run(processId) }));

@@ -9,24 +9,14 @@
  */
 import { GetCommand, PutCommand, UpdateCommand } from './sdk';
 import { progressOf, type SlotStatus } from '../domain/engine';
-import type {
-  AttemptProgress,
-  EnvironmentVariable,
-  LogEntry,
-  MetadataEntry,
-  Process,
-  ProcessStatus,
-  RunParameter,
-  RunTrigger,
-  Task,
-  TaskStatus,
-  TriggerKind,
-} from '../domain/models';
+import type { AttemptProgress, EnvironmentVariable, LogEntry, MetadataEntry, Process, ProcessStatus } from '../domain/models';
+import type { RunParameter, RunTrigger, Task, TaskStatus, TriggerKind } from '../domain/models';
 import { runTrigger } from '../domain/provenance';
 import { type Db, isConditionFailed, pick, queryPartition, transitionItem } from './client';
 import { type CapturedLine, type CapturedLinesRequest, type EntryPage, entryOf, EntryStore } from './entries';
 import { type EntryKind, keys, runItemKind, TTL_ATTRIBUTE } from './keys';
 import { checkWindow, type Page, type PartitionPage, queryNewestFirst, queryPartitionPage } from './pages';
+import { AttemptLocator } from './attempt-locator';
 import { type ProgressOutcome, recordProgress } from './progress';
 import { RunRetention } from './run-retention';
 import type { StatsStore } from './stats';
@@ -180,6 +170,7 @@ function assembleTasks(items: readonly Item[]): Task[] {
 export class RunStore {
   private readonly entries: EntryStore;
   private readonly retention: RunRetention;
+  private readonly locator: AttemptLocator;
 
   constructor(
     private readonly db: Db,
@@ -189,6 +180,7 @@ export class RunStore {
   ) {
     this.entries = new EntryStore(db, retentionDays);
     this.retention = new RunRetention(db);
+    this.locator = new AttemptLocator(db);
   }
 
   // ---- runs ------------------------------------------------------------------------------------
@@ -405,18 +397,16 @@ export class RunStore {
 
   // ---- tasks -----------------------------------------------------------------------------------
 
+  /**
+   * Writes a new attempt with its gsi4 keys (attempt-locator.ts; a locator item beside it in a local table
+   * without gsi4) and counts it in the same round trip, the count taken back if the write fails: the
+   * caller's replay finds the attempt there (ConditionalCheckFailedException), so one attempt counts once.
+   */
   async createTask(task: TaskRecord, extra: Item = {}): Promise<void> {
-    // The locator and the attempt in one round trip. If either write fails, the caller fails and its replay
-    // (Prepare is retried) writes both again: the locator is rewritten harmlessly, the attempt is found
-    // already there (ConditionalCheckFailedException, which the caller treats as a replay). The attempt
-    // is counted only by the call that created it. Both writes settle before this returns.
-    const [locator, attempt] = await Promise.allSettled([
-      this.db.doc.send(
-        new PutCommand({
-          TableName: this.db.tableName,
-          Item: { ...keys.taskLocator(task.task_id), task_id: task.task_id, process_id: task.process_id },
-        }),
-      ),
+    const locator = this.locator.legacyItem(task.task_id, task.process_id);
+    const counter = `tasks_${task.status}` as const;
+    const [counted, ...written] = await Promise.allSettled([
+      this.stats.add({ [counter]: 1 }),
       this.db.doc.send(
         new PutCommand({
           TableName: this.db.tableName,
@@ -424,21 +414,23 @@ export class RunStore {
             ...extra,
             ...keys.task(task.process_id, task.task_id),
             ...keys.taskIndexes(task.process_definition_name, task.task_definition_name, task.start_time, task.task_id),
+            ...this.locator.indexKeys(task.task_id, task.process_id),
             ...task,
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       ),
+      ...(locator ? [this.db.doc.send(new PutCommand({ TableName: this.db.tableName, Item: locator }))] : []),
     ]);
-    if (locator.status === 'rejected') throw locator.reason;
-    if (attempt.status === 'rejected') throw attempt.reason;
-    await this.stats.add({ [`tasks_${task.status}`]: 1 });
+    const failed = written.find((w) => w.status === 'rejected');
+    if (failed && counted.status === 'fulfilled') await this.stats.add({ [counter]: -1 });
+    if (failed) throw failed.reason;
+    if (counted.status === 'rejected') throw counted.reason;
   }
 
-  /** The process id of a task attempt, by the attempt's id alone (its locator item); undefined if unknown. */
-  async findProcessIdOfTask(taskId: string): Promise<string | undefined> {
-    const out = await this.db.doc.send(new GetCommand({ TableName: this.db.tableName, Key: keys.taskLocator(taskId) }));
-    return out.Item?.process_id === undefined ? undefined : String(out.Item.process_id);
+  /** The process id of a task attempt, by the attempt's id alone ({@link AttemptLocator.find}); undefined if unknown. */
+  findProcessIdOfTask(taskId: string, catchUpMs?: number): Promise<string | undefined> {
+    return this.locator.find(taskId, catchUpMs);
   }
 
   /**
@@ -480,7 +472,7 @@ export class RunStore {
     from: readonly TaskStatus[],
     to: TaskStatus,
     set: Item = {},
-    options: { unreported?: boolean } = {},
+    options: { unreported?: boolean; counting?: (write: Promise<void>) => void } = {},
   ): Promise<TaskStatus | undefined> {
     const out = await transitionItem(this.db, {
       key: keys.task(processId, taskId),
@@ -491,7 +483,10 @@ export class RunStore {
     });
     if (!out) return undefined;
     const old = out.status as TaskStatus;
-    await this.stats.move(`tasks_${old}`, `tasks_${to}`);
+    // With `counting`, the counters' write is handed to the caller, to go out beside its next write.
+    const counted = this.stats.move(`tasks_${old}`, `tasks_${to}`);
+    if (options.counting) options.counting(counted);
+    else await counted;
     return old;
   }
 

@@ -23,6 +23,12 @@ export interface Slot {
   name: string;
   definition: TaskDefinition;
   dependents: Dependent[];
+  /**
+   * `1` at the place of each dependent whose only dependency this task is (planTasks in domain/dag.ts):
+   * its completion starts it in one write ({@link SlotStore.startAfterOnlyDependency}). Absent on slots
+   * written before 2026-12.
+   */
+  only_dependency_of?: string;
   deps_total: number;
   /** Names of completed dependencies (a DynamoDB string set). */
   deps_done?: Set<string>;
@@ -218,6 +224,87 @@ export class SlotStore {
       returnValues: 'ALL_NEW',
     });
     return slot as Slot | undefined;
+  }
+
+  /**
+   * Starts a waiting slot that has made `attemptsSoFar` attempts in round `round` (as its starter read
+   * it): running, run by execution `executionName`, and its next attempt claimed for `taskId` in the
+   * same write (as {@link claimAttempt} claims), so that its `Prepare` finds the attempt claimed and
+   * does not write the slot (contract.ts `ClaimHint.claimed`). Answers the slot as the start left it, or
+   * undefined when it was not so (another writer started or blocked it first).
+   */
+  async start(processId: string, name: string, round: number, attemptsSoFar: number, executionName: string, taskId: string): Promise<Slot | undefined> {
+    return this.startWith(processId, name, executionName, taskId, {
+      update: '',
+      condition: '#status = :waiting AND attempts = :n AND #round = :round',
+      values: { ':n': attemptsSoFar, ':round': round, ':next': attemptsSoFar + 1 },
+    });
+  }
+
+  /**
+   * Counts `dependency`, the only dependency of waiting slot `name`, complete (it does not block it) and
+   * starts the slot in the same write, as {@link start} does, its first attempt claimed for `taskId`:
+   * one write where {@link dependencyCompleted} then {@link start} take two. Answers the slot as it is
+   * now, or undefined when the slot is not a waiting one with no attempt made, in round 0, that never
+   * counted `dependency` (a replay): the caller then takes those two writes.
+   */
+  async startAfterOnlyDependency(processId: string, name: string, dependency: string, executionName: string, taskId: string): Promise<Slot | undefined> {
+    return this.startWith(processId, name, executionName, taskId, {
+      update: ' ADD deps_done :dep',
+      condition: '#status = :waiting AND deps_total = :one AND attempts = :zero AND #round = :zero AND NOT contains(deps_done, :name)',
+      values: { ':dep': new Set([dependency]), ':name': dependency, ':one': 1, ':zero': 0, ':next': 1 },
+    });
+  }
+
+  private async startWith(
+    processId: string,
+    name: string,
+    executionName: string,
+    taskId: string,
+    write: { update: string; condition: string; values: Item },
+  ): Promise<Slot | undefined> {
+    try {
+      const out = await this.db.doc.send(
+        new UpdateCommand({
+          TableName: this.db.tableName,
+          Key: keys.slot(processId, name),
+          // A waiting slot made no attempt, so nothing is lost with skip_backoff (only a retry's running
+          // slots carry it): the claim removes it, as every claim does.
+          UpdateExpression: `SET #status = :running, execution_name = :x, attempts = :next, current_task_id = :tid REMOVE skip_backoff${write.update}`,
+          ConditionExpression: write.condition,
+          ExpressionAttributeNames: { '#status': 'status', '#round': 'round' },
+          ExpressionAttributeValues: { ':waiting': 'waiting', ':running': 'running', ':x': executionName, ':tid': taskId, ...write.values },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes as Slot;
+    } catch (err) {
+      if (isConditionFailed(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Gives back the claim of attempt `taskId` of a running slot, which never ran (its record was never
+   * written): one attempt fewer, and no current attempt. Answers false when the slot no longer names it.
+   */
+  async giveBack(processId: string, name: string, taskId: string): Promise<boolean> {
+    try {
+      await this.db.doc.send(
+        new UpdateCommand({
+          TableName: this.db.tableName,
+          Key: keys.slot(processId, name),
+          UpdateExpression: 'SET attempts = attempts - :one REMOVE current_task_id',
+          ConditionExpression: '#status = :running AND current_task_id = :tid',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':running': 'running', ':tid': taskId, ':one': 1 },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    }
   }
 
   /**

@@ -20,7 +20,7 @@ describe('Prepare, throttled', () => {
   it.each([
     // The write of the attempt's record, after the claim (the claim must not be lost).
     ['createTask', 'ProvisionedThroughputExceededException'],
-    // The claim itself.
+    // The read of the run, beside the check of the claim the task's start made.
     ['getRunRecord', 'ThrottlingException'],
   ] as const)('%s throws %s once: the task still succeeds at its first attempt', async (method, errorName) => {
     // Prepare: the store's call throws a throttling error once, as DynamoDB does under load

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PrepareState, RecordRequest } from '../../lambdas/engine/contract';
 import { Engine } from '../../lambdas/engine/engine';
+import { stableUuid } from '../../lambdas/domain/ids';
 import type { AttemptToLaunch, Launcher, Orchestrator } from '../../lambdas/engine/ports';
 import { shellTask, startTestSundial, type TestSundial } from '../helpers/local';
 
@@ -39,13 +40,35 @@ beforeEach(() => {
 /** PUTs `name` with one task, `only`. */
 const define = (name: string, overrides = {}) => t.define(name, [shellTask('only', overrides)]);
 
+/** The sort keys of the slots of run `processId` written (UpdateItem) since the last `take`, until `stop`. */
+function watchSlotWrites(processId: string): { take: () => string[]; stop: () => void } {
+  const doc = t.services.store.db.doc;
+  const send = doc.send.bind(doc);
+  let written: string[] = [];
+  doc.send = ((command: { constructor: { name: string }; input: { Key?: { pk: string; sk: string } } }, ...rest: unknown[]) => {
+    const key = command.input.Key;
+    if (command.constructor.name === 'UpdateCommand' && key?.pk === `RUN#${processId}` && key.sk.startsWith('SLOT#')) written.push(key.sk);
+    return (send as (...args: unknown[]) => unknown)(command, ...rest);
+  }) as typeof doc.send;
+  return {
+    take: () => {
+      const taken = written;
+      written = [];
+      return taken;
+    },
+    stop: () => {
+      doc.send = send;
+    },
+  };
+}
+
 /** The state after the executor step of a prepared attempt, as Record receives it. */
 function afterExecutor(state: PrepareState, attempt: Awaited<ReturnType<Engine['prepare']>>, exitCode: number): RecordRequest {
   return { action: 'record', state: { ...state, attempt, result: { Status: exitCode === 0 ? 'SUCCEEDED' : 'FAILED', ExitCode: exitCode } } };
 }
 
 describe('Prepare and Record', () => {
-  it('claim the attempt the starter saw, pass the slot to Record, and retry with the next hint', async () => {
+  it('launch the attempt the start claimed, pass the slot to Record, and retry with the next hint', async () => {
     // Prepare
     await define('steps-retry', { max_attempts: 2 });
     const run = await engine.trigger('steps-retry');
@@ -58,7 +81,7 @@ describe('Prepare and Record', () => {
     const recorded2 = await engine.record(afterExecutor(recorded1, attempt2, 0));
 
     // Assess
-    expect(first).toEqual({ process_id: run.process_id, task_definition_name: 'only', claim: { round: 0, attempts: 0 } });
+    expect(first).toEqual({ process_id: run.process_id, task_definition_name: 'only', claim: { round: 0, attempts: 0, claimed: true } });
     expect(attempt1).toMatchObject({ skip: false, claimed: { round: 0, attempts: 1, max_attempts: 2, require_explicit_success: false } });
     expect(recorded1).toEqual({ process_id: run.process_id, task_definition_name: 'only', claim: { round: 0, attempts: 1 }, recorded: { retry: true } });
     expect(attempt2).toMatchObject({ skip: false, claimed: { round: 0, attempts: 2, max_attempts: 2 } });
@@ -70,6 +93,62 @@ describe('Prepare and Record', () => {
       [0, 'failed'],
       [1, 'succeeded'],
     ]);
+  });
+
+  it('a dependent with one dependency is counted, started and its first attempt claimed in one write of its slot; its Prepare writes no slot; a replayed Record starts nothing twice', async () => {
+    // Prepare
+    await t.define('steps-chain', [shellTask('a'), shellTask('b', { dependencies: [{ task_definition_name: 'a' }] })]);
+    const run = await engine.trigger('steps-chain');
+    const inputA = started[0]!.input;
+    const attemptA = await engine.prepare(inputA);
+    const slotWrites = watchSlotWrites(run.process_id);
+
+    // Act
+    await engine.record(afterExecutor(inputA, attemptA, 0));
+    const byRecord = slotWrites.take();
+    await engine.record(afterExecutor(inputA, attemptA, 0));
+    slotWrites.take();
+    const inputB = started[1]?.input;
+    const attemptB = await engine.prepare(inputB!);
+    const byPrepare = slotWrites.take();
+    slotWrites.stop();
+
+    // Assess
+    const claimedId = stableUuid(run.process_id, 'b', 0, 0);
+    expect(started).toHaveLength(2); // the replay started no second execution
+    expect(inputB).toEqual({ process_id: run.process_id, task_definition_name: 'b', claim: { round: 0, attempts: 0, claimed: true } });
+    expect(byRecord.filter((w) => w === 'SLOT#b')).toHaveLength(1);
+    expect(byPrepare).toEqual([]);
+    expect(attemptB).toMatchObject({ skip: false, task_id: claimedId, claimed: { round: 0, attempts: 1 } });
+    const slot = await t.services.store.slots.get(run.process_id, 'b');
+    expect(slot).toMatchObject({ status: 'running', attempts: 1, current_task_id: claimedId, execution_name: started[1]!.name });
+    expect([...(slot?.deps_done ?? [])]).toEqual(['a']);
+    await engine.record(afterExecutor(inputB!, attemptB, 0));
+    expect((await t.api('GET', `/api/processes/${run.process_id}`)).json.status).toBe('succeeded');
+  });
+
+  it.each([
+    ['the reaper finds its execution lost', (processId: string) => engine.reap({ process_id: processId, task_definition_name: 'only' }, 'the executor lost the attempt')],
+    ['a kill stops it, and a retry restarts it', async (processId: string) => {
+      await engine.kill(processId);
+      await engine.retry(processId);
+    }],
+  ])('a start whose attempt was never written (%s) gives its claim back: the next execution runs attempt 0', async (why, act) => {
+    // Prepare: the task started (its attempt claimed), and nothing ran it
+    const name = `steps-unwritten-${why.split(' ')[1]}`;
+    await define(name);
+    const run = await engine.trigger(name);
+    expect(started).toHaveLength(1);
+
+    // Act
+    await act(run.process_id);
+
+    // Assess
+    const next = started[1]!.input;
+    expect(next.claim).toMatchObject({ round: 1, attempts: 0 });
+    const attempt = await engine.prepare(next);
+    expect(attempt).toMatchObject({ skip: false, claimed: { round: 1, attempts: 1 } });
+    expect((await t.services.store.runs.getTaskRecord(run.process_id, attempt.task_id!))?.previous_attempt_count).toBe(0);
   });
 
   it('a Prepare without a hint after a failed attempt claims, writes and launches a new attempt under one new id', async () => {
