@@ -230,11 +230,14 @@ describe('a run too large for its request', () => {
     expect(endedEarly).toEqual([]);
     expect(ports.ended).toEqual([run.process_id]);
 
-    // Act
+    // Act: retry; the reaper's settling of a stalled run (no task running, slots unchanged) comes before its steps
     await engine.retry(run.process_id);
+    await engine.settle(run.process_id);
+    const whileReopening = (await runOf(run.process_id))?.status;
     await steps.drain();
 
-    // Assess: every task reopened, those without dependencies started
+    // Assess: a reopening under way is not a stalled run; every task reopened, those without dependencies started
+    expect(whileReopening).toBe('running');
     slots = await slotsOf(run.process_id);
     expect([count(slots, 'running'), count(slots, 'waiting'), ports.starts.size]).toEqual([SMALLER.roots, SMALLER.tasks - SMALLER.roots, SMALLER.roots]);
 
