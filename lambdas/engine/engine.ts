@@ -499,6 +499,10 @@ export class Engine {
   async settle(processId: string): Promise<void> {
     const run = await this.d.store.runs.getRunRecord(processId);
     if (!run || run.status !== 'running') return;
+    // A large run being started or reopened has no task running for minutes, its slots unchanged while
+    // its steps remove expiries or write slots (fan-out.ts): it is not stalled, and completing its failed
+    // and blocked tasks again would end it under the steps. A dead one's marker goes stale.
+    if (this.fanOut.busy(run)) return;
     const slots = await this.d.store.slots.list(processId);
     if (slots.some((s) => s.status === 'running')) return;
     this.d.logger.warn('stalled run: its settled tasks are completed again', { process_id: processId });

@@ -193,6 +193,14 @@ export class RunFanOut {
     }
   }
 
+  /**
+   * A start or a reopening of the run's tasks is under way (its marker fresh): until it is over, a run
+   * with no task running is not stalled (Engine.settle) and a kill does not end (killDone).
+   */
+  busy(run: RunItem): boolean {
+    return [run.starting, run.reopening].some((token) => typeof token === 'string' && !stale(token, this.d.now()));
+  }
+
   /** The reaper: a running run whose start died half-way (its marker stale) is handed on again. */
   async redriveStale(processId: string): Promise<boolean> {
     const run = await this.d.store.runs.getRunRecord(processId);
@@ -368,8 +376,7 @@ export class RunFanOut {
    * until then it looks again after `last`.
    */
   private async killDone(run: RunItem, last: string | undefined): Promise<Outcome> {
-    const busy = [run.starting, run.reopening].some((token) => typeof token === 'string' && !stale(token, this.d.now()));
-    if (busy) {
+    if (this.busy(run)) {
       await (this.d.clock ?? realClock).sleep(200);
       return { after: last };
     }
