@@ -76,6 +76,13 @@ export const ATTEMPTS_WITH_ENTRIES_MAX = 1000;
 /** Payload bytes a run's answer may take with its embedded entries. */
 export const RUN_RESPONSE_BUDGET_BYTES = 5 * MiB;
 
+/**
+ * Payload bytes set aside per run of a page for what is added once its attempts are read: `attempts_next`
+ * (its name and a cursor of the run's partition key and an attempt's sort key: 151 bytes as JSON) and the
+ * `task` array's own punctuation. Without it a page cut exactly at its budget passed it by 192 bytes.
+ */
+export const RUN_ANSWER_RESERVE_BYTES = 256;
+
 /** Payload bytes a run's attempts may take in its answer (as answered without entries); past them, `attempts_next`. */
 export const ATTEMPTS_BUDGET_BYTES = 4 * MiB;
 

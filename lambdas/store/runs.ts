@@ -22,7 +22,7 @@ import { RunRetention } from './run-retention';
 import type { StatsStore } from './stats';
 import { DEFAULT_RETENTION_DAYS } from '../domain/retention';
 import { mapLimited } from '../domain/concurrency';
-import { ATTEMPTS_BUDGET_BYTES, ATTEMPTS_WITH_ENTRIES_MAX, ENTRIES_PER_ATTEMPT, payloadBytes, RUN_RESPONSE_BUDGET_BYTES } from '../domain/response-size';
+import { ATTEMPTS_BUDGET_BYTES, ATTEMPTS_WITH_ENTRIES_MAX, ENTRIES_PER_ATTEMPT, payloadBytes, RUN_ANSWER_RESERVE_BYTES, RUN_RESPONSE_BUDGET_BYTES } from '../domain/response-size';
 
 /** The lines `appendCapturedLines` takes (local/engine/executor.ts). */
 export type { CapturedLine } from './entries';
@@ -377,7 +377,7 @@ export class RunStore {
       cursor: filter.cursor,
     });
     const runs = page.items.map(runOf);
-    let left = RUN_RESPONSE_BUDGET_BYTES - payloadBytes(runs);
+    let left = RUN_RESPONSE_BUDGET_BYTES - payloadBytes(runs) - runs.length * RUN_ANSWER_RESERVE_BYTES;
     const share = Math.floor(left / Math.max(1, runs.length));
     const attempts = await mapLimited(runs, 16, (run) => this.attemptsPage(run.process_id, { maxBytes: share }));
     left -= attempts.reduce((sum, a) => sum + a.bytes, 0);
