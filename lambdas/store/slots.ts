@@ -11,7 +11,7 @@
  * with it. Every step is a single-item conditional write (dynalite has no transactions), and every
  * step may be replayed (Step Functions and Lambda deliver at least once) without doing its work twice.
  */
-import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from './sdk';
+import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, type QueryCommandInput, UpdateCommand } from './sdk';
 import type { Dependent } from '../domain/dag';
 import type { SlotStatus } from '../domain/engine';
 import type { TaskDefinition } from '../domain/models';
@@ -162,14 +162,7 @@ export class SlotStore {
   /** Up to `limit` slots of a run in name order, after slot `after`; `last` names the last one read when more may follow. */
   async listPage(processId: string, after: string | undefined, limit: number): Promise<{ slots: Slot[]; last?: string }> {
     const out = await this.db.doc.send(
-      new QueryCommand({
-        TableName: this.db.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': keys.runPartition(processId), ':prefix': keys.slotPrefix },
-        ConsistentRead: true,
-        Limit: limit,
-        ...(after === undefined ? {} : { ExclusiveStartKey: keys.slot(processId, after) }),
-      }),
+      new QueryCommand(this.slotQuery(processId, { Limit: limit, ...(after === undefined ? {} : { ExclusiveStartKey: keys.slot(processId, after) }) })),
     );
     const slots = (out.Items ?? []) as Slot[];
     return { slots, ...(out.LastEvaluatedKey ? { last: String(out.LastEvaluatedKey.sk).slice(keys.slotPrefix.length) } : {}) };
@@ -188,20 +181,22 @@ export class SlotStore {
     return (await this.query(processId, { ProjectionExpression: '#name, #status', ExpressionAttributeNames: { '#name': 'name', '#status': 'status' } })) as SlotState[];
   }
 
+  /** A strongly consistent Query of a run's slots (its partition's `SLOT#` items), with `extra` (paging, projection). */
+  private slotQuery(processId: string, extra: Partial<QueryCommandInput>): QueryCommandInput {
+    return {
+      TableName: this.db.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': keys.runPartition(processId), ':prefix': keys.slotPrefix },
+      ConsistentRead: true,
+      ...extra,
+    };
+  }
+
   private async query(processId: string, projection: { ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> } = {}): Promise<Item[]> {
     const items: Item[] = [];
     let startKey: Item | undefined;
     do {
-      const out = await this.db.doc.send(
-        new QueryCommand({
-          TableName: this.db.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': keys.runPartition(processId), ':prefix': keys.slotPrefix },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-          ...projection,
-        }),
-      );
+      const out = await this.db.doc.send(new QueryCommand(this.slotQuery(processId, { ExclusiveStartKey: startKey, ...projection })));
       items.push(...((out.Items ?? []) as Item[]));
       startKey = out.LastEvaluatedKey;
     } while (startKey);
