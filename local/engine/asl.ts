@@ -59,27 +59,64 @@ let cached: Promise<object> | undefined;
 
 export function loadTaskDefinition(): Promise<object> {
   const file = process.env[TASK_DEFINITION_FILE_ENV];
-  cached ??= file ? loadDefinitionFrom(file, synthesize) : loadDefinitionFrom(synthesisCacheFile(), synthesize, { prune: true });
+  cached ??= file ? loadDefinitionFrom(file, synthesize) : loadDefinitionFrom(synthesisCacheFile(), synthesize, { prune: true, onUnwritable: notCached });
   return cached;
+}
+
+function notCached(err: Error): void {
+  process.stderr.write(`sundial: the synthesized state machine is not cached (${err.message}); the next start synthesizes it again\n`);
 }
 
 /**
  * The definition in `file` if it exists, else `synthesize`'s, written there. With `prune`, the other
- * definitions cached beside it are removed: they are of earlier sources and never read again.
+ * definitions cached beside it are removed: they are of earlier sources and never read again. The cache
+ * only saves time: a file that does not parse (torn by a full disk) is synthesized again and replaced, and
+ * a cache that cannot be written (a read-only node_modules, a full disk) leaves the start as it would be
+ * without one, with `onUnwritable` told why.
  */
-export async function loadDefinitionFrom(file: string, synthesize: () => Promise<object>, options: { prune?: boolean } = {}): Promise<object> {
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as object;
+export async function loadDefinitionFrom(
+  file: string,
+  synthesize: () => Promise<object>,
+  options: { prune?: boolean; onUnwritable?: (err: Error) => void } = {},
+): Promise<object> {
+  const stored = readStored(file);
+  if (stored) return stored;
   const definition = await synthesize();
   // Written aside and renamed: two servers starting at once never read half a file.
   const dir = dirname(file);
-  mkdirSync(dir, { recursive: true });
   const partial = `${file}.${process.pid}.tmp`;
-  writeFileSync(partial, JSON.stringify(definition));
-  renameSync(partial, file);
-  if (options.prune) {
-    for (const old of readdirSync(dir)) if (CACHED_NAME.test(old) && join(dir, old) !== file) rmSync(join(dir, old), { force: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(partial, JSON.stringify(definition));
+    renameSync(partial, file);
+    if (options.prune) {
+      for (const old of readdirSync(dir)) if (CACHED_NAME.test(old) && join(dir, old) !== file) rmSync(join(dir, old), { force: true });
+    }
+  } catch (err) {
+    try {
+      rmSync(partial, { force: true });
+    } catch {
+      // nothing was written where nothing can be
+    }
+    options.onUnwritable?.(err as Error);
   }
   return definition;
+}
+
+/** The definition stored in `file`, or undefined when there is none or it does not parse as one. */
+function readStored(file: string): object | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs ./synth-asl.ts with tsx in a fresh Node process and parses what it prints. */

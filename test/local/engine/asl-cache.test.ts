@@ -3,7 +3,7 @@
  * (local/engine/asl.ts): a later start of the same sources skips the synthesis, a change to any of them
  * synthesizes again, and a cached definition is never one the stack no longer emits.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -82,5 +82,29 @@ describe('a cached definition', () => {
     expect(await loadDefinitionFrom(current, synthesize, { prune: true })).toEqual({ StartAt: 'Prepare', made: 2 });
     // Only the current one is left, and no partial file.
     expect(readdirSync(dirname(current))).toEqual([current.slice(dirname(current).length + 1)]);
+  });
+
+  it('is synthesized again when the file does not parse, and replaced', async () => {
+    const root = tree();
+    const file = synthesisCacheFile(root);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, '{"StartAt": "Prep'); // torn by a full disk
+    const synthesize = async () => ({ StartAt: 'Prepare' });
+    expect(await loadDefinitionFrom(file, synthesize)).toEqual({ StartAt: 'Prepare' });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ StartAt: 'Prepare' });
+  });
+
+  it('that cannot be written leaves the start as without a cache, and says why', async () => {
+    const root = tree();
+    // node_modules is a file here: no directory can be made under it, whoever runs the test (root too).
+    writeFileSync(join(root, 'node_modules'), 'not a directory');
+    const file = synthesisCacheFile(root);
+    const reasons: string[] = [];
+    let syntheses = 0;
+    const load = () => loadDefinitionFrom(file, async () => ({ StartAt: 'Prepare', made: ++syntheses }), { prune: true, onUnwritable: (err) => reasons.push(err.message) });
+    expect(await load()).toEqual({ StartAt: 'Prepare', made: 1 });
+    expect(await load()).toEqual({ StartAt: 'Prepare', made: 2 });
+    expect(reasons).toHaveLength(2);
+    expect(reasons[0]).toMatch(/ENOTDIR|EEXIST/);
   });
 });
