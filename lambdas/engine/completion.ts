@@ -11,7 +11,7 @@ import { finalRunStatus } from '../domain/engine';
 import { executionName, stableUuid } from '../domain/ids';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
-import type { Slot } from '../store/slots';
+import { doneShardCountOf, type Slot } from '../store/slots';
 import type { Orchestrator } from './ports';
 
 type Completed = 'succeeded' | 'failed' | 'blocked';
@@ -48,13 +48,15 @@ export class Completion {
       if (!slot) continue; // moved by a kill or a concurrent replay that will carry on
       // The run is not read: a kill moves waiting slots to blocked (so dependents told now do not
       // start) and a task started in the meantime is failed by its Prepare, which reads the run.
-      // Slots written before they carried `tasks_total` read it from the run.
-      const tasksTotal = slot.tasks_total ?? (await this.d.store.runs.getRunRecord(processId))?.tasks_total ?? 0;
+      // The run's shard count is on its slots (slots written before they carried it or `tasks_total`:
+      // the legacy count of the run's tasks, read from the run when the slot lacks them).
+      const holder = slot.done_shard_count !== undefined || slot.tasks_total !== undefined ? slot : ((await this.d.store.runs.getRunRecord(processId)) ?? {});
+      const shards = doneShardCountOf(holder);
       // Dependents are separate items: tell them all at once rather than one round trip after another,
       // and count the task as done in the same round trip (the run cannot finish before its dependents
       // are done, so the order does not matter).
       const [counts] = await Promise.all([
-        this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded', tasksTotal),
+        this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded', shards),
         // A task may have thousands of dependents: start them within the bound of lambdas/domain/concurrency.ts.
         mapLimited([...slot.dependents.entries()], AWS_FAN_OUT_CONCURRENCY, ([i, dep]) =>
           this.tellDependent(processId, slot, status, dep, i, (d) => queue.push({ name: d, status: 'blocked' })),

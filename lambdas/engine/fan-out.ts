@@ -24,7 +24,7 @@ import type { Logger } from '../logger';
 import type { Store } from '../store';
 import type { FanOutMarker } from '../store/fan-outs';
 import type { RunItem, RunRecord } from '../store/runs';
-import { doneShardsOf, type Slot } from '../store/slots';
+import { doneShardCount, doneShardCountOf, doneShardsOf, type Slot } from '../store/slots';
 import { type Clock, type FanOutPace, Pacer, realClock, writeUnits } from './pace';
 import type { FanOutDispatcher, Launcher, Orchestrator } from './ports';
 
@@ -110,6 +110,7 @@ export function plannedSlots(processId: string, tasks: readonly TaskDefinition[]
     max_attempts: definition.max_attempts,
     round: 0,
     tasks_total: tasks.length,
+    done_shard_count: doneShardCount(tasks.length),
   }));
 }
 
@@ -157,7 +158,7 @@ export class RunFanOut {
     const large = slots === undefined;
     // Each slot is its own item: reopen them side by side, as many at once as the fan-outs to AWS allow.
     if (slots) await mapLimited(slots.filter((s) => s.status === 'blocked'), AWS_FAN_OUT_CONCURRENCY, (slot) => this.unblockSlot(processId, slot, reopened));
-    await this.d.store.slots.runTasksReopened(processId, [...reopened], run.tasks_total ?? slots?.length ?? reopened.size);
+    await this.d.store.slots.runTasksReopened(processId, [...reopened], doneShardCountOf(run, run.tasks_total ?? slots?.length ?? reopened.size));
     // Running again: nothing of it expires (a large run's other items in its steps).
     await this.d.store.runs.setRunExpiry(processId, undefined, { runItemOnly: large });
     const token = this.token();

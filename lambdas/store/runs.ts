@@ -58,6 +58,8 @@ export type RunRecord = {
 export type RunItem = RunRecord & {
   /** Tasks of the run (its done shards depend on it). */
   tasks_total?: number;
+  /** Its done shard count (slots.ts `doneShardCount`); absent from runs created before 2026-12-03 (`doneShardCountOf`). */
+  done_shard_count?: number;
   /** The trigger's environment overrides, given to every attempt of the run. */
   environment_variables?: EnvironmentVariable[];
   /** The one task a run triggered with `task_definition_name` runs. */

@@ -52,6 +52,8 @@ export interface Slot {
    * Absent from slots written before 2026-12: the run item has it too.
    */
   tasks_total?: number;
+  /** The run's done shard count ({@link doneShardCount}); absent from slots of runs created before 2026-12-03. */
+  done_shard_count?: number;
 }
 
 type Item = Record<string, unknown>;
@@ -64,11 +66,25 @@ function claimedFrom(before: Slot, taskId: string): Slot {
 
 const setSize = (s: unknown) => (s instanceof Set ? s.size : 0);
 
-/** Most done shards a run has (docs/STORAGE.md). */
-export const DONE_SHARDS_MAX = 16;
+/**
+ * Tasks per done shard: a run of `n` tasks has ⌈n / 32⌉ shards (docs/STORAGE.md, "Done shards"). A shard holds
+ * the names of its finished tasks, and DynamoDB bills an UpdateItem by the larger of the item's sizes before and
+ * after it (1 WRU per KB: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html),
+ * so the shard's size is what each task's end pays: 32 names of up to 64 characters stay within about 2 KB at
+ * any run size. (Runs created before 2026-12-03 have min(16, n) shards: {@link legacyDoneShardCount}.)
+ */
+export const DONE_SHARD_TASKS = 32;
 
-/** How many done shards a run of `tasks` tasks has. */
-export const doneShardCount = (tasks: number) => Math.max(1, Math.min(DONE_SHARDS_MAX, tasks));
+/** How many done shards a new run of `tasks` tasks has. */
+export const doneShardCount = (tasks: number) => Math.max(1, Math.ceil(tasks / DONE_SHARD_TASKS));
+
+/** The shard count of a run created before its slots and run item carried `done_shard_count`. */
+export const legacyDoneShardCount = (tasks: number) => Math.max(1, Math.min(16, tasks));
+
+/** The done shard count of the run of `slot` (its own field; a slot written before it: the legacy count of its run's tasks). */
+export function doneShardCountOf(holder: { done_shard_count?: number; tasks_total?: number }, tasksTotal = holder.tasks_total ?? 0): number {
+  return holder.done_shard_count ?? legacyDoneShardCount(tasksTotal);
+}
 
 /** The done shard of task `name` in a run of `shards` shards (FNV-1a of the name). */
 export function doneShardOf(name: string, shards: number): number {
@@ -84,6 +100,8 @@ export type SlotState = Pick<Slot, 'name' | 'status'>;
 export interface DoneShards {
   /** How many shards have tasks (a run is done when that many are complete). */
   done_shards_total: number;
+  /** How many shards the names are spread over ({@link doneShardCount}). */
+  done_shard_count: number;
 }
 
 /** The done shard items of a run of the tasks `names`, each with its task count. */
@@ -99,7 +117,8 @@ function doneShardItems(processId: string, names: readonly string[]): Item[] {
 
 /** What the run item of a run of the tasks `names` carries for its done shards. */
 export function doneShardsOf(names: readonly string[]): DoneShards {
-  return { done_shards_total: new Set(names.map((name) => doneShardOf(name, doneShardCount(names.length)))).size };
+  const count = doneShardCount(names.length);
+  return { done_shards_total: new Set(names.map((name) => doneShardOf(name, count))).size, done_shard_count: count };
 }
 
 export class SlotStore {
@@ -113,7 +132,7 @@ export class SlotStore {
     const processId = slots[0]?.process_id;
     const shardItems = processId === undefined ? [] : doneShardItems(processId, slots.map((slot) => slot.name));
     await this.batchPut([...slots.map((slot) => ({ ...keys.slot(slot.process_id, slot.name), ...slot }) as Item), ...shardItems]);
-    return { done_shards_total: shardItems.length };
+    return { done_shards_total: shardItems.length, done_shard_count: doneShardCount(slots.length) };
   }
 
   /**
@@ -426,12 +445,12 @@ export class SlotStore {
   }
 
   /**
-   * Marks task `name` of a run of `tasksTotal` tasks finished, in its done shard (and, if that completes
-   * the shard, on the run item). Idempotent. Answers whether every task of the run is finished now, and
-   * how many shards have a failed task (0: none failed).
+   * Marks task `name` of a run of `shards` done shards ({@link doneShardCountOf}) finished, in its done shard
+   * (and, if that completes the shard, on the run item). Idempotent. Answers whether every task of the run
+   * is finished now, and how many shards have a failed task (0: none failed).
    */
-  async runTaskFinished(processId: string, name: string, failed: boolean, tasksTotal: number): Promise<{ runDone: boolean; failed: number }> {
-    const shardNumber = doneShardOf(name, doneShardCount(tasksTotal));
+  async runTaskFinished(processId: string, name: string, failed: boolean, shards: number): Promise<{ runDone: boolean; failed: number }> {
+    const shardNumber = doneShardOf(name, shards);
     const shard = await this.addOnce(keys.doneShard(processId, shardNumber), failed ? 'ADD done_tasks :v, failed_tasks :v' : 'ADD done_tasks :v', 'done_tasks', name);
     if (!shard) throw new Error(`run ${processId} has no done shard ${shardNumber}`);
     if (setSize(shard.done_tasks) < Number(shard.total)) return { runDone: false, failed: 0 };
@@ -465,10 +484,9 @@ export class SlotStore {
     }
   }
 
-  /** Takes tasks of a run of `tasksTotal` tasks out of its finished sets (retry of a run). */
-  async runTasksReopened(processId: string, names: readonly string[], tasksTotal: number): Promise<void> {
+  /** Takes tasks of a run of `shards` done shards ({@link doneShardCountOf}) out of its finished sets (retry of a run). */
+  async runTasksReopened(processId: string, names: readonly string[], shards: number): Promise<void> {
     if (names.length === 0) return;
-    const shards = doneShardCount(tasksTotal);
     const byShard = new Map<number, string[]>();
     for (const name of names) {
       const shard = doneShardOf(name, shards);

@@ -1,13 +1,16 @@
 /**
- * When a run is finished: its tasks' ends are counted in up to 16 done shards (lambdas/store/slots.ts),
- * and the run item learns of a shard only when the shard completes. Against the real store (dynalite):
- * every order of ends, replays of any end, failures, and a retry's reopened tasks.
+ * When a run is finished: its tasks' ends are counted in done shards of about 32 tasks each
+ * (lambdas/store/slots.ts), and the run item learns of a shard only when the shard completes. Against the
+ * real store (dynalite): every order of ends, replays of any end, failures, a retry's reopened tasks, and
+ * a run created before the shard count changed (min(16, tasks) shards), finished by today's engine.
  */
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../lambdas/store';
-import { DONE_SHARDS_MAX, doneShardCount, doneShardOf, type Slot } from '../../lambdas/store/slots';
+import { keys } from '../../lambdas/store/keys';
+import { DONE_SHARD_TASKS, doneShardCount, doneShardCountOf, doneShardOf, legacyDoneShardCount, type Slot } from '../../lambdas/store/slots';
+import { GetCommand, PutCommand } from '../../lambdas/store/sdk';
 import { type TestSundial, startTestSundial } from '../helpers/local';
 
 let sundial: TestSundial;
@@ -40,18 +43,30 @@ async function newRun(n: number): Promise<{ processId: string; names: string[] }
 }
 
 describe('done shards', () => {
-  it('spread a run of many tasks over at most 16 shards, all of them used', () => {
+  it('hold about 32 tasks each at any run size, so that an end never writes a large item', () => {
     expect(doneShardCount(1)).toBe(1);
-    expect(doneShardCount(5)).toBe(5);
-    expect(doneShardCount(1000)).toBe(DONE_SHARDS_MAX);
-    const used = new Set(Array.from({ length: 1000 }, (_, i) => doneShardOf(`t${i}`, 16)));
-    expect(used.size).toBe(16);
+    expect(doneShardCount(DONE_SHARD_TASKS)).toBe(1);
+    expect(doneShardCount(DONE_SHARD_TASKS + 1)).toBe(2);
+    expect(doneShardCount(10_000)).toBe(313);
+    // 10,000 names of 64 characters (the longest a task name may be): every shard used, none past 2 × 32
+    // names, so its done set stays within about 4.5 KB (DynamoDB bills an update by the item's size).
+    const perShard = new Map<number, number>();
+    for (let i = 0; i < 10_000; i++) {
+      const shard = doneShardOf(`${'t'.repeat(58)}${String(i).padStart(6, '0')}`, doneShardCount(10_000));
+      perShard.set(shard, (perShard.get(shard) ?? 0) + 1);
+    }
+    expect(perShard.size).toBe(313);
+    expect(Math.max(...perShard.values())).toBeLessThanOrEqual(2 * DONE_SHARD_TASKS);
+    // Runs created before: their slots and run item carry no count, and keep min(16, tasks) shards.
+    expect(doneShardCountOf({ tasks_total: 1000 })).toBe(16);
+    expect(doneShardCountOf({ tasks_total: 5 })).toBe(5);
+    expect(doneShardCountOf({ tasks_total: 1000, done_shard_count: 32 })).toBe(32);
   });
 
   it('finish the run with its last task, in any order and with replays, and count failures', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: 1, max: 40 }).chain((n) =>
+        fc.integer({ min: 1, max: 100 }).chain((n) =>
           fc.tuple(fc.constant(n), fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }), fc.subarray([...Array(n).keys()]), fc.subarray([...Array(n).keys()])),
         ),
         async ([n, order, failing, replayed]) => {
@@ -59,9 +74,9 @@ describe('done shards', () => {
           const failed = new Set(failing);
           const answers: Array<{ runDone: boolean; failed: number }> = [];
           for (const i of order) {
-            answers.push(await store.slots.runTaskFinished(processId, names[i]!, failed.has(i), n));
+            answers.push(await store.slots.runTaskFinished(processId, names[i]!, failed.has(i), doneShardCount(n)));
             // A replay of this end (Lambda or Step Functions delivering twice) changes nothing.
-            if (replayed.includes(i)) expect(await store.slots.runTaskFinished(processId, names[i]!, failed.has(i), n)).toEqual(answers.at(-1));
+            if (replayed.includes(i)) expect(await store.slots.runTaskFinished(processId, names[i]!, failed.has(i), doneShardCount(n))).toEqual(answers.at(-1));
           }
           expect(answers.slice(0, -1).every((a) => !a.runDone)).toBe(true);
           expect(answers.at(-1)!.runDone).toBe(true);
@@ -73,22 +88,64 @@ describe('done shards', () => {
   });
 
   it('reopen a retried run: it is not done until the reopened tasks end again, and their new outcome counts', async () => {
-    const n = 40;
+    const n = 100;
+    const shards = doneShardCount(n);
     const { processId, names } = await newRun(n);
     const failing = new Set(['t3', 't17', 't29']);
-    for (const name of names) await store.slots.runTaskFinished(processId, name, failing.has(name), n);
+    for (const name of names) await store.slots.runTaskFinished(processId, name, failing.has(name), shards);
 
-    await store.slots.runTasksReopened(processId, [...failing], n);
+    await store.slots.runTasksReopened(processId, [...failing], shards);
 
     // Act + Assess: the first two succeed this time, the run is still not done; the last one fails again
-    expect(await store.slots.runTaskFinished(processId, 't3', false, n)).toEqual({ runDone: false, failed: 0 });
-    expect((await store.slots.runTaskFinished(processId, 't17', false, n)).runDone).toBe(false);
-    const last = await store.slots.runTaskFinished(processId, 't29', true, n);
+    expect(await store.slots.runTaskFinished(processId, 't3', false, shards)).toEqual({ runDone: false, failed: 0 });
+    expect((await store.slots.runTaskFinished(processId, 't17', false, shards)).runDone).toBe(false);
+    const last = await store.slots.runTaskFinished(processId, 't29', true, shards);
     expect(last.runDone).toBe(true);
     expect(last.failed).toBe(1);
 
     // Once more, all succeeding: done, nothing failed
-    await store.slots.runTasksReopened(processId, ['t29'], n);
-    expect(await store.slots.runTaskFinished(processId, 't29', false, n)).toEqual({ runDone: true, failed: 0 });
+    await store.slots.runTasksReopened(processId, ['t29'], shards);
+    expect(await store.slots.runTaskFinished(processId, 't29', false, shards)).toEqual({ runDone: true, failed: 0 });
+  });
+
+  it('of a run created before the count changed stay as they were: the engine finishes it on its 16 shards', async () => {
+    // Items as the engine wrote them before 2026-12-03: no done_shard_count, min(16, n) shards.
+    const n = 40;
+    const legacy = legacyDoneShardCount(n);
+    const processId = randomUUID();
+    const names = Array.from({ length: n }, (_, i) => `t${i}`);
+    const put = (item: Record<string, unknown>) => store.db.doc.send(new PutCommand({ TableName: store.db.tableName, Item: item }));
+    const totals = new Map<number, number>();
+    for (const name of names) totals.set(doneShardOf(name, legacy), (totals.get(doneShardOf(name, legacy)) ?? 0) + 1);
+    for (const [shard, total] of totals) await put({ ...keys.doneShard(processId, shard), total });
+    for (const name of names) {
+      await put({
+        ...keys.slot(processId, name),
+        process_id: processId,
+        name,
+        definition: { task_definition_name: name },
+        dependents: [],
+        deps_total: 0,
+        status: 'succeeded', // ended, but not counted yet: what a crash after the slot's end leaves
+        attempts: 1,
+        max_attempts: 1,
+        round: 0,
+        tasks_total: n,
+      });
+    }
+    await store.runs.createRun(
+      { process_id: processId, process_definition_name: 'legacy-shards', start_time: new Date().toISOString(), status: 'running' },
+      { tasks_total: n, done_shards_total: totals.size },
+    );
+
+    // Act: the reaper's settle completes every ended task again, through today's completion
+    await sundial.services.engine.settle(processId);
+
+    // Assess: every task counted in its legacy shard, and the run ended with its last one
+    for (const [shard, total] of totals) {
+      const { Item } = await store.db.doc.send(new GetCommand({ TableName: store.db.tableName, Key: keys.doneShard(processId, shard), ConsistentRead: true }));
+      expect((Item?.done_tasks as Set<string> | undefined)?.size).toBe(total);
+    }
+    expect((await store.runs.getRunRecord(processId))?.status).toBe('succeeded');
   });
 });
