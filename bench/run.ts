@@ -74,6 +74,9 @@ function layered(layers: number, width: number, fanIn: number): { tasks: Task[];
   return { tasks, depth: layers };
 }
 
+/** A big DAG's figures (the memory section), with the store's work per task. */
+type BigDagFigures = DagFigures & { dynamodb_writes_per_task?: number; dynamodb_write_units_per_task?: number; dynamodb_read_units_per_task?: number };
+
 interface DagFigures {
   tasks: number;
   depth: number;
@@ -89,8 +92,9 @@ interface DagFigures {
   load_average_runs: number[];
 }
 
-async function runDag(b: BenchSundial, name: string, dag: { tasks: Task[]; depth: number }, runs: number): Promise<DagFigures> {
+async function runDag(b: BenchSundial, name: string, dag: { tasks: Task[]; depth: number }, runs: number, afterPut?: () => void): Promise<DagFigures> {
   await b.call('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, task_definitions: dag.tasks });
+  afterPut?.();
   const walls: number[] = [];
   const overheads: number[] = [];
   const cpus: number[] = [];
@@ -409,10 +413,11 @@ async function memorySection(results: Record<string, unknown>) {
     if (code !== 0) throw new Error(`the ${tasks.toLocaleString('en')}-task DAG process exited ${code}`);
     results[`memory_${tasks}_tasks`] = JSON.parse(out.trim().split('\n').pop() ?? '{}');
   }
-  const [small, large] = [results.memory_1000_tasks, results.memory_10000_tasks] as DagFigures[];
+  const [small, large] = [results.memory_1000_tasks, results.memory_10000_tasks] as BigDagFigures[];
   results.scale_10000_over_1000 = {
     overhead_per_task: round((large?.overhead_per_task_ms ?? 0) / (small?.overhead_per_task_ms ?? 1)),
     cpu_per_task: round((large?.cpu_per_task_ms ?? 0) / (small?.cpu_per_task_ms ?? 1)),
+    dynamodb_write_units_per_task: round((large?.dynamodb_write_units_per_task ?? 0) / (small?.dynamodb_write_units_per_task ?? 1)),
   };
 }
 
@@ -488,7 +493,16 @@ async function bigDag(width: number) {
       atPeak = { anon: kb(s, 'RssAnon') * 1024, file: kb(s, 'RssFile') * 1024, heapTotal: process.memoryUsage().heapTotal, executions: b.sundial.orchestrator.active };
     }
   }, 50);
-  const figures = await runDag(b, 'big', layered(10, width, 1), 1);
+  // The store's work per task from the trigger on (the definition's PUT left out): what each task costs in
+  // DynamoDB, which must not grow with the run (a done shard's size is billed on every task's end).
+  const run = await runDag(b, 'big', layered(10, width, 1), 1, () => b.resetCounts());
+  const counts = b.dynamo.read();
+  const figures = {
+    ...run,
+    dynamodb_writes_per_task: round(counts.writes / run.tasks),
+    dynamodb_write_units_per_task: round(counts.writeUnits / run.tasks),
+    dynamodb_read_units_per_task: round(counts.readUnits / run.tasks),
+  };
   clearInterval(sampler);
   const heapUsed = process.memoryUsage().heapUsed;
   await b.close();
@@ -548,9 +562,11 @@ function summary(r: Record<string, any>): Array<{ metric: string; value: string;
     if (!m) continue;
     row(`${tasks}-task DAG: peak RSS`, `${m.peak_rss_mb} MB (mapped files ${m.at_peak?.server_file_mb} MB)`, `< ${rssTarget} MB`, m.peak_rss_mb < rssTarget);
     row(`${tasks}-task DAG: overhead/task`, `${m.overhead_per_task_ms} ms (wall ${m.wall_ms_median} ms, CPU ${m.cpu_per_task_ms} ms/task)`, '< 5 ms', m.overhead_per_task_ms < 5);
+    if (m.dynamodb_write_units_per_task !== undefined) row(`${tasks}-task DAG: DynamoDB per task`, `${m.dynamodb_writes_per_task} writes, ${m.dynamodb_write_units_per_task} WRU, ${m.dynamodb_read_units_per_task} RRU`, 'falling');
   }
   const scale = r.scale_10000_over_1000;
   if (scale) row('overhead/task at 10,000 ÷ at 1,000 tasks', `×${scale.overhead_per_task} (CPU/task ×${scale.cpu_per_task})`, '≤ 1.3', scale.overhead_per_task <= 1.3);
+  if (scale?.dynamodb_write_units_per_task) row('WRU/task at 10,000 ÷ at 1,000 tasks', `×${scale.dynamodb_write_units_per_task}`, '≤ 1.3', scale.dynamodb_write_units_per_task <= 1.3);
   return rows;
 }
 
