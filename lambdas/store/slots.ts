@@ -16,7 +16,7 @@ import type { Dependent } from '../domain/dag';
 import type { SlotStatus } from '../domain/engine';
 import type { TaskDefinition } from '../domain/models';
 import { type Db, isConditionFailed, transitionItem } from './client';
-import { keys } from './keys';
+import { keys, TTL_ATTRIBUTE } from './keys';
 
 export interface Slot {
   process_id: string;
@@ -205,14 +205,16 @@ export class SlotStore {
 
   /**
    * Moves a slot from one of `from` to `to`, setting the fields of `set`; a field given as `undefined`
-   * is removed (a retry clears the `reason` of a failed or blocked slot this way). Answers the slot
-   * after the update, or undefined when it was not in `from` (someone else moved it).
+   * is removed (a retry clears the `reason` of a failed or blocked slot this way). `expiresAt`: the
+   * write ends the slot, and stamps its expiry (the TTL attribute) in the same write, so that the run's
+   * end need not (run-retention.ts). Answers the slot after the update, or undefined when it was not in
+   * `from` (someone else moved it).
    */
-  async transition(processId: string, name: string, from: readonly SlotStatus[], to: SlotStatus, set: Partial<Slot> = {}): Promise<Slot | undefined> {
+  async transition(processId: string, name: string, from: readonly SlotStatus[], to: SlotStatus, set: Partial<Slot> = {}, expiresAt?: number): Promise<Slot | undefined> {
     const slot = await transitionItem(this.db, {
       key: keys.slot(processId, name),
       from,
-      set: { ...set, status: to },
+      set: { ...set, status: to, ...(expiresAt === undefined ? {} : { [TTL_ATTRIBUTE]: expiresAt }) },
       remove: Object.entries(set)
         .filter(([, v]) => v === undefined)
         .map(([k]) => k),
@@ -427,12 +429,16 @@ export class SlotStore {
 
   /**
    * Marks task `name` of a run of `tasksTotal` tasks finished, in its done shard (and, if that completes
-   * the shard, on the run item). Idempotent. Answers whether every task of the run is finished now, and
-   * how many shards have a failed task (0: none failed).
+   * the shard, on the run item). Idempotent. `expiresAt`: stamped on the shard by the same write (each
+   * task's end pushes it on; the last is before the run's end), not on the run item (the run's end sets
+   * its own). Answers whether every task of the run is finished now, and how many shards have a failed
+   * task (0: none failed).
    */
-  async runTaskFinished(processId: string, name: string, failed: boolean, tasksTotal: number): Promise<{ runDone: boolean; failed: number }> {
+  async runTaskFinished(processId: string, name: string, failed: boolean, tasksTotal: number, expiresAt?: number): Promise<{ runDone: boolean; failed: number }> {
     const shardNumber = doneShardOf(name, doneShardCount(tasksTotal));
-    const shard = await this.addOnce(keys.doneShard(processId, shardNumber), failed ? 'ADD done_tasks :v, failed_tasks :v' : 'ADD done_tasks :v', 'done_tasks', name);
+    const added = failed ? 'ADD done_tasks :v, failed_tasks :v' : 'ADD done_tasks :v';
+    const expiry = expiresAt === undefined ? undefined : { [TTL_ATTRIBUTE]: expiresAt };
+    const shard = await this.addOnce(keys.doneShard(processId, shardNumber), added, 'done_tasks', name, expiry);
     if (!shard) throw new Error(`run ${processId} has no done shard ${shardNumber}`);
     if (setSize(shard.done_tasks) < Number(shard.total)) return { runDone: false, failed: 0 };
     const shardFailed = setSize(shard.failed_tasks) > 0;
@@ -442,19 +448,20 @@ export class SlotStore {
   }
 
   /**
-   * `update` (which adds `:v`, a one-element set of `value`) on an existing item whose set `setName`
-   * does not hold `value` yet; answers the item as it is after it (read if a replay finds it done).
+   * `update` (which adds `:v`, a one-element set of `value`), and `set` if given, on an existing item
+   * whose set `setName` does not hold `value` yet; answers the item as it is after it (read if a replay finds it done).
    */
-  private async addOnce(key: { pk: string; sk: string }, update: string, setName: string, value: string | number): Promise<Item | undefined> {
+  private async addOnce(key: { pk: string; sk: string }, update: string, setName: string, value: string | number, set: Item = {}): Promise<Item | undefined> {
+    const fields = Object.entries(set);
     try {
       const out = await this.db.doc.send(
         new UpdateCommand({
           TableName: this.db.tableName,
           Key: key,
-          UpdateExpression: update,
+          UpdateExpression: fields.length === 0 ? update : `${update} SET ${fields.map((_, i) => `#s${i} = :s${i}`).join(', ')}`,
           ConditionExpression: 'attribute_exists(pk) AND NOT contains(#set, :plain)',
-          ExpressionAttributeNames: { '#set': setName },
-          ExpressionAttributeValues: { ':v': new Set([value]), ':plain': value },
+          ExpressionAttributeNames: { '#set': setName, ...Object.fromEntries(fields.map(([k], i) => [`#s${i}`, k])) },
+          ExpressionAttributeValues: { ':v': new Set([value]), ':plain': value, ...Object.fromEntries(fields.map(([, v], i) => [`:s${i}`, v])) },
           ReturnValues: 'ALL_NEW',
         }),
       );
