@@ -543,8 +543,8 @@ export class Engine {
    * The expiry (epoch seconds) a write that ends something of a run stamps on it, now: retention after
    * its end (domain/retention.ts); undefined when history is kept for ever. docs/STORAGE.md "TTL".
    */
-  private expiry(): number | undefined {
-    return expiresAt(this.d.now(), this.d.retentionDays ?? DEFAULT_RETENTION_DAYS);
+  private expiry(at: Date = this.d.now()): number | undefined {
+    return expiresAt(at, this.d.retentionDays ?? DEFAULT_RETENTION_DAYS);
   }
 
   /**
@@ -559,8 +559,9 @@ export class Engine {
     reason?: string,
     options: { unreported?: boolean; counting?: (write: Promise<void>) => void } = {},
   ) {
-    const now = this.d.now().toISOString();
-    const previous = await this.d.store.runs.transitionTask(processId, taskId, ['running'], status, { end_time: now }, { ...options, expiresAt: this.expiry() });
+    const at = this.d.now();
+    const now = at.toISOString();
+    const previous = await this.d.store.runs.transitionTask(processId, taskId, ['running'], status, { end_time: now }, { ...options, expiresAt: this.expiry(at) });
     if (previous === undefined) {
       if (options.unreported) return undefined;
       const ended = (await this.d.store.runs.getTaskRecord(processId, taskId))?.status;
