@@ -88,14 +88,18 @@ describe("a run's items expire from their own end", () => {
     for (const name of [early, late]) {
       const ended = expiryOf(attempt(name).end_time);
       expect(bySk(items, `TASK#${attempt(name).task_id}`)?.expires_at, name).toBe(ended);
-      // The slot's and the shard's end writes follow the attempt's by milliseconds.
+      // The slot's and the shard's end writes follow the attempt's (by milliseconds; seconds on a loaded machine).
       for (const sk of [keys.slot(processId, name).sk, keys.doneShard(processId, doneShardOf(name, shards)).sk]) {
         expect(Number(bySk(items, sk)?.expires_at) - ended, sk).toBeGreaterThanOrEqual(0);
-        expect(Number(bySk(items, sk)?.expires_at) - ended, sk).toBeLessThanOrEqual(1);
+        expect(Number(bySk(items, sk)?.expires_at) - ended, sk).toBeLessThanOrEqual(5);
       }
     }
-    expect(Number(bySk(items, `TASK#${attempt(early).task_id}`)?.expires_at)).toBeLessThan(Number(bySk(items, 'RUN')?.expires_at));
-    expect(bySk(items, 'RUN')?.expires_at).toBe(expiryOf(run.end_time));
+    // The first task's attempt and slot ended before the second started, which ran 1.2 s: earlier than the run's.
+    const runExpiry = Number(bySk(items, 'RUN')?.expires_at);
+    for (const sk of [`TASK#${attempt(early).task_id}`, keys.slot(processId, early).sk]) expect(Number(bySk(items, sk)?.expires_at), sk).toBeLessThan(runExpiry);
+    // The run item's is taken once its listeners were told, just after its end_time.
+    expect(runExpiry - expiryOf(run.end_time)).toBeGreaterThanOrEqual(0);
+    expect(runExpiry - expiryOf(run.end_time)).toBeLessThanOrEqual(5);
     // The run's end wrote no item that an end write had stamped.
     expect(passWrote(processId)).toEqual([]);
   });
@@ -121,7 +125,8 @@ describe("a run's items expire from their own end", () => {
     // Assess
     const items = await partition(sundial.current(), processId);
     const runExpiry = Number(bySk(items, 'RUN')?.expires_at);
-    expect(runExpiry).toBe(expiryOf(run.end_time));
+    expect(runExpiry - expiryOf(run.end_time)).toBeGreaterThanOrEqual(0);
+    expect(runExpiry - expiryOf(run.end_time)).toBeLessThanOrEqual(5);
     expect(runExpiry).toBeGreaterThan(firstEnd);
     const shards = doneShardCount(2);
     const attempts = run.task as Array<{ task_id: string; task_definition_name: string; end_time: string }>;
@@ -133,7 +138,8 @@ describe("a run's items expire from their own end", () => {
     expect(passWrote(processId)).toEqual([...keptKeys].sort());
     // Retried: stamped by their new end writes.
     expect(bySk(items, `TASK#${flakySecond!.task_id}`)?.expires_at).toBe(expiryOf(flakySecond!.end_time));
-    expect(Number(bySk(items, keys.slot(processId, flaky).sk)?.expires_at) - expiryOf(flakySecond!.end_time)).toBeLessThanOrEqual(1);
+    expect(Number(bySk(items, keys.slot(processId, flaky).sk)?.expires_at) - expiryOf(flakySecond!.end_time)).toBeGreaterThanOrEqual(0);
+    expect(Number(bySk(items, keys.slot(processId, flaky).sk)?.expires_at) - expiryOf(flakySecond!.end_time)).toBeLessThanOrEqual(5);
     expect(items.filter((i) => !isEntry(i) && typeof i.expires_at !== 'number').map((i) => i.sk)).toEqual([]);
   });
 
