@@ -465,8 +465,7 @@ export class RunStore {
   /**
    * Moves a task attempt between statuses if it is in one of `from` (and, with `unreported`, if it has
    * not reported through `/succeed` or `/fail`); answers its previous status, undefined when it was not.
-   * `expiresAt`: the write ends the attempt and stamps its expiry too (run-retention.ts skips it then).
-   */
+   * `expiresAt`: the end stamps its expiry too (run-retention.ts skips it then). */
   async transitionTask(
     processId: string,
     taskId: string,
