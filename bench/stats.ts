@@ -56,12 +56,14 @@ export function itemKind(key: { pk?: unknown; sk?: unknown } | undefined): strin
 
 /**
  * The label of a write: its item's kind, with `:expiry` for an update that only sets or removes the TTL
- * attribute (retention, at a run's end), and for a counter shard which counters it moves (`STATS:tasks`,
- * `STATS:runs`, `STATS:other`).
+ * attribute (retention, at a run's end: no status moved, no set added to, as the end writes that stamp
+ * their own expiry do), and for a counter shard which counters it moves (`STATS:tasks`, `STATS:runs`,
+ * `STATS:other`).
  */
 function writeLabel(kind: string, input: Record<string, unknown>): string {
   const names = Object.values((input.ExpressionAttributeNames ?? {}) as Record<string, string>);
-  if (names.includes('expires_at') && !names.includes('status')) return `${kind}:expiry`;
+  const addsToASet = /\b(ADD|DELETE)\b/.test(String(input.UpdateExpression ?? ''));
+  if (names.includes('expires_at') && !names.includes('status') && !addsToASet) return `${kind}:expiry`;
   if (kind !== 'STATS') return kind;
   const moved = new Set(names.map((n) => (n.startsWith('tasks_') ? 'tasks' : n.startsWith('runs_') ? 'runs' : 'other')));
   return `STATS:${[...moved].sort().join('+')}`;

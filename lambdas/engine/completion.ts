@@ -21,6 +21,8 @@ export interface CompletionDeps {
   orchestrator: Orchestrator;
   now: () => Date;
   logger: Logger;
+  /** The expiry a write that ends a task stamps on its slot and done shard (the engine's; undefined: kept for ever). */
+  expiry(): number | undefined;
   /** Tells the run's listeners that it ended (the engine's). */
   runEnded(run: { process_id: string; process_definition_name: string; status: 'succeeded' | 'failed' }): Promise<void>;
 }
@@ -44,7 +46,10 @@ export class Completion {
     while (queue.length > 0) {
       const { name, status } = queue.shift()!;
       const from = status === 'blocked' ? (['waiting', 'blocked'] as const) : (['running', status] as const);
-      const slot = await this.d.store.slots.transition(processId, name, [...from], status);
+      // The write that ends the slot stamps its expiry. Not the done shard's count: a shard is the engine's
+      // state until the run ends (a run longer than the retention must still find it); the run's end sets it.
+      const expiry = this.d.expiry();
+      const slot = await this.d.store.slots.transition(processId, name, [...from], status, {}, expiry);
       if (!slot) continue; // moved by a kill or a concurrent replay that will carry on
       // The run is not read: a kill moves waiting slots to blocked (so dependents told now do not
       // start) and a task started in the meantime is failed by its Prepare, which reads the run.

@@ -93,7 +93,7 @@ export class Engine {
   private readonly completion: Completion;
 
   constructor(private readonly d: EngineDeps) {
-    this.completion = new Completion({ ...d, runEnded: (run) => this.runEnded(run) });
+    this.completion = new Completion({ ...d, expiry: () => this.expiry(), runEnded: (run) => this.runEnded(run) });
   }
 
   /** Trigger, kill and retry over a run's tasks: within the request, or handed to the engine function (fan-out.ts). */
@@ -102,6 +102,7 @@ export class Engine {
       ...this.d,
       dispatcher: this.d.fanOuts,
       pace: this.d.fanOutPace,
+      expiry: () => this.expiry(),
       startSlot: (slot) => this.completion.startSlot(slot),
       endCurrentAttempt: (slot, reason, options) => this.endCurrentAttempt(slot, reason, options),
       runEnded: (run) => this.runEnded(run),
@@ -313,10 +314,14 @@ export class Engine {
    * `attempts`: the attempts made before a claim this step made and gives back. Answers a skip.
    */
   private async skipEnded(processId: string, name: string, reason: string | undefined, attempts?: number): Promise<PreparedAttempt> {
-    await this.d.store.slots.transition(processId, name, ['running'], 'failed', {
-      reason: reason ?? 'the run ended before the task started',
-      ...(attempts === undefined ? {} : { attempts, current_task_id: undefined }),
-    });
+    await this.d.store.slots.transition(
+      processId,
+      name,
+      ['running'],
+      'failed',
+      { reason: reason ?? 'the run ended before the task started', ...(attempts === undefined ? {} : { attempts, current_task_id: undefined }) },
+      this.expiry(),
+    );
     return { skip: true };
   }
 
@@ -524,9 +529,9 @@ export class Engine {
         this.d.logger.error('a run listener failed', { process_id: run.process_id, error: err });
       }
     }
-    // Retention, last (listeners write into the run's partition too): its items expire together. A
-    // failure here never fails the end of a run.
-    const expiry = expiresAt(this.d.now(), this.d.retentionDays ?? DEFAULT_RETENTION_DAYS);
+    // Retention, last (listeners write into the run's partition too): the run item's expiry, and that
+    // of the items no end write stamped (store/run-retention.ts). A failure here never fails the end of a run.
+    const expiry = this.expiry();
     if (expiry !== undefined) {
       await this.d.store.runs
         .setRunExpiry(run.process_id, expiry)
@@ -535,7 +540,15 @@ export class Engine {
   }
 
   /**
-   * Ends a running attempt; answers the status it ended with (undefined if it had ended already). With
+   * The expiry (epoch seconds) a write that ends something of a run stamps on it, now: retention after
+   * its end (domain/retention.ts); undefined when history is kept for ever. docs/STORAGE.md "TTL".
+   */
+  private expiry(at: Date = this.d.now()): number | undefined {
+    return expiresAt(at, this.d.retentionDays ?? DEFAULT_RETENTION_DAYS);
+  }
+
+  /**
+   * Ends a running attempt, its expiry stamped by the same write; answers the status it ended with (undefined if it had ended already). With
    * `unreported`, only an attempt that reported nothing is ended, and undefined answers that this call
    * did not end it (without reading it).
    */
@@ -546,8 +559,9 @@ export class Engine {
     reason?: string,
     options: { unreported?: boolean; counting?: (write: Promise<void>) => void } = {},
   ) {
-    const now = this.d.now().toISOString();
-    const previous = await this.d.store.runs.transitionTask(processId, taskId, ['running'], status, { end_time: now }, options);
+    const at = this.d.now();
+    const now = at.toISOString();
+    const previous = await this.d.store.runs.transitionTask(processId, taskId, ['running'], status, { end_time: now }, { ...options, expiresAt: this.expiry(at) });
     if (previous === undefined) {
       if (options.unreported) return undefined;
       const ended = (await this.d.store.runs.getTaskRecord(processId, taskId))?.status;

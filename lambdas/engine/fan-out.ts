@@ -90,6 +90,8 @@ export interface FanOutDeps {
   pace?: FanOutPace;
   /** @default the real one (tests give a fake one) */
   clock?: Clock;
+  /** The expiry a write that ends a task stamps on it (./engine.ts). @default none: the run's end sets them all */
+  expiry?(): number | undefined;
   /** The engine's own steps (./engine.ts). */
   startSlot(slot: Slot): Promise<void>;
   endCurrentAttempt(slot: Slot, reason: string, options: { stop: boolean }): Promise<unknown>;
@@ -226,10 +228,10 @@ export class RunFanOut {
       await pacer.take('writeUnits', writeUnits(slot) + 2); // the slot, the attempt and its outcome entry
       if (slot.execution_name) await this.d.orchestrator.stopTask(slot.execution_name, reason);
       await this.d.endCurrentAttempt(slot, reason, { stop: true });
-      await this.d.store.slots.transition(processId, slot.name, ['running'], 'failed', { reason });
+      await this.d.store.slots.transition(processId, slot.name, ['running'], 'failed', { reason }, this.d.expiry?.());
     } else if (slot.status === 'waiting') {
       await pacer.take('writeUnits', writeUnits(slot));
-      await this.d.store.slots.transition(processId, slot.name, ['waiting'], 'blocked', { reason });
+      await this.d.store.slots.transition(processId, slot.name, ['waiting'], 'blocked', { reason }, this.d.expiry?.());
     }
   }
 
@@ -336,7 +338,7 @@ export class RunFanOut {
       // Killed while this page was written: the kill may have listed the slots before they were there.
       const now = await this.d.store.runs.getRunRecord(run.process_id);
       if (now?.status !== 'running') {
-        await mapLimited(page.slice(0, done), AWS_FAN_OUT_CONCURRENCY, (slot) => this.d.store.slots.transition(run.process_id, slot.name, ['waiting'], 'blocked', { reason: killed(now).reason }));
+        await mapLimited(page.slice(0, done), AWS_FAN_OUT_CONCURRENCY, (slot) => this.d.store.slots.transition(run.process_id, slot.name, ['waiting'], 'blocked', { reason: killed(now).reason }, this.d.expiry?.()));
       }
     }
     return { next: from + done };
@@ -414,7 +416,7 @@ export class RunFanOut {
     });
     const now = await this.d.store.runs.getRunRecord(run.process_id);
     if (now?.status === 'running') return outcome;
-    await mapLimited(unblocked, AWS_FAN_OUT_CONCURRENCY, (slot) => this.d.store.slots.transition(run.process_id, slot.name, ['waiting'], 'blocked', { reason: now?.reason }));
+    await mapLimited(unblocked, AWS_FAN_OUT_CONCURRENCY, (slot) => this.d.store.slots.transition(run.process_id, slot.name, ['waiting'], 'blocked', { reason: now?.reason }, this.d.expiry?.()));
     return 'over';
   }
 

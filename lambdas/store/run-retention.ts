@@ -1,6 +1,9 @@
 /**
  * How a run leaves the table once it ended: `expires_at` (the TTL attribute) on the items of its
- * partition and on the locators of its attempts written before gsi4, so that DynamoDB's TTL deletes it deployed; and, since
+ * partition and on the locators of its attempts written before gsi4, so that DynamoDB's TTL deletes it
+ * deployed. Most items stamp their own in the write that ends them (an attempt's end, a slot's, a done
+ * shard's count: engine.ts, completion.ts, fan-out.ts), so that the run's end writes only the rest: the
+ * run item, items no end write touched, the locators. And, since
  * dynalite has no TTL, the sparse EXPIRING index (gsi3 of the run item) that the local sweep reads and
  * the delete it does (local/sweeper.ts). Entries are not touched: they expire from when they were
  * written (entries.ts). docs/STORAGE.md, "TTL". Callers reach it through the run store (runs.ts).
@@ -20,16 +23,23 @@ const [gsi3pk, gsi3sk] = keys.runStateIndexAttributes;
  * local table without it) has a locator item, which expires and goes with its run.
  */
 const KEYS_AND_INDEXED = `pk, sk, ${INDEXES.gsi4.pk}`;
+/** The same, and whether each item has its expiry already (a read costs a fifth of the write it saves). */
+const KEYS_INDEXED_AND_EXPIRY = `${KEYS_AND_INDEXED}, #ttl`;
 const hasLocator = (item: Item) => runItemKind(String(item.sk)) === 'task' && item[INDEXES.gsi4.pk] === undefined;
 
-/** The keys whose expiry follows the run's, of these items of its partition (the run item itself unless `skipRun`), with the locators of attempts written before gsi4. */
-function expiryTargets(items: readonly Item[], skipRun: boolean): Item[] {
+/**
+ * The keys whose expiry follows the run's, of these items of its partition (the run item itself unless
+ * `skipRun`), with the locators of attempts written before gsi4. `keepStamped`: leave out the items that
+ * have an expiry, stamped by the write that ended them (a retry removes them all before it reopens the run,
+ * so that what it keeps gets the new end's); a locator is always in (nothing stamps it).
+ */
+function expiryTargets(items: readonly Item[], skipRun: boolean, keepStamped = false): Item[] {
   const targets: Item[] = [];
   for (const item of items) {
     const kind = runItemKind(String(item.sk));
     if (kind === 'run' && skipRun) continue; // done under its own condition
     if (kind === 'log' || kind === 'metadata') continue; // entries carry their own expiry, from when they were written
-    targets.push({ pk: item.pk, sk: item.sk });
+    if (!(keepStamped && item[TTL_ATTRIBUTE] !== undefined)) targets.push({ pk: item.pk, sk: item.sk });
     if (hasLocator(item)) targets.push({ ...keys.taskLocator(keys.taskIdOf(String(item.sk))) });
   }
   return targets;
@@ -43,8 +53,10 @@ export class RunRetention {
    * the items of a run's partition but its entries (they expire from when they were written, so never
    * after their run) and on the locators of its attempts written before gsi4; the run item also joins the sparse
    * EXPIRING index the local sweep reads. The run item is written only while the run is not running
-   * (a retry that reopened it wins). Answers false when that condition failed. `runItemOnly`: the run
-   * item alone (a large retry's request; {@link clearExpiryPage} does the rest, in the engine function).
+   * (a retry that reopened it wins). Answers false when that condition failed. Setting, the items that
+   * carry an expiry already (stamped when they ended) are left as they are: the Query reads whether
+   * each has one. Removing, every one goes. `runItemOnly`: the run item alone (a large retry's request;
+   * {@link clearExpiryPage} does the rest, in the engine function).
    */
   async setRunExpiry(processId: string, expiresAt: number | undefined, options: { runItemOnly?: boolean } = {}): Promise<boolean> {
     if (expiresAt !== undefined) {
@@ -67,8 +79,11 @@ export class RunRetention {
         throw err;
       }
     }
-    const items: Item[] = options.runItemOnly ? [{ ...keys.run(processId) }] : await queryPartition(this.db, keys.runPartition(processId), undefined, KEYS_AND_INDEXED);
-    await this.setExpiryOf(expiryTargets(items, expiresAt !== undefined), expiresAt);
+    const items: Item[] = options.runItemOnly
+      ? [{ ...keys.run(processId) }]
+      : await queryPartition(this.db, keys.runPartition(processId), undefined, KEYS_INDEXED_AND_EXPIRY, { '#ttl': TTL_ATTRIBUTE });
+    const setting = expiresAt !== undefined;
+    await this.setExpiryOf(expiryTargets(items, setting, setting), expiresAt);
     return true;
   }
 

@@ -467,19 +467,19 @@ export class RunStore {
   /**
    * Moves a task attempt between statuses if it is in one of `from` (and, with `unreported`, if it has
    * not reported through `/succeed` or `/fail`); answers its previous status, undefined when it was not.
-   */
+   * `expiresAt`: the end stamps its expiry too (run-retention.ts skips it then). */
   async transitionTask(
     processId: string,
     taskId: string,
     from: readonly TaskStatus[],
     to: TaskStatus,
     set: Item = {},
-    options: { unreported?: boolean; counting?: (write: Promise<void>) => void } = {},
+    options: { unreported?: boolean; counting?: (write: Promise<void>) => void; expiresAt?: number } = {},
   ): Promise<TaskStatus | undefined> {
     const out = await transitionItem(this.db, {
       key: keys.task(processId, taskId),
       from,
-      set: { ...set, status: to },
+      set: { ...set, status: to, [TTL_ATTRIBUTE]: options.expiresAt },
       ...(options.unreported ? { absent: ['reported'] } : {}),
       returnValues: 'UPDATED_OLD',
     });

@@ -16,7 +16,7 @@ import type { Dependent } from '../domain/dag';
 import type { SlotStatus } from '../domain/engine';
 import type { TaskDefinition } from '../domain/models';
 import { type Db, isConditionFailed, transitionItem } from './client';
-import { keys } from './keys';
+import { keys, TTL_ATTRIBUTE } from './keys';
 
 export interface Slot {
   process_id: string;
@@ -224,14 +224,16 @@ export class SlotStore {
 
   /**
    * Moves a slot from one of `from` to `to`, setting the fields of `set`; a field given as `undefined`
-   * is removed (a retry clears the `reason` of a failed or blocked slot this way). Answers the slot
-   * after the update, or undefined when it was not in `from` (someone else moved it).
+   * is removed (a retry clears the `reason` of a failed or blocked slot this way). `expiresAt`: the
+   * write ends the slot, and stamps its expiry (the TTL attribute) in the same write, so that the run's
+   * end need not (run-retention.ts). Answers the slot after the update, or undefined when it was not in
+   * `from` (someone else moved it).
    */
-  async transition(processId: string, name: string, from: readonly SlotStatus[], to: SlotStatus, set: Partial<Slot> = {}): Promise<Slot | undefined> {
+  async transition(processId: string, name: string, from: readonly SlotStatus[], to: SlotStatus, set: Partial<Slot> = {}, expiresAt?: number): Promise<Slot | undefined> {
     const slot = await transitionItem(this.db, {
       key: keys.slot(processId, name),
       from,
-      set: { ...set, status: to },
+      set: { ...set, status: to, ...(expiresAt === undefined ? {} : { [TTL_ATTRIBUTE]: expiresAt }) },
       remove: Object.entries(set)
         .filter(([, v]) => v === undefined)
         .map(([k]) => k),
