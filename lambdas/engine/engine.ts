@@ -79,6 +79,11 @@ export interface TriggerOptions {
   definition?: StoredDefinition;
 }
 
+/** Whether two reads of a run saw the same start or retry of it (a retry writes a new trigger). */
+function sameTrigger(a: RunItem, b: RunItem): boolean {
+  return JSON.stringify(a.trigger) === JSON.stringify(b.trigger);
+}
+
 /** `work`'s answer once it and the writes of `also` have settled; the first failure of any of them. */
 async function settledWith<T>(work: Promise<T>, also: ReadonlyArray<Promise<unknown>>): Promise<T> {
   const [done, ...rest] = await Promise.allSettled([work, ...also]);
@@ -342,7 +347,7 @@ export class Engine {
     // then, so that its duration is the attempt's own and not the wait before it (issue 15).
     const backoff = skipBackoff ? 0 : backoffSeconds(def, n);
     // The task record and the executor request do not depend on each other: one round trip, not two.
-    const [, plan] = await Promise.all([
+    const [after, plan] = await Promise.all([
       this.d.store.runs
         .createTask({
           task_id: taskId,
@@ -355,9 +360,13 @@ export class Engine {
         })
         .catch((err: unknown) => {
           if (!isConditionFailed(err)) throw err; // a replay
-        }),
+        })
+        // The run again, once the attempt is written: a kill that read no attempt here had ended the run
+        // before (it ends the run first, then reads each slot's attempt), so this read sees it (below).
+        .then(() => this.d.store.runs.getRunRecord(processId)),
       this.d.launcher.plan({ process_id: processId, process_definition_name: definitionName, task_definition: def, task_id: taskId, environment }),
     ]);
+    if (after?.status !== 'running' || !sameTrigger(after, run)) return this.killedWhilePrepared(processId, taskId, after);
     return {
       skip: false,
       task_id: taskId,
@@ -366,6 +375,20 @@ export class Engine {
       ...plan,
       claimed: { round: slot.round, attempts: n + 1, max_attempts: slot.max_attempts, require_explicit_success: Boolean(def.require_explicit_success) },
     };
+  }
+
+  /**
+   * An attempt written after its run was killed (docs/ENGINE.md "A kill racing Prepare"): the kill read
+   * the run's slots and attempts before it existed, and stopped the task's execution, so nothing else ends
+   * it and nothing runs it. It ends as the kill ends a running attempt (failed, the run's reason), which
+   * moves the running gauge and refuses its callbacks; the kill settles the slot. `after` is the run as
+   * read after the write: ended, or killed and retried since (its trigger changed), or gone.
+   */
+  private async killedWhilePrepared(processId: string, taskId: string, after: RunItem | undefined): Promise<PreparedAttempt> {
+    const reason = after?.status === 'running' ? 'the run was killed and retried before the attempt started' : (after?.reason ?? 'the run ended before the attempt started');
+    await this.endAttempt(processId, taskId, 'failed', reason);
+    this.d.logger.warn('attempt written after its run was killed: ended', { process_id: processId, task_id: taskId, reason });
+    return { skip: true };
   }
 
   /**
