@@ -76,4 +76,31 @@ describe('kill racing Prepare', () => {
     const metrics = await api('GET', '/_internal_/metrics');
     expect(metricValue(metrics.text, 'sundial_tasks{status="running"}')).toBe(0);
   }, 60_000);
+
+  it('a kill and a retry of the run before the attempt is written: the attempt of the round before the retry ends, the retried run succeeds', async () => {
+    // Prepare
+    const name = 'kill-retry-prepare';
+    await define(name, [shellScript('a', 'echo up')]);
+    const race = killBeforeAttemptWrite(name, 0, async (id) => {
+      const kill = await api('POST', `/api/processes/${id}/kill`);
+      const retry = await api('POST', `/api/processes/${id}/retry`);
+      return { kill: kill.status, retry: retry.status };
+    });
+
+    // Act
+    const run = await trigger(name);
+    expect(await race.answer).toEqual({ kill: 201, retry: 201 });
+
+    // Assess: the retry's attempt ran; the one written behind the kill's back ended, and nothing ran it
+    const final = await until(
+      () => api('GET', `/api/processes/${run.process_id}`),
+      (r) => r.json.status !== 'running' && r.json.task.length === 2 && r.json.task.every((t: { status: string }) => t.status !== 'running'),
+      10_000,
+    );
+    expect(final.json.status).toBe('succeeded');
+    const [stale, retried] = [...final.json.task].sort((x: { start_time: string }, y: { start_time: string }) => x.start_time.localeCompare(y.start_time));
+    expect(stale).toMatchObject({ status: 'failed' });
+    expect(stale.log_entries.map((e: { message: string }) => e.message)).toEqual(['attempt failed: the run was killed and retried before the attempt started']);
+    expect(retried).toMatchObject({ status: 'succeeded' });
+  }, 60_000);
 });
