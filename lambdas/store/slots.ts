@@ -52,6 +52,11 @@ export interface Slot {
    * Absent from slots written before 2026-12: the run item has it too.
    */
   tasks_total?: number;
+  /**
+   * The run's definition, so that the execution a start begins carries it and its `Prepare` writes the
+   * attempt before it reads the run (engine.ts `prepareClaimed`). Absent from slots written before 2026-12.
+   */
+  process_definition_name?: string;
 }
 
 type Item = Record<string, unknown>;

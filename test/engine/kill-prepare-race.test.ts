@@ -4,10 +4,11 @@
  * Prepare wrote its attempt `running`. Nothing ended that attempt: a killed run kept an attempt `running`
  * for ever (the running gauge too), and its callbacks were accepted. The interleaving is forced, not timed:
  * the store's write of the attempt runs the whole kill before it goes out. Both ways into an attempt:
- * a task's first, claimed by its start (`claim.claimed`), and a later one, claimed by Prepare from Record's
- * hint.
+ * a task's first, claimed by its start (`claim.claimed`: written before the run is read, removed), and a
+ * later one, claimed by Prepare from Record's hint (the run read again after the write, ended failed).
  */
 import { describe, expect, it } from 'vitest';
+import { stableUuid } from '../../lambdas/domain/ids';
 import type { TaskRecord } from '../../lambdas/store/runs';
 import { bearer, metricValue, mintTaskToken, shellScript, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
 import { until } from '../helpers/until';
@@ -39,9 +40,12 @@ function killBeforeAttemptWrite(definition: string, attempt: number, kill: (proc
 
 describe('kill racing Prepare', () => {
   it.each([
-    ['the first attempt (claimed by the task start)', 0, 1],
-    ['a second attempt (claimed by Prepare, after Record)', 1, 2],
-  ] as const)('%s: no attempt stays running after the run was killed, and its callbacks are refused', async (label, attempt, maxAttempts) => {
+    // Its Prepare writes it before reading the run: it never ran, so it goes, as a claim with no attempt
+    // goes at a kill (the claim is given back), and its token finds no attempt.
+    ['the first attempt (claimed by the task start) is removed', 0, 1, 'removed', 404],
+    // Its Prepare read the run before writing it: it ends failed, as the kill ends a running attempt.
+    ['a second attempt (claimed by Prepare, after Record) ends failed', 1, 2, 'failed', 409],
+  ] as const)('%s: no attempt stays running after the run was killed, and its callbacks are refused', async (label, attempt, maxAttempts, outcome, refusal) => {
     // Prepare: a task that fails its first attempt when it has another, and else runs until stopped.
     const name = `kill-prepare-${attempt}`;
     await define(name, [shellScript('a', `echo up; if [ "$SUNDIAL_TASK_PREVIOUS_ATTEMPTS" = "${attempt}" ]; then ${UNTIL_STOPPED}; fi; exit 1`, { max_attempts: maxAttempts })]);
@@ -57,27 +61,31 @@ describe('kill racing Prepare', () => {
     }
     const killAnswer = (await race.answer) as { status: number; text: string };
 
-    // Assess: the kill was accepted, and then the attempt written after it ended (failed, with the kill's reason).
+    // Assess: the kill was accepted, and then the attempt written after it was settled: removed or ended.
     expect(killAnswer.status, killAnswer.text).toBe(201);
+    const left = outcome === 'removed' ? attempt : attempt + 1;
     const final = await until(
       () => api('GET', `/api/processes/${run.process_id}`),
-      (r) => r.json.task.length === attempt + 1 && r.json.task.every((t: { status: string }) => t.status !== 'running'),
+      (r) => r.json.task.length === left && r.json.task.every((t: { status: string }) => t.status !== 'running'),
       10_000,
     );
     expect(final.json.status, label).toBe('failed');
     const raced = final.json.task.find((t: { previous_attempt_count: number }) => t.previous_attempt_count === attempt);
-    expect(raced, JSON.stringify(final.json)).toMatchObject({ status: 'failed' });
-    expect(raced.end_time).toBeDefined();
-    // Nothing ran it: the kill had stopped its execution before the attempt was written.
-    expect(raced.log_entries.map((e: { message: string }) => e.message)).not.toContain('up');
-    // Its callbacks are refused like those of any ended attempt.
-    const token = await mintTaskToken(current().services, raced.task_id, run.process_id);
-    expect((await api('POST', `/api/tasks/${raced.task_id}/succeed`, undefined, bearer(token))).status).toBe(409);
+    const racedId = stableUuid(run.process_id, 'a', 0, attempt);
+    if (outcome === 'failed') {
+      expect(raced, JSON.stringify(final.json)).toMatchObject({ task_id: racedId, status: 'failed' });
+      expect(raced.log_entries.map((e: { message: string }) => e.message)).toEqual(['attempt failed: killed by operator']); // nothing ran it
+    } else {
+      expect(raced, JSON.stringify(final.json)).toBeUndefined();
+    }
+    // Its callbacks are refused.
+    const token = await mintTaskToken(current().services, racedId, run.process_id);
+    expect((await api('POST', `/api/tasks/${racedId}/succeed`, undefined, bearer(token))).status).toBe(refusal);
     const metrics = await api('GET', '/_internal_/metrics');
     expect(metricValue(metrics.text, 'sundial_tasks{status="running"}')).toBe(0);
   }, 60_000);
 
-  it('a kill and a retry of the run before the attempt is written: the attempt of the round before the retry ends, the retried run succeeds', async () => {
+  it('a kill and a retry of the run before a first attempt is written: the attempt of the round before the retry goes, the retried run succeeds', async () => {
     // Prepare
     const name = 'kill-retry-prepare';
     await define(name, [shellScript('a', 'echo up')]);
@@ -91,16 +99,13 @@ describe('kill racing Prepare', () => {
     const run = await trigger(name);
     expect(await race.answer).toEqual({ kill: 201, retry: 201 });
 
-    // Assess: the retry's attempt ran; the one written behind the kill's back ended, and nothing ran it
+    // Assess: the retry's attempt ran; the one written behind the kill's back (round 0) went, and nothing ran it
     const final = await until(
       () => api('GET', `/api/processes/${run.process_id}`),
-      (r) => r.json.status !== 'running' && r.json.task.length === 2 && r.json.task.every((t: { status: string }) => t.status !== 'running'),
+      (r) => r.json.status !== 'running' && r.json.task.length === 1 && r.json.task.every((t: { status: string }) => t.status !== 'running'),
       10_000,
     );
     expect(final.json.status).toBe('succeeded');
-    const [stale, retried] = [...final.json.task].sort((x: { start_time: string }, y: { start_time: string }) => x.start_time.localeCompare(y.start_time));
-    expect(stale).toMatchObject({ status: 'failed' });
-    expect(stale.log_entries.map((e: { message: string }) => e.message)).toEqual(['attempt failed: the run was killed and retried before the attempt started']);
-    expect(retried).toMatchObject({ status: 'succeeded' });
+    expect(final.json.task).toMatchObject([{ task_id: stableUuid(run.process_id, 'a', 1, 0), previous_attempt_count: 0, status: 'succeeded' }]);
   }, 60_000);
 });
