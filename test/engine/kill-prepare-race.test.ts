@@ -108,4 +108,32 @@ describe('kill racing Prepare', () => {
     expect(final.json.status).toBe('succeeded');
     expect(final.json.task).toMatchObject([{ task_id: stableUuid(run.process_id, 'a', 1, 0), previous_attempt_count: 0, status: 'succeeded' }]);
   }, 60_000);
+
+  it('a kill and a retry of the run before a second attempt is written: that attempt (round 0) ends failed, the retried run succeeds', async () => {
+    // Prepare: the first attempt fails, the second is raced, the retry's (round 1) succeeds.
+    const name = 'kill-retry-prepare-2';
+    await define(name, [shellScript('a', 'if [ "$SUNDIAL_TASK_PREVIOUS_ATTEMPTS" = "0" ]; then exit 1; fi; echo up', { max_attempts: 2 })]);
+    const race = killBeforeAttemptWrite(name, 1, async (id) => {
+      const kill = await api('POST', `/api/processes/${id}/kill`);
+      const retry = await api('POST', `/api/processes/${id}/retry`);
+      return { kill: kill.status, retry: retry.status };
+    });
+
+    // Act
+    const run = await trigger(name);
+    expect(await race.answer).toEqual({ kill: 201, retry: 201 });
+
+    // Assess: Prepare's second read of the run found it retried (its trigger changed) and ended the attempt
+    const final = await until(
+      () => api('GET', `/api/processes/${run.process_id}`),
+      (r) => r.json.status !== 'running' && r.json.task.length === 3 && r.json.task.every((t: { status: string }) => t.status !== 'running'),
+      10_000,
+    );
+    expect(final.json.status).toBe('succeeded');
+    const byId = new Map(final.json.task.map((t: { task_id: string }) => [t.task_id, t]));
+    const stale = byId.get(stableUuid(run.process_id, 'a', 0, 1)) as { status: string; log_entries: Array<{ message: string }> };
+    expect(stale).toMatchObject({ status: 'failed' });
+    expect(stale.log_entries.map((e) => e.message)).toEqual(['attempt failed: the run was killed and retried before the attempt started']);
+    expect(byId.get(stableUuid(run.process_id, 'a', 1, 1))).toMatchObject({ status: 'succeeded' });
+  }, 60_000);
 });
