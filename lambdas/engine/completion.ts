@@ -102,7 +102,12 @@ export class Completion {
     await this.d.orchestrator.startTask(executionName(started.process_id, started.name, started.round), {
       process_id: started.process_id,
       task_definition_name: started.name,
-      claim: { round: started.round, attempts: started.attempts - 1, claimed: true },
+      claim: {
+        round: started.round,
+        attempts: started.attempts - 1,
+        claimed: true,
+        ...(started.process_definition_name === undefined ? {} : { process_definition_name: started.process_definition_name }),
+      },
     });
   }
 }

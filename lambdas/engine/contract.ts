@@ -51,6 +51,12 @@ export interface ClaimHint {
    * that the claim still holds.
    */
   claimed?: boolean;
+  /**
+   * With `claimed`: the run's definition (from the slot), so that `Prepare` can write the attempt first and
+   * read the run after it: a kill that ended the run before the write is then seen (docs/ENGINE.md "A kill
+   * racing Prepare"). Absent from executions started before 2026-12.
+   */
+  process_definition_name?: string;
 }
 
 /** The state `Prepare` receives: the execution input, or `Record`'s answer before another attempt. */

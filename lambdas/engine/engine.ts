@@ -19,7 +19,7 @@ import type { Logger } from '../logger';
 import type { Store } from '../store';
 import { isConditionFailed } from '../store/client';
 import type { StoredDefinition } from '../store/definitions';
-import type { RunItem, RunRecord } from '../store/runs';
+import type { RunItem, RunRecord, TaskRecord } from '../store/runs';
 import { activeEntry } from '../store/schedules';
 import type { Slot, SlotState } from '../store/slots';
 import {
@@ -79,6 +79,24 @@ export interface TriggerOptions {
   definition?: StoredDefinition;
 }
 
+/** The record of attempt `n`, `taskId`, of a run's task, as it starts (`start`: after its backoff). */
+function taskRecord(definitionName: string, processId: string, name: string, taskId: string, n: number, start: Date): TaskRecord {
+  return {
+    task_id: taskId,
+    process_id: processId,
+    process_definition_name: definitionName,
+    task_definition_name: name,
+    start_time: start.toISOString(),
+    previous_attempt_count: n,
+    status: 'running',
+  };
+}
+
+/** Whether two reads of a run saw the same start or retry of it (a retry writes a new trigger). */
+function sameTrigger(a: RunItem, b: RunItem): boolean {
+  return JSON.stringify(a.trigger) === JSON.stringify(b.trigger);
+}
+
 /** `work`'s answer once it and the writes of `also` have settled; the first failure of any of them. */
 async function settledWith<T>(work: Promise<T>, also: ReadonlyArray<Promise<unknown>>): Promise<T> {
   const [done, ...rest] = await Promise.allSettled([work, ...also]);
@@ -133,7 +151,7 @@ export class Engine {
       this.d.logger.info('run started', started);
       return this.answerThen(processId, first);
     }
-    const slots = plannedSlots(processId, tasks);
+    const slots = plannedSlots(processId, tasks, definitionName);
     // Slots first: a run item is visible only once everything it needs exists.
     await this.d.store.runs.createRun(run, { ...extra, ...(await this.d.store.slots.createSlots(slots)) });
     this.d.logger.info('run started', started);
@@ -270,12 +288,18 @@ export class Engine {
     const { process_id: processId, task_definition_name: name, claim: hint } = state;
     if (hint?.claimed) {
       const taskId = stableUuid(processId, name, hint.round, hint.attempts);
-      const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
-      if (slot?.status === 'running' && slot.current_task_id === taskId && slot.attempts === hint.attempts + 1) {
-        // Nothing ran under the claim: it is given back, so that a retry's attempt is counted as the first.
-        if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason, hint.attempts);
-        // A replay carries on with the same attempt: its record is found written (launch).
-        return this.launch(run, slot, taskId, hint.attempts, false);
+      // A first attempt (no backoff) whose start named the run's definition: written before the run is read.
+      if (hint.process_definition_name !== undefined && hint.attempts === 0) {
+        const prepared = await this.prepareClaimed(processId, name, hint.process_definition_name, hint.round, taskId);
+        if (prepared) return prepared;
+      } else {
+        const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
+        if (slot?.status === 'running' && slot.current_task_id === taskId && slot.attempts === hint.attempts + 1) {
+          // Nothing ran under the claim: it is given back, so that a retry's attempt is counted as the first.
+          if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason, hint.attempts);
+          // A replay carries on with the same attempt: its record is found written (launch).
+          return this.launch(run, slot, taskId, hint.attempts, false);
+        }
       }
     } else if (hint) {
       const taskId = stableUuid(processId, name, hint.round, hint.attempts);
@@ -331,6 +355,57 @@ export class Engine {
    */
   private async launch(run: RunItem, slot: Slot, taskId: string, n: number, skipBackoff: boolean): Promise<PreparedAttempt> {
     const { process_id: processId, name } = slot;
+    // The attempt starts executing once the backoff Wait that follows Prepare is over: its start_time is
+    // then, so that its duration is the attempt's own and not the wait before it (issue 15).
+    const backoff = skipBackoff ? 0 : backoffSeconds(slot.definition, n);
+    // The task record and the executor request do not depend on each other: one round trip, not two.
+    const [after, request] = await Promise.all([
+      this.writeAttempt(taskRecord(run.process_definition_name, processId, name, taskId, n, new Date(this.d.now().getTime() + backoff * 1000)))
+        // The run again, once the attempt is written: a kill that read no attempt here had ended the run
+        // before (it ends the run first, then reads each slot's attempt), so this read sees it (below).
+        .then(() => this.d.store.runs.getRunRecord(processId)),
+      this.request(run, slot, taskId, n, backoff),
+    ]);
+    if (after?.status !== 'running' || !sameTrigger(after, run)) return this.killedWhilePrepared(processId, taskId, after);
+    return request;
+  }
+
+  /**
+   * `Prepare` of a first attempt its task's start claimed, the run's definition known from the start: the
+   * attempt is written first, then the slot (which checks the claim) and the run are read together, so
+   * that a kill that read no attempt, having ended the run before, is seen in as many round trips as the
+   * read before the write took (docs/ENGINE.md "A kill racing Prepare"). An attempt written for a claim
+   * taken back or a run ended meanwhile never ran (the execution is here, in Prepare): it is removed, and
+   * the claim decided as without it. Answers undefined when the slot no longer holds the claim: the read
+   * path decides, as for any other hint.
+   */
+  private async prepareClaimed(processId: string, name: string, definitionName: string, round: number, taskId: string): Promise<PreparedAttempt | undefined> {
+    await this.writeAttempt(taskRecord(definitionName, processId, name, taskId, 0, this.d.now()));
+    const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
+    const holds = slot?.status === 'running' && slot.current_task_id === taskId && slot.attempts === 1 && slot.round === round;
+    if (holds && run?.status === 'running') return this.request(run, slot, taskId, 0, 0);
+    // Unless a kill that read it first ended it (it stays, ended): then it is settled as the kill left it.
+    const removed = await this.d.store.runs.deleteUnstartedTask(processId, taskId);
+    if (!holds) return undefined;
+    if (removed) return this.skipEnded(processId, name, run?.reason, 0);
+    await this.d.store.slots.transition(processId, name, ['running'], 'failed', { reason: run?.reason ?? 'the run ended before the task started' });
+    return this.killedWhilePrepared(processId, taskId, run);
+  }
+
+  /** Writes an attempt's record; answers false when it was written already (a replay). */
+  private async writeAttempt(record: TaskRecord): Promise<boolean> {
+    try {
+      await this.d.store.runs.createTask(record);
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    }
+  }
+
+  /** The executor request of attempt `n`, `taskId`, of the run's task `slot`, and what Record needs of it. */
+  private async request(run: RunItem, slot: Slot, taskId: string, n: number, backoff: number): Promise<PreparedAttempt> {
+    const { process_id: processId } = slot;
     const definitionName = run.process_definition_name;
     const def = slot.definition;
     const token = signTaskToken(await this.d.tokenKey(), { tid: taskId, pid: processId });
@@ -343,26 +418,7 @@ export class Engine {
       previousAttempts: n,
       scheduledTime: runTrigger(run).scheduled_time,
     });
-    // The attempt starts executing once the backoff Wait that follows Prepare is over: its start_time is
-    // then, so that its duration is the attempt's own and not the wait before it (issue 15).
-    const backoff = skipBackoff ? 0 : backoffSeconds(def, n);
-    // The task record and the executor request do not depend on each other: one round trip, not two.
-    const [, plan] = await Promise.all([
-      this.d.store.runs
-        .createTask({
-          task_id: taskId,
-          process_id: processId,
-          process_definition_name: definitionName,
-          task_definition_name: name,
-          start_time: new Date(this.d.now().getTime() + backoff * 1000).toISOString(),
-          previous_attempt_count: n,
-          status: 'running',
-        })
-        .catch((err: unknown) => {
-          if (!isConditionFailed(err)) throw err; // a replay
-        }),
-      this.d.launcher.plan({ process_id: processId, process_definition_name: definitionName, task_definition: def, task_id: taskId, environment }),
-    ]);
+    const plan = await this.d.launcher.plan({ process_id: processId, process_definition_name: definitionName, task_definition: def, task_id: taskId, environment });
     return {
       skip: false,
       task_id: taskId,
@@ -371,6 +427,20 @@ export class Engine {
       ...plan,
       claimed: { round: slot.round, attempts: n + 1, max_attempts: slot.max_attempts, require_explicit_success: Boolean(def.require_explicit_success) },
     };
+  }
+
+  /**
+   * An attempt written after its run was killed (docs/ENGINE.md "A kill racing Prepare"): the kill read
+   * the run's slots and attempts before it existed, and stopped the task's execution, so nothing else ends
+   * it and nothing runs it. It ends as the kill ends a running attempt (failed, the run's reason), which
+   * moves the running gauge and refuses its callbacks; the kill settles the slot. `after` is the run as
+   * read after the write: ended, or killed and retried since (its trigger changed), or gone.
+   */
+  private async killedWhilePrepared(processId: string, taskId: string, after: RunItem | undefined): Promise<PreparedAttempt> {
+    const reason = after?.status === 'running' ? 'the run was killed and retried before the attempt started' : (after?.reason ?? 'the run ended before the attempt started');
+    await this.endAttempt(processId, taskId, 'failed', reason);
+    this.d.logger.warn('attempt written after its run was killed: ended', { process_id: processId, task_id: taskId, reason });
+    return { skip: true };
   }
 
   /**

@@ -99,7 +99,7 @@ export interface FanOutDeps {
 }
 
 /** The slots a new run of `tasks` starts with (all waiting). */
-export function plannedSlots(processId: string, tasks: readonly TaskDefinition[]): Slot[] {
+export function plannedSlots(processId: string, tasks: readonly TaskDefinition[], definitionName: string): Slot[] {
   return planTasks(tasks).map(({ definition, dependents, deps_total, only_dependency_of }) => ({
     process_id: processId,
     name: definition.task_definition_name,
@@ -113,6 +113,7 @@ export function plannedSlots(processId: string, tasks: readonly TaskDefinition[]
     round: 0,
     tasks_total: tasks.length,
     done_shard_count: doneShardCount(tasks.length),
+    process_definition_name: definitionName,
   }));
 }
 
@@ -322,7 +323,7 @@ export class RunFanOut {
 
   /** Start, phase 1: done shards, then each slot, those with dependencies first (see {@link plan}). */
   private async writeSlots(run: RunItem, from: number, pacer: Pacer, deadline: Deadline, cache: StepCache): Promise<Outcome> {
-    const { ordered } = await this.plan(run.process_id, cache);
+    const { ordered } = await this.plan(run, cache);
     if (from === 0) await this.d.store.slots.createDoneShards(run.process_id, ordered.map((s) => s.name));
     const page = ordered.slice(from, from + PAGE);
     if (page.length === 0) return 'phase done';
@@ -347,7 +348,7 @@ export class RunFanOut {
   /** Start, phase 2: the tasks without dependencies start, unless the run was killed. */
   private async startRoots(run: RunItem, from: number, pacer: Pacer, deadline: Deadline, cache: StepCache): Promise<Outcome> {
     if (run.status !== 'running') return 'over';
-    const page = (await this.plan(run.process_id, cache)).roots.slice(from, from + PAGE);
+    const page = (await this.plan(run, cache)).roots.slice(from, from + PAGE);
     if (page.length === 0) return 'phase done';
     const done = await mapUntil(page, AWS_FAN_OUT_CONCURRENCY, deadline, async (slot) => {
       await pacer.take('starts');
@@ -362,11 +363,12 @@ export class RunFanOut {
    * is written (a completed task tells its dependents, which must exist by then), and the reaper's
    * settling of a run that stalls (Engine.settle) starts only the waiting tasks it finds ready.
    */
-  private async plan(processId: string, cache: StepCache): Promise<{ ordered: Slot[]; roots: Slot[] }> {
+  private async plan(run: RunItem, cache: StepCache): Promise<{ ordered: Slot[]; roots: Slot[] }> {
     if (!cache.plan) {
+      const processId = run.process_id;
       const tasks = await this.d.store.fanOuts.getPlan(processId);
       if (!tasks) throw new Error(`run ${processId} has no plan to start it from`);
-      const slots = plannedSlots(processId, tasks);
+      const slots = plannedSlots(processId, tasks, run.process_definition_name);
       const roots = slots.filter((s) => s.deps_total === 0);
       cache.plan = { ordered: [...slots.filter((s) => s.deps_total > 0), ...roots], roots };
     }

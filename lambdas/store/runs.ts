@@ -7,7 +7,7 @@
  * The GSIs list runs and tasks newest first. The attempts' entries are kept by entries.ts, their progress
  * by progress.ts, and a run's expiry and deletion by run-retention.ts; this store hands their calls on.
  */
-import { GetCommand, PutCommand, UpdateCommand } from './sdk';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from './sdk';
 import { progressOf, type SlotStatus } from '../domain/engine';
 import type { AttemptProgress, EnvironmentVariable, LogEntry, MetadataEntry, Process, ProcessStatus } from '../domain/models';
 import type { RunParameter, RunTrigger, Task, TaskStatus, TriggerKind } from '../domain/models';
@@ -455,6 +455,21 @@ export class RunStore {
     const [logs, metas] = await Promise.all([all<LogEntry>('log'), all<MetadataEntry>('metadata')]);
     // Legacy attempts keep their entries under the attempt's own key prefix (keys.ts).
     return { ...task, log_entries: [...task.log_entries, ...logs], metadata_entries: [...task.metadata_entries, ...metas] };
+  }
+
+  /**
+   * Removes an attempt that its Prepare wrote and nothing ran (its run ended or its claim was taken back
+   * first: engine.ts `prepareClaimed`), if it is still running and reported nothing; answers whether it did.
+   */
+  async deleteUnstartedTask(processId: string, taskId: string): Promise<boolean> {
+    const condition = { ConditionExpression: '#status = :running AND attribute_not_exists(reported)', ExpressionAttributeNames: { '#status': 'status' }, ExpressionAttributeValues: { ':running': 'running' } };
+    const deleted = await this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: keys.task(processId, taskId), ...condition })).then(() => true, (err: unknown) => {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    });
+    const locator = deleted ? this.locator.legacyItem(taskId, processId) : undefined;
+    if (deleted) await Promise.all([this.stats.add({ tasks_running: -1 }), ...(locator ? [this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: keys.taskLocator(taskId) }))] : [])]);
+    return deleted;
   }
 
   async getTaskRecord(processId: string, taskId: string): Promise<TaskItem | undefined> {

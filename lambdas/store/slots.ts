@@ -54,6 +54,11 @@ export interface Slot {
   tasks_total?: number;
   /** The run's done shard count ({@link doneShardCount}); absent from slots of runs created before 2026-12-03. */
   done_shard_count?: number;
+  /**
+   * The run's definition, so that the execution a start begins carries it and its `Prepare` writes the
+   * attempt before it reads the run (engine.ts `prepareClaimed`). Absent from slots written before 2026-12.
+   */
+  process_definition_name?: string;
 }
 
 type Item = Record<string, unknown>;

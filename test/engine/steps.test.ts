@@ -81,7 +81,7 @@ describe('Prepare and Record', () => {
     const recorded2 = await engine.record(afterExecutor(recorded1, attempt2, 0));
 
     // Assess
-    expect(first).toEqual({ process_id: run.process_id, task_definition_name: 'only', claim: { round: 0, attempts: 0, claimed: true } });
+    expect(first).toEqual({ process_id: run.process_id, task_definition_name: 'only', claim: { round: 0, attempts: 0, claimed: true, process_definition_name: 'steps-retry' } });
     expect(attempt1).toMatchObject({ skip: false, claimed: { round: 0, attempts: 1, max_attempts: 2, require_explicit_success: false } });
     expect(recorded1).toEqual({ process_id: run.process_id, task_definition_name: 'only', claim: { round: 0, attempts: 1 }, recorded: { retry: true } });
     expect(attempt2).toMatchObject({ skip: false, claimed: { round: 0, attempts: 2, max_attempts: 2 } });
@@ -116,7 +116,7 @@ describe('Prepare and Record', () => {
     // Assess
     const claimedId = stableUuid(run.process_id, 'b', 0, 0);
     expect(started).toHaveLength(2); // the replay started no second execution
-    expect(inputB).toEqual({ process_id: run.process_id, task_definition_name: 'b', claim: { round: 0, attempts: 0, claimed: true } });
+    expect(inputB).toEqual({ process_id: run.process_id, task_definition_name: 'b', claim: { round: 0, attempts: 0, claimed: true, process_definition_name: 'steps-chain' } });
     expect(byRecord.filter((w) => w === 'SLOT#b')).toHaveLength(1);
     expect(byPrepare).toEqual([]);
     expect(attemptB).toMatchObject({ skip: false, task_id: claimedId, claimed: { round: 0, attempts: 1 } });

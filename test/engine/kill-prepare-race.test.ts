@@ -1,0 +1,139 @@
+/**
+ * A kill racing a `Prepare`: the Prepare read its run `running`, then the kill ended the run, stopped the
+ * task's execution and settled its slot (finding no attempt written, it gave the claim back), then the
+ * Prepare wrote its attempt `running`. Nothing ended that attempt: a killed run kept an attempt `running`
+ * for ever (the running gauge too), and its callbacks were accepted. The interleaving is forced, not timed:
+ * the store's write of the attempt runs the whole kill before it goes out. Both ways into an attempt:
+ * a task's first, claimed by its start (`claim.claimed`: written before the run is read, removed), and a
+ * later one, claimed by Prepare from Record's hint (the run read again after the write, ended failed).
+ */
+import { describe, expect, it } from 'vitest';
+import { stableUuid } from '../../lambdas/domain/ids';
+import type { TaskRecord } from '../../lambdas/store/runs';
+import { bearer, metricValue, mintTaskToken, shellScript, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
+import { until } from '../helpers/until';
+
+const { api, define, trigger, current } = sundialPerFile();
+
+type CreateTask = (task: TaskRecord, extra?: Record<string, unknown>) => Promise<void>;
+
+/**
+ * Runs `kill` (to its answer) just before the store writes attempt number `attempt` (its previous
+ * attempts) of a run of definition `definition`, once; answers a promise of what the kill answered.
+ */
+function killBeforeAttemptWrite(definition: string, attempt: number, kill: (processId: string) => Promise<unknown>) {
+  const runs = current().services.store.runs as unknown as { createTask: CreateTask };
+  const original = runs.createTask;
+  let killed: ((answer: unknown) => void) | undefined;
+  const answer = new Promise<unknown>((resolve) => (killed = resolve));
+  runs.createTask = async function (this: unknown, task, extra) {
+    if (killed && task.process_definition_name === definition && task.previous_attempt_count === attempt) {
+      const resolve = killed;
+      killed = undefined;
+      runs.createTask = original;
+      resolve(await kill(task.process_id));
+    }
+    return original.call(this, task, extra);
+  };
+  return { answer, restore: () => void (runs.createTask = original) };
+}
+
+describe('kill racing Prepare', () => {
+  it.each([
+    // Its Prepare writes it before reading the run: it never ran, so it goes, as a claim with no attempt
+    // goes at a kill (the claim is given back), and its token finds no attempt.
+    ['the first attempt (claimed by the task start) is removed', 0, 1, 'removed', 404],
+    // Its Prepare read the run before writing it: it ends failed, as the kill ends a running attempt.
+    ['a second attempt (claimed by Prepare, after Record) ends failed', 1, 2, 'failed', 409],
+  ] as const)('%s: no attempt stays running after the run was killed, and its callbacks are refused', async (label, attempt, maxAttempts, outcome, refusal) => {
+    // Prepare: a task that fails its first attempt when it has another, and else runs until stopped.
+    const name = `kill-prepare-${attempt}`;
+    await define(name, [shellScript('a', `echo up; if [ "$SUNDIAL_TASK_PREVIOUS_ATTEMPTS" = "${attempt}" ]; then ${UNTIL_STOPPED}; fi; exit 1`, { max_attempts: maxAttempts })]);
+    const race = killBeforeAttemptWrite(name, attempt, (id) => api('POST', `/api/processes/${id}/kill`));
+
+    // Act
+    let run: { process_id: string };
+    try {
+      run = await trigger(name);
+    } finally {
+      // A kill that never came would leave the hook for the next test.
+      void race.answer.then(race.restore);
+    }
+    const killAnswer = (await race.answer) as { status: number; text: string };
+
+    // Assess: the kill was accepted, and then the attempt written after it was settled: removed or ended.
+    expect(killAnswer.status, killAnswer.text).toBe(201);
+    const left = outcome === 'removed' ? attempt : attempt + 1;
+    const final = await until(
+      () => api('GET', `/api/processes/${run.process_id}`),
+      (r) => r.json.task.length === left && r.json.task.every((t: { status: string }) => t.status !== 'running'),
+      10_000,
+    );
+    expect(final.json.status, label).toBe('failed');
+    const raced = final.json.task.find((t: { previous_attempt_count: number }) => t.previous_attempt_count === attempt);
+    const racedId = stableUuid(run.process_id, 'a', 0, attempt);
+    if (outcome === 'failed') {
+      expect(raced, JSON.stringify(final.json)).toMatchObject({ task_id: racedId, status: 'failed' });
+      expect(raced.log_entries.map((e: { message: string }) => e.message)).toEqual(['attempt failed: killed by operator']); // nothing ran it
+    } else {
+      expect(raced, JSON.stringify(final.json)).toBeUndefined();
+    }
+    // Its callbacks are refused.
+    const token = await mintTaskToken(current().services, racedId, run.process_id);
+    expect((await api('POST', `/api/tasks/${racedId}/succeed`, undefined, bearer(token))).status).toBe(refusal);
+    const metrics = await api('GET', '/_internal_/metrics');
+    expect(metricValue(metrics.text, 'sundial_tasks{status="running"}')).toBe(0);
+  }, 60_000);
+
+  it('a kill and a retry of the run before a first attempt is written: the attempt of the round before the retry goes, the retried run succeeds', async () => {
+    // Prepare
+    const name = 'kill-retry-prepare';
+    await define(name, [shellScript('a', 'echo up')]);
+    const race = killBeforeAttemptWrite(name, 0, async (id) => {
+      const kill = await api('POST', `/api/processes/${id}/kill`);
+      const retry = await api('POST', `/api/processes/${id}/retry`);
+      return { kill: kill.status, retry: retry.status };
+    });
+
+    // Act
+    const run = await trigger(name);
+    expect(await race.answer).toEqual({ kill: 201, retry: 201 });
+
+    // Assess: the retry's attempt ran; the one written behind the kill's back (round 0) went, and nothing ran it
+    const final = await until(
+      () => api('GET', `/api/processes/${run.process_id}`),
+      (r) => r.json.status !== 'running' && r.json.task.length === 1 && r.json.task.every((t: { status: string }) => t.status !== 'running'),
+      10_000,
+    );
+    expect(final.json.status).toBe('succeeded');
+    expect(final.json.task).toMatchObject([{ task_id: stableUuid(run.process_id, 'a', 1, 0), previous_attempt_count: 0, status: 'succeeded' }]);
+  }, 60_000);
+
+  it('a kill and a retry of the run before a second attempt is written: that attempt (round 0) ends failed, the retried run succeeds', async () => {
+    // Prepare: the first attempt fails, the second is raced, the retry's (round 1) succeeds.
+    const name = 'kill-retry-prepare-2';
+    await define(name, [shellScript('a', 'if [ "$SUNDIAL_TASK_PREVIOUS_ATTEMPTS" = "0" ]; then exit 1; fi; echo up', { max_attempts: 2 })]);
+    const race = killBeforeAttemptWrite(name, 1, async (id) => {
+      const kill = await api('POST', `/api/processes/${id}/kill`);
+      const retry = await api('POST', `/api/processes/${id}/retry`);
+      return { kill: kill.status, retry: retry.status };
+    });
+
+    // Act
+    const run = await trigger(name);
+    expect(await race.answer).toEqual({ kill: 201, retry: 201 });
+
+    // Assess: Prepare's second read of the run found it retried (its trigger changed) and ended the attempt
+    const final = await until(
+      () => api('GET', `/api/processes/${run.process_id}`),
+      (r) => r.json.status !== 'running' && r.json.task.length === 3 && r.json.task.every((t: { status: string }) => t.status !== 'running'),
+      10_000,
+    );
+    expect(final.json.status).toBe('succeeded');
+    const byId = new Map(final.json.task.map((t: { task_id: string }) => [t.task_id, t]));
+    const stale = byId.get(stableUuid(run.process_id, 'a', 0, 1)) as { status: string; log_entries: Array<{ message: string }> };
+    expect(stale).toMatchObject({ status: 'failed' });
+    expect(stale.log_entries.map((e) => e.message)).toEqual(['attempt failed: the run was killed and retried before the attempt started']);
+    expect(byId.get(stableUuid(run.process_id, 'a', 1, 1))).toMatchObject({ status: 'succeeded' });
+  }, 60_000);
+});
