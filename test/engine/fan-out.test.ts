@@ -3,7 +3,7 @@
  * starts) keep at most AWS_FAN_OUT_CONCURRENCY calls to the orchestrator and launcher in flight, for a
  * run of 1,000 tasks — past IN_REQUEST_TASKS_MAX, so that trigger, kill and retry go over them in the
  * engine function's steps (run in the caller here: the engine has no dispatcher) — and retry does run its
- * tasks side by side. 10,000 tasks take minutes: test/engine/large-runs.test.ts. The orchestrator and
+ * tasks side by side. 10,000 tasks take minutes: test/engine/large-runs.test.ts with LARGE_RUNS_TASKS=10000. The orchestrator and
  * launcher are recorders of the engine's own ports (no AWS client); the store is real.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
