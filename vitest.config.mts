@@ -9,6 +9,11 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Files side by side: vitest's default on 2 cores is one fork (availableParallelism() - 1), and the suite
+    // ran its files one after another (1,105 s in CI). Many files mostly wait (child processes, local
+    // servers, timers), so three forks keep 2 cores busy (docs/VERIFICATION.md, "The suite's time").
+    // `npx vitest run --maxWorkers=1` runs them one at a time again.
+    maxWorkers: 3,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });

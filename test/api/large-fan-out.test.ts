@@ -16,7 +16,8 @@ const { api, current } = sundialPerFile();
 
 /**
  * 2,000 by default: twenty times past IN_REQUEST_TASKS_MAX and twenty of a step's pages, the same code as at
- * 10,000 in a fifth of the suite's time (6 min at load 8); test/engine/large-runs.test.ts runs the 10,000.
+ * 10,000 in a fifth of the suite's time (6 min at load 8); test/engine/large-runs.test.ts runs the 10,000
+ * in-process with `LARGE_RUNS_TASKS=10000`.
  * `LARGE_FAN_OUT_TASKS=10000` measures it over HTTP at the limit (docs/SCALE.md's figures).
  */
 const TASKS = Math.min(Number(process.env.LARGE_FAN_OUT_TASKS ?? 2_000), LIMITS.taskDefinitionsPerProcess);

@@ -12,6 +12,13 @@ import { until } from '../helpers/until';
 
 const { api, current } = sundialPerFile();
 const LINES = 20_000;
+/**
+ * Lines of the longest message written for the page-size test: 100 by default, several pages each cut by
+ * the byte budget (ENTRY_PAGE_BUDGET_BYTES, 5 MiB: a few dozen such lines), the paths 1,000 take with a
+ * tenth of the bytes (1,000 took 31 s of the suite); `OUTPUT_WIDE_LINES=1000` fills the 1,000 lines a page
+ * may ask for.
+ */
+const WIDE_LINES = Number(process.env.OUTPUT_WIDE_LINES ?? 100);
 
 /** Every page of `path` (a `next` in the body), each page's body and its items under `field`. */
 async function allPages(call: Api, path: string, field: string): Promise<{ items: any[]; bodies: string[] }> {
@@ -105,23 +112,23 @@ describe('captured output', () => {
     expect(forged.status).toBe(400);
   });
 
-  it('a page of 1,000 lines of the longest message stays under Lambda’s 6 MB response, and paging reads them all', async () => {
-    // Prepare: 1,000 lines of 32 KB of the character JSON escapes the most (\u0001: 6 bytes, 7 in a Lambda event)
+  it(`a page asked for 1,000 lines of the longest message stays under Lambda’s 6 MB response, and paging reads all ${WIDE_LINES}`, async () => {
+    // Prepare: WIDE_LINES lines of 32 KB of the character JSON escapes the most (\u0001: 6 bytes, 7 in a Lambda event)
     const { services } = current();
     const seeded = await seedRun(services, { process_definition_name: 'wide', tasks: [{ task_definition_name: 'out', status: 'succeeded' }] });
     const taskId = seeded.tasks[0]!.task_id;
     const message = '\u0001'.repeat(LIMITS.entryMessageMaxLength);
     const when = new Date().toISOString();
-    const lines = Array.from({ length: 1000 }, (_, seq) => ({ log_entry_id: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`, when, source: 'stdout' as const, message, seq }));
+    const lines = Array.from({ length: WIDE_LINES }, (_, seq) => ({ log_entry_id: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`, when, source: 'stdout' as const, message, seq }));
     for (let i = 0; i < lines.length; i += 100) await services.store.runs.appendCapturedLines(seeded.process_id, taskId, lines.slice(i, i + 100));
 
     // Act
     const output = await allPages(api, `/api/tasks/${taskId}/output`, 'lines');
 
     // Assess
-    expect(output.items).toHaveLength(1000);
+    expect(output.items).toHaveLength(WIDE_LINES);
     expect(output.bodies.length).toBeGreaterThan(1);
     for (const body of output.bodies) expect(payloadBytes(JSON.parse(body))).toBeLessThan(LAMBDA_SYNC_RESPONSE_MAX_BYTES);
-    // A deadline, not a wait: 192 MB of escaped JSON through the store and back took 100 s at load 15.
+    // A deadline, not a wait: at 1,000 lines, 192 MB of escaped JSON through the store and back took 100 s at load 15.
   }, 300_000);
 });
