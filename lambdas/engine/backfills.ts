@@ -80,7 +80,7 @@ export class Backfills {
       const entry = activeEntry(startTime, id);
       if (!(await this.d.store.schedules.reserve(name, entry))) return; // a run is in progress: its end starts the next
       try {
-        await this.d.engine().trigger(name, { reservation: { processId: id, startTime }, ...this.provenance(backfill, occurrence) });
+        await this.d.engine().trigger(name, { reservation: { processId: id, startTime }, ...this.provenance(backfill, occurrence), withoutEntries: true });
         this.d.logger.info('backfill occurrence starts', { process_definition_name: name, process_id: id, scheduled_time: occurrence.scheduled_time });
         await this.d.store.backfills.advance(name, backfill.next, id);
         return;

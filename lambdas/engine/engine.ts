@@ -77,6 +77,14 @@ export interface TriggerOptions {
   reservation?: { processId: string; startTime: string };
   /** The definition as the caller has just read it (the scheduler does), so that it is not read twice. */
   definition?: StoredDefinition;
+  /**
+   * The run is answered without its attempts' entries (each attempt `entries_omitted`): the engine's own
+   * triggers (a tick, a drain's queued or catch-up run, a backfill, a downstream run) need no answer, and the
+   * engine function's role may not read the entries' index (gsi1), as least privilege keeps it
+   * (lib/engine.ts; test/iam/local-calls.test.ts saw the Query denied when a run's first attempt was
+   * written before the answer was read).
+   */
+  withoutEntries?: boolean;
 }
 
 /** The record of attempt `n`, `taskId`, of a run's task, as it starts (`start`: after its backoff). */
@@ -149,7 +157,7 @@ export class Engine {
       // Too many tasks to write and start within the request: the engine function does (fan-out.ts).
       const first = await this.fanOut.start(run, extra, tasks);
       this.d.logger.info('run started', started);
-      return this.answerThen(processId, first);
+      return this.answerThen(processId, first, options);
     }
     const slots = plannedSlots(processId, tasks, definitionName);
     // Slots first: a run item is visible only once everything it needs exists.
@@ -157,7 +165,7 @@ export class Engine {
     this.d.logger.info('run started', started);
     // The tasks without dependencies start.
     await mapLimited(slots.filter((s) => nextStep(s) === 'start'), AWS_FAN_OUT_CONCURRENCY, (s) => this.completion.startSlot(s));
-    return this.answer(processId);
+    return this.answer(processId, options);
   }
 
   /**
@@ -240,8 +248,8 @@ export class Engine {
   }
 
   /** The run as the API answers it, after this engine changed it (it exists: nothing deletes a run that ran just now). */
-  private async answer(processId: string): Promise<Process> {
-    const run = await this.d.store.runs.getRun(processId);
+  private async answer(processId: string, options: { withoutEntries?: boolean } = {}): Promise<Process> {
+    const run = await this.d.store.runs.getRun(processId, { withoutEntries: options.withoutEntries });
     if (!run) throw new NotFoundError(`process ${processId} does not exist`);
     return run;
   }
@@ -252,8 +260,8 @@ export class Engine {
    * and it does not compete with them (locally they run in this process, deployed they write the
    * partition it reads).
    */
-  private async answerThen(processId: string, first: FanOutEvent | undefined): Promise<Process> {
-    const answer = await this.answer(processId);
+  private async answerThen(processId: string, first: FanOutEvent | undefined, options: { withoutEntries?: boolean } = {}): Promise<Process> {
+    const answer = await this.answer(processId, options);
     if (first) await this.fanOut.handOff(first);
     return answer;
   }

@@ -252,7 +252,7 @@ export class Schedules implements RunListener {
       if (!queued) continue; // the run ended meanwhile
       this.d.logger.info('trigger queued behind the run in progress', { process_definition_name: name, process_id: queued.process_id });
       await this.drain(name); // it may have ended between our look and the queue
-      const started = await this.d.store.runs.getRun(queued.process_id);
+      const started = await this.d.store.runs.getRun(queued.process_id, { withoutEntries: options.withoutEntries });
       if (started) return started;
       const answered = queued.process_id === processId ? { trigger: triggerOf(trigger, startTime), parameters } : this.queuedFacts(stored, queued, startTime);
       return { process_id: queued.process_id, process_definition_name: name, start_time: startTime, status: 'running', task: [], queued: true, ...answered };
@@ -340,13 +340,13 @@ export class Schedules implements RunListener {
     // A scheduled run stands for its tick (SUNDIAL_SCHEDULED_TIME) and takes the parameters' defaults.
     const trigger: TriggerRequest = { kind: 'schedule', by: scheduleCaller(name), scheduled_time: key };
     if (own) {
-      await this.runs.trigger(name, { definition: stored, trigger, reservation: { processId, startTime: activeStartTime(own) } });
+      await this.runs.trigger(name, { definition: stored, trigger, reservation: { processId, startTime: activeStartTime(own) }, withoutEntries: true });
       return 'started';
     }
     let start = startTime;
     for (let round = 0; round < 3; round++) {
       if (await this.d.store.schedules.reserve(name, activeEntry(start, processId))) {
-        await this.runs.trigger(name, { definition: stored, trigger, reservation: { processId, startTime: start } });
+        await this.runs.trigger(name, { definition: stored, trigger, reservation: { processId, startTime: start }, withoutEntries: true });
         return 'started';
       }
       const running = await this.running(name);
@@ -431,6 +431,7 @@ export class Schedules implements RunListener {
     try {
       await this.runs.trigger(name, {
         definition: stored,
+        withoutEntries: true,
         reservation: { processId: id, startTime },
         ...(queued?.task_definition_name !== undefined ? { taskDefinitionName: queued.task_definition_name } : {}),
         ...(queued?.environment_variables ? { environmentVariables: queued.environment_variables } : {}),

@@ -69,6 +69,7 @@ export class UpstreamRuns implements RunListener {
         },
         // The engine takes those the definition declares and a trigger may give (not static ones).
         passedOnParameters: Object.fromEntries((ended?.parameters ?? []).map((p) => [p.name, p.value])),
+        withoutEntries: true,
       },
       false,
       runId,

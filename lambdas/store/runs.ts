@@ -283,9 +283,10 @@ export class RunStore {
    * A run with its task attempts, each with its last few log and metadata entries, within the budgets
    * of lambdas/domain/response-size.ts (an attempt whose entries were cut says so; a run whose attempts
    * were cut says where the rest are: `attempts_next`); undefined if unknown. `everyAttempt` reads them
-   * all, for a caller that answers no API request (the notifier).
+   * all, for a caller that answers no API request (the notifier); `withoutEntries` reads none (each attempt
+   * `entries_omitted`), for the engine's own triggers.
    */
-  async getRun(processId: string, options: { everyAttempt?: boolean } = {}): Promise<Process | undefined> {
+  async getRun(processId: string, options: { everyAttempt?: boolean; withoutEntries?: boolean } = {}): Promise<Process | undefined> {
     const [runItem, slotItems, page] = await Promise.all([
       this.getRunRecord(processId),
       queryPartition(this.db, keys.runPartition(processId), keys.slotPrefix, '#status', { '#status': 'status' }),
@@ -301,7 +302,8 @@ export class RunStore {
       ...(page.next ? { attempts_next: page.next } : {}),
       ...(slots.length > 0 ? { progress: progressOf(slots) } : {}),
     };
-    await this.embedEntries(run, tasks);
+    if (options.withoutEntries) for (const task of run.task) task.entries_omitted = true;
+    else await this.embedEntries(run, tasks);
     return run;
   }
 
