@@ -65,9 +65,9 @@ const doneShardKeys = (processId: string, names: readonly string[]) => [...new S
 
 describe("a run's items expire from their own end", () => {
   it('every non-entry item has expires_at once the run ended; a task that ended earlier has its earlier end\'s, stamped by its end writes, and the run item the run\'s', async () => {
-    // Prepare: the second task ends at least a second after the first (its own runtime)
+    // Prepare: the second task ends in a later second than the first (it waits for the clock's second to turn)
     const [early, late] = ['early', 'late'];
-    await define('staggered', [shellScript(early, 'echo one'), shellScript(late, 'sleep 1.2; echo two', { dependencies: [{ task_definition_name: early }] })]);
+    await define('staggered', [shellScript(early, 'echo one'), shellScript(late, `t=$(date +%s); while [ "$(date +%s)" = "$t" ]; do sleep 0.05; done; echo two`, { dependencies: [{ task_definition_name: early }] })]);
 
     // Act
     const { process_id: processId } = (await api('POST', '/api/process_definitions/staggered/trigger')).json;
@@ -88,7 +88,7 @@ describe("a run's items expire from their own end", () => {
         expect(Number(bySk(items, sk)?.expires_at) - ended, sk).toBeLessThanOrEqual(5);
       }
     }
-    // The first task's attempt and slot ended before the second started, which ran 1.2 s: earlier than the run's.
+    // The first task's attempt and slot ended before the second started, which waited for the clock's second to turn: earlier than the run's.
     const runExpiry = Number(bySk(items, 'RUN')?.expires_at);
     for (const sk of [`TASK#${attempt(early).task_id}`, keys.slot(processId, early).sk]) expect(Number(bySk(items, sk)?.expires_at), sk).toBeLessThan(runExpiry);
     // The run item's is taken once its listeners were told, just after its end_time.
@@ -103,7 +103,7 @@ describe("a run's items expire from their own end", () => {
     // Prepare: one task succeeds, the other fails until its marker exists, then takes a second
     const marker = `${sundial.current().dataDir}/retry-marker`;
     const [kept, flaky] = ['kept', 'flaky'];
-    await define('retried', [shellScript(kept, 'echo kept'), shellScript(flaky, `[ -f ${marker} ] || exit 1; sleep 1.2`, { max_attempts: 1 })]);
+    await define('retried', [shellScript(kept, 'echo kept'), shellScript(flaky, `[ -f ${marker} ] || exit 1; t=$(date +%s); while [ "$(date +%s)" = "$t" ]; do sleep 0.05; done`, { max_attempts: 1 })]);
     const { process_id: processId } = (await api('POST', '/api/process_definitions/retried/trigger')).json;
     const first = await finished(processId);
     await stamped(processId);

@@ -85,26 +85,34 @@ describe('kill racing Prepare', () => {
     expect(metricValue(metrics.text, 'sundial_tasks{status="running"}')).toBe(0);
   }, 60_000);
 
-  it('a kill and a retry of the run before a first attempt is written: the attempt of the round before the retry goes, the retried run succeeds', async () => {
-    // Prepare
-    const name = 'kill-retry-prepare';
-    await define(name, [shellScript('a', 'echo up')]);
-    const race = killBeforeAttemptWrite(name, 0, async (id) => {
+  /** The race of both kill-and-retry cases: the run is killed, then retried, before attempt `attempts` is written. */
+  const killAndRetryBeforeAttemptWrite = (name: string, attempts: number) =>
+    killBeforeAttemptWrite(name, attempts, async (id) => {
       const kill = await api('POST', `/api/processes/${id}/kill`);
       const retry = await api('POST', `/api/processes/${id}/retry`);
       return { kill: kill.status, retry: retry.status };
     });
+
+  /** The run once it ended with `attempts` attempts, none of them running. */
+  const settled = (processId: string, attempts: number) =>
+    until(
+      () => api('GET', `/api/processes/${processId}`),
+      (r) => r.json.status !== 'running' && r.json.task.length === attempts && r.json.task.every((t: { status: string }) => t.status !== 'running'),
+      30_000,
+    );
+
+  it('a kill and a retry of the run before a first attempt is written: the attempt of the round before the retry goes, the retried run succeeds', async () => {
+    // Prepare
+    const name = 'kill-retry-prepare';
+    await define(name, [shellScript('a', 'echo up')]);
+    const race = killAndRetryBeforeAttemptWrite(name, 0);
 
     // Act
     const run = await trigger(name);
     expect(await race.answer).toEqual({ kill: 201, retry: 201 });
 
     // Assess: the retry's attempt ran; the one written behind the kill's back (round 0) went, and nothing ran it
-    const final = await until(
-      () => api('GET', `/api/processes/${run.process_id}`),
-      (r) => r.json.status !== 'running' && r.json.task.length === 1 && r.json.task.every((t: { status: string }) => t.status !== 'running'),
-      10_000,
-    );
+    const final = await settled(run.process_id, 1);
     expect(final.json.status).toBe('succeeded');
     expect(final.json.task).toMatchObject([{ task_id: stableUuid(run.process_id, 'a', 1, 0), previous_attempt_count: 0, status: 'succeeded' }]);
   }, 60_000);
@@ -113,22 +121,14 @@ describe('kill racing Prepare', () => {
     // Prepare: the first attempt fails, the second is raced, the retry's (round 1) succeeds.
     const name = 'kill-retry-prepare-2';
     await define(name, [shellScript('a', 'if [ "$SUNDIAL_TASK_PREVIOUS_ATTEMPTS" = "0" ]; then exit 1; fi; echo up', { max_attempts: 2 })]);
-    const race = killBeforeAttemptWrite(name, 1, async (id) => {
-      const kill = await api('POST', `/api/processes/${id}/kill`);
-      const retry = await api('POST', `/api/processes/${id}/retry`);
-      return { kill: kill.status, retry: retry.status };
-    });
+    const race = killAndRetryBeforeAttemptWrite(name, 1);
 
     // Act
     const run = await trigger(name);
     expect(await race.answer).toEqual({ kill: 201, retry: 201 });
 
     // Assess: Prepare's second read of the run found it retried (its trigger changed) and ended the attempt
-    const final = await until(
-      () => api('GET', `/api/processes/${run.process_id}`),
-      (r) => r.json.status !== 'running' && r.json.task.length === 3 && r.json.task.every((t: { status: string }) => t.status !== 'running'),
-      10_000,
-    );
+    const final = await settled(run.process_id, 3);
     expect(final.json.status).toBe('succeeded');
     const byId = new Map(final.json.task.map((t: { task_id: string }) => [t.task_id, t]));
     const stale = byId.get(stableUuid(run.process_id, 'a', 0, 1)) as { status: string; log_entries: Array<{ message: string }> };
