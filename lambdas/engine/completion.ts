@@ -21,7 +21,7 @@ export interface CompletionDeps {
   orchestrator: Orchestrator;
   now: () => Date;
   logger: Logger;
-  /** The expiry a write that ends a task stamps on its slot and done shard (the engine's; undefined: kept for ever). */
+  /** The expiry the write that ends a task stamps on its slot (the engine's; undefined: kept for ever); done shards get theirs at the run's end. */
   expiry(): number | undefined;
   /** Tells the run's listeners that it ended (the engine's). */
   runEnded(run: { process_id: string; process_definition_name: string; status: 'succeeded' | 'failed' }): Promise<void>;
