@@ -5,21 +5,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import { executionName, stableUuid } from '../domain/ids';
-import { attemptEnvironment, attemptOutcome, backoffSeconds, shouldRetry } from '../domain/engine';
+import { attemptOutcome, shouldRetry } from '../domain/engine';
 import { AWS_FAN_OUT_CONCURRENCY, mapLimited } from '../domain/concurrency';
 import { attemptFailure, isDeadline } from '../domain/attempt-failure';
 import { nextStep } from '../domain/dag';
 import { BadRequestError, ConflictError, NotFoundError } from '../domain/errors';
 import { checkTriggerEnvironment } from './request-limits';
-import type { EnvironmentVariable, Process, RunParameter, RunTrigger, TaskDefinition } from '../domain/models';
+import type { EnvironmentVariable, Process, RunParameter, TaskDefinition } from '../domain/models';
 import { parameterVariables, resolveParameters } from '../domain/parameters';
 import { LOCAL_CALLER, retriedTrigger, runTrigger, type TriggerRequest, triggerOf } from '../domain/provenance';
-import { signTaskToken } from '../domain/task-token';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
-import { isConditionFailed } from '../store/client';
 import type { StoredDefinition } from '../store/definitions';
-import type { RunItem, RunRecord, TaskRecord } from '../store/runs';
+import type { RunRecord } from '../store/runs';
 import { activeEntry } from '../store/schedules';
 import type { Slot, SlotState } from '../store/slots';
 import {
@@ -32,6 +30,7 @@ import {
   type TaskExecutionInput,
 } from './contract';
 import { Completion } from './completion';
+import { Preparation } from './prepare';
 import { type FanOutEvent, IN_REQUEST_TASKS_MAX, plannedSlots, RunFanOut } from './fan-out';
 import type { FanOutPace } from './pace';
 import type { FanOutDispatcher, Launcher, Orchestrator, RunListener } from './ports';
@@ -87,24 +86,6 @@ export interface TriggerOptions {
   withoutEntries?: boolean;
 }
 
-/** The record of attempt `n`, `taskId`, of a run's task, as it starts (`start`: after its backoff). */
-function taskRecord(definitionName: string, processId: string, name: string, taskId: string, n: number, start: Date): TaskRecord {
-  return {
-    task_id: taskId,
-    process_id: processId,
-    process_definition_name: definitionName,
-    task_definition_name: name,
-    start_time: start.toISOString(),
-    previous_attempt_count: n,
-    status: 'running',
-  };
-}
-
-/** Whether two reads of a run saw the same start or retry of it (a retry writes a new trigger). */
-function sameTrigger(a: RunItem, b: RunItem): boolean {
-  return JSON.stringify(a.trigger) === JSON.stringify(b.trigger);
-}
-
 /** `work`'s answer once it and the writes of `also` have settled; the first failure of any of them. */
 async function settledWith<T>(work: Promise<T>, also: ReadonlyArray<Promise<unknown>>): Promise<T> {
   const [done, ...rest] = await Promise.allSettled([work, ...also]);
@@ -118,8 +99,12 @@ export class Engine {
   /** A task's start and its completion (completion.ts). */
   private readonly completion: Completion;
 
+  /** `Prepare` of each attempt (prepare.ts). */
+  private readonly preparation: Preparation;
+
   constructor(private readonly d: EngineDeps) {
     this.completion = new Completion({ ...d, expiry: () => this.expiry(), runEnded: (run) => this.runEnded(run) });
+    this.preparation = new Preparation({ ...d, expiry: () => this.expiry(), endAttempt: (processId, taskId, status, reason) => this.endAttempt(processId, taskId, status, reason) });
   }
 
   /** Trigger, kill and retry over a run's tasks: within the request, or handed to the engine function (fan-out.ts). */
@@ -285,170 +270,9 @@ export class Engine {
 
   // ---- attempts (the state machine's Lambda steps) ----------------------------------------------
 
-  /**
-   * `Prepare`: claims the next attempt of a running task, writes it and builds its executor request.
-   * With a claim hint (contract.ts `ClaimHint`, from whoever started the execution or from `Record`),
-   * the claim goes out with the read of the run; a hint whose attempt the task's start claimed already
-   * (completion.ts) is checked against the slot, read with the run, and nothing is written to the slot;
-   * without a hint, or when it no longer holds, the slot is read first.
-   */
-  async prepare(state: PrepareState): Promise<PreparedAttempt> {
-    const { process_id: processId, task_definition_name: name, claim: hint } = state;
-    if (hint?.claimed) {
-      const taskId = stableUuid(processId, name, hint.round, hint.attempts);
-      // A first attempt (no backoff) whose start named the run's definition: written before the run is read.
-      if (hint.process_definition_name !== undefined && hint.attempts === 0) {
-        const prepared = await this.prepareClaimed(processId, name, hint.process_definition_name, hint.round, taskId);
-        if (prepared) return prepared;
-      } else {
-        const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
-        if (slot?.status === 'running' && slot.current_task_id === taskId && slot.attempts === hint.attempts + 1) {
-          // Nothing ran under the claim: it is given back, so that a retry's attempt is counted as the first.
-          if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason, hint.attempts);
-          // A replay carries on with the same attempt: its record is found written (launch).
-          return this.launch(run, slot, taskId, hint.attempts, false);
-        }
-      }
-    } else if (hint) {
-      const taskId = stableUuid(processId, name, hint.round, hint.attempts);
-      const [claimed, run] = await Promise.all([
-        this.d.store.slots.claimHinted(processId, name, hint.round, hint.attempts, taskId),
-        this.d.store.runs.getRunRecord(processId),
-      ]);
-      if (claimed) {
-        // Nothing ran under the claim: it is given back, so that a retry's attempt is counted as the first.
-        if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason, hint.attempts);
-        return this.launch(run, claimed.slot, taskId, hint.attempts, claimed.skipBackoff);
-      }
-    }
-    const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
-    if (!slot || slot.status !== 'running') return { skip: true };
-    if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason);
-    // A replayed Prepare (Lambda retry, or a failure after the claim) finds its attempt still running:
-    // it carries on with that attempt instead of claiming another.
-    const lastClaimed = slot.current_task_id;
-    const current = lastClaimed ? await this.d.store.runs.getTaskRecord(processId, lastClaimed) : undefined;
-    // So is a claim whose Prepare failed before its task record was written (a throttled write, a failed
-    // plan): the slot names the attempt it claimed last, and nothing ran under it.
-    const unwritten = !current && slot.attempts > 0 && lastClaimed === stableUuid(processId, name, slot.round, slot.attempts - 1);
-    const replayed = current?.status === 'running' || unwritten ? lastClaimed : undefined;
-    const n = current?.status === 'running' ? current.previous_attempt_count : unwritten ? slot.attempts - 1 : slot.attempts;
-    const taskId = replayed ?? stableUuid(processId, name, slot.round, n);
-    const claimed = replayed ? slot : await this.d.store.slots.claimAttempt(processId, name, n, taskId);
-    if (!claimed) return { skip: true };
-    return this.launch(run, claimed, taskId, n, Boolean(slot.skip_backoff));
-  }
-
-  /**
-   * A running task of a run that no longer runs (a kill listed its slots before this one started):
-   * nothing runs it, so it fails with the run's reason, as the kill fails a running task, and a retry of
-   * the run gives it an attempt in a new execution (a new round: an execution name is never reused).
-   * `attempts`: the attempts made before a claim this step made and gives back. Answers a skip.
-   */
-  private async skipEnded(processId: string, name: string, reason: string | undefined, attempts?: number): Promise<PreparedAttempt> {
-    await this.d.store.slots.transition(
-      processId,
-      name,
-      ['running'],
-      'failed',
-      { reason: reason ?? 'the run ended before the task started', ...(attempts === undefined ? {} : { attempts, current_task_id: undefined }) },
-      this.expiry(),
-    );
-    return { skip: true };
-  }
-
-  /**
-   * Writes claimed attempt `n`, `taskId` (the slot as the claim left it: attempts made include it, and
-   * it names `taskId` as its current attempt) and builds its request.
-   */
-  private async launch(run: RunItem, slot: Slot, taskId: string, n: number, skipBackoff: boolean): Promise<PreparedAttempt> {
-    const { process_id: processId, name } = slot;
-    // The attempt starts executing once the backoff Wait that follows Prepare is over: its start_time is
-    // then, so that its duration is the attempt's own and not the wait before it (issue 15).
-    const backoff = skipBackoff ? 0 : backoffSeconds(slot.definition, n);
-    // The task record and the executor request do not depend on each other: one round trip, not two.
-    const [after, request] = await Promise.all([
-      this.writeAttempt(taskRecord(run.process_definition_name, processId, name, taskId, n, new Date(this.d.now().getTime() + backoff * 1000)))
-        // The run again, once the attempt is written: a kill that read no attempt here had ended the run
-        // before (it ends the run first, then reads each slot's attempt), so this read sees it (below).
-        .then(() => this.d.store.runs.getRunRecord(processId)),
-      this.request(run, slot, taskId, n, backoff),
-    ]);
-    if (after?.status !== 'running' || !sameTrigger(after, run)) return this.killedWhilePrepared(processId, taskId, after);
-    return request;
-  }
-
-  /**
-   * `Prepare` of a first attempt its task's start claimed, the run's definition known from the start: the
-   * attempt is written first, then the slot (which checks the claim) and the run are read together, so
-   * that a kill that read no attempt, having ended the run before, is seen in as many round trips as the
-   * read before the write took (docs/ENGINE.md "A kill racing Prepare"). An attempt written for a claim
-   * taken back or a run ended meanwhile never ran (the execution is here, in Prepare): it is removed, and
-   * the claim decided as without it. Answers undefined when the slot no longer holds the claim: the read
-   * path decides, as for any other hint.
-   */
-  private async prepareClaimed(processId: string, name: string, definitionName: string, round: number, taskId: string): Promise<PreparedAttempt | undefined> {
-    await this.writeAttempt(taskRecord(definitionName, processId, name, taskId, 0, this.d.now()));
-    const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
-    const holds = slot?.status === 'running' && slot.current_task_id === taskId && slot.attempts === 1 && slot.round === round;
-    if (holds && run?.status === 'running') return this.request(run, slot, taskId, 0, 0);
-    // Unless a kill that read it first ended it (it stays, ended): then it is settled as the kill left it.
-    const removed = await this.d.store.runs.deleteUnstartedTask(processId, taskId);
-    if (!holds) return undefined;
-    if (removed) return this.skipEnded(processId, name, run?.reason, 0);
-    await this.d.store.slots.transition(processId, name, ['running'], 'failed', { reason: run?.reason ?? 'the run ended before the task started' });
-    return this.killedWhilePrepared(processId, taskId, run);
-  }
-
-  /** Writes an attempt's record; answers false when it was written already (a replay). */
-  private async writeAttempt(record: TaskRecord): Promise<boolean> {
-    try {
-      await this.d.store.runs.createTask(record);
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
-  }
-
-  /** The executor request of attempt `n`, `taskId`, of the run's task `slot`, and what Record needs of it. */
-  private async request(run: RunItem, slot: Slot, taskId: string, n: number, backoff: number): Promise<PreparedAttempt> {
-    const { process_id: processId } = slot;
-    const definitionName = run.process_definition_name;
-    const def = slot.definition;
-    const token = signTaskToken(await this.d.tokenKey(), { tid: taskId, pid: processId });
-    // Parameters over the task's own variables, the trigger's variables over both (docs/TRIGGERS.md).
-    const environment = attemptEnvironment(def.executable, [...parameterVariables(run.parameters), ...(run.environment_variables ?? [])], {
-      url: this.d.callbackUrl(),
-      taskId,
-      processId,
-      token,
-      previousAttempts: n,
-      scheduledTime: runTrigger(run).scheduled_time,
-    });
-    const plan = await this.d.launcher.plan({ process_id: processId, process_definition_name: definitionName, task_definition: def, task_id: taskId, environment });
-    return {
-      skip: false,
-      task_id: taskId,
-      backoff_seconds: backoff,
-      timeout_seconds: def.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS,
-      ...plan,
-      claimed: { round: slot.round, attempts: n + 1, max_attempts: slot.max_attempts, require_explicit_success: Boolean(def.require_explicit_success) },
-    };
-  }
-
-  /**
-   * An attempt written after its run was killed (docs/ENGINE.md "A kill racing Prepare"): the kill read
-   * the run's slots and attempts before it existed, and stopped the task's execution, so nothing else ends
-   * it and nothing runs it. It ends as the kill ends a running attempt (failed, the run's reason), which
-   * moves the running gauge and refuses its callbacks; the kill settles the slot. `after` is the run as
-   * read after the write: ended, or killed and retried since (its trigger changed), or gone.
-   */
-  private async killedWhilePrepared(processId: string, taskId: string, after: RunItem | undefined): Promise<PreparedAttempt> {
-    const reason = after?.status === 'running' ? 'the run was killed and retried before the attempt started' : (after?.reason ?? 'the run ended before the attempt started');
-    await this.endAttempt(processId, taskId, 'failed', reason);
-    this.d.logger.warn('attempt written after its run was killed: ended', { process_id: processId, task_id: taskId, reason });
-    return { skip: true };
+  /** `Prepare` (prepare.ts). */
+  prepare(state: PrepareState): Promise<PreparedAttempt> {
+    return this.preparation.prepare(state);
   }
 
   /**
