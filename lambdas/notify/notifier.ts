@@ -18,7 +18,7 @@ import type { NotificationChannel } from '../store/stats';
 import { outcomesBefore, succeededSince } from './history';
 import { resolveEvent, triggerEvent } from './pagerduty-event';
 import type { EmailSender, PagerDutySender, WebhookSender } from './ports';
-import { renderRunEmail } from './render';
+import { attemptsWithLogLines, renderRunEmail } from './render';
 import { deliverWithRetry, type RetryOptions } from './retry';
 import { maskSecret, maskUrl } from '../domain/notification-secrets';
 import { webhookSummary } from './webhook-body';
@@ -91,15 +91,21 @@ export class Notifier implements RunListener {
       this.d.logger.info('no notification', { process_id: ended.process_id, why });
       return { ...report, skipped: why };
     };
-    // Every attempt, not an API answer's share: the email, incidents and webhooks summarise every task.
-    const run = await this.d.store.runs.getRun(ended.process_id, { everyAttempt: true });
-    if (!run) return skip('the run does not exist');
+    // The run item and the definition first: most definitions notify no one, and a run of 10,000 tasks is
+    // not read whole for nothing.
+    const record = await this.d.store.runs.getRunRecord(ended.process_id);
+    if (!record) return skip('the run does not exist');
     // A retry reopened it: its next ending is the one to tell (and will be told).
-    if (run.status === 'running') return skip('the run is running again (retried)');
-    const stored = await this.d.store.definitions.get(run.process_definition_name);
+    if (record.status === 'running') return skip('the run is running again (retried)');
+    const stored = await this.d.store.definitions.get(record.process_definition_name);
     if (!stored) return skip('the process definition was deleted');
     const notifications: Notification[] = stored.definition.notifications ?? [];
     if (notifications.length === 0) return skip('the definition has no notifications');
+    // Every attempt, not an API answer's share: the email, incidents and webhooks summarise every task. Of
+    // the entries, those the email shows: the last attempt of each failed task, however old it is.
+    const run = await this.d.store.runs.getRun(ended.process_id, { everyAttempt: true, entriesOf: attemptsWithLogLines });
+    if (!run) return skip('the run does not exist');
+    if (run.status === 'running') return skip('the run is running again (retried)');
 
     const outcome = run.status;
     const history = await outcomesBefore(this.d.store, run, historyNeeded(notifications));

@@ -57,12 +57,27 @@ export function formatDuration(ms: number): string {
 
 const clip = (line: string) => (line.length > LOG_LINE_MAX ? `${line.slice(0, LOG_LINE_MAX)}…` : line).replace(/[\r\n]+/g, ' ');
 
-/** One line per task definition of the run, in the order their first attempts started. */
-export function summarizeTasks(tasks: readonly Task[]): TaskSummary[] {
+/** Each task definition's attempts, first attempt first, in the order the tasks' first attempts appear. */
+function attemptsByTask(tasks: readonly Task[]): Array<[string, Task[]]> {
   const byName = new Map<string, Task[]>();
   for (const t of tasks) byName.set(t.task_definition_name, [...(byName.get(t.task_definition_name) ?? []), t]);
-  return [...byName.entries()].map(([name, attempts]) => {
-    const sorted = [...attempts].sort((a, b) => a.previous_attempt_count - b.previous_attempt_count || a.start_time.localeCompare(b.start_time));
+  return [...byName.entries()].map(([name, attempts]) => [
+    name,
+    [...attempts].sort((a, b) => a.previous_attempt_count - b.previous_attempt_count || a.start_time.localeCompare(b.start_time)),
+  ]);
+}
+
+/** The attempts whose log lines a summary shows: the last attempt of each failed task (the notifier reads only their entries). */
+export function attemptsWithLogLines(tasks: readonly Task[]): Set<string> {
+  return new Set(attemptsByTask(tasks).flatMap(([, sorted]) => {
+    const last = sorted[sorted.length - 1];
+    return last?.status === 'failed' ? [last.task_id] : [];
+  }));
+}
+
+/** One line per task definition of the run, in the order their first attempts started. */
+export function summarizeTasks(tasks: readonly Task[]): TaskSummary[] {
+  return attemptsByTask(tasks).map(([name, sorted]) => {
     const first = sorted[0] as Task;
     const last = sorted[sorted.length - 1] as Task;
     const end = last.end_time === undefined ? undefined : Date.parse(last.end_time);

@@ -169,9 +169,13 @@ export class RunStore {
    * of lambdas/domain/response-size.ts (an attempt whose entries were cut says so; a run whose attempts
    * were cut says where the rest are: `attempts_next`); undefined if unknown. `everyAttempt` reads them
    * all, for a caller that answers no API request (the notifier); `withoutEntries` reads none (each attempt
-   * `entries_omitted`), for the engine's own triggers.
+   * `entries_omitted`), for the engine's own triggers; `entriesOf` picks the attempts whose entries are
+   * read (the notifier: the last attempt of each failed task), instead of the newest.
    */
-  async getRun(processId: string, options: { everyAttempt?: boolean; withoutEntries?: boolean } = {}): Promise<Process | undefined> {
+  async getRun(
+    processId: string,
+    options: { everyAttempt?: boolean; withoutEntries?: boolean; entriesOf?: (tasks: readonly Task[]) => ReadonlySet<string> } = {},
+  ): Promise<Process | undefined> {
     const [runItem, slotItems, page] = await Promise.all([
       this.getRunRecord(processId),
       queryPartition(this.db, keys.runPartition(processId), keys.slotPrefix, '#status', { '#status': 'status' }),
@@ -188,7 +192,7 @@ export class RunStore {
       ...(slots.length > 0 ? { progress: progressOf(slots) } : {}),
     };
     if (options.withoutEntries) for (const task of run.task) task.entries_omitted = true;
-    else await this.embedEntries(run, tasks);
+    else await this.embedEntries(run, tasks, options.entriesOf?.(run.task));
     return run;
   }
 
@@ -205,16 +209,18 @@ export class RunStore {
 
   /**
    * Fills the last ENTRIES_PER_ATTEMPT entries of each kind into the run's attempts, newest attempts
-   * first, while the answer stays within RUN_RESPONSE_BUDGET_BYTES; reads stop when the budget is spent.
-   * `assembled` holds the entries of legacy attempts (written before entries had their own keys).
+   * first (or only those of `picked`), while the answer stays within RUN_RESPONSE_BUDGET_BYTES; reads stop
+   * when the budget is spent. `assembled` holds the entries of legacy attempts (written before entries had
+   * their own keys).
    */
-  private async embedEntries(run: Process, assembled: readonly Task[]): Promise<void> {
+  private async embedEntries(run: Process, assembled: readonly Task[], picked?: ReadonlySet<string>): Promise<void> {
     let budget = RUN_RESPONSE_BUDGET_BYTES - payloadBytes(run);
     const byId = new Map(assembled.map((t) => [t.task_id, t]));
     const embedded = new Set<string>();
     const order = [...run.task]
+      .filter((t) => !picked || picked.has(t.task_id))
       .sort((a, b) => b.start_time.localeCompare(a.start_time) || b.task_id.localeCompare(a.task_id))
-      .slice(0, ATTEMPTS_WITH_ENTRIES_MAX);
+      .slice(0, picked ? undefined : ATTEMPTS_WITH_ENTRIES_MAX);
     for (let i = 0; i < order.length && budget > 0; i += 16) {
       const batch = order.slice(i, i + 16);
       const read = await mapLimited(batch, 16, async (task) => {
