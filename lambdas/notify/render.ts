@@ -46,6 +46,17 @@ export function consoleRunLink(consoleUrl: string, processId: string): string {
 export const LOG_LINES_PER_TASK = 10;
 const LOG_LINE_MAX = 500;
 
+/**
+ * What one email lists at most: rows of its task table, and failed tasks with their log lines; the rest
+ * are counted, and are on the run's page. SES's v1 API (SendEmail) refuses a message over 10 MB after
+ * base64 encoding, not adjustable ("Service quotas in Amazon SES", Message quotas:
+ * https://docs.aws.amazon.com/ses/latest/dg/quotas.html), and a refused message is not retried: without
+ * these bounds a run of 10,000 tasks, or of a few hundred failed ones with long log lines, would tell no
+ * one that it ended. With them an email stays under 2 MB (test/notify/render.test.ts).
+ */
+export const EMAIL_TASK_ROWS_MAX = 1000;
+export const EMAIL_FAILED_WITH_LOGS_MAX = 20;
+
 /** `1h 2m`, `3m 4s`, `12s`, `0.4s`. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
@@ -110,7 +121,14 @@ export function renderRunEmail(email: RunEmail): RenderedEmail {
     })),
     ...(email.not_run ?? []).map((t) => ({ name: t.task_definition_name, status: t.status, attempts: '0', duration: '-' })),
   ];
-  const failed = tasks.filter((t) => t.status === 'failed');
+  // Past the bound, the tasks that did not succeed first (they are what the email is about), each group in run order.
+  const shown = rows.length <= EMAIL_TASK_ROWS_MAX ? rows : [...rows.filter((r) => r.status !== 'succeeded'), ...rows.filter((r) => r.status === 'succeeded')].slice(0, EMAIL_TASK_ROWS_MAX);
+  const rowsLeft = rows.length - shown.length;
+  const allFailed = tasks.filter((t) => t.status === 'failed');
+  const failed = allFailed.slice(0, EMAIL_FAILED_WITH_LOGS_MAX);
+  const failedLeft = allFailed.length - failed.length;
+  const moreRows = `… and ${rowsLeft} more ${rowsLeft === 1 ? 'task' : 'tasks'}: the run's page lists them all.`;
+  const moreFailed = `… and ${failedLeft} more failed ${failedLeft === 1 ? 'task' : 'tasks'}: their log lines are on the run's page.`;
   const runDuration = run.end_time ? formatDuration(Date.parse(run.end_time) - Date.parse(run.start_time)) : undefined;
   const subject = `[Sundial] ${run.process_definition_name} ${run.status} - run ${run.process_id}`;
 
@@ -123,7 +141,7 @@ export function renderRunEmail(email: RunEmail): RenderedEmail {
     email.run_url === undefined ? ['API', `GET /api/processes/${run.process_id} (operator API, IAM-signed requests only)`] : ['Link', email.run_url],
   ];
 
-  const width = (k: keyof (typeof rows)[number], title: string) => Math.max(title.length, ...rows.map((r) => r[k].length));
+  const width = (k: keyof (typeof rows)[number], title: string) => Math.max(title.length, ...shown.map((r) => r[k].length));
   const w = { name: width('name', 'task'), status: width('status', 'status'), attempts: width('attempts', 'attempts') };
   const row = (name: string, status: string, attempts: string, duration: string) =>
     `  ${name.padEnd(w.name)}  ${status.padEnd(w.status)}  ${attempts.padStart(w.attempts)}  ${duration}`.trimEnd();
@@ -134,12 +152,14 @@ export function renderRunEmail(email: RunEmail): RenderedEmail {
     '',
     'Tasks:',
     row('task', 'status', 'attempts', 'duration'),
-    ...rows.map((r) => row(r.name, r.status, r.attempts, r.duration)),
+    ...shown.map((r) => row(r.name, r.status, r.attempts, r.duration)),
+    ...(rowsLeft > 0 ? [`  ${moreRows}`] : []),
     ...(failed.length > 0
       ? [
           '',
           `Failed tasks, last ${LOG_LINES_PER_TASK} log lines of the last attempt:`,
           ...failed.flatMap((t) => ['', `  ${t.task_definition_name}:`, ...(t.last_log_lines.length > 0 ? t.last_log_lines : ['(no log entries)']).map((l) => `    ${l}`)]),
+          ...(failedLeft > 0 ? ['', `  ${moreFailed}`] : []),
         ]
       : []),
     '',
@@ -164,8 +184,9 @@ export function renderRunEmail(email: RunEmail): RenderedEmail {
     '<h3>Tasks</h3>',
     '<table>',
     `<tr>${cell('task', 'th')}${cell('status', 'th')}${cell('attempts', 'th')}${cell('duration', 'th')}</tr>`,
-    ...rows.map((r) => `<tr>${cell(r.name)}${cell(r.status)}${cell(r.attempts)}${cell(r.duration)}</tr>`),
+    ...shown.map((r) => `<tr>${cell(r.name)}${cell(r.status)}${cell(r.attempts)}${cell(r.duration)}</tr>`),
     '</table>',
+    ...(rowsLeft > 0 ? [`<p>${escapeHtml(moreRows)}</p>`] : []),
     ...(failed.length > 0
       ? [
           `<h3>Failed tasks: last ${LOG_LINES_PER_TASK} log lines of the last attempt</h3>`,
@@ -173,6 +194,7 @@ export function renderRunEmail(email: RunEmail): RenderedEmail {
             `<h4>${escapeHtml(t.task_definition_name)}</h4>`,
             `<pre>${escapeHtml((t.last_log_lines.length > 0 ? t.last_log_lines : ['(no log entries)']).join('\n'))}</pre>`,
           ]),
+          ...(failedLeft > 0 ? [`<p>${escapeHtml(moreFailed)}</p>`] : []),
         ]
       : []),
     `<p style="color:#666">Sent by Sundial${email.why ? ` (${escapeHtml(email.why)})` : ''}. Change who is told in the definition's notifications.</p>`,

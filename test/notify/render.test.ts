@@ -1,7 +1,7 @@
 /** The email about a run: subject, task table (status, attempts, duration), failed tasks' last log lines, link; HTML escaped. */
 import { describe, expect, it, test } from 'vitest';
 import type { Process, Task } from '../../lambdas/domain/models';
-import { consoleRunLink, formatDuration, LOG_LINES_PER_TASK, renderRunEmail, summarizeTasks } from '../../lambdas/notify/render';
+import { consoleRunLink, EMAIL_FAILED_WITH_LOGS_MAX, EMAIL_TASK_ROWS_MAX, formatDuration, LOG_LINES_PER_TASK, renderRunEmail, summarizeTasks } from '../../lambdas/notify/render';
 
 const at = (s: number) => new Date(Date.parse('2026-03-01T12:00:00.000Z') + s * 1000).toISOString();
 
@@ -120,6 +120,38 @@ describe('renderRunEmail', () => {
     expect(plain.text).not.toMatch(/https?:\/\//);
     expect(plain.html).not.toContain('<a ');
     expect(plain.html).toContain(`GET /api/processes/${run.process_id}`);
+  });
+});
+
+describe('renderRunEmail of a run of 10,000 tasks', () => {
+  // Every task but one failed, with long log lines full of characters HTML escapes: about the largest email such a run can make.
+  const noisy = '<&>"'.repeat(200);
+  const tasks = Array.from({ length: 10_000 }, (_, i) =>
+    attempt(`task-${String(i).padStart(5, '0')}-${'x'.repeat(48)}`, 0, i === 9_999 ? 'succeeded' : 'failed', i, i + 1, Array.from({ length: LOG_LINES_PER_TASK }, () => noisy)),
+  );
+  const email = renderRunEmail({
+    run: { ...run, task: tasks },
+    not_run: [{ task_definition_name: 'report', status: 'blocked' }],
+    run_url: consoleRunLink('https://d111111abcdef8.cloudfront.net', run.process_id),
+  });
+
+  it('stays within what SES takes: 10 MB per message after base64 encoding (SES v1 API, "Service quotas in Amazon SES")', () => {
+    // Assess: both bodies and the subject, base64-encoded as SES sends them; under 2 MB before encoding
+    const encoded = [email.subject, email.text, email.html].reduce((sum, part) => sum + Buffer.from(part, 'utf8').toString('base64').length, 0);
+    expect(encoded).toBeLessThan(10 * 1024 * 1024);
+    expect(Buffer.byteLength(email.text) + Buffer.byteLength(email.html)).toBeLessThan(2 * 1024 * 1024);
+  });
+
+  it(`lists ${EMAIL_TASK_ROWS_MAX} tasks, those that did not succeed first, and the log lines of the first ${EMAIL_FAILED_WITH_LOGS_MAX} failed; counts the rest`, () => {
+    // Assess
+    const rows = email.text.split('\n').filter((l) => /^ {2}task-\d{5}-x+ +(failed|succeeded) /.test(l));
+    expect(rows).toHaveLength(EMAIL_TASK_ROWS_MAX);
+    expect(rows.every((l) => / failed /.test(l))).toBe(true); // the one succeeded task is past the bound
+    expect(rows[0]).toMatch(/^ {2}task-00000-/);
+    expect(email.text).toContain(`… and ${10_001 - EMAIL_TASK_ROWS_MAX} more tasks: the run's page lists them all.`);
+    expect(email.text.split('\n').filter((l) => /^ {2}task-\d{5}-x+:$/.test(l))).toHaveLength(EMAIL_FAILED_WITH_LOGS_MAX);
+    expect(email.text).toContain(`… and ${9_999 - EMAIL_FAILED_WITH_LOGS_MAX} more failed tasks: their log lines are on the run's page.`);
+    expect(email.html).toContain(`… and ${9_999 - EMAIL_FAILED_WITH_LOGS_MAX} more failed tasks`);
   });
 });
 
