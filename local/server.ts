@@ -132,7 +132,12 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   // Then schedules: re-armed from the stored definitions, a missed tick fired once, continuous runs resumed.
   await runAs('local', () => scheduler.restore(store, schedules));
   // Then the sweep: lost attempts (no execution in this process, or past their deadline) and expired runs.
-  const reaper = new Reaper({ store, engine, fanOut: engine.fanOut, now, logger, executionGone: async (name) => !orchestrator.has(name) });
+  const reaper = new Reaper({ store, engine, fanOut: engine.fanOut, now, logger, executionGone: async (name) =>
+      orchestrator.describeExecution(name).then(
+        (e) => e.status !== 'RUNNING',
+        (err: Error) => (err.name === 'ExecutionDoesNotExist' ? true : Promise.reject(err)),
+      ),
+  });
   const sweeper = new LocalSweeper({ store, reaper, now, log });
   sweeper.start();
   return {
