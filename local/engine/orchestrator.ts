@@ -2,8 +2,8 @@
  * The local Step Functions: runs the synthesized task state machine (the ASL `cdk synth` emits) with
  * aws-local-stepfunctions, its Lambda states calling the engine in-process and its Batch/ECS states
  * calling the local executor. One execution per task, named as deployed; starting a name twice starts
- * it once. The Step Functions API calls it answers besides start and stop (the reaper's) are served
- * under AWS's token bucket quotas (lambdas/domain/aws-limits.ts `SFN_API_QUOTAS`): a call past its
+ * it once. The Step Functions API call it answers besides start and stop (the reaper's ListExecutions) is
+ * served under AWS's token bucket quota (lambdas/domain/aws-limits.ts `SFN_API_QUOTAS`): a call past its
  * bucket fails with `ThrottlingException`, as deployed, so that an unpaced caller fails in a test here.
  */
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
@@ -21,7 +21,7 @@ import { installLongTimers } from './long-timers';
 type Json = Parameters<StateMachine['run']>[0];
 
 /** The Step Functions API actions this orchestrator serves under a quota. */
-type QuotaAction = keyof typeof SFN_API_QUOTAS;
+type QuotaAction = 'ListExecutions';
 
 const bucket = (action: QuotaAction) => new TokenBucket({ burst: SFN_API_QUOTAS[action].bucket, perSecond: SFN_API_QUOTAS[action].perSecond }, { now: () => Date.now(), sleep: async () => undefined });
 
@@ -30,9 +30,9 @@ export class LocalOrchestrator implements Orchestrator {
   /** Running executions by name; `seq` orders them by start, as ListExecutions lists them (newest first). */
   private readonly running = new Map<string, { abort: () => void; result: Promise<unknown>; seq: number }>();
   private started = 0;
-  private readonly quotas: Record<QuotaAction, TokenBucket> = { DescribeExecution: bucket('DescribeExecution'), ListExecutions: bucket('ListExecutions') };
+  private readonly quotas: Record<QuotaAction, TokenBucket> = { ListExecutions: bucket('ListExecutions') };
   /** API calls served under a quota, by action, and those refused (read by tests and for docs/SCALE.md's figures). */
-  readonly served: Record<QuotaAction | 'throttled', number> = { DescribeExecution: 0, ListExecutions: 0, throttled: 0 };
+  readonly served: Record<QuotaAction | 'throttled', number> = { ListExecutions: 0, throttled: 0 };
   private engine: Engine | undefined;
   /** State transitions (states entered) of every finished execution; read by the benchmarks. */
   stateTransitions = 0;
@@ -111,16 +111,6 @@ export class LocalOrchestrator implements Orchestrator {
   /** Whether execution `name` runs in this process (an inspection for tests: no API call, no quota). */
   has(name: string): boolean {
     return this.running.has(name);
-  }
-
-  /**
-   * DescribeExecution, as far as this process knows: `RUNNING`, or `ExecutionDoesNotExist` (an ended
-   * execution is forgotten here; deployed it would answer its end status).
-   */
-  async describeExecution(name: string): Promise<{ status: 'RUNNING' }> {
-    this.admit('DescribeExecution');
-    if (!this.running.has(name)) throw new StepFunctionsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${name}'`);
-    return { status: 'RUNNING' };
   }
 
   /**
