@@ -65,4 +65,37 @@ describe('the reaper and Step Functions API quotas', () => {
     expect(orchestrator.has(aliveSlot!.execution_name!)).toBe(true);
     await orchestrator.stopTask(aliveSlot!.execution_name!);
   });
+
+  it('serves ListExecutions as Step Functions does: RUNNING only, pages behind nextToken, maxResults ≤ 1,000, and ThrottlingException past the bucket', async () => {
+    // Prepare: three tasks running, started one after another
+    const { orchestrator } = sundial.current().sundial;
+    await sundial.define('listed', ['one', 'two', 'three'].map((t) => shellScript(t, UNTIL_STOPPED)));
+    const processId = (await sundial.trigger('listed')).process_id as string;
+    const slots = await until(() => sundial.current().services.store.slots.list(processId), (all) => all.length === 3 && all.every((x) => x.execution_name !== undefined && orchestrator.has(x.execution_name)));
+    const names = new Set(slots.map((x) => x.execution_name!));
+
+    // Act: page through two at a time; ask for too large a page; then call until refused
+    const first = await orchestrator.listExecutions({ statusFilter: 'RUNNING', maxResults: 2 });
+    const second = await orchestrator.listExecutions({ statusFilter: 'RUNNING', maxResults: 2, nextToken: first.nextToken });
+    const tooLarge = await orchestrator.listExecutions({ statusFilter: 'RUNNING', maxResults: 1001 }).catch((err: Error) => err);
+    let calls = 0;
+    let refused: Error | undefined;
+    while (!refused && calls <= SFN_API_QUOTAS.ListExecutions.bucket * 2) {
+      calls++;
+      refused = await orchestrator.listExecutions({ statusFilter: 'RUNNING', maxResults: 1000 }).then(() => undefined, (err: Error) => err);
+    }
+
+    // Assess
+    const listed = [...first.executions, ...second.executions].map((e) => e.name);
+    expect(first.executions).toHaveLength(2);
+    expect(first.nextToken).toBeDefined();
+    expect(second.nextToken).toBeUndefined();
+    expect(new Set(listed.filter((n) => names.has(n)))).toEqual(names);
+    expect(new Set(listed).size).toBe(listed.length);
+    expect(tooLarge).toMatchObject({ name: 'ValidationException', message: expect.stringMatching(/maxResults/) });
+    expect(refused).toMatchObject({ name: 'ThrottlingException', message: 'Rate exceeded' });
+    // The bucket (less what the calls above took), plus what refilled meanwhile
+    expect(calls).toBeLessThanOrEqual(SFN_API_QUOTAS.ListExecutions.bucket + 2);
+    for (const n of names) await orchestrator.stopTask(n);
+  });
 });
