@@ -236,7 +236,8 @@ export class SundialEngine extends Construct {
 
   /**
    * Lets `grantee` start task executions (`states:StartExecution` on the task state machine) and stop
-   * and describe them (`states:StopExecution`, `states:DescribeExecution` on its executions).
+   * them (`states:StopExecution` on its executions). Nothing describes an execution: the reaper lists the
+   * running ones (lib/reaper.ts grants it).
    */
   public grantStartAndStop(grantee: iam.IGrantable): iam.Grant {
     const executions = this.executionArns();
@@ -245,7 +246,7 @@ export class SundialEngine extends Construct {
       acknowledgeWildcardResources(policyHolder, [executions], 'Task executions are named per run and task at run time: execution:<task state machine>:*.');
     }
     return iam.Grant.addToPrincipal({ grantee, actions: ['states:StartExecution'], resourceArns: [this.stateMachineArn] }).combine(
-      iam.Grant.addToPrincipal({ grantee, actions: ['states:StopExecution', 'states:DescribeExecution'], resourceArns: [executions] }),
+      iam.Grant.addToPrincipal({ grantee, actions: ['states:StopExecution'], resourceArns: [executions] }),
     );
   }
 

@@ -4,16 +4,14 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { executionArn } from '../lambdas/adapters/sfn';
 import { RETENTION_DAYS_ENV } from '../lambdas/functions/environment';
-import { acknowledgeWildcardResources } from './nag';
 
 /** Properties of {@link SundialReaper}. */
 export interface SundialReaperProps {
   /** The engine function: it runs the reaper on `{action: "reap"}` (lambdas/engine/events.ts). */
   readonly engineFunction: lambda.Function;
 
-  /** ARN of the task state machine, whose executions the reaper describes. */
+  /** ARN of the task state machine, whose running executions the reaper lists. */
   readonly stateMachineArn: string;
 
   /**
@@ -27,7 +25,10 @@ export interface SundialReaperProps {
 /**
  * The reaper, deployed: an EventBridge schedule invokes the engine function with `{action: "reap"}`
  * every few minutes; it ends attempts whose execution is gone or that ran past their deadline
- * (lambdas/engine/reaper.ts). The function may describe the task state machine's executions, nothing more.
+ * (lambdas/engine/reaper.ts). The function may list the task state machine's executions, nothing more:
+ * `states:ListExecutions` is authorized on the state machine's ARN, not on its executions
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html), so the
+ * grant names one resource, no wildcard.
  */
 export class SundialReaper extends Construct {
   /** The schedule rule. */
@@ -41,16 +42,7 @@ export class SundialReaper extends Construct {
       // A missed sweep is made up by the next one: no retry storm.
       targets: [new targets.LambdaFunction(props.engineFunction, { event: events.RuleTargetInput.fromObject({ action: 'reap' }), retryAttempts: 0 })],
     });
-    const executions = executionArn(props.stateMachineArn, '*');
-    iam.Grant.addToPrincipal({ grantee: props.engineFunction, actions: ['states:DescribeExecution'], resourceArns: [executions] });
-    if (props.engineFunction.role) {
-      acknowledgeWildcardResources(
-        props.engineFunction.role,
-        [executions],
-        'Reaper: executions of the task state machine are named per run and task at run time; the wildcard is ' +
-          'the execution name, within this one state machine, for DescribeExecution only.',
-      );
-    }
+    iam.Grant.addToPrincipal({ grantee: props.engineFunction, actions: ['states:ListExecutions'], resourceArns: [props.stateMachineArn] });
   }
 }
 

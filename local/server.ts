@@ -15,6 +15,8 @@ import { createRouter } from '../lambdas/http/router';
 import type { Logger } from '../lambdas/logger';
 import type { Services } from '../lambdas/api/ports';
 import { Reaper } from '../lambdas/engine/reaper';
+import type { ListRunningExecutions } from '../lambdas/engine/ports';
+import { SFN_LIST_EXECUTIONS_MAX_RESULTS } from '../lambdas/domain/aws-limits';
 import { retentionDaysFromEnv } from '../lambdas/functions/environment';
 import { LOCAL_WEBHOOK_URLS } from '../lambdas/domain/webhook-url';
 import { Store } from '../lambdas/store';
@@ -132,7 +134,12 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   // Then schedules: re-armed from the stored definitions, a missed tick fired once, continuous runs resumed.
   await runAs('local', () => scheduler.restore(store, schedules));
   // Then the sweep: lost attempts (no execution in this process, or past their deadline) and expired runs.
-  const reaper = new Reaper({ store, engine, fanOut: engine.fanOut, now, logger, executionGone: async (name) => !orchestrator.has(name) });
+  // Asked as deployed: the running executions, a page of ListExecutions at a time, under its quota.
+  const listRunningExecutions: ListRunningExecutions = (nextToken) =>
+    orchestrator
+      .listExecutions({ statusFilter: 'RUNNING', maxResults: SFN_LIST_EXECUTIONS_MAX_RESULTS, ...(nextToken ? { nextToken } : {}) })
+      .then((out) => ({ names: out.executions.map((e) => e.name), ...(out.nextToken ? { nextToken: out.nextToken } : {}) }));
+  const reaper = new Reaper({ store, engine, fanOut: engine.fanOut, now, logger, listRunningExecutions });
   const sweeper = new LocalSweeper({ store, reaper, now, log });
   sweeper.start();
   return {

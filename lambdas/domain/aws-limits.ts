@@ -145,6 +145,38 @@ export function isValidSfnName(name: string): boolean {
   return name.length >= 1 && name.length <= SFN_NAME_MAX_LENGTH && !SFN_NAME_FORBIDDEN.test(name);
 }
 
+/** A token bucket quota of an API action: `bucket` calls at once, refilled `perSecond` a second. */
+export interface ApiRateQuota {
+  bucket: number;
+  perSecond: number;
+}
+
+/**
+ * Step Functions throttles its API actions per account and Region with a token bucket each; a call on an
+ * empty bucket fails with `ThrottlingException` (HTTP 400, "Rate exceeded"; the SDK retries it). The
+ * figures outside us-east-1, us-west-2 and eu-west-1 are the lower ones, kept here (what fails in one
+ * Region fails in a test): DescribeExecution 250 refilled 10/s (300 and 15/s in those three), ListExecutions
+ * 100 refilled 2/s (200 and 5/s). AWS "may increase both the bucket size and refill rate at any time".
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html ("Quotas related to API action throttling", "Other quotas")
+ * @see https://docs.aws.amazon.com/step-functions/latest/apireference/CommonErrors.html (ThrottlingException)
+ */
+export const SFN_API_QUOTAS = {
+  DescribeExecution: { bucket: 250, perSecond: 10 },
+  ListExecutions: { bucket: 100, perSecond: 2 },
+} as const satisfies Record<string, ApiRateQuota>;
+
+/** What Step Functions answers a call its bucket has no token for (see {@link SFN_API_QUOTAS}). */
+export const SFN_THROTTLED = { name: 'ThrottlingException', message: 'Rate exceeded', statusCode: 400 } as const;
+
+/**
+ * Largest page of ListExecutions: `maxResults` 1–1000 (0 or none: 100), the rest behind `nextToken` (valid
+ * 24 hours; keep every other argument unchanged). A page may hold fewer than asked. The listing is
+ * eventually consistent: "results are best effort and may not reflect very recent updates and changes"
+ * (an execution started or ended a moment ago may be missing or still listed).
+ * @see https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html
+ */
+export const SFN_LIST_EXECUTIONS_MAX_RESULTS = 1000;
+
 // ---- DynamoDB ----------------------------------------------------------------------------------
 
 /**

@@ -47,7 +47,8 @@ export interface Clock {
 
 export const realClock: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
 
-class TokenBucket {
+/** A token bucket; `take` waits for its tokens, `tryTake` answers whether they were there (and takes them if so). */
+export class TokenBucket {
   private tokens: number;
   private at: number;
 
@@ -61,11 +62,23 @@ class TokenBucket {
 
   /** Takes `n` tokens, waiting until they are there. A take reserves before it waits, so takers go in turn. */
   async take(n: number): Promise<void> {
+    this.refill();
+    this.tokens -= n;
+    if (this.tokens < 0) await this.clock.sleep((-this.tokens / this.rate.perSecond) * 1000);
+  }
+
+  /** Takes `n` tokens if they are there now (a quota that refuses, as AWS's do, rather than waits). */
+  tryTake(n = 1): boolean {
+    this.refill();
+    if (this.tokens < n) return false;
+    this.tokens -= n;
+    return true;
+  }
+
+  private refill(): void {
     const now = this.clock.now();
     this.tokens = Math.min(this.rate.burst, this.tokens + ((now - this.at) / 1000) * this.rate.perSecond);
     this.at = now;
-    this.tokens -= n;
-    if (this.tokens < 0) await this.clock.sleep((-this.tokens / this.rate.perSecond) * 1000);
   }
 }
 

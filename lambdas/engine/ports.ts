@@ -15,6 +15,20 @@ export interface Orchestrator {
   stopTask(name: string, cause: string): Promise<void>;
 }
 
+/** One page of the running task executions: names, and the token of the next page if there is one. */
+export interface RunningExecutionsPage {
+  names: string[];
+  nextToken?: string;
+}
+
+/**
+ * The task state machine's running executions, a page at a time (the reaper's question): deployed,
+ * ListExecutions with `statusFilter` RUNNING (lambdas/adapters/sfn-executions.ts); locally, the same call
+ * of the local orchestrator, under the same quota. Eventually consistent: an execution started or ended a
+ * moment ago may be missing or still listed.
+ */
+export type ListRunningExecutions = (nextToken?: string) => Promise<RunningExecutionsPage>;
+
 /**
  * Hands a step of a fan-out over a large run's tasks to the engine function (./fan-out.ts): an
  * asynchronous invocation deployed (lambdas/adapters/lambda-engine.ts), the step in the background locally

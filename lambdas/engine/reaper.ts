@@ -6,6 +6,13 @@
  * (lib/reaper.ts); locally the sweep runs it (local/sweeper.ts).
  *
  * Candidates come from the sparse ACTIVE index (running runs only) and each run's slots: no Scan.
+ *
+ * Whether a slot's execution still runs is read from one listing of the task state machine's running
+ * executions per sweep (ListExecutions, statusFilter RUNNING, 1,000 a page), not asked per slot: at
+ * 10,000 running tasks a DescribeExecution each would be 10,000 calls against a bucket of 250 refilled
+ * 10 a second (docs/SCALE.md). The listing is paced under ListExecutions' own quota (100, refilled 2 a
+ * second outside the three largest Regions:
+ * https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html, "Other quotas").
  */
 import type { Logger } from '../logger';
 import type { Store } from '../store';
@@ -13,9 +20,25 @@ import type { Slot } from '../store/slots';
 import { DEFAULT_TIMEOUT_SECONDS } from './contract';
 import type { Engine } from './engine';
 import type { RunFanOut } from './fan-out';
+import { type Clock, type Rate, realClock, TokenBucket } from './pace';
+import type { ListRunningExecutions } from './ports';
 
 /** Slack beyond an attempt's own bound (its start, after the backoff, + max_runtime_seconds) before the reaper ends it. */
 export const REAPER_GRACE_SECONDS = 300;
+
+/**
+ * How fast a sweep pages through the running executions: 10 pages at once (10,000 running executions),
+ * then one a second, a tenth of ListExecutions' bucket and half its slowest refill (100 and 2/s), so that
+ * the console and other callers keep the rest.
+ */
+export const REAPER_LIST_PACE: Rate = { burst: 10, perSecond: 1 };
+
+/**
+ * Most pages one sweep lists (20,000 running executions, ≥ 10 s of pacing within the engine function's
+ * 30 s). Past it the sweep judges no execution gone (deadlines still apply) and says so in the log: a
+ * partial listing would make every unlisted running task a suspect.
+ */
+export const REAPER_LIST_MAX_PAGES = 20;
 
 export interface ReaperDeps {
   store: Store;
@@ -23,11 +46,18 @@ export interface ReaperDeps {
   now: () => Date;
   logger: Logger;
   /**
-   * Whether the execution of this name no longer runs (local: the orchestrator has no such execution;
-   * deployed: DescribeExecution is not RUNNING). An attempt is reaped as lost only when two sweeps in a
-   * row found it so, which leaves room for a task that is being started right now.
+   * The running task executions, a page at a time (./ports.ts). A running slot whose execution is not
+   * listed is suspect; it is reaped as lost only when two sweeps in a row found it so, which leaves room
+   * for a task being started right now and for the listing's eventual consistency. Listed once per
+   * sweep, and only when some running slot has an execution to check.
    */
-  executionGone?: (executionName: string) => Promise<boolean>;
+  listRunningExecutions?: ListRunningExecutions;
+  /** @default REAPER_LIST_PACE */
+  listPace?: Rate;
+  /** @default REAPER_LIST_MAX_PAGES */
+  maxListPages?: number;
+  /** Time, for the listing's pace (tests give a fake one). */
+  clock?: Clock;
   /** @default REAPER_GRACE_SECONDS */
   graceSeconds?: number;
   /** Hands on the start of a large run that died half-way (./fan-out.ts): its slots are not all written yet. */
@@ -46,21 +76,27 @@ export class Reaper {
   private suspects = new Set<string>();
   /** Running runs found with no task running at the previous sweep, with their slots' state then. */
   private stalled = new Map<string, string>();
+  /** Kept across sweeps (a warm Lambda's): a sweep every 5 minutes finds it full. */
+  private readonly listBucket: TokenBucket;
 
-  constructor(private readonly d: ReaperDeps) {}
+  constructor(private readonly d: ReaperDeps) {
+    this.listBucket = new TokenBucket(d.listPace ?? REAPER_LIST_PACE, d.clock ?? realClock);
+  }
 
   /** One sweep: ends every lost attempt; answers what it ended. */
   async reap(): Promise<ReapedAttempt[]> {
     const reaped: ReapedAttempt[] = [];
     const stillSuspect = new Set<string>();
     const stillStalled = new Map<string, string>();
+    let listing: Promise<ReadonlySet<string> | undefined> | undefined;
+    const running = () => (listing ??= this.listRunning());
     for (const processId of await this.d.store.runs.listActiveRunIds()) {
       await this.d.fanOut?.redriveStale(processId).catch((err: unknown) => this.d.logger.error('could not hand on the start of a run', { process_id: processId, error: err as Error }));
       const slots = await this.d.store.slots.list(processId);
       await this.settleIfStalled(processId, slots, stillStalled);
       for (const slot of slots) {
         if (slot.status !== 'running') continue;
-        const reason = await this.whyLost(slot, stillSuspect);
+        const reason = await this.whyLost(slot, stillSuspect, running);
         if (!reason) continue;
         try {
           await this.d.engine.reap({ process_id: processId, task_definition_name: slot.name }, reason);
@@ -94,7 +130,32 @@ export class Reaper {
     }
   }
 
-  private async whyLost(slot: Slot, stillSuspect: Set<string>): Promise<string | undefined> {
+  /**
+   * Every running execution's name, paged and paced; undefined when the listing failed or would take more
+   * than its pages (no execution is then judged gone this sweep; suspects stay suspects for the next one).
+   */
+  private async listRunning(): Promise<ReadonlySet<string> | undefined> {
+    const list = this.d.listRunningExecutions;
+    if (!list) return undefined;
+    const names = new Set<string>();
+    const maxPages = this.d.maxListPages ?? REAPER_LIST_MAX_PAGES;
+    let nextToken: string | undefined;
+    try {
+      for (let page = 0; page < maxPages; page++) {
+        await this.listBucket.take(1);
+        const out = await list(nextToken);
+        for (const name of out.names) names.add(name);
+        nextToken = out.nextToken;
+        if (!nextToken) return names;
+      }
+      this.d.logger.warn('too many running executions to list in one sweep: none is judged gone', { pages: maxPages, listed: names.size });
+    } catch (err) {
+      this.d.logger.error('could not list the running executions: none is judged gone this sweep', { error: err as Error });
+    }
+    return undefined;
+  }
+
+  private async whyLost(slot: Slot, stillSuspect: Set<string>, running: () => Promise<ReadonlySet<string> | undefined>): Promise<string | undefined> {
     const now = this.d.now().getTime();
     const task = slot.current_task_id ? await this.d.store.runs.getTaskRecord(slot.process_id, slot.current_task_id) : undefined;
     if (task?.status === 'running') {
@@ -106,9 +167,15 @@ export class Reaper {
         return `the executor lost the attempt: it ran past its deadline (${new Date(deadline).toISOString()}: start + max_runtime_seconds + ${this.d.graceSeconds ?? REAPER_GRACE_SECONDS} s) and nothing recorded it`;
       }
     }
-    if (!slot.execution_name || !this.d.executionGone) return undefined;
-    if (!(await this.d.executionGone(slot.execution_name))) return undefined;
+    if (!slot.execution_name || !this.d.listRunningExecutions) return undefined;
     const key = `${slot.process_id}/${slot.name}/${slot.execution_name}`;
+    const listed = await running();
+    if (!listed) {
+      // Not known this sweep: a suspect stays one, for the next full listing to decide.
+      if (this.suspects.has(key)) stillSuspect.add(key);
+      return undefined;
+    }
+    if (listed.has(slot.execution_name)) return undefined;
     stillSuspect.add(key);
     if (!this.suspects.has(key)) return undefined;
     return 'the executor lost the attempt: its execution ended and nothing recorded it';

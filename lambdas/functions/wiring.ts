@@ -14,7 +14,7 @@ import { EventBridgeScheduler, type EventBridgeSchedulerConfig } from '../adapte
 import { secretKeyLoader } from '../adapters/secrets';
 import { SesEmailSender } from '../adapters/ses';
 import { SfnOrchestrator } from '../adapters/sfn';
-import { sfnExecutionGone } from '../adapters/sfn-executions';
+import { sfnRunningExecutions } from '../adapters/sfn-executions';
 import { WebhookClient } from '../adapters/webhook';
 import type { Services } from '../api/ports';
 import type { CallbackServices } from '../callbacks/ports';
@@ -92,8 +92,8 @@ export function callbackServices(): CallbackServices {
 
 /**
  * The engine function, at its first event. It prepares attempts, so it fails fast without `SUNDIAL_URL`
- * and `TOKEN_SECRET_ARN`; then `TABLE_NAME`. `TASK_STATE_MACHINE_ARN` when it starts, stops or describes
- * an execution, the launcher's variables when it plans or stops an attempt, the scheduler's when it
+ * and `TOKEN_SECRET_ARN`; then `TABLE_NAME`. `TASK_STATE_MACHINE_ARN` when it starts or stops an execution
+ * or lists the running ones, the launcher's variables when it plans or stops an attempt, the scheduler's when it
  * changes a schedule, `NOTIFY_FUNCTION_NAME` when a run ends, Lambda's `AWS_LAMBDA_FUNCTION_NAME` when it
  * hands a fan-out step on (to itself).
  */
@@ -102,8 +102,8 @@ export function engineEventDeps(): EngineEventDeps {
   const tokenKey = secretKeyLoader(requireEnv(TOKEN_SECRET_ARN_ENV));
   const shared = { ...sharedServices(), tokenKey };
   const { engine, schedules } = scheduledEngine(shared, () => callbackUrl, () => requireEnv(LAMBDA_FUNCTION_NAME_ENV));
-  const executionGone = lazy(() => sfnExecutionGone(requireEnv(TASK_STATE_MACHINE_ARN_ENV)));
-  const reaper = new Reaper({ store: shared.store, engine, fanOut: engine.fanOut, now: shared.now, logger: shared.logger, executionGone: (name) => executionGone()(name) });
+  const runningExecutions = lazy(() => sfnRunningExecutions(requireEnv(TASK_STATE_MACHINE_ARN_ENV)));
+  const reaper = new Reaper({ store: shared.store, engine, fanOut: engine.fanOut, now: shared.now, logger: shared.logger, listRunningExecutions: (token) => runningExecutions()(token) });
   return { engine, schedules, reaper };
 }
 

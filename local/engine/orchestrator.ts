@@ -2,24 +2,37 @@
  * The local Step Functions: runs the synthesized task state machine (the ASL `cdk synth` emits) with
  * aws-local-stepfunctions, its Lambda states calling the engine in-process and its Batch/ECS states
  * calling the local executor. One execution per task, named as deployed; starting a name twice starts
- * it once.
+ * it once. The Step Functions API call it answers besides start and stop (the reaper's ListExecutions) is
+ * served under AWS's token bucket quota (lambdas/domain/aws-limits.ts `SFN_API_QUOTAS`): a call past its
+ * bucket fails with `ThrottlingException`, as deployed, so that an unpaced caller fails in a test here.
  */
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { type PrepareRequest, type PrepareState, STATE } from '../../lambdas/engine/contract';
 import type { Engine } from '../../lambdas/engine/engine';
 import type { Orchestrator } from '../../lambdas/engine/ports';
 import { runAs } from '../function-context';
-import { SFN_HISTORY_MAX_EVENTS } from '../../lambdas/domain/aws-limits';
-import { ExecutionLimits, startExecutionRefusal } from './execution-limits';
+import { SFN_API_QUOTAS, SFN_HISTORY_MAX_EVENTS, SFN_LIST_EXECUTIONS_MAX_RESULTS, SFN_THROTTLED } from '../../lambdas/domain/aws-limits';
+import { TokenBucket } from '../../lambdas/engine/pace';
+import { ExecutionLimits, StepFunctionsError, startExecutionRefusal } from './execution-limits';
 import { executionFailure } from '../../lambdas/domain/attempt-failure';
 import type { LocalExecutor } from './executor';
 import { installLongTimers } from './long-timers';
 
 type Json = Parameters<StateMachine['run']>[0];
 
+/** The Step Functions API actions this orchestrator serves under a quota. */
+type QuotaAction = 'ListExecutions';
+
+const bucket = (action: QuotaAction) => new TokenBucket({ burst: SFN_API_QUOTAS[action].bucket, perSecond: SFN_API_QUOTAS[action].perSecond }, { now: () => Date.now(), sleep: async () => undefined });
+
 export class LocalOrchestrator implements Orchestrator {
   private readonly machine: StateMachine;
-  private readonly running = new Map<string, { abort: () => void; result: Promise<unknown> }>();
+  /** Running executions by name; `seq` orders them by start, as ListExecutions lists them (newest first). */
+  private readonly running = new Map<string, { abort: () => void; result: Promise<unknown>; seq: number }>();
+  private started = 0;
+  private readonly quotas: Record<QuotaAction, TokenBucket> = { ListExecutions: bucket('ListExecutions') };
+  /** API calls served under a quota, by action, and those refused (read by tests and for docs/SCALE.md's figures). */
+  readonly served: Record<QuotaAction | 'throttled', number> = { ListExecutions: 0, throttled: 0 };
   private engine: Engine | undefined;
   /** State transitions (states entered) of every finished execution; read by the benchmarks. */
   stateTransitions = 0;
@@ -64,7 +77,7 @@ export class LocalOrchestrator implements Orchestrator {
     });
     limits.onTrip = execution.abort;
     const result = this.follow(name, input, execution, limits);
-    this.running.set(name, { abort: execution.abort, result });
+    this.running.set(name, { abort: execution.abort, result, seq: ++this.started });
   }
 
   private async follow(name: string, input: PrepareState, execution: ReturnType<StateMachine['run']>, limits: ExecutionLimits): Promise<void> {
@@ -95,9 +108,39 @@ export class LocalOrchestrator implements Orchestrator {
     this.running.get(name)?.abort();
   }
 
-  /** Whether execution `name` runs in this process (the reaper: an execution that does not was lost). */
+  /** Whether execution `name` runs in this process (an inspection for tests: no API call, no quota). */
   has(name: string): boolean {
     return this.running.has(name);
+  }
+
+  /**
+   * ListExecutions of the task state machine with `statusFilter` RUNNING (ended executions are not kept
+   * here, so no other filter is served): newest first, `maxResults` (1–1000; 0 or none: 100) a page, the
+   * rest behind `nextToken` (the last listed start, so that executions starting or ending between pages
+   * neither repeat nor shift the listing).
+   * https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html
+   */
+  async listExecutions(input: { statusFilter?: string; maxResults?: number; nextToken?: string }): Promise<{ executions: { name: string }[]; nextToken?: string }> {
+    this.admit('ListExecutions');
+    const max = input.maxResults || 100;
+    if (max < 0 || max > SFN_LIST_EXECUTIONS_MAX_RESULTS) {
+      throw new StepFunctionsError('ValidationException', `1 validation error detected: Value '${max}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to ${SFN_LIST_EXECUTIONS_MAX_RESULTS}`);
+    }
+    if (input.statusFilter !== 'RUNNING') throw new Error(`the local orchestrator lists RUNNING executions only, not ${input.statusFilter ?? 'all'}`);
+    const before = input.nextToken === undefined ? Infinity : Number(input.nextToken);
+    if (!Number.isInteger(before) && before !== Infinity) throw new StepFunctionsError('InvalidToken', `Invalid Token: '${input.nextToken}'`);
+    const listed = [...this.running].filter(([, e]) => e.seq < before).sort(([, a], [, b]) => b.seq - a.seq);
+    const page = listed.slice(0, max);
+    return { executions: page.map(([name]) => ({ name })), ...(listed.length > max ? { nextToken: String(page.at(-1)![1].seq) } : {}) };
+  }
+
+  /** Takes a token of `action`'s bucket, or fails as Step Functions does when there is none. */
+  private admit(action: QuotaAction): void {
+    if (!this.quotas[action].tryTake()) {
+      this.served.throttled++;
+      throw Object.assign(new StepFunctionsError(SFN_THROTTLED.name, SFN_THROTTLED.message), { $metadata: { httpStatusCode: SFN_THROTTLED.statusCode } });
+    }
+    this.served[action]++;
   }
 
   /** Executions still running. */

@@ -82,6 +82,8 @@ export const AUTHORIZATIONS: Record<string, Mapping> = {
   'SFN.StartExecution': (i) => [{ action: 'states:StartExecution', resource: i.stateMachineArn }],
   'SFN.StopExecution': (i) => [{ action: 'states:StopExecution', resource: i.executionArn }],
   'SFN.DescribeExecution': (i) => [{ action: 'states:DescribeExecution', resource: i.executionArn }],
+  // Listing is authorized on the state machine (or Map Run) listed, not on its executions.
+  'SFN.ListExecutions': (i) => [{ action: 'states:ListExecutions', resource: i.stateMachineArn ?? i.mapRunArn }],
 
   // Batch: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbatch.html
   'Batch.ListJobs': () => [{ action: 'batch:ListJobs', resource: '*' }],

@@ -13,7 +13,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateScheduleCommand, DeleteScheduleCommand, ResourceNotFoundException, SchedulerClient, UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendEmailCommand, SESClient } from '@aws-sdk/client-ses';
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { type AwsStub, mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -55,8 +55,8 @@ beforeAll(async () => {
     .callsFake((i) => ({ executionArn: `${i.stateMachineArn.replace(':stateMachine:', ':execution:')}:${i.name}`, startDate: new Date() }))
     .on(StopExecutionCommand)
     .resolves({ stopDate: new Date() })
-    .on(DescribeExecutionCommand)
-    .resolves({ status: 'RUNNING' });
+    .on(ListExecutionsCommand)
+    .resolves({ executions: [] });
   mocked('Batch', BatchClient)
     .on(DescribeJobDefinitionsCommand)
     .resolves({ jobDefinitions: [] })
@@ -202,7 +202,7 @@ describe('the deployed entry points, each with its own role', () => {
       await http(api, 'GET', `/api/tasks/${dockerAttempt.task_id}/output`),
     ]);
 
-    // Act: engine — the reaper describes running executions; api — kill (stops executions, jobs, tasks; notifies)
+    // Act: engine — the reaper lists the running executions; api — kill (stops executions, jobs, tasks; notifies)
     const reap = await as('engine', () => engine({ action: 'reap' }));
     const kill = await as('api', () => http(api, 'POST', `/api/processes/${trigger.result.json.process_id}/kill`));
 
@@ -256,7 +256,7 @@ describe('the deployed entry points, each with its own role', () => {
     );
     expect(commands(logged.calls)).toEqual(['SecretsManager.GetSecretValue']);
     expect(commands(outputs.calls)).toEqual(expect.arrayContaining(['Batch.ListJobs', 'Batch.DescribeJobs', 'ECS.ListTasks', 'CloudWatchLogs.GetLogEvents']));
-    expect(commands(reap.calls)).toContain('SFN.DescribeExecution');
+    expect(commands(reap.calls).filter((c) => c.startsWith('SFN.'))).toEqual(['SFN.ListExecutions']);
     expect(commands(kill.calls)).toEqual(expect.arrayContaining(['SFN.StopExecution', 'Batch.ListJobs', 'Batch.TerminateJob', 'ECS.ListTasks', 'ECS.StopTask', 'Lambda.Invoke']));
     expect([largeTrigger.result.status, largeKill.result.status]).toEqual([201, 201]);
     expect([commands(largeTrigger.calls), commands(firstStep.calls), commands(largeKill.calls)]).toEqual([['Lambda.Invoke'], ['Lambda.Invoke'], ['Lambda.Invoke']]);

@@ -272,7 +272,6 @@ describe('SundialEngine', () => {
         'ecs:ListTasks',
         'ecs:StopTask',
         'lambda:InvokeFunction',
-        'states:DescribeExecution',
         'states:StartExecution',
         'states:StopExecution',
       ]);

@@ -19,15 +19,15 @@ describe('reaper and retention', () => {
     });
   });
 
-  it('lets the engine describe executions of the task state machine only', () => {
+  it('lets the engine list the executions of the task state machine, on its ARN, and describe none', () => {
     // Act
-    const describes = allPolicyStatements(template).filter(
-      ({ owner, statement }) => owner.startsWith('SundialEngineHandlerRole') && JSON.stringify(statement.Action).includes('states:DescribeExecution'),
-    );
+    const engineStatements = allPolicyStatements(template).filter(({ owner }) => owner.startsWith('SundialEngineHandlerRole'));
+    const lists = engineStatements.filter(({ statement }) => JSON.stringify(statement.Action).includes('states:ListExecutions'));
 
-    // Assess
-    expect(describes.length).toBeGreaterThan(0);
-    for (const { statement } of describes) expect(JSON.stringify(statement.Resource)).toMatch(/:execution:Sundial-Engine-[^:"]+-Tasks:\*/);
+    // Assess: ListExecutions is authorized on the state machine (not execution:…:*)
+    expect(lists.length).toBeGreaterThan(0);
+    for (const { statement } of lists) expect(JSON.stringify(statement.Resource)).toMatch(/:stateMachine:Sundial-Engine-[^:"]+-Tasks"/);
+    expect(engineStatements.filter(({ statement }) => JSON.stringify(statement.Action).includes('states:DescribeExecution'))).toEqual([]);
   });
 
   it(`sets ${RETENTION_DAYS_ENV} (90 days by default) on the functions that end runs, and TTL on the table`, () => {
