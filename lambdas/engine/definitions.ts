@@ -10,6 +10,7 @@ import { BadRequestError, type FieldError, NotFoundError, PayloadTooLargeError }
 import { type ProcessDefinition, processDefinition } from '../domain/models';
 import { declarationProblems, defaultVariables } from '../domain/parameters';
 import { definitionRequestProblems } from './request-limits';
+import { slotSizeProblems } from './slot-size';
 import { MAX_PROBLEMS, parseWith } from '../domain/validate';
 import { DEPLOYED_PAGERDUTY_URLS, type PagerDutyUrlPolicy, pagerDutyUrlProblems } from '../domain/pagerduty-url';
 import { maskDefinitionSecrets, restoreMaskedSecrets } from '../domain/notification-secrets';
@@ -47,7 +48,7 @@ export interface DefinitionRules {
 /**
  * A process definition from a PUT body, every rule checked and every problem answered in one 400
  * (`errors`, at most {@link MAX_PROBLEMS}): the schema first (the other rules read what it parsed), then
- * path/body name agreement, the DAG, the declared parameters (domain/parameters.ts), upstream cycles, the
+ * path/body name agreement, the DAG (and each task's slot within DynamoDB's item: slot-size.ts), the declared parameters (domain/parameters.ts), upstream cycles, the
  * schedule, AWS's limits on each task's requests (with the parameters' defaults),
  * the PagerDuty `api_url`s and webhook `url`s, and masked secrets, which are restored from `previous` (domain/notification-secrets.ts). A
  * definition otherwise valid but larger than {@link MAX_DEFINITION_BYTES} is a 413.
@@ -77,7 +78,10 @@ export function validateDefinition(body: unknown, pathName: string, previous: De
       field: 'process_definition_name',
     });
   }
-  add(dagProblems(parsed.task_definitions));
+  const dag = dagProblems(parsed.task_definitions);
+  add(dag);
+  // Each task's slot, one DynamoDB item a run keeps of it, fits in 400 KB at its largest (slot-size.ts).
+  if (dag.length === 0) add(slotSizeProblems(parsed.task_definitions, parsed.process_definition_name));
   // Declared run parameters: unique, with the defaults their kind (and a schedule) needs.
   add(declarationProblems(parsed.parameters, parsed.schedule));
   // Upstream definitions listed once, none of them started (directly or not) by this one's runs.
