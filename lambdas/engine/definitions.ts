@@ -3,10 +3,11 @@
  * definition it replaces, check every rule at once, store, sync the schedule), of a DELETE, and of the
  * form every definition route answers. The routes (lambdas/api/routes.ts) call it and nothing else.
  */
+import { randomUUID } from 'node:crypto';
 import { mapLimited } from '../domain/concurrency';
 import { dagProblems } from '../domain/dag';
 import { upstreamProblems } from '../domain/upstream';
-import { BadRequestError, type FieldError, NotFoundError, PayloadTooLargeError } from '../domain/errors';
+import { BadRequestError, type FieldError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError } from '../domain/errors';
 import { type ProcessDefinition, processDefinition } from '../domain/models';
 import { declarationProblems, defaultVariables } from '../domain/parameters';
 import { definitionRequestProblems } from './request-limits';
@@ -17,6 +18,7 @@ import { maskDefinitionSecrets, restoreMaskedSecrets } from '../domain/notificat
 import { DEPLOYED_WEBHOOK_URLS, type WebhookUrlPolicy, webhookUrlProblems } from '../domain/webhook-url';
 import type { Store } from '../store';
 import type { DefinitionBody, DefinitionSummary, ListedDefinition, StoredDefinition } from '../store/definitions';
+import type { UpstreamVersion } from '../store/upstream-version';
 import type { DefinitionStats, Schedules } from './schedules';
 
 /**
@@ -138,18 +140,32 @@ export class Definitions {
   async put(name: string, body: unknown): Promise<{ created: boolean; definition: DescribedDefinition }> {
     // What a PUT keeps of the definition it replaces (schedule, secrets, upstream) is in its item: no part read.
     const previous = (await this.d.store.definitions.summary(name))?.definition;
+    // Only a PUT that lists upstream definitions can close a cycle: it alone reads the upstream version
+    // (before anything its check reads) and claims the next one (claimUpstream). The others pay nothing.
+    const version = listsUpstream(body) ? await this.d.store.upstreamVersion.read(this.d.now().toISOString()) : undefined;
     const def = validateDefinition(body, name, previous, {
       pagerDutyUrls: this.d.pagerDutyUrls ?? DEPLOYED_PAGERDUTY_URLS,
       ...(this.d.webhookUrls ? { webhookUrls: this.d.webhookUrls } : {}),
       schedule: (candidate, replaced) => this.d.schedules.spec(candidate, replaced),
-      downstream: await this.downstreamOf(name),
+      downstream: version ? await this.downstreamOf(name, version) : new Map(),
     });
-    // Linked before the definition is stored and unlinked after: an entry a failed PUT leaves behind
-    // starts nothing (whoever reads the index checks the definition), a missing one would lose runs.
     const upstream = (def.upstream ?? []).map((u) => u.process_definition_name);
-    await this.d.store.downstream.link(name, upstream);
-    const { created, stored } = await this.d.store.definitions.put(def, this.d.now().toISOString());
-    await this.d.store.downstream.unlink(name, upstreamNames(previous).filter((u) => !upstream.includes(u)));
+    const claim = version && upstream.length > 0 ? await this.claimUpstream(def, version) : undefined;
+    let stored: StoredDefinition;
+    let created: boolean;
+    try {
+      // Linked before the definition is stored and unlinked after: an entry a failed PUT leaves behind
+      // starts nothing (whoever reads the index checks the definition), a missing one would lose runs.
+      await this.d.store.downstream.link(name, upstream);
+      ({ created, stored } = await this.d.store.definitions.put(def, this.d.now().toISOString()));
+      await this.d.store.downstream.unlink(name, upstreamNames(previous).filter((u) => !upstream.includes(u)));
+    } catch (err) {
+      // Released even so (its edges may be stored or not): a release that fails too leaves the entry to age out.
+      if (claim) await this.d.store.upstreamVersion.release(claim).catch(() => undefined);
+      throw err;
+    }
+    // Stored: its edges are in its definition now, the pending entry is no longer needed.
+    if (claim) await this.d.store.upstreamVersion.release(claim);
     await this.d.schedules.sync(stored);
     return { created, definition: await this.described(stored) };
   }
@@ -198,17 +214,43 @@ export class Definitions {
   }
 
   /**
-   * The stored definitions that runs of `name` start, directly or not, each with its path from `name`:
-   * the downstream index read breadth first, each edge checked against the definition it names.
+   * Claims the upstream version after `read` for a PUT of `def` (store/upstream-version.ts), its edges
+   * pending until it releases them. When another PUT claimed first, the version is read again and the
+   * cycle check made again, now counting that PUT's edges: the loser of two PUTs closing a cycle gets the
+   * 400 it would get sent after the winner. Answers the claim's id.
    */
-  private async downstreamOf(name: string): Promise<Map<string, string[]>> {
+  private async claimUpstream(def: ProcessDefinition, read: UpstreamVersion): Promise<string> {
+    const name = def.process_definition_name;
+    const id = randomUUID();
+    const entry = { name, upstream: upstreamNames(def), at: this.d.now().toISOString() };
+    for (let attempt = 1, version = read; ; attempt++) {
+      if (await this.d.store.upstreamVersion.claim(version, id, entry)) return id;
+      if (attempt >= CLAIM_ATTEMPTS) throw new ServiceUnavailableError('upstream definitions are being changed by other requests; retry shortly', 'upstream');
+      version = await this.d.store.upstreamVersion.read(this.d.now().toISOString());
+      const problems = upstreamProblems(name, def.upstream ?? [], await this.downstreamOf(name, version));
+      if (problems.length > 0) throw BadRequestError.of(problems);
+    }
+  }
+
+  /**
+   * The definitions that runs of `name` start, directly or not, each with its path from `name`: the
+   * downstream index read breadth first, each edge checked against the definition it names, and the
+   * edges of the PUTs under way (`version.pending`), which count without a check (their definitions may
+   * not be stored yet).
+   */
+  private async downstreamOf(name: string, version: UpstreamVersion): Promise<Map<string, string[]>> {
+    const pending = new Map<string, Set<string>>();
+    for (const p of version.pending.values()) {
+      for (const u of p.upstream) pending.set(u, (pending.get(u) ?? new Set()).add(p.name));
+    }
     const paths = new Map<string, string[]>();
     const queue: string[][] = [[name]];
     for (let path = queue.shift(); path; path = queue.shift()) {
       const from = path[path.length - 1] ?? name;
-      for (const next of await this.d.store.downstream.of(from)) {
+      const underWay = pending.get(from) ?? new Set<string>();
+      for (const next of [...new Set([...(await this.d.store.downstream.of(from)), ...underWay])].sort()) {
         if (next === name || paths.has(next)) continue;
-        if (!upstreamNames((await this.d.store.definitions.summary(next))?.definition).includes(from)) continue; // a stale entry
+        if (!underWay.has(next) && !upstreamNames((await this.d.store.definitions.summary(next))?.definition).includes(from)) continue; // a stale entry
         paths.set(next, [...path, next]);
         queue.push([...path, next]);
       }
@@ -219,6 +261,21 @@ export class Definitions {
   private missing(name: string): NotFoundError {
     return new NotFoundError(`process definition "${name}" does not exist`);
   }
+}
+
+/**
+ * Claims of the upstream version one PUT makes before answering 503: each lost claim means another PUT
+ * claimed meanwhile, so only many PUTs listing upstream definitions at the same moment reach it.
+ */
+const CLAIM_ATTEMPTS = 10;
+
+/**
+ * Whether a PUT body lists upstream definitions, before it is parsed (so that the version is read before
+ * what the check reads). A body that passes here and fails the schema is refused all the same.
+ */
+function listsUpstream(body: unknown): boolean {
+  const upstream = (body as { upstream?: unknown } | null)?.upstream;
+  return Array.isArray(upstream) && upstream.length > 0;
 }
 
 /** The names a definition's `upstream` lists. */

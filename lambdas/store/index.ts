@@ -10,6 +10,7 @@ import { RunStore } from './runs';
 import { ScheduleStore } from './schedules';
 import { SlotStore } from './slots';
 import { StatsStore } from './stats';
+import { UpstreamVersionStore } from './upstream-version';
 
 export class Store {
   readonly stats: StatsStore;
@@ -22,6 +23,8 @@ export class Store {
   readonly backfills: BackfillStore;
   /** Which definitions each definition's runs start (`upstream`). */
   readonly downstream: DownstreamStore;
+  /** The version PUTs that list upstream definitions claim, so that no two of them close a cycle together. */
+  readonly upstreamVersion: UpstreamVersionStore;
   /** Plans and markers of the fan-outs handed to the engine function (lambdas/engine/fan-out.ts). */
   readonly fanOuts: FanOutStore;
 
@@ -38,6 +41,7 @@ export class Store {
     this.deliveries = new DeliveryStore(db);
     this.backfills = new BackfillStore(db);
     this.downstream = new DownstreamStore(db);
+    this.upstreamVersion = new UpstreamVersionStore(db);
     this.fanOuts = new FanOutStore(db);
   }
 }

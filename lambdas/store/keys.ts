@@ -24,6 +24,7 @@
  * | tick claim        | `SCHED#<def>`      | `TICK#<scheduled time>` (TTL `expires_at`) |              |                                    |                 |
  * | backfill          | `SCHED#<def>`      | `BACKFILL`                  |                             |                                    |                 |
  * | downstream index  | `SCHED#<upstream>` | `DOWNSTREAM` (names whose `upstream` lists it) |           |                                    |                 |
+ * | upstream version  | `UPSTREAM`         | `VERSION` (one item: PUTs listing `upstream` serialize on it) | |                                 |                 |
  * | notification sent | `RUN#<process_id>` | `NOTIFIED#<end>#<channel>`  |                             |                                    |                 |
  *
  * Times in sort keys are `Date.toISOString()` (fixed width, UTC), so they sort as strings.
@@ -201,6 +202,12 @@ export const keys = {
    * definition PUT again under that name starts them again.
    */
   downstream: (upstreamName: string): Key => ({ pk: `SCHED#${upstreamName}`, sk: 'DOWNSTREAM' }),
+  /**
+   * The one item PUTs that list upstream definitions claim a version of, conditionally, between their
+   * cycle check and their write (upstream-version.ts), so that two PUTs closing a cycle together are
+   * ordered and the later one sees the earlier one's edges.
+   */
+  upstreamVersion: { pk: 'UPSTREAM', sk: 'VERSION' } as Key,
 
   /** Counter shard `n` (see stats.ts). */
   stats: (shard: number): Key => ({ pk: `STATS#${shard}`, sk: 'STATS' }),

@@ -15,6 +15,7 @@ import { evaluateCalls, summary } from './harness';
 import { recordSdkCalls } from './recorder';
 import { type ResolvedTemplate, sundialTemplate } from './template';
 import { until } from '../helpers/until';
+import { keys } from '../../lambdas/store/keys';
 
 let template: ResolvedTemplate;
 let sundial: TestSundial;
@@ -98,7 +99,7 @@ describe('the local mode, end to end, as each function', () => {
     );
     await api('POST', `/api/processes/${waiting.process_id}/kill`);
 
-    // Act: a downstream definition (api: the downstream index) started by a backfilled run's end
+    // Act: a downstream definition (api: the upstream version, the downstream index) started by a backfilled run's end
     // (api: the backfill; engine: its drain and the upstream listener)
     expect((await api('PUT', '/api/process_definitions/iam-downstream', {
       process_definition_name: 'iam-downstream',
@@ -126,6 +127,9 @@ describe('the local mode, end to end, as each function', () => {
 
     // Assess
     expect(report.failures).toEqual([]);
+    // The PUT listing an upstream claimed the upstream version and released it: both writes were evaluated.
+    const upstreamVersionWrites = calls.filter((c) => c.function === 'api' && c.command === 'UpdateItem' && c.input.Key?.pk === keys.upstreamVersion.pk);
+    expect(upstreamVersionWrites.map((c) => String(c.input.UpdateExpression).split(' ')[0])).toEqual(['SET', 'REMOVE']);
     const functions = new Set(report.evaluated.map((e) => e.function));
     expect([...functions].sort()).toEqual(['api', 'callbacks', 'engine', 'notify']);
     console.info(`IAM harness, local mode: ${calls.length} calls, ${report.localOnly} local-only\n${summary(report.evaluated).join('\n')}`);
