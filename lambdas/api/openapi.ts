@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import {
   backfillResponse,
+  backfillStatusResponse,
   definitionListItemResponse,
   definitionResponse,
   errorResponse,
@@ -50,6 +51,8 @@ export const RESPONSES: Record<string, ResponseSpec[]> = {
   'POST /api/process_definitions/{process_definition_name}/resume': [{ status: 200, description: 'The resumed definition', schema: definitionResponse }],
   'POST /api/process_definitions/{process_definition_name}/trigger': [{ status: 201, description: 'The new run', schema: processResponse }],
   'POST /api/process_definitions/{process_definition_name}/backfill': [{ status: 201, description: 'The occurrences queued, oldest first', schema: backfillResponse }],
+  'GET /api/process_definitions/{process_definition_name}/backfill': [{ status: 200, description: 'The backfill, each occurrence started, waiting or cancelled', schema: backfillStatusResponse }],
+  'DELETE /api/process_definitions/{process_definition_name}/backfill': [{ status: 200, description: 'The backfill as cancelled', schema: backfillStatusResponse }],
   'GET /api/processes': [{ status: 200, description: 'Runs, newest first (more: header x-next-cursor)', schema: z.array(processResponse) }],
   'GET /api/processes/{process_id}': [{ status: 200, description: 'The run', schema: processResponse }],
   'POST /api/processes/{process_id}/kill': [{ status: 201, description: 'The killed run', schema: processResponse }],

@@ -117,6 +117,14 @@ export function operatorRoutes(s: Services): Route[] {
       // 201 as the routes that start runs answer; each occurrence's run answers 404 until it starts.
       handler: async ({ path, body, event }) => json(201, await s.schedules.backfill(path.process_definition_name, body, callerOf(event))),
     }),
+    defineRoute('getBackfill', {
+      params: definitionNameParams,
+      handler: async ({ path }) => json(200, await s.schedules.backfillStatus(path.process_definition_name)),
+    }),
+    defineRoute('cancelBackfill', {
+      params: definitionNameParams,
+      handler: async ({ path, event }) => json(200, await s.schedules.cancelBackfill(path.process_definition_name, callerOf(event))),
+    }),
 
     // runs
     defineRoute('listProcesses', {

@@ -390,6 +390,7 @@ export type UpstreamDependency = z.output<typeof upstreamDependency>;
 export type UpstreamWhen = (typeof UPSTREAM_WHEN)[number];
 export type BackfillRequest = z.output<typeof backfillBody>;
 export type BackfillAnswer = z.output<typeof backfillResponse>;
+export type BackfillStatus = z.output<typeof backfillStatusResponse>;
 
 /** Beyond Sundial: an attempt's progress, the highest report so far (`when`: when Sundial received it). */
 export interface AttemptProgress {
@@ -656,6 +657,19 @@ export const processResponse = z.object({
 export const backfillResponse = z.object({
   process_definition_name: z.string(),
   occurrences: z.array(z.object({ scheduled_time: z.iso.datetime({ offset: true }), process_id: z.uuid() })),
+});
+
+/**
+ * Beyond Sundial: a definition's backfill as `GET` and `DELETE …/backfill` answer it, each occurrence
+ * `started` (its run started, or it was stepped over: the definition refused it), `waiting` or `cancelled`.
+ */
+export const backfillStatusResponse = z.object({
+  process_definition_name: z.string(),
+  by: z.string(),
+  requested_at: z.iso.datetime({ offset: true }),
+  cancelled_by: z.string().optional(),
+  cancelled_at: z.iso.datetime({ offset: true }).optional(),
+  occurrences: z.array(z.object({ scheduled_time: z.iso.datetime({ offset: true }), process_id: z.uuid(), state: z.enum(['started', 'waiting', 'cancelled']) })),
 });
 
 /** A definition as every definition route answers it: the stored definition plus schedule facts. */

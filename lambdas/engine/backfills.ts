@@ -13,11 +13,11 @@
 import { randomUUID } from 'node:crypto';
 import { backfillOccurrences } from '../domain/backfill';
 import { ConflictError, HttpError, NotFoundError } from '../domain/errors';
-import { type BackfillAnswer, type BackfillRequest, LIMITS } from '../domain/models';
+import { type BackfillAnswer, type BackfillRequest, type BackfillStatus, LIMITS } from '../domain/models';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
 import type { Backfill, BackfillOccurrence } from '../store/backfills';
-import { activeEntry } from '../store/schedules';
+import { activeEntry, activeProcessId } from '../store/schedules';
 import type { Engine, TriggerOptions } from './engine';
 
 export interface BackfillsDeps {
@@ -69,7 +69,7 @@ export class Backfills {
   async startNext(name: string): Promise<void> {
     for (let round = 0; round <= LIMITS.backfillRuns + 1; round++) {
       const backfill = await this.d.store.backfills.get(name);
-      const occurrence = backfill?.occurrences[backfill.next];
+      const occurrence = backfill && backfill.next < backfill.total ? backfill.occurrences[backfill.next] : undefined;
       if (!backfill || !occurrence) return;
       const id = occurrence.process_id;
       if (await this.d.store.runs.getRunRecord(id)) {
@@ -79,6 +79,14 @@ export class Backfills {
       const startTime = this.d.now().toISOString();
       const entry = activeEntry(startTime, id);
       if (!(await this.d.store.schedules.reserve(name, entry))) return; // a run is in progress: its end starts the next
+      // Read again once reserved: a cancel that read no reservation had cancelled before, and is seen here
+      // (it cancels, then reads the reservations: {@link cancel}).
+      const now = await this.d.store.backfills.get(name);
+      if (!now || now.requested_at !== backfill.requested_at || now.next !== backfill.next || now.next >= now.total) {
+        await this.d.store.schedules.forget(name, entry);
+        if (now && now.next !== backfill.next && now.next < now.total) continue; // another start moved it on
+        return;
+      }
       try {
         await this.d.engine().trigger(name, { reservation: { processId: id, startTime }, ...this.provenance(backfill, occurrence), withoutEntries: true });
         this.d.logger.info('backfill occurrence starts', { process_definition_name: name, process_id: id, scheduled_time: occurrence.scheduled_time });
@@ -97,6 +105,40 @@ export class Backfills {
     }
   }
 
+  /**
+   * `GET …/backfill`: the definition's backfill (its latest), each occurrence `started` (or stepped over,
+   * refused by the definition), `waiting` or `cancelled`. 404 when the definition never had one (or was
+   * deleted since).
+   */
+  async status(name: string): Promise<BackfillStatus> {
+    const backfill = await this.d.store.backfills.get(name);
+    if (!backfill) throw new NotFoundError(`process definition "${name}" has no backfill`);
+    return answerOf(name, backfill);
+  }
+
+  /**
+   * `DELETE …/backfill`: the occurrences not started yet never start; runs already started go on (a kill
+   * stops one). 404 when no backfill of the definition has occurrences left to start. An occurrence whose
+   * start was under way (reserved) when the cancel was written starts, and is answered `started`: the
+   * start reads the backfill again once reserved, and stands down if it reads the cancel, so each
+   * occurrence is either answered `cancelled` and never runs, or answered `started`.
+   */
+  async cancel(name: string, by: string): Promise<BackfillStatus> {
+    for (let round = 0; round <= LIMITS.backfillRuns + 1; round++) {
+      const backfill = await this.d.store.backfills.get(name);
+      if (!backfill || backfill.next >= backfill.total) throw new NotFoundError(`process definition "${name}" has no backfill with occurrences left to start`);
+      const cancelled = { by, at: this.d.now().toISOString() };
+      // Lost to a start that moved `next` on (or to another cancel): read again.
+      if (!(await this.d.store.backfills.cancel(name, backfill, cancelled))) continue;
+      const after = { ...backfill, total: backfill.next, cancelled };
+      const first = backfill.occurrences[backfill.next];
+      const starting = first !== undefined && (await this.d.store.schedules.get(name)).active.some((e) => activeProcessId(e) === first.process_id);
+      this.d.logger.info('backfill cancelled', { process_definition_name: name, cancelled: backfill.total - backfill.next - (starting ? 1 : 0), by });
+      return answerOf(name, after, starting ? first.process_id : undefined);
+    }
+    throw new ConflictError(`process definition "${name}": its backfill kept moving while it was being cancelled; ask again`);
+  }
+
   /** Whether one of `processIds` (runs of the definition in progress) is a backfill's run. */
   async holds(name: string, processIds: readonly string[]): Promise<boolean> {
     const current = (await this.d.store.backfills.get(name))?.current;
@@ -112,4 +154,18 @@ export class Backfills {
   private provenance(backfill: Pick<Backfill, 'by' | 'requested_at'>, occurrence: BackfillOccurrence): Pick<TriggerOptions, 'trigger'> {
     return { trigger: { kind: 'backfill', by: backfill.by, at: backfill.requested_at, scheduled_time: occurrence.scheduled_time } };
   }
+}
+
+/** A backfill as `GET …/backfill` answers it; `starting`: the occurrence whose start was under way at a cancel. */
+function answerOf(name: string, backfill: Backfill, starting?: string): BackfillStatus {
+  return {
+    process_definition_name: name,
+    by: backfill.by,
+    requested_at: backfill.requested_at,
+    ...(backfill.cancelled ? { cancelled_by: backfill.cancelled.by, cancelled_at: backfill.cancelled.at } : {}),
+    occurrences: backfill.occurrences.map((o, i) => ({
+      ...o,
+      state: i < backfill.next || o.process_id === starting ? 'started' : i < backfill.total ? 'waiting' : 'cancelled',
+    })),
+  };
 }

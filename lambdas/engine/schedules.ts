@@ -15,7 +15,7 @@ import { nextFireTime, parseInterval, type ScheduleSpec, ticksUpTo, toScheduleSp
 import type { Logger } from '../logger';
 import type { Store } from '../store';
 import type { DefinitionSummary, StoredDefinition } from '../store/definitions';
-import type { BackfillAnswer, BackfillRequest, Process } from '../domain/models';
+import type { BackfillAnswer, BackfillRequest, BackfillStatus, Process } from '../domain/models';
 import { activeEntry, activeProcessId, activeStartTime, type QueuedTrigger, queuedTrigger } from '../store/schedules';
 import { resolveParameters } from '../domain/parameters';
 import { Backfills } from './backfills';
@@ -132,6 +132,16 @@ export class Schedules implements RunListener {
     const answer = await this.backfills.request(name, request, by);
     if (answer.occurrences.length > 0) await this.drain(name);
     return answer;
+  }
+
+  /** `GET …/backfill`: the definition's backfill and where each occurrence is (engine/backfills.ts). */
+  backfillStatus(name: string): Promise<BackfillStatus> {
+    return this.backfills.status(name);
+  }
+
+  /** `DELETE …/backfill`: the occurrences not started never start; started runs go on (engine/backfills.ts). */
+  cancelBackfill(name: string, by: string): Promise<BackfillStatus> {
+    return this.backfills.cancel(name, by);
   }
 
   /** `POST …/pause`: disables the schedule; manual triggers still run. */

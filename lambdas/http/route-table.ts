@@ -37,6 +37,8 @@ export const ROUTES = {
   resumeDefinition: { method: 'POST', path: '/api/process_definitions/{process_definition_name}/resume', fn: 'api', auth: 'operator', summary: 'Resume the schedule' },
   triggerDefinition: { method: 'POST', path: '/api/process_definitions/{process_definition_name}/trigger', fn: 'api', auth: 'operator', summary: 'Start a run now (201 with the run)' },
   backfillDefinition: { method: 'POST', path: '/api/process_definitions/{process_definition_name}/backfill', fn: 'api', auth: 'operator', summary: 'Queue one run per cron occurrence in a window, run one after another (201 with the occurrences)' },
+  getBackfill: { method: 'GET', path: '/api/process_definitions/{process_definition_name}/backfill', fn: 'api', auth: 'operator', summary: "The definition's backfill: each occurrence started, waiting or cancelled" },
+  cancelBackfill: { method: 'DELETE', path: '/api/process_definitions/{process_definition_name}/backfill', fn: 'api', auth: 'operator', summary: 'Cancel the occurrences of the backfill not started yet (started runs go on): 200 with the backfill' },
   // runs
   listProcesses: { method: 'GET', path: '/api/processes', fn: 'api', auth: 'operator', summary: 'List runs, newest first' },
   getProcess: { method: 'GET', path: '/api/processes/{process_id}', fn: 'api', auth: 'operator', summary: 'Get a run with its attempts and their last log and metadata entries' },

@@ -1,7 +1,8 @@
 /**
  * A definition's backfill (keys.ts `backfill`), one item per definition beside its schedule state: the
  * occurrences a `POST …/backfill` queued (oldest first, each with the id its run gets), `next`, the index
- * of the next to start, and `current`, the run of the one started last. Each occurrence starts once:
+ * of the next to start, `total`, how many start (fewer once cancelled: `cancel`), and `current`, the run
+ * of the one started last. Each occurrence starts once:
  * `advance` moves `next` on conditionally, after the start was reserved (engine/backfills.ts). The item
  * stays once every occurrence has started (`next` = `total`), so that `current` still tells the last one
  * apart; a new backfill replaces it then, and only then.
@@ -19,8 +20,15 @@ export interface BackfillOccurrence {
 
 export interface Backfill {
   occurrences: BackfillOccurrence[];
-  /** Index of the next occurrence to start; `occurrences.length` once all have started. */
+  /** Index of the next occurrence to start; `total` once all have started. */
   next: number;
+  /**
+   * Occurrences to start: `occurrences.length`, or, once the backfill was cancelled, the index it was
+   * cancelled from (the occurrences from there on never start).
+   */
+  total: number;
+  /** Who cancelled it, and when (`DELETE …/backfill`). */
+  cancelled?: { by: string; at: string };
   /** The run of the occurrence started last, if one has started. */
   current?: string;
   /** Who asked for it (`trigger.by` of its runs), and when. */
@@ -34,12 +42,20 @@ export class BackfillStore {
   async get(name: string): Promise<Backfill | undefined> {
     const out = await this.db.doc.send(new GetCommand({ TableName: this.db.tableName, Key: keys.backfill(name), ConsistentRead: true }));
     if (!out.Item) return undefined;
-    const { occurrences, next, current, by, requested_at } = out.Item as Backfill;
-    return { occurrences, next: Number(next), ...(current ? { current } : {}), by, requested_at };
+    const { occurrences, next, total, current, by, requested_at, cancelled } = out.Item as Backfill;
+    return {
+      occurrences,
+      next: Number(next),
+      total: total === undefined ? occurrences.length : Number(total),
+      ...(current ? { current } : {}),
+      by,
+      requested_at,
+      ...(cancelled ? { cancelled } : {}),
+    };
   }
 
   /** Stores a new backfill unless the definition has one with occurrences still to start; answers whether it did. */
-  async create(name: string, backfill: Omit<Backfill, 'next' | 'current'>): Promise<boolean> {
+  async create(name: string, backfill: Omit<Backfill, 'next' | 'current' | 'total' | 'cancelled'>): Promise<boolean> {
     try {
       await this.db.doc.send(
         new PutCommand({
@@ -67,6 +83,31 @@ export class BackfillStore {
           ConditionExpression: '#next = :index',
           ExpressionAttributeNames: { '#next': 'next', '#current': 'current' },
           ExpressionAttributeValues: { ':index': index, ':after': index + 1, ':id': processId },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Cancels the occurrences of `read` from its `next` on: `total` becomes `next`, if neither moved since
+   * it was read (the same backfill, `requested_at`, no occurrence started meanwhile). Answers whether it
+   * did; a start that had reserved the next occurrence before reads this and stands down
+   * (engine/backfills.ts).
+   */
+  async cancel(name: string, read: Backfill, cancelled: { by: string; at: string }): Promise<boolean> {
+    try {
+      await this.db.doc.send(
+        new UpdateCommand({
+          TableName: this.db.tableName,
+          Key: keys.backfill(name),
+          UpdateExpression: 'SET #total = :next, cancelled = :cancelled',
+          ConditionExpression: '#next = :next AND requested_at = :requested AND #next < #total',
+          ExpressionAttributeNames: { '#next': 'next', '#total': 'total' },
+          ExpressionAttributeValues: { ':next': read.next, ':requested': read.requested_at, ':cancelled': cancelled },
         }),
       );
       return true;

@@ -2,7 +2,8 @@
  * `POST /api/process_definitions/{name}/backfill` over HTTP in local mode (issue 16 item 3, Airflow's and
  * Temporal's backfill): one run per cron occurrence in the window, oldest first, one after another, each
  * with its logical time; what is refused; one backfill at a time; overlap_action never ends a backfill's
- * run; a paused definition is backfilled; a deleted one drops what is left.
+ * run; a paused definition is backfilled; a deleted one drops what is left; GET shows a backfill and DELETE
+ * cancels what it has not started.
  */
 import { describe, expect, it } from 'vitest';
 import { cronSchedule, shellScript, startTestSundial, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
@@ -142,6 +143,43 @@ describe('backfill', () => {
     expect(catchUp).toHaveLength(1);
     expect(catchUp[0].trigger.scheduled_time).toBe('2027-01-01T05:00:00.000Z');
     expect(Date.parse(secondRun.start_time)).toBeGreaterThanOrEqual(Date.parse((await sundial.finished(catchUp[0].process_id)).end_time));
+  }, 60_000);
+
+  it('GET shows where each occurrence is; DELETE cancels those not started (the started run goes on, nothing more starts), then a new backfill is accepted', async () => {
+    // Prepare: the first occurrence runs until killed
+    await sundial.define('bf-cancel', { schedule: JAN_1_HOURLY, task_definitions: [shellScript('a', HOLD_FIRST)] });
+    const never = await api('GET', '/api/process_definitions/bf-cancel/backfill');
+    const [held, second, third] = ids(await backfill('bf-cancel', WINDOW));
+    await printed(held!, 'up');
+
+    // Act
+    const before = await api('GET', '/api/process_definitions/bf-cancel/backfill');
+    const cancel = await api('DELETE', '/api/process_definitions/bf-cancel/backfill');
+    const again = await api('DELETE', '/api/process_definitions/bf-cancel/backfill');
+    const heldMeanwhile = (await get(held!)).json.status;
+    expect((await api('POST', `/api/processes/${held}/kill`)).status).toBe(201);
+    await sundial.settled(held!);
+    const after = await api('GET', '/api/process_definitions/bf-cancel/backfill');
+    const next = await backfill('bf-cancel', { start_time: '2026-01-01T01:00:00Z', end_time: '2026-01-01T01:30:00Z' });
+
+    // Assess
+    expect(never.status).toBe(404);
+    expect(before.status).toBe(200);
+    expect(before.json.occurrences.map((o: { state: string }) => o.state)).toEqual(['started', 'waiting', 'waiting']);
+    expect(cancel.status, cancel.text).toBe(200);
+    expect(cancel.json).toMatchObject({ process_definition_name: 'bf-cancel', cancelled_by: 'local' });
+    expect(cancel.json.occurrences).toEqual([
+      { scheduled_time: OCCURRENCES[0], process_id: held, state: 'started' },
+      { scheduled_time: OCCURRENCES[1], process_id: second, state: 'cancelled' },
+      { scheduled_time: OCCURRENCES[2], process_id: third, state: 'cancelled' },
+    ]);
+    expect(again.status).toBe(404);
+    expect(again.json.error.message).toContain('no backfill with occurrences left to start');
+    expect(heldMeanwhile).toBe('running');
+    expect((await get(second!)).status).toBe(404);
+    expect((await get(third!)).status).toBe(404);
+    expect(after.json).toEqual(cancel.json);
+    expect((await sundial.finished(ids(next)[0]!)).status).toBe('succeeded');
   }, 60_000);
 
   it('a paused definition is backfilled (an explicit request); a deleted one drops the occurrences left', async () => {
