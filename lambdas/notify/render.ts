@@ -78,12 +78,17 @@ function attemptsByTask(tasks: readonly Task[]): Array<[string, Task[]]> {
   ]);
 }
 
-/** The attempts whose log lines a summary shows: the last attempt of each failed task (the notifier reads only their entries). */
+/**
+ * The attempts whose log lines the email shows: the last attempt of each failed task, of the first
+ * {@link EMAIL_FAILED_WITH_LOGS_MAX} failed tasks (the notifier reads only their entries: at most 40 Queries
+ * however many tasks failed).
+ */
 export function attemptsWithLogLines(tasks: readonly Task[]): Set<string> {
-  return new Set(attemptsByTask(tasks).flatMap(([, sorted]) => {
+  const lastOfFailed = attemptsByTask(tasks).flatMap(([, sorted]) => {
     const last = sorted[sorted.length - 1];
     return last?.status === 'failed' ? [last.task_id] : [];
-  }));
+  });
+  return new Set(lastOfFailed.slice(0, EMAIL_FAILED_WITH_LOGS_MAX));
 }
 
 /** One line per task definition of the run, in the order their first attempts started. */

@@ -1,7 +1,7 @@
 /** The email about a run: subject, task table (status, attempts, duration), failed tasks' last log lines, link; HTML escaped. */
 import { describe, expect, it, test } from 'vitest';
 import type { Process, Task } from '../../lambdas/domain/models';
-import { consoleRunLink, EMAIL_FAILED_WITH_LOGS_MAX, EMAIL_TASK_ROWS_MAX, formatDuration, LOG_LINES_PER_TASK, renderRunEmail, summarizeTasks } from '../../lambdas/notify/render';
+import { attemptsWithLogLines, consoleRunLink, EMAIL_FAILED_WITH_LOGS_MAX, EMAIL_TASK_ROWS_MAX, formatDuration, LOG_LINES_PER_TASK, renderRunEmail, summarizeTasks } from '../../lambdas/notify/render';
 
 const at = (s: number) => new Date(Date.parse('2026-03-01T12:00:00.000Z') + s * 1000).toISOString();
 
@@ -152,6 +152,15 @@ describe('renderRunEmail of a run of 10,000 tasks', () => {
     expect(email.text.split('\n').filter((l) => /^ {2}task-\d{5}-x+:$/.test(l))).toHaveLength(EMAIL_FAILED_WITH_LOGS_MAX);
     expect(email.text).toContain(`… and ${9_999 - EMAIL_FAILED_WITH_LOGS_MAX} more failed tasks: their log lines are on the run's page.`);
     expect(email.html).toContain(`… and ${9_999 - EMAIL_FAILED_WITH_LOGS_MAX} more failed tasks`);
+  });
+
+  it(`has the notifier read the entries of the ${EMAIL_FAILED_WITH_LOGS_MAX} attempts whose log lines it shows, not of every failed task`, () => {
+    // Act
+    const read = attemptsWithLogLines(tasks);
+
+    // Assess: the same tasks as the email's log sections, in its order
+    const shown = email.text.split('\n').flatMap((l) => /^ {2}(task-\d{5}-x+):$/.exec(l)?.[1] ?? []);
+    expect([...read]).toEqual(shown.map((name) => `${name}-0`));
   });
 });
 
