@@ -158,7 +158,10 @@ export class Definitions {
       // starts nothing (whoever reads the index checks the definition), a missing one would lose runs.
       await this.d.store.downstream.link(name, upstream);
       ({ created, stored } = await this.d.store.definitions.put(def, this.d.now().toISOString()));
-      await this.d.store.downstream.unlink(name, upstreamNames(previous).filter((u) => !upstream.includes(u)));
+      await this.unlinkDropped(name, upstreamNames(previous).filter((u) => !upstream.includes(u)));
+      // And again once stored: a concurrent PUT of this name that removed an edge before this store
+      // read its own definition, not this one, and did not put it back ({@link unlinkDropped}).
+      await this.d.store.downstream.link(name, upstream);
     } catch (err) {
       // Released even so (its edges may be stored or not): a release that fails too leaves the entry to age out.
       if (claim) await this.d.store.upstreamVersion.release(claim).catch(() => undefined);
@@ -176,8 +179,25 @@ export class Definitions {
     if (!(await this.d.store.definitions.delete(name, this.d.now().toISOString()))) throw this.missing(name);
     // Its own downstream index stays (Kala: deleting a parent leaves its children defined, and a
     // definition PUT again under this name starts them again).
-    await this.d.store.downstream.unlink(name, upstream);
+    await this.unlinkDropped(name, upstream);
     await this.d.schedules.removed(name);
+  }
+
+  /**
+   * Removes `name` from the downstream index of the upstream definitions it no longer lists, then links
+   * it again to whatever the definition stored *now* lists. Another PUT of the same name may have linked
+   * one of them and stored its definition meanwhile: removed after that link, its edge would be missing,
+   * and its upstream's runs would no longer start it. Whoever removes reads the definition afterwards and
+   * puts back what it lists, and every PUT links again after its own store, so the last stored
+   * definition's edges are in the index however the PUTs interleave: a removal after that PUT's last link
+   * is followed by a read that sees its definition (an extra entry is harmless: readers check the
+   * definition). `test/engine/upstream-index-race.test.ts`.
+   */
+  private async unlinkDropped(name: string, dropped: readonly string[]): Promise<void> {
+    if (dropped.length === 0) return;
+    await this.d.store.downstream.unlink(name, dropped);
+    const now = upstreamNames((await this.d.store.definitions.summary(name))?.definition);
+    await this.d.store.downstream.link(name, now.filter((u) => dropped.includes(u)));
   }
 
   async get(name: string): Promise<DescribedDefinition> {
