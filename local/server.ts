@@ -46,6 +46,8 @@ export interface LocalOptions {
   retentionDays?: number;
   /** Tests only: intervals shorter than EventBridge Scheduler's minute (local/scheduler.ts). @default 60 */
   schedulerMinIntervalSeconds?: number;
+  /** Tests only: the clock every service reads, so that a test moves it on instead of waiting for it. @default the system clock */
+  now?: () => Date;
 }
 
 export interface LocalSundial {
@@ -92,7 +94,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   let url = '';
   const pagerDutyUrls = localPagerDutyUrls();
   const notifier = createLocalNotifier({ store, dataDir: options.dataDir, log, publicUrl: () => url, logger, pagerDutyUrls });
-  const now = () => new Date();
+  const now = options.now ?? (() => new Date());
   // Ticks go through Schedules.tick, as the engine Lambda's `tick` action does deployed.
   const scheduler: LocalScheduler = new LocalScheduler({ fire: (tick): Promise<unknown> => schedules.tick(tick.process_definition_name, tick.scheduled_time), now, log, minIntervalSeconds: options.schedulerMinIntervalSeconds });
   const schedules: Schedules = new Schedules({ store, scheduler, now, logger });

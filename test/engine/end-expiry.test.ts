@@ -15,7 +15,14 @@ import { shellScript, UNTIL_STOPPED } from '../helpers/factories';
 import { startTestSundial, sundialPerFile, type TestSundial } from '../helpers/local';
 import { until } from '../helpers/until';
 
-const sundial = sundialPerFile();
+/**
+ * The server's clock: the system's, plus what a test moves it on by, so that an end falls in a later second
+ * than an earlier one without waiting for the second to turn.
+ */
+const clock = { offsetMs: 0 };
+const sundial = sundialPerFile({ now: () => new Date(Date.now() + clock.offsetMs) });
+/** Moves the server's clock on by two seconds: whatever ends from now on ends in a later second. */
+const laterSecond = () => void (clock.offsetMs += 2_000);
 const { api, define, finished } = sundial;
 const DAY = 86_400;
 
@@ -65,12 +72,17 @@ const doneShardKeys = (processId: string, names: readonly string[]) => [...new S
 
 describe("a run's items expire from their own end", () => {
   it('every non-entry item has expires_at once the run ended; a task that ended earlier has its earlier end\'s, stamped by its end writes, and the run item the run\'s', async () => {
-    // Prepare: the second task ends in a later second than the first (it waits for the clock's second to turn)
+    // Prepare: the second task runs until its marker exists, which the test writes once the first has ended
+    // and the clock has moved on: it ends in a later second than the first
     const [early, late] = ['early', 'late'];
-    await define('staggered', [shellScript(early, 'echo one'), shellScript(late, `t=$(date +%s); while [ "$(date +%s)" = "$t" ]; do sleep 0.05; done; echo two`, { dependencies: [{ task_definition_name: early }] })]);
+    const marker = `${sundial.current().dataDir}/staggered-marker`;
+    await define('staggered', [shellScript(early, 'echo one'), shellScript(late, `while [ ! -f ${marker} ]; do sleep 0.05; done; echo two`, { dependencies: [{ task_definition_name: early }] })]);
 
     // Act
     const { process_id: processId } = (await api('POST', '/api/process_definitions/staggered/trigger')).json;
+    await until(() => api('GET', `/api/processes/${processId}`), (r) => r.json.task.some((t: { task_definition_name: string; status: string }) => t.task_definition_name === early && t.status === 'succeeded'));
+    laterSecond();
+    writeFileSync(marker, '');
     const run = await finished(processId);
     await stamped(processId);
 
@@ -88,7 +100,7 @@ describe("a run's items expire from their own end", () => {
         expect(Number(bySk(items, sk)?.expires_at) - ended, sk).toBeLessThanOrEqual(5);
       }
     }
-    // The first task's attempt and slot ended before the second started, which waited for the clock's second to turn: earlier than the run's.
+    // The first task's attempt and slot ended before the clock moved on and the second ended: earlier than the run's.
     const runExpiry = Number(bySk(items, 'RUN')?.expires_at);
     for (const sk of [`TASK#${attempt(early).task_id}`, keys.slot(processId, early).sk]) expect(Number(bySk(items, sk)?.expires_at), sk).toBeLessThan(runExpiry);
     // The run item's is taken once its listeners were told, just after its end_time.
@@ -103,7 +115,7 @@ describe("a run's items expire from their own end", () => {
     // Prepare: one task succeeds, the other fails until its marker exists, then takes a second
     const marker = `${sundial.current().dataDir}/retry-marker`;
     const [kept, flaky] = ['kept', 'flaky'];
-    await define('retried', [shellScript(kept, 'echo kept'), shellScript(flaky, `[ -f ${marker} ] || exit 1; t=$(date +%s); while [ "$(date +%s)" = "$t" ]; do sleep 0.05; done`, { max_attempts: 1 })]);
+    await define('retried', [shellScript(kept, 'echo kept'), shellScript(flaky, `[ -f ${marker} ] || exit 1`, { max_attempts: 1 })]);
     const { process_id: processId } = (await api('POST', '/api/process_definitions/retried/trigger')).json;
     const first = await finished(processId);
     await stamped(processId);
@@ -111,7 +123,8 @@ describe("a run's items expire from their own end", () => {
     const firstEnd = expiryOf(first.end_time);
     passWrites = [];
 
-    // Act
+    // Act: the retry ends in a later second than the first run
+    laterSecond();
     writeFileSync(marker, '');
     expect((await api('POST', `/api/processes/${processId}/retry`)).status).toBe(201);
     const run = await until(() => api('GET', `/api/processes/${processId}`), (r) => r.json.status === 'succeeded').then((r) => r.json);

@@ -87,12 +87,14 @@ export interface TestSundialOptions {
   log?: (line: string) => void;
   /** Days a finished run is kept (lambdas/domain/retention.ts). @default SUNDIAL_RETENTION_DAYS, else 90 */
   retentionDays?: number;
+  /** The clock the server's services read (LocalOptions.now). @default the system clock */
+  now?: () => Date;
 }
 
 /** Starts the local mode on a free port over `dataDir` (a fresh temporary one by default), silently. */
 export async function startTestSundial(dataDir: string = tempDataDir(), options: TestSundialOptions = {}): Promise<TestSundial> {
   // Seconds-apart ticks keep the schedule tests fast; `npm start` refuses them as EventBridge Scheduler does.
-  const sundial = await startLocal({ port: 0, dataDir, log: options.log ?? (() => undefined), schedulerMinIntervalSeconds: 1, ...(options.retentionDays === undefined ? {} : { retentionDays: options.retentionDays }) });
+  const sundial = await startLocal({ port: 0, dataDir, log: options.log ?? (() => undefined), schedulerMinIntervalSeconds: 1, ...(options.retentionDays === undefined ? {} : { retentionDays: options.retentionDays }), ...(options.now ? { now: options.now } : {}) });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
