@@ -6,33 +6,24 @@
  * dynalite; the listing names every execution, so nothing is lost and nothing is reaped.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AWS_FAN_OUT_CONCURRENCY, mapLimited } from '../../lambdas/domain/concurrency';
 import { executionName, stableUuid } from '../../lambdas/domain/ids';
 import { plannedSlots } from '../../lambdas/engine/fan-out';
 import { Reaper } from '../../lambdas/engine/reaper';
 import { Store } from '../../lambdas/store';
-import { type EmbeddedDynamo, startDynamo } from '../../local/dynalite';
+import { startDynamo } from '../../local/dynalite';
+import { perFile } from '../helpers/per-file';
 import { shellTask } from '../helpers/factories';
 import { processDefinition } from '../../lambdas/domain/models';
 
 /** 300 by default; `REAPER_SWEEP_TASKS=10000` seeds a run at the limit and prints the sweep's time (docs/SCALE.md). */
 const TASKS = Number(process.env.REAPER_SWEEP_TASKS ?? 300);
 
-let dynamo: EmbeddedDynamo;
-let store: Store;
-
-beforeAll(async () => {
-  dynamo = await startDynamo(undefined);
-  store = new Store(dynamo.db);
-});
-
-afterAll(async () => {
-  await dynamo?.close();
-});
+const dynamo = perFile('dynalite', () => startDynamo(undefined));
 
 /** A run of `TASKS` independent tasks, every one running its first attempt in its own execution. */
-async function seedRunningRun(): Promise<{ processId: string; executions: string[] }> {
+async function seedRunningRun(store: Store): Promise<{ processId: string; executions: string[] }> {
   const processId = randomUUID();
   const name = 'sweep';
   const now = new Date().toISOString();
@@ -75,11 +66,11 @@ async function attemptReads(work: () => Promise<unknown>): Promise<{ max: number
       inFlight--;
     }
   };
-  dynamo.db.client.middlewareStack.add(middleware as never, { step: 'initialize', name: 'attempt-reads' });
+  dynamo().db.client.middlewareStack.add(middleware as never, { step: 'initialize', name: 'attempt-reads' });
   try {
     await work();
   } finally {
-    dynamo.db.client.middlewareStack.remove('attempt-reads');
+    dynamo().db.client.middlewareStack.remove('attempt-reads');
   }
   return seen;
 }
@@ -87,7 +78,8 @@ async function attemptReads(work: () => Promise<unknown>): Promise<{ max: number
 describe('a reaper sweep over many running tasks', () => {
   it(`reads their attempts side by side, at most ${AWS_FAN_OUT_CONCURRENCY} at once, and reaps none that runs`, async () => {
     // Prepare
-    const { executions } = await seedRunningRun();
+    const store = new Store(dynamo().db);
+    const { executions } = await seedRunningRun(store);
     const reaped: string[] = [];
     const reaper = new Reaper({
       store,

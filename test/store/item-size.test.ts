@@ -4,19 +4,12 @@
  * and refuses one byte more, for items of strings, lists, maps, sets and booleans.
  */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedDynamo, startDynamo } from '../../local/dynalite';
+import { describe, expect, it } from 'vitest';
+import { startDynamo } from '../../local/dynalite';
 import { DYNAMODB_ITEM_MAX_BYTES, dynamoItemBytes } from '../../lambdas/store/item-size';
+import { perFile } from '../helpers/per-file';
 
-let dynamo: EmbeddedDynamo;
-
-beforeAll(async () => {
-  dynamo = await startDynamo(undefined);
-});
-
-afterAll(async () => {
-  await dynamo?.close();
-});
+const dynamo = perFile('dynalite', () => startDynamo(undefined));
 
 /** An item of `bytes` by the count, most of it a list of maps (a slot's dependents' shape) and a string set. */
 function itemOf(bytes: number, n: number): Record<string, unknown> {
@@ -36,7 +29,7 @@ function itemOf(bytes: number, n: number): Record<string, unknown> {
   return item;
 }
 
-const put = (item: Record<string, unknown>) => dynamo.db.doc.send(new PutCommand({ TableName: dynamo.db.tableName, Item: item }));
+const put = (item: Record<string, unknown>) => dynamo().db.doc.send(new PutCommand({ TableName: dynamo().db.tableName, Item: item }));
 
 describe('dynamoItemBytes', () => {
   it(`matches the engine's limit: ${DYNAMODB_ITEM_MAX_BYTES} bytes are taken, one more is refused`, async () => {
