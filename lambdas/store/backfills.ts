@@ -8,7 +8,7 @@
  * apart; a new backfill replaces it then, and only then.
  */
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from './sdk';
-import { type Db, isConditionFailed } from './client';
+import { type Db, conditionally } from './client';
 import { keys } from './keys';
 
 export interface BackfillOccurrence {
@@ -56,40 +56,28 @@ export class BackfillStore {
 
   /** Stores a new backfill unless the definition has one with occurrences still to start; answers whether it did. */
   async create(name: string, backfill: Omit<Backfill, 'next' | 'current' | 'total' | 'cancelled'>): Promise<boolean> {
-    try {
-      await this.db.doc.send(
-        new PutCommand({
-          TableName: this.db.tableName,
-          Item: { ...keys.backfill(name), ...backfill, next: 0, total: backfill.occurrences.length },
-          ConditionExpression: 'attribute_not_exists(pk) OR #next >= #total',
-          ExpressionAttributeNames: { '#next': 'next', '#total': 'total' },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    return conditionally(this.db.doc.send(
+      new PutCommand({
+        TableName: this.db.tableName,
+        Item: { ...keys.backfill(name), ...backfill, next: 0, total: backfill.occurrences.length },
+        ConditionExpression: 'attribute_not_exists(pk) OR #next >= #total',
+        ExpressionAttributeNames: { '#next': 'next', '#total': 'total' },
+      }),
+    ));
   }
 
   /** Occurrence `index` has started as run `processId`: `next` moves past it, if no one moved it already. */
   async advance(name: string, index: number, processId: string): Promise<boolean> {
-    try {
-      await this.db.doc.send(
-        new UpdateCommand({
-          TableName: this.db.tableName,
-          Key: keys.backfill(name),
-          UpdateExpression: 'SET #next = :after, #current = :id',
-          ConditionExpression: '#next = :index',
-          ExpressionAttributeNames: { '#next': 'next', '#current': 'current' },
-          ExpressionAttributeValues: { ':index': index, ':after': index + 1, ':id': processId },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    return conditionally(this.db.doc.send(
+      new UpdateCommand({
+        TableName: this.db.tableName,
+        Key: keys.backfill(name),
+        UpdateExpression: 'SET #next = :after, #current = :id',
+        ConditionExpression: '#next = :index',
+        ExpressionAttributeNames: { '#next': 'next', '#current': 'current' },
+        ExpressionAttributeValues: { ':index': index, ':after': index + 1, ':id': processId },
+      }),
+    ));
   }
 
   /**
@@ -99,22 +87,16 @@ export class BackfillStore {
    * (engine/backfills.ts).
    */
   async cancel(name: string, read: Backfill, cancelled: { by: string; at: string }): Promise<boolean> {
-    try {
-      await this.db.doc.send(
-        new UpdateCommand({
-          TableName: this.db.tableName,
-          Key: keys.backfill(name),
-          UpdateExpression: 'SET #total = :next, cancelled = :cancelled',
-          ConditionExpression: '#next = :next AND requested_at = :requested AND #next < #total',
-          ExpressionAttributeNames: { '#next': 'next', '#total': 'total' },
-          ExpressionAttributeValues: { ':next': read.next, ':requested': read.requested_at, ':cancelled': cancelled },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    return conditionally(this.db.doc.send(
+      new UpdateCommand({
+        TableName: this.db.tableName,
+        Key: keys.backfill(name),
+        UpdateExpression: 'SET #total = :next, cancelled = :cancelled',
+        ConditionExpression: '#next = :next AND requested_at = :requested AND #next < #total',
+        ExpressionAttributeNames: { '#next': 'next', '#total': 'total' },
+        ExpressionAttributeValues: { ':next': read.next, ':requested': read.requested_at, ':cancelled': cancelled },
+      }),
+    ));
   }
 
   /** The definition was deleted: its backfill goes with it. */

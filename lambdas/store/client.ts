@@ -67,6 +67,17 @@ export function isConditionFailed(err: unknown): boolean {
   return (err as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
 }
 
+/** A conditional write's outcome: true when it was made, false when its condition was not met; any other error is thrown. */
+export async function conditionally(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (err) {
+    if (isConditionFailed(err)) return false;
+    throw err;
+  }
+}
+
 /**
  * The one conditional status transition of the store: on one item, `SET` the given fields (undefined
  * ones skipped) and `REMOVE` the given attributes, if its `status` is one of `from`. Answers the

@@ -6,7 +6,7 @@
  * once more; never less.
  */
 import { GetCommand, PutCommand } from './sdk';
-import { type Db, isConditionFailed } from './client';
+import { type Db, conditionally } from './client';
 import { keys } from './keys';
 
 export type DeliveryMark = 'sent' | 'failed' | 'undeliverable';
@@ -24,18 +24,12 @@ export class DeliveryStore {
 
   /** Marks a channel as done for this ending; the first mark wins (answers false if there was one). */
   async mark(processId: string, endTime: string, channel: string, outcome: DeliveryMark, at: string): Promise<boolean> {
-    try {
-      await this.db.doc.send(
-        new PutCommand({
-          TableName: this.db.tableName,
-          Item: { ...keys.notified(processId, endTime, channel), process_id: processId, channel, outcome, at },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    return conditionally(this.db.doc.send(
+      new PutCommand({
+        TableName: this.db.tableName,
+        Item: { ...keys.notified(processId, endTime, channel), process_id: processId, channel, outcome, at },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    ));
   }
 }

@@ -9,7 +9,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { TaskDefinition } from '../domain/models';
 import { PutCommand, UpdateCommand } from './sdk';
-import { type Db, isConditionFailed, queryPartition } from './client';
+import { type Db, conditionally, queryPartition } from './client';
 import { keys } from './keys';
 
 /** Bytes of one plan part: DynamoDB items hold 400 KB, names and values together. */
@@ -48,21 +48,15 @@ export class FanOutStore {
    * marker does not hold `from` any more: another step moved it on, and the caller's step is over.
    */
   async moveMarker(processId: string, marker: FanOutMarker, from: string, to: string | undefined): Promise<boolean> {
-    try {
-      await this.db.doc.send(
-        new UpdateCommand({
-          TableName: this.db.tableName,
-          Key: keys.run(processId),
-          UpdateExpression: to === undefined ? 'REMOVE #m' : 'SET #m = :to',
-          ConditionExpression: '#m = :from',
-          ExpressionAttributeNames: { '#m': marker },
-          ExpressionAttributeValues: { ':from': from, ...(to === undefined ? {} : { ':to': to }) },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    return conditionally(this.db.doc.send(
+      new UpdateCommand({
+        TableName: this.db.tableName,
+        Key: keys.run(processId),
+        UpdateExpression: to === undefined ? 'REMOVE #m' : 'SET #m = :to',
+        ConditionExpression: '#m = :from',
+        ExpressionAttributeNames: { '#m': marker },
+        ExpressionAttributeValues: { ':from': from, ...(to === undefined ? {} : { ':to': to }) },
+      }),
+    ));
   }
 }

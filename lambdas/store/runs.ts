@@ -11,7 +11,7 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from './sdk';
 import { progressOf, type SlotStatus } from '../domain/engine';
 import type { AttemptProgress, LogEntry, MetadataEntry, Process, ProcessStatus, Task, TaskStatus, TriggerKind } from '../domain/models';
 import { runTrigger } from '../domain/provenance';
-import { type Db, isConditionFailed, pick, queryPartition, transitionItem } from './client';
+import { type Db, conditionally, isConditionFailed, pick, queryPartition, transitionItem } from './client';
 import { type CapturedLine, type CapturedLinesRequest, type EntryPage, EntryStore } from './entries';
 import { type EntryKind, keys, runItemKind, TTL_ATTRIBUTE } from './keys';
 import { checkWindow, type Page, type PartitionPage, queryNewestFirst, queryPartitionPage } from './pages';
@@ -125,20 +125,14 @@ export class RunStore {
 
   /** The kill of a run is over (`killing` goes); answers false if the marker was gone already. */
   async killEnded(processId: string): Promise<boolean> {
-    try {
-      await this.db.doc.send(
-        new UpdateCommand({
-          TableName: this.db.tableName,
-          Key: keys.run(processId),
-          UpdateExpression: 'REMOVE killing',
-          ConditionExpression: 'attribute_exists(killing)',
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    return conditionally(this.db.doc.send(
+      new UpdateCommand({
+        TableName: this.db.tableName,
+        Key: keys.run(processId),
+        UpdateExpression: 'REMOVE killing',
+        ConditionExpression: 'attribute_exists(killing)',
+      }),
+    ));
   }
 
   /** Ids of the runs still running (the sparse ACTIVE index), oldest first. */
@@ -356,10 +350,7 @@ export class RunStore {
    */
   async deleteUnstartedTask(processId: string, taskId: string): Promise<boolean> {
     const condition = { ConditionExpression: '#status = :running AND attribute_not_exists(reported)', ExpressionAttributeNames: { '#status': 'status' }, ExpressionAttributeValues: { ':running': 'running' } };
-    const deleted = await this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: keys.task(processId, taskId), ...condition })).then(() => true, (err: unknown) => {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    });
+    const deleted = await conditionally(this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: keys.task(processId, taskId), ...condition })));
     const locator = deleted ? this.locator.legacyItem(taskId, processId) : undefined;
     if (deleted) await Promise.all([this.stats.add({ tasks_running: -1 }), ...(locator ? [this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: keys.taskLocator(taskId) }))] : [])]);
     return deleted;

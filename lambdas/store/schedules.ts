@@ -13,7 +13,7 @@
  * - `runs_succeeded`, `runs_failed`: counts kept with ADD when a registered run ends.
  */
 import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from './sdk';
-import { type Db, isConditionFailed } from './client';
+import { type Db, conditionally, isConditionFailed } from './client';
 import { keys, TTL_ATTRIBUTE } from './keys';
 import type { TriggerRequest } from '../domain/provenance';
 
@@ -272,12 +272,6 @@ export class ScheduleStore {
     input: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeValues?: Record<string, unknown>; ExpressionAttributeNames?: Record<string, string> },
     name: string,
   ): Promise<boolean> {
-    try {
-      await this.db.doc.send(new UpdateCommand({ TableName: this.db.tableName, Key: keys.scheduleState(name), ...input }));
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    return conditionally(this.db.doc.send(new UpdateCommand({ TableName: this.db.tableName, Key: keys.scheduleState(name), ...input })));
   }
 }

@@ -15,7 +15,7 @@ import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, type QueryComm
 import type { Dependent } from '../domain/dag';
 import type { SlotStatus } from '../domain/engine';
 import type { TaskDefinition } from '../domain/models';
-import { type Db, isConditionFailed, transitionItem } from './client';
+import { type Db, conditionally, isConditionFailed, transitionItem } from './client';
 import { keys, TTL_ATTRIBUTE } from './keys';
 
 export interface Slot {
@@ -155,13 +155,7 @@ export class SlotStore {
   }
 
   private async putIfAbsent(item: Item): Promise<boolean> {
-    try {
-      await this.db.doc.send(new PutCommand({ TableName: this.db.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    return conditionally(this.db.doc.send(new PutCommand({ TableName: this.db.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
   }
 
   private async batchPut(items: readonly Item[]): Promise<void> {
@@ -310,22 +304,16 @@ export class SlotStore {
    * written): one attempt fewer, and no current attempt. Answers false when the slot no longer names it.
    */
   async giveBack(processId: string, name: string, taskId: string): Promise<boolean> {
-    try {
-      await this.db.doc.send(
-        new UpdateCommand({
-          TableName: this.db.tableName,
-          Key: keys.slot(processId, name),
-          UpdateExpression: 'SET attempts = attempts - :one REMOVE current_task_id',
-          ConditionExpression: '#status = :running AND current_task_id = :tid',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':running': 'running', ':tid': taskId, ':one': 1 },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    return conditionally(this.db.doc.send(
+      new UpdateCommand({
+        TableName: this.db.tableName,
+        Key: keys.slot(processId, name),
+        UpdateExpression: 'SET attempts = attempts - :one REMOVE current_task_id',
+        ConditionExpression: '#status = :running AND current_task_id = :tid',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':running': 'running', ':tid': taskId, ':one': 1 },
+      }),
+    ));
   }
 
   /**
@@ -334,22 +322,16 @@ export class SlotStore {
    * it first.
    */
   async nextRound(processId: string, name: string, round: number, executionName: string): Promise<boolean> {
-    try {
-      await this.db.doc.send(
-        new UpdateCommand({
-          TableName: this.db.tableName,
-          Key: keys.slot(processId, name),
-          UpdateExpression: 'SET #round = :next, execution_name = :name',
-          ConditionExpression: '#status = :running AND #round = :round',
-          ExpressionAttributeNames: { '#status': 'status', '#round': 'round' },
-          ExpressionAttributeValues: { ':running': 'running', ':round': round, ':next': round + 1, ':name': executionName },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    return conditionally(this.db.doc.send(
+      new UpdateCommand({
+        TableName: this.db.tableName,
+        Key: keys.slot(processId, name),
+        UpdateExpression: 'SET #round = :next, execution_name = :name',
+        ConditionExpression: '#status = :running AND #round = :round',
+        ExpressionAttributeNames: { '#status': 'status', '#round': 'round' },
+        ExpressionAttributeValues: { ':running': 'running', ':round': round, ':next': round + 1, ':name': executionName },
+      }),
+    ));
   }
 
   /**

@@ -13,7 +13,7 @@
  * none is needed, since the claim is the one write that orders the PUTs.
  */
 import { GetCommand, UpdateCommand } from './sdk';
-import { type Db, isConditionFailed } from './client';
+import { type Db, conditionally } from './client';
 import { keys } from './keys';
 
 /** The upstream edges of a PUT under way: definition `name` lists `upstream`; `at`: when it claimed. */
@@ -72,25 +72,19 @@ export class UpstreamVersionStore {
     const names: Record<string, string> = { '#version': 'version', '#pending': 'pending', ...(first ? {} : { '#id': id }) };
     read.stale.forEach((staleId, i) => (names[`#stale${i}`] = staleId));
     const stale = read.stale.map((_, i) => `#pending.#stale${i}`);
-    try {
-      await this.db.doc.send(
-        new UpdateCommand({
-          TableName: this.db.tableName,
-          Key: keys.upstreamVersion,
-          // The first claim creates the map; later ones add to it (removing its entries leaves it, empty).
-          UpdateExpression: first
-            ? 'SET #version = :next, #pending = :entries'
-            : `SET #version = :next, #pending.#id = :entry${stale.length ? ` REMOVE ${stale.join(', ')}` : ''}`,
-          ConditionExpression: first ? 'attribute_not_exists(#version)' : ['#version = :read', ...stale.map((path) => `attribute_exists(${path})`)].join(' AND '),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: first ? { ':next': 1, ':entries': { [id]: entry } } : { ':next': read.version + 1, ':read': read.version, ':entry': entry },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    return conditionally(this.db.doc.send(
+      new UpdateCommand({
+        TableName: this.db.tableName,
+        Key: keys.upstreamVersion,
+        // The first claim creates the map; later ones add to it (removing its entries leaves it, empty).
+        UpdateExpression: first
+          ? 'SET #version = :next, #pending = :entries'
+          : `SET #version = :next, #pending.#id = :entry${stale.length ? ` REMOVE ${stale.join(', ')}` : ''}`,
+        ConditionExpression: first ? 'attribute_not_exists(#version)' : ['#version = :read', ...stale.map((path) => `attribute_exists(${path})`)].join(' AND '),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: first ? { ':next': 1, ':entries': { [id]: entry } } : { ':next': read.version + 1, ':read': read.version, ':entry': entry },
+      }),
+    ));
   }
 
   /** Removes PUT `id`'s pending entry: its definition is stored (or will not be). The version stays. */
