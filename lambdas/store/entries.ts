@@ -35,6 +35,12 @@ export interface EntryPage<E> {
   next?: string;
 }
 
+/** An attempt's last few entries of each kind ({@link EntryStore.lastEntriesOfRun}). */
+export interface RunEntries {
+  log: { entries: LogEntry[]; truncated: boolean };
+  metadata: { entries: MetadataEntry[]; truncated: boolean };
+}
+
 /** A line of an attempt's captured output: a log entry and its sequence number within the attempt. */
 export type CapturedLine = LogEntry & { seq: number };
 
@@ -248,6 +254,54 @@ export class EntryStore {
       }
     });
     return written.reduce<number>((a, b) => a + b, 0);
+  }
+
+  /**
+   * The last `n` entries of each kind of a run's attempts, from one strongly consistent Query of the run's
+   * entry items (their sort keys, `ENTRY#<task_id>#…`, keep each attempt's together), where
+   * {@link lastEntries} makes two gsi1 Queries per attempt: a run page of 200 attempts made 400. Only the
+   * Query's first page is read (DynamoDB answers up to 1 MB: `pageLimit` items, for tests); the answer
+   * has the attempts that page held whole, and undefined for the others, whose entries the caller reads
+   * one attempt at a time. Each attempt's entries are exactly what lastEntries answers: its items ordered
+   * by their gsi1 sort key as DynamoDB orders it (bytes), a chunk of captured lines as its lines.
+   */
+  async lastEntriesOfRun(processId: string, n: number, pageLimit?: number): Promise<(taskId: string) => RunEntries | undefined> {
+    const out = await this.db.doc.send(
+      new QueryCommand({
+        TableName: this.db.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': keys.runPartition(processId), ':prefix': keys.entryItemsPrefix },
+        ConsistentRead: true,
+        ...(pageLimit === undefined ? {} : { Limit: pageLimit }),
+      }),
+    );
+    const sortKey = INDEXES.gsi1.sk; // the index of keys.entriesOf, which lastEntries reads
+    const groups = new Map<string, { log: Item[]; metadata: Item[] }>();
+    for (const item of (out.Items ?? []) as Item[]) {
+      const { taskId, kind } = keys.entryItemOf(String(item.sk));
+      if (!kind) continue;
+      let group = groups.get(taskId);
+      if (!group) groups.set(taskId, (group = { log: [], metadata: [] }));
+      group[kind].push(item);
+    }
+    const last = <E>(items: Item[], kind: EntryKind) => {
+      const newestFirst = items
+        .sort((a, b) => Buffer.compare(Buffer.from(String(b[sortKey])), Buffer.from(String(a[sortKey]))))
+        .flatMap((i) => asEntries<E>(i, kind).reverse());
+      return { entries: newestFirst.slice(0, n).reverse(), truncated: newestFirst.length > n };
+    };
+    // An attempt was read whole when the Query ended, or when its items all sort before where it stopped.
+    const stoppedAt = out.LastEvaluatedKey ? Buffer.from(String(out.LastEvaluatedKey.sk)) : undefined;
+    const whole = (taskId: string) => {
+      if (!stoppedAt) return true;
+      const prefix = Buffer.from(keys.entryItemsOf(taskId));
+      return Buffer.compare(prefix, stoppedAt) < 0 && !stoppedAt.subarray(0, prefix.length).equals(prefix);
+    };
+    return (taskId) => {
+      if (!whole(taskId)) return undefined;
+      const group = groups.get(taskId);
+      return { log: last<LogEntry>(group?.log ?? [], 'log'), metadata: last<MetadataEntry>(group?.metadata ?? [], 'metadata') };
+    };
   }
 
   /** The last `n` entries of one kind of an attempt, oldest first, and whether it has more. */

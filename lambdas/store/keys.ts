@@ -167,6 +167,14 @@ export const keys = {
     from: `ENTRY#${taskId}#LOG#${CAPTURED_CHUNK_ID}#${capturedSeqKey(afterSeq + 1)}`,
     to: `ENTRY#${taskId}#LOG#${CAPTURED_CHUNK_ID}#~`,
   }),
+  /** Prefix of the entry items in a run's partition (every attempt's), and of one attempt's. */
+  entryItemsPrefix: 'ENTRY#',
+  entryItemsOf: (taskId: string) => `ENTRY#${taskId}#`,
+  /** The attempt and kind of an entry item, from its sort key (`ENTRY#<task_id>#LOG#…` or `#META#…`). */
+  entryItemOf: (sortKey: string): { taskId: string; kind?: EntryKind } => {
+    const [, taskId = '', kind] = sortKey.split('#', 3);
+    return { taskId, kind: kind === ENTRY_KIND_KEY.log ? 'log' : kind === ENTRY_KIND_KEY.metadata ? 'metadata' : undefined };
+  },
   entriesOf: (taskId: string, kind: EntryKind) => ({ index: 'gsi1' as const, pk: `ENTRIES#${taskId}#${ENTRY_KIND_KEY[kind]}` }),
   /** Prefix of the attempts' items in a run's partition (without their entries, see above). */
   taskItemsPrefix: 'TASK#',

@@ -12,7 +12,7 @@ import { progressOf, type SlotStatus } from '../domain/engine';
 import type { AttemptProgress, LogEntry, MetadataEntry, Process, ProcessStatus, Task, TaskStatus, TriggerKind } from '../domain/models';
 import { runTrigger } from '../domain/provenance';
 import { type Db, conditionally, isConditionFailed, pick, queryPartition, transitionItem } from './client';
-import { type CapturedLine, type CapturedLinesRequest, type EntryPage, EntryStore } from './entries';
+import { type CapturedLine, type CapturedLinesRequest, type EntryPage, EntryStore, type RunEntries } from './entries';
 import { type EntryKind, keys, runItemKind, TTL_ATTRIBUTE } from './keys';
 import { checkWindow, type Page, type PartitionPage, queryNewestFirst, queryPartitionPage } from './pages';
 import { AttemptLocator } from './attempt-locator';
@@ -170,11 +170,14 @@ export class RunStore {
     processId: string,
     options: { everyAttempt?: boolean; withoutEntries?: boolean; entriesOf?: (tasks: readonly Task[]) => ReadonlySet<string> } = {},
   ): Promise<Process | undefined> {
-    const [runItem, slotItems, page] = await Promise.all([
+    // The newest attempts' entries (an API answer's) in one Query beside the rest: see embedEntries.
+    const bulk = options.withoutEntries || options.entriesOf ? undefined : this.entries.lastEntriesOfRun(processId, ENTRIES_PER_ATTEMPT);
+    const [runItem, slotItems, page, read] = await Promise.all([
       this.getRunRecord(processId),
       queryPartition(this.db, keys.runPartition(processId), keys.slotPrefix, '#status', { '#status': 'status' }),
       // Bounded by its bytes, not by a count of DynamoDB pages.
       this.attemptsPage(processId, { maxBytes: options.everyAttempt ? Infinity : ATTEMPTS_BUDGET_BYTES, maxPages: Infinity }),
+      bulk,
     ]);
     if (!runItem) return undefined;
     const slots = slotItems.map((i) => i.status as SlotStatus);
@@ -186,7 +189,7 @@ export class RunStore {
       ...(slots.length > 0 ? { progress: progressOf(slots) } : {}),
     };
     if (options.withoutEntries) for (const task of run.task) task.entries_omitted = true;
-    else await this.embedEntries(run, tasks, options.entriesOf?.(run.task));
+    else await this.embedEntries(run, tasks, options.entriesOf?.(run.task), read);
     return run;
   }
 
@@ -205,9 +208,10 @@ export class RunStore {
    * Fills the last ENTRIES_PER_ATTEMPT entries of each kind into the run's attempts, newest attempts
    * first (or only those of `picked`), while the answer stays within RUN_RESPONSE_BUDGET_BYTES; reads stop
    * when the budget is spent. `assembled` holds the entries of legacy attempts (written before entries had
-   * their own keys).
+   * their own keys); `whole` answers those the run's one entry Query held whole (EntryStore.lastEntriesOfRun): only
+   * the other attempts' entries are read here, two gsi1 Queries each.
    */
-  private async embedEntries(run: Process, assembled: readonly Task[], picked?: ReadonlySet<string>): Promise<void> {
+  private async embedEntries(run: Process, assembled: readonly Task[], picked?: ReadonlySet<string>, whole?: (taskId: string) => RunEntries | undefined): Promise<void> {
     let budget = RUN_RESPONSE_BUDGET_BYTES - payloadBytes(run);
     const byId = new Map(assembled.map((t) => [t.task_id, t]));
     const embedded = new Set<string>();
@@ -219,6 +223,8 @@ export class RunStore {
       const batch = order.slice(i, i + 16);
       const read = await mapLimited(batch, 16, async (task) => {
         const legacy = byId.get(task.task_id);
+        const known = legacy && (legacy.log_entries.length > 0 || legacy.metadata_entries.length > 0) ? undefined : whole?.(task.task_id);
+        if (known) return { task, logs: known.log, metas: known.metadata };
         const [logs, metas] = await Promise.all([
           legacy && legacy.log_entries.length > 0 ? lastOf(legacy.log_entries, ENTRIES_PER_ATTEMPT) : this.entries.lastEntries<LogEntry>(task.task_id, 'log', ENTRIES_PER_ATTEMPT),
           legacy && legacy.metadata_entries.length > 0
