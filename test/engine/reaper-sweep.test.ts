@@ -103,14 +103,16 @@ async function sweepReads(work: () => Promise<unknown>): Promise<SweepReads> {
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-/** The heap (MB) that what `read` answers holds, measured between two full collections. */
-async function heapHeldBy(read: () => Promise<unknown>): Promise<number> {
+/** How long `read` takes (ms), and the heap (MB) that what it answers holds, measured between two full collections. */
+async function heapHeldBy(read: () => Promise<unknown>): Promise<{ ms: number; mb: number }> {
   gc();
   const before = process.memoryUsage().heapUsed;
+  const started = performance.now();
   const held = await read();
+  const ms = performance.now() - started;
   gc();
   const after = process.memoryUsage().heapUsed;
-  return held === undefined ? Number.NaN : (after - before) / 2 ** 20;
+  return { ms, mb: held === undefined ? Number.NaN : (after - before) / 2 ** 20 };
 }
 
 /** What a sweep may read of a slot (lambdas/store/slots.ts `listAttemptStates`): never its definition whole, nor its dependents. */
@@ -140,7 +142,7 @@ describe('a reaper sweep over many running tasks', () => {
     console.log(
       `reaper sweep over ${TASKS} running tasks: ${ms} ms, ${attempts.total} attempt reads, at most ${attempts.max} at once; ` +
         `${slots.queries} slot Queries answering ${(slots.bytes / 1e6).toFixed(2)} MB (${Math.round(slots.bytes / TASKS)} B a slot); ` +
-        `heap held by the slots: ${whole.toFixed(1)} MB whole, ${projected.toFixed(1)} MB as the sweep reads them`,
+        `a run's slots read whole: ${Math.round(whole.ms)} ms, ${whole.mb.toFixed(1)} MB of heap held; as the sweep reads them: ${Math.round(projected.ms)} ms, ${projected.mb.toFixed(1)} MB`,
     );
 
     // Assess
