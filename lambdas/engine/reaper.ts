@@ -17,7 +17,7 @@
 import { AWS_FAN_OUT_CONCURRENCY, mapLimited } from '../domain/concurrency';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
-import type { Slot } from '../store/slots';
+import type { SlotAttemptState } from '../store/slots';
 import { DEFAULT_TIMEOUT_SECONDS } from './contract';
 import type { Engine } from './engine';
 import type { RunFanOut } from './fan-out';
@@ -93,7 +93,8 @@ export class Reaper {
     const listed = () => (listing ??= this.listRunning());
     for (const processId of await this.d.store.runs.listActiveRunIds()) {
       await this.d.fanOut?.redriveStale(processId).catch((err: unknown) => this.d.logger.error('could not hand on the start of a run', { process_id: processId, error: err as Error }));
-      const slots = await this.d.store.slots.list(processId);
+      // Of each slot only what the sweep judges by (not its definition and dependents: 10 MB a run at 10,000 tasks).
+      const slots = await this.d.store.slots.listAttemptStates(processId);
       await this.settleIfStalled(processId, slots, stillStalled);
       // Each running slot's question (its attempt's record, read strongly consistently) goes out side by
       // side: one after another, 10,000 running tasks are 10,000 round trips of a few ms each deployed
@@ -123,7 +124,7 @@ export class Reaper {
    * run being started or retried right now is left alone), is stalled: nothing will end it (issue 15:
    * a kill racing a retry left runs so). The engine completes its settled tasks again, which ends it.
    */
-  private async settleIfStalled(processId: string, slots: readonly Slot[], stillStalled: Map<string, string>): Promise<void> {
+  private async settleIfStalled(processId: string, slots: readonly SlotAttemptState[], stillStalled: Map<string, string>): Promise<void> {
     if (slots.length === 0 || slots.some((s) => s.status === 'running')) return;
     const state = slots.map((s) => `${s.name}:${s.status}:${s.round}:${s.attempts}`).sort().join('|');
     stillStalled.set(processId, state);
@@ -161,13 +162,12 @@ export class Reaper {
     return undefined;
   }
 
-  private async whyLost(slot: Slot, stillSuspect: Set<string>, running: () => Promise<ReadonlySet<string> | undefined>): Promise<string | undefined> {
+  private async whyLost(slot: SlotAttemptState, stillSuspect: Set<string>, running: () => Promise<ReadonlySet<string> | undefined>): Promise<string | undefined> {
     const now = this.d.now().getTime();
     const task = slot.current_task_id ? await this.d.store.runs.getTaskRecord(slot.process_id, slot.current_task_id) : undefined;
     if (task?.status === 'running') {
-      const def = slot.definition;
       // start_time is when the attempt starts executing, after its backoff (Prepare writes it so).
-      const bound = (def.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS) + (this.d.graceSeconds ?? REAPER_GRACE_SECONDS);
+      const bound = (slot.definition?.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS) + (this.d.graceSeconds ?? REAPER_GRACE_SECONDS);
       const deadline = Date.parse(task.start_time) + bound * 1000;
       if (Number.isFinite(deadline) && now > deadline) {
         return `the executor lost the attempt: it ran past its deadline (${new Date(deadline).toISOString()}: start + max_runtime_seconds + ${this.d.graceSeconds ?? REAPER_GRACE_SECONDS} s) and nothing recorded it`;

@@ -57,6 +57,17 @@ const LOG_LINE_MAX = 500;
 export const EMAIL_TASK_ROWS_MAX = 1000;
 export const EMAIL_FAILED_WITH_LOGS_MAX = 20;
 
+/**
+ * At most `max` of a run's tasks (`rows`, in run order), and how many are left out: all of them when they
+ * fit; past the bound, the tasks that did not succeed first (they are what a notification about the run is
+ * about), each group in run order. The one rule of the email's task table and of a webhook's `tasks`.
+ */
+export function tasksToTell<T extends { status: string }>(rows: readonly T[], max: number): { shown: T[]; omitted: number } {
+  if (rows.length <= max) return { shown: [...rows], omitted: 0 };
+  const shown = [...rows.filter((r) => r.status !== 'succeeded'), ...rows.filter((r) => r.status === 'succeeded')].slice(0, max);
+  return { shown, omitted: rows.length - shown.length };
+}
+
 /** `1h 2m`, `3m 4s`, `12s`, `0.4s`. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
@@ -126,9 +137,7 @@ export function renderRunEmail(email: RunEmail): RenderedEmail {
     })),
     ...(email.not_run ?? []).map((t) => ({ name: t.task_definition_name, status: t.status, attempts: '0', duration: '-' })),
   ];
-  // Past the bound, the tasks that did not succeed first (they are what the email is about), each group in run order.
-  const shown = rows.length <= EMAIL_TASK_ROWS_MAX ? rows : [...rows.filter((r) => r.status !== 'succeeded'), ...rows.filter((r) => r.status === 'succeeded')].slice(0, EMAIL_TASK_ROWS_MAX);
-  const rowsLeft = rows.length - shown.length;
+  const { shown, omitted: rowsLeft } = tasksToTell(rows, EMAIL_TASK_ROWS_MAX);
   const allFailed = tasks.filter((t) => t.status === 'failed');
   const failed = allFailed.slice(0, EMAIL_FAILED_WITH_LOGS_MAX);
   const failedLeft = allFailed.length - failed.length;

@@ -6,6 +6,8 @@
  * dynalite; the listing names every execution, so nothing is lost and nothing is reaped.
  */
 import { randomUUID } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { AWS_FAN_OUT_CONCURRENCY, mapLimited } from '../../lambdas/domain/concurrency';
 import { executionName, stableUuid } from '../../lambdas/domain/ids';
@@ -51,35 +53,76 @@ async function seedRunningRun(store: Store): Promise<{ processId: string; execut
   return { processId, executions: slots.map((s) => s.execution_name) };
 }
 
-/** The most GetItems of attempt records in flight at once while `work` runs, and how many there were. */
-async function attemptReads(work: () => Promise<unknown>): Promise<{ max: number; total: number }> {
+/** What a sweep asked the store: its attempt-record reads, and the Queries of slots with what they answered. */
+interface SweepReads {
+  /** GetItems of attempt records: how many, and the most in flight at once. */
+  attempts: { max: number; total: number };
+  /** Queries of slots: how many, each one's ProjectionExpression, the bytes of their answers (Content-Length), the attribute names of the items. */
+  slots: { queries: number; projections: Array<string | undefined>; bytes: number; attributes: Set<string> };
+}
+
+/** Watches the store's client while `work` runs (at its first step: the DocumentClient's input and output, and the HTTP answer). */
+async function sweepReads(work: () => Promise<unknown>): Promise<SweepReads> {
   let inFlight = 0;
-  const seen = { max: 0, total: 0 };
-  const middleware = (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
-    const key = (args as { input: { Key?: { sk?: string } } }).input.Key;
-    if (context.commandName !== 'GetItemCommand' || !String(key?.sk ?? '').startsWith('TASK#')) return next(args);
-    seen.total++;
-    seen.max = Math.max(seen.max, ++inFlight);
+  const seen: SweepReads = { attempts: { max: 0, total: 0 }, slots: { queries: 0, projections: [], bytes: 0, attributes: new Set() } };
+  const middleware = (next: (args: unknown) => Promise<{ output: unknown }>, context: { commandName?: string }) => async (args: unknown) => {
+    const input = (args as { input: { Key?: { sk?: string }; ExpressionAttributeValues?: Record<string, unknown>; ProjectionExpression?: string } }).input;
+    if (context.commandName === 'QueryCommand' && input.ExpressionAttributeValues?.[':prefix'] === 'SLOT#') {
+      const result = (await next(args)) as { output: { Items?: Array<Record<string, unknown>> }; response: { headers: Record<string, string> } };
+      seen.slots.queries++;
+      seen.slots.projections.push(input.ProjectionExpression);
+      seen.slots.bytes += Number(result.response.headers['content-length']);
+      for (const item of result.output.Items ?? []) {
+        for (const [name, value] of Object.entries(item)) {
+          seen.slots.attributes.add(name);
+          // A map's own attributes (the definition's), as `definition.<name>`.
+          if (value && typeof value === 'object' && !(value instanceof Set) && !Array.isArray(value)) for (const inner of Object.keys(value)) seen.slots.attributes.add(`${name}.${inner}`);
+        }
+      }
+      return result;
+    }
+    if (context.commandName !== 'GetItemCommand' || !String(input.Key?.sk ?? '').startsWith('TASK#')) return next(args);
+    seen.attempts.total++;
+    seen.attempts.max = Math.max(seen.attempts.max, ++inFlight);
     try {
       return await next(args);
     } finally {
       inFlight--;
     }
   };
-  dynamo().db.client.middlewareStack.add(middleware as never, { step: 'initialize', name: 'attempt-reads' });
+  dynamo().db.client.middlewareStack.add(middleware as never, { step: 'initialize', name: 'sweep-reads' });
   try {
     await work();
   } finally {
-    dynamo().db.client.middlewareStack.remove('attempt-reads');
+    dynamo().db.client.middlewareStack.remove('sweep-reads');
   }
   return seen;
 }
+
+/** A full garbage collection (V8's `gc`, exposed at run time: the test runner starts without --expose-gc). */
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** How long `read` takes (ms), and the heap (MB) that what it answers holds, measured between two full collections. */
+async function heapHeldBy(read: () => Promise<unknown>): Promise<{ ms: number; mb: number }> {
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const started = performance.now();
+  const held = await read();
+  const ms = performance.now() - started;
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  return { ms, mb: held === undefined ? Number.NaN : (after - before) / 2 ** 20 };
+}
+
+/** What a sweep may read of a slot (lambdas/store/slots.ts `listAttemptStates`): never its definition whole, nor its dependents. */
+const SWEEP_ATTRIBUTES = ['name', 'status', 'round', 'attempts', 'current_task_id', 'execution_name', 'process_id', 'definition', 'definition.max_runtime_seconds'];
 
 describe('a reaper sweep over many running tasks', () => {
   it(`reads their attempts side by side, at most ${AWS_FAN_OUT_CONCURRENCY} at once, and reaps none that runs`, async () => {
     // Prepare
     const store = new Store(dynamo().db);
-    const { executions } = await seedRunningRun(store);
+    const { processId, executions } = await seedRunningRun(store);
     const reaped: string[] = [];
     const reaper = new Reaper({
       store,
@@ -91,13 +134,25 @@ describe('a reaper sweep over many running tasks', () => {
 
     // Act
     const started = performance.now();
-    const reads = await attemptReads(() => reaper.reap());
-    console.log(`reaper sweep over ${TASKS} running tasks: ${Math.round(performance.now() - started)} ms, ${reads.total} attempt reads, at most ${reads.max} at once`);
+    const { attempts, slots } = await sweepReads(() => reaper.reap());
+    const ms = Math.round(performance.now() - started);
+    // The heap a run's slots hold in the engine function, read whole (as sweeps did until 2026-12-04) and as a sweep reads them now.
+    const whole = await heapHeldBy(() => store.slots.list(processId));
+    const projected = await heapHeldBy(() => store.slots.listAttemptStates(processId));
+    console.log(
+      `reaper sweep over ${TASKS} running tasks: ${ms} ms, ${attempts.total} attempt reads, at most ${attempts.max} at once; ` +
+        `${slots.queries} slot Queries answering ${(slots.bytes / 1e6).toFixed(2)} MB (${Math.round(slots.bytes / TASKS)} B a slot); ` +
+        `a run's slots read whole: ${Math.round(whole.ms)} ms, ${whole.mb.toFixed(1)} MB of heap held; as the sweep reads them: ${Math.round(projected.ms)} ms, ${projected.mb.toFixed(1)} MB`,
+    );
 
     // Assess
-    expect(reads.total).toBe(TASKS);
-    expect(reads.max).toBeGreaterThan(1);
-    expect(reads.max).toBeLessThanOrEqual(AWS_FAN_OUT_CONCURRENCY);
+    expect(attempts.total).toBe(TASKS);
+    expect(attempts.max).toBeGreaterThan(1);
+    expect(attempts.max).toBeLessThanOrEqual(AWS_FAN_OUT_CONCURRENCY);
     expect(reaped).toEqual([]);
+    // Each slot's Query is projected: the answer carries what the sweep uses, not the task's definition and dependents.
+    expect(slots.queries).toBeGreaterThan(0);
+    for (const projection of slots.projections) expect(projection).toBeDefined();
+    expect([...slots.attributes].filter((a) => !SWEEP_ATTRIBUTES.includes(a))).toEqual([]);
   }, 600_000);
 });

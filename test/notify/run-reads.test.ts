@@ -1,13 +1,17 @@
 /**
  * What the notifier reads of a run that ended: nothing of its attempts when its definition notifies no
  * one (a run of 10,000 tasks is not read whole for nothing), and, when it notifies, the entries of the
- * attempts its email shows (the last attempt of each failed task), however many newer attempts the run has.
+ * attempts its email shows (the last attempt of each failed task), however many newer attempts the run has;
+ * of its slots, the names and statuses only (the tasks that never ran), never their definitions.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTEMPTS_WITH_ENTRIES_MAX } from '../../lambdas/domain/response-size';
 import { mapLimited } from '../../lambdas/domain/concurrency';
-import { email, MemoryEmailSender, type NotifyFixture, putDefinition, seedFinishedRun, startStore, testNotifier } from './support';
+import { plannedSlots } from '../../lambdas/engine/fan-out';
+import { processDefinition } from '../../lambdas/domain/models';
+import { shellTask } from '../helpers/factories';
+import { email, MemoryEmailSender, type NotifyFixture, putDefinition, seedFinishedRun, startHttpServer, startStore, testNotifier, webhook } from './support';
 
 let fixture: NotifyFixture;
 
@@ -86,5 +90,31 @@ describe('the notifier reads of an ended run', () => {
     expect(sender.sent).toHaveLength(1);
     expect(sender.sent[0]?.text).toContain('ERROR: the oldest failure');
     expect(sender.sent[0]?.text).not.toContain('(no log entries)');
+  });
+
+  it('reads of the slots (for the tasks that never ran) their names and statuses only, not their definitions', async () => {
+    // Prepare: a failed run with a task that never ran (blocked), told by email and webhook
+    const { store } = fixture;
+    const name = 'reads-slot-states';
+    const receiver = await startHttpServer();
+    await putDefinition(store, name, [email('oncall@example.com', 'on_failure'), webhook(`${receiver.url}/hook`, 'on_failure')]);
+    const run = await seedFinishedRun(store, name, 'failed', 0);
+    const tasks = processDefinition.parse({ process_definition_name: name, task_definitions: ['first', 'second', 'third'].map((t) => shellTask(t)) }).task_definitions;
+    await store.slots.createSlots(plannedSlots(run.process_id, tasks, name).map((slot) => ({ ...slot, status: slot.name === 'third' ? 'blocked' : 'succeeded' })));
+    const sender = new MemoryEmailSender();
+    const { notifier } = testNotifier(store, {}, sender);
+
+    // Act
+    const commands = await commandsDuring(() => notifier.notify({ process_id: run.process_id, process_definition_name: name, status: 'failed' }));
+    await receiver.close();
+
+    // Assess: both channels list the blocked task, from projected Queries of the slots
+    const slotQueries = commands.filter((c) => c.name === 'QueryCommand' && (c.input.ExpressionAttributeValues as Record<string, unknown> | undefined)?.[':prefix'] === 'SLOT#');
+    expect(slotQueries.length).toBeGreaterThan(0);
+    // (the run's read projects its slots to their statuses; the tasks that never ran, to names and statuses)
+    for (const query of slotQueries) expect(query.input.ProjectionExpression).toBeDefined();
+    expect(new Set(slotQueries.flatMap((query) => Object.values(query.input.ExpressionAttributeNames as Record<string, string>)))).toEqual(new Set(['name', 'status']));
+    expect(sender.sent[0]?.text).toMatch(/third +blocked +0/);
+    expect(JSON.parse(receiver.requests[0]?.body ?? '{}').tasks).toContainEqual({ task_definition_name: 'third', status: 'blocked', attempts: 0 });
   });
 });
