@@ -74,6 +74,8 @@ export interface NotifyReport {
 
 export class Notifier implements RunListener {
   private readonly now: () => Date;
+  /** The tasks that never ran, by the run read for one notification (its channels share one listing). */
+  private readonly notRunOf = new WeakMap<Process, Promise<Array<{ task_definition_name: string; status: string }>>>();
 
   constructor(private readonly d: NotifierDeps) {
     this.now = d.now ?? (() => new Date());
@@ -223,7 +225,15 @@ export class Notifier implements RunListener {
    * killed. Of the slots, their names and statuses only: whole, with their definitions, a run of 10,000
    * tasks is ~8 MB for the notify function to take in, for each channel that lists its tasks.
    */
-  private async notRun(run: Process): Promise<Array<{ task_definition_name: string; status: string }>> {
+  private notRun(run: Process): Promise<Array<{ task_definition_name: string; status: string }>> {
+    // Once per ended run however many channels list its tasks (a listing of 10,000 slots is billed ~2,500
+    // read units whatever it projects).
+    let listed = this.notRunOf.get(run);
+    if (!listed) this.notRunOf.set(run, (listed = this.listNotRun(run)));
+    return listed;
+  }
+
+  private async listNotRun(run: Process): Promise<Array<{ task_definition_name: string; status: string }>> {
     const slots = await this.d.store.slots.listStates(run.process_id);
     const ran = new Set(run.task.map((t) => t.task_definition_name));
     return slots.filter((s) => !ran.has(s.name)).map((s) => ({ task_definition_name: s.name, status: s.status === 'blocked' ? 'blocked' : 'not run' }));

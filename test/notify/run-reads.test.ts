@@ -2,7 +2,8 @@
  * What the notifier reads of a run that ended: nothing of its attempts when its definition notifies no
  * one (a run of 10,000 tasks is not read whole for nothing), and, when it notifies, the entries of the
  * attempts its email shows (the last attempt of each failed task), however many newer attempts the run has;
- * of its slots, the names and statuses only (the tasks that never ran), never their definitions.
+ * of its slots, the names and statuses only (the tasks that never ran), never their definitions, once
+ * however many channels list them.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,6 +115,8 @@ describe('the notifier reads of an ended run', () => {
     // (the run's read projects its slots to their statuses; the tasks that never ran, to names and statuses)
     for (const query of slotQueries) expect(query.input.ProjectionExpression).toBeDefined();
     expect(new Set(slotQueries.flatMap((query) => Object.values(query.input.ExpressionAttributeNames as Record<string, string>)))).toEqual(new Set(['name', 'status']));
+    // … and the names once, for both channels
+    expect(slotQueries.filter((query) => Object.values(query.input.ExpressionAttributeNames as Record<string, string>).includes('name'))).toHaveLength(1);
     expect(sender.sent[0]?.text).toMatch(/third +blocked +0/);
     expect(JSON.parse(receiver.requests[0]?.body ?? '{}').tasks).toContainEqual({ task_definition_name: 'third', status: 'blocked', attempts: 0 });
   });
