@@ -172,7 +172,7 @@ export class RunStore {
   ): Promise<Process | undefined> {
     // The newest attempts' entries (an API answer's) in one Query beside the rest: see embedEntries.
     const bulk = options.withoutEntries || options.entriesOf ? undefined : this.entries.lastEntriesOfRun(processId, ENTRIES_PER_ATTEMPT);
-    const [runItem, slotItems, page, read] = await Promise.all([
+    const [runItem, slotItems, page, held] = await Promise.all([
       this.getRunRecord(processId),
       queryPartition(this.db, keys.runPartition(processId), keys.slotPrefix, '#status', { '#status': 'status' }),
       // Bounded by its bytes, not by a count of DynamoDB pages.
@@ -189,7 +189,7 @@ export class RunStore {
       ...(slots.length > 0 ? { progress: progressOf(slots) } : {}),
     };
     if (options.withoutEntries) for (const task of run.task) task.entries_omitted = true;
-    else await this.embedEntries(run, tasks, options.entriesOf?.(run.task), read);
+    else await this.embedEntries(run, tasks, options.entriesOf?.(run.task), held);
     return run;
   }
 
@@ -208,8 +208,8 @@ export class RunStore {
    * Fills the last ENTRIES_PER_ATTEMPT entries of each kind into the run's attempts, newest attempts
    * first (or only those of `picked`), while the answer stays within RUN_RESPONSE_BUDGET_BYTES; reads stop
    * when the budget is spent. `assembled` holds the entries of legacy attempts (written before entries had
-   * their own keys); `whole` answers those the run's one entry Query held whole (EntryStore.lastEntriesOfRun): only
-   * the other attempts' entries are read here, two gsi1 Queries each.
+   * their own keys); `whole` answers the entries of the attempts the run's one entry Query held whole
+   * (EntryStore.lastEntriesOfRun): only the other attempts' are read here, two gsi1 Queries each.
    */
   private async embedEntries(run: Process, assembled: readonly Task[], picked?: ReadonlySet<string>, whole?: (taskId: string) => RunEntries | undefined): Promise<void> {
     let budget = RUN_RESPONSE_BUDGET_BYTES - payloadBytes(run);
