@@ -407,7 +407,8 @@ export class RunFanOut {
    */
   private async unblock(run: RunItem, after: string | undefined, pacer: Pacer, deadline: Deadline, cache: StepCache): Promise<Outcome> {
     if (run.status !== 'running') return 'over';
-    cache.reopened ??= new Set((await this.d.store.slots.list(run.process_id)).filter((s) => s.status !== 'succeeded' && s.status !== 'running').map((s) => s.name));
+    // By name and status only: whole, a run of 10,000 tasks is ~10 MB for this step to read and hold.
+    cache.reopened ??= new Set((await this.d.store.slots.listStates(run.process_id)).filter((s) => s.status !== 'succeeded' && s.status !== 'running').map((s) => s.name));
     const reopened = cache.reopened;
     const unblocked: Slot[] = [];
     const outcome = await this.overSlots(run.process_id, after, deadline, async (slot) => {
