@@ -24,6 +24,7 @@ import { type Clock, DEPLOYED_FAN_OUT_PACE } from '../../lambdas/engine/pace';
 import type { FanOutDispatcher, Launcher, Orchestrator, RunListener } from '../../lambdas/engine/ports';
 import type { Slot } from '../../lambdas/store/slots';
 import { shellTask, startTestSundial, type TestSundial } from '../helpers/local';
+import { isSlotQuery, storeCallsDuring } from '../helpers/store-calls';
 
 /** The largest run (LIMITS.taskDefinitionsPerProcess), for what is measured at scale: `LARGE_RUNS_TASKS=10000`. */
 const TASKS = Math.min(Number(process.env.LARGE_RUNS_TASKS ?? 2_000), LIMITS.taskDefinitionsPerProcess);
@@ -133,25 +134,8 @@ const slotsOf = (processId: string) => t.services.store.slots.list(processId);
  * The Queries of a run's slots that `work` makes reading them all whole (no page `Limit`, no projection):
  * at 10,000 tasks ~10 MB in one engine function step.
  */
-const slotListingsWhole = async (work: () => Promise<void>): Promise<unknown[]> => {
-  const seen: unknown[] = [];
-  const stack = t.services.store.db.client.middlewareStack;
-  stack.add(
-    (next, context) => async (args) => {
-      const input = (args as { input: Record<string, unknown> }).input;
-      const prefix = (input.ExpressionAttributeValues as Record<string, unknown> | undefined)?.[':prefix'];
-      if ((context as { commandName?: string }).commandName === 'QueryCommand' && prefix === 'SLOT#' && input.Limit === undefined && input.ProjectionExpression === undefined) seen.push(input);
-      return next(args);
-    },
-    { step: 'initialize', name: 'slot-listings' },
-  );
-  try {
-    await work();
-  } finally {
-    stack.remove('slot-listings');
-  }
-  return seen;
-};
+const slotListingsWhole = async (work: () => Promise<void>): Promise<unknown[]> =>
+  (await storeCallsDuring(t.services.store.db, work)).calls.filter((c) => isSlotQuery(c) && c.input.Limit === undefined && c.input.ProjectionExpression === undefined);
 const runOf = (processId: string) => t.services.store.runs.getRunRecord(processId);
 /** What a replayed step could change of a slot. */
 const stateOf = (slots: Slot[]) => slots.map((s) => `${s.name} ${s.status} ${s.round} ${s.attempts} ${s.max_attempts} ${[...(s.deps_done ?? [])].join()}`).sort();

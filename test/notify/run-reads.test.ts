@@ -12,6 +12,7 @@ import { mapLimited } from '../../lambdas/domain/concurrency';
 import { plannedSlots } from '../../lambdas/engine/fan-out';
 import { processDefinition } from '../../lambdas/domain/models';
 import { shellTask } from '../helpers/factories';
+import { isSlotQuery, type StoreCall, storeCallsDuring } from '../helpers/store-calls';
 import { email, MemoryEmailSender, type NotifyFixture, putDefinition, seedFinishedRun, startHttpServer, startStore, testNotifier, webhook } from './support';
 
 let fixture: NotifyFixture;
@@ -25,20 +26,7 @@ afterAll(async () => {
 });
 
 /** Every command the store sends while `work` runs: its name and input. */
-async function commandsDuring(work: () => Promise<unknown>): Promise<Array<{ name: string; input: Record<string, unknown> }>> {
-  const seen: Array<{ name: string; input: Record<string, unknown> }> = [];
-  const middleware = (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
-    seen.push({ name: String(context.commandName), input: (args as { input: Record<string, unknown> }).input });
-    return next(args);
-  };
-  fixture.store.db.client.middlewareStack.add(middleware as never, { step: 'initialize', name: 'run-reads-test' });
-  try {
-    await work();
-  } finally {
-    fixture.store.db.client.middlewareStack.remove('run-reads-test');
-  }
-  return seen;
-}
+const commandsDuring = async (work: () => Promise<unknown>): Promise<StoreCall[]> => (await storeCallsDuring(fixture.store.db, work)).calls;
 
 describe('the notifier reads of an ended run', () => {
   it('reads only the run item and the definition when the definition notifies no one', async () => {
@@ -110,7 +98,7 @@ describe('the notifier reads of an ended run', () => {
     await receiver.close();
 
     // Assess: both channels list the blocked task, from projected Queries of the slots
-    const slotQueries = commands.filter((c) => c.name === 'QueryCommand' && (c.input.ExpressionAttributeValues as Record<string, unknown> | undefined)?.[':prefix'] === 'SLOT#');
+    const slotQueries = commands.filter(isSlotQuery);
     expect(slotQueries.length).toBeGreaterThan(0);
     // (the run's read projects its slots to their statuses; the tasks that never ran, to names and statuses)
     for (const query of slotQueries) expect(query.input.ProjectionExpression).toBeDefined();

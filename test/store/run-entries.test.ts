@@ -11,6 +11,7 @@ import { EntryStore } from '../../lambdas/store/entries';
 import { Store } from '../../lambdas/store';
 import { startDynamo } from '../../local/dynalite';
 import { perFile } from '../helpers/per-file';
+import { type StoreCall, storeCallsDuring } from '../helpers/store-calls';
 
 const dynamo = perFile('dynalite', () => startDynamo(undefined));
 const N = 10;
@@ -84,36 +85,20 @@ describe('the last entries of a run, in one Query', () => {
         await store.runs.appendMetadataEntries(processId, taskId, [meta(uuid('60000000', i), at(i))]);
       }),
     );
-    let queries = 0;
-    const count = () => {
-      queries = 0;
-    };
-    dynamo().db.client.middlewareStack.add(
-      (next, context) => async (args) => {
-        if ((context as { commandName?: string }).commandName === 'QueryCommand') queries++;
-        return next(args);
-      },
-      { step: 'initialize', name: 'countQueries' },
-    );
-    try {
-      // Act
-      count();
-      const run = await store.runs.getRun(processId);
-      const withOne = queries;
-      count();
-      const oneByOne = await Promise.all(tasks.map(async (t) => [await store.runs.getTask(processId, t)] as const));
+    const queries = (calls: StoreCall[]) => calls.filter((c) => c.name === 'QueryCommand').length;
 
-      // Assess: the slots, the attempts and the entries, side by side (before: 2 entry Queries per attempt)
-      expect(withOne).toBeLessThanOrEqual(4);
-      expect(queries).toBeGreaterThanOrEqual(400);
-      const embedded = new Map(run!.task.map((t) => [t.task_id, { log: t.log_entries, metadata: t.metadata_entries }]));
-      expect(embedded.size).toBe(200);
-      for (const [task] of oneByOne) {
-        expect(embedded.get(task!.task_id)).toEqual({ log: task!.log_entries, metadata: task!.metadata_entries });
-        expect(task!.log_entries).toHaveLength(3);
-      }
-    } finally {
-      dynamo().db.client.middlewareStack.remove('countQueries');
+    // Act
+    const one = await storeCallsDuring(dynamo().db, () => store.runs.getRun(processId));
+    const perAttempt = await storeCallsDuring(dynamo().db, () => Promise.all(tasks.map((t) => store.runs.getTask(processId, t))));
+
+    // Assess: the slots, the attempts and the entries, side by side (before: 2 entry Queries per attempt)
+    expect(queries(one.calls)).toBeLessThanOrEqual(4);
+    expect(queries(perAttempt.calls)).toBeGreaterThanOrEqual(400);
+    const embedded = new Map(one.result!.task.map((t) => [t.task_id, { log: t.log_entries, metadata: t.metadata_entries }]));
+    expect(embedded.size).toBe(200);
+    for (const task of perAttempt.result) {
+      expect(embedded.get(task!.task_id)).toEqual({ log: task!.log_entries, metadata: task!.metadata_entries });
+      expect(task!.log_entries).toHaveLength(3);
     }
   });
 });
