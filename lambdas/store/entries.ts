@@ -285,9 +285,11 @@ export class EntryStore {
       group[kind].push(item);
     }
     const last = <E>(items: Item[], kind: EntryKind) => {
+      // Each sort key's bytes once, not once per comparison.
       const newestFirst = items
-        .sort((a, b) => Buffer.compare(Buffer.from(String(b[sortKey])), Buffer.from(String(a[sortKey]))))
-        .flatMap((i) => asEntries<E>(i, kind).reverse());
+        .map((item) => ({ item, at: Buffer.from(String(item[sortKey])) }))
+        .sort((a, b) => Buffer.compare(b.at, a.at))
+        .flatMap(({ item }) => asEntries<E>(item, kind).reverse());
       return { entries: newestFirst.slice(0, n).reverse(), truncated: newestFirst.length > n };
     };
     // An attempt was read whole when the Query ended, or when its items all sort before where it stopped.
