@@ -24,7 +24,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand } from '../lambdas/store/sdk';
 import { keys } from '../lambdas/store/keys';
 import { measureBundles } from './bundles';
 import { measureLambdas } from './lambdas';

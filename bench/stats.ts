@@ -73,8 +73,7 @@ const READS = new Set(['GetItemCommand', 'QueryCommand', 'BatchGetItemCommand', 
 const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
 
 /**
- * Counts every command sent through the store's client (the DocumentClient shares the low-level
- * client's middleware stack) and asks DynamoDB for the capacity each consumed (`ReturnConsumedCapacity:
+ * Counts every command sent through the store's client (an observer of its document client) and asks DynamoDB for the capacity each consumed (`ReturnConsumedCapacity:
  * TOTAL`, which dynalite answers like DynamoDB: 1 WRU per KB written, 1 RRU per 4 KB read consistently).
  * Answers a reader of the counts so far and a reset.
  */
@@ -89,32 +88,29 @@ export function countDynamo(db: Db): { read: () => DynamoCounts; reset: () => vo
     c.writesByKind[kind] = (c.writesByKind[kind] ?? 0) + 1;
   };
   reset();
-  db.client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const name = String((context as { commandName?: string }).commandName);
-      const input = args.input as Record<string, unknown>;
-      input.ReturnConsumedCapacity ??= 'TOTAL';
-      c.calls[name] = (c.calls[name] ?? 0) + 1;
-      if (READS.has(name)) c.reads++;
-      const kind = itemKind((input.Key ?? input.Item) as Record<string, unknown> | undefined);
-      if (WRITES.has(name)) wrote(writeLabel(kind, input));
-      if (name === 'BatchWriteItemCommand') {
-        for (const reqs of Object.values((input.RequestItems ?? {}) as Record<string, Array<{ PutRequest?: { Item?: Record<string, unknown> }; DeleteRequest?: { Key?: Record<string, unknown> } }>>)) {
-          for (const req of reqs) wrote(req.PutRequest ? `${itemKind(req.PutRequest.Item)}:create` : `${itemKind(req.DeleteRequest?.Key)}:delete`);
-        }
+  db.doc.observe(async (call, next) => {
+    const name = call.name;
+    const input = call.input as Record<string, unknown>;
+    input.ReturnConsumedCapacity ??= 'TOTAL';
+    c.calls[name] = (c.calls[name] ?? 0) + 1;
+    if (READS.has(name)) c.reads++;
+    const kind = itemKind((input.Key ?? input.Item) as Record<string, unknown> | undefined);
+    if (WRITES.has(name)) wrote(writeLabel(kind, input));
+    if (name === 'BatchWriteItemCommand') {
+      for (const reqs of Object.values((input.RequestItems ?? {}) as Record<string, Array<{ PutRequest?: { Item?: Record<string, unknown> }; DeleteRequest?: { Key?: Record<string, unknown> } }>>)) {
+        for (const req of reqs) wrote(req.PutRequest ? `${itemKind(req.PutRequest.Item)}:create` : `${itemKind(req.DeleteRequest?.Key)}:delete`);
       }
-      const start = performance.now();
-      const kept = traced; // a call that fails its condition is a call too
-      const out = await next(args).finally(() => kept?.push({ start, end: performance.now(), command: name, kind }));
-      const consumed = (out.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
-      for (const cc of (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as Array<{ CapacityUnits?: number }>) {
-        if (READS.has(name)) c.readUnits += cc.CapacityUnits ?? 0;
-        else c.writeUnits += cc.CapacityUnits ?? 0;
-      }
-      return out;
-    },
-    { step: 'initialize', name: 'benchCounter' },
-  );
+    }
+    const start = performance.now();
+    const kept = traced; // a call that fails its condition is a call too
+    const out = await next().finally(() => kept?.push({ start, end: performance.now(), command: name, kind }));
+    const consumed = (out as { ConsumedCapacity?: unknown }).ConsumedCapacity;
+    for (const cc of (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as Array<{ CapacityUnits?: number }>) {
+      if (READS.has(name)) c.readUnits += cc.CapacityUnits ?? 0;
+      else c.writeUnits += cc.CapacityUnits ?? 0;
+    }
+    return out;
+  });
   return {
     read: () => structuredClone(c),
     reset,

@@ -42,23 +42,18 @@ async function pagesFrom(processId: string, next: string | undefined): Promise<{
 /** Counts what DynamoDB answers the store during `act`: items by the prefix of their sort key. */
 async function countingReads<T>(act: () => Promise<T>): Promise<{ result: T; items: Record<string, number> }> {
   const items: Record<string, number> = {};
-  const name = `countReads${randomUUID()}`;
-  t.services.store.db.client.middlewareStack.add(
-    (next) => async (args) => {
-      const out = await next(args);
-      for (const item of (out.output as { Items?: Array<{ sk?: string | { S?: string } }> }).Items ?? []) {
-        const sk = typeof item.sk === 'string' ? item.sk : item.sk?.S;
-        const prefix = (sk ?? 'projected').split('#')[0] ?? '?';
-        items[prefix] = (items[prefix] ?? 0) + 1;
-      }
-      return out;
-    },
-    { step: 'initialize', name },
-  );
+  const stop = t.services.store.db.doc.observe(async (_call, next) => {
+    const out = await next();
+    for (const item of (out as { Items?: Array<{ sk?: string }> }).Items ?? []) {
+      const prefix = (item.sk ?? 'projected').split('#')[0] ?? '?';
+      items[prefix] = (items[prefix] ?? 0) + 1;
+    }
+    return out;
+  });
   try {
     return { result: await act(), items };
   } finally {
-    t.services.store.db.client.middlewareStack.remove(name);
+    stop();
   }
 }
 

@@ -150,17 +150,14 @@ describe('GET /api/processes/{id} with attempts full of the largest entries', ()
 
 describe('lists do not read entries', () => {
   it('GET /api/processes?max_records=5 reads the same items whether a listed run has 3,000 entries or none', async () => {
-    // Prepare: count what DynamoDB answers the store, by an SDK middleware on its client
+    // Prepare: count what DynamoDB answers the store, by an observer of its client
     const counted = { calls: 0, items: 0 };
-    t.services.store.db.client.middlewareStack.add(
-      (next) => async (args) => {
-        const out = await next(args);
-        counted.calls++;
-        counted.items += ((out.output as { Items?: unknown[] }).Items ?? []).length;
-        return out;
-      },
-      { step: 'initialize', name: 'countItemsRead' },
-    );
+    const stop = t.services.store.db.doc.observe(async (_call, next) => {
+      const out = await next();
+      counted.calls++;
+      counted.items += ((out as { Items?: unknown[] }).Items ?? []).length;
+      return out;
+    });
     const runs = [];
     for (let i = 0; i < 5; i++) {
       runs.push(await seedRun(t.services, { process_definition_name: 'busy', start_time: isoAt(i), tasks: [{ task_definition_name: 'work' }] }));
@@ -187,7 +184,7 @@ describe('lists do not read entries', () => {
     expect(after.calls).toBe(before.calls);
     expect(after.items).toBe(before.items);
     expect(after.items).toBeLessThan(20);
-    t.services.store.db.client.middlewareStack.remove('countItemsRead');
+    stop();
   }, 120_000);
 });
 

@@ -5,7 +5,7 @@
  * end write touched).
  * Read straight from the table, in local mode; the run-end pass's own writes are watched on the client.
  */
-import { DeleteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, QueryCommand } from '../../lambdas/store/sdk';
 import { writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RETENTION_DAYS } from '../../lambdas/domain/retention';
@@ -48,22 +48,19 @@ const expiryOf = (iso: string) => Math.floor(Date.parse(iso) / 1000) + DEFAULT_R
  * one item, not the run item): the writes of a run's end that set an expiry and nothing else.
  */
 let passWrites: Array<{ pk: string; sk: string }> = [];
-const WATCH = 'endExpiryTestWatch';
+let unwatch: (() => void) | undefined;
 beforeEach(() => {
   passWrites = [];
-  sundial.current().services.store.db.client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const input = args.input as { Key?: { pk?: unknown; sk?: unknown }; UpdateExpression?: string };
-      if ((context as { commandName?: string }).commandName === 'UpdateItemCommand' && input.UpdateExpression === 'SET #ttl = :e') {
-        passWrites.push({ pk: String(input.Key?.pk), sk: String(input.Key?.sk) });
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: WATCH },
-  );
+  unwatch = sundial.current().services.store.db.doc.observe((call, next) => {
+    const input = call.input as { Key?: { pk?: unknown; sk?: unknown }; UpdateExpression?: string };
+    if (call.name === 'UpdateItemCommand' && input.UpdateExpression === 'SET #ttl = :e') {
+      passWrites.push({ pk: String(input.Key?.pk), sk: String(input.Key?.sk) });
+    }
+    return next();
+  });
 });
 afterEach(() => {
-  sundial.current().services.store.db.client.middlewareStack.remove(WATCH);
+  unwatch?.();
 });
 const passWrote = (processId: string) => passWrites.filter((w) => w.pk === keys.runPartition(processId)).map((w) => w.sk).sort();
 

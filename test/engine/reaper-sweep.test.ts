@@ -14,6 +14,7 @@ import { executionName, stableUuid } from '../../lambdas/domain/ids';
 import { plannedSlots } from '../../lambdas/engine/fan-out';
 import { Reaper } from '../../lambdas/engine/reaper';
 import { Store } from '../../lambdas/store';
+import { dynamoItemBytes } from '../../lambdas/store/item-size';
 import { startDynamo } from '../../local/dynalite';
 import { perFile } from '../helpers/per-file';
 import { shellTask } from '../helpers/factories';
@@ -57,22 +58,22 @@ async function seedRunningRun(store: Store): Promise<{ processId: string; execut
 interface SweepReads {
   /** GetItems of attempt records: how many, and the most in flight at once. */
   attempts: { max: number; total: number };
-  /** Queries of slots: how many, each one's ProjectionExpression, the bytes of their answers (Content-Length), the attribute names of the items. */
+  /** Queries of slots: how many, each one's ProjectionExpression, the bytes of the items they answered (DynamoDB's item size), the attribute names of the items. */
   slots: { queries: number; projections: Array<string | undefined>; bytes: number; attributes: Set<string> };
 }
 
-/** Watches the store's client while `work` runs (at its first step: the DocumentClient's input and output, and the HTTP answer). */
+/** Watches the store's client while `work` runs (the document client's input and output). */
 async function sweepReads(work: () => Promise<unknown>): Promise<SweepReads> {
   let inFlight = 0;
   const seen: SweepReads = { attempts: { max: 0, total: 0 }, slots: { queries: 0, projections: [], bytes: 0, attributes: new Set() } };
-  const middleware = (next: (args: unknown) => Promise<{ output: unknown }>, context: { commandName?: string }) => async (args: unknown) => {
-    const input = (args as { input: { Key?: { sk?: string }; ExpressionAttributeValues?: Record<string, unknown>; ProjectionExpression?: string } }).input;
-    if (context.commandName === 'QueryCommand' && input.ExpressionAttributeValues?.[':prefix'] === 'SLOT#') {
-      const result = (await next(args)) as { output: { Items?: Array<Record<string, unknown>> }; response: { headers: Record<string, string> } };
+  const stop = dynamo().db.doc.observe(async (call, next) => {
+    const input = call.input as { Key?: { sk?: string }; ExpressionAttributeValues?: Record<string, unknown>; ProjectionExpression?: string };
+    if (call.name === 'QueryCommand' && input.ExpressionAttributeValues?.[':prefix'] === 'SLOT#') {
+      const result = (await next()) as { Items?: Array<Record<string, unknown>> };
       seen.slots.queries++;
       seen.slots.projections.push(input.ProjectionExpression);
-      seen.slots.bytes += Number(result.response.headers['content-length']);
-      for (const item of result.output.Items ?? []) {
+      for (const item of result.Items ?? []) {
+        seen.slots.bytes += dynamoItemBytes(item);
         for (const [name, value] of Object.entries(item)) {
           seen.slots.attributes.add(name);
           // A map's own attributes (the definition's), as `definition.<name>`.
@@ -81,20 +82,19 @@ async function sweepReads(work: () => Promise<unknown>): Promise<SweepReads> {
       }
       return result;
     }
-    if (context.commandName !== 'GetItemCommand' || !String(input.Key?.sk ?? '').startsWith('TASK#')) return next(args);
+    if (call.name !== 'GetItemCommand' || !String(input.Key?.sk ?? '').startsWith('TASK#')) return next();
     seen.attempts.total++;
     seen.attempts.max = Math.max(seen.attempts.max, ++inFlight);
     try {
-      return await next(args);
+      return await next();
     } finally {
       inFlight--;
     }
-  };
-  dynamo().db.client.middlewareStack.add(middleware as never, { step: 'initialize', name: 'sweep-reads' });
+  });
   try {
     await work();
   } finally {
-    dynamo().db.client.middlewareStack.remove('sweep-reads');
+    stop();
   }
   return seen;
 }

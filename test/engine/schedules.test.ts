@@ -4,7 +4,7 @@
  * keep these fast; cron fire times are checked as pure computations in test/domain/schedule.test.ts.
  */
 import { join } from 'node:path';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '../../lambdas/store/sdk';
 import { describe, expect, it } from 'vitest';
 import { nextFireTime, toScheduleSpec } from '../../lambdas/domain/schedule';
 import { keys } from '../../lambdas/store/keys';

@@ -49,23 +49,21 @@ const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemComman
 
 beforeAll(async () => {
   sundial = await startTestSundial();
-  sundial.services.store.db.client.middlewareStack.add(
-    (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any): Promise<any> => {
-      if (recorded.on && currentFunction() === 'api') recorded.calls.push(`${context.commandName} ${args.input?.Key?.pk}/${args.input?.Key?.sk}`);
-      const claim = args.input?.Key?.pk === keys.upstreamVersion.pk && String(args.input?.ConditionExpression).includes('#version = :read');
-      if (interfere.on && claim && currentFunction() === 'api') {
-        const { db } = sundial.services.store;
-        await runAs('local', () =>
-          db.doc.send(new UpdateCommand({ TableName: db.tableName, Key: keys.upstreamVersion, UpdateExpression: 'ADD #version :one', ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':one': 1 } })),
-        );
-      }
-      if (barrier.armed && currentFunction() === 'api' && WRITES.has(context.commandName ?? '')) {
-        await new Promise<void>((go) => barrier.arrive(go));
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: 'upstreamCycleBarrier' },
-  );
+  sundial.services.store.db.doc.observe(async (call, next) => {
+    const input = call.input as any;
+    if (recorded.on && currentFunction() === 'api') recorded.calls.push(`${call.name} ${input?.Key?.pk}/${input?.Key?.sk}`);
+    const claim = input?.Key?.pk === keys.upstreamVersion.pk && String(input?.ConditionExpression).includes('#version = :read');
+    if (interfere.on && claim && currentFunction() === 'api') {
+      const { db } = sundial.services.store;
+      await runAs('local', () =>
+        db.doc.send(new UpdateCommand({ TableName: db.tableName, Key: keys.upstreamVersion, UpdateExpression: 'ADD #version :one', ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':one': 1 } })),
+      );
+    }
+    if (barrier.armed && currentFunction() === 'api' && WRITES.has(call.name)) {
+      await new Promise<void>((go) => barrier.arrive(go));
+    }
+    return next();
+  });
 }, 60_000);
 
 afterAll(async () => {

@@ -2,7 +2,7 @@
  * The reaper (attempts their executor lost end failed with a reason) and retention (a finished run's
  * items expire together; the local sweep deletes what is due; definitions never expire), in local mode.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '../../lambdas/store/sdk';
 import { describe, expect, it } from 'vitest';
 import { Reaper } from '../../lambdas/engine/reaper';
 import { DEFAULT_RETENTION_DAYS } from '../../lambdas/domain/retention';

@@ -4,7 +4,7 @@
  * every answer must pass, and a JSON mutator for fast-check.
  */
 import { Agent, request } from 'node:http';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand } from '../../lambdas/store/sdk';
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import type { Services } from '../../lambdas/api/ports';

@@ -1,9 +1,8 @@
 /**
- * The DynamoDB commands a store client sends while some work runs (an SDK middleware on its stack, removed
- * afterwards): what tests assert when what matters is which reads and writes the code makes, not only
+ * The DynamoDB commands a store client sends while some work runs (an observer of its document client,
+ * removed afterwards): what tests assert when what matters is which reads and writes the code makes, not only
  * what it answers.
  */
-import { randomUUID } from 'node:crypto';
 import type { Db } from '../../lambdas/store/client';
 
 export interface StoreCall {
@@ -16,18 +15,14 @@ export interface StoreCall {
 /** Every command `db` sends while `work` runs, in the order sent, and what `work` answered. */
 export async function storeCallsDuring<T>(db: Db, work: () => Promise<T>): Promise<{ calls: StoreCall[]; result: T }> {
   const calls: StoreCall[] = [];
-  const name = `storeCalls-${randomUUID()}`;
-  db.client.middlewareStack.add(
-    (next, context) => async (args) => {
-      calls.push({ name: String((context as { commandName?: string }).commandName), input: (args as { input: Record<string, unknown> }).input });
-      return next(args);
-    },
-    { step: 'initialize', name },
-  );
+  const stop = db.doc.observe((call, next) => {
+    calls.push({ name: call.name, input: call.input });
+    return next();
+  });
   try {
     return { calls, result: await work() };
   } finally {
-    db.client.middlewareStack.remove(name);
+    stop();
   }
 }
 

@@ -6,7 +6,7 @@
  * test/iam/local-calls.test.ts saw it denied about once in a few loaded runs; here the interleaving is
  * forced: the engine's read of a run's attempts waits until the run has one.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '../../lambdas/store/sdk';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { currentFunction, runAs } from '../../local/function-context';
 import { apiClient, type Api, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
@@ -14,7 +14,7 @@ import { dependsOn } from '../helpers/factories';
 import { until } from '../helpers/until';
 import type { RecordedCall } from './actions';
 import { evaluateCalls } from './harness';
-import { recordSdkCalls } from './recorder';
+import { recordStoreCalls } from './recorder';
 import { type ResolvedTemplate, sundialTemplate } from './template';
 
 let template: ResolvedTemplate;
@@ -28,20 +28,18 @@ beforeAll(async () => {
   sundial = await startTestSundial();
   const db = sundial.services.store.db;
   // The engine's Query of a run's attempts waits until one is written (the race, made certain).
-  db.client.middlewareStack.add(
-    (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: { input: Record<string, any> }): Promise<any> => {
-      const values = args.input.ExpressionAttributeValues as Record<string, unknown> | undefined;
-      const attemptsOf = context.commandName === 'QueryCommand' && !args.input.IndexName && String(args.input.KeyConditionExpression).includes('begins_with') ? values?.[':pk'] : undefined;
-      if (currentFunction() === 'engine' && typeof attemptsOf === 'string' && attemptsOf.startsWith('RUN#') && values?.[':prefix'] === 'TASK#') {
-        const attempts = () =>
-          runAs('local', () => db.doc.send(new QueryCommand({ TableName: db.tableName, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)', ExpressionAttributeValues: { ':pk': attemptsOf, ':p': 'TASK#' } })));
-        await until(attempts, (out) => (out.Items?.length ?? 0) > 0, 30_000).then(() => held++, () => undefined);
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: 'holdEngineAttemptReads' },
-  );
-  recordSdkCalls(db.client, calls);
+  db.doc.observe(async (call, next) => {
+    const input = call.input;
+    const values = input.ExpressionAttributeValues as Record<string, unknown> | undefined;
+    const attemptsOf = call.name === 'QueryCommand' && !input.IndexName && String(input.KeyConditionExpression).includes('begins_with') ? values?.[':pk'] : undefined;
+    if (currentFunction() === 'engine' && typeof attemptsOf === 'string' && attemptsOf.startsWith('RUN#') && values?.[':prefix'] === 'TASK#') {
+      const attempts = () =>
+        runAs('local', () => db.doc.send(new QueryCommand({ TableName: db.tableName, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)', ExpressionAttributeValues: { ':pk': attemptsOf, ':p': 'TASK#' } })));
+      await until(attempts, (out) => (out.Items?.length ?? 0) > 0, 30_000).then(() => held++, () => undefined);
+    }
+    return next();
+  });
+  recordStoreCalls(db, calls);
   api = apiClient(sundial.url);
 }, 120_000);
 

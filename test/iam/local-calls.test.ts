@@ -12,7 +12,7 @@ import { apiClient, type Api, bearer, mintTaskToken, shellScript, shellTask, sta
 import { cronSchedule, dependsOn, logEntry, metadataEntry } from '../helpers/factories';
 import type { RecordedCall } from './actions';
 import { evaluateCalls, summary } from './harness';
-import { recordSdkCalls } from './recorder';
+import { recordStoreCalls } from './recorder';
 import { type ResolvedTemplate, sundialTemplate } from './template';
 import { until } from '../helpers/until';
 import { keys } from '../../lambdas/store/keys';
@@ -25,7 +25,7 @@ const calls: RecordedCall[] = [];
 beforeAll(async () => {
   template = await sundialTemplate();
   sundial = await startTestSundial();
-  recordSdkCalls(sundial.services.store.db.client, calls);
+  recordStoreCalls(sundial.services.store.db, calls);
   api = apiClient(sundial.url);
 }, 120_000);
 

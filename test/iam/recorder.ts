@@ -1,39 +1,19 @@
 /**
  * Records the AWS SDK calls Sundial's code makes, tagged with the Lambda function it runs as
- * (local/function-context.ts): an SDK middleware on clients that really send (the local store's
- * DynamoDB client), and the calls aws-sdk-client-mock received for the services that have no local
- * engine. ./actions.ts maps each to what IAM authorizes.
+ * (local/function-context.ts): an observer of the local store's DynamoDB client (the one client that really
+ * sends), and the calls aws-sdk-client-mock received for the services that have no local engine.
+ * ./actions.ts maps each to what IAM authorizes.
  */
+import type { Db } from '../../lambdas/store/client';
 import { currentFunction } from '../../local/function-context';
 import type { RecordedCall } from './actions';
 
-/** A client with a middleware stack (any AWS SDK v3 client). */
-interface SdkClient {
-  middlewareStack: {
-    add: (middleware: any, options: { step: 'initialize'; name: string }) => void;
-    remove: (name: string) => boolean;
-  };
-}
-
-const NAME = 'sundialIamRecorder';
-
-/** Records every command `client` sends into `calls` until the returned function is called. */
-export function recordSdkCalls(client: SdkClient, calls: RecordedCall[]): () => void {
-  client.middlewareStack.add(
-    (next: (args: any) => Promise<unknown>, context: { clientName?: string; commandName?: string }) => async (args: { input: Record<string, any> }) => {
-      calls.push({
-        function: currentFunction(),
-        service: (context.clientName ?? 'Unknown').replace(/Client$/, ''),
-        command: (context.commandName ?? 'Unknown').replace(/Command$/, ''),
-        input: structuredClone(args.input),
-      });
-      return next(args);
-    },
-    { step: 'initialize', name: NAME },
-  );
-  return () => {
-    client.middlewareStack.remove(NAME);
-  };
+/** Records every command the store's client `db` sends into `calls` until the returned function is called. */
+export function recordStoreCalls(db: Db, calls: RecordedCall[]): () => void {
+  return db.doc.observe((call, next) => {
+    calls.push({ function: currentFunction(), service: 'DynamoDB', command: call.name.replace(/Command$/, ''), input: structuredClone(call.input) });
+    return next();
+  });
 }
 
 /** A command as aws-sdk-client-mock hands it back (`mock.calls()[n].args[0]`). */

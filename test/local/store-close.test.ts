@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '../../lambdas/store/sdk';
 import { expect, it } from 'vitest';
 import { LocalStoreClosedError, startDynamo } from '../../local/dynalite';
 import { until } from '../helpers/until';

@@ -3,7 +3,7 @@
  * against a real DynamoDB-compatible engine: dynalite takes an item of DYNAMODB_ITEM_MAX_BYTES by this count
  * and refuses one byte more, for items of strings, lists, maps, sets and booleans.
  */
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '../../lambdas/store/sdk';
 import { describe, expect, it } from 'vitest';
 import { startDynamo } from '../../local/dynalite';
 import { DYNAMODB_ITEM_MAX_BYTES, dynamoItemBytes } from '../../lambdas/store/item-size';
