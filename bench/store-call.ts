@@ -1,0 +1,65 @@
+/**
+ * The CPU of one store call, local mode (`npm run bench:store`): the store's client (lambdas/store) against the
+ * embedded dynalite (local/dynalite.ts), 8 calls in flight, half consistent GetItems and half conditional
+ * UpdateItems answering ALL_NEW, after 300 warm-up calls. Prints, per call: the wall time, the server
+ * thread's CPU (its own utime + stime from /proc, what bounds the engine locally: docs/PERFORMANCE.md) and
+ * the whole process's (with dynalite's thread). To compare two commits, run it in a checkout of each, one
+ * after the other, a few times each.
+ *
+ * Environment: STORE_CALLS (default 6000), STORE_CALL_ROUNDS (default 3: each round a fresh store).
+ */
+import { readFileSync } from 'node:fs';
+import { GetCommand, UpdateCommand } from '../lambdas/store/sdk';
+import { startDynamo } from '../local/dynalite';
+import { median } from './stats';
+
+const CALLS = Number(process.env.STORE_CALLS ?? 6000);
+const ROUNDS = Number(process.env.STORE_CALL_ROUNDS ?? 3);
+const IN_FLIGHT = 8;
+
+/** This thread's CPU time in ms (Linux: the main thread's task has the process's id; 10 ms ticks). */
+function serverThreadMs(): number {
+  const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+async function round(): Promise<{ wall: number; server: number; process: number }> {
+  const store = await startDynamo(undefined);
+  const { db } = store;
+  const call = (i: number) =>
+    i % 2
+      ? db.doc.send(new GetCommand({ TableName: db.tableName, Key: { pk: `BENCH#${i % 50}`, sk: 'S' }, ConsistentRead: true }))
+      : db.doc.send(
+          new UpdateCommand({
+            TableName: db.tableName,
+            Key: { pk: `BENCH#${i % 50}`, sk: 'S' },
+            UpdateExpression: 'ADD #c :one SET #s = :s',
+            ConditionExpression: 'attribute_not_exists(#s) OR #s <> :done',
+            ExpressionAttributeNames: { '#c': 'c', '#s': 'status' },
+            ExpressionAttributeValues: { ':one': 1, ':s': 'running', ':done': 'succeeded' },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+  try {
+    for (let i = 0; i < 300; i++) await call(i);
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const server0 = serverThreadMs();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < CALLS) await call(next++);
+      }),
+    );
+    const cpu = process.cpuUsage(cpu0);
+    return { wall: (performance.now() - t0) / CALLS, server: (serverThreadMs() - server0) / CALLS, process: (cpu.user + cpu.system) / 1000 / CALLS };
+  } finally {
+    await store.close();
+  }
+}
+
+type Round = Awaited<ReturnType<typeof round>>;
+const rounds: Round[] = [];
+for (let r = 0; r < ROUNDS; r++) rounds.push(await round());
+const fmt = (pick: (r: Round) => number) => `${median(rounds.map(pick)).toFixed(3)} ms (${rounds.map((r) => pick(r).toFixed(3)).join(', ')})`;
+console.log(`store call, ${CALLS} calls × ${ROUNDS} rounds, ${IN_FLIGHT} in flight: wall ${fmt((r) => r.wall)}; server thread CPU ${fmt((r) => r.server)}; process CPU ${fmt((r) => r.process)}`);
