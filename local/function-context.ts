@@ -5,6 +5,10 @@
  * anything that wants to know — the IAM harness in test/iam, which evaluates each AWS SDK call against
  * that function's role — reads {@link currentFunction}. The mark follows the async work it started
  * (AsyncLocalStorage), and the innermost mark wins: a Prepare started by an API request is the engine's.
+ *
+ * Marks are kept only once {@link markFunctions} is called (the tests' local mode does): AsyncLocalStorage
+ * hooks every promise of the process, 10–16 % of the server thread's CPU per store call
+ * (docs/PERFORMANCE.md), and nothing but the tests reads the marks.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { HttpEvent } from '../lambdas/http/types';
@@ -17,13 +21,19 @@ import type { HttpEvent } from '../lambdas/http/types';
 export type SundialFunction = 'api' | 'callbacks' | 'engine' | 'notify' | 'local';
 
 const current = new AsyncLocalStorage<SundialFunction>();
+let marking = false;
 
-/** Runs `body` (and all the async work it starts) as function `fn`. */
-export function runAs<T>(fn: SundialFunction, body: () => T): T {
-  return current.run(fn, body);
+/** Keeps the marks of {@link runAs} from now on (for the IAM harness and the tests that read them). */
+export function markFunctions(): void {
+  marking = true;
 }
 
-/** The function the running code stands for, or undefined outside any entry point. */
+/** Runs `body` (and all the async work it starts) as function `fn`, marked so once {@link markFunctions} was called. */
+export function runAs<T>(fn: SundialFunction, body: () => T): T {
+  return marking ? current.run(fn, body) : body();
+}
+
+/** The function the running code stands for, or undefined outside any entry point (and while nothing marks). */
 export function currentFunction(): SundialFunction | undefined {
   return current.getStore();
 }

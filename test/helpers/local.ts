@@ -14,6 +14,7 @@ import { signTaskToken } from '../../lambdas/domain/task-token';
 import type { Services } from '../../lambdas/api/ports';
 import { TTL_ATTRIBUTE } from '../../lambdas/store/keys';
 import type { TaskRecord } from '../../lambdas/store/runs';
+import { markFunctions } from '../../local/function-context';
 import { type LocalSundial, startLocal } from '../../local/server';
 import { isoAt, type JsonObject } from './factories';
 import { perFile } from './per-file';
@@ -93,6 +94,8 @@ export interface TestSundialOptions {
 
 /** Starts the local mode on a free port over `dataDir` (a fresh temporary one by default), silently. */
 export async function startTestSundial(dataDir: string = tempDataDir(), options: TestSundialOptions = {}): Promise<TestSundial> {
+  // Which function each call runs as: the IAM harness and some tests read it (local/function-context.ts).
+  markFunctions();
   // Seconds-apart ticks keep the schedule tests fast; `npm start` refuses them as EventBridge Scheduler does.
   const sundial = await startLocal({ port: 0, dataDir, log: options.log ?? (() => undefined), schedulerMinIntervalSeconds: 1, ...(options.retentionDays === undefined ? {} : { retentionDays: options.retentionDays }), ...(options.now ? { now: options.now } : {}) });
   let stopped = false;

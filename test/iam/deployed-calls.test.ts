@@ -22,7 +22,7 @@ import { FAN_OUT_MARGIN_MS } from '../../lambdas/engine/events';
 import { type FanOutEvent, IN_REQUEST_TASKS_MAX } from '../../lambdas/engine/fan-out';
 import type { HttpEvent, HttpResult } from '../../lambdas/http/types';
 import { type EmbeddedDynamo, LOCAL_TABLE_NAME, startDynamo } from '../../local/dynalite';
-import { runAs, type SundialFunction } from '../../local/function-context';
+import { markFunctions, runAs, type SundialFunction } from '../../local/function-context';
 import { httpEvent } from '../../local/http-adapter';
 import { cronSchedule, dockerTask, logEntry, shellTask } from '../helpers/factories';
 import type { RecordedCall } from './actions';
@@ -47,6 +47,7 @@ function mocked<T>(service: string, client: T): AwsStub<any, any, any> {
 }
 
 beforeAll(async () => {
+  markFunctions();
   template = await sundialTemplate();
   dynamo = await startDynamo(undefined);
   const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
