@@ -24,10 +24,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BatchWriteCommand } from '../lambdas/store/sdk';
-import { keys } from '../lambdas/store/keys';
 import { measureBundles } from './bundles';
 import { measureLambdas } from './lambdas';
+import { seedHistory } from './seed';
 import { type BenchSundial, noop, shellSpawnMs, startBench } from './local';
 import { median, quantile, round, sleep, type TracedCall } from './stats';
 
@@ -275,64 +274,6 @@ function chainStoreWork(b: BenchSundial, attempts: number, calls: TracedCall[]) 
   };
 }
 
-/** Seeds `count` runs of 10 definitions (one task attempt each) with the item shapes the store writes. */
-async function seedHistory(b: BenchSundial, from: number, count: number): Promise<void> {
-  const db = b.sundial.services.store.db;
-  const base = Date.parse('2020-01-01T00:00:00.000Z');
-  const items = function* () {
-    for (let i = from; i < from + count; i++) {
-      const processId = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-      const taskId = `10000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-      const def = `hist-${i % 10}`;
-      const start = new Date(base + i * 60_000).toISOString();
-      const end = new Date(base + i * 60_000 + 30_000).toISOString();
-      yield {
-        ...keys.run(processId),
-        ...keys.runIndexes(def, start, processId),
-        process_id: processId,
-        process_definition_name: def,
-        start_time: start,
-        end_time: end,
-        status: 'succeeded',
-        tasks_total: 1,
-        environment_variables: [],
-        done_shards_total: 1,
-        done_shards: new Set([0]),
-      };
-      yield {
-        ...keys.task(processId, taskId),
-        ...keys.taskIndexes(def, 'only', start, taskId),
-        task_id: taskId,
-        process_id: processId,
-        process_definition_name: def,
-        task_definition_name: 'only',
-        start_time: start,
-        end_time: end,
-        previous_attempt_count: 0,
-        status: 'succeeded',
-      };
-    }
-  };
-  const source = items();
-  const worker = async () => {
-    for (;;) {
-      const batch: Record<string, unknown>[] = [];
-      for (let k = 0; k < 25; k++) {
-        const next = source.next();
-        if (next.done) break;
-        batch.push(next.value);
-      }
-      if (batch.length === 0) return;
-      let requests = batch.map((Item) => ({ PutRequest: { Item } }));
-      while (requests.length > 0) {
-        const out = await db.doc.send(new BatchWriteCommand({ RequestItems: { [db.tableName]: requests } }));
-        requests = (out.UnprocessedItems?.[db.tableName] ?? []) as typeof requests;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, worker));
-}
-
 async function latencyOf(b: BenchSundial, path: string, n: number): Promise<number> {
   for (let i = 0; i < 10; i++) await b.call('GET', path);
   const times: number[] = [];
@@ -354,7 +295,7 @@ async function historySection(results: Record<string, unknown>) {
   try {
     const small = 1000;
     let t0 = performance.now();
-    await seedHistory(b, 0, small);
+    await seedHistory(b.sundial.services.store.db, 0, small);
     const before: Record<string, number> = {};
     for (const [label, path] of Object.entries(routes)) before[label] = await latencyOf(b, path, 40);
     // Up to HISTORY_MAX runs, in chunks, while the seeding budget lasts.
@@ -362,7 +303,7 @@ async function historySection(results: Record<string, unknown>) {
     let target = small;
     while (target < HISTORY_MAX && performance.now() - t0 < SEED_SECONDS * 1000) {
       const chunk = Math.min(5000, HISTORY_MAX - target);
-      await seedHistory(b, target, chunk);
+      await seedHistory(b.sundial.services.store.db, target, chunk);
       target += chunk;
     }
     const seedSeconds = (performance.now() - t0) / 1000;
