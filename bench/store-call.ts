@@ -6,16 +6,21 @@
  * the whole process's (with dynalite's thread). To compare two commits, run it in a checkout of each, one
  * after the other, a few times each.
  *
- * Environment: STORE_CALLS (default 6000), STORE_CALL_ROUNDS (default 3: each round a fresh store).
+ * Environment: STORE_CALLS (default 6000), STORE_CALL_ROUNDS (default 3: each round a fresh store),
+ * STORE_CALL_MARKED=1 (the calls made inside a function mark, local/function-context.ts, with the marks kept
+ * as the tests' local mode keeps them: what AsyncLocalStorage costs every call).
  */
 import { readFileSync } from 'node:fs';
 import { GetCommand, UpdateCommand } from '../lambdas/store/sdk';
 import { startDynamo } from '../local/dynalite';
+import { markFunctions, runAs } from '../local/function-context';
 import { median } from './stats';
 
 const CALLS = Number(process.env.STORE_CALLS ?? 6000);
 const ROUNDS = Number(process.env.STORE_CALL_ROUNDS ?? 3);
 const IN_FLIGHT = 8;
+const MARKED = process.env.STORE_CALL_MARKED === '1';
+if (MARKED) markFunctions();
 
 /** This thread's CPU time in ms (Linux: the main thread's task has the process's id; 10 ms ticks). */
 function serverThreadMs(): number {
@@ -47,9 +52,11 @@ async function round(): Promise<{ wall: number; server: number; process: number 
     const server0 = serverThreadMs();
     let next = 0;
     await Promise.all(
-      Array.from({ length: IN_FLIGHT }, async () => {
-        while (next < CALLS) await call(next++);
-      }),
+      Array.from({ length: IN_FLIGHT }, () =>
+        runAs('engine', async () => {
+          while (next < CALLS) await call(next++);
+        }),
+      ),
     );
     const cpu = process.cpuUsage(cpu0);
     return { wall: (performance.now() - t0) / CALLS, server: (serverThreadMs() - server0) / CALLS, process: (cpu.user + cpu.system) / 1000 / CALLS };
@@ -62,4 +69,4 @@ type Round = Awaited<ReturnType<typeof round>>;
 const rounds: Round[] = [];
 for (let r = 0; r < ROUNDS; r++) rounds.push(await round());
 const fmt = (pick: (r: Round) => number) => `${median(rounds.map(pick)).toFixed(3)} ms (${rounds.map((r) => pick(r).toFixed(3)).join(', ')})`;
-console.log(`store call, ${CALLS} calls × ${ROUNDS} rounds, ${IN_FLIGHT} in flight: wall ${fmt((r) => r.wall)}; server thread CPU ${fmt((r) => r.server)}; process CPU ${fmt((r) => r.process)}`);
+console.log(`store call${MARKED ? ' (marked)' : ''}, ${CALLS} calls × ${ROUNDS} rounds, ${IN_FLIGHT} in flight: wall ${fmt((r) => r.wall)}; server thread CPU ${fmt((r) => r.server)}; process CPU ${fmt((r) => r.process)}`);
