@@ -151,3 +151,26 @@ describe('the store client', () => {
     expect(seen).toEqual(['first GetItemCommand', 'second GetItemCommand CLIENT#1', 'first saw an item', 'first GetItemCommand', 'first saw an item']);
   });
 });
+
+describe("the store client's SDK configuration", () => {
+  it('has fast properties (the SDK copies it three times per call)', async () => {
+    // Prepare: V8's own answer needs --allow-natives-syntax, so a child Node process builds the client
+    const { execFile } = await import('node:child_process');
+    const script = [
+      "const { createDb } = await import('./lambdas/store/client.ts');",
+      "const db = createDb('t', { region: 'local', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });",
+      'globalThis.config = db.client.config;',
+      "console.log(JSON.stringify({ fast: (0, eval)('%HasFastProperties(globalThis.config)') }));",
+    ].join('\n');
+
+    // Act
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: process.cwd(), timeout: 60_000 }, (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+
+    // Assess
+    expect(JSON.parse(out.trim().split('\n').at(-1) ?? '{}')).toEqual({ fast: true });
+  }, 60_000);
+});
