@@ -7,7 +7,7 @@
  * (AsyncLocalStorage), and the innermost mark wins: a Prepare started by an API request is the engine's.
  *
  * Marks are kept only once {@link markFunctions} is called (the tests' local mode does): AsyncLocalStorage
- * hooks every promise of the process, 10–16 % of the server thread's CPU per store call
+ * hooks every promise of the process: 0.09 ms more of the server thread's CPU per store call, a sixth
  * (docs/PERFORMANCE.md), and nothing but the tests reads the marks.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';

@@ -48,7 +48,7 @@ export function createDb(tableName: string, config: DynamoDBClientConfig = {}): 
  * The SDK copies its client's resolved configuration (≈ 50 properties) with an object spread three times per
  * call (serializing, deserializing, resolving the endpoint). Built by many `Object.assign`s and an accessor,
  * the object is in V8's dictionary mode, where one copy costs 24–27 µs instead of 2.5–3 µs: the store's
- * thread spends 16 % less CPU per call with it fast (docs/PERFORMANCE.md). V8 gives an object fast properties
+ * thread spends 16–19 % less CPU per call with it fast (docs/PERFORMANCE.md). V8 gives an object fast properties
  * once it is another object's prototype and its properties are looked up through that other (the trick of
  * Bluebird's `toFastProperties`); its data properties only, so that no getter runs. Nothing of the
  * configuration changes; an engine that does not do this is only slower.
