@@ -5,7 +5,6 @@
  * it answers. Running 10,000 real tasks is too slow for a test: the run is written straight into the
  * store, slots through the slot store and attempts as the engine writes them.
  */
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAMBDA_SYNC_RESPONSE_MAX_BYTES } from '../../lambdas/domain/aws-limits';
 import { ATTEMPTS_BUDGET_BYTES, payloadBytes, RUN_RESPONSE_BUDGET_BYTES } from '../../lambdas/domain/response-size';
