@@ -11,7 +11,6 @@ import { AWS_FAN_OUT_CONCURRENCY } from '../../lambdas/domain/concurrency';
 import { LIMITS } from '../../lambdas/domain/models';
 import type { PrepareState } from '../../lambdas/engine/contract';
 import { Engine } from '../../lambdas/engine/engine';
-import { type Preparation, preparationFor } from '../../lambdas/engine/prepare';
 import type { AttemptToLaunch, Launcher, Orchestrator } from '../../lambdas/engine/ports';
 import { shellTask, startTestSundial, type TestSundial } from '../helpers/local';
 
@@ -36,7 +35,6 @@ class InFlight {
 
 let t: TestSundial;
 let engine: Engine;
-let preparation: Preparation;
 const inFlight = new InFlight();
 const started: PrepareState[] = [];
 
@@ -57,9 +55,7 @@ beforeAll(async () => {
     stop: () => inFlight.around(),
   };
   const s = t.services;
-  const deps = { store: s.store, orchestrator, launcher, tokenKey: s.tokenKey, callbackUrl: () => 'http://sundial.test', now: s.now, logger: s.logger, retentionDays: 0 };
-  engine = new Engine(deps);
-  preparation = preparationFor(engine, deps);
+  engine = new Engine({ store: s.store, orchestrator, launcher, tokenKey: s.tokenKey, callbackUrl: () => 'http://sundial.test', now: s.now, logger: s.logger, retentionDays: 0 });
 }, 60_000);
 afterAll(() => t.close());
 
@@ -110,7 +106,7 @@ describe(`fan-out over a run of ${TASKS} tasks`, () => {
     started.length = 0;
     await engine.trigger('fan-out-dependents');
     const [root] = started;
-    const attempt = await preparation.prepare(root!);
+    const attempt = await engine.prepare(root!);
     inFlight.reset();
 
     // Act
