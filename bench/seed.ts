@@ -4,14 +4,15 @@
  * BatchWriteItem.
  *
  * Why not through the store's SDK client: 100,000 runs are 8,000 BatchWriteItem calls, and the SDK's share
- * of each (lib-dynamodb-style marshalling, the client's serializer walking every attribute, the SigV4 hash of
- * the body, the middleware) kept the server's thread at 100 % while dynalite's thread, which does the
- * writing, was about half busy (docs/PERFORMANCE.md, "How each figure is measured" 3). Here each request
- * body is DynamoDB JSON built once and handed to the same in-process handler the SDK sends through
- * (local/dynalite.ts `WorkerHandler`), so that dynalite's thread is the bound.
+ * of each (the client's serializer walking every attribute, the SigV4 hash of the body, the middleware)
+ * kept the server's thread busy while dynalite's thread, which does the writing, waited
+ * (docs/PERFORMANCE.md, "How each figure is measured" 3). Here each request body is the store's own
+ * marshalling of the items (`toAttributes`), serialized once and handed to the same in-process handler the
+ * SDK sends through (local/dynalite.ts `WorkerHandler`), so that dynalite's thread is the bound.
  */
 import type { Db } from '../lambdas/store';
 import { keys } from '../lambdas/store/keys';
+import { toAttributes } from '../lambdas/store/sdk';
 
 /** BatchWriteItem takes at most 25 put or delete requests per call (https://docs.aws.amazon.com/AWSJavaScriptSDK/v3/latest/client/dynamodb/command/BatchWriteItemCommand). */
 const BATCH = 25;
@@ -19,7 +20,6 @@ const BATCH = 25;
 const IN_FLIGHT = 16;
 
 type Doc = Record<string, unknown>;
-type Attribute = { S: string } | { N: string } | { L: Attribute[] } | { NS: string[] };
 
 /** The run and task items of runs `from` … `from + count − 1`, as the store's document client would be given them. */
 export function* historyItems(from: number, count: number): Generator<Doc> {
@@ -56,24 +56,6 @@ export function* historyItems(from: number, count: number): Generator<Doc> {
       status: 'succeeded',
     };
   }
-}
-
-/**
- * One value in DynamoDB JSON, as util-dynamodb's `marshall` writes it for the kinds these items hold
- * (strings, numbers, lists, sets of numbers); any other kind throws rather than be stored differently.
- */
-function attribute(value: unknown): Attribute {
-  if (typeof value === 'string') return { S: value };
-  if (typeof value === 'number' && Number.isFinite(value)) return { N: String(value) };
-  if (Array.isArray(value)) return { L: value.map(attribute) };
-  if (value instanceof Set && value.size > 0 && [...value].every((n) => typeof n === 'number')) return { NS: [...value].map(String) };
-  throw new Error(`seeding: no DynamoDB JSON for ${String(value)}`);
-}
-
-function itemAttributes(doc: Doc): Record<string, Attribute> {
-  const out: Record<string, Attribute> = {};
-  for (const [name, value] of Object.entries(doc)) if (value !== undefined) out[name] = attribute(value);
-  return out;
 }
 
 /** The parts of an SDK HTTP request the local store's handler reads (local/dynalite.ts `SdkRequest`). */
@@ -126,7 +108,7 @@ export async function seedHistory(db: Db, from: number, count: number): Promise<
       for (let k = 0; k < BATCH; k++) {
         const next = source.next();
         if (next.done) break;
-        requests.push({ PutRequest: { Item: itemAttributes(next.value) } });
+        requests.push({ PutRequest: { Item: toAttributes(next.value) } });
       }
       if (requests.length === 0) return;
       while (requests.length > 0) requests = await batchWrite(db, requests);

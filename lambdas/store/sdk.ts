@@ -39,7 +39,8 @@ type Doc = Record<string, Lib.NativeAttributeValue>;
 const MARSHALL: UtilDynamoDB.marshallOptions = { removeUndefinedValues: true, convertClassInstanceToMap: false };
 const UNMARSHALL: UtilDynamoDB.unmarshallOptions = { wrapNumbers: false };
 
-const toAttributes = (doc: Doc): AttributeMap => marshall(doc, MARSHALL) as AttributeMap;
+/** An item in DynamoDB JSON, marshalled as the store's commands marshal it (for a request built without them). */
+export const toAttributes = (doc: Doc): AttributeMap => marshall(doc, MARSHALL) as AttributeMap;
 const toAttributesIf = (doc: Doc | undefined): AttributeMap | undefined => (doc === undefined ? undefined : toAttributes(doc));
 const toDoc = (attributes: AttributeMap): Doc => unmarshall(attributes, UNMARSHALL);
 const toDocIf = (attributes: AttributeMap | undefined): Doc | undefined => (attributes === undefined ? undefined : toDoc(attributes));
@@ -214,9 +215,10 @@ export class DocumentClient {
   async send<I extends object, O extends object>(command: DocumentCommand<I, O>): Promise<O> {
     const call: StoreCall = { name: command.name, input: command.input as Record<string, unknown> };
     const sent = async () => command.raise((await this.client.send(command.lower(call.input as I) as SendableCommand)) as never) as Record<string, unknown>;
+    const observers = this.observers;
     let next = sent;
-    for (const observer of [...this.observers].reverse()) {
-      const inner = next;
+    for (let i = observers.length - 1; i >= 0; i--) {
+      const [observer, inner] = [observers[i]!, next];
       next = () => observer(call, inner);
     }
     return (await next()) as O;
