@@ -16,26 +16,53 @@ import { until } from '../helpers/until';
 const { api, define, trigger, current } = sundialPerFile();
 
 type CreateTask = (task: TaskRecord, extra?: Record<string, unknown>) => Promise<void>;
+type Prepare = (state: { process_id: string; task_definition_name: string }) => Promise<unknown>;
 
 /**
  * Runs `kill` (to its answer) just before the store writes attempt number `attempt` (its previous
- * attempts) of a run of definition `definition`, once; answers a promise of what the kill answered.
+ * attempts) of a run of definition `definition`, once. Answers a promise of what the kill answered, and
+ * one of the end of the raced `Prepare` (the step that was writing that attempt): what it writes after
+ * the attempt (the run read again, the attempt removed or ended, the counters moved back) is done then.
  */
 function killBeforeAttemptWrite(definition: string, attempt: number, kill: (processId: string) => Promise<unknown>) {
-  const runs = current().services.store.runs as unknown as { createTask: CreateTask };
+  const { engine, store } = current().services;
+  const runs = store.runs as unknown as { createTask: CreateTask };
+  const steps = engine as unknown as { prepare: Prepare };
   const original = runs.createTask;
+  const originalPrepare = steps.prepare;
+  // Each task's Prepare in flight, as a promise of its end: set before it runs, since its first write
+  // goes out before its first await.
+  const inFlight = new Map<string, Promise<void>>();
+  steps.prepare = function (this: unknown, state) {
+    const key = `${state.process_id}/${state.task_definition_name}`;
+    let ended!: () => void;
+    const end = new Promise<void>((resolve) => (ended = resolve));
+    inFlight.set(key, end);
+    const step = originalPrepare.call(this, state);
+    void step.then(ended, ended).then(() => inFlight.get(key) === end && inFlight.delete(key));
+    return step;
+  };
   let killed: ((answer: unknown) => void) | undefined;
+  let raced: ((end: Promise<void>) => void) | undefined;
   const answer = new Promise<unknown>((resolve) => (killed = resolve));
+  const prepared = new Promise<void>((resolve) => (raced = resolve));
+  const restore = () => {
+    runs.createTask = original;
+    steps.prepare = originalPrepare;
+  };
   runs.createTask = async function (this: unknown, task, extra) {
     if (killed && task.process_definition_name === definition && task.previous_attempt_count === attempt) {
       const resolve = killed;
       killed = undefined;
-      runs.createTask = original;
+      const end = inFlight.get(`${task.process_id}/${task.task_definition_name}`);
+      if (!end) throw new Error(`the write of attempt ${attempt} came from no Prepare in flight`);
+      raced!(end);
+      restore();
       resolve(await kill(task.process_id));
     }
     return original.call(this, task, extra);
   };
-  return { answer, restore: () => void (runs.createTask = original) };
+  return { answer, prepared, restore };
 }
 
 describe('kill racing Prepare', () => {
@@ -63,6 +90,7 @@ describe('kill racing Prepare', () => {
 
     // Assess: the kill was accepted, and then the attempt written after it was settled: removed or ended.
     expect(killAnswer.status, killAnswer.text).toBe(201);
+    await race.prepared;
     const left = outcome === 'removed' ? attempt : attempt + 1;
     const final = await until(
       () => api('GET', `/api/processes/${run.process_id}`),
