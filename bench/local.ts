@@ -45,9 +45,12 @@ export async function startBench(dataDir?: string): Promise<BenchSundial> {
   const dynamo = countDynamo(store.db);
   const steps = { prepare: [] as number[], record: [] as number[] };
   const stepLog: StepCall[] = [];
+  // Prepare is built beside the engine (prepare.ts `preparationFor`); the local state machine calls it there.
+  const stepOwners = { prepare: sundial.preparation, record: engine } as const;
   for (const step of ['prepare', 'record'] as const) {
-    const original = engine[step].bind(engine) as (x: never) => Promise<unknown>;
-    (engine as unknown as Record<string, unknown>)[step] = async (input: never) => {
+    const owner = stepOwners[step] as unknown as Record<string, (x: never) => Promise<unknown>>;
+    const original = owner[step]!.bind(owner);
+    owner[step] = async (input: never) => {
       const t0 = performance.now();
       let answer: unknown;
       try {

@@ -7,7 +7,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { operatorRoutes } from '../lambdas/api/routes';
 import { callbackRoutes } from '../lambdas/callbacks/routes';
-import { Engine } from '../lambdas/engine/engine';
+import { Engine, type EngineDeps } from '../lambdas/engine/engine';
+import { type Preparation, preparationFor } from '../lambdas/engine/prepare';
 import { Schedules } from '../lambdas/engine/schedules';
 import { UpstreamRuns } from '../lambdas/engine/upstream';
 import { Definitions } from '../lambdas/engine/definitions';
@@ -58,6 +59,8 @@ export interface LocalSundial {
   storeFailed: Promise<Error>;
   services: Services;
   orchestrator: LocalOrchestrator;
+  /** The engine's `Prepare` (prepare.ts `preparationFor`), which the local state machine's Prepare state calls. */
+  preparation: Preparation;
   /** The in-process scheduler (timers of cron, interval and continuous schedules). */
   scheduler: LocalScheduler;
   /** The minutely sweep: reaper of lost attempts and retention (local/sweeper.ts). */
@@ -100,7 +103,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   const schedules: Schedules = new Schedules({ store, scheduler, now, logger });
   // Deployed, the engine function takes the fan-outs over a large run's tasks; here, the background.
   const fanOuts = new LocalFanOuts(log);
-  const engine = new Engine({
+  const engineDeps: EngineDeps = {
     store,
     orchestrator,
     launcher: executor,
@@ -112,8 +115,11 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
     listeners: [schedules, new UpstreamRuns({ store, schedules, now, logger }), notifier],
     retentionDays,
     fanOuts,
-  });
-  orchestrator.attach(engine);
+  };
+  const engine = new Engine(engineDeps);
+  // Deployed, the engine function builds Prepare beside its engine (wiring.ts); here, the local state machine.
+  const preparation = preparationFor(engine, engineDeps);
+  orchestrator.attach(engine, preparation);
   fanOuts.attach(engine);
   schedules.attach(engine);
   const definitions = new Definitions({ store, schedules, now, pagerDutyUrls, webhookUrls: LOCAL_WEBHOOK_URLS });
@@ -150,6 +156,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
     storeFailed: dynamo.failed,
     services,
     orchestrator,
+    preparation,
     scheduler,
     sweeper,
     close: async () => {

@@ -1,5 +1,5 @@
 /**
- * The engine: starts runs, prepares and records attempts, completes tasks (which starts their
+ * The engine: starts runs, records attempts, completes tasks (which starts their
  * dependents), finishes, kills and retries runs. Every method is safe to replay; concurrency is decided
  * by single-item conditional writes in the store. Runs deployed inside Lambdas and locally in-process.
  */
@@ -23,14 +23,11 @@ import type { Slot, SlotState } from '../store/slots';
 import {
   type ClaimHint,
   DEFAULT_TIMEOUT_SECONDS,
-  type PreparedAttempt,
-  type PrepareState,
   type Recorded,
   type RecordRequest,
   type TaskExecutionInput,
 } from './contract';
 import { Completion } from './completion';
-import { Preparation } from './prepare';
 import { type FanOutEvent, IN_REQUEST_TASKS_MAX, plannedSlots, RunFanOut } from './fan-out';
 import type { FanOutPace } from './pace';
 import type { FanOutDispatcher, Launcher, Orchestrator, RunListener } from './ports';
@@ -99,12 +96,8 @@ export class Engine {
   /** A task's start and its completion (completion.ts). */
   private readonly completion: Completion;
 
-  /** `Prepare` of each attempt (prepare.ts). */
-  private readonly preparation: Preparation;
-
   constructor(private readonly d: EngineDeps) {
     this.completion = new Completion({ ...d, expiry: () => this.expiry(), runEnded: (run) => this.runEnded(run) });
-    this.preparation = new Preparation({ ...d, expiry: () => this.expiry(), endAttempt: (processId, taskId, status, reason) => this.endAttempt(processId, taskId, status, reason) });
   }
 
   /** Trigger, kill and retry over a run's tasks: within the request, or handed to the engine function (fan-out.ts). */
@@ -270,10 +263,8 @@ export class Engine {
 
   // ---- attempts (the state machine's Lambda steps) ----------------------------------------------
 
-  /** `Prepare` (prepare.ts). */
-  prepare(state: PrepareState): Promise<PreparedAttempt> {
-    return this.preparation.prepare(state);
-  }
+  // `Prepare` is not here: prepare.ts builds it beside the engine (`preparationFor`), so that a function
+  // that never prepares an attempt (the api) does not bundle it (test/lib/bundling.test.ts).
 
   /**
    * `Record`: decides the attempt's outcome; answers whether another attempt follows. What `Prepare`
@@ -444,17 +435,19 @@ export class Engine {
   /**
    * The expiry (epoch seconds) a write that ends something of a run stamps on it, now: retention after
    * its end (domain/retention.ts); undefined when history is kept for ever. docs/STORAGE.md "TTL".
+   * Public for `Prepare` (prepare.ts `preparationFor`), which stamps the same expiry.
    */
-  private expiry(at: Date = this.d.now()): number | undefined {
+  expiry(at: Date = this.d.now()): number | undefined {
     return expiresAt(at, this.d.retentionDays ?? DEFAULT_RETENTION_DAYS);
   }
 
   /**
    * Ends a running attempt, its expiry stamped by the same write; answers the status it ended with (undefined if it had ended already). With
    * `unreported`, only an attempt that reported nothing is ended, and undefined answers that this call
-   * did not end it (without reading it).
+   * did not end it (without reading it). Public for `Prepare` (prepare.ts `preparationFor`), which ends
+   * an attempt as the engine ends any.
    */
-  private async endAttempt(
+  async endAttempt(
     processId: string,
     taskId: string,
     status: 'succeeded' | 'failed',

@@ -13,6 +13,7 @@ import { executionFailure } from '../domain/attempt-failure';
 import type { PreparedAttempt, PrepareRequest, PrepareState, Recorded, RecordRequest, TaskExecutionInput } from './contract';
 import type { Engine } from './engine';
 import type { FanOutEvent } from './fan-out';
+import type { Preparation } from './prepare';
 import type { Reaper, ReapedAttempt } from './reaper';
 import type { Schedules, TickOutcome } from './schedules';
 
@@ -47,6 +48,8 @@ export type EngineEventResult = PreparedAttempt | Recorded | { outcome: TickOutc
 /** What the engine function answers events with: one of each per cold start. */
 export interface EngineEventDeps {
   engine: Engine;
+  /** The engine's `Prepare` (prepare.ts `preparationFor`), built beside it: only this function prepares. */
+  preparation: Preparation;
   schedules: Schedules;
   reaper: Reaper;
 }
@@ -82,7 +85,7 @@ export interface InvocationContext {
 export function engineEventHandler(deps: () => EngineEventDeps): (event: EngineEvent, context?: InvocationContext) => Promise<EngineEventResult> {
   let built: EngineEventDeps | undefined;
   return async (event, context) => {
-    const { engine, schedules, reaper } = (built ??= deps());
+    const { engine, preparation, schedules, reaper } = (built ??= deps());
     if (isExecutionStatusChange(event)) {
       const input = JSON.parse(event.detail.input ?? '{}') as Partial<TaskExecutionInput>;
       if (!input.process_id || !input.task_definition_name) {
@@ -95,7 +98,7 @@ export function engineEventHandler(deps: () => EngineEventDeps): (event: EngineE
       case 'prepare': {
         // `{ action, state }`; executions started before 2026-12 send `{ action, process_id, task_definition_name }`.
         const { process_id, task_definition_name, claim } = (event as Partial<PrepareRequest>).state ?? (event as unknown as PrepareState);
-        return engine.prepare({ process_id, task_definition_name, ...(claim ? { claim } : {}) });
+        return preparation.prepare({ process_id, task_definition_name, ...(claim ? { claim } : {}) });
       }
       case 'record':
         return engine.record(event as RecordRequest);

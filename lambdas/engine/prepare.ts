@@ -1,8 +1,10 @@
 /**
  * `Prepare`, the first Lambda step of a task's execution: claims the task's next attempt (or finds the one
  * its start claimed), writes its record and builds its executor request; a task of a run that no longer
- * runs is skipped. Part of the engine (engine.ts), as completion.ts is; docs/ENGINE.md "One execution
- * per task" and "A kill racing Prepare".
+ * runs is skipped. Part of the engine (engine.ts), but built beside it (`preparationFor`) rather than by
+ * it: only the engine function and the local state machine prepare attempts, so the api function's bundle
+ * leaves it out (test/lib/bundling.test.ts). docs/ENGINE.md "One execution per task" and "A kill racing
+ * Prepare".
  */
 import { stableUuid } from '../domain/ids';
 import { attemptEnvironment, backoffSeconds } from '../domain/engine';
@@ -15,6 +17,7 @@ import { isConditionFailed } from '../store/client';
 import type { RunItem, TaskRecord } from '../store/runs';
 import type { Slot } from '../store/slots';
 import { DEFAULT_TIMEOUT_SECONDS, type PreparedAttempt, type PrepareState } from './contract';
+import type { Engine, EngineDeps } from './engine';
 import type { Launcher } from './ports';
 
 export interface PreparationDeps {
@@ -47,6 +50,14 @@ function taskRecord(definitionName: string, processId: string, name: string, tas
 /** Whether two reads of a run saw the same start or retry of it (a retry writes a new trigger). */
 function sameTrigger(a: RunItem, b: RunItem): boolean {
   return JSON.stringify(a.trigger) === JSON.stringify(b.trigger);
+}
+
+/**
+ * The `Prepare` of `engine`, from the deps it was built with: the one way to prepare an attempt (the
+ * engine function, the local orchestrator, tests). It ends attempts and stamps expiries as the engine does.
+ */
+export function preparationFor(engine: Pick<Engine, 'expiry' | 'endAttempt'>, deps: EngineDeps): Preparation {
+  return new Preparation({ ...deps, expiry: () => engine.expiry(), endAttempt: (processId, taskId, status, reason) => engine.endAttempt(processId, taskId, status, reason) });
 }
 
 export class Preparation {

@@ -19,10 +19,11 @@ import { WebhookClient } from '../adapters/webhook';
 import type { Services } from '../api/ports';
 import type { CallbackServices } from '../callbacks/ports';
 import { Definitions } from '../engine/definitions';
-import { Engine } from '../engine/engine';
+import { Engine, type EngineDeps } from '../engine/engine';
 import { DEPLOYED_FAN_OUT_PACE } from '../engine/pace';
 import type { EngineEventDeps } from '../engine/events';
 import type { Launcher, Orchestrator, RunListener, Scheduler } from '../engine/ports';
+import { preparationFor } from '../engine/prepare';
 import { Reaper } from '../engine/reaper';
 import { Schedules } from '../engine/schedules';
 import { UpstreamRuns } from '../engine/upstream';
@@ -101,10 +102,12 @@ export function engineEventDeps(): EngineEventDeps {
   const callbackUrl = requireEnv(SUNDIAL_URL_ENV);
   const tokenKey = secretKeyLoader(requireEnv(TOKEN_SECRET_ARN_ENV));
   const shared = { ...sharedServices(), tokenKey };
-  const { engine, schedules } = scheduledEngine(shared, () => callbackUrl, () => requireEnv(LAMBDA_FUNCTION_NAME_ENV));
+  const { engine, schedules, deps } = scheduledEngine(shared, () => callbackUrl, () => requireEnv(LAMBDA_FUNCTION_NAME_ENV));
+  // Only this function prepares attempts (the task state machine's Prepare step): the api's wiring builds no Preparation.
+  const preparation = preparationFor(engine, deps);
   const runningExecutions = lazy(() => sfnRunningExecutions(requireEnv(TASK_STATE_MACHINE_ARN_ENV)));
   const reaper = new Reaper({ store: shared.store, engine, fanOut: engine.fanOut, now: shared.now, logger: shared.logger, listRunningExecutions: (token) => runningExecutions()(token) });
-  return { engine, schedules, reaper };
+  return { engine, preparation, schedules, reaper };
 }
 
 /**
@@ -156,11 +159,12 @@ function sharedServices(): Shared {
  * The engine over the shared store, with its {@link Schedules}: told when runs end (catch-up, backfill
  * and continuous runs, downstream runs, and the notify function), and able to start and kill runs on ticks.
  * It hands the fan-outs over a large run's tasks to the engine function `engineFunction` (read at the first).
+ * Answers the engine's deps too, from which the engine function builds its `Prepare` (prepare.ts).
  */
-function scheduledEngine(shared: Shared, callbackUrl: () => string, engineFunction: () => string): { engine: Engine; schedules: Schedules } {
+function scheduledEngine(shared: Shared, callbackUrl: () => string, engineFunction: () => string): { engine: Engine; schedules: Schedules; deps: EngineDeps } {
   const { store, tokenKey, now, logger, retentionDays } = shared;
   const schedules = new Schedules({ store, scheduler: eventBridgeScheduler(), now, logger });
-  const engine = new Engine({
+  const deps: EngineDeps = {
     store,
     orchestrator: sfnOrchestrator(),
     launcher: awsLauncher(),
@@ -173,9 +177,10 @@ function scheduledEngine(shared: Shared, callbackUrl: () => string, engineFuncti
     retentionDays,
     fanOuts: new EngineFanOutDispatcher(engineFunction),
     fanOutPace: DEPLOYED_FAN_OUT_PACE,
-  });
+  };
+  const engine = new Engine(deps);
   schedules.attach(engine);
-  return { engine, schedules };
+  return { engine, schedules, deps };
 }
 
 function sfnOrchestrator(): Orchestrator {

@@ -10,6 +10,7 @@ import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctio
 import { type PrepareRequest, type PrepareState, STATE } from '../../lambdas/engine/contract';
 import type { Engine } from '../../lambdas/engine/engine';
 import type { Orchestrator } from '../../lambdas/engine/ports';
+import type { Preparation } from '../../lambdas/engine/prepare';
 import { runAs } from '../function-context';
 import { SFN_API_QUOTAS, SFN_HISTORY_MAX_EVENTS, SFN_LIST_EXECUTIONS_MAX_RESULTS, SFN_THROTTLED } from '../../lambdas/domain/aws-limits';
 import { TokenBucket } from '../../lambdas/engine/pace';
@@ -34,6 +35,8 @@ export class LocalOrchestrator implements Orchestrator {
   /** API calls served under a quota, by action, and those refused (read by tests and for docs/SCALE.md's figures). */
   readonly served: Record<QuotaAction | 'throttled', number> = { ListExecutions: 0, throttled: 0 };
   private engine: Engine | undefined;
+  /** The engine's `Prepare` (prepare.ts `preparationFor`), which the Prepare state calls. */
+  private preparation: Preparation | undefined;
   /** State transitions (states entered) of every finished execution; read by the benchmarks. */
   stateTransitions = 0;
 
@@ -50,14 +53,15 @@ export class LocalOrchestrator implements Orchestrator {
     this.machine = new StateMachine(definition as StateMachineDefinition, { validationOptions: { checkArn: false } });
   }
 
-  /** The engine is built with this orchestrator, then handed back (they refer to each other). */
-  attach(engine: Engine): void {
+  /** The engine is built with this orchestrator, then handed back with its `Prepare` (they refer to each other). */
+  attach(engine: Engine, preparation: Preparation): void {
     this.engine = engine;
+    this.preparation = preparation;
   }
 
   async startTask(name: string, input: PrepareState): Promise<void> {
-    const engine = this.engine;
-    if (!engine) throw new Error('local orchestrator used before an engine was attached');
+    const { engine, preparation } = this;
+    if (!engine || !preparation) throw new Error('local orchestrator used before an engine was attached');
     // What StartExecution refuses deployed (lambdas/domain/aws-limits.ts), refused here with the same error.
     const refusal = startExecutionRefusal(name, input);
     if (refusal) throw refusal;
@@ -68,7 +72,7 @@ export class LocalOrchestrator implements Orchestrator {
       overrides: {
         taskResourceLocalHandlers: limits.guard({
           // Deployed, Prepare and Record are the engine function; the executor stands in for Batch/ECS.
-          [STATE.prepare]: (payload) => runAs('engine', () => engine.prepare((payload as unknown as PrepareRequest).state)) as never,
+          [STATE.prepare]: (payload) => runAs('engine', () => preparation.prepare((payload as unknown as PrepareRequest).state)) as never,
           [STATE.record]: (payload) => runAs('engine', () => engine.record(payload as never)) as never,
           [STATE.runBatchJob]: (params) => runAs('local', () => this.executor.runBatchJob(params as never)) as never,
           [STATE.runEcsTask]: (params) => runAs('local', () => this.executor.runEcsTask(params as never)) as never,

@@ -11,6 +11,7 @@ import { AWS_FAN_OUT_CONCURRENCY } from '../../lambdas/domain/concurrency';
 import { LIMITS } from '../../lambdas/domain/models';
 import type { PrepareState } from '../../lambdas/engine/contract';
 import { Engine } from '../../lambdas/engine/engine';
+import { type Preparation, preparationFor } from '../../lambdas/engine/prepare';
 import type { AttemptToLaunch, Launcher, Orchestrator } from '../../lambdas/engine/ports';
 import { shellTask, startTestSundial, type TestSundial } from '../helpers/local';
 
@@ -35,6 +36,7 @@ class InFlight {
 
 let t: TestSundial;
 let engine: Engine;
+let preparation: Preparation;
 const inFlight = new InFlight();
 const started: PrepareState[] = [];
 
@@ -55,7 +57,9 @@ beforeAll(async () => {
     stop: () => inFlight.around(),
   };
   const s = t.services;
-  engine = new Engine({ store: s.store, orchestrator, launcher, tokenKey: s.tokenKey, callbackUrl: () => 'http://sundial.test', now: s.now, logger: s.logger, retentionDays: 0 });
+  const deps = { store: s.store, orchestrator, launcher, tokenKey: s.tokenKey, callbackUrl: () => 'http://sundial.test', now: s.now, logger: s.logger, retentionDays: 0 };
+  engine = new Engine(deps);
+  preparation = preparationFor(engine, deps);
 }, 60_000);
 afterAll(() => t.close());
 
@@ -106,7 +110,7 @@ describe(`fan-out over a run of ${TASKS} tasks`, () => {
     started.length = 0;
     await engine.trigger('fan-out-dependents');
     const [root] = started;
-    const attempt = await engine.prepare(root!);
+    const attempt = await preparation.prepare(root!);
     inFlight.reset();
 
     // Act

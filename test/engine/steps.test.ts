@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PrepareState, RecordRequest } from '../../lambdas/engine/contract';
 import { Engine } from '../../lambdas/engine/engine';
+import { type Preparation, preparationFor } from '../../lambdas/engine/prepare';
 import { stableUuid } from '../../lambdas/domain/ids';
 import type { AttemptToLaunch, Launcher, Orchestrator } from '../../lambdas/engine/ports';
 import { shellTask, startTestSundial, type TestSundial } from '../helpers/local';
@@ -15,6 +16,7 @@ import { shellTask, startTestSundial, type TestSundial } from '../helpers/local'
 let t: TestSundial;
 let started: Array<{ name: string; input: PrepareState }>;
 let engine: Engine;
+let preparation: Preparation;
 
 beforeAll(async () => {
   t = await startTestSundial();
@@ -30,7 +32,9 @@ beforeAll(async () => {
     stop: async () => undefined,
   };
   const s = t.services;
-  engine = new Engine({ store: s.store, orchestrator, launcher, tokenKey: s.tokenKey, callbackUrl: () => 'http://sundial.test', now: s.now, logger: s.logger, retentionDays: 0 });
+  const deps = { store: s.store, orchestrator, launcher, tokenKey: s.tokenKey, callbackUrl: () => 'http://sundial.test', now: s.now, logger: s.logger, retentionDays: 0 };
+  engine = new Engine(deps);
+  preparation = preparationFor(engine, deps);
 });
 afterAll(() => t.close());
 beforeEach(() => {
@@ -63,7 +67,7 @@ function watchSlotWrites(processId: string): { take: () => string[]; stop: () =>
 }
 
 /** The state after the executor step of a prepared attempt, as Record receives it. */
-function afterExecutor(state: PrepareState, attempt: Awaited<ReturnType<Engine['prepare']>>, exitCode: number): RecordRequest {
+function afterExecutor(state: PrepareState, attempt: Awaited<ReturnType<Preparation['prepare']>>, exitCode: number): RecordRequest {
   return { action: 'record', state: { ...state, attempt, result: { Status: exitCode === 0 ? 'SUCCEEDED' : 'FAILED', ExitCode: exitCode } } };
 }
 
@@ -75,9 +79,9 @@ describe('Prepare and Record', () => {
     const first = started[0]!.input;
 
     // Act
-    const attempt1 = await engine.prepare(first);
+    const attempt1 = await preparation.prepare(first);
     const recorded1 = await engine.record(afterExecutor(first, attempt1, 3));
-    const attempt2 = await engine.prepare(recorded1);
+    const attempt2 = await preparation.prepare(recorded1);
     const recorded2 = await engine.record(afterExecutor(recorded1, attempt2, 0));
 
     // Assess
@@ -100,7 +104,7 @@ describe('Prepare and Record', () => {
     await t.define('steps-chain', [shellTask('a'), shellTask('b', { dependencies: [{ task_definition_name: 'a' }] })]);
     const run = await engine.trigger('steps-chain');
     const inputA = started[0]!.input;
-    const attemptA = await engine.prepare(inputA);
+    const attemptA = await preparation.prepare(inputA);
     const slotWrites = watchSlotWrites(run.process_id);
 
     // Act
@@ -109,7 +113,7 @@ describe('Prepare and Record', () => {
     await engine.record(afterExecutor(inputA, attemptA, 0));
     slotWrites.take();
     const inputB = started[1]?.input;
-    const attemptB = await engine.prepare(inputB!);
+    const attemptB = await preparation.prepare(inputB!);
     const byPrepare = slotWrites.take();
     slotWrites.stop();
 
@@ -146,7 +150,7 @@ describe('Prepare and Record', () => {
     // Assess
     const next = started[1]!.input;
     expect(next.claim).toMatchObject({ round: 1, attempts: 0 });
-    const attempt = await engine.prepare(next);
+    const attempt = await preparation.prepare(next);
     expect(attempt).toMatchObject({ skip: false, claimed: { round: 1, attempts: 1 } });
     expect((await t.services.store.runs.getTaskRecord(run.process_id, attempt.task_id!))?.previous_attempt_count).toBe(0);
   });
@@ -156,11 +160,11 @@ describe('Prepare and Record', () => {
     await define('steps-unhinted', { max_attempts: 2 });
     const run = await engine.trigger('steps-unhinted');
     const first = started[0]!.input;
-    const attempt1 = await engine.prepare(first);
+    const attempt1 = await preparation.prepare(first);
     await engine.record(afterExecutor(first, attempt1, 3));
 
     // Act: no hint (an execution started before hints, or a step that lost it)
-    const attempt2 = await engine.prepare({ process_id: run.process_id, task_definition_name: 'only' });
+    const attempt2 = await preparation.prepare({ process_id: run.process_id, task_definition_name: 'only' });
 
     // Assess
     expect(attempt2).toMatchObject({ skip: false, claimed: { round: 0, attempts: 2 } });
@@ -177,10 +181,10 @@ describe('Prepare and Record', () => {
     await define('steps-replay');
     const run = await engine.trigger('steps-replay');
     const input = started[0]!.input;
-    const attempt = await engine.prepare(input);
+    const attempt = await preparation.prepare(input);
 
     // Act
-    const replayed = await engine.prepare(input);
+    const replayed = await preparation.prepare(input);
     const recorded = await engine.record(afterExecutor(input, attempt, 0));
     const again = await engine.record(afterExecutor(input, attempt, 1));
 
@@ -198,7 +202,7 @@ describe('Prepare and Record', () => {
     await define('steps-reported');
     const run = await engine.trigger('steps-reported');
     const input = started[0]!.input;
-    const attempt = await engine.prepare(input);
+    const attempt = await preparation.prepare(input);
     expect(await t.services.store.runs.reportTask(run.process_id, attempt.task_id!, 'failed', new Date().toISOString())).toBe('ok');
 
     // Act
@@ -216,8 +220,8 @@ describe('Prepare and Record', () => {
     const reported = await engine.trigger('steps-explicit');
     const silent = await engine.trigger('steps-explicit');
     const [inputReported, inputSilent] = started.map((s) => s.input);
-    const attemptReported = await engine.prepare(inputReported!);
-    const attemptSilent = await engine.prepare(inputSilent!);
+    const attemptReported = await preparation.prepare(inputReported!);
+    const attemptSilent = await preparation.prepare(inputSilent!);
     await t.services.store.runs.reportTask(reported.process_id, attemptReported.task_id!, 'succeeded', new Date().toISOString());
 
     // Act
@@ -240,7 +244,7 @@ describe('Prepare and Record', () => {
     await t.services.store.runs.transitionRun(run.process_id, 'running', 'failed', { reason: 'killed by operator' });
 
     // Act
-    const attempt = await engine.prepare(input);
+    const attempt = await preparation.prepare(input);
 
     // Assess
     expect(attempt).toEqual({ skip: true });
@@ -252,7 +256,7 @@ describe('Prepare and Record', () => {
     started = [];
     await engine.retry(run.process_id);
     const retried = started[0]!.input;
-    const attempt2 = await engine.prepare(retried);
+    const attempt2 = await preparation.prepare(retried);
     await engine.record(afterExecutor(retried, attempt2, 0));
 
     // Assess

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Engine } from '../../lambdas/engine/engine';
 import { UnknownActionError } from '../../lambdas/engine/events';
+import { Preparation } from '../../lambdas/engine/prepare';
 import { Schedules } from '../../lambdas/engine/schedules';
 import { handler } from '../../lambdas/functions/engine';
 import { apiServices } from '../../lambdas/functions/wiring';
@@ -34,7 +35,7 @@ describe('engine handler', () => {
 
   it('dispatches prepare with the task and its claim hint, from the state only', async () => {
     // Prepare
-    const prepare = vi.spyOn(Engine.prototype, 'prepare').mockResolvedValue({ skip: true });
+    const prepare = vi.spyOn(Preparation.prototype, 'prepare').mockResolvedValue({ skip: true });
 
     // Act
     const result = await handler({
@@ -49,7 +50,7 @@ describe('engine handler', () => {
 
   it('dispatches prepare in the payload of executions started before the state was passed whole', async () => {
     // Prepare
-    const prepare = vi.spyOn(Engine.prototype, 'prepare').mockResolvedValue({ skip: true });
+    const prepare = vi.spyOn(Preparation.prototype, 'prepare').mockResolvedValue({ skip: true });
 
     // Act
     const result = await handler({ action: 'prepare', process_id: 'run-1', task_definition_name: 'extract' } as never);

@@ -9,6 +9,7 @@ import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PreparedAttempt, RecordRequest } from '../../../lambdas/engine/contract';
 import type { Engine } from '../../../lambdas/engine/engine';
+import type { Preparation } from '../../../lambdas/engine/prepare';
 import { loadTaskDefinition } from '../../../local/engine/asl';
 import type { LocalExecutor } from '../../../local/engine/executor';
 import { longSetTimeout, MAX_TIMER_DELAY_MS } from '../../../local/engine/long-timers';
@@ -52,8 +53,8 @@ async function harness(attempt: PreparedAttempt) {
       return job;
     },
   } as unknown as LocalExecutor;
+  const preparation = { prepare: async () => attempt } as unknown as Preparation;
   const engine = {
-    prepare: async () => attempt,
     record: async (request: RecordRequest) => {
       recorded.push(request);
       return { ...input, recorded: { retry: false } };
@@ -63,7 +64,7 @@ async function harness(attempt: PreparedAttempt) {
     },
   } as unknown as Engine;
   const orchestrator = new LocalOrchestrator(await loadTaskDefinition(), executor, () => undefined);
-  orchestrator.attach(engine);
+  orchestrator.attach(engine, preparation);
   await orchestrator.startTask('exec-1', input);
   return { started, recorded, finish, orchestrator };
 }
