@@ -116,6 +116,12 @@ describe('bundling', () => {
       expect(code).toContain('package:"@middy/core"');
       expect(code).toContain('$ZodType');
     }
+    // Prepare (lambdas/engine/prepare.ts, one of its reasons as the marker) is the engine function's only:
+    // the api, which never prepares an attempt, does not bundle it (headroom under MAX_BUNDLE_BYTES).
+    const prepareMarker = 'the run was killed and retried before the attempt started';
+    const bundleOf = (path: string) => readFileSync(join(assetDir(outdir, template, path), 'index.mjs'), 'utf8');
+    expect(bundleOf('/Api/ApiHandler/Function/Resource')).not.toContain(prepareMarker);
+    expect(bundleOf(paths.find((p) => p.includes('/Engine/'))!)).toContain(prepareMarker);
     const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8'));
     expect(report.pluginReports.flatMap((p: { violations: unknown[] }) => p.violations)).toEqual([]);
     // A deadline, not a wait: the synthesis and four esbuild runs cost ≈ 20 s of CPU, and on a machine at
