@@ -25,9 +25,10 @@ type Prepare = (state: { process_id: string; task_definition_name: string }) => 
  * the attempt (the run read again, the attempt removed or ended, the counters moved back) is done then.
  */
 function killBeforeAttemptWrite(definition: string, attempt: number, kill: (processId: string) => Promise<unknown>) {
-  const { engine, store } = current().services;
-  const runs = store.runs as unknown as { createTask: CreateTask };
-  const steps = engine as unknown as { prepare: Prepare };
+  const { sundial, services } = current();
+  const runs = services.store.runs as unknown as { createTask: CreateTask };
+  // The Prepare the local state machine calls (built beside the engine, prepare.ts `preparationFor`).
+  const steps = sundial.preparation as unknown as { prepare: Prepare };
   const original = runs.createTask;
   const originalPrepare = steps.prepare;
   // Each task's Prepare in flight, as a promise of its end: set before it runs, since its first write
