@@ -380,7 +380,11 @@ export class Engine {
   private async endCurrentAttempt(slot: Slot, reason: string, options: { stop?: boolean } = {}): Promise<number> {
     const { process_id: processId, current_task_id: taskId } = slot;
     if (!taskId) return slot.attempts;
-    if (!(await this.d.store.runs.getTaskRecord(processId, taskId))) {
+    // A first attempt's record is written by its Prepare before Prepare learns of this (prepare.ts
+    // `prepareClaimed`): its key is fenced, so that an unwritten one is never written after the claim
+    // is given back. A later attempt's Prepare reads the run again after its write, and ends it there.
+    const fenced = slot.attempts === 1 && (await this.d.store.runs.fenceTask(processId, taskId, this.expiry()));
+    if (fenced || !(await this.d.store.runs.getTaskRecord(processId, taskId))) {
       return (await this.d.store.slots.giveBack(processId, slot.name, taskId)) ? slot.attempts - 1 : slot.attempts;
     }
     if (options.stop) await this.d.launcher.stop({ task_id: taskId, task_definition: slot.definition }, reason);

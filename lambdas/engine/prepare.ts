@@ -149,25 +149,33 @@ export class Preparation {
       this.writeAttempt(taskRecord(run.process_definition_name, processId, name, taskId, n, new Date(this.d.now().getTime() + backoff * 1000)))
         // The run again, once the attempt is written: a kill that read no attempt here had ended the run
         // before (it ends the run first, then reads each slot's attempt), so this read sees it (below).
-        .then(() => this.d.store.runs.getRunRecord(processId)),
+        .then(async (written): Promise<RunItem | undefined | 'fenced'> => (written === 'fenced' ? 'fenced' : this.d.store.runs.getRunRecord(processId))),
       this.request(run, slot, taskId, n, backoff),
     ]);
+    // A first attempt's key fenced: its claim was given back before it was written; nothing ran it.
+    if (after === 'fenced') return { skip: true };
     if (after?.status !== 'running' || !sameTrigger(after, run)) return this.killedWhilePrepared(processId, taskId, after);
     return request;
   }
 
   /**
    * `Prepare` of a first attempt its task's start claimed, the run's definition known from the start: the
-   * attempt is written first, then the slot (which checks the claim) and the run are read together, so
-   * that a kill that read no attempt, having ended the run before, is seen in as many round trips as the
-   * read before the write took (docs/ENGINE.md "A kill racing Prepare"). An attempt written for a claim
-   * taken back or a run ended meanwhile never ran (the execution is here, in Prepare): it is removed, and
-   * the claim decided as without it. Answers undefined when the slot no longer holds the claim: the read
-   * path decides, as for any other hint.
+   * attempt is written, and the slot (which checks the claim) and the run are read, in one round trip. A
+   * kill, or anything else that gives the claim back, fences the attempt's key first when it finds no
+   * record there (engine.ts `endCurrentAttempt`): then this write fails, and nothing was written. Once the
+   * write succeeded, whoever gives the claim back finds the attempt and ends it, as a running one (docs/
+   * ENGINE.md "A kill racing Prepare"). An attempt written for a claim the reads show taken back, or for a
+   * run they show ended, never ran (the execution is here, in Prepare): it is removed, and the claim
+   * decided as without it. Answers undefined when the slot no longer holds the claim: the read path
+   * decides, as for any other hint.
    */
   private async prepareClaimed(processId: string, name: string, definitionName: string, round: number, taskId: string): Promise<PreparedAttempt | undefined> {
-    await this.writeAttempt(taskRecord(definitionName, processId, name, taskId, 0, this.d.now()));
-    const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
+    const [written, slot, run] = await Promise.all([
+      this.writeAttempt(taskRecord(definitionName, processId, name, taskId, 0, this.d.now())),
+      this.d.store.slots.get(processId, name),
+      this.d.store.runs.getRunRecord(processId),
+    ]);
+    if (written === 'fenced') return undefined;
     const holds = slot?.status === 'running' && slot.current_task_id === taskId && slot.attempts === 1 && slot.round === round;
     if (holds && run?.status === 'running') return this.request(run, slot, taskId, 0, 0);
     // Unless a kill that read it first ended it (it stays, ended): then it is settled as the kill left it.
@@ -178,14 +186,17 @@ export class Preparation {
     return this.killedWhilePrepared(processId, taskId, run);
   }
 
-  /** Writes an attempt's record; answers false when it was written already (a replay). */
-  private async writeAttempt(record: TaskRecord): Promise<boolean> {
+  /**
+   * Writes an attempt's record: `written`, or `replayed` when it was written already (a replay), or
+   * `fenced` when its claim was given back before it was written (runs.ts `fenceTask`).
+   */
+  private async writeAttempt(record: TaskRecord): Promise<'written' | 'replayed' | 'fenced'> {
     try {
       await this.d.store.runs.createTask(record);
-      return true;
+      return 'written';
     } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
+      if (!isConditionFailed(err)) throw err;
+      return (await this.d.store.runs.getTaskRecord(record.process_id, record.task_id)) ? 'replayed' : 'fenced';
     }
   }
 

@@ -29,8 +29,9 @@ export async function recordProgress(db: Db, processId: string, taskId: string, 
         TableName: db.tableName,
         Key: key,
         UpdateExpression: 'SET #progress = :progress',
-        // attribute_exists(pk): an update never creates an attempt that is not there.
-        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#progress) OR #progress.#percent <= :percent)',
+        // attribute_exists(task_id): an update never creates an attempt that is not there, nor writes to a
+        // fence (runs.ts `fenceTask`: the key of an attempt never written, which has no task_id).
+        ConditionExpression: 'attribute_exists(task_id) AND (attribute_not_exists(#progress) OR #progress.#percent <= :percent)',
         ExpressionAttributeNames: { '#progress': 'progress', '#percent': 'percent' },
         ExpressionAttributeValues: { ':progress': progress, ':percent': progress.percent },
       }),

@@ -112,6 +112,13 @@ export function lastOf<E extends { when: string }>(entries: E[], n: number): { e
 }
 
 /** Builds wire tasks from the items of a run partition (or a task's prefix), in start order. */
+/**
+ * Whether an item at an attempt's key is a fence (runs.ts `fenceTask`): the key of a first attempt whose
+ * claim was given back before its record was written. It is no attempt (every read of attempts leaves it
+ * out) and holds the key, so that the record can never be written after the give-back.
+ */
+export const isFence = (item: Item): boolean => item.fenced !== undefined;
+
 export function assembleTasks(items: readonly Item[]): Task[] {
   const tasks = new Map<string, Task>();
   const logs = new Map<string, LogEntry[]>();
@@ -119,7 +126,7 @@ export function assembleTasks(items: readonly Item[]): Task[] {
   for (const item of items) {
     const kind = runItemKind(String(item.sk));
     const taskId = String(item.task_id);
-    if (kind === 'task') tasks.set(taskId, { ...taskRecordOf(item), log_entries: [], metadata_entries: [] });
+    if (kind === 'task' && !isFence(item)) tasks.set(taskId, { ...taskRecordOf(item), log_entries: [], metadata_entries: [] });
     else if (kind === 'log') logs.set(taskId, [...(logs.get(taskId) ?? []), entryOf<LogEntry>(item, 'log')]);
     else if (kind === 'metadata') metas.set(taskId, [...(metas.get(taskId) ?? []), entryOf<MetadataEntry>(item, 'metadata')]);
   }

@@ -13,6 +13,7 @@ import { mapLimited } from '../domain/concurrency';
 import { type Db, isConditionFailed, queryPartition } from './client';
 import { INDEXES, keys, runItemKind, TTL_ATTRIBUTE } from './keys';
 import { queryNewestFirst } from './pages';
+import { isFence } from './run-items';
 
 type Item = Record<string, unknown>;
 
@@ -20,12 +21,13 @@ const [gsi3pk, gsi3sk] = keys.runStateIndexAttributes;
 
 /**
  * A partition's keys, and whether each attempt is in gsi4: one that is not (written before gsi4, or in a
- * local table without it) has a locator item, which expires and goes with its run.
+ * local table without it) has a locator item, which expires and goes with its run; a fence (run-items.ts
+ * `isFence`) has none.
  */
-const KEYS_AND_INDEXED = `pk, sk, ${INDEXES.gsi4.pk}`;
+const KEYS_AND_INDEXED = `pk, sk, ${INDEXES.gsi4.pk}, fenced`;
 /** The same, and whether each item has its expiry already (a read costs a fifth of the write it saves). */
 const KEYS_INDEXED_AND_EXPIRY = `${KEYS_AND_INDEXED}, #ttl`;
-const hasLocator = (item: Item) => runItemKind(String(item.sk)) === 'task' && item[INDEXES.gsi4.pk] === undefined;
+const hasLocator = (item: Item) => runItemKind(String(item.sk)) === 'task' && item[INDEXES.gsi4.pk] === undefined && !isFence(item);
 
 /**
  * The keys whose expiry follows the run's, of these items of its partition (the run item itself unless

@@ -22,7 +22,7 @@ import type { StatsStore } from './stats';
 import { DEFAULT_RETENTION_DAYS } from '../domain/retention';
 import { mapLimited } from '../domain/concurrency';
 import { ATTEMPTS_BUDGET_BYTES, ATTEMPTS_WITH_ENTRIES_MAX, ENTRIES_PER_ATTEMPT, payloadBytes, RUN_ANSWER_RESERVE_BYTES, RUN_RESPONSE_BUDGET_BYTES } from '../domain/response-size';
-import { assembleTasks, attemptCost, lastOf, RUN_FIELDS, type RunItem, type RunRecord, runOf, type TaskItem, type TaskRecord, taskRecordOf, withoutEntries } from './run-items';
+import { assembleTasks, attemptCost, isFence, lastOf, RUN_FIELDS, type RunItem, type RunRecord, runOf, type TaskItem, type TaskRecord, taskRecordOf, withoutEntries } from './run-items';
 
 /** The lines `appendCapturedLines` takes (local/engine/executor.ts). */
 export type { CapturedLine } from './entries';
@@ -201,7 +201,16 @@ export class RunStore {
     processId: string,
     request: { cursor?: string; limit?: number; maxBytes: number; keep?: (item: Item) => boolean; maxPages?: number },
   ): Promise<PartitionPage> {
-    return queryPartitionPage(this.db, { pk: keys.runPartition(processId), prefix: keys.taskItemsPrefix, cost: attemptCost, limit: Infinity, ...request });
+    const { keep } = request;
+    return queryPartitionPage(this.db, {
+      pk: keys.runPartition(processId),
+      prefix: keys.taskItemsPrefix,
+      cost: attemptCost,
+      limit: Infinity,
+      ...request,
+      // A fence is no attempt ({@link fenceTask}).
+      keep: (item) => !isFence(item) && (keep?.(item) ?? true),
+    });
   }
 
   /**
@@ -366,7 +375,28 @@ export class RunStore {
     const out = await this.db.doc.send(
       new GetCommand({ TableName: this.db.tableName, Key: keys.task(processId, taskId), ConsistentRead: true }),
     );
-    return out.Item as TaskItem | undefined;
+    return out.Item && !isFence(out.Item) ? (out.Item as TaskItem) : undefined;
+  }
+
+  /**
+   * Fences the key of attempt `taskId`, whose record is not written, so that it never is: its claim is
+   * being given back (the kill, the reaper, a step that failed for good), and the `Prepare` that writes it
+   * may still be running, its reads of the slot and the run sent beside that write (prepare.ts
+   * `prepareClaimed`); the write, conditional on the key being free, then fails. The fence is no attempt:
+   * no read of attempts answers it, no index holds it, and it expires with the run (`expiresAt`, and the
+   * run's end stamps it as any item of the partition). Answers false when the key is taken (the attempt
+   * was written, or fenced before).
+   */
+  fenceTask(processId: string, taskId: string, expiresAt: number | undefined): Promise<boolean> {
+    return conditionally(
+      this.db.doc.send(
+        new PutCommand({
+          TableName: this.db.tableName,
+          Item: { ...keys.task(processId, taskId), fenced: true, ...(expiresAt === undefined ? {} : { [TTL_ATTRIBUTE]: expiresAt }) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    );
   }
 
   /**

@@ -17,10 +17,35 @@ const { api, define, trigger, current } = sundialPerFile();
 
 type CreateTask = (task: TaskRecord, extra?: Record<string, unknown>) => Promise<void>;
 type Prepare = (state: { process_id: string; task_definition_name: string }) => Promise<unknown>;
+type Read = (processId: string, ...rest: unknown[]) => Promise<unknown>;
+
+/**
+ * Captures the reads of run `processId` (the run item, its slots) sent from now until `stop()`: called
+ * from inside a write, and stopped once the turn that sent the write is over, the reads sent beside it
+ * (prepare.ts `prepareClaimed` reads the slot and the run beside its attempt's write).
+ */
+function captureReads(processId: string): { reads: Array<Promise<unknown>>; stop(): void } {
+  const { store } = current().services;
+  const readers = [
+    [store.runs, 'getRunRecord'],
+    [store.slots, 'get'],
+  ] as unknown as Array<[Record<string, Read>, string]>;
+  const reads: Array<Promise<unknown>> = [];
+  const originals = readers.map(([owner, method]) => owner[method]!);
+  readers.forEach(([owner, method], i) => {
+    owner[method] = function (this: unknown, id, ...rest) {
+      const read = originals[i]!.call(this, id, ...rest);
+      if (id === processId) reads.push(read);
+      return read;
+    };
+  });
+  return { reads, stop: () => readers.forEach(([owner, method], i) => (owner[method] = originals[i]!)) };
+}
 
 /**
  * Runs `kill` (to its answer) just before the store writes attempt number `attempt` (its previous
- * attempts) of a run of definition `definition`, once. Answers a promise of what the kill answered, and
+ * attempts) of a run of definition `definition`, once, and after the reads its `Prepare` sent beside that
+ * write were answered (so they saw the run before the kill: running, the claim held). Answers a promise of what the kill answered, and
  * one of the end of the raced `Prepare` (the step that was writing that attempt): what it writes after
  * the attempt (the run read again, the attempt removed or ended, the counters moved back) is done then.
  */
@@ -51,17 +76,22 @@ function killBeforeAttemptWrite(definition: string, attempt: number, kill: (proc
     runs.createTask = original;
     steps.prepare = originalPrepare;
   };
-  runs.createTask = async function (this: unknown, task, extra) {
-    if (killed && task.process_definition_name === definition && task.previous_attempt_count === attempt) {
-      const resolve = killed;
-      killed = undefined;
-      const end = inFlight.get(`${task.process_id}/${task.task_definition_name}`);
-      if (!end) throw new Error(`the write of attempt ${attempt} came from no Prepare in flight`);
-      raced!(end);
-      restore();
+  runs.createTask = function (this: unknown, task, extra) {
+    if (!killed || task.process_definition_name !== definition || task.previous_attempt_count !== attempt) return original.call(this, task, extra);
+    const resolve = killed;
+    killed = undefined;
+    const end = inFlight.get(`${task.process_id}/${task.task_definition_name}`);
+    if (!end) throw new Error(`the write of attempt ${attempt} came from no Prepare in flight`);
+    raced!(end);
+    restore();
+    const beside = captureReads(task.process_id);
+    return (async () => {
+      await null; // the caller sends what goes beside this write in the turn that called it
+      beside.stop();
+      await Promise.allSettled(beside.reads);
       resolve(await kill(task.process_id));
-    }
-    return original.call(this, task, extra);
+      return original.call(this, task, extra);
+    })();
   };
   return { answer, prepared, restore };
 }
