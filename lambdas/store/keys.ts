@@ -16,6 +16,7 @@
  * | captured lines    | `RUN#<process_id>` | `ENTRY#<task_id>#LOG#OUT#<first seq, 10 digits>` | `ENTRIES#<task_id>#LOG` / `<when>#<first seq>#OUT` | |          |
  * | metadata entry    | `RUN#<process_id>` | `ENTRY#<task_id>#META#<id>` | `ENTRIES#<task_id>#META` / `<when>#id` |                         |                 |
  * | task slot (engine)| `RUN#<process_id>` | `SLOT#<task def name>`      |                             |                                    |                 |
+ * | fence (engine)    | `RUN#<process_id>` | `TASK#<task_id>` (`fenced`: an attempt never written; no read of attempts answers it: run-items.ts `isFence`) | | |  |
  * | done shard (engine)| `RUN#<process_id>`| `DONE#<0..15>`              |                             |                                    |                 |
  * | run plan (engine) | `RUN#<process_id>` | `PLAN#<000..>` (a large run's tasks, gzipped parts) |     |                                    |                 |
  * | counters (shards) | `STATS#<0..31>`    | `STATS`                     |                             |                                    |                 |
