@@ -226,7 +226,9 @@ export class RunFanOut {
   async killSlot(processId: string, slot: Slot, reason: string, pacer = new Pacer(undefined)): Promise<void> {
     if (slot.status === 'running') {
       await pacer.take('stops');
-      await pacer.take('writeUnits', writeUnits(slot) + 2); // the slot, the attempt and its outcome entry
+      // The slot, the attempt and its outcome entry; a first attempt's fence too (engine.ts `endCurrentAttempt`:
+      // written, or refused by its condition, which DynamoDB bills as a write).
+      await pacer.take('writeUnits', writeUnits(slot) + (slot.attempts === 1 ? 3 : 2));
       if (slot.execution_name) await this.d.orchestrator.stopTask(slot.execution_name, reason);
       await this.d.endCurrentAttempt(slot, reason, { stop: true });
       await this.d.store.slots.transition(processId, slot.name, ['running'], 'failed', { reason }, this.d.expiry?.());
