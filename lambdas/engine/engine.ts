@@ -384,11 +384,13 @@ export class Engine {
     // `prepareClaimed`): its key is fenced, so that an unwritten one is never written after the claim
     // is given back. A later attempt's Prepare reads the run again after its write, and ends it there.
     const fenced = slot.attempts === 1 && (await this.d.store.runs.fenceTask(processId, taskId, this.expiry()));
-    if (fenced || !(await this.d.store.runs.getTaskRecord(processId, taskId))) {
-      return (await this.d.store.slots.giveBack(processId, slot.name, taskId)) ? slot.attempts - 1 : slot.attempts;
-    }
+    const giveBack = async () => ((await this.d.store.slots.giveBack(processId, slot.name, taskId)) ? slot.attempts - 1 : slot.attempts);
+    if (fenced || !(await this.d.store.runs.getTaskRecord(processId, taskId))) return giveBack();
     if (options.stop) await this.d.launcher.stop({ task_id: taskId, task_definition: slot.definition }, reason);
-    await this.endAttempt(processId, taskId, 'failed', reason);
+    // Removed meanwhile by its own Prepare, which found the run ended before launching it (prepare.ts
+    // `prepareClaimed`): it never ran, and its claim goes back as an unwritten one's does, so that the
+    // slot does not count an attempt that has no record.
+    if ((await this.endAttempt(processId, taskId, 'failed', reason)) === undefined && !(await this.d.store.runs.getTaskRecord(processId, taskId))) return giveBack();
     return slot.attempts;
   }
 

@@ -196,3 +196,129 @@ describe('kill racing Prepare', () => {
     expect(byId.get(stableUuid(run.process_id, 'a', 1, 1))).toMatchObject({ status: 'succeeded' });
   }, 60_000);
 });
+
+describe('a kill finding a first attempt its Prepare is removing', () => {
+  /** A promise and its resolve. */
+  const gate = () => {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    return { open, opened };
+  };
+
+  it('gives the claim back once the attempt is gone: the run shows no attempt for it, and its retry runs attempt 0', async () => {
+    // Prepare: the store's calls of the first attempt of task `a` held so that they interleave this way:
+    // Prepare's write lands, the kill ends the run, Prepare's reads (sent beside its write) see it ended,
+    // the kill's fence fails on the written attempt and the kill reads it running, Prepare removes it,
+    // then the kill ends it (which finds it gone) and fails the slot, before Prepare's own give-back of
+    // the claim (which then finds the slot failed already).
+    const name = 'kill-remove-window';
+    await define(name, [shellScript('a', 'echo up')]);
+    const { sundial, services } = current();
+    type Fn = (...args: any[]) => Promise<any>;
+    const runs = services.store.runs as unknown as Record<'createTask' | 'fenceTask' | 'getTaskRecord' | 'deleteUnstartedTask' | 'transitionTask' | 'getRunRecord', Fn>;
+    const slots = services.store.slots as unknown as Record<'get' | 'transition', Fn>;
+    const steps = sundial.preparation as unknown as { prepare: Prepare };
+    const originals = { ...pickFns(runs, ['createTask', 'fenceTask', 'getTaskRecord', 'deleteUnstartedTask', 'transitionTask', 'getRunRecord']), get: slots.get, transition: slots.transition, prepare: steps.prepare };
+    const [putDone, fenceEntered, killRead, removed, killFailedSlot] = [gate(), gate(), gate(), gate(), gate()];
+    let raced: { processId: string; taskId: string } | undefined;
+    let readsHeld = false;
+    let killAnswer: Promise<{ status: number; text: string }> | undefined;
+    let prepared: Promise<unknown> | undefined;
+    const is = (processId: string, taskId?: string) => raced !== undefined && processId === raced.processId && (taskId === undefined || taskId === raced.taskId);
+    steps.prepare = function (this: unknown, state) {
+      const step = originals.prepare.call(this, state);
+      if (raced === undefined && state.task_definition_name === 'a') prepared = step.catch(() => undefined);
+      return step;
+    };
+    runs.createTask = function (this: unknown, task: TaskRecord, extra?: Record<string, unknown>) {
+      if (raced !== undefined || task.process_definition_name !== name) return originals.createTask.call(this, task, extra);
+      raced = { processId: task.process_id, taskId: task.task_id };
+      const put = originals.createTask.call(this, task, extra);
+      void put.then(putDone.open, putDone.open);
+      // The reads Prepare sends in this turn, beside its write, wait for the kill to have ended the run.
+      readsHeld = true;
+      void Promise.resolve().then(() => (readsHeld = false));
+      killAnswer = api('POST', `/api/processes/${task.process_id}/kill`);
+      return put;
+    };
+    const heldRead = (original: Fn): Fn =>
+      function (this: unknown, processId: string, ...rest: unknown[]) {
+        if (readsHeld && is(processId)) return fenceEntered.opened.then(() => original.call(this, processId, ...rest));
+        return original.call(this, processId, ...rest);
+      };
+    runs.getRunRecord = heldRead(originals.getRunRecord);
+    slots.get = heldRead(originals.get);
+    runs.fenceTask = async function (this: unknown, processId: string, taskId: string, ...rest: unknown[]) {
+      if (!is(processId, taskId)) return originals.fenceTask.call(this, processId, taskId, ...rest);
+      fenceEntered.open();
+      await putDone.opened;
+      return originals.fenceTask.call(this, processId, taskId, ...rest);
+    };
+    runs.getTaskRecord = async function (this: unknown, processId: string, taskId: string) {
+      const record = await originals.getTaskRecord.call(this, processId, taskId);
+      if (is(processId, taskId) && record?.status === 'running') killRead.open();
+      return record;
+    };
+    runs.deleteUnstartedTask = async function (this: unknown, processId: string, taskId: string) {
+      if (!is(processId, taskId)) return originals.deleteUnstartedTask.call(this, processId, taskId);
+      await killRead.opened;
+      const gone = await originals.deleteUnstartedTask.call(this, processId, taskId);
+      removed.open();
+      return gone;
+    };
+    runs.transitionTask = async function (this: unknown, processId: string, taskId: string, ...rest: unknown[]) {
+      if (is(processId, taskId)) await removed.opened;
+      return originals.transitionTask.call(this, processId, taskId, ...rest);
+    };
+    // Prepare's end of the slot gives the claim back with it (`attempts` set); the kill's does not.
+    slots.transition = async function (this: unknown, processId: string, slotName: string, from: unknown, to: unknown, set: Record<string, unknown>, ...rest: unknown[]) {
+      const givesBack = set !== undefined && 'attempts' in set;
+      if (is(processId) && slotName === 'a' && givesBack) await killFailedSlot.opened;
+      const out = await originals.transition.call(this, processId, slotName, from, to, set, ...rest);
+      if (is(processId) && slotName === 'a' && !givesBack && to === 'failed') killFailedSlot.open();
+      return out;
+    };
+
+    // Act
+    let run: { process_id: string };
+    try {
+      run = await trigger(name);
+      const answer = await until(
+        async () => killAnswer,
+        (a) => a !== undefined,
+        10_000,
+      );
+      expect(answer!.status, answer!.text).toBe(201);
+      await prepared;
+    } finally {
+      Object.assign(runs, pickFns(originals, ['createTask', 'fenceTask', 'getTaskRecord', 'deleteUnstartedTask', 'transitionTask', 'getRunRecord']));
+      slots.get = originals.get;
+      slots.transition = originals.transition;
+      steps.prepare = originals.prepare;
+    }
+    const killed = await until(
+      () => api('GET', `/api/processes/${run.process_id}`),
+      (r) => r.json.status === 'failed',
+      10_000,
+    );
+    const retry = await api('POST', `/api/processes/${run.process_id}/retry`);
+    const final = await until(
+      () => api('GET', `/api/processes/${run.process_id}`),
+      (r) => r.json.status === 'succeeded',
+      30_000,
+    );
+
+    // Assess: the removed attempt is not shown, and the claim it had was given back, so the retry's
+    // attempt is the task's first (round 1, attempt 0), as when the kill comes before the attempt's write.
+    expect(killed.json.task, JSON.stringify(killed.json)).toEqual([]);
+    expect(retry.status, retry.text).toBe(201);
+    expect(final.json.task).toMatchObject([{ task_id: stableUuid(run.process_id, 'a', 1, 0), previous_attempt_count: 0, status: 'succeeded' }]);
+    const metrics = await api('GET', '/_internal_/metrics');
+    expect(metricValue(metrics.text, 'sundial_tasks{status="running"}')).toBe(0);
+  }, 60_000);
+});
+
+/** The named methods of `owner`, as they are now. */
+function pickFns<K extends string>(owner: Record<string, unknown>, names: readonly K[]): Record<K, (...args: any[]) => Promise<any>> {
+  return Object.fromEntries(names.map((n) => [n, owner[n]])) as Record<K, (...args: any[]) => Promise<any>>;
+}
