@@ -3,9 +3,12 @@
  * task's execution and settled its slot (finding no attempt written, it gave the claim back), then the
  * Prepare wrote its attempt `running`. Nothing ended that attempt: a killed run kept an attempt `running`
  * for ever (the running gauge too), and its callbacks were accepted. The interleaving is forced, not timed:
- * the store's write of the attempt runs the whole kill before it goes out. Both ways into an attempt:
- * a task's first, claimed by its start (`claim.claimed`: written before the run is read, removed), and a
- * later one, claimed by Prepare from Record's hint (the run read again after the write, ended failed).
+ * the store's write of the attempt runs the whole kill before it goes out, after the reads `Prepare` sent
+ * beside it were answered. Both ways into an attempt: a task's first, claimed by its start
+ * (`claim.claimed`: written beside the reads of the slot and the run; the kill fences its key, so the write
+ * fails and no attempt is shown), and a later one, claimed by Prepare from Record's hint (the run read
+ * again after the write, ended failed). Last, a kill that finds a first attempt running while its Prepare
+ * removes it (docs/ENGINE.md "A kill racing Prepare").
  */
 import { describe, expect, it } from 'vitest';
 import { stableUuid } from '../../lambdas/domain/ids';
@@ -98,8 +101,8 @@ function killBeforeAttemptWrite(definition: string, attempt: number, kill: (proc
 
 describe('kill racing Prepare', () => {
   it.each([
-    // Its Prepare writes it before reading the run: it never ran, so it goes, as a claim with no attempt
-    // goes at a kill (the claim is given back), and its token finds no attempt.
+    // Its Prepare writes it beside its reads, after the kill fenced its key (the claim given back): the
+    // write fails, so no attempt is shown, as for a claim with no attempt at a kill, and its token finds none.
     ['the first attempt (claimed by the task start) is removed', 0, 1, 'removed', 404],
     // Its Prepare read the run before writing it: it ends failed, as the kill ends a running attempt.
     ['a second attempt (claimed by Prepare, after Record) ends failed', 1, 2, 'failed', 409],
