@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../lambdas/store/client';
 import { AttemptLocator } from '../../lambdas/store/attempt-locator';
@@ -17,6 +17,7 @@ import { GetCommand, PutCommand, QueryCommand } from '../../lambdas/store/sdk';
 import { INDEXES, keys } from '../../lambdas/store/keys';
 import { LOCAL_TABLE_NAME } from '../../local/dynalite';
 import { seedRun, shellTask, startTestSundial, tempDataDir, type TestSundial } from '../helpers/local';
+import { until } from '../helpers/until';
 
 describe('attempts by id', () => {
   let t: TestSundial;
@@ -107,6 +108,13 @@ describe('a local table created before gsi4', () => {
           Projection: { ProjectionType: 'ALL' },
         })),
       }),
+    );
+    // As the local mode did, until the table is ACTIVE: dynalite writes that status a timer after CreateTable
+    // answers (CREATING), and a close before it leaves the table CREATING for good, refused to every query.
+    await until(
+      () => client.send(new DescribeTableCommand({ TableName: LOCAL_TABLE_NAME })),
+      (d) => d.Table?.TableStatus === 'ACTIVE',
+      10_000,
     );
     client.destroy();
     await new Promise((resolve) => dynalite.close(resolve));
