@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
   CreateTableCommand,
+  type CreateTableCommandInput,
   DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
@@ -187,7 +188,7 @@ export async function startDynamo(dataDir: string | undefined): Promise<Embedded
   const setup = new DynamoDBClient(config);
   let missingIndexes: IndexName[];
   try {
-    missingIndexes = await ensureTable(setup, LOCAL_TABLE_NAME);
+    missingIndexes = await ensureTable(setup, LOCAL_TABLE_NAME, path);
   } catch (err) {
     await handler.close().catch(() => undefined);
     throw err;
@@ -267,42 +268,57 @@ function trackInFlight(db: Db): { drain(timeoutMs: number): Promise<void> } {
   };
 }
 
+/** The local table's CreateTable input, with `indexes` (all of `INDEXES` when the local mode creates it). */
+export function localTableInput(tableName: string, indexes: readonly (typeof INDEXES)[IndexName][]): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ],
+    AttributeDefinitions: ['pk', 'sk', ...indexes.flatMap((i) => [i.pk, i.sk])].map((name) => ({
+      AttributeName: name,
+      AttributeType: 'S',
+    })),
+    ...(indexes.length === 0
+      ? {}
+      : {
+          GlobalSecondaryIndexes: indexes.map((i) => ({
+            IndexName: i.name,
+            KeySchema: [
+              { AttributeName: i.pk, KeyType: 'HASH' },
+              { AttributeName: i.sk, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: i.projection },
+          })),
+        }),
+  };
+}
+
 /**
  * Creates the table unless it exists; answers the indexes of `INDEXES` an existing table lacks (one made
  * before they were added: dynalite cannot add an index to a table, so the store works around their absence).
  */
-async function ensureTable(client: DynamoDBClient, tableName: string): Promise<IndexName[]> {
+async function ensureTable(client: DynamoDBClient, tableName: string, path: string | undefined): Promise<IndexName[]> {
   const indexes = Object.values(INDEXES);
   try {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    // dynalite makes a created table ACTIVE by a timer of the process that created it: a start that
+    // stopped in between left it CREATING for good, and every query of it is refused. It never held an
+    // item (nothing is written to a CREATING table), and dynalite cannot delete it while it is CREATING.
+    if (Table?.TableStatus === 'CREATING') {
+      throw new Error(
+        `the local store's table ${tableName}${path ? ` in ${path}` : ''} was left CREATING by a start that stopped before it was ready; it holds no data: remove ${path ?? 'the data dir'} and start again`,
+      );
+    }
     const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((g) => g.IndexName));
     return indexes.filter((i) => !present.has(i.name)).map((i) => i.name);
   } catch (err) {
     if (!(err instanceof ResourceNotFoundException)) throw err;
   }
   try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        AttributeDefinitions: ['pk', 'sk', ...indexes.flatMap((i) => [i.pk, i.sk])].map((name) => ({
-          AttributeName: name,
-          AttributeType: 'S',
-        })),
-        GlobalSecondaryIndexes: indexes.map((i) => ({
-          IndexName: i.name,
-          KeySchema: [
-            { AttributeName: i.pk, KeyType: 'HASH' },
-            { AttributeName: i.sk, KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: i.projection },
-        })),
-      }),
-    );
+    await client.send(new CreateTableCommand(localTableInput(tableName, indexes)));
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
   }

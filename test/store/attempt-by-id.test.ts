@@ -6,18 +6,13 @@
  * attempts get the locator item again, end to end over HTTP. gsi4 is eventually consistent deployed
  * (dynalite's indexes are not): a lookup that misses asks again for a while before it answers none.
  */
-import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../lambdas/store/client';
 import { AttemptLocator } from '../../lambdas/store/attempt-locator';
 import { GetCommand, PutCommand, QueryCommand } from '../../lambdas/store/sdk';
 import { INDEXES, keys } from '../../lambdas/store/keys';
-import { LOCAL_TABLE_NAME } from '../../local/dynalite';
 import { seedRun, shellTask, startTestSundial, tempDataDir, type TestSundial } from '../helpers/local';
-import { until } from '../helpers/until';
+import { createLocalTable } from '../helpers/local-table';
 
 describe('attempts by id', () => {
   let t: TestSundial;
@@ -84,40 +79,7 @@ describe('a local table created before gsi4', () => {
   beforeAll(async () => {
     // Prepare: the table as the local mode created it before gsi4, in the data dir the server then opens
     const dataDir = tempDataDir();
-    const path = join(dataDir, 'dynamodb');
-    mkdirSync(path, { recursive: true });
-    const dynalite = createRequire(import.meta.url)('dynalite')({ path, createTableMs: 0 });
-    await new Promise<void>((resolve) => dynalite.listen(0, '127.0.0.1', resolve));
-    const client = new DynamoDBClient({ endpoint: `http://127.0.0.1:${dynalite.address().port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-    const old = [INDEXES.gsi1, INDEXES.gsi2, INDEXES.gsi3];
-    await client.send(
-      new CreateTableCommand({
-        TableName: LOCAL_TABLE_NAME,
-        BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        AttributeDefinitions: ['pk', 'sk', ...old.flatMap((i) => [i.pk, i.sk])].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
-        GlobalSecondaryIndexes: old.map((i) => ({
-          IndexName: i.name,
-          KeySchema: [
-            { AttributeName: i.pk, KeyType: 'HASH' },
-            { AttributeName: i.sk, KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        })),
-      }),
-    );
-    // As the local mode did, until the table is ACTIVE: dynalite writes that status a timer after CreateTable
-    // answers (CREATING), and a close before it leaves the table CREATING for good, refused to every query.
-    await until(
-      () => client.send(new DescribeTableCommand({ TableName: LOCAL_TABLE_NAME })),
-      (d) => d.Table?.TableStatus === 'ACTIVE',
-      10_000,
-    );
-    client.destroy();
-    await new Promise((resolve) => dynalite.close(resolve));
+    await createLocalTable(dataDir, { indexes: [INDEXES.gsi1, INDEXES.gsi2, INDEXES.gsi3] });
     t = await startTestSundial(dataDir);
   }, 60_000);
   afterAll(() => t?.close());
