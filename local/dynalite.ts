@@ -268,6 +268,11 @@ function trackInFlight(db: Db): { drain(timeoutMs: number): Promise<void> } {
   };
 }
 
+/** A store the local mode cannot open, for a reason the user can mend (its message says how): `npm start` prints it without a stack. */
+export class UnusableStoreError extends Error {
+  override name = 'UnusableStoreError';
+}
+
 /** The local table's CreateTable input, with `indexes` (all of `INDEXES` when the local mode creates it). */
 export function localTableInput(tableName: string, indexes: readonly (typeof INDEXES)[IndexName][]): CreateTableCommandInput {
   return {
@@ -308,7 +313,7 @@ async function ensureTable(client: DynamoDBClient, tableName: string, path: stri
     // stopped in between left it CREATING for good, and every query of it is refused. It never held an
     // item (nothing is written to a CREATING table), and dynalite cannot delete it while it is CREATING.
     if (Table?.TableStatus === 'CREATING') {
-      throw new Error(
+      throw new UnusableStoreError(
         `the local store's table ${tableName}${path ? ` in ${path}` : ''} was left CREATING by a start that stopped before it was ready; it holds no data: remove ${path ?? 'the data dir'} and start again`,
       );
     }

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { startLocal } from './server';
+import { UnusableStoreError } from './dynalite';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -97,7 +98,13 @@ if (tasksFifo) process.env.SUNDIAL_TASKS_FIFO = tasksFifo;
 
 log('starting (the first start after a change to lib/ or lambdas/ synthesizes the CDK stack for its task state machine: ≈ 15 s of CPU)…');
 const sundial = await startLocal({ port, host: process.env.HOST ?? '127.0.0.1', dataDir, log }).catch((err: NodeJS.ErrnoException) => {
-  logError(err.code === 'EADDRINUSE' ? `port ${port} is in use: set PORT to another port` : `could not start: ${err.stack ?? err}`);
+  logError(
+    err.code === 'EADDRINUSE'
+      ? `port ${port} is in use: set PORT to another port`
+      : err instanceof UnusableStoreError
+        ? `could not start: ${err.message}`
+        : `could not start: ${err.stack ?? err}`,
+  );
   process.exit(1);
 });
 log(`sundial listening on ${sundial.url} (data in ${dataDir}; its DynamoDB store answers at ${sundial.storeEndpoint})`);

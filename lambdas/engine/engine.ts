@@ -387,10 +387,11 @@ export class Engine {
     const giveBack = async () => ((await this.d.store.slots.giveBack(processId, slot.name, taskId)) ? slot.attempts - 1 : slot.attempts);
     if (fenced || !(await this.d.store.runs.getTaskRecord(processId, taskId))) return giveBack();
     if (options.stop) await this.d.launcher.stop({ task_id: taskId, task_definition: slot.definition }, reason);
-    // Removed meanwhile by its own Prepare, which found the run ended before launching it (prepare.ts
-    // `prepareClaimed`): it never ran, and its claim goes back as an unwritten one's does, so that the
-    // slot does not count an attempt that has no record.
-    if ((await this.endAttempt(processId, taskId, 'failed', reason)) === undefined && !(await this.d.store.runs.getTaskRecord(processId, taskId))) return giveBack();
+    // No attempt any more (endAttempt read it once its end's condition failed): removed meanwhile by its
+    // own Prepare, which found the run ended before launching it (prepare.ts `prepareClaimed`). It never
+    // ran, and its claim goes back as an unwritten one's does, so that the slot counts no attempt without
+    // a record.
+    if ((await this.endAttempt(processId, taskId, 'failed', reason)) === undefined) return giveBack();
     return slot.attempts;
   }
 
@@ -448,10 +449,11 @@ export class Engine {
   }
 
   /**
-   * Ends a running attempt, its expiry stamped by the same write; answers the status it ended with (undefined if it had ended already). With
-   * `unreported`, only an attempt that reported nothing is ended, and undefined answers that this call
-   * did not end it (without reading it). Public for `Prepare` (prepare.ts `preparationFor`), which ends
-   * an attempt as the engine ends any.
+   * Ends a running attempt, its expiry stamped by the same write; answers the status it has ended with (by
+   * this call, or before it), undefined when there is no attempt (an attempt is only `running`, `succeeded`
+   * or `failed`). With `unreported`, only an attempt that reported nothing is ended, and undefined answers
+   * that this call did not end it (without reading it). Public for `Prepare` (prepare.ts `preparationFor`),
+   * which ends an attempt as the engine ends any.
    */
   async endAttempt(
     processId: string,

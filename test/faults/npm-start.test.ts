@@ -1,13 +1,15 @@
 /**
  * `npm start` as a user runs it: it stops on a SIGINT sent to npm's own process (npm forwards it to its
  * script, and the script must be the server, not a shell waiting for it), its log lines carry a timestamp,
- * and a data directory it cannot write fails at start, naming the directory and the system's reason.
+ * and a data directory it cannot write fails at start, naming the directory and the system's reason, as
+ * does a store whose table an interrupted first start left CREATING (what to remove, and no stack trace).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDataDir } from '../helpers/local';
+import { createLocalTable } from '../helpers/local-table';
 import { killGroup } from './support';
 import { until } from '../helpers/until';
 
@@ -118,5 +120,17 @@ describe('npm start', () => {
     expect(await exitWithin(s, 30_000)).toBe(1);
     expect(s.output()).toMatch(new RegExp(`^${ISO} could not start: the data directory ${dataDir} cannot be used \\(EACCES: permission denied`, 'm'));
     expect(s.output()).not.toMatch(/Database is closed/);
+  }, 40_000);
+
+  it('fails at start, naming what to remove and without a stack trace, when a first start left its table CREATING', async () => {
+    const dataDir = tempDataDir();
+    dirs.push(dataDir);
+    const store = await createLocalTable(dataDir, { indexes: [], active: false, createTableMs: 2_000 });
+
+    const s = server({ PORT: '0', SUNDIAL_DATA_DIR: dataDir });
+
+    expect(await exitWithin(s, 30_000)).toBe(1);
+    expect(s.output()).toMatch(new RegExp(`^${ISO} could not start: the local store's table sundial in ${store} was left CREATING .*: remove ${store} and start again$`, 'm'));
+    expect(s.output()).not.toMatch(/^\s+at /m);
   }, 40_000);
 });
