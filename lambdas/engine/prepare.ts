@@ -166,8 +166,8 @@ export class Preparation {
    * write succeeded, whoever gives the claim back finds the attempt and ends it, as a running one (docs/
    * ENGINE.md "A kill racing Prepare"). An attempt written for a claim the reads show taken back, or for a
    * run they show ended, never ran (the execution is here, in Prepare): it is removed, and the claim
-   * decided as without it. Answers undefined when the slot no longer holds the claim: the read path
-   * decides, as for any other hint.
+   * decided as without it. A write that finds the key fenced skips: the fencer settles the slot. Answers
+   * undefined when the slot no longer holds the claim: the read path decides, as for any other hint.
    */
   private async prepareClaimed(processId: string, name: string, definitionName: string, round: number, taskId: string): Promise<PreparedAttempt | undefined> {
     const [written, slot, run] = await Promise.all([
@@ -175,7 +175,10 @@ export class Preparation {
       this.d.store.slots.get(processId, name),
       this.d.store.runs.getRunRecord(processId),
     ]);
-    if (written === 'fenced') return undefined;
+    // Fenced: whoever gave the claim back (the kill, the reaper, `abandon`) settles the slot; this step
+    // starts nothing and decides nothing, even if its reads saw the claim still held (the give-back may
+    // not have landed yet: a slot failed here would keep the claim counted).
+    if (written === 'fenced') return { skip: true };
     const holds = slot?.status === 'running' && slot.current_task_id === taskId && slot.attempts === 1 && slot.round === round;
     if (holds && run?.status === 'running') return this.request(run, slot, taskId, 0, 0);
     // Unless a kill that read it first ended it (it stays, ended): then it is settled as the kill left it.

@@ -7,8 +7,9 @@
  * beside it were answered. Both ways into an attempt: a task's first, claimed by its start
  * (`claim.claimed`: written beside the reads of the slot and the run; the kill fences its key, so the write
  * fails and no attempt is shown), and a later one, claimed by Prepare from Record's hint (the run read
- * again after the write, ended failed). Last, a kill that finds a first attempt running while its Prepare
- * removes it (docs/ENGINE.md "A kill racing Prepare").
+ * again after the write, ended failed). Then a kill that finds a first attempt running while its Prepare
+ * removes it, and last a Prepare whose write finds the key fenced before the kill gave the claim back
+ * (docs/ENGINE.md "A kill racing Prepare").
  */
 import { describe, expect, it } from 'vitest';
 import { stableUuid } from '../../lambdas/domain/ids';
@@ -200,7 +201,7 @@ describe('kill racing Prepare', () => {
   }, 60_000);
 });
 
-describe('a kill finding a first attempt its Prepare is removing', () => {
+describe("a kill and a first attempt's Prepare, store call by store call", () => {
   /** A promise and its resolve. */
   const gate = () => {
     let open!: () => void;
@@ -313,6 +314,83 @@ describe('a kill finding a first attempt its Prepare is removing', () => {
 
     // Assess: the removed attempt is not shown, and the claim it had was given back, so the retry's
     // attempt is the task's first (round 1, attempt 0), as when the kill comes before the attempt's write.
+    expect(killed.json.task, JSON.stringify(killed.json)).toEqual([]);
+    expect(retry.status, retry.text).toBe(201);
+    expect(final.json.task).toMatchObject([{ task_id: stableUuid(run.process_id, 'a', 1, 0), previous_attempt_count: 0, status: 'succeeded' }]);
+    const metrics = await api('GET', '/_internal_/metrics');
+    expect(metricValue(metrics.text, 'sundial_tasks{status="running"}')).toBe(0);
+  }, 60_000);
+
+  it('a first attempt whose write finds its key fenced starts nothing and leaves the slot to the kill: its retry runs attempt 0', async () => {
+    // Prepare: the kill ends the run and fences the first attempt's key before Prepare's write goes out;
+    // the kill's give-back of the claim waits until that Prepare has ended. A Prepare that decided the
+    // slot itself then (it read it still claimed, the run ended) failed it with the claim counted, the
+    // kill's give-back found it failed, and the retry's attempt was the task's second.
+    const name = 'kill-fence-first';
+    await define(name, [shellScript('a', 'echo up')]);
+    const { sundial, services } = current();
+    type Fn = (...args: any[]) => Promise<any>;
+    const runs = services.store.runs as unknown as Record<'createTask' | 'fenceTask', Fn>;
+    const slots = services.store.slots as unknown as Record<'giveBack', Fn>;
+    const steps = sundial.preparation as unknown as { prepare: Prepare };
+    const originals = { ...pickFns(runs, ['createTask', 'fenceTask']), giveBack: slots.giveBack, prepare: steps.prepare };
+    const fenced = gate();
+    let raced: { processId: string; taskId: string } | undefined;
+    let killAnswer: Promise<{ status: number; text: string }> | undefined;
+    let prepared: Promise<unknown> | undefined;
+    const is = (processId: string, taskId?: string) => raced !== undefined && processId === raced.processId && (taskId === undefined || taskId === raced.taskId);
+    steps.prepare = function (this: unknown, state) {
+      const step = originals.prepare.call(this, state);
+      if (prepared === undefined && state.task_definition_name === 'a') prepared = step.catch(() => undefined);
+      return step;
+    };
+    runs.createTask = async function (this: unknown, task: TaskRecord, extra?: Record<string, unknown>) {
+      if (raced !== undefined || task.process_definition_name !== name) return originals.createTask.call(this, task, extra);
+      raced = { processId: task.process_id, taskId: task.task_id };
+      killAnswer = api('POST', `/api/processes/${task.process_id}/kill`);
+      await fenced.opened;
+      return originals.createTask.call(this, task, extra);
+    };
+    runs.fenceTask = async function (this: unknown, processId: string, taskId: string, ...rest: unknown[]) {
+      const out = await originals.fenceTask.call(this, processId, taskId, ...rest);
+      if (is(processId, taskId) && out) fenced.open();
+      return out;
+    };
+    slots.giveBack = async function (this: unknown, processId: string, ...rest: unknown[]) {
+      if (is(processId)) await prepared;
+      return originals.giveBack.call(this, processId, ...rest);
+    };
+
+    // Act
+    let run: { process_id: string };
+    try {
+      run = await trigger(name);
+      const answer = await until(
+        async () => killAnswer,
+        (a) => a !== undefined,
+        10_000,
+      );
+      expect(answer!.status, answer!.text).toBe(201);
+      await prepared;
+    } finally {
+      Object.assign(runs, pickFns(originals, ['createTask', 'fenceTask']));
+      slots.giveBack = originals.giveBack;
+      steps.prepare = originals.prepare;
+    }
+    const killed = await until(
+      () => api('GET', `/api/processes/${run.process_id}`),
+      (r) => r.json.status === 'failed',
+      10_000,
+    );
+    const retry = await api('POST', `/api/processes/${run.process_id}/retry`);
+    const final = await until(
+      () => api('GET', `/api/processes/${run.process_id}`),
+      (r) => r.json.status === 'succeeded',
+      30_000,
+    );
+
+    // Assess: no attempt was written under the fence, and the claim went back, so the retry's attempt is
+    // the task's first (round 1, attempt 0).
     expect(killed.json.task, JSON.stringify(killed.json)).toEqual([]);
     expect(retry.status, retry.text).toBe(201);
     expect(final.json.task).toMatchObject([{ task_id: stableUuid(run.process_id, 'a', 1, 0), previous_attempt_count: 0, status: 'succeeded' }]);
