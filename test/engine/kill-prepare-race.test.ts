@@ -209,6 +209,47 @@ describe("a kill and a first attempt's Prepare, store call by store call", () =>
     return { open, opened };
   };
 
+  /**
+   * Triggers `name` (whose hooks start the kill and record the raced Prepare), waits for the kill's answer
+   * and that Prepare's end, and `restore`s the hooks; then retries the killed run. Asserts that the raced
+   * attempt is not shown and that its claim was given back: the retry's attempt is the task's first
+   * (round 1, attempt 0), as when the kill comes before the attempt's write; nothing counts as running.
+   */
+  const raceThenRetry = async (
+    name: string,
+    race: { killAnswer: () => Promise<{ status: number; text: string }> | undefined; prepared: () => Promise<unknown> | undefined; restore: () => void },
+  ) => {
+    let run: { process_id: string };
+    try {
+      run = await trigger(name);
+      const answer = await until(
+        async () => race.killAnswer(),
+        (a) => a !== undefined,
+        10_000,
+      );
+      expect(answer!.status, answer!.text).toBe(201);
+      await race.prepared();
+    } finally {
+      race.restore();
+    }
+    const killed = await until(
+      () => api('GET', `/api/processes/${run.process_id}`),
+      (r) => r.json.status === 'failed',
+      10_000,
+    );
+    const retry = await api('POST', `/api/processes/${run.process_id}/retry`);
+    const final = await until(
+      () => api('GET', `/api/processes/${run.process_id}`),
+      (r) => r.json.status === 'succeeded',
+      30_000,
+    );
+    expect(killed.json.task, JSON.stringify(killed.json)).toEqual([]);
+    expect(retry.status, retry.text).toBe(201);
+    expect(final.json.task).toMatchObject([{ task_id: stableUuid(run.process_id, 'a', 1, 0), previous_attempt_count: 0, status: 'succeeded' }]);
+    const metrics = await api('GET', '/_internal_/metrics');
+    expect(metricValue(metrics.text, 'sundial_tasks{status="running"}')).toBe(0);
+  };
+
   it('gives the claim back once the attempt is gone: the run shows no attempt for it, and its retry runs attempt 0', async () => {
     // Prepare: the store's calls of the first attempt of task `a` held so that they interleave this way:
     // Prepare's write lands, the kill ends the run, Prepare's reads (sent beside its write) see it ended,
@@ -283,42 +324,17 @@ describe("a kill and a first attempt's Prepare, store call by store call", () =>
       return out;
     };
 
-    // Act
-    let run: { process_id: string };
-    try {
-      run = await trigger(name);
-      const answer = await until(
-        async () => killAnswer,
-        (a) => a !== undefined,
-        10_000,
-      );
-      expect(answer!.status, answer!.text).toBe(201);
-      await prepared;
-    } finally {
-      Object.assign(runs, pickFns(originals, ['createTask', 'fenceTask', 'getTaskRecord', 'deleteUnstartedTask', 'transitionTask', 'getRunRecord']));
-      slots.get = originals.get;
-      slots.transition = originals.transition;
-      steps.prepare = originals.prepare;
-    }
-    const killed = await until(
-      () => api('GET', `/api/processes/${run.process_id}`),
-      (r) => r.json.status === 'failed',
-      10_000,
-    );
-    const retry = await api('POST', `/api/processes/${run.process_id}/retry`);
-    const final = await until(
-      () => api('GET', `/api/processes/${run.process_id}`),
-      (r) => r.json.status === 'succeeded',
-      30_000,
-    );
-
-    // Assess: the removed attempt is not shown, and the claim it had was given back, so the retry's
-    // attempt is the task's first (round 1, attempt 0), as when the kill comes before the attempt's write.
-    expect(killed.json.task, JSON.stringify(killed.json)).toEqual([]);
-    expect(retry.status, retry.text).toBe(201);
-    expect(final.json.task).toMatchObject([{ task_id: stableUuid(run.process_id, 'a', 1, 0), previous_attempt_count: 0, status: 'succeeded' }]);
-    const metrics = await api('GET', '/_internal_/metrics');
-    expect(metricValue(metrics.text, 'sundial_tasks{status="running"}')).toBe(0);
+    // Act and assess: the removed attempt is not shown, and its claim was given back.
+    await raceThenRetry(name, {
+      killAnswer: () => killAnswer,
+      prepared: () => prepared,
+      restore: () => {
+        Object.assign(runs, pickFns(originals, ['createTask', 'fenceTask', 'getTaskRecord', 'deleteUnstartedTask', 'transitionTask', 'getRunRecord']));
+        slots.get = originals.get;
+        slots.transition = originals.transition;
+        steps.prepare = originals.prepare;
+      },
+    });
   }, 60_000);
 
   it('a first attempt whose write finds its key fenced starts nothing and leaves the slot to the kill: its retry runs attempt 0', async () => {
@@ -361,41 +377,16 @@ describe("a kill and a first attempt's Prepare, store call by store call", () =>
       return originals.giveBack.call(this, processId, ...rest);
     };
 
-    // Act
-    let run: { process_id: string };
-    try {
-      run = await trigger(name);
-      const answer = await until(
-        async () => killAnswer,
-        (a) => a !== undefined,
-        10_000,
-      );
-      expect(answer!.status, answer!.text).toBe(201);
-      await prepared;
-    } finally {
-      Object.assign(runs, pickFns(originals, ['createTask', 'fenceTask']));
-      slots.giveBack = originals.giveBack;
-      steps.prepare = originals.prepare;
-    }
-    const killed = await until(
-      () => api('GET', `/api/processes/${run.process_id}`),
-      (r) => r.json.status === 'failed',
-      10_000,
-    );
-    const retry = await api('POST', `/api/processes/${run.process_id}/retry`);
-    const final = await until(
-      () => api('GET', `/api/processes/${run.process_id}`),
-      (r) => r.json.status === 'succeeded',
-      30_000,
-    );
-
-    // Assess: no attempt was written under the fence, and the claim went back, so the retry's attempt is
-    // the task's first (round 1, attempt 0).
-    expect(killed.json.task, JSON.stringify(killed.json)).toEqual([]);
-    expect(retry.status, retry.text).toBe(201);
-    expect(final.json.task).toMatchObject([{ task_id: stableUuid(run.process_id, 'a', 1, 0), previous_attempt_count: 0, status: 'succeeded' }]);
-    const metrics = await api('GET', '/_internal_/metrics');
-    expect(metricValue(metrics.text, 'sundial_tasks{status="running"}')).toBe(0);
+    // Act and assess: no attempt was written under the fence, and the claim went back.
+    await raceThenRetry(name, {
+      killAnswer: () => killAnswer,
+      prepared: () => prepared,
+      restore: () => {
+        Object.assign(runs, pickFns(originals, ['createTask', 'fenceTask']));
+        slots.giveBack = originals.giveBack;
+        steps.prepare = originals.prepare;
+      },
+    });
   }, 60_000);
 });
 
