@@ -17,6 +17,7 @@ const SPAWNER = fileURLToPath(new URL('./spawner-process.mjs', import.meta.url))
  */
 const SPAWNER_NODE_FLAGS = ['--max-semi-space-size=1'];
 const BASH = '/bin/bash';
+const SH = '/bin/sh';
 /**
  * bash (dash cannot name descriptors above 9): close every fd above stderr (but the one named by
  * `$KEEP_FD`, if any), then exec the command given as arguments. LevelDB (dynalite) opens its files
@@ -51,30 +52,36 @@ export function withoutInheritedFds(command: string, args: string[], keepFd?: nu
  * - While it stops a task it holds `$SUNDIAL_TASKS_FIFO` open (`<dataDir>/tasks.fifo`, set by local/main.ts),
  *   as the spawner does while it stops tasks: a server starting on the same data dir waits until nobody
  *   does, so that a run it reports failed (retryable) has no process of an earlier server still running.
+ * - It is POSIX sh (`/bin/sh`: dash on Debian), not bash: a task's wrapper, its subshell and its watchdog
+ *   cost less CPU and time (docs/PERFORMANCE.md, "The task wrapper"). Two of sh's rules it works around:
+ *   an asynchronous list's stdin is /dev/null before its own redirections (so the pipe is passed as fd 3,
+ *   which the task does not get), and dash's `kill` takes no `--` (a negative pid follows the signal).
+ *   It closes no descriptor: the spawner has none a task could inherit (it was started without the
+ *   server's, `withoutInheritedFds`, and Node opens its own close-on-exec; test/local/engine/spawner.test.ts).
  */
 const KILL_GRACE_TENTHS = 50;
-const WATCHED_TASK = `${CLOSE_FDS};
+const WATCHED_TASK = `exec 3<&0
 ( ( trap '' TERM INT HUP QUIT
     IFS= read -r word
     [ "$word" = done ] && exit 0
     [ -p "\${SUNDIAL_TASKS_FIFO:-}" ] && exec 4<>"$SUNDIAL_TASKS_FIFO"
-    kill -TERM -- -$$ 2>/dev/null
+    kill -TERM -$$ 2>/dev/null
     n=0; while kill -0 $$ 2>/dev/null && [ $n -lt ${KILL_GRACE_TENTHS} ]; do sleep 0.1; n=$((n+1)); done
-    kill -KILL -- -$$ 2>/dev/null
-  ) <&0 >/dev/null 2>&1 & )
+    kill -KILL -$$ 2>/dev/null
+  ) <&3 3<&- >/dev/null 2>&1 & )
 unset SUNDIAL_TASKS_FIFO
-exec "$@" </dev/null`;
+exec "$@" </dev/null 3<&-`;
 
 /**
- * `[file, argv, watched]` that runs a task's `command args` with no inherited descriptor above stderr,
- * and with a watchdog that stops its process group when the spawner ends (`watched`: the spawner must
- * give it a stdin pipe and write `done` to it when the task ended). Without bash, the command as is.
+ * `[file, argv, watched]` that runs a task's `command args` with a watchdog that stops its process group
+ * when the spawner ends (`watched`: the spawner must give it a stdin pipe and write `done` to it when the
+ * task ended). Without /bin/sh, the command as is.
  */
 export function watchedTask(command: string, args: string[]): [string, string[], boolean] {
-  if (!existsSync(BASH)) return [command, args, false];
-  // --norc: with a socket as stdin (Node's 'pipe' is a socketpair) and no SHLVL, bash takes itself for a
-  // remote shell of rshd/sshd and runs ~/.bashrc (hundreds of ms, and the user's shell setup in the task).
-  return [BASH, ['--norc', '-c', WATCHED_TASK, 'sundial-task', command, ...args], true];
+  if (!existsSync(SH)) return [command, args, false];
+  // A non-interactive sh reads no startup file (bash as sh neither: not even the ~/.bashrc it would read
+  // as bash, taking a socket stdin for rshd's).
+  return [SH, ['-c', WATCHED_TASK, 'sundial-task', command, ...args], true];
 }
 
 export interface Ended {

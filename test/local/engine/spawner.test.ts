@@ -4,10 +4,11 @@
  * and signals come back, and closing the spawner stops what still runs.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startDynamo } from '../../../local/dynalite';
 import { Spawner } from '../../../local/engine/spawner';
 import { UNTIL_STOPPED } from '../../helpers/factories';
 import { groupMembers, killGroup } from '../../faults/support';
@@ -104,4 +105,34 @@ describe('the task spawner', () => {
       rmSync(home, { recursive: true, force: true });
     }
   });
+  it("gives a task no descriptor of the server's: the local store's LevelDB files, open without close-on-exec, stay with the server", async () => {
+    // Prepare: the local store on disk, as `npm start` opens it, in this process.
+    const dataDir = mkdtempSync(join(tmpdir(), 'spawner-fds-'));
+    const store = await startDynamo(dataDir);
+    try {
+      // O_CLOEXEC is 02000000 in the octal `flags:` of /proc/<pid>/fdinfo/<fd> (proc(5)).
+      const inheritable = readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          const flags = /^flags:\s+(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+          return Number(fd) > 2 && flags !== undefined && (parseInt(flags, 8) & 0o2000000) === 0 && readlinkSync(`/proc/self/fd/${fd}`).startsWith(dataDir);
+        } catch {
+          return false; // closed meanwhile (the listing's own descriptor)
+        }
+      });
+      // The hazard is real: LevelDB's files (its LOCK among them) would pass to any process this one starts.
+      expect(inheritable.length).toBeGreaterThan(0);
+      spawner = new Spawner(() => undefined);
+
+      // Act: the task lists its shell's descriptors.
+      const task = spawner.spawn('/bin/sh', ['-c', 'ls /proc/$$/fd'], env);
+      const [out, ended] = await Promise.all([collect(task.stdout), task.ended]);
+
+      // Assess: stdin, stdout and stderr only.
+      expect(ended).toEqual({ code: 0, signal: null });
+      expect(out.split('\n').filter(Boolean).map(Number).sort((a, b) => a - b)).toEqual([0, 1, 2]);
+    } finally {
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
