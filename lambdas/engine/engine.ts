@@ -19,7 +19,7 @@ import type { Store } from '../store';
 import type { StoredDefinition } from '../store/definitions';
 import type { RunRecord } from '../store/runs';
 import { activeEntry } from '../store/schedules';
-import type { Slot, SlotState } from '../store/slots';
+import { claimsFirstAttempt, type Slot, type SlotState } from '../store/slots';
 import {
   type ClaimHint,
   DEFAULT_TIMEOUT_SECONDS,
@@ -383,7 +383,7 @@ export class Engine {
     // A first attempt's record is written by its Prepare before Prepare learns of this (prepare.ts
     // `prepareClaimed`): its key is fenced, so that an unwritten one is never written after the claim
     // is given back. A later attempt's Prepare reads the run again after its write, and ends it there.
-    const fenced = slot.attempts === 1 && (await this.d.store.runs.fenceTask(processId, taskId, this.expiry()));
+    const fenced = claimsFirstAttempt(slot) && (await this.d.store.runs.fenceTask(processId, taskId, this.expiry()));
     const giveBack = async () => ((await this.d.store.slots.giveBack(processId, slot.name, taskId)) ? slot.attempts - 1 : slot.attempts);
     if (fenced || !(await this.d.store.runs.getTaskRecord(processId, taskId))) return giveBack();
     if (options.stop) await this.d.launcher.stop({ task_id: taskId, task_definition: slot.definition }, reason);

@@ -24,7 +24,7 @@ import type { Logger } from '../logger';
 import type { Store } from '../store';
 import type { FanOutMarker } from '../store/fan-outs';
 import type { RunItem, RunRecord } from '../store/runs';
-import { doneShardCount, doneShardCountOf, doneShardsOf, type Slot } from '../store/slots';
+import { claimsFirstAttempt, doneShardCount, doneShardCountOf, doneShardsOf, type Slot } from '../store/slots';
 import { type Clock, type FanOutPace, Pacer, realClock, writeUnits } from './pace';
 import type { FanOutDispatcher, Launcher, Orchestrator } from './ports';
 
@@ -228,7 +228,7 @@ export class RunFanOut {
       await pacer.take('stops');
       // The slot, the attempt and its outcome entry; a first attempt's fence too (engine.ts `endCurrentAttempt`:
       // written, or refused by its condition, which DynamoDB bills as a write).
-      await pacer.take('writeUnits', writeUnits(slot) + (slot.attempts === 1 ? 3 : 2));
+      await pacer.take('writeUnits', writeUnits(slot) + (claimsFirstAttempt(slot) ? 3 : 2));
       if (slot.execution_name) await this.d.orchestrator.stopTask(slot.execution_name, reason);
       await this.d.endCurrentAttempt(slot, reason, { stop: true });
       await this.d.store.slots.transition(processId, slot.name, ['running'], 'failed', { reason }, this.d.expiry?.());

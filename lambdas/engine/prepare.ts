@@ -15,7 +15,7 @@ import type { Logger } from '../logger';
 import type { Store } from '../store';
 import { isConditionFailed } from '../store/client';
 import type { RunItem, TaskRecord } from '../store/runs';
-import type { Slot } from '../store/slots';
+import { claimsFirstAttempt, type Slot } from '../store/slots';
 import { DEFAULT_TIMEOUT_SECONDS, type PreparedAttempt, type PrepareState } from './contract';
 import type { Engine, EngineDeps } from './engine';
 import type { Launcher } from './ports';
@@ -179,7 +179,7 @@ export class Preparation {
     // starts nothing and decides nothing, even if its reads saw the claim still held (the give-back may
     // not have landed yet: a slot failed here would keep the claim counted).
     if (written === 'fenced') return { skip: true };
-    const holds = slot?.status === 'running' && slot.current_task_id === taskId && slot.attempts === 1 && slot.round === round;
+    const holds = slot?.status === 'running' && slot.current_task_id === taskId && claimsFirstAttempt(slot) && slot.round === round;
     if (holds && run?.status === 'running') return this.request(run, slot, taskId, 0, 0);
     // Unless a kill that read it first ended it (it stays, ended): then it is settled as the kill left it.
     const removed = await this.d.store.runs.deleteUnstartedTask(processId, taskId);

@@ -72,6 +72,13 @@ function claimedFrom(before: Slot, taskId: string): Slot {
 const setSize = (s: unknown) => (s instanceof Set ? s.size : 0);
 
 /**
+ * Whether a running slot's current claim is its task's first attempt (attempt 0: the claim is the one
+ * attempt counted). Such a claim is given back behind a fence at the attempt's key (engine.ts
+ * `endCurrentAttempt`, runs.ts `fenceTask`), and its `Prepare` writes it beside its reads (prepare.ts).
+ */
+export const claimsFirstAttempt = (slot: Pick<Slot, 'attempts'>) => slot.attempts === 1;
+
+/**
  * Tasks per done shard: a run of `n` tasks has ⌈n / 32⌉ shards (docs/STORAGE.md, "Done shards"). A shard holds
  * the names of its finished tasks, and DynamoDB bills an UpdateItem by the larger of the item's sizes before and
  * after it (1 WRU per KB: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html),
