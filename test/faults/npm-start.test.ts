@@ -2,7 +2,8 @@
  * `npm start` as a user runs it: it stops on a SIGINT sent to npm's own process (npm forwards it to its
  * script, and the script must be the server, not a shell waiting for it), its log lines carry a timestamp,
  * and a data directory it cannot write fails at start, naming the directory and the system's reason, as
- * does a store whose table an interrupted first start left CREATING (what to remove, and no stack trace).
+ * does a store whose table an interrupted first start left CREATING (what to remove, and no stack trace),
+ * and a data directory another server is using (which process, and no stack trace).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -133,4 +134,25 @@ describe('npm start', () => {
     expect(s.output()).toMatch(new RegExp(`^${ISO} could not start: the local store's table sundial in ${store} was left CREATING .*: remove ${store} and start again$`, 'm'));
     expect(s.output()).not.toMatch(/^\s+at /m);
   }, 40_000);
+  it('fails at start, naming the server that holds it and without a stack trace, when the data directory is in use', async () => {
+    const dataDir = tempDataDir();
+    dirs.push(dataDir);
+    const first = server({ PORT: '0', SUNDIAL_DATA_DIR: dataDir });
+    await until(async () => first.output(), (o) => /listening on http:\/\/\S+/.test(o) || first.child.exitCode !== null, 60_000);
+    expect(first.output()).toMatch(/listening on/);
+
+    try {
+      const second = server({ PORT: '0', SUNDIAL_DATA_DIR: dataDir });
+
+      expect(await exitWithin(second, 30_000)).toBe(1);
+      expect(second.output()).toMatch(
+        new RegExp(`^${ISO} could not start: the data directory ${dataDir} is in use by another Sundial server \\(process ${first.child.pid}\\); stop it first, or set SUNDIAL_DATA_DIR to another directory$`, 'm'),
+      );
+      expect(second.output()).not.toMatch(/^\s+at /m);
+      expect(second.output()).not.toMatch(/Database is closed/);
+    } finally {
+      first.child.kill('SIGINT');
+      await exitWithin(first, 20_000);
+    }
+  }, 90_000);
 });
