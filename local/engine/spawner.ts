@@ -36,7 +36,7 @@ export function withoutInheritedFds(command: string, args: string[], keepFd?: nu
 /**
  * How no task outlives the server, however it dies (SIGKILL included). A task runs in a process group of
  * its own (the spawner starts it detached: a signal to the server's group, a terminal's SIGHUP or a
- * `kill -9 -- -pgid`, does not reach it), and in that group, next to it, a watchdog: a bash subshell
+ * `kill -9 -- -pgid`, does not reach it), and in that group, next to it, a watchdog: a subshell of sh
  * blocked reading its stdin, a pipe whose only write end the spawner holds. When the spawner ends, however
  * it ends, the kernel closes that end and the read returns end-of-file: the watchdog SIGTERMs the task's
  * group, and SIGKILLs it once the task is gone or after KILL_GRACE_TENTHS (5 s, the executor's grace).
@@ -44,9 +44,9 @@ export function withoutInheritedFds(command: string, args: string[], keepFd?: nu
  * - Node cannot ask for PR_SET_PDEATHSIG, and a watchdog in the server's group would die with it; a pipe's
  *   end-of-file is delivered whatever killed its writer.
  * - The watchdog is a member of the group it signals, so the group's id (the task's pid) stays allocated
- *   while it waits: its `kill -- -pgid` can never reach another process that was given the same number.
+ *   while it waits: its `kill -TERM -pgid` can never reach another process that was given the same number.
  * - It is started by a subshell that ends at once (double fork): it is not a child of the task, whose
- *   `wait` or reaping it would disturb; bash then execs the task, whose pid is the one the spawner knows.
+ *   `wait` or reaping it would disturb; sh then execs the task, whose pid is the one the spawner knows.
  * - Its stdout and stderr go to /dev/null: it must not hold the task's pipes open (the spawner waits for
  *   them to close), and the task's stdin is /dev/null, as before, not the watchdog's pipe.
  * - While it stops a task it holds `$SUNDIAL_TASKS_FIFO` open (`<dataDir>/tasks.fifo`, set by local/main.ts),
