@@ -1,7 +1,8 @@
 /**
  * The local task spawner (local/engine/spawner.ts): a task's output arrives whole and in order however
  * much there is (the spawner pauses a task whose output the server has not acknowledged yet), exit codes
- * and signals come back, and closing the spawner stops what still runs.
+ * and signals come back, closing the spawner stops what still runs, and a task gets no descriptor of the
+ * server's (LevelDB's files).
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -105,6 +106,7 @@ describe('the task spawner', () => {
       rmSync(home, { recursive: true, force: true });
     }
   });
+
   it("gives a task no descriptor of the server's: the local store's LevelDB files, open without close-on-exec, stay with the server", async () => {
     // Prepare: the local store on disk, as `npm start` opens it, in this process.
     const dataDir = mkdtempSync(join(tmpdir(), 'spawner-fds-'));
