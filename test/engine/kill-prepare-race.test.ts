@@ -250,6 +250,29 @@ describe("a kill and a first attempt's Prepare, store call by store call", () =>
     expect(metricValue(metrics.text, 'sundial_tasks{status="running"}')).toBe(0);
   };
 
+  /**
+   * The raced first attempt of task `a`, as both of these tests follow it: `claim` marks the attempt whose
+   * write is raced (the first one offered; false for any other), `is` tells its run's (and its own) store
+   * calls from the others, and `prepared()` is the end of the first `Prepare` of `a`, hooked on the Prepare
+   * the local state machine calls (prepare.ts `preparationFor`) until `restore()`.
+   */
+  const raceOf = (steps: { prepare: Prepare }) => {
+    const original = steps.prepare;
+    let raced: { processId: string; taskId: string } | undefined;
+    let prepared: Promise<unknown> | undefined;
+    steps.prepare = function (this: unknown, state) {
+      const step = original.call(this, state);
+      if (prepared === undefined && state.task_definition_name === 'a') prepared = step.catch(() => undefined);
+      return step;
+    };
+    return {
+      claim: (task: TaskRecord) => raced === undefined && Boolean((raced = { processId: task.process_id, taskId: task.task_id })),
+      is: (processId: string, taskId?: string) => raced !== undefined && processId === raced.processId && (taskId === undefined || taskId === raced.taskId),
+      prepared: () => prepared,
+      restore: () => void (steps.prepare = original),
+    };
+  };
+
   it('gives the claim back once the attempt is gone: the run shows no attempt for it, and its retry runs attempt 0', async () => {
     // Prepare: the store's calls of the first attempt of task `a` held so that they interleave this way:
     // Prepare's write lands, the kill ends the run, Prepare's reads (sent beside its write) see it ended,
@@ -263,21 +286,14 @@ describe("a kill and a first attempt's Prepare, store call by store call", () =>
     const runs = services.store.runs as unknown as Record<'createTask' | 'fenceTask' | 'getTaskRecord' | 'deleteUnstartedTask' | 'transitionTask' | 'getRunRecord', Fn>;
     const slots = services.store.slots as unknown as Record<'get' | 'transition', Fn>;
     const steps = sundial.preparation as unknown as { prepare: Prepare };
-    const originals = { ...pickFns(runs, ['createTask', 'fenceTask', 'getTaskRecord', 'deleteUnstartedTask', 'transitionTask', 'getRunRecord']), get: slots.get, transition: slots.transition, prepare: steps.prepare };
+    const originals = { ...pickFns(runs, ['createTask', 'fenceTask', 'getTaskRecord', 'deleteUnstartedTask', 'transitionTask', 'getRunRecord']), get: slots.get, transition: slots.transition };
     const [putDone, fenceEntered, killRead, removed, killFailedSlot] = [gate(), gate(), gate(), gate(), gate()];
-    let raced: { processId: string; taskId: string } | undefined;
+    const race = raceOf(steps);
+    const { is } = race;
     let readsHeld = false;
     let killAnswer: Promise<{ status: number; text: string }> | undefined;
-    let prepared: Promise<unknown> | undefined;
-    const is = (processId: string, taskId?: string) => raced !== undefined && processId === raced.processId && (taskId === undefined || taskId === raced.taskId);
-    steps.prepare = function (this: unknown, state) {
-      const step = originals.prepare.call(this, state);
-      if (raced === undefined && state.task_definition_name === 'a') prepared = step.catch(() => undefined);
-      return step;
-    };
     runs.createTask = function (this: unknown, task: TaskRecord, extra?: Record<string, unknown>) {
-      if (raced !== undefined || task.process_definition_name !== name) return originals.createTask.call(this, task, extra);
-      raced = { processId: task.process_id, taskId: task.task_id };
+      if (task.process_definition_name !== name || !race.claim(task)) return originals.createTask.call(this, task, extra);
       const put = originals.createTask.call(this, task, extra);
       void put.then(putDone.open, putDone.open);
       // The reads Prepare sends in this turn, beside its write, wait for the kill to have ended the run.
@@ -327,12 +343,12 @@ describe("a kill and a first attempt's Prepare, store call by store call", () =>
     // Act and assess: the removed attempt is not shown, and its claim was given back.
     await raceThenRetry(name, {
       killAnswer: () => killAnswer,
-      prepared: () => prepared,
+      prepared: race.prepared,
       restore: () => {
         Object.assign(runs, pickFns(originals, ['createTask', 'fenceTask', 'getTaskRecord', 'deleteUnstartedTask', 'transitionTask', 'getRunRecord']));
         slots.get = originals.get;
         slots.transition = originals.transition;
-        steps.prepare = originals.prepare;
+        race.restore();
       },
     });
   }, 60_000);
@@ -349,20 +365,13 @@ describe("a kill and a first attempt's Prepare, store call by store call", () =>
     const runs = services.store.runs as unknown as Record<'createTask' | 'fenceTask', Fn>;
     const slots = services.store.slots as unknown as Record<'giveBack', Fn>;
     const steps = sundial.preparation as unknown as { prepare: Prepare };
-    const originals = { ...pickFns(runs, ['createTask', 'fenceTask']), giveBack: slots.giveBack, prepare: steps.prepare };
+    const originals = { ...pickFns(runs, ['createTask', 'fenceTask']), giveBack: slots.giveBack };
     const fenced = gate();
-    let raced: { processId: string; taskId: string } | undefined;
+    const race = raceOf(steps);
+    const { is } = race;
     let killAnswer: Promise<{ status: number; text: string }> | undefined;
-    let prepared: Promise<unknown> | undefined;
-    const is = (processId: string, taskId?: string) => raced !== undefined && processId === raced.processId && (taskId === undefined || taskId === raced.taskId);
-    steps.prepare = function (this: unknown, state) {
-      const step = originals.prepare.call(this, state);
-      if (prepared === undefined && state.task_definition_name === 'a') prepared = step.catch(() => undefined);
-      return step;
-    };
     runs.createTask = async function (this: unknown, task: TaskRecord, extra?: Record<string, unknown>) {
-      if (raced !== undefined || task.process_definition_name !== name) return originals.createTask.call(this, task, extra);
-      raced = { processId: task.process_id, taskId: task.task_id };
+      if (task.process_definition_name !== name || !race.claim(task)) return originals.createTask.call(this, task, extra);
       killAnswer = api('POST', `/api/processes/${task.process_id}/kill`);
       await fenced.opened;
       return originals.createTask.call(this, task, extra);
@@ -373,18 +382,18 @@ describe("a kill and a first attempt's Prepare, store call by store call", () =>
       return out;
     };
     slots.giveBack = async function (this: unknown, processId: string, ...rest: unknown[]) {
-      if (is(processId)) await prepared;
+      if (is(processId)) await race.prepared();
       return originals.giveBack.call(this, processId, ...rest);
     };
 
     // Act and assess: no attempt was written under the fence, and the claim went back.
     await raceThenRetry(name, {
       killAnswer: () => killAnswer,
-      prepared: () => prepared,
+      prepared: race.prepared,
       restore: () => {
         Object.assign(runs, pickFns(originals, ['createTask', 'fenceTask']));
         slots.giveBack = originals.giveBack;
-        steps.prepare = originals.prepare;
+        race.restore();
       },
     });
   }, 60_000);
