@@ -4,7 +4,7 @@
  * directory). The table is created with the same keys and indexes as the deployed one
  * (lambdas/store/keys.ts). Its loopback endpoint answers any other DynamoDB client too.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
@@ -180,6 +180,10 @@ export async function startDynamo(dataDir: string | undefined): Promise<Embedded
   if (dataDir) {
     path = join(dataDir, 'dynamodb');
     mkdirSync(path, { recursive: true });
+    const holder = storeLockHolder(path);
+    if (holder !== undefined) {
+      throw new UnusableStoreError(`the data directory ${dataDir} is in use by another Sundial server (process ${holder}); stop it first, or set SUNDIAL_DATA_DIR to another directory`);
+    }
   }
   const handler = new WorkerHandler(new Worker(new URL('./dynalite-worker.mjs', import.meta.url), { workerData: { path } }));
   const port = await handler.ready;
@@ -266,6 +270,33 @@ function trackInFlight(db: Db): { drain(timeoutMs: number): Promise<void> } {
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * The process holding the store's LevelDB lock, when another one does: LevelDB locks `<store>/LOCK` with
+ * fcntl (a POSIX lock, which Linux lists in /proc/locks with its holder's pid and the file's device and
+ * inode, proc(5)). A second server on the same data dir would otherwise fail with dynalite's "Database is
+ * closed" and a stack trace. Undefined when no other process holds it, or when it cannot be told (no
+ * /proc/locks, no store yet).
+ */
+function storeLockHolder(storeDir: string): number | undefined {
+  try {
+    const { dev, ino } = statSync(join(storeDir, 'LOCK'), { bigint: true });
+    // The device's major and minor numbers, as glibc's sys/sysmacros.h takes them out of a dev_t; /proc/locks
+    // prints them in hex.
+    const major = ((dev & 0xfff00n) >> 8n) | ((dev & 0xfffff00000000000n) >> 32n);
+    const minor = (dev & 0xffn) | ((dev & 0xffffff00000n) >> 12n);
+    for (const line of readFileSync('/proc/locks', 'utf8').split('\n')) {
+      // `1: POSIX  ADVISORY  WRITE 32548 fe:00:2679114 0 EOF` (a `->` marks a waiter: not a holder)
+      const m = /^\d+:\s+POSIX\s+\S+\s+WRITE\s+(\d+)\s+([0-9a-f]+):([0-9a-f]+):(\d+)\s/.exec(line);
+      if (!m || BigInt(m[4]!) !== ino || BigInt(`0x${m[2]}`) !== major || BigInt(`0x${m[3]}`) !== minor) continue;
+      const pid = Number(m[1]);
+      if (pid !== process.pid) return pid;
+    }
+  } catch {
+    /* no store yet, or no /proc/locks: dynalite's own error then */
+  }
+  return undefined;
 }
 
 /** A store the local mode cannot open, for a reason the user can mend (its message says how): `npm start` prints it without a stack. */

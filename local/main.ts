@@ -1,6 +1,6 @@
 /** `npm start`: Sundial's local mode on 127.0.0.1:${PORT:-8080}, data in ${SUNDIAL_DATA_DIR:-./.sundial}. */
 import { spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { startLocal } from './server';
 import { UnusableStoreError } from './dynalite';
@@ -62,38 +62,6 @@ function dataDirProblem(dir: string): Error | undefined {
 const problem = dataDirProblem(dataDir);
 if (problem) {
   logError(`could not start: the data directory ${dataDir} cannot be used (${problem.message}); set SUNDIAL_DATA_DIR to a directory you can write`);
-  process.exit(1);
-}
-
-/**
- * The process holding the store's LevelDB lock, when another one does: LevelDB locks `<store>/LOCK` with
- * fcntl (a POSIX lock, which Linux lists in /proc/locks with its holder's pid and the file's device and
- * inode, proc(5)). A second server on the same data dir would otherwise fail with dynalite's "Database is
- * closed" and a stack trace. Undefined when no other process holds it, or when it cannot be told (no
- * /proc/locks, no store yet).
- */
-function storeLockHolder(storeDir: string): number | undefined {
-  try {
-    const { dev, ino } = statSync(join(storeDir, 'LOCK'), { bigint: true });
-    // The device's major and minor numbers, as glibc's sys/sysmacros.h takes them out of a dev_t; /proc/locks
-    // prints them in hex.
-    const major = ((dev & 0xfff00n) >> 8n) | ((dev & 0xfffff00000000000n) >> 32n);
-    const minor = (dev & 0xffn) | ((dev & 0xffffff00000n) >> 12n);
-    for (const line of readFileSync('/proc/locks', 'utf8').split('\n')) {
-      // `1: POSIX  ADVISORY  WRITE 32548 fe:00:2679114 0 EOF` (a `->` marks a waiter: not a holder)
-      const m = /^\d+:\s+POSIX\s+\S+\s+WRITE\s+(\d+)\s+([0-9a-f]+):([0-9a-f]+):(\d+)\s/.exec(line);
-      if (!m || BigInt(m[4]!) !== ino || BigInt(`0x${m[2]}`) !== major || BigInt(`0x${m[3]}`) !== minor) continue;
-      const pid = Number(m[1]);
-      if (pid !== process.pid) return pid;
-    }
-  } catch {
-    /* no store yet, or no /proc/locks: dynalite's own error then */
-  }
-  return undefined;
-}
-const holder = storeLockHolder(join(dataDir, 'dynamodb'));
-if (holder !== undefined) {
-  logError(`could not start: the data directory ${dataDir} is in use by another Sundial server (process ${holder}); stop it first, or set SUNDIAL_DATA_DIR to another directory`);
   process.exit(1);
 }
 

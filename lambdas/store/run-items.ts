@@ -111,7 +111,6 @@ export function lastOf<E extends { when: string }>(entries: E[], n: number): { e
   return entries.length > n ? { entries: entries.slice(-n), truncated: true } : { entries, truncated: false };
 }
 
-/** Builds wire tasks from the items of a run partition (or a task's prefix), in start order. */
 /**
  * Whether an item at an attempt's key is a fence (runs.ts `fenceTask`): the key of a first attempt whose
  * claim was given back before its record was written. It is no attempt (every read of attempts leaves it
@@ -119,6 +118,7 @@ export function lastOf<E extends { when: string }>(entries: E[], n: number): { e
  */
 export const isFence = (item: Item): boolean => item.fenced !== undefined;
 
+/** Builds wire tasks from the items of a run partition (or a task's prefix), in start order. */
 export function assembleTasks(items: readonly Item[]): Task[] {
   const tasks = new Map<string, Task>();
   const logs = new Map<string, LogEntry[]>();
