@@ -125,6 +125,15 @@ export function planTasks(tasks: readonly TaskDefinition[]): PlannedTask[] {
 }
 
 /**
+ * The names of the tasks no other task of `tasks` depends on: those whose ends the engine counts to know
+ * that a run is finished (lambdas/store/slots.ts `countsDone`).
+ */
+export function tasksWithoutDependents(tasks: readonly TaskDefinition[]): string[] {
+  const dependedOn = new Set(tasks.flatMap((t) => t.dependencies.map((d) => d.task_definition_name)));
+  return tasks.map((t) => t.task_definition_name).filter((name) => !dependedOn.has(name));
+}
+
+/**
  * A dependency is complete when it succeeded or failed irrevocably (blocked counts as failed). It
  * blocks its dependent only when the dependent requires its success and it did not succeed.
  */

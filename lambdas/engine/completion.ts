@@ -11,7 +11,7 @@ import { finalRunStatus } from '../domain/engine';
 import { executionName, stableUuid } from '../domain/ids';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
-import { doneShardCountOf, type Slot } from '../store/slots';
+import { countsDone, doneShardCountOf, type Slot } from '../store/slots';
 import type { Orchestrator } from './ports';
 
 type Completed = 'succeeded' | 'failed' | 'blocked';
@@ -57,16 +57,22 @@ export class Completion {
       // the legacy count of the run's tasks, read from the run when the slot lacks them).
       const holder = slot.done_shard_count !== undefined || slot.tasks_total !== undefined ? slot : ((await this.d.store.runs.getRunRecord(processId)) ?? {});
       const shards = doneShardCountOf(holder);
+      // A task may have thousands of dependents: tell them within the bound of lambdas/domain/concurrency.ts.
+      const tellDependents = () =>
+        mapLimited([...slot.dependents.entries()], AWS_FAN_OUT_CONCURRENCY, ([i, dep]) =>
+          this.tellDependent(processId, slot, status, dep, i, (d) => queue.push({ name: d, status: 'blocked' })),
+        );
+      if (!countsDone(slot)) {
+        // Not counted (slots.ts `countsDone`): its dependents end after it, and are. A failure is marked
+        // first, so that it has landed before the run's last counted end decides the run's status.
+        if (status !== 'succeeded') await this.d.store.slots.runTaskFailed(processId, name, shards);
+        await tellDependents();
+        continue;
+      }
       // Dependents are separate items: tell them all at once rather than one round trip after another,
       // and count the task as done in the same round trip (the run cannot finish before its dependents
       // are done, so the order does not matter).
-      const [counts] = await Promise.all([
-        this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded', shards),
-        // A task may have thousands of dependents: start them within the bound of lambdas/domain/concurrency.ts.
-        mapLimited([...slot.dependents.entries()], AWS_FAN_OUT_CONCURRENCY, ([i, dep]) =>
-          this.tellDependent(processId, slot, status, dep, i, (d) => queue.push({ name: d, status: 'blocked' })),
-        ),
-      ]);
+      const [counts] = await Promise.all([this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded', shards), tellDependents()]);
       if (counts.runDone) {
         const final = finalRunStatus(counts.failed);
         const ended = await this.d.store.runs.transitionRun(processId, 'running', final, { end_time: this.d.now().toISOString() });

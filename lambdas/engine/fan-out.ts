@@ -17,14 +17,14 @@
  */
 import { executionName } from '../domain/ids';
 import { AWS_FAN_OUT_CONCURRENCY, mapLimited, mapUntil } from '../domain/concurrency';
-import { dependenciesAmong, nextStep, planTasks } from '../domain/dag';
+import { dependenciesAmong, nextStep, planTasks, tasksWithoutDependents } from '../domain/dag';
 import { ConflictError } from '../domain/errors';
 import type { RunTrigger, TaskDefinition } from '../domain/models';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
 import type { FanOutMarker } from '../store/fan-outs';
 import type { RunItem, RunRecord } from '../store/runs';
-import { claimsFirstAttempt, doneShardCount, doneShardCountOf, doneShardsOf, type Slot } from '../store/slots';
+import { claimsFirstAttempt, countsDone, doneShardCount, doneShardCountOf, doneShardsOf, type Slot } from '../store/slots';
 import { type Clock, type FanOutPace, Pacer, realClock, writeUnits } from './pace';
 import type { FanOutDispatcher, Launcher, Orchestrator } from './ports';
 
@@ -100,7 +100,10 @@ export interface FanOutDeps {
 
 /** The slots a new run of `tasks` starts with (all waiting). */
 export function plannedSlots(processId: string, tasks: readonly TaskDefinition[], definitionName: string): Slot[] {
-  return planTasks(tasks).map(({ definition, dependents, deps_total, only_dependency_of }) => ({
+  const planned = planTasks(tasks);
+  // Only the ends of the tasks without dependents are counted in the done shards (slots.ts `countsDone`).
+  const counted = tasksWithoutDependents(tasks).length;
+  return planned.map(({ definition, dependents, deps_total, only_dependency_of }) => ({
     process_id: processId,
     name: definition.task_definition_name,
     definition,
@@ -112,8 +115,9 @@ export function plannedSlots(processId: string, tasks: readonly TaskDefinition[]
     max_attempts: definition.max_attempts,
     round: 0,
     tasks_total: tasks.length,
-    done_shard_count: doneShardCount(tasks.length),
+    done_shard_count: doneShardCount(counted),
     process_definition_name: definitionName,
+    ...(dependents.length > 0 ? { counts_done: false as const } : {}),
   }));
 }
 
@@ -132,7 +136,7 @@ export class RunFanOut {
   async start(run: RunRecord, extra: Record<string, unknown>, tasks: readonly TaskDefinition[]): Promise<FanOutEvent> {
     const token = this.token();
     await this.d.store.fanOuts.putPlan(run.process_id, tasks);
-    await this.d.store.runs.createRun(run, { ...extra, ...doneShardsOf(tasks.map((t) => t.task_definition_name)), starting: token });
+    await this.d.store.runs.createRun(run, { ...extra, ...doneShardsOf(tasksWithoutDependents(tasks)), starting: token });
     return { action: 'fan-out', op: 'start', process_id: run.process_id, token, phase: 'slots', next: 0 };
   }
 
@@ -241,7 +245,8 @@ export class RunFanOut {
   /** A retry's part of a blocked task: it waits again, without the completions of the tasks the retry reopens. */
   private async unblockSlot(processId: string, slot: Slot, reopened: ReadonlySet<string>): Promise<void> {
     await this.d.store.slots.resetDependencies(processId, slot.name, dependenciesAmong(slot.definition, reopened));
-    await this.d.store.slots.transition(processId, slot.name, ['blocked'], 'waiting', { reason: undefined });
+    // Counted when it ends, as every task the retry reopens (slots.ts `runTasksReopened`).
+    await this.d.store.slots.transition(processId, slot.name, ['blocked'], 'waiting', { reason: undefined, counts_done: undefined });
   }
 
   /** A retry's part of a failed task: one more attempt, without backoff, in a new execution. */
@@ -254,6 +259,7 @@ export class RunFanOut {
       execution_name: name,
       skip_backoff: true,
       reason: undefined,
+      counts_done: undefined, // counted when it ends, as every task the retry reopens (slots.ts `runTasksReopened`)
     });
     if (next) await this.d.orchestrator.startTask(name, { process_id: processId, task_definition_name: slot.name, claim: { round, attempts: next.attempts } });
   }
@@ -326,7 +332,7 @@ export class RunFanOut {
   /** Start, phase 1: done shards, then each slot, those with dependencies first (see {@link plan}). */
   private async writeSlots(run: RunItem, from: number, pacer: Pacer, deadline: Deadline, cache: StepCache): Promise<Outcome> {
     const { ordered } = await this.plan(run, cache);
-    if (from === 0) await this.d.store.slots.createDoneShards(run.process_id, ordered.map((s) => s.name));
+    if (from === 0) await this.d.store.slots.createDoneShards(run.process_id, ordered.filter(countsDone).map((s) => s.name));
     const page = ordered.slice(from, from + PAGE);
     if (page.length === 0) return 'phase done';
     // A run killed before its slots exist: they are written as its kill leaves waiting tasks.

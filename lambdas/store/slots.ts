@@ -1,14 +1,15 @@
 /**
  * The engine's state of a run, in the run's own partition: one *slot* per task definition of the run
  * (`SLOT#<name>`: its definition, dependents, dependencies completed, status, attempts made), and
- * which tasks have finished, in *done shards*: each task belongs to one of up to 16 shard items
- * (`DONE#<n>`: the shard's task count, the sets of its finished and failed task names), and the run
- * item holds only the sets of shards complete and of those with a failure. A task's end updates its
- * shard; only the end that completes a shard updates the run item, so the run item takes at most 16
- * such writes however many tasks the run has: with one set of every task's name on it, every ending
- * task wrote the same item (a hot key: at 100 tasks at once locally, 8 s median per write behind its
- * lock; deployed, 1 KB per 100 names of write units on one partition) and every read of the run grew
- * with it. Every step is a single-item conditional write (dynalite has no transactions), and every
+ * which tasks have finished, in *done shards*: each counted task ({@link countsDone}: one without
+ * dependents, or reopened by a retry) belongs to one of ⌈counted / 32⌉ shard items (`DONE#<n>`: the
+ * shard's count of them, the sets of its finished and failed task names), and the run item holds only
+ * the sets of shards complete and of those with a failure. A counted task's end updates its shard (a task
+ * with dependents writes there only when it did not succeed); only the end that completes a shard updates
+ * the run item, so the run item takes one such write per 32 counted tasks: with one set of every
+ * task's name on it, every ending task wrote the same item (a hot key: at 100 tasks at once locally, 8 s
+ * median per write behind its lock; deployed, 1 KB per 100 names of write units on one partition) and
+ * every read of the run grew with it. Every step is a single-item conditional write (dynalite has no transactions), and every
  * step may be replayed (Step Functions and Lambda deliver at least once) without doing its work twice.
  */
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, type QueryCommandInput, UpdateCommand } from './sdk';
@@ -55,6 +56,12 @@ export interface Slot {
   /** The run's done shard count ({@link doneShardCount}); absent from slots of runs created before 2026-12-03. */
   done_shard_count?: number;
   /**
+   * `false` on a task with dependents in a run created since 2026-12-04: its end is not counted in its done
+   * shard (unless it did not succeed), since its dependents can only end after it ({@link countsDone}).
+   * Absent: counted (every task of older runs, and every task a retry reopened).
+   */
+  counts_done?: false;
+  /**
    * The run's definition, so that the execution a start begins carries it and its `Prepare` writes the
    * attempt before it reads the run (engine.ts `prepareClaimed`). Absent from slots written before 2026-12.
    */
@@ -98,6 +105,17 @@ export function doneShardCountOf(holder: { done_shard_count?: number; tasks_tota
   return holder.done_shard_count ?? legacyDoneShardCount(tasksTotal);
 }
 
+/**
+ * Whether the end of the task of `slot` is counted in its done shard. A run is finished when every task
+ * has ended, and a task ends only after all its dependencies have (domain/dag.ts `nextStep`: a dependent
+ * starts or is blocked once every dependency is complete), so the ends of the tasks without dependents
+ * imply all the others: only theirs are counted (one done-shard write per task fewer for every task with
+ * dependents). A counted-out task that did not succeed still marks its shard failed
+ * ({@link SlotStore.runTaskFailed}), before it tells its dependents: an optional dependency's failure may
+ * reach no counted task. A retry counts every task it reopens ({@link SlotStore.runTasksReopened}).
+ */
+export const countsDone = (slot: Pick<Slot, 'counts_done'>) => slot.counts_done !== false;
+
 /** The done shard of task `name` in a run of `shards` shards (FNV-1a of the name). */
 export function doneShardOf(name: string, shards: number): number {
   let h = 0x811c9dc5;
@@ -124,21 +142,25 @@ export interface DoneShards {
   done_shard_count: number;
 }
 
-/** The done shard items of a run of the tasks `names`, each with its task count. */
-function doneShardItems(processId: string, names: readonly string[]): Item[] {
-  const shards = doneShardCount(names.length);
-  const totals = new Map<number, number>();
-  for (const name of names) {
+/**
+ * The done shard items of a run whose counted tasks ({@link countsDone}) are `counted`, each with its count
+ * of them: every shard of the run, so that a counted-out task's failure always finds its own (a shard may
+ * then count none).
+ */
+function doneShardItems(processId: string, counted: readonly string[]): Item[] {
+  const shards = doneShardCount(counted.length);
+  const totals = new Map<number, number>(Array.from({ length: shards }, (_, shard) => [shard, 0]));
+  for (const name of counted) {
     const shard = doneShardOf(name, shards);
-    totals.set(shard, (totals.get(shard) ?? 0) + 1);
+    totals.set(shard, totals.get(shard)! + 1);
   }
   return [...totals].map(([shard, total]) => ({ ...keys.doneShard(processId, shard), total }));
 }
 
-/** What the run item of a run of the tasks `names` carries for its done shards. */
-export function doneShardsOf(names: readonly string[]): DoneShards {
-  const count = doneShardCount(names.length);
-  return { done_shards_total: new Set(names.map((name) => doneShardOf(name, count))).size, done_shard_count: count };
+/** What the run item of a run whose counted tasks ({@link countsDone}) are `counted` carries for its done shards. */
+export function doneShardsOf(counted: readonly string[]): DoneShards {
+  const count = doneShardCount(counted.length);
+  return { done_shards_total: new Set(counted.map((name) => doneShardOf(name, count))).size, done_shard_count: count };
 }
 
 export class SlotStore {
@@ -150,18 +172,20 @@ export class SlotStore {
    */
   async createSlots(slots: readonly Slot[]): Promise<DoneShards> {
     const processId = slots[0]?.process_id;
-    const shardItems = processId === undefined ? [] : doneShardItems(processId, slots.map((slot) => slot.name));
+    const counted = slots.filter(countsDone).map((slot) => slot.name);
+    const shardItems = processId === undefined ? [] : doneShardItems(processId, counted);
     await this.batchPut([...slots.map((slot) => ({ ...keys.slot(slot.process_id, slot.name), ...slot }) as Item), ...shardItems]);
-    return { done_shards_total: shardItems.length, done_shard_count: doneShardCount(slots.length) };
+    return doneShardsOf(counted);
   }
 
   /**
    * The slots of a run written one by one, as the engine function writes a run too large for its request
-   * (lambdas/engine/fan-out.ts): its done shards (before any slot, as {@link createSlots} writes them),
-   * then each slot. Both only where missing, so that a replayed step never writes over what moved on.
+   * (lambdas/engine/fan-out.ts): its done shards (before any slot, as {@link createSlots} writes them;
+   * `counted`: the names of the tasks {@link countsDone} counts), then each slot. Both only where missing,
+   * so that a replayed step never writes over what moved on.
    */
-  async createDoneShards(processId: string, names: readonly string[]): Promise<void> {
-    for (const item of doneShardItems(processId, names)) await this.putIfAbsent(item);
+  async createDoneShards(processId: string, counted: readonly string[]): Promise<void> {
+    for (const item of doneShardItems(processId, counted)) await this.putIfAbsent(item);
   }
 
   /** See {@link createDoneShards}; answers whether it wrote the slot. */
@@ -505,34 +529,46 @@ export class SlotStore {
     }
   }
 
-  /** Takes tasks of a run of `shards` done shards ({@link doneShardCountOf}) out of its finished sets (retry of a run). */
+  /**
+   * Marks the failure of task `name`, whose end is not counted ({@link countsDone}: it has dependents), in its
+   * done shard of a run of `shards`, without counting it done; and, if the shard is complete already (its
+   * counted tasks ended first, or it counts none), on the run item, as a failed shard. Idempotent. It must
+   * land before the task tells its dependents: the run's last counted end, which decides its status, then
+   * comes after it (one item's writes are serialized: whichever of this and the shard's last count comes
+   * second sees the other).
+   */
+  async runTaskFailed(processId: string, name: string, shards: number): Promise<void> {
+    const shardNumber = doneShardOf(name, shards);
+    const shard = await this.addOnce(keys.doneShard(processId, shardNumber), 'ADD failed_tasks :v', 'failed_tasks', name);
+    if (!shard) throw new Error(`run ${processId} has no done shard ${shardNumber}`);
+    if (setSize(shard.done_tasks) < Number(shard.total)) return; // its last count will see the failure
+    if (!(await this.addOnce(keys.run(processId), 'ADD failed_shards :v', 'failed_shards', shardNumber))) throw new Error(`run ${processId} does not exist`);
+  }
+
+  /**
+   * A retry of a run of `shards` done shards ({@link doneShardCountOf}) reopens the tasks `names`: the run is
+   * finished again when they have all ended, each counted (the retry's writes to their slots remove
+   * `counts_done`), and it failed if one of them did. So the shards of the reopened tasks count those tasks
+   * alone (written over: no task of theirs done or failed yet), the others are left as they are (no
+   * reopened task counts there), and the run item waits for as many shards and has none complete or failed.
+   */
   async runTasksReopened(processId: string, names: readonly string[], shards: number): Promise<void> {
     if (names.length === 0) return;
-    const byShard = new Map<number, string[]>();
-    for (const name of names) {
-      const shard = doneShardOf(name, shards);
-      byShard.set(shard, [...(byShard.get(shard) ?? []), name]);
-    }
-    // The run first: a crash in between leaves shards that still count the tasks as done, which their
-    // next end (a replay, to the shard) completes again; never a run that looks done too early.
+    const totals = new Map<number, number>();
+    for (const name of names) totals.set(doneShardOf(name, shards), (totals.get(doneShardOf(name, shards)) ?? 0) + 1);
+    // The run first: a crash in between leaves shards that still count the tasks as done, on a run item
+    // that still waits for them (the run stays failed, and a retry again writes both).
     await this.db.doc.send(
       new UpdateCommand({
         TableName: this.db.tableName,
         Key: keys.run(processId),
-        UpdateExpression: 'DELETE done_shards :shards, failed_shards :shards',
-        ExpressionAttributeValues: { ':shards': new Set(byShard.keys()) },
+        UpdateExpression: 'SET done_shards_total = :total REMOVE done_shards, failed_shards',
+        ExpressionAttributeValues: { ':total': totals.size },
       }),
     );
     await Promise.all(
-      [...byShard].map(([shard, shardNames]) =>
-        this.db.doc.send(
-          new UpdateCommand({
-            TableName: this.db.tableName,
-            Key: keys.doneShard(processId, shard),
-            UpdateExpression: 'DELETE done_tasks :names, failed_tasks :names',
-            ExpressionAttributeValues: { ':names': new Set(shardNames) },
-          }),
-        ),
+      [...totals].map(([shard, total]) =>
+        this.db.doc.send(new PutCommand({ TableName: this.db.tableName, Item: { ...keys.doneShard(processId, shard), total } })),
       ),
     );
   }

@@ -1,17 +1,20 @@
 /**
- * When a run is finished: its tasks' ends are counted in done shards of about 32 tasks each
- * (lambdas/store/slots.ts), and the run item learns of a shard only when the shard completes. Against the
- * real store (dynalite): every order of ends, replays of any end, failures, a retry's reopened tasks, and
- * a run created before the shard count changed (min(16, tasks) shards), finished by today's engine.
+ * When a run is finished: the ends of its tasks without dependents are counted in done shards of about 32
+ * such tasks each (lambdas/store/slots.ts `countsDone`), a task with dependents marks only its failure, and
+ * the run item learns of a shard only when the shard completes. Against the real store (dynalite): every
+ * order of ends, replays of any end, failures (a failure marked after its shard completed included), a
+ * retry's reopened tasks, runs through the engine whose failure reaches no counted task, and a run created
+ * before the shard count changed (min(16, tasks) shards, every task counted), finished by today's engine.
  */
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../lambdas/store';
 import { keys } from '../../lambdas/store/keys';
 import { DONE_SHARD_TASKS, doneShardCount, doneShardCountOf, doneShardOf, legacyDoneShardCount, type Slot } from '../../lambdas/store/slots';
-import { GetCommand, PutCommand } from '../../lambdas/store/sdk';
-import { type TestSundial, startTestSundial } from '../helpers/local';
+import { GetCommand, PutCommand, QueryCommand } from '../../lambdas/store/sdk';
+import { dependsOn, shellTask, type TestSundial, startTestSundial } from '../helpers/local';
 
 let sundial: TestSundial;
 let store: Store;
@@ -40,6 +43,30 @@ async function newRun(n: number): Promise<{ processId: string; names: string[] }
   const shards = await store.slots.createSlots(slots);
   await store.runs.createRun({ process_id: processId, process_definition_name: 'shards', start_time: new Date().toISOString(), status: 'running' }, { tasks_total: n, ...shards });
   return { processId, names };
+}
+
+/**
+ * A run whose counted tasks are `c0..c<n-1>` and whose counted-out ones (tasks with dependents) are
+ * `countedOut`, its shards and run item as the engine writes them (the slots' dependents are not read here).
+ */
+async function newDag(n: number, countedOut: readonly string[]): Promise<{ processId: string; shards: number }> {
+  const processId = randomUUID();
+  const slot = (name: string, counted: boolean): Slot => ({
+    process_id: processId,
+    name,
+    definition: { task_definition_name: name } as Slot['definition'],
+    dependents: counted ? [] : [{ name: 'c0', success_required: false }],
+    deps_total: 0,
+    status: 'waiting',
+    attempts: 0,
+    max_attempts: 1,
+    round: 0,
+    ...(counted ? {} : { counts_done: false as const }),
+  });
+  const slots = [...Array.from({ length: n }, (_, i) => slot(`c${i}`, true)), ...countedOut.map((name) => slot(name, false))];
+  const shards = await store.slots.createSlots(slots);
+  await store.runs.createRun({ process_id: processId, process_definition_name: 'dag', start_time: new Date().toISOString(), status: 'running' }, { tasks_total: n + countedOut.length, ...shards });
+  return { processId, shards: shards.done_shard_count };
 }
 
 describe('done shards', () => {
@@ -106,6 +133,91 @@ describe('done shards', () => {
     // Once more, all succeeding: done, nothing failed
     await store.slots.runTasksReopened(processId, ['t29'], shards);
     expect(await store.slots.runTaskFinished(processId, 't29', false, shards)).toEqual({ runDone: true, failed: 0 });
+  });
+
+  it('count only the tasks without dependents; a failure of any other is marked, whichever lands first', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // `n` counted tasks (c0..) and `m` counted-out ones that fail (x<i>-<salt>: in any shard); the ends
+        // in any order, but the last counted end after every failure mark (the engine marks one before
+        // telling its dependents, whose counted descendants end after that). Half the time the failures
+        // are marked after every other end: a shard without the last counted task is complete by then
+        // (2 or 3 shards from 33 counted tasks).
+        fc.tuple(fc.oneof(fc.integer({ min: 1, max: 32 }), fc.integer({ min: 33, max: 70 })), fc.integer({ min: 0, max: 6 })).chain(([n, m]) =>
+          fc.tuple(
+            fc.constant(n),
+            fc.constant(m),
+            fc.nat().chain((salt) => fc.shuffledSubarray([...Array(n - 1).keys()].map((i) => `c${i}`).concat([...Array(m).keys()].map((i) => `x${i}-${salt}`)), { minLength: n - 1 + m, maxLength: n - 1 + m })),
+            // Half the time no counted task fails: the run's status is then the failure marks' alone.
+            fc.oneof(fc.constant([]), fc.subarray([...Array(n).keys()].map((i) => `c${i}`))),
+            fc.boolean(),
+          ),
+        ),
+        async ([n, m, shuffled, failing, late]) => {
+          const { processId, shards } = await newDag(n, shuffled.filter((name) => name.startsWith('x')));
+          const failed = new Set(failing);
+          const order = late ? [...shuffled.filter((name) => name.startsWith('c')), ...shuffled.filter((name) => name.startsWith('x'))] : shuffled;
+          for (const name of [...order, `c${n - 1}`]) {
+            if (name.startsWith('x')) {
+              await store.slots.runTaskFailed(processId, name, shards);
+              await store.slots.runTaskFailed(processId, name, shards); // a replay changes nothing
+              continue;
+            }
+            const answer = await store.slots.runTaskFinished(processId, name, failed.has(name), shards);
+            expect(answer.runDone).toBe(name === `c${n - 1}`);
+            if (answer.runDone) expect(answer.failed > 0).toBe(failed.size > 0 || m > 0);
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('through the engine: only the tasks without dependents count, and a failure over an optional edge still fails the run, and is retried', async () => {
+    // a → b → c (counted: c only), and broken -(optional)→ after (counted: after only)
+    const marker = `${sundial.dataDir}/repaired`;
+    await sundial.define('shards', [
+      shellTask('a'),
+      shellTask('b', { dependencies: [dependsOn('a')] }),
+      shellTask('c', { dependencies: [dependsOn('b')] }),
+      shellTask('broken', { executable: { shell_script_command: { script: `test -f ${marker}` } } }),
+      shellTask('after', { dependencies: [dependsOn('broken', false)] }),
+    ]);
+    const run = await sundial.trigger('shards');
+    const failed = await sundial.finished(run.process_id);
+    expect(failed.status).toBe('failed');
+    const doneItems = async () =>
+      (await store.db.doc.send(new QueryCommand({ TableName: store.db.tableName, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :done)', ExpressionAttributeValues: { ':pk': keys.runPartition(run.process_id), ':done': 'DONE#' }, ConsistentRead: true }))).Items ?? [];
+    const [shard] = await doneItems();
+    expect(shard).toMatchObject({ total: 2, done_tasks: new Set(['c', 'after']), failed_tasks: new Set(['broken']) });
+
+    // Act: the retry reopens `broken` alone (`after` succeeded), which now succeeds
+    writeFileSync(marker, '');
+    expect((await sundial.api('POST', `/api/processes/${run.process_id}/retry`)).status).toBe(201);
+    const retried = await sundial.finished(run.process_id);
+
+    // Assess: the run ended with the reopened task's end (counted now), and succeeded
+    expect(retried.status).toBe('succeeded');
+    expect((await doneItems())[0]).toMatchObject({ total: 1, done_tasks: new Set(['broken']) });
+  });
+
+  it('through the engine: a retry counts the blocked tasks it reopens, those with dependents too', async () => {
+    // gate fails, and blocks mid (not counted: end depends on it) and end
+    const marker = `${sundial.dataDir}/gate-open`;
+    await sundial.define('blocked-chain', [
+      shellTask('gate', { executable: { shell_script_command: { script: `test -f ${marker}` } } }),
+      shellTask('mid', { dependencies: [dependsOn('gate')] }),
+      shellTask('end', { dependencies: [dependsOn('mid')] }),
+    ]);
+    const run = await sundial.trigger('blocked-chain');
+    expect((await sundial.finished(run.process_id)).status).toBe('failed');
+
+    // Act
+    writeFileSync(marker, '');
+    expect((await sundial.api('POST', `/api/processes/${run.process_id}/retry`)).status).toBe(201);
+
+    // Assess: the run ends once the three reopened tasks have, each counted
+    expect((await sundial.finished(run.process_id)).status).toBe('succeeded');
   });
 
   it('of a run created before the count changed stay as they were: the engine finishes it on its 16 shards', async () => {
