@@ -173,6 +173,8 @@ describe('a run too large for its request', () => {
     expect([count(slots, 'running'), count(slots, 'waiting')]).toEqual([ROOTS, TASKS - ROOTS]);
     expect(ports.starts.size).toBe(ROOTS);
     expect((await runOf(run.process_id))?.starting).toBeUndefined();
+    // Only the tasks without dependents are counted in the done shards (slots.ts `countsDone`): not the roots.
+    expect(slots.map((s) => [s.deps_total === 0, s.counts_done]).filter(([root, counted]) => root !== (counted === false))).toEqual([]);
 
     // Act: kill — a retry while its steps have not run is refused, as while a kill runs
     let killed!: Process;
@@ -217,6 +219,7 @@ describe('a run too large for its request', () => {
     expect([count(slots, 'running'), count(slots, 'waiting')]).toEqual([ROOTS, TASKS - ROOTS]);
     expect(slots.filter((s) => s.status === 'running').every((s) => s.round === 1 && s.max_attempts === s.attempts + 1)).toBe(true);
     expect(slots.filter((s) => s.status === 'waiting').every((s) => (s.deps_done?.size ?? 0) === 0 && s.reason === undefined)).toBe(true);
+    expect(slots.filter((s) => s.counts_done !== undefined)).toEqual([]); // a retry counts every task it reopens
     expect(ports.starts.size).toBe(2 * ROOTS);
     expect((await runOf(run.process_id))?.reopening).toBeUndefined();
 

@@ -2,6 +2,7 @@
  * The reaper (attempts their executor lost end failed with a reason) and retention (a finished run's
  * items expire together; the local sweep deletes what is due; definitions never expire), in local mode.
  */
+import { existsSync } from 'node:fs';
 import { QueryCommand } from '../../lambdas/store/sdk';
 import { describe, expect, it } from 'vitest';
 import { Reaper } from '../../lambdas/engine/reaper';
@@ -61,6 +62,9 @@ describe('reaper', () => {
     await define('lost-then-retried', [shellScript('flaky', `if [ -f ${marker} ]; then echo second; exit 0; fi; touch ${marker}; ${UNTIL_STOPPED}`, { max_attempts: 2 })]);
     const processId = await trigger('lost-then-retried');
     await runningTask(processId);
+    // The first attempt has left its marker (its record is written before its process starts): lost before
+    // that, the second attempt would be the one to hang.
+    await until(async () => existsSync(marker), Boolean);
     const slot = await sundial.current().services.store.slots.get(processId, 'flaky');
     await sundial.current().sundial.orchestrator.stopTask(slot?.execution_name ?? '');
     await until(async () => sundial.current().sundial.orchestrator.has(slot?.execution_name ?? ''), (has) => !has);
