@@ -6,11 +6,12 @@
  * shard's count of them, the sets of its finished and failed task names), and the run item holds only
  * the sets of shards complete and of those with a failure. A counted task's end updates its shard (a task
  * with dependents writes there only when it did not succeed); only the end that completes a shard updates
- * the run item, so the run item takes one such write per 32 counted tasks: with one set of every
- * task's name on it, every ending task wrote the same item (a hot key: at 100 tasks at once locally, 8 s
- * median per write behind its lock; deployed, 1 KB per 100 names of write units on one partition) and
- * every read of the run grew with it. Every step is a single-item conditional write (dynalite has no transactions), and every
- * step may be replayed (Step Functions and Lambda deliver at least once) without doing its work twice.
+ * the run item, so the run item takes one such write per 32 counted tasks: with one set of every task's
+ * name on it, every ending task wrote the same item (a hot key: at 100 tasks at once locally, 8 s median
+ * per write behind its lock; deployed, 1 KB per 100 names of write units on one partition) and every read
+ * of the run grew with it. Every step is a single-item conditional write (dynalite has no transactions),
+ * and every step may be replayed (Step Functions and Lambda deliver at least once) without doing its work
+ * twice.
  */
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, type QueryCommandInput, UpdateCommand } from './sdk';
 import type { Dependent } from '../domain/dag';
