@@ -11,7 +11,7 @@ import { finalRunStatus } from '../domain/engine';
 import { executionName, stableUuid } from '../domain/ids';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
-import { countsDone, doneShardCountOf, type Slot } from '../store/slots';
+import { countsDone, doneShardCountOf, type Slot, startedSlot } from '../store/slots';
 import type { Orchestrator } from './ports';
 
 type Completed = 'succeeded' | 'failed' | 'blocked';
@@ -35,6 +35,21 @@ export class Completion {
     const { process_id: processId, name, round, attempts } = slot;
     const started = await this.d.store.slots.start(processId, name, round, attempts, executionName(processId, name, round), stableUuid(processId, name, round, attempts));
     if (started) await this.startExecution(started);
+  }
+
+  /**
+   * A waiting slot not written yet, as {@link startSlot}'s write would leave it once written (the same
+   * execution name and claimed attempt): a run triggered within its request writes its tasks without
+   * dependencies so, one write each instead of two, then starts them with {@link startWritten}.
+   */
+  startedAtCreation(slot: Slot): Slot {
+    const { process_id: processId, name, round, attempts } = slot;
+    return startedSlot(slot, executionName(processId, name, round), stableUuid(processId, name, round, attempts));
+  }
+
+  /** Starts the execution of a slot written started ({@link startedAtCreation}). */
+  startWritten(slot: Slot): Promise<void> {
+    return this.startExecution(slot);
   }
 
   /**

@@ -137,12 +137,13 @@ export class Engine {
       this.d.logger.info('run started', started);
       return this.answerThen(processId, first, options);
     }
-    const slots = plannedSlots(processId, tasks, definitionName);
+    // The tasks without dependencies are written started, their first attempt claimed, as their start's
+    // write would leave them (one write each instead of two); their executions start once the run exists.
+    const slots = plannedSlots(processId, tasks, definitionName).map((s) => (nextStep(s) === 'start' ? this.completion.startedAtCreation(s) : s));
     // Slots first: a run item is visible only once everything it needs exists.
     await this.d.store.runs.createRun(run, { ...extra, ...(await this.d.store.slots.createSlots(slots)) });
     this.d.logger.info('run started', started);
-    // The tasks without dependencies start.
-    await mapLimited(slots.filter((s) => nextStep(s) === 'start'), AWS_FAN_OUT_CONCURRENCY, (s) => this.completion.startSlot(s));
+    await mapLimited(slots.filter((s) => s.status === 'running'), AWS_FAN_OUT_CONCURRENCY, (s) => this.completion.startWritten(s));
     return this.answer(processId, options);
   }
 

@@ -77,6 +77,15 @@ function claimedFrom(before: Slot, taskId: string): Slot {
   return { ...rest, attempts: before.attempts + 1, current_task_id: taskId };
 }
 
+/**
+ * A waiting slot as its start leaves it ({@link SlotStore.start}): running, run by execution `executionName`,
+ * its next attempt claimed for `taskId`, without `skip_backoff`.
+ */
+export function startedSlot(slot: Slot, executionName: string, taskId: string): Slot {
+  const { skip_backoff: _removed, ...rest } = slot;
+  return { ...rest, status: 'running', execution_name: executionName, attempts: slot.attempts + 1, current_task_id: taskId };
+}
+
 const setSize = (s: unknown) => (s instanceof Set ? s.size : 0);
 
 /**

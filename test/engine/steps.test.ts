@@ -11,7 +11,8 @@ import { Engine } from '../../lambdas/engine/engine';
 import { type Preparation, preparationFor } from '../../lambdas/engine/prepare';
 import { stableUuid } from '../../lambdas/domain/ids';
 import type { AttemptToLaunch, Launcher, Orchestrator } from '../../lambdas/engine/ports';
-import { shellTask, startTestSundial, type TestSundial } from '../helpers/local';
+import { dependsOn, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
+import { type StoreCall, storeCallsDuring } from '../helpers/store-calls';
 
 let t: TestSundial;
 let started: Array<{ name: string; input: PrepareState }>;
@@ -72,6 +73,35 @@ function afterExecutor(state: PrepareState, attempt: Awaited<ReturnType<Preparat
 }
 
 describe('Prepare and Record', () => {
+  it('a run triggered within its request writes each task without dependencies once, already started, its first attempt claimed', async () => {
+    // Prepare
+    await t.define('steps-roots', [shellTask('a'), shellTask('b'), shellTask('c', { dependencies: [dependsOn('a'), dependsOn('b')] })]);
+
+    // Act
+    const { calls, result: run } = await storeCallsDuring(t.services.store.db, () => engine.trigger('steps-roots'));
+
+    // Assess: the slots in the one batch, none written again; both roots' executions started with the claim
+    const slotKey = (c: StoreCall) => String((c.input.Key as { sk?: string } | undefined)?.sk ?? '');
+    expect(calls.filter((c) => c.name !== 'GetCommand' && slotKey(c).startsWith('SLOT#'))).toEqual([]);
+    const slots = await t.services.store.slots.list(run.process_id);
+    expect(slots.map((s) => [s.name, s.status, s.attempts, s.current_task_id, s.execution_name])).toEqual([
+      ['a', 'running', 1, stableUuid(run.process_id, 'a', 0, 0), started.find((x) => x.input.task_definition_name === 'a')?.name],
+      ['b', 'running', 1, stableUuid(run.process_id, 'b', 0, 0), started.find((x) => x.input.task_definition_name === 'b')?.name],
+      ['c', 'waiting', 0, undefined, undefined],
+    ]);
+    expect(started.map((x) => x.input.claim)).toEqual([
+      { round: 0, attempts: 0, claimed: true, process_definition_name: 'steps-roots' },
+      { round: 0, attempts: 0, claimed: true, process_definition_name: 'steps-roots' },
+    ]);
+
+    // Act: both run; their Prepares find the claims, and the last end starts c
+    for (const { input } of started.splice(0)) await engine.record(afterExecutor(input, await preparation.prepare(input), 0));
+    expect(started.map((x) => x.input.task_definition_name)).toEqual(['c']);
+    const c = started[0]!.input;
+    await engine.record(afterExecutor(c, await preparation.prepare(c), 0));
+    expect((await t.api('GET', `/api/processes/${run.process_id}`)).json.status).toBe('succeeded');
+  });
+
   it('launch the attempt the start claimed, pass the slot to Record, and retry with the next hint', async () => {
     // Prepare
     await define('steps-retry', { max_attempts: 2 });
