@@ -40,16 +40,11 @@ export class Completion {
   /**
    * A waiting slot not written yet, as {@link startSlot}'s write would leave it once written (the same
    * execution name and claimed attempt): a run triggered within its request writes its tasks without
-   * dependencies so, one write each instead of two, then starts them with {@link startWritten}.
+   * dependencies so, one write each instead of two, then starts them with {@link startExecution}.
    */
   startedAtCreation(slot: Slot): Slot {
     const { process_id: processId, name, round, attempts } = slot;
     return startedSlot(slot, executionName(processId, name, round), stableUuid(processId, name, round, attempts));
-  }
-
-  /** Starts the execution of a slot written started ({@link startedAtCreation}). */
-  startWritten(slot: Slot): Promise<void> {
-    return this.startExecution(slot);
   }
 
   /**
@@ -118,8 +113,11 @@ export class Completion {
     else if (step === 'start') await this.startSlot(d);
   }
 
-  /** Starts the execution of a task whose start has just claimed its next attempt (contract.ts `ClaimHint.claimed`). */
-  private async startExecution(started: Slot): Promise<void> {
+  /**
+   * Starts the execution of a task whose start has just claimed its next attempt (contract.ts
+   * `ClaimHint.claimed`), or that was written started ({@link startedAtCreation}).
+   */
+  async startExecution(started: Slot): Promise<void> {
     await this.d.orchestrator.startTask(executionName(started.process_id, started.name, started.round), {
       process_id: started.process_id,
       task_definition_name: started.name,

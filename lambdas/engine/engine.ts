@@ -143,7 +143,7 @@ export class Engine {
     // Slots first: a run item is visible only once everything it needs exists.
     await this.d.store.runs.createRun(run, { ...extra, ...(await this.d.store.slots.createSlots(slots)) });
     this.d.logger.info('run started', started);
-    await mapLimited(slots.filter((s) => s.status === 'running'), AWS_FAN_OUT_CONCURRENCY, (s) => this.completion.startWritten(s));
+    await mapLimited(slots.filter((s) => s.status === 'running'), AWS_FAN_OUT_CONCURRENCY, (s) => this.completion.startExecution(s));
     return this.answer(processId, options);
   }
 

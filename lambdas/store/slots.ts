@@ -14,6 +14,7 @@
  * twice.
  */
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, type QueryCommandInput, UpdateCommand } from './sdk';
+import { AWS_FAN_OUT_CONCURRENCY, mapLimited } from '../domain/concurrency';
 import type { Dependent } from '../domain/dag';
 import type { SlotStatus } from '../domain/engine';
 import type { TaskDefinition } from '../domain/models';
@@ -82,8 +83,7 @@ function claimedFrom(before: Slot, taskId: string): Slot {
  * its next attempt claimed for `taskId`, without `skip_backoff`.
  */
 export function startedSlot(slot: Slot, executionName: string, taskId: string): Slot {
-  const { skip_backoff: _removed, ...rest } = slot;
-  return { ...rest, status: 'running', execution_name: executionName, attempts: slot.attempts + 1, current_task_id: taskId };
+  return { ...claimedFrom(slot, taskId), status: 'running', execution_name: executionName };
 }
 
 const setSize = (s: unknown) => (s instanceof Set ? s.size : 0);
@@ -159,12 +159,18 @@ export interface DoneShards {
  */
 function doneShardItems(processId: string, counted: readonly string[]): Item[] {
   const shards = doneShardCount(counted.length);
-  const totals = new Map<number, number>(Array.from({ length: shards }, (_, shard) => [shard, 0]));
-  for (const name of counted) {
+  const totals = shardTotals(counted, shards);
+  return Array.from({ length: shards }, (_, shard) => ({ ...keys.doneShard(processId, shard), total: totals.get(shard) ?? 0 }));
+}
+
+/** How many of `names` each done shard of a run of `shards` holds (shards holding none left out). */
+function shardTotals(names: readonly string[], shards: number): Map<number, number> {
+  const totals = new Map<number, number>();
+  for (const name of names) {
     const shard = doneShardOf(name, shards);
-    totals.set(shard, totals.get(shard)! + 1);
+    totals.set(shard, (totals.get(shard) ?? 0) + 1);
   }
-  return [...totals].map(([shard, total]) => ({ ...keys.doneShard(processId, shard), total }));
+  return totals;
 }
 
 /** What the run item of a run whose counted tasks ({@link countsDone}) are `counted` carries for its done shards. */
@@ -564,8 +570,7 @@ export class SlotStore {
    */
   async runTasksReopened(processId: string, names: readonly string[], shards: number): Promise<void> {
     if (names.length === 0) return;
-    const totals = new Map<number, number>();
-    for (const name of names) totals.set(doneShardOf(name, shards), (totals.get(doneShardOf(name, shards)) ?? 0) + 1);
+    const totals = shardTotals(names, shards);
     // The run first: a crash in between leaves shards that still count the tasks as done, on a run item
     // that still waits for them (the run stays failed, and a retry again writes both).
     await this.db.doc.send(
@@ -576,10 +581,9 @@ export class SlotStore {
         ExpressionAttributeValues: { ':total': totals.size },
       }),
     );
-    await Promise.all(
-      [...totals].map(([shard, total]) =>
-        this.db.doc.send(new PutCommand({ TableName: this.db.tableName, Item: { ...keys.doneShard(processId, shard), total } })),
-      ),
+    // Up to ⌈10,000 / 32⌉ shards: within the bound of the engine's other fan-outs to AWS.
+    await mapLimited([...totals], AWS_FAN_OUT_CONCURRENCY, ([shard, total]) =>
+      this.db.doc.send(new PutCommand({ TableName: this.db.tableName, Item: { ...keys.doneShard(processId, shard), total } })),
     );
   }
 }

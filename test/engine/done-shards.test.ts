@@ -25,49 +25,38 @@ beforeAll(async () => {
 });
 afterAll(() => sundial.close());
 
-/** A new run of tasks `t0..t<n-1>` (no dependencies), as the engine writes it. */
-async function newRun(n: number): Promise<{ processId: string; names: string[] }> {
-  const processId = randomUUID();
-  const names = Array.from({ length: n }, (_, i) => `t${i}`);
-  const slots: Slot[] = names.map((name) => ({
-    process_id: processId,
-    name,
-    definition: { task_definition_name: name } as Slot['definition'],
-    dependents: [],
-    deps_total: 0,
-    status: 'waiting',
-    attempts: 0,
-    max_attempts: 1,
-    round: 0,
-  }));
-  const shards = await store.slots.createSlots(slots);
-  await store.runs.createRun({ process_id: processId, process_definition_name: 'shards', start_time: new Date().toISOString(), status: 'running' }, { tasks_total: n, ...shards });
-  return { processId, names };
-}
-
 /**
- * A run whose counted tasks are `c0..c<n-1>` and whose counted-out ones (tasks with dependents) are
- * `countedOut`, its shards and run item as the engine writes them (the slots' dependents are not read here).
+ * A new run of the tasks `counted` (no dependents) and `countedOut` (with a dependent, so not counted), their
+ * slots, shards and run item as the engine writes them (the slots' dependents are not read here).
  */
-async function newDag(n: number, countedOut: readonly string[]): Promise<{ processId: string; shards: number }> {
+async function writeRun(name: string, counted: readonly string[], countedOut: readonly string[] = []): Promise<{ processId: string; shards: number }> {
   const processId = randomUUID();
-  const slot = (name: string, counted: boolean): Slot => ({
+  const slot = (task: string, dependents: Slot['dependents']): Slot => ({
     process_id: processId,
-    name,
-    definition: { task_definition_name: name } as Slot['definition'],
-    dependents: counted ? [] : [{ name: 'c0', success_required: false }],
+    name: task,
+    definition: { task_definition_name: task } as Slot['definition'],
+    dependents,
     deps_total: 0,
     status: 'waiting',
     attempts: 0,
     max_attempts: 1,
     round: 0,
-    ...(counted ? {} : { counts_done: false as const }),
+    ...(dependents.length > 0 ? { counts_done: false as const } : {}),
   });
-  const slots = [...Array.from({ length: n }, (_, i) => slot(`c${i}`, true)), ...countedOut.map((name) => slot(name, false))];
+  const slots = [...counted.map((task) => slot(task, [])), ...countedOut.map((task) => slot(task, [{ name: counted[0]!, success_required: false }]))];
   const shards = await store.slots.createSlots(slots);
-  await store.runs.createRun({ process_id: processId, process_definition_name: 'dag', start_time: new Date().toISOString(), status: 'running' }, { tasks_total: n + countedOut.length, ...shards });
+  await store.runs.createRun({ process_id: processId, process_definition_name: name, start_time: new Date().toISOString(), status: 'running' }, { tasks_total: slots.length, ...shards });
   return { processId, shards: shards.done_shard_count };
 }
+
+/** A new run of tasks `t0..t<n-1>` (no dependencies), as the engine writes it. */
+async function newRun(n: number): Promise<{ processId: string; names: string[] }> {
+  const names = Array.from({ length: n }, (_, i) => `t${i}`);
+  return { processId: (await writeRun('shards', names)).processId, names };
+}
+
+/** A run whose counted tasks are `c0..c<n-1>` and whose counted-out ones (tasks with dependents) are `countedOut`. */
+const newDag = (n: number, countedOut: readonly string[]) => writeRun('dag', Array.from({ length: n }, (_, i) => `c${i}`), countedOut);
 
 describe('done shards', () => {
   it('hold about 32 tasks each at any run size, so that an end never writes a large item', () => {
@@ -136,6 +125,15 @@ describe('done shards', () => {
   });
 
   it('count only the tasks without dependents; a failure of any other is marked, whichever lands first', async () => {
+    // The case that needs the run item's mark, every time: 40 counted tasks (2 shards), and a failure marked
+    // once every counted end but the last has landed, in the shard that the last one is not in (complete by then).
+    const last = doneShardOf('c39', doneShardCount(40));
+    const late = Array.from({ length: 100 }, (_, i) => `x-${i}`).find((name) => doneShardOf(name, doneShardCount(40)) !== last)!;
+    const dag = await newDag(40, [late]);
+    for (let i = 0; i < 39; i++) await store.slots.runTaskFinished(dag.processId, `c${i}`, false, dag.shards);
+    await store.slots.runTaskFailed(dag.processId, late, dag.shards);
+    expect(await store.slots.runTaskFinished(dag.processId, 'c39', false, dag.shards)).toEqual({ runDone: true, failed: 1 });
+
     await fc.assert(
       fc.asyncProperty(
         // `n` counted tasks (c0..) and `m` counted-out ones that fail (x<i>-<salt>: in any shard); the ends
