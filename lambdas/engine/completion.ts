@@ -12,9 +12,17 @@ import { executionName, stableUuid } from '../domain/ids';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
 import { countsDone, doneShardCountOf, type Slot, startedSlot } from '../store/slots';
+import { type CounterDeltas, plus } from '../store/stats';
 import type { Orchestrator } from './ports';
 
 type Completed = 'succeeded' | 'failed' | 'blocked';
+
+/**
+ * Whether completing `slot` as `status` tells its `index`th dependent `dep` with the write that starts
+ * it: `slot` is its only dependency, and does not block it (slots.ts `startAfterOnlyDependency`).
+ */
+const startsInOneWrite = (slot: Slot, status: Completed, dep: Dependent, index: number) =>
+  !blocksDependent(status, dep.success_required) && slot.only_dependency_of?.[index] === '1';
 
 export interface CompletionDeps {
   store: Store;
@@ -30,11 +38,17 @@ export interface CompletionDeps {
 export class Completion {
   constructor(private readonly d: CompletionDeps) {}
 
-  /** Starts a waiting task whose dependencies are complete (once, whoever calls), its next attempt claimed. */
-  async startSlot(slot: Slot): Promise<void> {
+  /**
+   * Starts a waiting task whose dependencies are complete (once, whoever calls), its next attempt claimed.
+   * Its claim is counted running once the start has made it (slots.ts `claim_counted`): beside its
+   * execution's start, or by the caller that passes `counted` (called then), with writes of its own.
+   */
+  async startSlot(slot: Slot, counted?: () => void): Promise<void> {
     const { process_id: processId, name, round, attempts } = slot;
     const started = await this.d.store.slots.start(processId, name, round, attempts, executionName(processId, name, round), stableUuid(processId, name, round, attempts));
-    if (started) await this.startExecution(started);
+    if (!started) return;
+    if (started.claim_counted && counted) counted();
+    await Promise.all([this.startExecution(started), started.claim_counted && !counted ? this.d.store.stats.add({ tasks_running: 1 }) : undefined]);
   }
 
   /**
@@ -49,18 +63,26 @@ export class Completion {
 
   /**
    * A task is complete (succeeded, failed irrevocably, or blocked): tell its dependents, start those
-   * now ready, block those that cannot run, and finish the run after its last task.
+   * now ready, block those that cannot run, and finish the run after its last task. `counts`: the
+   * counters' move of the attempt that completed it (`Record`'s), sent with the first writes that tell
+   * its dependents, with the count of the claims those writes make.
    */
-  async completeTask(processId: string, first: string, firstStatus: Completed): Promise<void> {
+  async completeTask(processId: string, first: string, firstStatus: Completed, counts: CounterDeltas = {}): Promise<void> {
     const queue: Array<{ name: string; status: Completed }> = [{ name: first, status: firstStatus }];
+    let moves: CounterDeltas | undefined = counts;
     while (queue.length > 0) {
       const { name, status } = queue.shift()!;
+      const pending = moves ?? {};
+      moves = undefined;
       const from = status === 'blocked' ? (['waiting', 'blocked'] as const) : (['running', status] as const);
       // The write that ends the slot stamps its expiry. Not the done shard's count: a shard is the engine's
       // state until the run ends (a run longer than the retention must still find it); the run's end sets it.
       const expiry = this.d.expiry();
       const slot = await this.d.store.slots.transition(processId, name, [...from], status, {}, expiry);
-      if (!slot) continue; // moved by a kill or a concurrent replay that will carry on
+      if (!slot) {
+        await this.d.store.stats.add(pending);
+        continue; // moved by a kill or a concurrent replay that will carry on
+      }
       // The run is not read: a kill moves waiting slots to blocked (so dependents told now do not
       // start) and a task started in the meantime is failed by its Prepare, which reads the run.
       // The run's shard count is on its slots (slots written before they carried it or `tasks_total`:
@@ -68,10 +90,33 @@ export class Completion {
       const holder = slot.done_shard_count !== undefined || slot.tasks_total !== undefined ? slot : ((await this.d.store.runs.getRunRecord(processId)) ?? {});
       const shards = doneShardCountOf(holder);
       // A task may have thousands of dependents: tell them within the bound of lambdas/domain/concurrency.ts.
-      const tellDependents = () =>
-        mapLimited([...slot.dependents.entries()], AWS_FAN_OUT_CONCURRENCY, ([i, dep]) =>
-          this.tellDependent(processId, slot, status, dep, i, (d) => queue.push({ name: d, status: 'blocked' })),
-        );
+      // The counters move in one write with the claims of the dependents this completion starts. Those
+      // whose only dependency this task is, and that it does not block, are started by the write that tells
+      // them (unless it is a replay): when there are any, `pending` and their claims go out beside those
+      // writes (in a chain's step, no store call more in a row), and what did not happen (a replay) is
+      // taken back after. The rest, and the claims of dependents started by a second write, go out after.
+      const tellDependents = async () => {
+        const quick = slot.dependents.filter((dep, i) => startsInOneWrite(slot, status, dep, i)).length;
+        let [startedQuick, startedAfter] = [0, 0];
+        const early = quick > 0 ? this.d.store.stats.add(plus(pending, { tasks_running: quick })) : undefined;
+        try {
+          await Promise.all([
+            early,
+            mapLimited([...slot.dependents.entries()], AWS_FAN_OUT_CONCURRENCY, ([i, dep]) =>
+              this.tellDependent(processId, slot, status, dep, i, {
+                blocked: (d) => queue.push({ name: d, status: 'blocked' }),
+                startedQuick: () => startedQuick++,
+                startedAfter: () => startedAfter++,
+              }),
+            ),
+          ]);
+        } finally {
+          // A failed early write fails the step; what it would have counted is not counted again.
+          if (!early || (await early.then(() => true, () => false))) {
+            await this.d.store.stats.add(plus(early ? {} : pending, { tasks_running: startedAfter + startedQuick - quick }));
+          }
+        }
+      };
       if (!countsDone(slot)) {
         // Not counted (slots.ts `countsDone`): its dependents end after it, and are. A failure is marked
         // first, so that it has landed before the run's last counted end decides the run's status.
@@ -96,21 +141,31 @@ export class Completion {
 
   /**
    * Tells dependent `dep` (the `index`th of `slot`'s) that task `slot` completed `status`: the write that
-   * completes its dependencies starts it, or blocks it (`blocked`: queued, it completes in turn). A
+   * completes its dependencies starts it, or blocks it (`on.blocked`: queued, it completes in turn). A
    * dependent whose only dependency this task is, and not blocked by it, is counted and started in one
-   * write; any other case, and that write's condition failing (a replay), takes two.
+   * write (`on.startedQuick`); any other case, and that write's condition failing (a replay), takes two
+   * (`on.startedAfter` when the second started it with a claim to count).
    */
-  private async tellDependent(processId: string, slot: Slot, status: Completed, dep: Dependent, index: number, blocked: (name: string) => void): Promise<void> {
-    const blocking = blocksDependent(status, dep.success_required);
-    if (!blocking && slot.only_dependency_of?.[index] === '1') {
+  private async tellDependent(
+    processId: string,
+    slot: Slot,
+    status: Completed,
+    dep: Dependent,
+    index: number,
+    on: { blocked: (name: string) => void; startedQuick: () => void; startedAfter: () => void },
+  ): Promise<void> {
+    if (startsInOneWrite(slot, status, dep, index)) {
       const started = await this.d.store.slots.startAfterOnlyDependency(processId, dep.name, slot.name, executionName(processId, dep.name, 0), stableUuid(processId, dep.name, 0, 0));
-      if (started) return this.startExecution(started);
+      if (started) {
+        on.startedQuick();
+        return this.startExecution(started);
+      }
     }
-    const d = await this.d.store.slots.dependencyCompleted(processId, dep.name, slot.name, blocking);
+    const d = await this.d.store.slots.dependencyCompleted(processId, dep.name, slot.name, blocksDependent(status, dep.success_required));
     if (!d) return;
     const step = nextStep(d);
-    if (step === 'block') blocked(d.name);
-    else if (step === 'start') await this.startSlot(d);
+    if (step === 'block') on.blocked(d.name);
+    else if (step === 'start') await this.startSlot(d, on.startedAfter);
   }
 
   /**
@@ -125,6 +180,7 @@ export class Completion {
         round: started.round,
         attempts: started.attempts - 1,
         claimed: true,
+        ...(started.claim_counted ? { counted: true } : {}),
         ...(started.process_definition_name === undefined ? {} : { process_definition_name: started.process_definition_name }),
       },
     });

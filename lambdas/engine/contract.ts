@@ -57,6 +57,12 @@ export interface ClaimHint {
    * racing Prepare"). Absent from executions started before 2026-12.
    */
   process_definition_name?: string;
+  /**
+   * With `claimed`: the start counted the claimed attempt running already (lambdas/store/slots.ts
+   * `claim_counted`), so `Prepare` writes it without counting it. Absent from executions started before
+   * 2026-12-04, whose `Prepare` counts it.
+   */
+  counted?: boolean;
 }
 
 /** The state `Prepare` receives: the execution input, or `Record`'s answer before another attempt. */

@@ -20,6 +20,7 @@ import type { StoredDefinition } from '../store/definitions';
 import type { RunRecord } from '../store/runs';
 import { activeEntry } from '../store/schedules';
 import { claimsFirstAttempt, type Slot, type SlotState } from '../store/slots';
+import type { CounterDeltas } from '../store/stats';
 import {
   type ClaimHint,
   DEFAULT_TIMEOUT_SECONDS,
@@ -83,13 +84,6 @@ export interface TriggerOptions {
   withoutEntries?: boolean;
 }
 
-/** `work`'s answer once it and the writes of `also` have settled; the first failure of any of them. */
-async function settledWith<T>(work: Promise<T>, also: ReadonlyArray<Promise<unknown>>): Promise<T> {
-  const [done, ...rest] = await Promise.allSettled([work, ...also]);
-  for (const r of [done, ...rest]) if (r?.status === 'rejected') throw r.reason;
-  return (done as PromiseFulfilledResult<T>).value;
-}
-
 export class Engine {
   private fanOutOf?: RunFanOut;
 
@@ -140,8 +134,10 @@ export class Engine {
     // The tasks without dependencies are written started, their first attempt claimed, as their start's
     // write would leave them (one write each instead of two); their executions start once the run exists.
     const slots = plannedSlots(processId, tasks, definitionName).map((s) => (nextStep(s) === 'start' ? this.completion.startedAtCreation(s) : s));
-    // Slots first: a run item is visible only once everything it needs exists.
-    await this.d.store.runs.createRun(run, { ...extra, ...(await this.d.store.slots.createSlots(slots)) });
+    // Slots first: a run item is visible only once everything it needs exists. The started tasks' claims
+    // are counted running with the run (slots.ts `claim_counted`).
+    const claims = slots.filter((s) => s.claim_counted).length;
+    await this.d.store.runs.createRun(run, { ...extra, ...(await this.d.store.slots.createSlots(slots)) }, { tasks_running: claims });
     this.d.logger.info('run started', started);
     await mapLimited(slots.filter((s) => s.status === 'running'), AWS_FAN_OUT_CONCURRENCY, (s) => this.completion.startExecution(s));
     return this.answer(processId, options);
@@ -290,14 +286,15 @@ export class Engine {
     });
     const timedOut = isDeadline(state.error);
     const claimed = state.attempt.claimed;
-    // The attempt's counters move beside the writes that follow its end, not before them (a failure of
-    // theirs still fails the step, after the task's completion, which a replay finds done).
-    const counted: Array<Promise<void>> = [];
-    const counting = (write: Promise<void>) => void counted.push(write);
+    // The attempt's counters move with the writes that follow its end, not before them (a failure of
+    // theirs still fails the step, after the task's completion, which a replay finds done): with those
+    // that tell its dependents, in one write with the count of the claims those make (completion.ts).
+    let moves: CounterDeltas = {};
+    const counting = (m: CounterDeltas) => void (moves = m);
     if (claimed && !timedOut) {
       const outcome = attemptOutcome(executed, undefined, claimed.require_explicit_success);
       if (await this.endAttempt(processId, taskId, outcome.status, outcome.reason, { unreported: true, counting })) {
-        return settledWith(this.afterAttempt(processId, name, outcome.status, claimed, next), counted);
+        return this.afterAttempt(processId, name, outcome.status, claimed, next, moves);
       }
     }
     const [slot, task] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getTaskRecord(processId, taskId)]);
@@ -308,7 +305,7 @@ export class Engine {
     }
     const outcome = attemptOutcome(executed, task.reported, Boolean(slot.definition.require_explicit_success));
     const status = (await this.endAttempt(processId, taskId, outcome.status, outcome.reason, { counting })) ?? outcome.status;
-    return settledWith(this.afterAttempt(processId, name, status, slot, next), counted);
+    return this.afterAttempt(processId, name, status, slot, next, moves);
   }
 
   /** After an attempt ended `status`: another attempt if it failed, has one left and its run runs; else the task is complete. */
@@ -318,16 +315,15 @@ export class Engine {
     status: 'succeeded' | 'failed',
     slot: { round: number; attempts: number; max_attempts: number },
     next: (retry: false | ClaimHint) => Recorded,
+    moves: CounterDeltas,
   ): Promise<Recorded> {
-    // The run is read only when another attempt is possible (a kill stops retries).
-    if (
-      status === 'failed' &&
-      shouldRetry(slot.attempts, slot.max_attempts, false) &&
-      shouldRetry(slot.attempts, slot.max_attempts, (await this.d.store.runs.getRunRecord(processId))?.status !== 'running')
-    ) {
-      return next({ round: slot.round, attempts: slot.attempts });
+    // The run is read only when another attempt is possible (a kill stops retries); the counters move beside that read.
+    if (status === 'failed' && shouldRetry(slot.attempts, slot.max_attempts, false)) {
+      const [run] = await Promise.all([this.d.store.runs.getRunRecord(processId), this.d.store.stats.add(moves)]);
+      if (shouldRetry(slot.attempts, slot.max_attempts, run?.status !== 'running')) return next({ round: slot.round, attempts: slot.attempts });
+      moves = {};
     }
-    await this.completion.completeTask(processId, name, status);
+    await this.completion.completeTask(processId, name, status, moves);
     return next(false);
   }
 
@@ -384,7 +380,7 @@ export class Engine {
     // A first attempt's record is written by its Prepare before Prepare learns of this (prepare.ts
     // `prepareClaimed`): its key is fenced, so that an unwritten one is never written after the claim
     // is given back. A later attempt's Prepare reads the run again after its write, and ends it there.
-    const fenced = claimsFirstAttempt(slot) && (await this.d.store.runs.fenceTask(processId, taskId, this.expiry()));
+    const fenced = claimsFirstAttempt(slot) && (await this.d.store.runs.fenceTask(processId, taskId, this.expiry(), Boolean(slot.claim_counted)));
     const giveBack = async () => ((await this.d.store.slots.giveBack(processId, slot.name, taskId)) ? slot.attempts - 1 : slot.attempts);
     if (fenced || !(await this.d.store.runs.getTaskRecord(processId, taskId))) return giveBack();
     if (options.stop) await this.d.launcher.stop({ task_id: taskId, task_definition: slot.definition }, reason);
@@ -461,7 +457,7 @@ export class Engine {
     taskId: string,
     status: 'succeeded' | 'failed',
     reason?: string,
-    options: { unreported?: boolean; counting?: (write: Promise<void>) => void } = {},
+    options: { unreported?: boolean; counting?: (moves: CounterDeltas) => void } = {},
   ) {
     const at = this.d.now();
     const now = at.toISOString();

@@ -76,13 +76,13 @@ export class Preparation {
       const taskId = stableUuid(processId, name, hint.round, hint.attempts);
       // A first attempt (no backoff) whose start named the run's definition: written before the run is read.
       if (hint.process_definition_name !== undefined && hint.attempts === 0) {
-        const prepared = await this.prepareClaimed(processId, name, hint.process_definition_name, hint.round, taskId);
+        const prepared = await this.prepareClaimed(processId, name, hint.process_definition_name, hint.round, taskId, Boolean(hint.counted));
         if (prepared) return prepared;
       } else {
         const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
         if (slot?.status === 'running' && slot.current_task_id === taskId && slot.attempts === hint.attempts + 1) {
           // Nothing ran under the claim: it is given back, so that a retry's attempt is counted as the first.
-          if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason, hint.attempts);
+          if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason, hint.attempts, slot);
           // A replay carries on with the same attempt: its record is found written (launch).
           return this.launch(run, slot, taskId, hint.attempts, false);
         }
@@ -101,7 +101,7 @@ export class Preparation {
     }
     const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
     if (!slot || slot.status !== 'running') return { skip: true };
-    if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason);
+    if (!run || run.status !== 'running') return this.skipEnded(processId, name, run?.reason, undefined, slot);
     // A replayed Prepare (Lambda retry, or a failure after the claim) finds its attempt still running:
     // it carries on with that attempt instead of claiming another.
     const lastClaimed = slot.current_task_id;
@@ -121,9 +121,12 @@ export class Preparation {
    * A running task of a run that no longer runs (a kill listed its slots before this one started):
    * nothing runs it, so it fails with the run's reason, as the kill fails a running task, and a retry of
    * the run gives it an attempt in a new execution (a new round: an execution name is never reused).
-   * `attempts`: the attempts made before a claim this step made and gives back. Answers a skip.
+   * `attempts`: the attempts made before a claim this step made and gives back. `slot`: the slot as read,
+   * whose claim, if its start counted it and nothing wrote it, has its key fenced and its count taken back
+   * (runs.ts `fenceTask`: once, whoever fences it). Answers a skip.
    */
-  private async skipEnded(processId: string, name: string, reason: string | undefined, attempts?: number): Promise<PreparedAttempt> {
+  private async skipEnded(processId: string, name: string, reason: string | undefined, attempts?: number, slot?: Slot): Promise<PreparedAttempt> {
+    if (slot?.claim_counted && slot.current_task_id && claimsFirstAttempt(slot)) await this.d.store.runs.fenceTask(processId, slot.current_task_id, this.d.expiry(), true);
     await this.d.store.slots.transition(
       processId,
       name,
@@ -145,8 +148,10 @@ export class Preparation {
     // then, so that its duration is the attempt's own and not the wait before it (issue 15).
     const backoff = skipBackoff ? 0 : backoffSeconds(slot.definition, n);
     // The task record and the executor request do not depend on each other: one round trip, not two.
+    // A claim its start counted (slots.ts `claim_counted`) is written without counting it again.
+    const counted = Boolean(slot.claim_counted) && slot.current_task_id === taskId;
     const [after, request] = await Promise.all([
-      this.writeAttempt(taskRecord(run.process_definition_name, processId, name, taskId, n, new Date(this.d.now().getTime() + backoff * 1000)))
+      this.writeAttempt(taskRecord(run.process_definition_name, processId, name, taskId, n, new Date(this.d.now().getTime() + backoff * 1000)), counted)
         // The run again, once the attempt is written: a kill that read no attempt here had ended the run
         // before (it ends the run first, then reads each slot's attempt), so this read sees it (below).
         .then(async (written): Promise<RunItem | undefined | 'fenced'> => (written === 'fenced' ? 'fenced' : this.d.store.runs.getRunRecord(processId))),
@@ -169,9 +174,9 @@ export class Preparation {
    * decided as without it. A write that finds the key fenced skips: the fencer settles the slot. Answers
    * undefined when the slot no longer holds the claim: the read path decides, as for any other hint.
    */
-  private async prepareClaimed(processId: string, name: string, definitionName: string, round: number, taskId: string): Promise<PreparedAttempt | undefined> {
+  private async prepareClaimed(processId: string, name: string, definitionName: string, round: number, taskId: string, counted: boolean): Promise<PreparedAttempt | undefined> {
     const [written, slot, run] = await Promise.all([
-      this.writeAttempt(taskRecord(definitionName, processId, name, taskId, 0, this.d.now())),
+      this.writeAttempt(taskRecord(definitionName, processId, name, taskId, 0, this.d.now()), counted),
       this.d.store.slots.get(processId, name),
       this.d.store.runs.getRunRecord(processId),
     ]);
@@ -182,7 +187,7 @@ export class Preparation {
     const holds = slot?.status === 'running' && slot.current_task_id === taskId && claimsFirstAttempt(slot) && slot.round === round;
     if (holds && run?.status === 'running') return this.request(run, slot, taskId, 0, 0);
     // Unless a kill that read it first ended it (it stays, ended): then it is settled as the kill left it.
-    const removed = await this.d.store.runs.deleteUnstartedTask(processId, taskId);
+    const removed = await this.d.store.runs.deleteUnstartedTask(processId, taskId, this.d.expiry());
     if (!holds) return undefined;
     if (removed) return this.skipEnded(processId, name, run?.reason, 0);
     await this.d.store.slots.transition(processId, name, ['running'], 'failed', { reason: run?.reason ?? 'the run ended before the task started' });
@@ -191,11 +196,12 @@ export class Preparation {
 
   /**
    * Writes an attempt's record: `written`, or `replayed` when it was written already (a replay), or
-   * `fenced` when its claim was given back before it was written (runs.ts `fenceTask`).
+   * `fenced` when its claim was given back before it was written (runs.ts `fenceTask`). `counted`: its
+   * start counted it running already (slots.ts `claim_counted`).
    */
-  private async writeAttempt(record: TaskRecord): Promise<'written' | 'replayed' | 'fenced'> {
+  private async writeAttempt(record: TaskRecord, counted: boolean): Promise<'written' | 'replayed' | 'fenced'> {
     try {
-      await this.d.store.runs.createTask(record);
+      await this.d.store.runs.createTask(record, {}, { counted });
       return 'written';
     } catch (err) {
       if (!isConditionFailed(err)) throw err;

@@ -18,7 +18,7 @@ import { checkWindow, type Page, type PartitionPage, queryNewestFirst, queryPart
 import { AttemptLocator } from './attempt-locator';
 import { type ProgressOutcome, recordProgress } from './progress';
 import { RunRetention } from './run-retention';
-import type { StatsStore } from './stats';
+import { type CounterDeltas, moveOf, plus, type StatsStore } from './stats';
 import { DEFAULT_RETENTION_DAYS } from '../domain/retention';
 import { mapLimited } from '../domain/concurrency';
 import { ATTEMPTS_BUDGET_BYTES, ATTEMPTS_WITH_ENTRIES_MAX, ENTRIES_PER_ATTEMPT, payloadBytes, RUN_ANSWER_RESERVE_BYTES, RUN_RESPONSE_BUDGET_BYTES } from '../domain/response-size';
@@ -72,8 +72,11 @@ export class RunStore {
 
   // ---- runs ------------------------------------------------------------------------------------
 
-  /** Writes a new run; fails if the id exists. */
-  async createRun(run: RunRecord, extra: Item = {}): Promise<void> {
+  /**
+   * Writes a new run; fails if the id exists. `counts`: counters moved with the run's own once it is
+   * written (the claims of the tasks written started with it: engine.ts `trigger`).
+   */
+  async createRun(run: RunRecord, extra: Item = {}, counts: CounterDeltas = {}): Promise<void> {
     await this.db.doc.send(
       new PutCommand({
         TableName: this.db.tableName,
@@ -87,7 +90,7 @@ export class RunStore {
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
-    await this.stats.add({ [`runs_${run.status}`]: 1 });
+    await this.stats.add(plus(counts, { [`runs_${run.status}`]: 1 }));
   }
 
   async getRunRecord(processId: string): Promise<RunItem | undefined> {
@@ -305,12 +308,14 @@ export class RunStore {
    * Writes a new attempt with its gsi4 keys (attempt-locator.ts; a locator item beside it in a local table
    * without gsi4) and counts it in the same round trip, the count taken back if the write fails: the
    * caller's replay finds the attempt there (ConditionalCheckFailedException), so one attempt counts once.
+   * `counted`: the attempt was counted already, by the start that claimed it (slots.ts `claim_counted`):
+   * nothing is counted here.
    */
-  async createTask(task: TaskRecord, extra: Item = {}): Promise<void> {
+  async createTask(task: TaskRecord, extra: Item = {}, options: { counted?: boolean } = {}): Promise<void> {
     const locator = this.locator.legacyItem(task.task_id, task.process_id);
     const counter = `tasks_${task.status}` as const;
     const [counted, ...written] = await Promise.allSettled([
-      this.stats.add({ [counter]: 1 }),
+      options.counted ? Promise.resolve() : this.stats.add({ [counter]: 1 }),
       this.db.doc.send(
         new PutCommand({
           TableName: this.db.tableName,
@@ -327,7 +332,7 @@ export class RunStore {
       ...(locator ? [this.db.doc.send(new PutCommand({ TableName: this.db.tableName, Item: locator }))] : []),
     ]);
     const failed = written.find((w) => w.status === 'rejected');
-    if (failed && counted.status === 'fulfilled') await this.stats.add({ [counter]: -1 });
+    if (failed && counted.status === 'fulfilled' && !options.counted) await this.stats.add({ [counter]: -1 });
     if (failed) throw failed.reason;
     if (counted.status === 'rejected') throw counted.reason;
   }
@@ -362,10 +367,12 @@ export class RunStore {
   /**
    * Removes an attempt that its Prepare wrote and nothing ran (its run ended or its claim was taken back
    * first: engine.ts `prepareClaimed`), if it is still running and reported nothing; answers whether it did.
+   * The record is replaced by a fence ({@link fenceTask}), not deleted: its key stays taken, so that a
+   * fence of the key by whoever gives its claim back fails, and its count is taken back once, here.
    */
-  async deleteUnstartedTask(processId: string, taskId: string): Promise<boolean> {
+  async deleteUnstartedTask(processId: string, taskId: string, expiresAt: number | undefined): Promise<boolean> {
     const condition = { ConditionExpression: '#status = :running AND attribute_not_exists(reported)', ExpressionAttributeNames: { '#status': 'status' }, ExpressionAttributeValues: { ':running': 'running' } };
-    const deleted = await conditionally(this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: keys.task(processId, taskId), ...condition })));
+    const deleted = await conditionally(this.db.doc.send(new PutCommand({ TableName: this.db.tableName, Item: fenceItem(processId, taskId, expiresAt), ...condition })));
     const locator = deleted ? this.locator.legacyItem(taskId, processId) : undefined;
     if (deleted) await Promise.all([this.stats.add({ tasks_running: -1 }), ...(locator ? [this.db.doc.send(new DeleteCommand({ TableName: this.db.tableName, Key: keys.taskLocator(taskId) }))] : [])]);
     return deleted;
@@ -385,18 +392,21 @@ export class RunStore {
    * `prepareClaimed`); the write, conditional on the key being free, then fails. The fence is no attempt:
    * no read of attempts answers it, no index holds it, and it expires with the run (`expiresAt`, and the
    * run's end stamps it as any item of the partition). Answers false when the key is taken (the attempt
-   * was written, or fenced before).
+   * was written, or fenced before). `counted`: the claim was counted running by the start that made it
+   * (slots.ts `claim_counted`); the fence, written once, takes that count back.
    */
-  fenceTask(processId: string, taskId: string, expiresAt: number | undefined): Promise<boolean> {
-    return conditionally(
+  async fenceTask(processId: string, taskId: string, expiresAt: number | undefined, counted = false): Promise<boolean> {
+    const fenced = await conditionally(
       this.db.doc.send(
         new PutCommand({
           TableName: this.db.tableName,
-          Item: { ...keys.task(processId, taskId), fenced: true, ...(expiresAt === undefined ? {} : { [TTL_ATTRIBUTE]: expiresAt }) },
+          Item: fenceItem(processId, taskId, expiresAt),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       ),
     );
+    if (fenced && counted) await this.stats.add({ tasks_running: -1 });
+    return fenced;
   }
 
   /**
@@ -409,7 +419,7 @@ export class RunStore {
     from: readonly TaskStatus[],
     to: TaskStatus,
     set: Item = {},
-    options: { unreported?: boolean; counting?: (write: Promise<void>) => void; expiresAt?: number } = {},
+    options: { unreported?: boolean; counting?: (moves: CounterDeltas) => void; expiresAt?: number } = {},
   ): Promise<TaskStatus | undefined> {
     const out = await transitionItem(this.db, {
       key: keys.task(processId, taskId),
@@ -420,10 +430,10 @@ export class RunStore {
     });
     if (!out) return undefined;
     const old = out.status as TaskStatus;
-    // With `counting`, the counters' write is handed to the caller, to go out beside its next write.
-    const counted = this.stats.move(`tasks_${old}`, `tasks_${to}`);
-    if (options.counting) options.counting(counted);
-    else await counted;
+    // With `counting`, the counters' move is handed to the caller, to go out with its next writes.
+    const moves = moveOf(`tasks_${old}`, `tasks_${to}`);
+    if (options.counting) options.counting(moves);
+    else await this.stats.add(moves);
     return old;
   }
 
@@ -540,4 +550,9 @@ export class RunStore {
   deleteRun(processId: string): Promise<number> {
     return this.retention.deleteRun(processId);
   }
+}
+
+/** The item that fences attempt `taskId`'s key (RunStore `fenceTask`). */
+function fenceItem(processId: string, taskId: string, expiresAt: number | undefined): Item {
+  return { ...keys.task(processId, taskId), fenced: true, ...(expiresAt === undefined ? {} : { [TTL_ATTRIBUTE]: expiresAt }) };
 }

@@ -43,6 +43,14 @@ export interface Slot {
   /** Attempts allowed: the definition's max_attempts, plus one per retry of the run. */
   max_attempts: number;
   current_task_id?: string;
+  /**
+   * The claim of `current_task_id` was counted running (the `sundial_tasks` gauge) by the start that made
+   * it: a task's first attempt, claimed by the write that started it (completion.ts), whose starter
+   * counts it with the writes it makes anyway. Its `Prepare` then writes the attempt without counting
+   * it (contract.ts `ClaimHint.counted`), and whoever gives an unwritten claim back takes the count back
+   * with the fence of its key (runs.ts `fenceTask`). Every other claim removes it: counted by its attempt's write.
+   */
+  claim_counted?: true;
   /** Name of the current orchestrator execution (one per task per round). */
   execution_name?: string;
   /** Incremented by each retry of the run, so that executions get fresh names. */
@@ -74,7 +82,7 @@ type Item = Record<string, unknown>;
 
 /** A slot as a claim for `taskId` left it, from the slot before it (the update of `SlotStore.claim`). */
 function claimedFrom(before: Slot, taskId: string): Slot {
-  const { skip_backoff: _removed, ...rest } = before;
+  const { skip_backoff: _removed, claim_counted: _uncounted, ...rest } = before;
   return { ...rest, attempts: before.attempts + 1, current_task_id: taskId };
 }
 
@@ -83,7 +91,7 @@ function claimedFrom(before: Slot, taskId: string): Slot {
  * its next attempt claimed for `taskId`, without `skip_backoff`.
  */
 export function startedSlot(slot: Slot, executionName: string, taskId: string): Slot {
-  return { ...claimedFrom(slot, taskId), status: 'running', execution_name: executionName };
+  return { ...claimedFrom(slot, taskId), status: 'running', execution_name: executionName, ...(slot.attempts === 0 ? { claim_counted: true } : {}) };
 }
 
 const setSize = (s: unknown) => (s instanceof Set ? s.size : 0);
@@ -323,6 +331,7 @@ export class SlotStore {
   async start(processId: string, name: string, round: number, attemptsSoFar: number, executionName: string, taskId: string): Promise<Slot | undefined> {
     return this.startWith(processId, name, executionName, taskId, {
       update: '',
+      counted: attemptsSoFar === 0,
       condition: '#status = :waiting AND attempts = :n AND #round = :round',
       values: { ':n': attemptsSoFar, ':round': round, ':next': attemptsSoFar + 1 },
     });
@@ -338,6 +347,7 @@ export class SlotStore {
   async startAfterOnlyDependency(processId: string, name: string, dependency: string, executionName: string, taskId: string): Promise<Slot | undefined> {
     return this.startWith(processId, name, executionName, taskId, {
       update: ' ADD deps_done :dep',
+      counted: true,
       condition: '#status = :waiting AND deps_total = :one AND attempts = :zero AND #round = :zero AND NOT contains(deps_done, :name)',
       values: { ':dep': new Set([dependency]), ':name': dependency, ':one': 1, ':zero': 0, ':next': 1 },
     });
@@ -348,7 +358,7 @@ export class SlotStore {
     name: string,
     executionName: string,
     taskId: string,
-    write: { update: string; condition: string; values: Item },
+    write: { update: string; counted: boolean; condition: string; values: Item },
   ): Promise<Slot | undefined> {
     try {
       const out = await this.db.doc.send(
@@ -356,11 +366,14 @@ export class SlotStore {
           TableName: this.db.tableName,
           Key: keys.slot(processId, name),
           // A waiting slot made no attempt, so nothing is lost with skip_backoff (only a retry's running
-          // slots carry it): the claim removes it, as every claim does.
-          UpdateExpression: `SET #status = :running, execution_name = :x, attempts = :next, current_task_id = :tid REMOVE skip_backoff${write.update}`,
+          // slots carry it): the claim removes it, as every claim does. Only a first attempt's claim is
+          // counted by its start (`claim_counted`): its give-back is fenced (runs.ts `fenceTask`).
+          UpdateExpression: write.counted
+            ? `SET #status = :running, execution_name = :x, attempts = :next, current_task_id = :tid, claim_counted = :counted REMOVE skip_backoff${write.update}`
+            : `SET #status = :running, execution_name = :x, attempts = :next, current_task_id = :tid REMOVE skip_backoff, claim_counted${write.update}`,
           ConditionExpression: write.condition,
           ExpressionAttributeNames: { '#status': 'status', '#round': 'round' },
-          ExpressionAttributeValues: { ':waiting': 'waiting', ':running': 'running', ':x': executionName, ':tid': taskId, ...write.values },
+          ExpressionAttributeValues: { ':waiting': 'waiting', ':running': 'running', ':x': executionName, ':tid': taskId, ...(write.counted ? { ':counted': true } : {}), ...write.values },
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -380,7 +393,7 @@ export class SlotStore {
       new UpdateCommand({
         TableName: this.db.tableName,
         Key: keys.slot(processId, name),
-        UpdateExpression: 'SET attempts = attempts - :one REMOVE current_task_id',
+        UpdateExpression: 'SET attempts = attempts - :one REMOVE current_task_id, claim_counted',
         ConditionExpression: '#status = :running AND current_task_id = :tid',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':running': 'running', ':tid': taskId, ':one': 1 },
@@ -446,7 +459,7 @@ export class SlotStore {
         new UpdateCommand({
           TableName: this.db.tableName,
           Key: keys.slot(processId, name),
-          UpdateExpression: 'SET attempts = :next, current_task_id = :tid REMOVE skip_backoff',
+          UpdateExpression: 'SET attempts = :next, current_task_id = :tid REMOVE skip_backoff, claim_counted',
           ConditionExpression: `#status = :running AND attempts = :n${round === undefined ? '' : ' AND #round = :round'}`,
           ExpressionAttributeNames: { '#status': 'status', ...(round === undefined ? {} : { '#round': 'round' }) },
           ExpressionAttributeValues: {

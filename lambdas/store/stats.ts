@@ -2,7 +2,8 @@
  * Counters behind `GET /_internal_/metrics`, kept with atomic ADDs so that the metrics route reads a few
  * keys instead of scanning. Writes go to one of `SHARDS` items at random (every running task moves a
  * counter, and one hot item would serialise them: DynamoDB allows ~1,000 writes/s per item); reads sum
- * the shards with one BatchGet. Each counter moves only after the write it counts succeeded.
+ * the shards with one BatchGet. Each counter moves only after the write it counts succeeded, or beside it
+ * (taken back if it fails): a claim counted by the write that starts a dependent (engine/completion.ts).
  */
 import { BatchGetCommand, UpdateCommand } from './sdk';
 import type { ProcessStatus, TaskStatus } from '../domain/models';
@@ -19,6 +20,19 @@ export type Counter =
   | `notifications_sent_${NotificationChannel}`
   | `notifications_failed_${NotificationChannel}`;
 
+/** Deltas to add to counters (negative ones too). */
+export type CounterDeltas = Partial<Record<Counter, number>>;
+
+/** The deltas of one count moved from one status counter to another (none when they are the same). */
+export const moveOf = (from: Counter | undefined, to: Counter): CounterDeltas => (from === to ? {} : from === undefined ? { [to]: 1 } : { [from]: -1, [to]: 1 });
+
+/** `a` and `b` added up, counter by counter. */
+export function plus(a: CounterDeltas, b: CounterDeltas): CounterDeltas {
+  const out: Record<string, number> = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + (v ?? 0);
+  return out as CounterDeltas;
+}
+
 /** Shards of the counters: 32, so that 200 tasks at once do not queue on a few items (BatchGet reads up to 100). */
 export const STATS_SHARDS = 32;
 
@@ -26,7 +40,7 @@ export class StatsStore {
   constructor(private readonly db: Db) {}
 
   /** Adds each delta (which may be negative) to its counter in one update. */
-  async add(deltas: Partial<Record<Counter, number>>): Promise<void> {
+  async add(deltas: CounterDeltas): Promise<void> {
     const entries = Object.entries(deltas).filter(([, v]) => v !== 0 && v !== undefined);
     if (entries.length === 0) return;
     await this.db.doc.send(
@@ -42,8 +56,7 @@ export class StatsStore {
 
   /** Moves one count from one status counter to another (a status transition). */
   move(from: Counter | undefined, to: Counter): Promise<void> {
-    if (from === to) return Promise.resolve();
-    return this.add(from === undefined ? { [to]: 1 } : { [from]: -1, [to]: 1 });
+    return this.add(moveOf(from, to));
   }
 
   /** The counters, summed over the shards. */

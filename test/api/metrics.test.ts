@@ -1,10 +1,11 @@
 /** GET /_internal_/metrics: Prometheus text of the counters the store keeps, over a real socket. */
 import { describe, expect, it } from 'vitest';
 import { PROCESS_STATUSES, TASK_STATUSES } from '../../lambdas/domain/models';
-import { metricValue, processDefinition, seedRun, sundialPerFile } from '../helpers/local';
+import { metricValue, processDefinition, seedRun, shellScript, sundialPerFile, UNTIL_STOPPED } from '../helpers/local';
+import { until } from '../helpers/until';
 
 const sundial = sundialPerFile();
-const { api } = sundial;
+const { api, define, trigger, finished } = sundial;
 
 const SAMPLES = [
   'sundial_process_definitions',
@@ -106,6 +107,42 @@ describe('GET /_internal_/metrics', () => {
       'sundial_tasks{status="succeeded"}': 1,
     });
   });
+
+  it('counts the attempts a run makes as its engine writes them: a chain, a fan-in, a retry, a failure over an optional edge, a kill', async () => {
+    // Prepare: a → b (fails its first attempt, has two), a → c, b and c → d, d → e over an optional
+    // edge with e failing; and a run killed while its first task runs, its dependent waiting.
+    const once = '[ "$SUNDIAL_TASK_PREVIOUS_ATTEMPTS" = 0 ] && exit 1; exit 0';
+    await define('m-dag', [
+      shellScript('a', 'true'),
+      shellScript('b', once, { max_attempts: 2, dependencies: [{ task_definition_name: 'a' }] }),
+      shellScript('c', 'true', { dependencies: [{ task_definition_name: 'a' }] }),
+      shellScript('d', 'exit 1', { dependencies: [{ task_definition_name: 'b' }, { task_definition_name: 'c' }] }),
+      shellScript('e', 'true', { dependencies: [{ task_definition_name: 'd', success_required: false }] }),
+    ]);
+    await define('m-kill', [shellScript('long', UNTIL_STOPPED), shellScript('next', 'true', { dependencies: [{ task_definition_name: 'long' }] })]);
+    const before = await metrics();
+
+    // Act
+    const dag = await finished((await trigger('m-dag')).process_id);
+    const killed = await trigger('m-kill');
+    await until(
+      () => api('GET', `/api/processes/${killed.process_id}`),
+      (r) => r.json.task.some((t: { status: string }) => t.status === 'running'),
+      10_000,
+    );
+    expect((await api('POST', `/api/processes/${killed.process_id}/kill`)).status).toBe(201);
+    await finished(killed.process_id);
+    const after = await metrics();
+
+    // Assess: one count per attempt written, by its last status; nothing left running
+    expect(dag.status).toBe('failed');
+    expect(dag.task.map((t: { task_definition_name: string; status: string }) => `${t.task_definition_name}:${t.status}`).sort()).toEqual(['a:succeeded', 'b:failed', 'b:succeeded', 'c:succeeded', 'd:failed', 'e:succeeded']);
+    expect(delta(before, after)).toEqual({
+      'sundial_processes{status="failed"}': 2,
+      'sundial_tasks{status="succeeded"}': 4,
+      'sundial_tasks{status="failed"}': 3,
+    });
+  }, 60_000);
 
   it('answers without authentication and refuses other methods', async () => {
     // Act

@@ -19,7 +19,7 @@ import { until } from '../helpers/until';
 
 const { api, define, trigger, current } = sundialPerFile();
 
-type CreateTask = (task: TaskRecord, extra?: Record<string, unknown>) => Promise<void>;
+type CreateTask = (task: TaskRecord, ...rest: unknown[]) => Promise<void>;
 type Prepare = (state: { process_id: string; task_definition_name: string }) => Promise<unknown>;
 type Read = (processId: string, ...rest: unknown[]) => Promise<unknown>;
 
@@ -80,8 +80,8 @@ function killBeforeAttemptWrite(definition: string, attempt: number, kill: (proc
     runs.createTask = original;
     steps.prepare = originalPrepare;
   };
-  runs.createTask = function (this: unknown, task, extra) {
-    if (!killed || task.process_definition_name !== definition || task.previous_attempt_count !== attempt) return original.call(this, task, extra);
+  runs.createTask = function (this: unknown, task, ...rest) {
+    if (!killed || task.process_definition_name !== definition || task.previous_attempt_count !== attempt) return original.call(this, task, ...rest);
     const resolve = killed;
     killed = undefined;
     const end = inFlight.get(`${task.process_id}/${task.task_definition_name}`);
@@ -94,7 +94,7 @@ function killBeforeAttemptWrite(definition: string, attempt: number, kill: (proc
       beside.stop();
       await Promise.allSettled(beside.reads);
       resolve(await kill(task.process_id));
-      return original.call(this, task, extra);
+      return original.call(this, task, ...rest);
     })();
   };
   return { answer, prepared, restore };
@@ -292,9 +292,9 @@ describe("a kill and a first attempt's Prepare, store call by store call", () =>
     const { is } = race;
     let readsHeld = false;
     let killAnswer: Promise<{ status: number; text: string }> | undefined;
-    runs.createTask = function (this: unknown, task: TaskRecord, extra?: Record<string, unknown>) {
-      if (task.process_definition_name !== name || !race.claim(task)) return originals.createTask.call(this, task, extra);
-      const put = originals.createTask.call(this, task, extra);
+    runs.createTask = function (this: unknown, task: TaskRecord, ...rest: unknown[]) {
+      if (task.process_definition_name !== name || !race.claim(task)) return originals.createTask.call(this, task, ...rest);
+      const put = originals.createTask.call(this, task, ...rest);
       void put.then(putDone.open, putDone.open);
       // The reads Prepare sends in this turn, beside its write, wait for the kill to have ended the run.
       readsHeld = true;
@@ -320,10 +320,10 @@ describe("a kill and a first attempt's Prepare, store call by store call", () =>
       if (is(processId, taskId) && record?.status === 'running') killRead.open();
       return record;
     };
-    runs.deleteUnstartedTask = async function (this: unknown, processId: string, taskId: string) {
-      if (!is(processId, taskId)) return originals.deleteUnstartedTask.call(this, processId, taskId);
+    runs.deleteUnstartedTask = async function (this: unknown, processId: string, taskId: string, ...rest: unknown[]) {
+      if (!is(processId, taskId)) return originals.deleteUnstartedTask.call(this, processId, taskId, ...rest);
       await killRead.opened;
-      const gone = await originals.deleteUnstartedTask.call(this, processId, taskId);
+      const gone = await originals.deleteUnstartedTask.call(this, processId, taskId, ...rest);
       removed.open();
       return gone;
     };
@@ -370,11 +370,11 @@ describe("a kill and a first attempt's Prepare, store call by store call", () =>
     const race = raceOf(steps);
     const { is } = race;
     let killAnswer: Promise<{ status: number; text: string }> | undefined;
-    runs.createTask = async function (this: unknown, task: TaskRecord, extra?: Record<string, unknown>) {
-      if (task.process_definition_name !== name || !race.claim(task)) return originals.createTask.call(this, task, extra);
+    runs.createTask = async function (this: unknown, task: TaskRecord, ...rest: unknown[]) {
+      if (task.process_definition_name !== name || !race.claim(task)) return originals.createTask.call(this, task, ...rest);
       killAnswer = api('POST', `/api/processes/${task.process_id}/kill`);
       await fenced.opened;
-      return originals.createTask.call(this, task, extra);
+      return originals.createTask.call(this, task, ...rest);
     };
     runs.fenceTask = async function (this: unknown, processId: string, taskId: string, ...rest: unknown[]) {
       const out = await originals.fenceTask.call(this, processId, taskId, ...rest);

@@ -67,6 +67,18 @@ function watchSlotWrites(processId: string): { take: () => string[]; stop: () =>
   };
 }
 
+/** The running, succeeded and failed counts of the attempts gauge (`GET /_internal_/metrics`'s `sundial_tasks`). */
+async function gauge(): Promise<{ running: number; succeeded: number; failed: number }> {
+  const c = await t.services.store.stats.read();
+  return { running: c.tasks_running ?? 0, succeeded: c.tasks_succeeded ?? 0, failed: c.tasks_failed ?? 0 };
+}
+
+/** How far the gauge moved since `before`. */
+async function gaugeMoved(before: Awaited<ReturnType<typeof gauge>>): Promise<Awaited<ReturnType<typeof gauge>>> {
+  const now = await gauge();
+  return { running: now.running - before.running, succeeded: now.succeeded - before.succeeded, failed: now.failed - before.failed };
+}
+
 /** The state after the executor step of a prepared attempt, as Record receives it. */
 function afterExecutor(state: PrepareState, attempt: Awaited<ReturnType<Preparation['prepare']>>, exitCode: number): RecordRequest {
   return { action: 'record', state: { ...state, attempt, result: { Status: exitCode === 0 ? 'SUCCEEDED' : 'FAILED', ExitCode: exitCode } } };
@@ -76,6 +88,7 @@ describe('Prepare and Record', () => {
   it('a run triggered within its request writes each task without dependencies once, already started, its first attempt claimed', async () => {
     // Prepare
     await t.define('steps-roots', [shellTask('a'), shellTask('b'), shellTask('c', { dependencies: [dependsOn('a'), dependsOn('b')] })]);
+    const before = await gauge();
 
     // Act
     const { calls, result: run } = await storeCallsDuring(t.services.store.db, () => engine.trigger('steps-roots'));
@@ -90,9 +103,12 @@ describe('Prepare and Record', () => {
       ['c', 'waiting', 0, undefined, undefined],
     ]);
     expect(started.map((x) => x.input.claim)).toEqual([
-      { round: 0, attempts: 0, claimed: true, process_definition_name: 'steps-roots' },
-      { round: 0, attempts: 0, claimed: true, process_definition_name: 'steps-roots' },
+      { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-roots' },
+      { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-roots' },
     ]);
+    // Both claims counted running by the trigger, in the run's own counter write.
+    expect(await gaugeMoved(before)).toEqual({ running: 2, succeeded: 0, failed: 0 });
+    expect(calls.filter((c) => String((c.input.Key as { pk?: string } | undefined)?.pk ?? '').startsWith('STATS#'))).toHaveLength(1);
 
     // Act: both run; their Prepares find the claims, and the last end starts c
     for (const { input } of started.splice(0)) await engine.record(afterExecutor(input, await preparation.prepare(input), 0));
@@ -100,11 +116,13 @@ describe('Prepare and Record', () => {
     const c = started[0]!.input;
     await engine.record(afterExecutor(c, await preparation.prepare(c), 0));
     expect((await t.api('GET', `/api/processes/${run.process_id}`)).json.status).toBe('succeeded');
+    expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 3, failed: 0 });
   });
 
   it('launch the attempt the start claimed, pass the slot to Record, and retry with the next hint', async () => {
     // Prepare
     await define('steps-retry', { max_attempts: 2 });
+    const before = await gauge();
     const run = await engine.trigger('steps-retry');
     const first = started[0]!.input;
 
@@ -115,7 +133,7 @@ describe('Prepare and Record', () => {
     const recorded2 = await engine.record(afterExecutor(recorded1, attempt2, 0));
 
     // Assess
-    expect(first).toEqual({ process_id: run.process_id, task_definition_name: 'only', claim: { round: 0, attempts: 0, claimed: true, process_definition_name: 'steps-retry' } });
+    expect(first).toEqual({ process_id: run.process_id, task_definition_name: 'only', claim: { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-retry' } });
     expect(attempt1).toMatchObject({ skip: false, claimed: { round: 0, attempts: 1, max_attempts: 2, require_explicit_success: false } });
     expect(recorded1).toEqual({ process_id: run.process_id, task_definition_name: 'only', claim: { round: 0, attempts: 1 }, recorded: { retry: true } });
     expect(attempt2).toMatchObject({ skip: false, claimed: { round: 0, attempts: 2, max_attempts: 2 } });
@@ -127,38 +145,49 @@ describe('Prepare and Record', () => {
       [0, 'failed'],
       [1, 'succeeded'],
     ]);
+    expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 1, failed: 1 });
   });
 
   it('a dependent with one dependency is counted, started and its first attempt claimed in one write of its slot; its Prepare writes no slot; a replayed Record starts nothing twice', async () => {
     // Prepare
     await t.define('steps-chain', [shellTask('a'), shellTask('b', { dependencies: [{ task_definition_name: 'a' }] })]);
+    const before = await gauge();
     const run = await engine.trigger('steps-chain');
     const inputA = started[0]!.input;
     const attemptA = await preparation.prepare(inputA);
     const slotWrites = watchSlotWrites(run.process_id);
+    const counterWrites = (calls: StoreCall[]) => calls.filter((c) => String((c.input.Key as { pk?: string } | undefined)?.pk ?? '').startsWith('STATS#'));
 
     // Act
-    await engine.record(afterExecutor(inputA, attemptA, 0));
+    const { calls: recordCalls } = await storeCallsDuring(t.services.store.db, () => engine.record(afterExecutor(inputA, attemptA, 0)));
     const byRecord = slotWrites.take();
+    const afterRecord = await gaugeMoved(before);
     await engine.record(afterExecutor(inputA, attemptA, 0));
     slotWrites.take();
+    const afterReplay = await gaugeMoved(before);
     const inputB = started[1]?.input;
-    const attemptB = await preparation.prepare(inputB!);
+    const { calls: prepareCalls, result: attemptB } = await storeCallsDuring(t.services.store.db, () => preparation.prepare(inputB!));
     const byPrepare = slotWrites.take();
     slotWrites.stop();
 
     // Assess
     const claimedId = stableUuid(run.process_id, 'b', 0, 0);
     expect(started).toHaveLength(2); // the replay started no second execution
-    expect(inputB).toEqual({ process_id: run.process_id, task_definition_name: 'b', claim: { round: 0, attempts: 0, claimed: true, process_definition_name: 'steps-chain' } });
+    expect(inputB).toEqual({ process_id: run.process_id, task_definition_name: 'b', claim: { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-chain' } });
     expect(byRecord.filter((w) => w === 'SLOT#b')).toHaveLength(1);
     expect(byPrepare).toEqual([]);
     expect(attemptB).toMatchObject({ skip: false, task_id: claimedId, claimed: { round: 0, attempts: 1 } });
     const slot = await t.services.store.slots.get(run.process_id, 'b');
     expect(slot).toMatchObject({ status: 'running', attempts: 1, current_task_id: claimedId, execution_name: started[1]!.name });
     expect([...(slot?.deps_done ?? [])]).toEqual(['a']);
+    // a's end and b's claim counted in one write of Record's; b's Prepare counts nothing; the replay moves nothing
+    expect(counterWrites(recordCalls)).toHaveLength(1);
+    expect(afterRecord).toEqual({ running: 1, succeeded: 1, failed: 0 });
+    expect(afterReplay).toEqual(afterRecord);
+    expect(counterWrites(prepareCalls)).toEqual([]);
     await engine.record(afterExecutor(inputB!, attemptB, 0));
     expect((await t.api('GET', `/api/processes/${run.process_id}`)).json.status).toBe('succeeded');
+    expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 2, failed: 0 });
   });
 
   it.each([
@@ -171,6 +200,7 @@ describe('Prepare and Record', () => {
     // Prepare: the task started (its attempt claimed), and nothing ran it
     const name = `steps-unwritten-${why.split(' ')[1]}`;
     await define(name);
+    const before = await gauge();
     const run = await engine.trigger(name);
     expect(started).toHaveLength(1);
 
@@ -183,6 +213,8 @@ describe('Prepare and Record', () => {
     const attempt = await preparation.prepare(next);
     expect(attempt).toMatchObject({ skip: false, claimed: { round: 1, attempts: 1 } });
     expect((await t.services.store.runs.getTaskRecord(run.process_id, attempt.task_id!))?.previous_attempt_count).toBe(0);
+    // The given-back claim's count went back with it: the one running attempt is the new one.
+    expect(await gaugeMoved(before)).toEqual({ running: 1, succeeded: 0, failed: 0 });
   });
 
   it('a Prepare without a hint after a failed attempt claims, writes and launches a new attempt under one new id', async () => {
@@ -209,6 +241,7 @@ describe('Prepare and Record', () => {
   it('a replayed Prepare (its hint no longer holds) carries on with the attempt it claimed; a replayed Record changes nothing', async () => {
     // Prepare
     await define('steps-replay');
+    const before = await gauge();
     const run = await engine.trigger('steps-replay');
     const input = started[0]!.input;
     const attempt = await preparation.prepare(input);
@@ -225,6 +258,7 @@ describe('Prepare and Record', () => {
     const after = (await t.api('GET', `/api/processes/${run.process_id}`)).json;
     expect(after.status).toBe('succeeded');
     expect(after.task).toHaveLength(1);
+    expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 1, failed: 0 });
   });
 
   it('an attempt that called /fail before exiting 0 ends failed: the one-write end does not apply to it', async () => {
@@ -265,9 +299,50 @@ describe('Prepare and Record', () => {
     expect(failed.task[0].log_entries.map((e: any) => e.message)).toContain('attempt failed: exited 0 without calling /succeed (require_explicit_success)');
   });
 
+  it('a Prepare without its hint, of a claim its start counted and nothing wrote, in a run that ended: the claim is fenced and its count taken back', async () => {
+    // Prepare: the run ends between its task's start and a Prepare that lost the hint (the read path)
+    await define('steps-ended-unhinted');
+    const before = await gauge();
+    const run = await engine.trigger('steps-ended-unhinted');
+    const claimedId = stableUuid(run.process_id, 'only', 0, 0);
+    await t.services.store.runs.transitionRun(run.process_id, 'running', 'failed', { reason: 'killed by operator' });
+    expect(await gaugeMoved(before)).toEqual({ running: 1, succeeded: 0, failed: 0 });
+
+    // Act
+    const attempt = await preparation.prepare({ process_id: run.process_id, task_definition_name: 'only' });
+
+    // Assess: skipped, the slot failed, no attempt written, and nothing counts as running
+    expect(attempt).toEqual({ skip: true });
+    expect(await t.services.store.slots.get(run.process_id, 'only')).toMatchObject({ status: 'failed', reason: 'killed by operator' });
+    expect(await t.services.store.runs.getTaskRecord(run.process_id, claimedId)).toBeUndefined();
+    expect(await t.services.store.runs.fenceTask(run.process_id, claimedId, undefined)).toBe(false); // fenced already
+    expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 0, failed: 0 });
+  });
+
+  it('a kill that read a first attempt claimed, after its Prepare wrote it and removed it (the run ended): the count goes back once', async () => {
+    // Prepare: the kill read the slot (running, its first attempt claimed and counted by its start) ...
+    await define('steps-removed-then-killed');
+    const before = await gauge();
+    const run = await engine.trigger('steps-removed-then-killed');
+    const input = started[0]!.input;
+    const listed = await t.services.store.slots.get(run.process_id, 'only');
+    await t.services.store.runs.transitionRun(run.process_id, 'running', 'failed', { reason: 'killed by operator' });
+
+    // Act: ... then the Prepare wrote the attempt, read the run ended and removed it, then the kill settles the slot it read
+    const attempt = await preparation.prepare(input);
+    await engine.fanOut.killSlot(run.process_id, listed!, 'killed by operator');
+
+    // Assess
+    expect(attempt).toEqual({ skip: true });
+    expect(await t.services.store.slots.get(run.process_id, 'only')).toMatchObject({ status: 'failed', attempts: 0 });
+    expect((await t.api('GET', `/api/processes/${run.process_id}`)).json.task).toEqual([]);
+    expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 0, failed: 0 });
+  });
+
   it('a task started after its run ended (a kill that listed its slots first) is skipped and failed, and a retry runs it in a new execution', async () => {
     // Prepare: the run ends between the start of its task and the task's Prepare
     await define('steps-ended');
+    const before = await gauge();
     const run = await engine.trigger('steps-ended');
     const first = started[0]!;
     const input = first.input;
@@ -281,6 +356,7 @@ describe('Prepare and Record', () => {
     const slot = await t.services.store.slots.get(run.process_id, 'only');
     expect(slot).toMatchObject({ status: 'failed', reason: 'killed by operator', attempts: 0 });
     expect(slot?.current_task_id).toBeUndefined();
+    expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 0, failed: 0 });
 
     // Act: the retry starts it again, and it runs
     started = [];
@@ -295,5 +371,6 @@ describe('Prepare and Record', () => {
     const after = (await t.api('GET', `/api/processes/${run.process_id}`)).json;
     expect(after.status).toBe('succeeded');
     expect(after.task.map((x: any) => [x.previous_attempt_count, x.status])).toEqual([[0, 'succeeded']]);
+    expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 1, failed: 0 });
   });
 });
