@@ -45,6 +45,13 @@ export const IN_REQUEST_TASKS_MAX = 100;
  */
 export const FAN_OUT_STALE_SECONDS = 900;
 
+/**
+ * A retry's claim of a failed run (`retrying`, {@link RunFanOut.reopen}) older than this is left over from a
+ * request that died half-way: longer than the api function may run (lib/api.ts, 15 s), so that no live
+ * request's claim is overtaken, and short enough that the next retry is not refused for long.
+ */
+export const RETRY_CLAIM_STALE_SECONDS = 60;
+
 /** Slots a step reads or writes between two looks at the run. */
 const PAGE = 100;
 
@@ -159,18 +166,36 @@ export class RunFanOut {
    * one more attempt. A large run's status moves here (marked `reopening`), under the retry's conditions
    * (409 if the run changed meanwhile), and the engine function reopens its tasks. `slots`: a run within
    * its request's slots, read whole; `undefined` for a large run, whose steps read them.
+   *
+   * The retry first claims the run (`retrying`, {@link RETRY_CLAIM_STALE_SECONDS}), on the condition that
+   * it is the failed run it read (its `end_time`) and that no other retry holds a fresh claim: its writes to
+   * slots, done shards and the run item are not conditional on the run, so a second retry at the same
+   * time, writing them after the first had reopened the run, erased the ends the first one's tasks had
+   * counted (the run then never ended). The second is refused (409) before it writes anything.
    */
   async reopen(run: RunItem, slots: readonly Slot[] | undefined, reopened: ReadonlySet<string>, trigger: RunTrigger): Promise<FanOutEvent | undefined> {
     const processId = run.process_id;
     const large = slots === undefined;
-    // Each slot is its own item: reopen them side by side, as many at once as the fan-outs to AWS allow.
-    if (slots) await mapLimited(slots.filter((s) => s.status === 'blocked'), AWS_FAN_OUT_CONCURRENCY, (slot) => this.unblockSlot(processId, slot, reopened));
-    await this.d.store.slots.runTasksReopened(processId, [...reopened], doneShardCountOf(run, run.tasks_total ?? slots?.length ?? reopened.size));
-    // Running again: nothing of it expires (a large run's other items in its steps).
-    await this.d.store.runs.setRunExpiry(processId, undefined, { runItemOnly: large });
-    const token = this.token();
-    const moved = await this.d.store.runs.transitionRun(processId, 'failed', 'running', { trigger, ...(large ? { reopening: token } : {}) }, ['end_time', 'reason'], ['killing']);
-    if (!moved) throw new ConflictError(`process ${processId} changed while retrying; try again`);
+    const claim = this.token();
+    const staleBefore = new Date(Date.parse(claim) - RETRY_CLAIM_STALE_SECONDS * 1000).toISOString();
+    if (!(await this.d.store.fanOuts.claimRetry(processId, claim, staleBefore, run.end_time))) {
+      throw new ConflictError(`process ${processId} is being retried by another request, or changed since it was read; try again`);
+    }
+    let token: string;
+    try {
+      // Each slot is its own item: reopen them side by side, as many at once as the fan-outs to AWS allow.
+      if (slots) await mapLimited(slots.filter((s) => s.status === 'blocked'), AWS_FAN_OUT_CONCURRENCY, (slot) => this.unblockSlot(processId, slot, reopened));
+      await this.d.store.slots.runTasksReopened(processId, [...reopened], doneShardCountOf(run, run.tasks_total ?? slots?.length ?? reopened.size));
+      // Running again: nothing of it expires (a large run's other items in its steps).
+      await this.d.store.runs.setRunExpiry(processId, undefined, { runItemOnly: large });
+      token = this.token(claim);
+      const moved = await this.d.store.runs.transitionRun(processId, 'failed', 'running', { trigger, ...(large ? { reopening: token } : {}) }, ['end_time', 'reason', 'retrying'], ['killing'], { retrying: claim });
+      if (!moved) throw new ConflictError(`process ${processId} changed while retrying; try again`);
+    } catch (err) {
+      // Still failed: the claim goes, so that the next retry need not wait for it to go stale.
+      await this.d.store.fanOuts.moveMarker(processId, 'retrying', claim, undefined).catch(() => false);
+      throw err;
+    }
     if (!slots) return { action: 'fan-out', op: 'reopen', process_id: processId, token, phase: 'expiry' };
     await mapLimited(slots.filter((s) => s.status === 'failed'), AWS_FAN_OUT_CONCURRENCY, (slot) => this.restartSlot(processId, slot));
     // Tasks that never started (a kill blocked them) and whose dependencies are all complete.

@@ -125,12 +125,15 @@ export async function transitionItem(
     remove?: readonly string[];
     /** Attributes the item must not have, besides being in `from`. */
     absent?: readonly string[];
+    /** Attributes the item must hold with these values, besides being in `from`. */
+    holds?: Readonly<Record<string, string>>;
     returnValues?: 'NONE' | 'ALL_NEW' | 'UPDATED_OLD';
   },
 ): Promise<Record<string, unknown> | undefined> {
   const fields = Object.entries(request.set).filter(([, v]) => v !== undefined);
   const removed = request.remove ?? [];
   const absent = request.absent ?? [];
+  const holds = Object.entries(request.holds ?? {});
   const removal = removed.length > 0 ? ` REMOVE ${removed.map((_, i) => `#r${i}`).join(', ')}` : '';
   try {
     const out = await db.doc.send(
@@ -138,16 +141,18 @@ export async function transitionItem(
         TableName: db.tableName,
         Key: request.key,
         UpdateExpression: `SET ${fields.map((_, i) => `#f${i} = :v${i}`).join(', ')}${removal}`,
-        ConditionExpression: `#status IN (${request.from.map((_, i) => `:from${i}`).join(', ')})${absent.map((_, i) => ` AND attribute_not_exists(#a${i})`).join('')}`,
+        ConditionExpression: `#status IN (${request.from.map((_, i) => `:from${i}`).join(', ')})${absent.map((_, i) => ` AND attribute_not_exists(#a${i})`).join('')}${holds.map((_, i) => ` AND #h${i} = :h${i}`).join('')}`,
         ExpressionAttributeNames: {
           ...Object.fromEntries(fields.map(([k], i) => [`#f${i}`, k])),
           ...Object.fromEntries(removed.map((k, i) => [`#r${i}`, k])),
           ...Object.fromEntries(absent.map((k, i) => [`#a${i}`, k])),
+          ...Object.fromEntries(holds.map(([k], i) => [`#h${i}`, k])),
           '#status': 'status',
         },
         ExpressionAttributeValues: {
           ...Object.fromEntries(fields.map(([, v], i) => [`:v${i}`, v])),
           ...Object.fromEntries(request.from.map((s, i) => [`:from${i}`, s])),
+          ...Object.fromEntries(holds.map(([, v], i) => [`:h${i}`, v])),
         },
         ReturnValues: request.returnValues ?? 'NONE',
       }),

@@ -44,10 +44,31 @@ export class FanOutStore {
   }
 
   /**
+   * Claims the retry of failed run `processId` for the request of `token`, before the retry writes
+   * anything (lambdas/engine/fan-out.ts `reopen`): answers false when the run is not failed, or when
+   * another retry's claim is there and not older than `staleBefore` (a token too: an ISO time), or when
+   * it is not the failed run the retry read (`endTime`, its end).
+   */
+  async claimRetry(processId: string, token: string, staleBefore: string, endTime: string | undefined): Promise<boolean> {
+    // The run as the retry read it: failed at `endTime` (a run retried and failed again since has another).
+    const ended = endTime === undefined ? 'attribute_not_exists(end_time)' : 'end_time = :end';
+    return conditionally(this.db.doc.send(
+      new UpdateCommand({
+        TableName: this.db.tableName,
+        Key: keys.run(processId),
+        UpdateExpression: 'SET retrying = :token',
+        ConditionExpression: `#status = :failed AND ${ended} AND (attribute_not_exists(retrying) OR retrying < :stale)`,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':token': token, ':failed': 'failed', ':stale': staleBefore, ...(endTime === undefined ? {} : { ':end': endTime }) },
+      }),
+    ));
+  }
+
+  /**
    * Moves `marker` of a run from token `from` to `to` (`undefined`: removes it). Answers false when the
    * marker does not hold `from` any more: another step moved it on, and the caller's step is over.
    */
-  async moveMarker(processId: string, marker: FanOutMarker, from: string, to: string | undefined): Promise<boolean> {
+  async moveMarker(processId: string, marker: FanOutMarker | 'retrying', from: string, to: string | undefined): Promise<boolean> {
     return conditionally(this.db.doc.send(
       new UpdateCommand({
         TableName: this.db.tableName,

@@ -34,6 +34,12 @@ export type RunRecord = {
    */
   starting?: string;
   reopening?: string;
+  /**
+   * The token of the retry request reopening this failed run (lambdas/engine/fan-out.ts `reopen`), from
+   * before its first write until the run runs again: a second retry at the same time is refused before it
+   * writes anything. Not on the wire.
+   */
+  retrying?: string;
   /** What started the run (docs/TRIGGERS.md); absent on runs stored before it was recorded ({@link runTrigger}). */
   trigger?: RunTrigger;
   /** The run's parameters; absent on runs stored before parameters existed (none). */

@@ -112,6 +112,7 @@ export class RunStore {
     set: Partial<RunRecord> = {},
     remove: ReadonlyArray<keyof RunRecord> = [],
     absent: ReadonlyArray<keyof RunRecord> = [],
+    holds: Readonly<Record<string, string>> = {},
   ): Promise<RunItem | undefined> {
     const current = to === 'running' ? await this.getRunRecord(processId) : undefined;
     const fields: Record<string, unknown> = {
@@ -120,7 +121,7 @@ export class RunStore {
       ...(current ? keys.activeRunIndex(current.start_time, processId) : {}),
     };
     const removed: string[] = [...remove, ...(to === 'running' ? [] : keys.runStateIndexAttributes)];
-    const moved = await transitionItem(this.db, { key: keys.run(processId), from: [from], set: fields, remove: removed, absent, returnValues: 'ALL_NEW' });
+    const moved = await transitionItem(this.db, { key: keys.run(processId), from: [from], set: fields, remove: removed, absent, holds, returnValues: 'ALL_NEW' });
     if (!moved) return undefined;
     await this.stats.move(`runs_${from}`, `runs_${to}`);
     return moved as RunItem;
