@@ -132,7 +132,7 @@ export class Preparation {
       name,
       ['running'],
       'failed',
-      { reason: reason ?? 'the run ended before the task started', ...(attempts === undefined ? {} : { attempts, current_task_id: undefined }) },
+      { reason: reason ?? 'the run ended before the task started', ...(attempts === undefined ? {} : { attempts, current_task_id: undefined, claim_counted: undefined }) },
       this.d.expiry(),
     );
     return { skip: true };
