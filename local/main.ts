@@ -67,7 +67,7 @@ if (problem) {
 
 /**
  * Waits while a process stopping the tasks of an earlier server on this data dir holds `fifo` open (the
- * spawner and the tasks' watchdogs do while they stop tasks, local/engine/spawner.ts): until then, a run this
+ * spawner and its guard do while they stop tasks, local/engine/spawner-process.mjs): until then, a run this
  * server ends as failed ("retry it") could still have a process running, and a retry would run a task twice.
  * A FIFO opened for writing without blocking fails with ENXIO exactly when no process has it open for reading.
  * Answers the FIFO's path, created if missing, or undefined when there can be none (no `mkfifo`).
@@ -91,7 +91,7 @@ async function previousTasksStopped(fifo: string): Promise<string | undefined> {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-/** Longer than a watchdog's or the spawner's grace (SIGTERM, SIGKILL 5 s later) plus its polling. */
+/** Longer than the guard's or the spawner's grace (SIGTERM, SIGKILL 5 s later) plus its polling. */
 const PREVIOUS_TASKS_WAIT_MS = 15_000;
 const tasksFifo = await previousTasksStopped(join(dataDir, 'tasks.fifo')).catch(() => undefined);
 if (tasksFifo) process.env.SUNDIAL_TASKS_FIFO = tasksFifo;
@@ -119,7 +119,7 @@ void sundial.storeFailed.then(async (err) => {
   process.exit(1);
 });
 // SIGHUP: the terminal closed. Stopping as on Ctrl-C ends the runs with a reason and stops their tasks (the
-// spawner's watchdogs stop them anyway should this process die without stopping: see local/engine/spawner.ts).
+// spawner's guard stops them anyway should this process die without stopping: see local/engine/spawner-process.mjs).
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
     if (stopping) return;

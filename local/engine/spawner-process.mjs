@@ -14,10 +14,62 @@
 //
 // When the server goes away (its channel closes: a stop, a crash, SIGKILL), no task may outlive it
 // unobserved: every process group still running gets SIGTERM, then SIGKILL 5 s later, and the spawner exits.
-// Should this process die too (a SIGKILL of the whole process group), each task's watchdog (spawner.ts,
-// watchedTask) sees its pipe close and stops the task's group.
+// Should this process die too (a SIGKILL of the whole process group), the guard (below) sees its pipe close
+// and stops the tasks' groups.
 import { spawn } from 'node:child_process';
-import { constants, openSync, statSync } from 'node:fs';
+import { constants, existsSync, openSync, statSync } from 'node:fs';
+
+/**
+ * The guard: one process for every task, which stops the tasks' process groups when this process ends,
+ * however it ends (SIGKILL included: Node cannot ask for PR_SET_PDEATHSIG). It reads, on its stdin, a pipe
+ * whose only write end this process holds, `+<pgid>` as each task starts and `-<pgid>` once it ended; at
+ * end-of-file (this process is gone) it holds `$SUNDIAL_TASKS_FIFO` open (a server starting on the same data
+ * dir waits until nobody does, local/main.ts), SIGTERMs the groups still listed, and SIGKILLs them once
+ * they are gone or after 5 s (the executor's grace). Before 2026-12-04 each task had a watchdog of its own
+ * beside it in its group (spawner.ts): three processes more per task, on this machine 37 % of a 1,000-task
+ * DAG's wall time (docs/PERFORMANCE.md "One guard for all tasks").
+ * - It runs in a process group of its own (`detached`): a signal to the server's group does not reach it.
+ * - POSIX sh (dash on Debian), with no fork per line: the set of groups is one string of ` <pgid> ` words,
+ *   edited with parameter expansions. Its stdout and stderr go to /dev/null, and it ignores the signals a
+ *   terminal or a group kill sends, as the tasks' watchdogs did; dash's `kill` takes no `--` (a negative pid
+ *   follows the signal).
+ * - A group is listed from the moment its task is spawned (the `+` is written in the same turn, before any
+ *   other event is handled) until its task's process ended and its pipes closed. A task's pid (its group's
+ *   id) could be given to another process only after the whole group is gone; the guard signals listed
+ *   groups only, within seconds of this process's end.
+ */
+const GUARD = `trap '' TERM INT HUP QUIT
+groups=' '
+while IFS= read -r line; do
+  case $line in
+    +*) groups="$groups\${line#+} " ;;
+    -*) id=\${line#-}; case $groups in *" $id "*) groups="\${groups%% $id *} \${groups#* $id }" ;; esac ;;
+  esac
+done
+set -- $groups
+[ $# -eq 0 ] && exit 0
+[ -p "\${SUNDIAL_TASKS_FIFO:-}" ] && exec 4<>"$SUNDIAL_TASKS_FIFO"
+for g; do kill -TERM -$g 2>/dev/null; done
+n=0
+while [ $n -lt 50 ]; do
+  alive=
+  for g; do kill -0 -$g 2>/dev/null && { alive=1; break; }; done
+  [ -z "$alive" ] && exit 0
+  sleep 0.1
+  n=$((n+1))
+done
+for g; do kill -KILL -$g 2>/dev/null; done`;
+
+const SH = '/bin/sh';
+/** The guard's stdin (undefined without /bin/sh: nothing stops the tasks then if this process is SIGKILLed). */
+const guard = existsSync(SH) ? spawn(SH, ['-c', GUARD], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] }) : undefined;
+// The guard may be gone (SIGKILLed): a write on its pipe must not end this process.
+guard?.stdin.on('error', () => undefined);
+guard?.unref();
+/** Tells the guard that group `pgid` runs (`+`) or ended (`-`). */
+const tellGuard = (sign, pgid) => {
+  if (guard && pgid !== undefined) guard.stdin.write(`${sign}${pgid}\n`);
+};
 
 /** @type {Map<string, import('node:child_process').ChildProcess>} */
 const running = new Map();
@@ -50,13 +102,10 @@ const WINDOW = 64;
 /** @type {Map<string, {unacked: number, pause: () => void, resume: () => void}>} */
 const flow = new Map();
 
-function start({ id, file, argv, env, watched }) {
-  // `watched`: the task's wrapper (spawner.ts, watchedTask) runs a watchdog reading this stdin pipe. This
-  // process holds its only write end: when this process ends, however it ends, the watchdog reads
-  // end-of-file and stops the task's group. `done` once the task ended lets the watchdog go quietly.
-  const child = spawn(file, argv, { env, detached: true, stdio: [watched ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-  // The watchdog may be gone already (SIGKILLed with its group): a write on its pipe must not end this process.
-  child.stdin?.on('error', () => undefined);
+function start({ id, file, argv, env }) {
+  const child = spawn(file, argv, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Listed with the guard at once: its group is stopped should this process die from here on.
+  tellGuard('+', child.pid);
   running.set(id, child);
   let ended = false;
   child.once('spawn', () => send({ t: 'spawned', id, pid: child.pid }));
@@ -79,7 +128,7 @@ function start({ id, file, argv, env, watched }) {
     send({ t: 'error', id, message: err.message });
   });
   child.once('close', (code, signal) => {
-    child.stdin?.end('done\n');
+    tellGuard('-', child.pid);
     if (ended) return;
     ended = true;
     running.delete(id);
@@ -109,7 +158,7 @@ function shutDown() {
   if (shuttingDown) return;
   shuttingDown = true;
   // Held until this process exits: a server starting on the same data dir waits while tasks of this one
-  // may still run (local/main.ts; the tasks' watchdogs hold it too while they stop theirs, spawner.ts).
+  // may still run (local/main.ts; the guard holds it too while it stops them, above).
   const fifo = process.env.SUNDIAL_TASKS_FIFO;
   if (fifo) {
     try {
@@ -135,7 +184,7 @@ process.on('SIGTERM', shutDown);
 // A Ctrl-C reaches the whole foreground process group: the server decides what happens to the tasks
 // (it stops them, then closes the channel).
 // A terminal's SIGHUP too: the server stops on it. Should the server die instead, its channel closes
-// (shutDown), and should this process die as well, the tasks' watchdogs stop them.
+// (shutDown), and should this process die as well, the guard stops them (above).
 process.on('SIGINT', () => undefined);
 process.on('SIGHUP', () => undefined);
 send({ t: 'ready' });

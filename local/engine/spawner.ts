@@ -17,7 +17,6 @@ const SPAWNER = fileURLToPath(new URL('./spawner-process.mjs', import.meta.url))
  */
 const SPAWNER_NODE_FLAGS = ['--max-semi-space-size=1'];
 const BASH = '/bin/bash';
-const SH = '/bin/sh';
 /**
  * bash (dash cannot name descriptors above 9): close every fd above stderr (but the one named by
  * `$KEEP_FD`, if any), then exec the command given as arguments. LevelDB (dynalite) opens its files
@@ -34,55 +33,16 @@ export function withoutInheritedFds(command: string, args: string[], keepFd?: nu
 }
 
 /**
- * How no task outlives the server, however it dies (SIGKILL included). A task runs in a process group of
- * its own (the spawner starts it detached: a signal to the server's group, a terminal's SIGHUP or a
- * `kill -9 -- -pgid`, does not reach it), and in that group, next to it, a watchdog: a subshell of sh
- * blocked reading its stdin, a pipe whose only write end the spawner holds. When the spawner ends, however
- * it ends, the kernel closes that end and the read returns end-of-file: the watchdog SIGTERMs the task's
- * group, and SIGKILLs it once the task is gone or after KILL_GRACE_TENTHS (5 s, the executor's grace).
- * When the task ends normally the spawner writes `done` and the watchdog exits without a signal.
- * - Node cannot ask for PR_SET_PDEATHSIG, and a watchdog in the server's group would die with it; a pipe's
- *   end-of-file is delivered whatever killed its writer.
- * - The watchdog is a member of the group it signals, so the group's id (the task's pid) stays allocated
- *   while it waits: its `kill -TERM -pgid` can never reach another process that was given the same number.
- * - It is started by a subshell that ends at once (double fork): it is not a child of the task, whose
- *   `wait` or reaping it would disturb; sh then execs the task, whose pid is the one the spawner knows.
- * - Its stdout and stderr go to /dev/null: it must not hold the task's pipes open (the spawner waits for
- *   them to close), and the task's stdin is /dev/null, as before, not the watchdog's pipe.
- * - While it stops a task it holds `$SUNDIAL_TASKS_FIFO` open (`<dataDir>/tasks.fifo`, set by local/main.ts),
- *   as the spawner does while it stops tasks: a server starting on the same data dir waits until nobody
- *   does, so that a run it reports failed (retryable) has no process of an earlier server still running.
- * - It is POSIX sh (`/bin/sh`: dash on Debian), not bash: a task's wrapper, its subshell and its watchdog
- *   cost less CPU and time (docs/PERFORMANCE.md, "The task wrapper"). Two of sh's rules it works around:
- *   an asynchronous list's stdin is /dev/null before its own redirections (so the pipe is passed as fd 3,
- *   which the task does not get), and dash's `kill` takes no `--` (a negative pid follows the signal).
- *   It closes no descriptor: the spawner has none a task could inherit (it was started without the
- *   server's, `withoutInheritedFds`, and Node opens its own close-on-exec; test/local/engine/spawner.test.ts).
+ * How no task outlives the server, however it dies (SIGKILL included): spawner-process.mjs. A task runs in
+ * a process group of its own (the spawner starts it detached: a signal to the server's group, a terminal's
+ * SIGHUP or a `kill -9 -- -pgid`, does not reach it). One guard process, started by the spawner in a group
+ * of its own, is told each task's group as it starts and as it ends, on a pipe whose only write end the
+ * spawner holds: when the spawner ends, however it ends, the guard reads end-of-file, SIGTERMs the groups
+ * still running and SIGKILLs them once gone or after 5 s (the executor's grace), holding
+ * `$SUNDIAL_TASKS_FIFO` meanwhile. Until 2026-12-04 each task ran beside a watchdog of its own in its group
+ * (a wrapper sh, a subshell and a background one: three processes and an exec more per task, 37 % of a
+ * 1,000-task DAG's wall time here: docs/PERFORMANCE.md "One guard for all tasks").
  */
-const KILL_GRACE_TENTHS = 50;
-const WATCHED_TASK = `exec 3<&0
-( ( trap '' TERM INT HUP QUIT
-    IFS= read -r word
-    [ "$word" = done ] && exit 0
-    [ -p "\${SUNDIAL_TASKS_FIFO:-}" ] && exec 4<>"$SUNDIAL_TASKS_FIFO"
-    kill -TERM -$$ 2>/dev/null
-    n=0; while kill -0 $$ 2>/dev/null && [ $n -lt ${KILL_GRACE_TENTHS} ]; do sleep 0.1; n=$((n+1)); done
-    kill -KILL -$$ 2>/dev/null
-  ) <&3 3<&- >/dev/null 2>&1 & )
-unset SUNDIAL_TASKS_FIFO
-exec "$@" </dev/null 3<&-`;
-
-/**
- * `[file, argv, watched]` that runs a task's `command args` with a watchdog that stops its process group
- * when the spawner ends (`watched`: the spawner must give it a stdin pipe and write `done` to it when the
- * task ended). Without /bin/sh, the command as is.
- */
-export function watchedTask(command: string, args: string[]): [string, string[], boolean] {
-  if (!existsSync(SH)) return [command, args, false];
-  // A non-interactive sh reads no startup file (bash as sh neither: not even the ~/.bashrc it would read
-  // as bash, taking a socket stdin for rshd's).
-  return [SH, ['-c', WATCHED_TASK, 'sundial-task', command, ...args], true];
-}
 
 export interface Ended {
   code: number | null;
@@ -145,9 +105,8 @@ export class Spawner {
       stderr.end();
       return e;
     });
-    const [command, args, watched] = watchedTask(file, argv);
     const spawner = this.ensure();
-    spawner.send({ t: 'spawn', id, file: command, argv: args, env, watched }, (err) => {
+    spawner.send({ t: 'spawn', id, file, argv, env }, (err) => {
       if (err) this.settle(id, { code: null, signal: null, error: err });
     });
     return {

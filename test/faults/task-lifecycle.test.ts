@@ -2,8 +2,7 @@
  * No task process outlives its local server, however the server dies: `npm start` in a terminal of its
  * own (its own process group), five long tasks running, then the terminal closes (SIGHUP to the group),
  * the group is SIGKILLed, the server alone is SIGKILLed (its spawner survives it), or it is stopped
- * (SIGTERM, SIGINT). Every process of every task (the task's shell, its `sleep`, and the spawner's
- * watchdog in its group) must be gone soon after.
+ * (SIGTERM, SIGINT). Every process of every task (the task's shell and its `sleep`) must be gone soon after.
  */
 import { closeSync, constants, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import { until } from '../helpers/until';
 const TASKS = 5;
 /**
  * Deadlines, not waits: five servers start side by side in this file, and on a machine at ten times its
- * cores a start took over 30 s. A case starts up to two servers and waits for the watchdog's 5 s grace.
+ * cores a start took over 30 s. A case starts up to two servers and waits for the guard's 5 s grace.
  */
 const SERVER_START_MS = 90_000;
 const CASE_MS = 240_000;
@@ -96,9 +95,9 @@ describe.concurrent('task processes and the death of their local server', () => 
   }, CASE_MS);
 
   it('a server restarted at once on the same data dir starts once the tasks of the dead one are gone, and only then reports the run failed', async () => {
-    // The stubborn task outlives SIGTERM: only the watchdog's SIGKILL, 5 s after the group died, ends it.
+    // The stubborn task outlives SIGTERM: only the guard's SIGKILL, 5 s after the group died, ends it.
     // Whether that is longer than a restart takes depends on the machine's load, so the test also holds
-    // the data dir's tasks FIFO open, as a watchdog stopping a task does, until the new server says it waits.
+    // the data dir's tasks FIFO open, as the guard stopping the tasks does, until the new server says it waits.
     const c = await serverWithRunningTasks({ stubborn: `trap '' TERM; ${UNTIL_STOPPED}` });
     const run = (await apiClient(c.server.url)('GET', '/api/processes?allowed_statuses=running')).json[0];
 
