@@ -92,6 +92,29 @@ describe('the task spawner', () => {
     }
   }, 30_000);
 
+  it('stops every group still running when the spawner is SIGKILLed after others started and ended: the guard lists each task from its start to its end', async () => {
+    spawner = new Spawner(() => undefined);
+    // 12 tasks that run until stopped, every third ignoring SIGTERM (the guard's SIGKILL ends those), then
+    // 12 that end at once: their groups leave the guard's list after the others joined it.
+    const long = Array.from({ length: 12 }, (_, i) => spawner.spawn('/bin/sh', ['-c', `${i % 3 === 0 ? "trap '' TERM; " : ''}echo $$; ${UNTIL_STOPPED}`], env));
+    const pgids = await Promise.all(
+      long.map(async (task) => {
+        let out = '';
+        task.stdout.on('data', (chunk: string) => (out += chunk));
+        return Number((await until(async () => out, (o) => o.includes('\n'))).trim());
+      }),
+    );
+    const quick = Array.from({ length: 12 }, () => spawner.spawn('/bin/sh', ['-c', 'true'], env));
+    await Promise.all(quick.map((t) => t.ended));
+    try {
+      (spawner as unknown as { child: ChildProcess }).child.kill('SIGKILL');
+
+      await until(async () => pgids.flatMap((g) => groupMembers(g)), (left) => left.length === 0, 20_000);
+    } finally {
+      pgids.forEach(killGroup);
+    }
+  }, 40_000);
+
   it("does not run the user's ~/.bashrc around a task (bash would, taking its socket stdin for rshd's)", async () => {
     spawner = new Spawner(() => undefined);
     const home = mkdtempSync(join(tmpdir(), 'sundial-home-'));
