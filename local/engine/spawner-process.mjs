@@ -61,18 +61,32 @@ done
 for g; do kill -KILL -$g 2>/dev/null; done`;
 
 const SH = '/bin/sh';
-/** The guard's stdin (undefined without /bin/sh: nothing stops the tasks then if this process is SIGKILLed). */
-const guard = existsSync(SH) ? spawn(SH, ['-c', GUARD], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] }) : undefined;
-// The guard may be gone (SIGKILLed): a write on its pipe must not end this process.
-guard?.stdin.on('error', () => undefined);
-guard?.unref();
-/** Tells the guard that group `pgid` runs (`+`) or ended (`-`). */
-const tellGuard = (sign, pgid) => {
-  if (guard && pgid !== undefined) guard.stdin.write(`${sign}${pgid}\n`);
-};
 
 /** @type {Map<string, import('node:child_process').ChildProcess>} */
 const running = new Map();
+
+/** The guard (undefined without /bin/sh: nothing stops the tasks then if this process is SIGKILLed). */
+let guard;
+/**
+ * Starts the guard and lists with it every task running. Should it end while this process lives (someone
+ * killed it), a new one is started the same way, so that the tasks are never left without one.
+ */
+function startGuard() {
+  if (!existsSync(SH)) return;
+  const started = spawn(SH, ['-c', GUARD], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  // The guard may be gone (SIGKILLed): a write on its pipe must not end this process.
+  started.stdin.on('error', () => undefined);
+  started.once('exit', () => {
+    if (guard === started && !shuttingDown) startGuard();
+  });
+  started.unref();
+  guard = started;
+  for (const child of running.values()) tellGuard('+', child.pid);
+}
+/** Tells the guard that group `pgid` runs (`+`) or ended (`-`). */
+function tellGuard(sign, pgid) {
+  if (guard && pgid !== undefined) guard.stdin.write(`${sign}${pgid}\n`);
+}
 
 // With a callback, a send on a channel that just broke (the server died) reports to it rather than
 // emitting an 'error' that would end this process before it stops the tasks (see shutDown).
@@ -154,6 +168,7 @@ process.on('message', (message) => {
 });
 
 let shuttingDown = false;
+startGuard();
 function shutDown() {
   if (shuttingDown) return;
   shuttingDown = true;

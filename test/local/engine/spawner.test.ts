@@ -115,6 +115,39 @@ describe('the task spawner', () => {
     }
   }, 40_000);
 
+  it('starts a new guard, told of every task running, when its guard is killed: the tasks are still stopped when the spawner is SIGKILLed', async () => {
+    spawner = new Spawner(() => undefined);
+    const task = spawner.spawn('/bin/sh', ['-c', `echo $$; ${UNTIL_STOPPED}`], env);
+    let out = '';
+    task.stdout.on('data', (chunk: string) => (out += chunk));
+    const pgid = Number((await until(async () => out, (o) => o.includes('\n'))).trim());
+    const spawnerPid = (spawner as unknown as { child: ChildProcess }).child.pid!;
+    /** The spawner's guards: its children whose command is the guard's script. */
+    const guards = () =>
+      readdirSync('/proc')
+        .filter((e) => /^\d+$/.test(e))
+        .filter((pid) => {
+          try {
+            const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+            const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+            return ppid === spawnerPid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('groups=');
+          } catch {
+            return false; // ended while we looked
+          }
+        })
+        .map(Number);
+    const [first] = await until(async () => guards(), (g) => g.length === 1);
+    try {
+      process.kill(first!, 'SIGKILL');
+      await until(async () => guards(), (g) => g.length === 1 && g[0] !== first);
+      (spawner as unknown as { child: ChildProcess }).child.kill('SIGKILL');
+
+      await until(async () => groupMembers(pgid), (left) => left.length === 0, 15_000);
+    } finally {
+      killGroup(pgid);
+    }
+  }, 30_000);
+
   it("does not run the user's ~/.bashrc around a task (bash would, taking its socket stdin for rshd's)", async () => {
     spawner = new Spawner(() => undefined);
     const home = mkdtempSync(join(tmpdir(), 'sundial-home-'));
