@@ -207,11 +207,20 @@ export class Engine {
     const slots: readonly SlotState[] = large ? await this.d.store.slots.listStates(processId) : await this.d.store.slots.list(processId);
     const reopened = new Set(slots.filter((s) => s.status === 'failed' || s.status === 'blocked').map((s) => s.name));
     if (reopened.size === 0) throw new ConflictError(`process ${processId} has no failed task to retry`);
-    // Registered as the definition's run in progress again before it reopens (overlap_action, counts).
-    const undo = await this.retrying({ process_id: processId, process_definition_name: run.process_definition_name, start_time: run.start_time });
+    // Claimed first (fan-out.ts `claimRetry`): a second retry at the same time is refused before it writes
+    // or registers anything. Then registered as the definition's run in progress again before it reopens
+    // (overlap_action, counts).
+    const claim = await this.fanOut.claimRetry(run);
+    let undo: () => Promise<void>;
+    try {
+      undo = await this.retrying({ process_id: processId, process_definition_name: run.process_definition_name, start_time: run.start_time });
+    } catch (err) {
+      await this.fanOut.releaseRetry(processId, claim);
+      throw err;
+    }
     let first: FanOutEvent | undefined;
     try {
-      first = await this.fanOut.reopen(run, large ? undefined : (slots as Slot[]), reopened, retriedTrigger(runTrigger(run), by, this.d.now().toISOString()));
+      first = await this.fanOut.reopen(run, large ? undefined : (slots as Slot[]), reopened, retriedTrigger(runTrigger(run), by, this.d.now().toISOString()), claim);
     } catch (err) {
       // Only a run that was not reopened gives its registration back.
       if ((await this.d.store.runs.getRunRecord(processId))?.status !== 'running') await undo();

@@ -147,6 +147,29 @@ export class RunFanOut {
     return { action: 'fan-out', op: 'start', process_id: run.process_id, token, phase: 'slots', next: 0 };
   }
 
+  /**
+   * A retry's claim of failed run `run` (`retrying` = the answered token), before it writes anything (Engine.retry):
+   * on the condition that it is the failed run the retry read (its `end_time`) and that no other retry
+   * holds a claim younger than {@link RETRY_CLAIM_STALE_SECONDS}. A retry's writes to slots, done shards and
+   * the run item are not conditional on the run, so a second retry at the same time, writing them after the
+   * first had reopened the run, erased the ends the first one's tasks had counted (the run then never
+   * ended); and its registration with the schedules, undone when it failed, could undo the first one's. The
+   * second is refused here (409) before it writes or registers anything.
+   */
+  async claimRetry(run: RunItem): Promise<string> {
+    const claim = this.token();
+    const staleBefore = new Date(Date.parse(claim) - RETRY_CLAIM_STALE_SECONDS * 1000).toISOString();
+    if (!(await this.d.store.fanOuts.claimRetry(run.process_id, claim, staleBefore, run.end_time))) {
+      throw new ConflictError(`process ${run.process_id} is being retried by another request, or changed since it was read; try again`);
+    }
+    return claim;
+  }
+
+  /** Gives a retry's claim back while the run is still failed (a retry that failed), so that the next need not wait for it to go stale. */
+  async releaseRetry(processId: string, claim: string): Promise<void> {
+    await this.d.store.fanOuts.moveMarker(processId, 'retrying', claim, undefined).catch(() => false);
+  }
+
   /** A large run's kill, once its status moved (`killing` = `token`): the engine function stops its tasks. */
   kill(processId: string, token: string): FanOutEvent {
     return { action: 'fan-out', op: 'kill', process_id: processId, token, phase: 'stop' };
@@ -167,20 +190,12 @@ export class RunFanOut {
    * (409 if the run changed meanwhile), and the engine function reopens its tasks. `slots`: a run within
    * its request's slots, read whole; `undefined` for a large run, whose steps read them.
    *
-   * The retry first claims the run (`retrying`, {@link RETRY_CLAIM_STALE_SECONDS}), on the condition that
-   * it is the failed run it read (its `end_time`) and that no other retry holds a fresh claim: its writes to
-   * slots, done shards and the run item are not conditional on the run, so a second retry at the same
-   * time, writing them after the first had reopened the run, erased the ends the first one's tasks had
-   * counted (the run then never ended). The second is refused (409) before it writes anything.
+   * `claim`: the retry's claim of the run ({@link claimRetry}); the transition that reopens the run holds
+   * and removes it, and a reopening that fails gives it back.
    */
-  async reopen(run: RunItem, slots: readonly Slot[] | undefined, reopened: ReadonlySet<string>, trigger: RunTrigger): Promise<FanOutEvent | undefined> {
+  async reopen(run: RunItem, slots: readonly Slot[] | undefined, reopened: ReadonlySet<string>, trigger: RunTrigger, claim: string): Promise<FanOutEvent | undefined> {
     const processId = run.process_id;
     const large = slots === undefined;
-    const claim = this.token();
-    const staleBefore = new Date(Date.parse(claim) - RETRY_CLAIM_STALE_SECONDS * 1000).toISOString();
-    if (!(await this.d.store.fanOuts.claimRetry(processId, claim, staleBefore, run.end_time))) {
-      throw new ConflictError(`process ${processId} is being retried by another request, or changed since it was read; try again`);
-    }
     let token: string;
     try {
       // Each slot is its own item: reopen them side by side, as many at once as the fan-outs to AWS allow.
@@ -192,8 +207,7 @@ export class RunFanOut {
       const moved = await this.d.store.runs.transitionRun(processId, 'failed', 'running', { trigger, ...(large ? { reopening: token } : {}) }, ['end_time', 'reason', 'retrying'], ['killing'], { retrying: claim });
       if (!moved) throw new ConflictError(`process ${processId} changed while retrying; try again`);
     } catch (err) {
-      // Still failed: the claim goes, so that the next retry need not wait for it to go stale.
-      await this.d.store.fanOuts.moveMarker(processId, 'retrying', claim, undefined).catch(() => false);
+      await this.releaseRetry(processId, claim);
       throw err;
     }
     if (!slots) return { action: 'fan-out', op: 'reopen', process_id: processId, token, phase: 'expiry' };

@@ -66,6 +66,8 @@ describe('two retries of a run at once', () => {
     } finally {
       slots.runTasksReopened = original;
     }
+    // The run is the definition's run in progress again (the refused retry registered and undid nothing).
+    expect((await store.schedules.get('retry-twice')).active.some((e: string) => e.endsWith(run.process_id))).toBe(true);
     writeFileSync(go, '');
 
     // Assess: one accepted, one refused, the refused one wrote no done shard; the run ends with both tasks
