@@ -7,7 +7,8 @@
  * retry's rewrite of the done shards waits until the second has reached the same point (before the fix) or
  * has been answered (with it), and the second's waits until a task of the first has ended and been counted.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,17 +17,26 @@ import { until } from '../helpers/until';
 
 const { api, define, trigger, finished, current } = sundialPerFile();
 const dir = mkdtempSync(join(tmpdir(), 'retry-race-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+/** The write end this test holds of the FIFO that lets y go. */
+let release: number | undefined;
+afterAll(() => {
+  if (release !== undefined) closeSync(release);
+  rmSync(dir, { recursive: true, force: true });
+});
 
 type Fn = (...args: any[]) => Promise<any>;
 
 describe('two retries of a run at once', () => {
   it('one reopens the run and the other is refused (409) before it writes anything: the run then ends', async () => {
-    // Prepare: x and y fail their first attempts; on the retry x succeeds at once, y once it is let go.
+    // Prepare: x and y fail their first attempts; on the retry x succeeds at once, y once it is let go: it
+    // reads a line from a FIFO that this test holds open (read and write: neither side's open blocks, and
+    // what is written waits in the pipe until y reads it), an event rather than a poll.
     const go = join(dir, 'go');
+    execFileSync('mkfifo', [go]);
+    release = openSync(go, 'r+');
     await define('retry-twice', [
       shellScript('x', '[ "$SUNDIAL_TASK_PREVIOUS_ATTEMPTS" = 0 ] && exit 1; exit 0'),
-      shellScript('y', `[ "$SUNDIAL_TASK_PREVIOUS_ATTEMPTS" = 0 ] && exit 1; while [ ! -e ${go} ]; do sleep 0.05; done`),
+      shellScript('y', `[ "$SUNDIAL_TASK_PREVIOUS_ATTEMPTS" = 0 ] && exit 1; read -r line < ${go}`),
     ]);
     const run = await trigger('retry-twice');
     expect((await finished(run.process_id)).status).toBe('failed');
@@ -68,7 +78,7 @@ describe('two retries of a run at once', () => {
     }
     // The run is the definition's run in progress again (the refused retry registered and undid nothing).
     expect((await store.schedules.get('retry-twice')).active.some((e: string) => e.endsWith(run.process_id))).toBe(true);
-    writeFileSync(go, '');
+    writeSync(release, 'go\n');
 
     // Assess: one accepted, one refused, the refused one wrote no done shard; the run ends with both tasks
     expect(answers.map((a) => a.status).sort(), JSON.stringify(answers.map((a) => a.text))).toEqual([201, 409]);
