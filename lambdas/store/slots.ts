@@ -368,9 +368,7 @@ export class SlotStore {
           // A waiting slot made no attempt, so nothing is lost with skip_backoff (only a retry's running
           // slots carry it): the claim removes it, as every claim does. Only a first attempt's claim is
           // counted by its start (`claim_counted`): its give-back is fenced (runs.ts `fenceTask`).
-          UpdateExpression: write.counted
-            ? `SET #status = :running, execution_name = :x, attempts = :next, current_task_id = :tid, claim_counted = :counted REMOVE skip_backoff${write.update}`
-            : `SET #status = :running, execution_name = :x, attempts = :next, current_task_id = :tid REMOVE skip_backoff, claim_counted${write.update}`,
+          UpdateExpression: `SET #status = :running, execution_name = :x, attempts = :next, current_task_id = :tid${write.counted ? ', claim_counted = :counted' : ''} REMOVE skip_backoff${write.counted ? '' : ', claim_counted'}${write.update}`,
           ConditionExpression: write.condition,
           ExpressionAttributeNames: { '#status': 'status', '#round': 'round' },
           ExpressionAttributeValues: { ':waiting': 'waiting', ':running': 'running', ':x': executionName, ':tid': taskId, ...(write.counted ? { ':counted': true } : {}), ...write.values },
