@@ -69,11 +69,12 @@ export class Completion {
    */
   async completeTask(processId: string, first: string, firstStatus: Completed, counts: CounterDeltas = {}): Promise<void> {
     const queue: Array<{ name: string; status: Completed }> = [{ name: first, status: firstStatus }];
-    let moves: CounterDeltas | undefined = counts;
+    // The attempt's move goes out with the first completion's writes; the tasks it blocks move no counter.
+    let unsent = counts;
     while (queue.length > 0) {
       const { name, status } = queue.shift()!;
-      const pending = moves ?? {};
-      moves = undefined;
+      const pending = unsent;
+      unsent = {};
       const from = status === 'blocked' ? (['waiting', 'blocked'] as const) : (['running', status] as const);
       // The write that ends the slot stamps its expiry. Not the done shard's count: a shard is the engine's
       // state until the run ends (a run longer than the retention must still find it); the run's end sets it.
@@ -127,9 +128,9 @@ export class Completion {
       // Dependents are separate items: tell them all at once rather than one round trip after another,
       // and count the task as done in the same round trip (the run cannot finish before its dependents
       // are done, so the order does not matter).
-      const [counts] = await Promise.all([this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded', shards), tellDependents()]);
-      if (counts.runDone) {
-        const final = finalRunStatus(counts.failed);
+      const [finished] = await Promise.all([this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded', shards), tellDependents()]);
+      if (finished.runDone) {
+        const final = finalRunStatus(finished.failed);
         const ended = await this.d.store.runs.transitionRun(processId, 'running', final, { end_time: this.d.now().toISOString() });
         if (ended) {
           this.d.logger.info('run finished', { process_id: processId, status: final });
