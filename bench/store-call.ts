@@ -8,9 +8,12 @@
  *
  * Environment: STORE_CALLS (default 6000), STORE_CALL_ROUNDS (default 3: each round a fresh store),
  * STORE_CALL_MARKED=1 (the calls made inside a function mark, local/function-context.ts, with the marks kept
- * as the tests' local mode keeps them: what AsyncLocalStorage costs every call).
+ * as the tests' local mode keeps them: what AsyncLocalStorage costs every call), STORE_CALL_DISK=1 (the store
+ * on disk, LevelDB in a temporary data dir, as `npm start` and the engine's bench keep it; else in memory).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GetCommand, UpdateCommand } from '../lambdas/store/sdk';
 import { startDynamo } from '../local/dynalite';
 import { markFunctions, runAs } from '../local/function-context';
@@ -20,6 +23,7 @@ const CALLS = Number(process.env.STORE_CALLS ?? 6000);
 const ROUNDS = Number(process.env.STORE_CALL_ROUNDS ?? 3);
 const IN_FLIGHT = 8;
 const MARKED = process.env.STORE_CALL_MARKED === '1';
+const DISK = process.env.STORE_CALL_DISK === '1';
 if (MARKED) markFunctions();
 
 /** This thread's CPU time in ms (Linux: the main thread's task has the process's id; 10 ms ticks). */
@@ -29,7 +33,8 @@ function serverThreadMs(): number {
 }
 
 async function round(): Promise<{ wall: number; server: number; process: number }> {
-  const store = await startDynamo(undefined);
+  const dataDir = DISK ? mkdtempSync(join(tmpdir(), 'sundial-bench-store-')) : undefined;
+  const store = await startDynamo(dataDir);
   const { db } = store;
   const call = (i: number) =>
     i % 2
@@ -62,6 +67,7 @@ async function round(): Promise<{ wall: number; server: number; process: number 
     return { wall: (performance.now() - t0) / CALLS, server: (serverThreadMs() - server0) / CALLS, process: (cpu.user + cpu.system) / 1000 / CALLS };
   } finally {
     await store.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -69,4 +75,4 @@ type Round = Awaited<ReturnType<typeof round>>;
 const rounds: Round[] = [];
 for (let r = 0; r < ROUNDS; r++) rounds.push(await round());
 const fmt = (pick: (r: Round) => number) => `${median(rounds.map(pick)).toFixed(3)} ms (${rounds.map((r) => pick(r).toFixed(3)).join(', ')})`;
-console.log(`store call${MARKED ? ' (marked)' : ''}, ${CALLS} calls × ${ROUNDS} rounds, ${IN_FLIGHT} in flight: wall ${fmt((r) => r.wall)}; server thread CPU ${fmt((r) => r.server)}; process CPU ${fmt((r) => r.process)}`);
+console.log(`store call${MARKED ? ' (marked)' : ''}${DISK ? ' (on disk)' : ''}, ${CALLS} calls × ${ROUNDS} rounds, ${IN_FLIGHT} in flight: wall ${fmt((r) => r.wall)}; server thread CPU ${fmt((r) => r.server)}; process CPU ${fmt((r) => r.process)}`);

@@ -18,7 +18,18 @@ import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 
-const dynalite = createRequire(import.meta.url)('dynalite');
+const requireHere = createRequire(import.meta.url);
+// Reads of the store on disk on this thread: classic-level's `get` hands each read to a thread of libuv's
+// pool and back (≈ 30 µs of CPU, futex wake-ups both ways, and milliseconds of waiting for a pool thread
+// when the machine is busy), where its `getSync` reads LevelDB here in ≈ 2 µs: the same read of the same
+// database (LevelDB's reads are thread-safe), and this thread has nothing else to do meanwhile. Writes stay
+// asynchronous (classic-level has no synchronous put). The store in memory (no data dir) is memory-level's.
+// docs/PERFORMANCE.md, "Reads on the store's thread"; test/local/store-reads.test.ts.
+const { ClassicLevel } = createRequire(requireHere.resolve('level'))('classic-level');
+ClassicLevel.prototype._get = async function (key, options) {
+  return this._getSync(key, options);
+};
+const dynalite = requireHere('dynalite');
 
 const server = dynalite({ path: workerData?.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
 const listener = server.listeners('request')[0];
