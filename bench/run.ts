@@ -382,31 +382,57 @@ function spawnerPid(): number | undefined {
   return spawnerPidCached;
 }
 
-/** RSS of the task spawner, from /proc; 0 if none. */
-function spawnerRssBytes(): number {
-  const pid = spawnerPid();
-  try {
-    const kb = pid === undefined ? undefined : /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? Number(kb) * 1024 : 0;
-  } catch {
-    return 0;
+/** The spawner's fork server (its child running fork-server.py), found in /proc; undefined if none. */
+let forkServerPidCached: number | undefined;
+function forkServerPid(): number | undefined {
+  if (forkServerPidCached !== undefined && existsSync(`/proc/${forkServerPidCached}`)) return forkServerPidCached;
+  forkServerPidCached = undefined;
+  const parent = spawnerPid();
+  if (parent === undefined) return undefined;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === String(parent) && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('fork-server.py')) {
+        forkServerPidCached = Number(entry);
+        break;
+      }
+    } catch {
+      /* gone meanwhile */
+    }
   }
+  return forkServerPidCached;
+}
+
+/** RSS of the task spawner and its fork server, from /proc; 0 if none. */
+function spawnerRssBytes(): number {
+  let bytes = 0;
+  for (const pid of [spawnerPid(), forkServerPid()]) {
+    try {
+      const kb = pid === undefined ? undefined : /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      bytes += kb ? Number(kb) * 1024 : 0;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return bytes;
 }
 
 /**
  * CPU time (user + system, ms) of the local mode so far: every thread of this process (the server's, the
- * store's worker, GC and libuv threads) and its task spawner; not the tasks' own processes.
+ * store's worker, GC and libuv threads), its task spawner and the spawner's fork server; not the tasks' own
+ * processes.
  */
 function localCpuMs(): number {
   const { user, system } = process.cpuUsage();
-  const pid = spawnerPid();
   let spawner = 0;
-  try {
-    // utime and stime, in clock ticks (USER_HZ, 100 on Linux).
-    const fields = pid === undefined ? [] : (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []);
-    spawner = ((Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * 1000) / 100;
-  } catch {
-    /* gone meanwhile */
+  for (const pid of [spawnerPid(), forkServerPid()]) {
+    try {
+      // utime and stime, in clock ticks (USER_HZ, 100 on Linux).
+      const fields = pid === undefined ? [] : (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []);
+      spawner += ((Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * 1000) / 100;
+    } catch {
+      /* gone meanwhile */
+    }
   }
   return (user + system) / 1000 + spawner;
 }

@@ -16,8 +16,13 @@
 // unobserved: every process group still running gets SIGTERM, then SIGKILL 5 s later, and the spawner exits.
 // Should this process die too (a SIGKILL of the whole process group), the guard (below) sees its pipe close
 // and stops the tasks' groups.
-import { spawn } from 'node:child_process';
-import { constants, existsSync, openSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { constants, existsSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { Socket } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * The guard: one process for every task, which stops the tasks' process groups when this process ends,
@@ -117,23 +122,30 @@ const WINDOW = 64;
 const flow = new Map();
 
 function start({ id, file, argv, env }) {
-  const child = spawn(file, argv, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  // Listed with the guard at once: its group is stopped should this process die from here on.
-  tellGuard('+', child.pid);
+  let child;
+  if (forkServer) child = forkServer.spawn(id, file, argv, env);
+  else {
+    child = spawn(file, argv, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Listed with the guard at once: its group is stopped should this process die from here on.
+    tellGuard('+', child.pid);
+  }
   running.set(id, child);
   let ended = false;
-  child.once('spawn', () => send({ t: 'spawned', id, pid: child.pid }));
-  const streams = [child.stdout, child.stderr];
-  const window = { unacked: 0, pause: () => streams.forEach((s) => s.pause()), resume: () => streams.forEach((s) => s.resume()) };
-  flow.set(id, window);
-  for (const source of ['stdout', 'stderr']) {
-    const stream = child[source];
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk) => {
-      send({ t: 'data', id, source, chunk });
-      if (++window.unacked >= WINDOW) window.pause();
-    });
-  }
+  // Its pipes are read from its start on (the fork server's once this process has opened them).
+  child.once('spawn', () => {
+    send({ t: 'spawned', id, pid: child.pid });
+    const streams = [child.stdout, child.stderr];
+    const window = { unacked: 0, pause: () => streams.forEach((s) => s.pause()), resume: () => streams.forEach((s) => s.resume()) };
+    flow.set(id, window);
+    for (const source of ['stdout', 'stderr']) {
+      const stream = child[source];
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => {
+        send({ t: 'data', id, source, chunk });
+        if (++window.unacked >= WINDOW) window.pause();
+      });
+    }
+  });
   child.once('error', (err) => {
     if (ended) return;
     ended = true;
@@ -142,13 +154,166 @@ function start({ id, file, argv, env }) {
     send({ t: 'error', id, message: err.message });
   });
   child.once('close', (code, signal) => {
-    tellGuard('-', child.pid);
+    if (forkServer && child instanceof ServedTask) forkServer.ended(id);
+    else tellGuard('-', child.pid);
     if (ended) return;
     ended = true;
     running.delete(id);
     flow.delete(id);
     send({ t: 'exit', id, code, signal });
   });
+}
+
+/**
+ * A task started by the fork server, as start() sees a ChildProcess: `pid`, `stdout` and `stderr` (its FIFOs,
+ * read as pipes), `exitCode`/`signalCode`, `kill`, and the events 'spawn', 'error' and 'close' (once it
+ * exited and both its pipes closed).
+ */
+class ServedTask extends EventEmitter {
+  pid = undefined;
+  stdout = undefined;
+  stderr = undefined;
+  exitCode = null;
+  signalCode = null;
+  #exited = false;
+  #open = 0;
+  kill(signal) {
+    if (this.pid !== undefined) process.kill(this.pid, signal);
+  }
+  /** The fork server started it: its FIFOs are opened here before the server lets go of them. */
+  spawned(pid, paths) {
+    this.pid = pid;
+    [this.stdout, this.stderr] = paths.map((path) => {
+      const pipe = new Socket({ fd: openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_CLOEXEC), readable: true, writable: false });
+      this.#open++;
+      pipe.once('close', () => {
+        this.#open--;
+        this.#closeIfDone();
+      });
+      return pipe;
+    });
+    this.emit('spawn');
+  }
+  exited(code, signal) {
+    this.exitCode = code;
+    this.signalCode = signal;
+    this.#exited = true;
+    this.#closeIfDone();
+  }
+  #closeIfDone() {
+    if (this.#exited && this.#open === 0) this.emit('close', this.exitCode, this.signalCode);
+  }
+}
+
+/**
+ * The fork server (fork-server.py): python3 starts the tasks with posix_spawn, which on this kind of machine
+ * costs a task's start ≈ 4 ms of CPU where Node's fork of this process costs ≈ 10 (docs/PERFORMANCE.md, "A
+ * fork server for the tasks"). Without python3 >= 3.8, or with SUNDIAL_FORK_SERVER=0, Node starts the tasks
+ * (start()), with the sh guard. Should it be killed while this process lives, its tasks are stopped (nobody
+ * could report how they end) and reported as errors, and another one starts; should it fail by itself, Node
+ * starts the tasks from then on.
+ */
+class ForkServer {
+  static #python;
+  /** The fork server, started, or undefined when there is none to start. */
+  static start() {
+    if (process.env.SUNDIAL_FORK_SERVER === '0') return undefined;
+    ForkServer.#python ??= findPython() ?? null;
+    return ForkServer.#python ? new ForkServer(ForkServer.#python) : undefined;
+  }
+
+  /** @type {Map<string, ServedTask>} */
+  #tasks = new Map();
+  #process;
+  #pending = '';
+  /** Where its FIFOs are (mode 0700). */
+  #dir;
+  constructor(python) {
+    const script = fileURLToPath(new URL('./fork-server.py', import.meta.url));
+    this.#dir = mkdtempSync(join(tmpdir(), 'sundial-task-pipes-'));
+    // In a process group of its own (detached), so that a signal to the server's group leaves it to stop the tasks.
+    this.#process = spawn(python, ['-I', '-S', script, this.#dir], { detached: true, stdio: ['pipe', 'pipe', 'inherit'] });
+    this.#process.stdin.on('error', () => undefined);
+    this.#process.stdout.setEncoding('utf8');
+    this.#process.stdout.on('data', (chunk) => this.#read(chunk));
+    this.#process.once('exit', (code, signal) => this.#died(code, signal));
+    this.#process.unref();
+  }
+
+  /** Ends its stdin: it stops what it still runs and exits; `done` then, or after a second. */
+  close(done) {
+    this.#process.once('exit', done);
+    setTimeout(done, 1000).unref();
+    this.#process.stdin.end();
+  }
+
+  spawn(id, file, argv, env) {
+    const task = new ServedTask();
+    this.#tasks.set(id, task);
+    this.#write({ t: 'spawn', id, file, argv, env });
+    return task;
+  }
+  ended(id) {
+    this.#write({ t: 'ended', id });
+  }
+
+  #write(message) {
+    this.#process.stdin.write(`${JSON.stringify(message)}\n`);
+  }
+  #read(chunk) {
+    const lines = (this.#pending + chunk).split('\n');
+    this.#pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = JSON.parse(line);
+      const task = this.#tasks.get(m.id);
+      if (!task) continue;
+      if (m.t === 'spawned') {
+        try {
+          task.spawned(m.pid, [m.stdout, m.stderr]);
+        } catch (err) {
+          // Its pipes could not be opened: stop it, and report why.
+          killGroup(task, 'SIGKILL');
+          this.#tasks.delete(m.id);
+          task.emit('error', err);
+        }
+        this.#write({ t: 'opened', id: m.id });
+      } else if (m.t === 'exit') {
+        this.#tasks.delete(m.id);
+        task.exited(m.code, m.signal);
+      } else if (m.t === 'error') {
+        this.#tasks.delete(m.id);
+        task.emit('error', new Error(m.message));
+      }
+    }
+  }
+  #died(code, signal) {
+    rmSync(this.#dir, { recursive: true, force: true });
+    if (forkServer === this && !shuttingDown) {
+      // Killed: another one. Ended by itself (it failed): Node starts the tasks from now on, with the sh guard.
+      forkServer = signal ? ForkServer.start() : undefined;
+      if (!forkServer) {
+        process.stderr.write(`sundial: the local task spawner's fork server exited (${signal ?? `code ${code}`}); Node starts the tasks from now on\n`);
+        startGuard();
+      }
+    }
+    for (const [id, task] of this.#tasks) {
+      this.#tasks.delete(id);
+      if (task.pid !== undefined) killGroup(task, 'SIGKILL');
+      task.emit('error', new Error(`the local task spawner's fork server exited (${signal ?? `code ${code}`})`));
+    }
+  }
+}
+
+/** python3 (3.8 or later: posix_spawn with setsid) by its absolute path, or undefined. */
+function findPython() {
+  const dirs = ['/usr/bin', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)];
+  for (const dir of dirs) {
+    const candidate = join(dir, 'python3');
+    if (!existsSync(candidate)) continue;
+    const probe = spawnSync(candidate, ['-I', '-S', '-c', 'import os, sys; sys.exit(0 if sys.version_info >= (3, 8) and hasattr(os, "POSIX_SPAWN_DUP2") else 1)'], { stdio: 'ignore', timeout: 10_000 });
+    if (probe.status === 0) return candidate;
+  }
+  return undefined;
 }
 
 process.on('message', (message) => {
@@ -168,7 +333,10 @@ process.on('message', (message) => {
 });
 
 let shuttingDown = false;
-startGuard();
+/** @type {ForkServer | undefined} */
+let forkServer = ForkServer.start();
+// Tasks that Node starts have the sh guard; the fork server is the guard of its own.
+if (!forkServer) startGuard();
 function shutDown() {
   if (shuttingDown) return;
   shuttingDown = true;
@@ -183,15 +351,24 @@ function shutDown() {
     }
   }
   for (const child of running.values()) killGroup(child, 'SIGTERM');
-  if (running.size === 0) process.exit(0);
+  if (running.size === 0) exit();
   setTimeout(() => {
     for (const child of running.values()) killGroup(child, 'SIGKILL');
-    process.exit(0);
+    exit();
   }, 5000);
   const poll = setInterval(() => {
-    if (running.size === 0) process.exit(0);
+    if (running.size === 0) exit();
   }, 50);
   poll.unref();
+}
+
+/**
+ * Exits, once the fork server has (told by the end of its stdin; at most a second): its CPU and its tasks' are
+ * then counted as this process's children's, and it is not left an orphan.
+ */
+function exit() {
+  if (!forkServer) process.exit(0);
+  forkServer.close(() => process.exit(0));
 }
 
 process.on('disconnect', shutDown);

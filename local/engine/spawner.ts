@@ -86,7 +86,14 @@ export class Spawner {
   private readonly tasks = new Map<string, Pending>();
   private seq = 0;
 
-  constructor(private readonly log: (line: string) => void) {}
+  /**
+   * `forkServer: false` has Node start the tasks (as without python3) instead of the fork server
+   * (spawner-process.mjs, fork-server.py).
+   */
+  constructor(
+    private readonly log: (line: string) => void,
+    private readonly options: { forkServer?: boolean } = {},
+  ) {}
 
   /** Starts `file argv` with `env` (the whole environment) in its own process group. */
   spawn(file: string, argv: string[], env: Record<string, string | undefined>): SpawnedTask {
@@ -146,7 +153,7 @@ export class Spawner {
     const child = fork(SPAWNER, [], {
       execPath: file,
       execArgv: file === process.execPath ? SPAWNER_NODE_FLAGS : args.slice(0, -1),
-      env: { ...process.env, ...extraEnv },
+      env: { ...process.env, ...extraEnv, ...(this.options.forkServer === false ? { SUNDIAL_FORK_SERVER: '0' } : {}) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });

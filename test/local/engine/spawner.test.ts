@@ -2,7 +2,8 @@
  * The local task spawner (local/engine/spawner.ts): a task's output arrives whole and in order however
  * much there is (the spawner pauses a task whose output the server has not acknowledged yet), exit codes
  * and signals come back, closing the spawner stops what still runs, and a task gets no descriptor of the
- * server's (LevelDB's files).
+ * server's (LevelDB's files). All of it twice: tasks started by the fork server (python3's posix_spawn,
+ * fork-server.py) and by Node (without python3, or SUNDIAL_FORK_SERVER=0).
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,9 +34,30 @@ async function started(task: { stdout: NodeJS.ReadableStream }): Promise<void> {
   await until(async () => out, (o) => o.includes('\n'));
 }
 
-describe('the task spawner', () => {
+const modes: [string, { forkServer?: boolean }][] = [
+  ['the fork server', {}],
+  ['Node', { forkServer: false }],
+];
+
+/** The spawner's children whose command line includes `marker`. */
+function childrenOf(parent: number, marker: string): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return ppid === parent && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
+      } catch {
+        return false; // ended while we looked
+      }
+    })
+    .map(Number);
+}
+
+describe.each(modes)('the task spawner, tasks started by %s', (mode, options) => {
   it('delivers 20 MB of output whole and in order, then the exit code', async () => {
-    spawner = new Spawner(() => undefined);
+    spawner = new Spawner(() => undefined, options);
     // 200,000 numbered lines of 100 bytes: hundreds of pipe reads, far more than the 64 chunks the spawner
     // sends before it waits for the server's acknowledgements.
     const task = spawner.spawn('/bin/sh', ['-c', 'seq -f "%099g" 1 200000'], env);
@@ -49,8 +71,34 @@ describe('the task spawner', () => {
     expect(lines.every((line, i) => Number(line) === i + 1)).toBe(true);
   }, 60_000);
 
+  it('delivers the whole output of 100 tasks that print and end at once', async () => {
+    spawner = new Spawner(() => undefined, options);
+    // A task may end before the spawner has opened its pipes (the fork server's FIFOs): nothing is lost.
+    const tasks = Array.from({ length: 100 }, (_, i) => spawner.spawn('/bin/sh', ['-c', `echo out ${i}; echo err ${i} >&2; echo again ${i}`], env));
+    const results = await Promise.all(tasks.map((t) => Promise.all([collect(t.stdout), collect(t.stderr), t.ended])));
+
+    results.forEach(([out, err, ended], i) => {
+      expect(out).toBe(`out ${i}\nagain ${i}\n`);
+      expect(err).toBe(`err ${i}\n`);
+      expect(ended).toEqual({ code: 0, signal: null });
+    });
+  }, 60_000);
+
+  // Node's stdio pipes are socket pairs, which /dev/stdout cannot open (ENXIO): a task Node starts cannot
+  // write there, as a container can (its stdout is a pipe). The fork server's are pipes.
+  it.runIf(mode !== 'Node')('gives a task pipes for stdout and stderr, write-only: /dev/stdout and /dev/stderr open as in a container', async () => {
+    spawner = new Spawner(() => undefined, options);
+    const task = spawner.spawn('/bin/sh', ['-c', 'echo out > /dev/stdout; echo err > /dev/stderr; ls -lL /proc/$$/fd/1 | cut -c1-4; ls -l /proc/$$/fd/1 | cut -c1-4'], env);
+    const [out, err, ended] = await Promise.all([collect(task.stdout), collect(task.stderr), task.ended]);
+
+    expect(ended).toEqual({ code: 0, signal: null });
+    expect(err).toBe('err\n');
+    // a FIFO (p), its descriptor write-only (l-w-)
+    expect(out).toBe('out\nprw-\nl-wx\n');
+  });
+
   it('reports a non-zero exit, a signal, and a command that cannot start', async () => {
-    spawner = new Spawner(() => undefined);
+    spawner = new Spawner(() => undefined, options);
     expect(await spawner.spawn('/bin/sh', ['-c', 'echo oops >&2; exit 3'], env).ended).toEqual({ code: 3, signal: null });
 
     const sleeper = spawner.spawn('/bin/sh', ['-c', `echo up; ${UNTIL_STOPPED}`], env);
@@ -63,7 +111,7 @@ describe('the task spawner', () => {
   });
 
   it('stops what still runs when it is closed', async () => {
-    spawner = new Spawner(() => undefined);
+    spawner = new Spawner(() => undefined, options);
     const task = spawner.spawn('/bin/sh', ['-c', `echo up; ${UNTIL_STOPPED}`], env);
     await started(task);
 
@@ -74,7 +122,7 @@ describe('the task spawner', () => {
   });
 
   it("stops a task's whole process group when the spawner itself is SIGKILLed (nothing left to stop it)", async () => {
-    spawner = new Spawner(() => undefined);
+    spawner = new Spawner(() => undefined, options);
     // The task's shell leads its group and becomes `tail` there; TERM is ignored, so only the guard's
     // SIGKILL after its grace ends it (spawner-process.mjs).
     const task = spawner.spawn('/bin/sh', ['-c', `trap '' TERM; echo $$; ${UNTIL_STOPPED}`], env);
@@ -93,7 +141,7 @@ describe('the task spawner', () => {
   }, 30_000);
 
   it('stops every group still running when the spawner is SIGKILLed after others started and ended: the guard lists each task from its start to its end', async () => {
-    spawner = new Spawner(() => undefined);
+    spawner = new Spawner(() => undefined, options);
     // 12 tasks that run until stopped, every third ignoring SIGTERM (the guard's SIGKILL ends those), then
     // 12 that end at once: their groups leave the guard's list after the others joined it.
     const long = Array.from({ length: 12 }, (_, i) => spawner.spawn('/bin/sh', ['-c', `${i % 3 === 0 ? "trap '' TERM; " : ''}echo $$; ${UNTIL_STOPPED}`], env));
@@ -115,27 +163,42 @@ describe('the task spawner', () => {
     }
   }, 40_000);
 
-  it('starts a new guard, told of every task running, when its guard is killed: the tasks are still stopped when the spawner is SIGKILLed', async () => {
-    spawner = new Spawner(() => undefined);
+  it('starts the tasks with the mode asked for', async () => {
+    spawner = new Spawner(() => undefined, options);
+    await spawner.spawn('/bin/sh', ['-c', 'true'], env).ended;
+    const spawnerPid = (spawner as unknown as { child: ChildProcess }).child.pid!;
+
+    expect(childrenOf(spawnerPid, 'fork-server.py')).toHaveLength(mode === 'Node' ? 0 : 1);
+    expect(childrenOf(spawnerPid, 'groups=')).toHaveLength(mode === 'Node' ? 1 : 0);
+  });
+
+  it('starts a task in a session of its own, with every signal at its default and none blocked, found by name in its own PATH', async () => {
+    spawner = new Spawner(() => undefined, options);
+    // Python ignores SIGPIPE and SIGXFSZ, and an ignored signal is inherited across exec.
+    // The shell reads its own status with builtins only: a child's read of it could meet the shell's mask
+    // while it blocks every signal around a fork.
+    const script = 'while read -r line; do case $line in SigBlk*|SigIgn*) echo "$line" ;; esac; done < /proc/$$/status; ps -o sid= -o pgid= -p $$; echo $$; kill -PIPE $$; echo survived';
+    const task = spawner.spawn('sh', ['-c', script], env);
+    const [out, ended] = await Promise.all([collect(task.stdout), task.ended]);
+
+    const [blk, ign, ids, pid] = out.trim().split('\n');
+    expect(blk).toMatch(/^SigBlk:\s+0{16}$/);
+    // Signal n is bit n - 1. glibc's posix_spawn leaves its two internal signals (32 and 33, below SIGRTMIN,
+    // which no program is given to use) ignored in the child: a plain C program that calls it does too.
+    expect(BigInt(`0x${ign?.split(/\s+/)[1]}`) & ~0x1_8000_0000n).toBe(0n);
+    expect(ids?.trim().split(/\s+/)).toEqual([pid, pid]);
+    expect(ended).toEqual({ code: null, signal: 'SIGPIPE' });
+  });
+
+  it.runIf(mode === 'Node')('starts a new guard, told of every task running, when its guard is killed: the tasks are still stopped when the spawner is SIGKILLed', async () => {
+    spawner = new Spawner(() => undefined, options);
     const task = spawner.spawn('/bin/sh', ['-c', `echo $$; ${UNTIL_STOPPED}`], env);
     let out = '';
     task.stdout.on('data', (chunk: string) => (out += chunk));
     const pgid = Number((await until(async () => out, (o) => o.includes('\n'))).trim());
     const spawnerPid = (spawner as unknown as { child: ChildProcess }).child.pid!;
     /** The spawner's guards: its children whose command is the guard's script. */
-    const guards = () =>
-      readdirSync('/proc')
-        .filter((e) => /^\d+$/.test(e))
-        .filter((pid) => {
-          try {
-            const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-            const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-            return ppid === spawnerPid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('groups=');
-          } catch {
-            return false; // ended while we looked
-          }
-        })
-        .map(Number);
+    const guards = () => childrenOf(spawnerPid, 'groups=');
     const [first] = await until(async () => guards(), (g) => g.length === 1);
     try {
       process.kill(first!, 'SIGKILL');
@@ -148,8 +211,29 @@ describe('the task spawner', () => {
     }
   }, 30_000);
 
+  it.runIf(mode !== 'Node')('stops and reports the tasks of a fork server that is killed, and starts the next task on a new one', async () => {
+    spawner = new Spawner(() => undefined, options);
+    const task = spawner.spawn('/bin/sh', ['-c', `trap '' TERM; echo $$; ${UNTIL_STOPPED}`], env);
+    let out = '';
+    task.stdout.on('data', (chunk: string) => (out += chunk));
+    const pgid = Number((await until(async () => out, (o) => o.includes('\n'))).trim());
+    const spawnerPid = (spawner as unknown as { child: ChildProcess }).child.pid!;
+    const [first] = childrenOf(spawnerPid, 'fork-server.py');
+    try {
+      process.kill(first!, 'SIGKILL');
+
+      // Nobody could tell how it ends: it is stopped, and reported so.
+      expect((await task.ended).error?.message).toMatch(/fork server exited \(SIGKILL\)/);
+      await until(async () => groupMembers(pgid), (left) => left.length === 0, 15_000);
+      expect(await spawner.spawn('/bin/sh', ['-c', 'exit 4'], env).ended).toEqual({ code: 4, signal: null });
+      expect(childrenOf(spawnerPid, 'fork-server.py').filter((pid) => pid !== first)).toHaveLength(1);
+    } finally {
+      killGroup(pgid);
+    }
+  }, 30_000);
+
   it("does not run the user's ~/.bashrc around a task (bash would, taking its socket stdin for rshd's)", async () => {
-    spawner = new Spawner(() => undefined);
+    spawner = new Spawner(() => undefined, options);
     const home = mkdtempSync(join(tmpdir(), 'sundial-home-'));
     try {
       writeFileSync(join(home, '.bashrc'), `touch '${join(home, 'bashrc-ran')}'\n`);
@@ -179,7 +263,7 @@ describe('the task spawner', () => {
       });
       // The hazard is real: LevelDB's files (its LOCK among them) would pass to any process this one starts.
       expect(inheritable.length).toBeGreaterThan(0);
-      spawner = new Spawner(() => undefined);
+      spawner = new Spawner(() => undefined, options);
 
       // Act: the task lists its shell's descriptors.
       const task = spawner.spawn('/bin/sh', ['-c', 'ls /proc/$$/fd'], env);
