@@ -12,10 +12,15 @@
 // 'data' of a task all arrive before its 'exit' (its 'close' waits for both pipes). The server acknowledges
 // 'data' in batches of ACK_EVERY (spawner.ts); a task with WINDOW chunks unacknowledged is paused.
 //
+// Who starts a task: the fork server (fork-server.py, python3's posix_spawn: ≈ 4 ms of CPU per task on this
+// kind of machine where Node's fork of this process costs ≈ 10), else (no python3 >= 3.8, or
+// SUNDIAL_FORK_SERVER=0) Node's child_process.spawn here. docs/PERFORMANCE.md, "A fork server for the tasks".
+//
 // When the server goes away (its channel closes: a stop, a crash, SIGKILL), no task may outlive it
 // unobserved: every process group still running gets SIGTERM, then SIGKILL 5 s later, and the spawner exits.
-// Should this process die too (a SIGKILL of the whole process group), the guard (below) sees its pipe close
-// and stops the tasks' groups.
+// Should this process die too (a SIGKILL of the whole process group), the tasks' guard sees its pipe close
+// and stops the tasks' groups: the fork server for the tasks it started, the sh guard (below) for those
+// Node started.
 import { spawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { constants, existsSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
@@ -100,6 +105,7 @@ const send = (message) => {
 };
 
 function killGroup(child, signal) {
+  if (child instanceof ServedTask) return child.killGroup(signal);
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
     process.kill(-child.pid, signal);
@@ -166,8 +172,8 @@ function start({ id, file, argv, env }) {
 
 /**
  * A task started by the fork server, as start() sees a ChildProcess: `pid`, `stdout` and `stderr` (its FIFOs,
- * read as pipes), `exitCode`/`signalCode`, `kill`, and the events 'spawn', 'error' and 'close' (once it
- * exited and both its pipes closed).
+ * read as pipes), `exitCode`/`signalCode`, and the events 'spawn', 'error' and 'close' (once it exited and
+ * both its pipes closed).
  */
 class ServedTask extends EventEmitter {
   pid = undefined;
@@ -175,10 +181,28 @@ class ServedTask extends EventEmitter {
   stderr = undefined;
   exitCode = null;
   signalCode = null;
+  /** Its pipes could not be opened: reported as an error, and stopped. */
+  failed = false;
   #exited = false;
   #open = 0;
-  kill(signal) {
-    if (this.pid !== undefined) process.kill(this.pid, signal);
+  /** A signal asked for before the fork server said it started: sent once it has. */
+  #signal = undefined;
+  /** Signals its process group (its process alone should the group be gone), until its process ended. */
+  killGroup(signal) {
+    if (this.exitCode !== null || this.signalCode !== null) return;
+    if (this.pid === undefined) {
+      this.#signal = signal;
+      return;
+    }
+    try {
+      process.kill(-this.pid, signal);
+    } catch {
+      try {
+        process.kill(this.pid, signal);
+      } catch {
+        /* already gone */
+      }
+    }
   }
   /** The fork server started it: its FIFOs are opened here before the server lets go of them. */
   spawned(pid, paths) {
@@ -193,6 +217,7 @@ class ServedTask extends EventEmitter {
       return pipe;
     });
     this.emit('spawn');
+    if (this.#signal) this.killGroup(this.#signal);
   }
   exited(code, signal) {
     this.exitCode = code;
@@ -271,15 +296,17 @@ class ForkServer {
         try {
           task.spawned(m.pid, [m.stdout, m.stderr]);
         } catch (err) {
-          // Its pipes could not be opened: stop it, and report why.
-          killGroup(task, 'SIGKILL');
-          this.#tasks.delete(m.id);
+          // Its pipes could not be opened (no descriptor left?): stop it, and report why.
+          task.failed = true;
+          task.killGroup('SIGKILL');
           task.emit('error', err);
         }
         this.#write({ t: 'opened', id: m.id });
       } else if (m.t === 'exit') {
         this.#tasks.delete(m.id);
-        task.exited(m.code, m.signal);
+        // A failed task never closes (start() has its error): the fork server forgets its group now.
+        if (task.failed) this.ended(m.id);
+        else task.exited(m.code, m.signal);
       } else if (m.t === 'error') {
         this.#tasks.delete(m.id);
         task.emit('error', new Error(m.message));
@@ -298,8 +325,8 @@ class ForkServer {
     }
     for (const [id, task] of this.#tasks) {
       this.#tasks.delete(id);
-      if (task.pid !== undefined) killGroup(task, 'SIGKILL');
-      task.emit('error', new Error(`the local task spawner's fork server exited (${signal ?? `code ${code}`})`));
+      if (task.pid !== undefined) task.killGroup('SIGKILL');
+      if (!task.failed) task.emit('error', new Error(`the local task spawner's fork server exited (${signal ?? `code ${code}`})`));
     }
   }
 }
@@ -372,6 +399,10 @@ function exit() {
 }
 
 process.on('disconnect', shutDown);
+// Node's channel reads from this process's start, and an ES module loads asynchronously: a server that
+// closed the channel (or died) meanwhile left no 'disconnect' to hear (spawner.ts sends nothing before
+// 'ready', below).
+if (!process.connected) shutDown();
 process.on('SIGTERM', shutDown);
 // A Ctrl-C reaches the whole foreground process group: the server decides what happens to the tasks
 // (it stops them, then closes the channel).

@@ -4,7 +4,7 @@
  * a child process to the executor: its pid, its stdout and stderr as streams, a way to signal its process
  * group, and how it ended.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, type Serializable } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +85,11 @@ export class Spawner {
   private child: ChildProcess | undefined;
   private readonly tasks = new Map<string, Pending>();
   private seq = 0;
+  /** Messages for the spawner until it listens (undefined once it does). */
+  private waiting: [unknown, (err: Error | null) => void][] | undefined;
+  /** Settles once the spawner listens. */
+  private ready: Promise<void> = Promise.resolve();
+  private readied: () => void = () => undefined;
 
   /**
    * `forkServer: false` has Node start the tasks (as without python3) instead of the fork server
@@ -112,8 +117,8 @@ export class Spawner {
       stderr.end();
       return e;
     });
-    const spawner = this.ensure();
-    spawner.send({ t: 'spawn', id, file, argv, env }, (err) => {
+    this.ensure();
+    this.send({ t: 'spawn', id, file, argv, env }, (err) => {
       if (err) this.settle(id, { code: null, signal: null, error: err });
     });
     return {
@@ -121,7 +126,7 @@ export class Spawner {
       stderr,
       ended,
       kill: (signal) => {
-        if (!pending.exited && this.child?.connected) this.child.send({ t: 'kill', id, signal });
+        if (!pending.exited && this.child?.connected) this.send({ t: 'kill', id, signal });
       },
       get exited() {
         return pending.exited;
@@ -135,8 +140,19 @@ export class Spawner {
     this.child = undefined;
     if (!child || child.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // Not before it listens: a channel closed while it loads is lost on it, and it would never stop.
+    await Promise.race([this.ready, exited]);
     if (child.connected) child.disconnect();
     await exited;
+  }
+
+  /**
+   * Sends `message` once the spawner listens ({t:'ready'}): what reaches an ES module's process while it
+   * loads is read and dropped (Node's channel reads from the process's start), its channel's end too.
+   */
+  private send(message: unknown, callback: (err: Error | null) => void = () => undefined): void {
+    if (this.waiting) this.waiting.push([message, callback]);
+    else if (this.child?.connected) this.child.send(message as Serializable, callback);
   }
 
   private settle(id: string, e: Ended): void {
@@ -150,6 +166,10 @@ export class Spawner {
     if (this.child?.connected) return this.child;
     // Its IPC descriptor is the one kept open; LevelDB's are closed before node starts.
     const [file, args, extraEnv] = withoutInheritedFds(process.execPath, [...SPAWNER_NODE_FLAGS, SPAWNER], 3);
+    this.waiting = [];
+    this.ready = new Promise<void>((resolve) => {
+      this.readied = resolve;
+    });
     const child = fork(SPAWNER, [], {
       execPath: file,
       execArgv: file === process.execPath ? SPAWNER_NODE_FLAGS : args.slice(0, -1),
@@ -159,7 +179,10 @@ export class Spawner {
     });
     child.on('message', (m: FromSpawner) => this.onMessage(m));
     child.once('exit', (code, signal) => {
-      if (this.child === child) this.child = undefined;
+      if (this.child === child) {
+        this.child = undefined;
+        this.waiting = undefined;
+      }
       // Whatever it was running is gone with it.
       for (const id of [...this.tasks.keys()]) {
         this.settle(id, { code: null, signal: null, error: new Error(`the local task spawner exited (${signal ?? `code ${code}`})`) });
@@ -171,13 +194,20 @@ export class Spawner {
   }
 
   private onMessage(m: FromSpawner): void {
-    if (m.t === 'ready' || m.t === 'spawned') return;
+    if (m.t === 'ready') {
+      const waiting = this.waiting ?? [];
+      this.waiting = undefined;
+      for (const [message, callback] of waiting) this.send(message, callback);
+      this.readied();
+      return;
+    }
+    if (m.t === 'spawned') return;
     const task = this.tasks.get(m.id);
     if (!task) return;
     if (m.t === 'data') {
       (m.source === 'stdout' ? task.stdout : task.stderr).write(m.chunk);
       // Received and handed on: let the spawner send more (it pauses a task with 64 chunks unacknowledged).
-      if (++task.received % ACK_EVERY === 0 && this.child?.connected) this.child.send({ t: 'ack', id: m.id, n: ACK_EVERY }, () => undefined);
+      if (++task.received % ACK_EVERY === 0) this.send({ t: 'ack', id: m.id, n: ACK_EVERY });
     }
     else if (m.t === 'exit') this.settle(m.id, { code: m.code, signal: m.signal });
     else this.settle(m.id, { code: null, signal: null, error: new Error(m.message) });

@@ -110,6 +110,34 @@ describe.each(modes)('the task spawner, tasks started by %s', (mode, options) =>
     expect(missing.code).not.toBe(0);
   });
 
+  it('delivers a signal asked for at once, before the task is known to have started', async () => {
+    spawner = new Spawner(() => undefined, options);
+    const task = spawner.spawn('/bin/sh', ['-c', `echo up; ${UNTIL_STOPPED}`], env);
+    task.kill('SIGTERM');
+
+    expect(await task.ended).toEqual({ code: null, signal: 'SIGTERM' });
+  });
+
+  it('runs what is asked of a spawner still loading, and exits when closed then (5 rounds)', async () => {
+    // The spawner is an ES module: its channel is read while it loads, and what arrived then (a spawn, a
+    // kill, the channel's end) was dropped. The server now sends nothing before the spawner listens.
+    for (let round = 0; round < 5; round++) {
+      spawner = new Spawner(() => undefined, options);
+      const other = spawner.spawn('/bin/sh', ['-c', 'exit 5'], env);
+      const task = spawner.spawn('/bin/sh', ['-c', `echo up; ${UNTIL_STOPPED}`], env);
+      task.kill('SIGTERM');
+      expect(await other.ended).toEqual({ code: 5, signal: null });
+      expect(await task.ended).toEqual({ code: null, signal: 'SIGTERM' });
+      await spawner.close();
+
+      // Closed before it listens: it still stops what it was asked to run, and exits.
+      spawner = new Spawner(() => undefined, options);
+      const last = spawner.spawn('/bin/sh', ['-c', `echo up; ${UNTIL_STOPPED}`], env);
+      await spawner.close();
+      expect((await last.ended).code).toBeNull();
+    }
+  }, 60_000);
+
   it('stops what still runs when it is closed', async () => {
     spawner = new Spawner(() => undefined, options);
     const task = spawner.spawn('/bin/sh', ['-c', `echo up; ${UNTIL_STOPPED}`], env);
