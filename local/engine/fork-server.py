@@ -92,9 +92,10 @@ def spawn(m):
             setsigdef=DEFAULTS,
             setsigmask=(),
         )
-    except OSError as err:
+    except Exception as err:  # OSError (ENOENT, EACCES, EMFILE…), ValueError (a NUL in an argument)…
         release(fds + ends, paths)
-        send({'t': 'error', 'id': task, 'message': f'spawn {file} {error_name(err)}'})
+        reason = error_name(err) if isinstance(err, OSError) else f'{type(err).__name__}: {err}'
+        send({'t': 'error', 'id': task, 'message': f'spawn {file} {reason}'})
         return
     release(ends, ())
     running[pid] = task

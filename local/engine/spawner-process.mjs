@@ -393,7 +393,10 @@ function shutDown() {
  * Exits, once the fork server has (told by the end of its stdin; at most a second): its CPU and its tasks' are
  * then counted as this process's children's, and it is not left an orphan.
  */
+let exiting = false;
 function exit() {
+  if (exiting) return;
+  exiting = true;
   if (!forkServer) process.exit(0);
   forkServer.close(() => process.exit(0));
 }

@@ -14,8 +14,10 @@ export const BASE_TIME = Date.parse('2026-03-01T12:00:00.000Z');
 /**
  * The end of a task script that runs until it is stopped (a kill, max_runtime_seconds, the server
  * shutting down): a task the test needs running when it acts, with no duration a busy machine could outlast.
+ * Not `tail -f`: it ends by itself once its stdout is a pipe nobody reads (coreutils 8.28 and later), which a
+ * test that kills the spawner would take for the guard's work.
  */
-export const UNTIL_STOPPED = 'exec tail -f /dev/null';
+export const UNTIL_STOPPED = 'exec sleep infinity';
 
 /** `BASE_TIME` plus `minutes`, as `Date.toISOString()` (the form the store keys on). */
 export function isoAt(minutes: number): string {

@@ -108,6 +108,10 @@ describe.each(modes)('the task spawner, tasks started by %s', (mode, options) =>
 
     const missing = await spawner.spawn('/no/such/command', [], env).ended;
     expect(missing.code).not.toBe(0);
+
+    // An argument no process can be given (a NUL byte) is refused, and the next task still starts.
+    expect((await spawner.spawn('/bin/sh', ['-c', 'echo a\0b'], env).ended).error?.message).toMatch(/null|NUL|embedded/i);
+    expect(await spawner.spawn('/bin/sh', ['-c', 'exit 2'], env).ended).toEqual({ code: 2, signal: null });
   });
 
   it('delivers a signal asked for at once, before the task is known to have started', async () => {
