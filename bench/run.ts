@@ -362,51 +362,39 @@ async function memorySection(results: Record<string, unknown>) {
   };
 }
 
-/** This process's task spawner (a child running spawner-process.mjs), found in /proc; undefined if none. */
-let spawnerPidCached: number | undefined;
-function spawnerPid(): number | undefined {
-  if (spawnerPidCached !== undefined && existsSync(`/proc/${spawnerPidCached}`)) return spawnerPidCached;
-  spawnerPidCached = undefined;
+/** Pids found by childPid, per parent and marker. */
+const childPids = new Map<string, number>();
+/** A child of `parent` whose command line includes `marker`, found in /proc (and remembered); undefined if none. */
+function childPid(parent: number | undefined, marker: string): number | undefined {
+  if (parent === undefined) return undefined;
+  const key = `${parent} ${marker}`;
+  const cached = childPids.get(key);
+  if (cached !== undefined && existsSync(`/proc/${cached}`)) return cached;
+  childPids.delete(key);
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes('spawner-process.mjs') && readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === String(process.pid)) {
-        spawnerPidCached = Number(entry);
-        break;
+      if (readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === String(parent) && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) {
+        childPids.set(key, Number(entry));
+        return Number(entry);
       }
     } catch {
       /* gone meanwhile */
     }
   }
-  return spawnerPidCached;
+  return undefined;
 }
 
-/** The spawner's fork server (its child running fork-server.py), found in /proc; undefined if none. */
-let forkServerPidCached: number | undefined;
-function forkServerPid(): number | undefined {
-  if (forkServerPidCached !== undefined && existsSync(`/proc/${forkServerPidCached}`)) return forkServerPidCached;
-  forkServerPidCached = undefined;
-  const parent = spawnerPid();
-  if (parent === undefined) return undefined;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === String(parent) && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('fork-server.py')) {
-        forkServerPidCached = Number(entry);
-        break;
-      }
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return forkServerPidCached;
-}
+/** This process's task spawner and the spawner's fork server (when python3 starts the tasks). */
+const spawnerPids = (): (number | undefined)[] => {
+  const spawner = childPid(process.pid, 'spawner-process.mjs');
+  return [spawner, childPid(spawner, 'fork-server.py')];
+};
 
 /** RSS of the task spawner and its fork server, from /proc; 0 if none. */
 function spawnerRssBytes(): number {
   let bytes = 0;
-  for (const pid of [spawnerPid(), forkServerPid()]) {
+  for (const pid of spawnerPids()) {
     try {
       const kb = pid === undefined ? undefined : /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
       bytes += kb ? Number(kb) * 1024 : 0;
@@ -425,7 +413,7 @@ function spawnerRssBytes(): number {
 function localCpuMs(): number {
   const { user, system } = process.cpuUsage();
   let spawner = 0;
-  for (const pid of [spawnerPid(), forkServerPid()]) {
+  for (const pid of spawnerPids()) {
     try {
       // utime and stime, in clock ticks (USER_HZ, 100 on Linux).
       const fields = pid === undefined ? [] : (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []);

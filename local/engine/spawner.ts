@@ -137,11 +137,12 @@ export class Spawner {
   /** Closes the channel: the spawner stops what still runs (SIGTERM, SIGKILL after 5 s) and exits. */
   async close(): Promise<void> {
     const child = this.child;
+    const ready = this.ready;
     this.child = undefined;
     if (!child || child.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     // Not before it listens: a channel closed while it loads is lost on it, and it would never stop.
-    await Promise.race([this.ready, exited]);
+    await Promise.race([ready, exited]);
     if (child.connected) child.disconnect();
     await exited;
   }
@@ -177,7 +178,7 @@ export class Spawner {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });
-    child.on('message', (m: FromSpawner) => this.onMessage(m));
+    child.on('message', (m: FromSpawner) => this.onMessage(m, child));
     child.once('exit', (code, signal) => {
       if (this.child === child) {
         this.child = undefined;
@@ -193,8 +194,10 @@ export class Spawner {
     return child;
   }
 
-  private onMessage(m: FromSpawner): void {
+  private onMessage(m: FromSpawner, from: ChildProcess): void {
     if (m.t === 'ready') {
+      // What waited was for this spawner (a closed one's were dropped: closing stops everything anyway).
+      if (from !== this.child) return;
       const waiting = this.waiting ?? [];
       this.waiting = undefined;
       for (const [message, callback] of waiting) this.send(message, callback);
