@@ -89,7 +89,6 @@ export class Spawner {
   private waiting: [unknown, (err: Error | null) => void][] | undefined;
   /** Settles once the spawner listens. */
   private ready: Promise<void> = Promise.resolve();
-  private readied: () => void = () => undefined;
 
   /**
    * `forkServer: false` has Node start the tasks (as without python3) instead of the fork server
@@ -168,8 +167,9 @@ export class Spawner {
     // Its IPC descriptor is the one kept open; LevelDB's are closed before node starts.
     const [file, args, extraEnv] = withoutInheritedFds(process.execPath, [...SPAWNER_NODE_FLAGS, SPAWNER], 3);
     this.waiting = [];
+    let readied!: () => void;
     this.ready = new Promise<void>((resolve) => {
-      this.readied = resolve;
+      readied = resolve;
     });
     const child = fork(SPAWNER, [], {
       execPath: file,
@@ -178,7 +178,15 @@ export class Spawner {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });
-    child.on('message', (m: FromSpawner) => this.onMessage(m, child));
+    child.on('message', (m: FromSpawner) => {
+      if (m.t !== 'ready') return this.onMessage(m);
+      readied();
+      // What waited was for this spawner (a closed one's were dropped: closing stops everything anyway).
+      if (child !== this.child) return;
+      const waiting = this.waiting ?? [];
+      this.waiting = undefined;
+      for (const [message, callback] of waiting) this.send(message, callback);
+    });
     child.once('exit', (code, signal) => {
       if (this.child === child) {
         this.child = undefined;
@@ -194,16 +202,7 @@ export class Spawner {
     return child;
   }
 
-  private onMessage(m: FromSpawner, from: ChildProcess): void {
-    if (m.t === 'ready') {
-      // What waited was for this spawner (a closed one's were dropped: closing stops everything anyway).
-      if (from !== this.child) return;
-      const waiting = this.waiting ?? [];
-      this.waiting = undefined;
-      for (const [message, callback] of waiting) this.send(message, callback);
-      this.readied();
-      return;
-    }
+  private onMessage(m: Exclude<FromSpawner, { t: 'ready' }>): void {
     if (m.t === 'spawned') return;
     const task = this.tasks.get(m.id);
     if (!task) return;
