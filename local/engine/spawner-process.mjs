@@ -261,7 +261,8 @@ class ForkServer {
     this.#process.stdin.on('error', () => undefined);
     this.#process.stdout.setEncoding('utf8');
     this.#process.stdout.on('data', (chunk) => this.#read(chunk));
-    this.#process.once('exit', (code, signal) => this.#died(code, signal));
+    // On 'close', not 'exit': its last lines (a 'spawned' among them: that task's pid) are read first.
+    this.#process.once('close', (code, signal) => this.#died(code, signal));
     this.#process.unref();
   }
 
