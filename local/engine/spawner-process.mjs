@@ -104,18 +104,34 @@ const send = (message) => {
   if (process.connected) process.send(message, () => undefined);
 };
 
+/**
+ * Signals a task's process group (its process alone should the group be gone) until its process ended. A
+ * fork server's task not yet known to have started gets it once it has (ServedTask).
+ */
 function killGroup(child, signal) {
-  if (child instanceof ServedTask) return child.killGroup(signal);
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (child.pid === undefined) {
+    if (child instanceof ServedTask) child.pendingSignal = signal;
+    return;
+  }
   try {
     process.kill(-child.pid, signal);
   } catch {
     try {
-      child.kill(signal);
+      process.kill(child.pid, signal);
     } catch {
       /* already gone */
     }
   }
+}
+
+/** A task started by Node here, listed with the sh guard from its spawn until it closed. */
+function nodeSpawn(file, argv, env) {
+  const child = spawn(file, argv, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Listed at once: its group is stopped should this process die from here on.
+  tellGuard('+', child.pid);
+  child.once('close', () => tellGuard('-', child.pid));
+  return child;
 }
 
 /**
@@ -128,13 +144,7 @@ const WINDOW = 64;
 const flow = new Map();
 
 function start({ id, file, argv, env }) {
-  let child;
-  if (forkServer) child = forkServer.spawn(id, file, argv, env);
-  else {
-    child = spawn(file, argv, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    // Listed with the guard at once: its group is stopped should this process die from here on.
-    tellGuard('+', child.pid);
-  }
+  const child = forkServer ? forkServer.spawn(id, file, argv, env) : nodeSpawn(file, argv, env);
   running.set(id, child);
   let ended = false;
   // Its pipes are read from its start on (the fork server's once this process has opened them).
@@ -160,8 +170,6 @@ function start({ id, file, argv, env }) {
     send({ t: 'error', id, message: err.message });
   });
   child.once('close', (code, signal) => {
-    if (forkServer && child instanceof ServedTask) forkServer.ended(id);
-    else tellGuard('-', child.pid);
     if (ended) return;
     ended = true;
     running.delete(id);
@@ -185,25 +193,8 @@ class ServedTask extends EventEmitter {
   failed = false;
   #exited = false;
   #open = 0;
-  /** A signal asked for before the fork server said it started: sent once it has. */
-  #signal = undefined;
-  /** Signals its process group (its process alone should the group be gone), until its process ended. */
-  killGroup(signal) {
-    if (this.exitCode !== null || this.signalCode !== null) return;
-    if (this.pid === undefined) {
-      this.#signal = signal;
-      return;
-    }
-    try {
-      process.kill(-this.pid, signal);
-    } catch {
-      try {
-        process.kill(this.pid, signal);
-      } catch {
-        /* already gone */
-      }
-    }
-  }
+  /** A signal asked for before the fork server said it started (killGroup): sent once it has. */
+  pendingSignal = undefined;
   /** The fork server started it: its FIFOs are opened here before the server lets go of them. */
   spawned(pid, paths) {
     this.pid = pid;
@@ -217,7 +208,7 @@ class ServedTask extends EventEmitter {
       return pipe;
     });
     this.emit('spawn');
-    if (this.#signal) this.killGroup(this.#signal);
+    if (this.pendingSignal) killGroup(this, this.pendingSignal);
   }
   exited(code, signal) {
     this.exitCode = code;
@@ -277,9 +268,11 @@ class ForkServer {
     const task = new ServedTask();
     this.#tasks.set(id, task);
     this.#write({ t: 'spawn', id, file, argv, env });
+    // Its group is listed here from its spawn until it closed (the fork server is its guard).
+    task.once('close', () => this.#ended(id));
     return task;
   }
-  ended(id) {
+  #ended(id) {
     this.#write({ t: 'ended', id });
   }
 
@@ -299,14 +292,14 @@ class ForkServer {
         } catch (err) {
           // Its pipes could not be opened (no descriptor left?): stop it, and report why.
           task.failed = true;
-          task.killGroup('SIGKILL');
+          killGroup(task, 'SIGKILL');
           task.emit('error', err);
         }
         this.#write({ t: 'opened', id: m.id });
       } else if (m.t === 'exit') {
         this.#tasks.delete(m.id);
         // A failed task never closes (start() has its error): the fork server forgets its group now.
-        if (task.failed) this.ended(m.id);
+        if (task.failed) this.#ended(m.id);
         else task.exited(m.code, m.signal);
       } else if (m.t === 'error') {
         this.#tasks.delete(m.id);
@@ -316,18 +309,20 @@ class ForkServer {
   }
   #died(code, signal) {
     rmSync(this.#dir, { recursive: true, force: true });
+    const why = `the local task spawner's fork server exited (${signal ?? `code ${code}`})`;
+    // Its tasks first: they leave `running` (start()), so that an sh guard started below lists none of them.
+    for (const [id, task] of this.#tasks) {
+      this.#tasks.delete(id);
+      killGroup(task, 'SIGKILL');
+      if (!task.failed) task.emit('error', new Error(why));
+    }
     if (forkServer === this && !shuttingDown) {
       // Killed: another one. Ended by itself (it failed): Node starts the tasks from now on, with the sh guard.
       forkServer = signal ? ForkServer.start() : undefined;
       if (!forkServer) {
-        process.stderr.write(`sundial: the local task spawner's fork server exited (${signal ?? `code ${code}`}); Node starts the tasks from now on\n`);
+        process.stderr.write(`sundial: ${why}; Node starts the tasks from now on\n`);
         startGuard();
       }
-    }
-    for (const [id, task] of this.#tasks) {
-      this.#tasks.delete(id);
-      if (task.pid !== undefined) task.killGroup('SIGKILL');
-      if (!task.failed) task.emit('error', new Error(`the local task spawner's fork server exited (${signal ?? `code ${code}`})`));
     }
   }
 }

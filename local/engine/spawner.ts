@@ -125,7 +125,7 @@ export class Spawner {
       stderr,
       ended,
       kill: (signal) => {
-        if (!pending.exited && this.child?.connected) this.send({ t: 'kill', id, signal });
+        if (!pending.exited) this.send({ t: 'kill', id, signal });
       },
       get exited() {
         return pending.exited;
