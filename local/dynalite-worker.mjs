@@ -25,7 +25,9 @@ const requireHere = createRequire(import.meta.url);
 // database (LevelDB's reads are thread-safe), and this thread has nothing else to do meanwhile. Writes stay
 // asynchronous (classic-level has no synchronous put). The store in memory (no data dir) is memory-level's.
 // docs/PERFORMANCE.md, "Reads on the store's thread"; test/local/store-reads.test.ts.
-const { ClassicLevel } = createRequire(requireHere.resolve('level'))('classic-level');
+// The ClassicLevel that dynalite's own `level` loads, resolved from where each requires it.
+const requireLevel = createRequire(createRequire(requireHere.resolve('dynalite')).resolve('level'));
+const { ClassicLevel } = requireLevel('classic-level');
 ClassicLevel.prototype._get = async function (key, options) {
   return this._getSync(key, options);
 };
