@@ -1,18 +1,8 @@
 /** Fault-test helpers: the local mode as a real child process (to SIGKILL it), and its processes. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { until } from '../helpers/until';
 
-
-/** A port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export interface ChildSundial {
   url: string;
@@ -31,12 +21,13 @@ export async function startChild(
   timeoutMs = 30_000,
   options: { detached?: boolean; /** Told what it printed so far, on every chunk, while it starts too. */ onOutput?: (output: string) => void } = {},
 ): Promise<ChildSundial> {
-  const port = await freePort();
+  // PORT=0: the server binds a port the kernel picks and prints its URL. A port chosen here and bound there
+  // could be taken in between by another test file's server (it was, on CI: "port … is in use").
   // node itself with tsx's loader, not the tsx CLI: the CLI runs the server in a grandchild that a
   // SIGKILL of the CLI would leave running.
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
     cwd: process.cwd(),
-    env: { ...process.env, PORT: String(port), SUNDIAL_DATA_DIR: dataDir },
+    env: { ...process.env, PORT: '0', SUNDIAL_DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group (a terminal's job): a signal to the group reaches the server and its spawner.
     detached: options.detached ?? false,
@@ -49,7 +40,6 @@ export async function startChild(
   child.stdout?.on('data', add);
   child.stderr?.on('data', add);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
   try {
     await until(async () => out.includes('sundial listening on') || child.exitCode !== null, Boolean, timeoutMs);
   } catch {
@@ -57,6 +47,8 @@ export async function startChild(
     throw new Error(`the local server did not start in ${timeoutMs} ms:\n${out}`);
   }
   if (child.exitCode !== null) throw new Error(`the local server exited early:\n${out}`);
+  const url = /sundial listening on (http:\/\/[^\s]+)/.exec(out)?.[1];
+  if (!url) throw new Error(`the local server printed no URL:\n${out}`);
   return { url, child, output: () => out, exited };
 }
 
