@@ -9,7 +9,9 @@
  * Environment: STORE_CALLS (default 6000), STORE_CALL_ROUNDS (default 3: each round a fresh store),
  * STORE_CALL_MARKED=1 (the calls made inside a function mark, local/function-context.ts, with the marks kept
  * as the tests' local mode keeps them: what AsyncLocalStorage costs every call), STORE_CALL_DISK=1 (the store
- * on disk, LevelDB in a temporary data dir, as `npm start` and the engine's bench keep it; else in memory).
+ * on disk, LevelDB in a temporary data dir, as `npm start` and the engine's bench keep it; else in memory),
+ * STORE_CALL_INDEXED=1 (the item carries the keys of the four GSIs, as a task attempt's item does, so that
+ * each update writes their entries too).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +26,25 @@ const ROUNDS = Number(process.env.STORE_CALL_ROUNDS ?? 3);
 const IN_FLIGHT = 8;
 const MARKED = process.env.STORE_CALL_MARKED === '1';
 const DISK = process.env.STORE_CALL_DISK === '1';
+const INDEXED = process.env.STORE_CALL_INDEXED === '1';
+/** An attempt item's index keys (lambdas/store/keys.ts), the same on every update of one item. */
+const indexKeys = (i: number): { set: string; names: Record<string, string>; values: Record<string, string> } =>
+  INDEXED
+    ? {
+        set: ', #g1p = :g1p, #g1s = :g1s, #g2p = :g2p, #g2s = :g2s, #g3p = :g3p, #g3s = :g3s, #g4p = :g4p, #g4s = :g4s',
+        names: { '#g1p': 'gsi1pk', '#g1s': 'gsi1sk', '#g2p': 'gsi2pk', '#g2s': 'gsi2sk', '#g3p': 'gsi3pk', '#g3s': 'gsi3sk', '#g4p': 'gsi4pk', '#g4s': 'gsi4sk' },
+        values: {
+          ':g1p': 'TASKS#bench',
+          ':g1s': `2026-12-04T00:00:00.000Z#${i % 50}`,
+          ':g2p': 'TASKS#bench#t',
+          ':g2s': `2026-12-04T00:00:00.000Z#${i % 50}`,
+          ':g3p': 'TASKS',
+          ':g3s': `2026-12-04T00:00:00.000Z#${i % 50}`,
+          ':g4p': `TASKID#${i % 50}`,
+          ':g4s': 'bench',
+        },
+      }
+    : { set: '', names: {}, values: {} };
 if (MARKED) markFunctions();
 
 /** This thread's CPU time in ms (Linux: the main thread's task has the process's id; 10 ms ticks). */
@@ -43,10 +64,10 @@ async function round(): Promise<{ wall: number; server: number; process: number 
           new UpdateCommand({
             TableName: db.tableName,
             Key: { pk: `BENCH#${i % 50}`, sk: 'S' },
-            UpdateExpression: 'ADD #c :one SET #s = :s',
+            UpdateExpression: `ADD #c :one SET #s = :s${indexKeys(i).set}`,
             ConditionExpression: 'attribute_not_exists(#s) OR #s <> :done',
-            ExpressionAttributeNames: { '#c': 'c', '#s': 'status' },
-            ExpressionAttributeValues: { ':one': 1, ':s': 'running', ':done': 'succeeded' },
+            ExpressionAttributeNames: { '#c': 'c', '#s': 'status', ...indexKeys(i).names },
+            ExpressionAttributeValues: { ':one': 1, ':s': 'running', ':done': 'succeeded', ...indexKeys(i).values },
             ReturnValues: 'ALL_NEW',
           }),
         );

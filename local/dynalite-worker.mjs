@@ -32,6 +32,61 @@ ClassicLevel.prototype._get = async function (key, options) {
   return this._getSync(key, options);
 };
 const dynalite = requireHere('dynalite');
+// One atomic LevelDB batch per item write. dynalite writes an item's index entries first (its deletes, then
+// its puts, each its own LevelDB write) and the item after them: two or three writes in a row, each a hop
+// through libuv's pool, and a server killed between them leaves an index that disagrees with its table for
+// good. Here `updateIndexes` only computes the index entries (dynalite's own `getIndexActions`) and hands them
+// to the item's put or delete that dynalite's write actions (put, update, delete, and the batch write through
+// them) call next, in the same tick: the three go to LevelDB as one batch. Same keys, same values.
+// docs/PERFORMANCE.md, "One write per item"; test/local/store-atomic-writes.test.ts.
+const requireDynalite = createRequire(requireHere.resolve('dynalite'));
+const dynaliteDb = requireDynalite('./db/index.js');
+/** Index writes computed for the item write that follows in the same tick: {itemDb, ops}. */
+let pendingIndexWrites;
+const batchedItemDbs = new WeakSet();
+/** The item db of `tableName` (dynalite's prefixed wrapper), its put and del taking the index writes along. */
+function itemDbTakingIndexWrites(store, tableName) {
+  const itemDb = store.getItemDb(tableName);
+  if (batchedItemDbs.has(itemDb)) return itemDb;
+  const prefix = `item-${tableName}~`;
+  const { put, del } = itemDb;
+  const withIndexWrites = (own, single) =>
+    function (key, ...rest) {
+      const pending = pendingIndexWrites;
+      if (pending?.itemDb !== itemDb) return single.call(this, key, ...rest);
+      pendingIndexWrites = undefined;
+      const callback = rest[rest.length - 1];
+      store.db.batch([...pending.ops, own(prefix + key, rest)], callback);
+    };
+  itemDb.put = withIndexWrites((key, [value]) => ({ type: 'put', key, value }), put);
+  itemDb.del = withIndexWrites((key) => ({ type: 'del', key }), del);
+  batchedItemDbs.add(itemDb);
+  return itemDb;
+}
+dynaliteDb.updateIndexes = function indexWritesWithTheItem(store, table, existingItem, item, cb) {
+  if (!existingItem && !item) return cb();
+  const ops = [];
+  const puts = [];
+  for (const indexType of ['Local', 'Global']) {
+    const actions = dynaliteDb.getIndexActions(table[`${indexType}SecondaryIndexes`] || [], existingItem, item, table);
+    const prefix = (index) => `index-${indexType.toLowerCase()}~${table.TableName}~${index}~`;
+    for (const a of actions.deletes) ops.push({ type: 'del', key: prefix(a.index) + a.key });
+    for (const a of actions.puts) puts.push({ type: 'put', key: prefix(a.index) + a.key, value: a.item });
+  }
+  ops.push(...puts);
+  if (ops.length === 0) return cb();
+  const pending = { itemDb: itemDbTakingIndexWrites(store, table.TableName), ops };
+  pendingIndexWrites = pending;
+  try {
+    cb();
+  } finally {
+    // Not taken by an item write in this tick (no dynalite action does that): written on their own.
+    if (pendingIndexWrites === pending) {
+      pendingIndexWrites = undefined;
+      store.db.batch(ops, (err) => err && console.error(`sundial store: index write failed: ${err.message}`));
+    }
+  }
+};
 
 const server = dynalite({ path: workerData?.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
 const listener = server.listeners('request')[0];
