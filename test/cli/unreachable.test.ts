@@ -1,6 +1,7 @@
 /** The `sundial` CLI when no Sundial answers on its URL: it names the URL, why, and how to change it. */
 import { execFile } from 'node:child_process';
-import { createServer, type Server, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 
 function sundial(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -15,6 +16,20 @@ function sundial(args: string[], env: Record<string, string> = {}): Promise<{ co
 const listen = (server: Server) => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
 const close = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
 
+/** The first of ports 20000, 20001, … below the kernel's ephemeral range that refuses a connection now. */
+async function refusingPort(): Promise<number> {
+  const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  for (let port = 20_000; port < ephemeralLow; port++) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve(false)));
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    });
+    if (refused) return port;
+  }
+  throw new Error(`no port from 20000 to ${ephemeralLow} refuses connections`);
+}
+
 const silent: Server[] = [];
 const sockets: Socket[] = [];
 afterAll(async () => {
@@ -24,10 +39,9 @@ afterAll(async () => {
 
 describe('sundial CLI, Sundial unreachable', () => {
   it('a port with nothing listening: names the URL, "connection refused", npm start, --url and SUNDIAL_URL; exit 4, no stack', async () => {
-    // Prepare: a port that was free a moment ago
-    const probe = createServer();
-    const port = await listen(probe);
-    await close(probe);
+    // Prepare: a port nothing listens on, below the range the kernel picks port 0 from, so that no other test
+    // file's server (they all listen on port 0) takes it while this test runs
+    const port = await refusingPort();
     // Act
     const viaFlag = await sundial(['--url', `http://127.0.0.1:${port}`, 'list']);
     const viaEnv = await sundial(['runs', 'x'], { SUNDIAL_URL: `http://127.0.0.1:${port}` });
