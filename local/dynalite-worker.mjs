@@ -26,7 +26,8 @@ const requireHere = createRequire(import.meta.url);
 // asynchronous (classic-level has no synchronous put). The store in memory (no data dir) is memory-level's.
 // docs/PERFORMANCE.md, "Reads on the store's thread"; test/local/store-reads.test.ts.
 // The ClassicLevel that dynalite's own `level` loads, resolved from where each requires it.
-const requireLevel = createRequire(createRequire(requireHere.resolve('dynalite')).resolve('level'));
+const requireDynalite = createRequire(requireHere.resolve('dynalite'));
+const requireLevel = createRequire(requireDynalite.resolve('level'));
 const { ClassicLevel } = requireLevel('classic-level');
 ClassicLevel.prototype._get = async function (key, options) {
   return this._getSync(key, options);
@@ -39,7 +40,6 @@ const dynalite = requireHere('dynalite');
 // to the item's put or delete that dynalite's write actions (put, update, delete, and the batch write through
 // them) call next, in the same tick: the three go to LevelDB as one batch. Same keys, same values.
 // docs/PERFORMANCE.md, "One write per item"; test/local/store-atomic-writes.test.ts.
-const requireDynalite = createRequire(requireHere.resolve('dynalite'));
 const dynaliteDb = requireDynalite('./db/index.js');
 /** Index writes computed for the item write that follows in the same tick: {itemDb, ops}. */
 let pendingIndexWrites;

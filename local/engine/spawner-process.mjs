@@ -21,13 +21,14 @@
 // Should this process die too (a SIGKILL of the whole process group), the tasks' guard sees its pipe close
 // and stops the tasks' groups: the fork server for the tasks it started, the sh guard (below) for those
 // Node started.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { constants, existsSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Socket } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findPython } from './python.mjs';
 
 /**
  * The guard: one process for every task, which stops the tasks' process groups when this process ends,
@@ -235,7 +236,14 @@ class ForkServer {
   static start() {
     if (process.env.SUNDIAL_FORK_SERVER === '0') return undefined;
     ForkServer.#python ??= findPython() ?? null;
-    return ForkServer.#python ? new ForkServer(ForkServer.#python) : undefined;
+    if (!ForkServer.#python) return undefined;
+    try {
+      return new ForkServer(ForkServer.#python);
+    } catch (err) {
+      // Its FIFOs' directory could not be made (TMPDIR unwritable, full?): Node starts the tasks instead.
+      process.stderr.write(`sundial: the local task spawner's fork server cannot start (${err instanceof Error ? err.message : err}); Node starts the tasks\n`);
+      return undefined;
+    }
   }
 
   /** @type {Map<string, ServedTask>} */
@@ -325,18 +333,6 @@ class ForkServer {
       }
     }
   }
-}
-
-/** python3 (3.8 or later: posix_spawn with setsid) by its absolute path, or undefined. */
-function findPython() {
-  const dirs = ['/usr/bin', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)];
-  for (const dir of dirs) {
-    const candidate = join(dir, 'python3');
-    if (!existsSync(candidate)) continue;
-    const probe = spawnSync(candidate, ['-I', '-S', '-c', 'import os, sys; sys.exit(0 if sys.version_info >= (3, 8) and hasattr(os, "POSIX_SPAWN_DUP2") else 1)'], { stdio: 'ignore', timeout: 10_000 });
-    if (probe.status === 0) return candidate;
-  }
-  return undefined;
 }
 
 process.on('message', (message) => {

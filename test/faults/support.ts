@@ -62,9 +62,9 @@ export function killGroup(pid: number | undefined): void {
   }
 }
 
-/** Live (not zombie) processes whose process group is `pgid`, read from /proc (Linux). */
-export function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
+/** Each process's pid and its `stat` fields after `(comm)` (state, ppid, pgrp, …), read from /proc (Linux). */
+function processes(): { pid: number; fields: string[] }[] {
+  const found: { pid: number; fields: string[] }[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -74,8 +74,28 @@ export function groupMembers(pgid: number): number[] {
       continue; // ended while we looked
     }
     // `pid (comm) state ppid pgrp …`: comm may hold spaces and parentheses, so split after the last ')'.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') members.push(Number(entry));
+    found.push({ pid: Number(entry), fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ') });
   }
-  return members;
+  return found;
+}
+
+/** Live (not zombie) processes whose process group is `pgid`, read from /proc (Linux). */
+export function groupMembers(pgid: number): number[] {
+  return processes()
+    .filter(({ fields: [state, , pgrp] }) => Number(pgrp) === pgid && state !== 'Z' && state !== 'X')
+    .map(({ pid }) => pid);
+}
+
+/** Children of `parent` whose command line includes `marker`, read from /proc (Linux). */
+export function childrenOf(parent: number, marker: string): number[] {
+  return processes()
+    .filter(({ pid, fields: [, ppid] }) => {
+      if (Number(ppid) !== parent) return false;
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
+      } catch {
+        return false; // ended while we looked
+      }
+    })
+    .map(({ pid }) => pid);
 }

@@ -5,15 +5,16 @@
  * server's (LevelDB's files). All of it twice: tasks started by the fork server (python3's posix_spawn,
  * fork-server.py) and by Node (without python3, or SUNDIAL_FORK_SERVER=0).
  */
-import { type ChildProcess, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDynamo } from '../../../local/dynalite';
+import { findPython } from '../../../local/engine/python.mjs';
 import { Spawner } from '../../../local/engine/spawner';
 import { UNTIL_STOPPED } from '../../helpers/factories';
-import { groupMembers, killGroup } from '../../faults/support';
+import { childrenOf, groupMembers, killGroup } from '../../faults/support';
 import { until } from '../../helpers/until';
 
 let spawner: Spawner;
@@ -34,31 +35,11 @@ async function started(task: { stdout: NodeJS.ReadableStream }): Promise<void> {
   await until(async () => out, (o) => o.includes('\n'));
 }
 
-/** Whether this machine has what the fork server needs (spawner-process.mjs findPython): python3 >= 3.8. */
-const python3 = ['/usr/bin', ...(process.env.PATH ?? '').split(':')].some(
-  (dir) => spawnSync(join(dir, 'python3'), ['-I', '-S', '-c', 'import os; os.POSIX_SPAWN_DUP2'], { stdio: 'ignore' }).status === 0,
-);
 const modes: [string, { forkServer?: boolean }][] = [
   // Without python3 (.ci/run installs it) Node starts the tasks: what this mode tests does not exist.
-  ...(python3 ? [['the fork server', {}] as [string, { forkServer?: boolean }]] : []),
+  ...(findPython() ? [['the fork server', {}] as [string, { forkServer?: boolean }]] : []),
   ['Node', { forkServer: false }],
 ];
-
-/** The spawner's children whose command line includes `marker`. */
-function childrenOf(parent: number, marker: string): number[] {
-  return readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        return ppid === parent && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
-      } catch {
-        return false; // ended while we looked
-      }
-    })
-    .map(Number);
-}
 
 describe.each(modes)('the task spawner, tasks started by %s', (mode, options) => {
   it('delivers 20 MB of output whole and in order, then the exit code', async () => {
@@ -225,6 +206,27 @@ describe.each(modes)('the task spawner, tasks started by %s', (mode, options) =>
     expect(BigInt(`0x${ign?.split(/\s+/)[1]}`) & ~0x1_8000_0000n).toBe(0n);
     expect(ids?.trim().split(/\s+/)).toEqual([pid, pid]);
     expect(ended).toEqual({ code: null, signal: 'SIGPIPE' });
+  });
+
+  it.runIf(mode !== 'Node')("starts the tasks with Node, and says why, when the fork server cannot make its FIFOs' directory", async () => {
+    // Prepare: a TMPDIR that cannot hold a directory (a file), seen by the spawner it forks at its first task
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = '/etc/passwd/sundial';
+    spawner = new Spawner(() => undefined, options);
+    let task: ReturnType<Spawner['spawn']>;
+    try {
+      task = spawner.spawn('/bin/sh', ['-c', 'echo hi'], env);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+    // Act
+    const [out, ended] = await Promise.all([collect(task.stdout), task.ended]);
+    // Assess: the task ran (before, the spawner died at its start and every task failed with its stack)
+    expect(ended).toEqual({ code: 0, signal: null });
+    expect(out).toBe('hi\n');
+    const spawnerPid = (spawner as unknown as { child: ChildProcess }).child.pid!;
+    expect(childrenOf(spawnerPid, 'groups=')).toHaveLength(1);
   });
 
   it.runIf(mode === 'Node')('starts a new guard, told of every task running, when its guard is killed: the tasks are still stopped when the spawner is SIGKILLed', async () => {
