@@ -1,11 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { afterAll } from 'vitest';
 import { PROJECT_ROOT, SundialStack, type SundialStackProps } from '../../lib/index';
+import { tempDir as tempDirOf } from '../helpers/temp-dirs';
 
 /**
  * The context of cdk.json (feature flags). The CLI hands it to the app; a test
@@ -24,17 +23,9 @@ export const CLI_CONTEXT: Record<string, unknown> = {
   'aws:cdk:enable-asset-metadata': true,
 };
 
-const tempDirs: string[] = [];
-// Registered on the root suite of each test file importing this module (modules are isolated per file).
-afterAll(() => {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-/** A fresh temporary directory (cloud assembly output, bundles), removed after the test file. */
+/** A fresh temporary directory (cloud assembly output, bundles), removed after the test file (test/setup.ts). */
 export function tempDir(prefix = 'cdk-infra-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
+  return tempDirOf(prefix);
 }
 
 /**
