@@ -1,23 +1,6 @@
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
-
-/**
- * Files that change what the process holds for the files after them, and so run each in a fresh fork: they
- * stub AWS SDK clients (aws-sdk-client-mock's `mockClient` of a client class stubs every instance's `send`
- * until restored), replace or stub `process.env`, fake the timers, or read state that another file sets for
- * good (local/function-context.ts's marks). Every other file shares its worker's
- * module graph with the files that ran there before it (`isolate: false`, below).
- */
-const ISOLATED = [
-  'test/adapters/**/*.test.ts', // mockClient, vi.spyOn
-  'test/notify/ses.test.ts', // mockClient(SESClient)
-  'test/notify/dispatch.test.ts', // mockClient(LambdaClient), process.env
-  'test/iam/deployed-calls.test.ts', // mockClient of eight client classes, process.env replaced
-  'test/cli/client.test.ts', // process.env replaced
-  'test/functions/engine.test.ts', // vi.stubEnv
-  'test/local/engine/long-timers.test.ts', // vi.useFakeTimers
-  'test/local/function-context.test.ts', // no marks before markFunctions(), which any local server calls for good
-];
+import { ISOLATED } from './test/projects';
 
 /**
  * The slowest files, slowest first (their durations in the suite, docs/VERIFICATION.md "The suite's time"):
