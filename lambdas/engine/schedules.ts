@@ -201,7 +201,9 @@ export class Schedules implements RunListener {
     if (record?.status === 'running') return;
     if (record) await this.d.store.schedules.runEnded(name, activeEntry(record.start_time, run.process_id), run.status);
     if (this.stopped) return;
-    const stored = await this.d.store.definitions.get(name);
+    // Its summary: a run's end needs the schedule and `paused`, not the tasks (a definition stored in parts is
+    // megabytes, read at every run end before).
+    const stored = await this.d.store.definitions.summary(name);
     const schedule = stored?.definition.schedule;
     if (!stored || stored.paused || !schedule) {
       await this.drain(name); // a queued manual trigger still starts
@@ -288,7 +290,7 @@ export class Schedules implements RunListener {
       if ((await this.d.store.schedules.get(name)).active.includes(entry)) return async () => undefined;
       const running = (await this.running(name)).filter((id) => id !== run.process_id);
       if (running.length === 0) continue; // what blocked us has ended: try again
-      const stored = await this.d.store.definitions.get(name);
+      const stored = await this.d.store.definitions.summary(name);
       if (!stored || !(await this.terminates(stored, running))) {
         const why = stored?.definition.overlap_action === 'terminate' ? "it is a backfill's run (overlap_action never ends those)" : 'its overlap_action is wait';
         throw new ConflictError(`another run of process definition "${name}" is in progress (${running.join(', ')}) and ${why}: retry when it has ended`);
@@ -381,7 +383,7 @@ export class Schedules implements RunListener {
    * Whether overlap_action `terminate` ends `running` for a new run: not when one of them is a backfill's
    * run, which the new run waits behind instead (engine/backfills.ts says why).
    */
-  private async terminates(stored: StoredDefinition, running: readonly string[]): Promise<boolean> {
+  private async terminates(stored: StoredDefinition<DefinitionSummary>, running: readonly string[]): Promise<boolean> {
     return stored.definition.overlap_action === 'terminate' && !(await this.backfills.holds(stored.definition.process_definition_name, running));
   }
 
@@ -415,7 +417,8 @@ export class Schedules implements RunListener {
    * backfill are not (explicit requests do not depend on the schedule).
    */
   private async drain(name: string): Promise<void> {
-    const stored = await this.d.store.definitions.get(name);
+    // Its summary; the tasks are read only when a run starts from here (below).
+    const stored = await this.d.store.definitions.summary(name);
     if (!stored) {
       await this.d.store.schedules.clearPending(name, true);
       await this.backfills.removed(name);
@@ -439,8 +442,10 @@ export class Schedules implements RunListener {
     const id = queued?.process_id ?? processId;
     this.d.logger.info(queued ? 'queued trigger starts' : 'catch-up run of a deferred tick', { process_definition_name: name, process_id: id });
     try {
+      // A summary without its tasks (a definition in parts) is not the definition: the trigger reads it whole then.
+      const whole = stored.task_definitions_omitted === undefined ? (stored as StoredDefinition) : undefined;
       await this.runs.trigger(name, {
-        definition: stored,
+        ...(whole ? { definition: whole } : {}),
         withoutEntries: true,
         reservation: { processId: id, startTime },
         ...(queued?.task_definition_name !== undefined ? { taskDefinitionName: queued.task_definition_name } : {}),

@@ -197,7 +197,7 @@ export class DefinitionStore {
   }
 
   /** A definition without reading its parts: for what its tasks do not matter to (its `upstream`, say). */
-  async summary(name: string): Promise<StoredDefinition<DefinitionSummary> | undefined> {
+  async summary(name: string): Promise<ListedDefinition | undefined> {
     const out = await this.db.doc.send(new GetCommand({ TableName: this.db.tableName, Key: keys.definition(name), ConsistentRead: true }));
     return out.Item ? this.listed(out.Item as DefinitionItem) : undefined;
   }
