@@ -34,7 +34,6 @@ const SLOWEST = [
 class SlowestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
-
     const projects = [...new Set(sorted.map((f) => f.project.name))];
     const rank = (f: TestSpecification) => {
       const i = SLOWEST.findIndex((path) => f.moduleId.endsWith(`/${path}`));
