@@ -57,20 +57,20 @@ async function round(): Promise<{ wall: number; server: number; process: number 
   const dataDir = DISK ? mkdtempSync(join(tmpdir(), 'sundial-bench-store-')) : undefined;
   const store = await startDynamo(dataDir);
   const { db } = store;
+  const update = (i: number, index = indexKeys(i)) =>
+    db.doc.send(
+      new UpdateCommand({
+        TableName: db.tableName,
+        Key: { pk: `BENCH#${i % 50}`, sk: 'S' },
+        UpdateExpression: `ADD #c :one SET #s = :s${index.set}`,
+        ConditionExpression: 'attribute_not_exists(#s) OR #s <> :done',
+        ExpressionAttributeNames: { '#c': 'c', '#s': 'status', ...index.names },
+        ExpressionAttributeValues: { ':one': 1, ':s': 'running', ':done': 'succeeded', ...index.values },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
   const call = (i: number) =>
-    i % 2
-      ? db.doc.send(new GetCommand({ TableName: db.tableName, Key: { pk: `BENCH#${i % 50}`, sk: 'S' }, ConsistentRead: true }))
-      : db.doc.send(
-          new UpdateCommand({
-            TableName: db.tableName,
-            Key: { pk: `BENCH#${i % 50}`, sk: 'S' },
-            UpdateExpression: `ADD #c :one SET #s = :s${indexKeys(i).set}`,
-            ConditionExpression: 'attribute_not_exists(#s) OR #s <> :done',
-            ExpressionAttributeNames: { '#c': 'c', '#s': 'status', ...indexKeys(i).names },
-            ExpressionAttributeValues: { ':one': 1, ':s': 'running', ':done': 'succeeded', ...indexKeys(i).values },
-            ReturnValues: 'ALL_NEW',
-          }),
-        );
+    i % 2 ? db.doc.send(new GetCommand({ TableName: db.tableName, Key: { pk: `BENCH#${i % 50}`, sk: 'S' }, ConsistentRead: true })) : update(i);
   try {
     for (let i = 0; i < 300; i++) await call(i);
     const t0 = performance.now();

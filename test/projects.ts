@@ -32,7 +32,14 @@ export const LEAKS: ReadonlyArray<{ what: string; pattern: RegExp }> = [
   { what: 'process.env replaced', pattern: /\bprocess\.env\s*=[^=]/ },
 ];
 
+const FOLDER = '**/*.test.ts';
+
+/** Whether `path` (relative to the repository, `test/…`) is entry `entry` of {@link ISOLATED}. */
+export function matches(entry: string, path: string): boolean {
+  return entry.endsWith(`/${FOLDER}`) ? path.startsWith(entry.slice(0, -FOLDER.length)) && path.endsWith('.test.ts') : path === entry;
+}
+
 /** Whether `path` (relative to the repository, `test/…`) is one of {@link ISOLATED}. */
 export function isIsolated(path: string): boolean {
-  return ISOLATED.some((entry) => (entry.endsWith('/**/*.test.ts') ? path.startsWith(entry.slice(0, -'**/*.test.ts'.length)) && path.endsWith('.test.ts') : path === entry));
+  return ISOLATED.some((entry) => matches(entry, path));
 }

@@ -3,7 +3,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { until } from '../helpers/until';
 
-
 export interface ChildSundial {
   url: string;
   child: ChildProcess;
@@ -40,15 +39,16 @@ export async function startChild(
   child.stdout?.on('data', add);
   child.stderr?.on('data', add);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // The URL once it is whole: followed by the space of the line's rest (a chunk may end inside it).
+  const listening = () => /sundial listening on (http:\/\/\S+)\s/.exec(out)?.[1];
   try {
-    await until(async () => out.includes('sundial listening on') || child.exitCode !== null, Boolean, timeoutMs);
+    await until(async () => listening() !== undefined || child.exitCode !== null, Boolean, timeoutMs);
   } catch {
     child.kill('SIGKILL');
     throw new Error(`the local server did not start in ${timeoutMs} ms:\n${out}`);
   }
-  if (child.exitCode !== null) throw new Error(`the local server exited early:\n${out}`);
-  const url = /sundial listening on (http:\/\/[^\s]+)/.exec(out)?.[1];
-  if (!url) throw new Error(`the local server printed no URL:\n${out}`);
+  const url = listening();
+  if (child.exitCode !== null || !url) throw new Error(`the local server exited early:\n${out}`);
   return { url, child, output: () => out, exited };
 }
 
