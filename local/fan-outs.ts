@@ -6,8 +6,8 @@
  * twice more, as Lambda retries an asynchronous invocation. Nothing is paced: the local executor has none
  * of AWS's quotas.
  */
-import type { Engine } from '../lambdas/engine/engine';
 import type { FanOutEvent } from '../lambdas/engine/fan-out';
+import type { FanOutSteps } from '../lambdas/engine/fan-out-steps';
 import type { FanOutDispatcher } from '../lambdas/engine/ports';
 import { runAs } from './function-context';
 
@@ -18,16 +18,16 @@ export const LOCAL_STEP_MS = 20_000;
 const TRIES = 3;
 
 export class LocalFanOuts implements FanOutDispatcher {
-  private engine: Engine | undefined;
+  private steps: FanOutSteps | undefined;
   private readonly running = new Set<Promise<void>>();
   private paused = false;
   private waiting: FanOutEvent[] = [];
 
   constructor(private readonly log: (line: string) => void) {}
 
-  /** The engine is built with this dispatcher, then handed back (they refer to each other). */
-  attach(engine: Engine): void {
-    this.engine = engine;
+  /** The engine is built with this dispatcher, then its steps (fan-out-steps.ts `fanOutStepsFor`) handed back: they refer to each other. */
+  attach(steps: FanOutSteps): void {
+    this.steps = steps;
   }
 
   async handOff(event: FanOutEvent): Promise<void> {
@@ -40,14 +40,14 @@ export class LocalFanOuts implements FanOutDispatcher {
   }
 
   private async run(event: FanOutEvent): Promise<void> {
-    const engine = this.engine;
-    if (!engine) throw new Error('local fan-outs used before an engine was attached');
+    const steps = this.steps;
+    if (!steps) throw new Error('local fan-outs used before the engine steps were attached');
     for (let tries = 1; ; tries++) {
       // After the hand-off has returned (and with it the request), as an asynchronous invocation runs.
       await new Promise((resolve) => setTimeout(resolve, tries === 1 ? 0 : 1000));
       const started = Date.now();
       try {
-        await runAs('engine', () => engine.fanOut.step(event, () => this.paused || Date.now() - started > LOCAL_STEP_MS));
+        await runAs('engine', () => steps.step(event, () => this.paused || Date.now() - started > LOCAL_STEP_MS));
         return;
       } catch (err) {
         this.log(`${tries < TRIES ? 'warn' : 'error'} fan-out ${event.op} of run ${event.process_id} failed (try ${tries} of ${TRIES}): ${(err as Error).message}`);

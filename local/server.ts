@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { operatorRoutes } from '../lambdas/api/routes';
 import { callbackRoutes } from '../lambdas/callbacks/routes';
 import { Engine, type EngineDeps } from '../lambdas/engine/engine';
+import { type FanOutSteps, fanOutStepsFor } from '../lambdas/engine/fan-out-steps';
 import { type Preparation, preparationFor } from '../lambdas/engine/prepare';
 import { Schedules } from '../lambdas/engine/schedules';
 import { UpstreamRuns } from '../lambdas/engine/upstream';
@@ -61,6 +62,8 @@ export interface LocalSundial {
   orchestrator: LocalOrchestrator;
   /** The engine's `Prepare` (prepare.ts `preparationFor`), which the local state machine's Prepare state calls. */
   preparation: Preparation;
+  /** The steps of the engine's fan-outs (fan-out-steps.ts `fanOutStepsFor`), which the background runs as the engine function. */
+  fanOutSteps: FanOutSteps;
   /** The in-process scheduler (timers of cron, interval and continuous schedules). */
   scheduler: LocalScheduler;
   /** The minutely sweep: reaper of lost attempts and retention (local/sweeper.ts). */
@@ -120,7 +123,8 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
   // Deployed, the engine function builds Prepare beside its engine (wiring.ts); here, the local state machine.
   const preparation = preparationFor(engine, engineDeps);
   orchestrator.attach(engine, preparation);
-  fanOuts.attach(engine);
+  const fanOutSteps = fanOutStepsFor(engine);
+  fanOuts.attach(fanOutSteps);
   schedules.attach(engine);
   const definitions = new Definitions({ store, schedules, now, pagerDutyUrls, webhookUrls: LOCAL_WEBHOOK_URLS });
   const services: Services = { store, engine, schedules, definitions, tokenKey: async () => key, now, logger };
@@ -157,6 +161,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSundi
     services,
     orchestrator,
     preparation,
+    fanOutSteps,
     scheduler,
     sweeper,
     close: async () => {

@@ -47,7 +47,7 @@ export interface EngineDeps {
   listeners?: RunListener[];
   /** Days a finished run's history is kept (retention.ts); 0 keeps it for ever. @default DEFAULT_RETENTION_DAYS */
   retentionDays?: number;
-  /** Where the fan-outs over a large run's tasks go (fan-out.ts). @default each runs in the caller, to the end */
+  /** Where the fan-outs over a large run's tasks go (fan-out.ts; their steps: fan-out-steps.ts). Without one, a trigger, kill or retry of such a run fails. */
   fanOuts?: FanOutDispatcher;
   /** How fast they call AWS (pace.ts). @default no pacing */
   fanOutPace?: FanOutPace;
@@ -102,6 +102,8 @@ export class Engine {
       pace: this.d.fanOutPace,
       expiry: () => this.expiry(),
       startSlot: (slot) => this.completion.startSlot(slot),
+      startedAtCreation: (slot) => this.completion.startedAtCreation(slot),
+      startExecution: (slot) => this.completion.startExecution(slot),
       endCurrentAttempt: (slot, reason, options) => this.endCurrentAttempt(slot, reason, options),
       runEnded: (run) => this.runEnded(run),
     }));

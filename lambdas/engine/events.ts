@@ -4,7 +4,7 @@
  * `{ action: 'record', state }` → {@link Recorded}; `{ action: 'tick', process_definition_name,
  * scheduled_time, owner }` (the tick state machine) → `{ outcome }`; `{ action: 'reap' }` (the reaper's
  * schedule, lib/reaper.ts) → `{ reaped }`; `{ action: 'fan-out', … }` (a step over a large run's tasks,
- * handed over by a trigger, kill or retry or by the previous step: ./fan-out.ts) → nothing. It also
+ * handed over by a trigger, kill or retry or by the previous step: ./fan-out.ts, run by ./fan-out-steps.ts) → nothing. It also
  * receives, from EventBridge, the status change of a task execution that failed, timed out or was
  * aborted, and abandons its task (so that the run does not wait for a task nothing runs any more).
  * Anything else fails.
@@ -13,6 +13,7 @@ import { executionFailure } from '../domain/attempt-failure';
 import type { PreparedAttempt, PrepareRequest, PrepareState, Recorded, RecordRequest, TaskExecutionInput } from './contract';
 import type { Engine } from './engine';
 import type { FanOutEvent } from './fan-out';
+import type { FanOutSteps } from './fan-out-steps';
 import type { Preparation } from './prepare';
 import type { Reaper, ReapedAttempt } from './reaper';
 import type { Schedules, TickOutcome } from './schedules';
@@ -50,6 +51,8 @@ export interface EngineEventDeps {
   engine: Engine;
   /** The engine's `Prepare` (prepare.ts `preparationFor`), built beside it: only this function prepares. */
   preparation: Preparation;
+  /** The steps of the engine's fan-outs (fan-out-steps.ts `fanOutStepsFor`), built beside it: only this function runs them. */
+  steps: FanOutSteps;
   schedules: Schedules;
   reaper: Reaper;
 }
@@ -85,7 +88,7 @@ export interface InvocationContext {
 export function engineEventHandler(deps: () => EngineEventDeps): (event: EngineEvent, context?: InvocationContext) => Promise<EngineEventResult> {
   let built: EngineEventDeps | undefined;
   return async (event, context) => {
-    const { engine, preparation, schedules, reaper } = (built ??= deps());
+    const { engine, preparation, steps, schedules, reaper } = (built ??= deps());
     if (isExecutionStatusChange(event)) {
       const input = JSON.parse(event.detail.input ?? '{}') as Partial<TaskExecutionInput>;
       if (!input.process_id || !input.task_definition_name) {
@@ -106,7 +109,7 @@ export function engineEventHandler(deps: () => EngineEventDeps): (event: EngineE
         // The reaper's schedule (lib/reaper.ts): end attempts their executor lost.
         return { reaped: await reaper.reap() };
       case 'fan-out':
-        return engine.fanOut.step(event as FanOutEvent, () => (context ? context.getRemainingTimeInMillis() < FAN_OUT_MARGIN_MS : false));
+        return steps.step(event as FanOutEvent, () => (context ? context.getRemainingTimeInMillis() < FAN_OUT_MARGIN_MS : false));
       case 'tick': {
         const { process_definition_name, scheduled_time, owner } = event as TickRequest;
         return { outcome: await schedules.tick(process_definition_name, scheduled_time, owner) };

@@ -14,18 +14,21 @@
  *   overtaken event finds the marker moved on and does nothing; the last step removes the marker;
  * - each page reads the run first: what a kill did meanwhile is left as the kill left it, and what a page
  *   wrote while the kill came is put the way the kill puts it.
+ *
+ * This module is the request's part (and what the steps share with it: a task's kill, restart and
+ * unblocking, the tokens, the hand-off); the steps are ./fan-out-steps.ts, which only the engine function
+ * and the local runtime build.
  */
 import { executionName } from '../domain/ids';
-import { AWS_FAN_OUT_CONCURRENCY, mapLimited, mapUntil } from '../domain/concurrency';
+import { AWS_FAN_OUT_CONCURRENCY, mapLimited } from '../domain/concurrency';
 import { dependenciesAmong, nextStep, planTasks, tasksWithoutDependents } from '../domain/dag';
 import { ConflictError } from '../domain/errors';
 import type { RunTrigger, TaskDefinition } from '../domain/models';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
-import type { FanOutMarker } from '../store/fan-outs';
 import type { RunItem, RunRecord } from '../store/runs';
 import { claimsFirstAttempt, countsDone, doneShardCount, doneShardCountOf, doneShardsOf, type Slot } from '../store/slots';
-import { type Clock, type FanOutPace, Pacer, realClock, writeUnits } from './pace';
+import { type Clock, type FanOutPace, Pacer, writeUnits } from './pace';
 import type { FanOutDispatcher, Launcher, Orchestrator } from './ports';
 
 /**
@@ -52,9 +55,6 @@ export const FAN_OUT_STALE_SECONDS = 900;
  */
 export const RETRY_CLAIM_STALE_SECONDS = 60;
 
-/** Slots a step reads or writes between two looks at the run. */
-const PAGE = 100;
-
 export type FanOutOp = 'start' | 'kill' | 'reopen';
 export type FanOutPhase = 'slots' | 'roots' | 'stop' | 'expiry' | 'unblock' | 'restart' | 'ready';
 
@@ -69,21 +69,19 @@ export interface FanOutEvent {
   /** Where the phase goes on: the plan's next slot (start), or the last slot or item done (the others). */
   next?: number;
   after?: string;
+  /**
+   * Start: the step before handed on before it had started the executions of the tasks it wrote started
+   * from `next` on; this step starts those it finds written so (a step delivered again does not).
+   */
+  unstarted?: true;
 }
+
+/** Where a phase goes on (see {@link FanOutEvent}). */
+export type At = Pick<FanOutEvent, 'next' | 'after' | 'unstarted'>;
 
 /** True once a step should hand the rest on (its function's timeout is near). */
 export type Deadline = () => boolean;
 
-const PHASES: Record<FanOutOp, readonly FanOutPhase[]> = {
-  start: ['slots', 'roots'],
-  kill: ['stop'],
-  reopen: ['expiry', 'unblock', 'restart', 'ready'],
-};
-const MARKER: Record<FanOutOp, FanOutMarker> = { start: 'starting', kill: 'killing', reopen: 'reopening' };
-const FINISHED: Record<FanOutOp, string> = { start: 'run started: every task written', kill: 'run killed', reopen: 'run retried: every task reopened' };
-
-/** What a page did: where its phase goes on, that the phase is done, or that the fan-out is over. */
-type Outcome = { next?: number; after?: string } | 'phase done' | 'over';
 
 export interface FanOutDeps {
   store: Store;
@@ -91,7 +89,7 @@ export interface FanOutDeps {
   launcher: Launcher;
   now: () => Date;
   logger: Logger;
-  /** Where steps go. @default each runs here and now, to the end (an engine built without one, in tests) */
+  /** Where steps go: the engine function (deployed), the background (local: local/fan-outs.ts). A trigger, kill or retry over more than {@link IN_REQUEST_TASKS_MAX} tasks fails without one. */
   dispatcher?: FanOutDispatcher;
   /** @default no pacing (the local runtime) */
   pace?: FanOutPace;
@@ -101,6 +99,10 @@ export interface FanOutDeps {
   expiry?(): number | undefined;
   /** The engine's own steps (./engine.ts). */
   startSlot(slot: Slot): Promise<void>;
+  /** A waiting slot as its start's write would leave it (completion.ts `startedAtCreation`). */
+  startedAtCreation(slot: Slot): Slot;
+  /** Starts the execution of a slot written started (completion.ts `startExecution`). */
+  startExecution(slot: Slot): Promise<void>;
   endCurrentAttempt(slot: Slot, reason: string, options: { stop: boolean }): Promise<unknown>;
   runEnded(run: { process_id: string; process_definition_name: string; status: 'failed' }): Promise<void>;
 }
@@ -128,10 +130,10 @@ export function plannedSlots(processId: string, tasks: readonly TaskDefinition[]
   }));
 }
 
-const stale = (token: string, now: Date) => now.getTime() - Date.parse(token) >= FAN_OUT_STALE_SECONDS * 1000;
+export const stale = (token: string, now: Date) => now.getTime() - Date.parse(token) >= FAN_OUT_STALE_SECONDS * 1000;
 
 export class RunFanOut {
-  constructor(private readonly d: FanOutDeps) {}
+  constructor(readonly d: FanOutDeps) {}
 
   // ---- within the request ------------------------------------------------------------------------
 
@@ -282,14 +284,14 @@ export class RunFanOut {
   }
 
   /** A retry's part of a blocked task: it waits again, without the completions of the tasks the retry reopens. */
-  private async unblockSlot(processId: string, slot: Slot, reopened: ReadonlySet<string>): Promise<void> {
+  async unblockSlot(processId: string, slot: Slot, reopened: ReadonlySet<string>): Promise<void> {
     await this.d.store.slots.resetDependencies(processId, slot.name, dependenciesAmong(slot.definition, reopened));
     // Counted when it ends, as every task the retry reopens (slots.ts `runTasksReopened`).
     await this.d.store.slots.transition(processId, slot.name, ['blocked'], 'waiting', { reason: undefined, counts_done: undefined });
   }
 
   /** A retry's part of a failed task: one more attempt, without backoff, in a new execution. */
-  private async restartSlot(processId: string, slot: Slot): Promise<void> {
+  async restartSlot(processId: string, slot: Slot): Promise<void> {
     const round = slot.round + 1;
     const name = executionName(processId, slot.name, round);
     const next = await this.d.store.slots.transition(processId, slot.name, ['failed'], 'running', {
@@ -303,224 +305,16 @@ export class RunFanOut {
     if (next) await this.d.orchestrator.startTask(name, { process_id: processId, task_definition_name: slot.name, claim: { round, attempts: next.attempts } });
   }
 
-  // ---- the engine function's steps -----------------------------------------------------------------
-
-  /** One step of a fan-out: pages until its phases are done or `deadline` holds, then the rest is handed on. */
-  async step(event: FanOutEvent, deadline: Deadline = () => false): Promise<void> {
-    const { op, process_id: processId } = event;
-    const marker = MARKER[op];
-    const pacer = new Pacer(this.d.pace, this.d.clock);
-    const cache: StepCache = {};
-    let token = event.token;
-    let phase = event.phase;
-    let at: { next?: number; after?: string } = { next: event.next, after: event.after };
-    for (;;) {
-      const run = await this.d.store.runs.getRunRecord(processId);
-      // A replayed or overtaken step: the marker moved on, and so did the fan-out.
-      if (!run || run[marker] !== token) return;
-      if (deadline()) return this.handOn(event, token, phase, at);
-      const outcome = await this.page(op, phase, run, at, pacer, deadline, cache);
-      if (outcome === 'over' || (outcome === 'phase done' && phase === PHASES[op].at(-1))) return this.finish(op, run, token);
-      if (outcome === 'phase done') {
-        // A new phase, a new token: a step still in the previous one stops at its next page.
-        const next = this.token(token);
-        if (!(await this.d.store.fanOuts.moveMarker(processId, marker, token, next))) return;
-        token = next;
-        phase = PHASES[op][PHASES[op].indexOf(phase) + 1]!;
-        at = {};
-      } else {
-        at = outcome;
-      }
-    }
-  }
-
-  private page(op: FanOutOp, phase: FanOutPhase, run: RunItem, at: { next?: number; after?: string }, pacer: Pacer, deadline: Deadline, cache: StepCache): Promise<Outcome> {
-    const pid = run.process_id;
-    switch (phase) {
-      case 'slots':
-        return this.writeSlots(run, at.next ?? 0, pacer, deadline, cache);
-      case 'roots':
-        return this.startRoots(run, at.next ?? 0, pacer, deadline, cache);
-      case 'stop':
-        return this.overSlots(pid, at.after, deadline, (slot) => this.killSlot(pid, slot, run.reason ?? 'killed by operator', pacer), (last) => this.killDone(run, last));
-      case 'expiry':
-        return this.clearExpiry(run, at.after, pacer);
-      case 'unblock':
-        return this.unblock(run, at.after, pacer, deadline, cache);
-      case 'restart':
-        if (run.status !== 'running') return Promise.resolve('over');
-        return this.overSlots(pid, at.after, deadline, async (slot) => {
-          if (slot.status !== 'failed') return;
-          await pacer.take('starts');
-          await pacer.take('writeUnits', writeUnits(slot));
-          await this.restartSlot(pid, slot);
-        });
-      case 'ready':
-        if (run.status !== 'running') return Promise.resolve('over');
-        return this.overSlots(pid, at.after, deadline, async (slot) => {
-          if (nextStep(slot) !== 'start') return;
-          await pacer.take('starts');
-          await pacer.take('writeUnits', writeUnits(slot));
-          await this.d.startSlot(slot);
-        });
-      default:
-        throw new Error(`fan-out ${op} has no phase ${String(phase)}`);
-    }
-  }
-
-  /** Start, phase 1: done shards, then each slot, those with dependencies first (see {@link plan}). */
-  private async writeSlots(run: RunItem, from: number, pacer: Pacer, deadline: Deadline, cache: StepCache): Promise<Outcome> {
-    const { ordered } = await this.plan(run, cache);
-    if (from === 0) await this.d.store.slots.createDoneShards(run.process_id, ordered.filter(countsDone).map((s) => s.name));
-    const page = ordered.slice(from, from + PAGE);
-    if (page.length === 0) return 'phase done';
-    // A run killed before its slots exist: they are written as its kill leaves waiting tasks.
-    const killed = (r: RunItem | undefined) => ({ status: 'blocked' as const, reason: r?.reason ?? 'the run ended before the task started' });
-    const running = run.status === 'running';
-    const done = await mapUntil(page, AWS_FAN_OUT_CONCURRENCY, deadline, async (slot) => {
-      const written: Slot = running ? slot : { ...slot, ...killed(run) };
-      await pacer.take('writeUnits', writeUnits(written));
-      await this.d.store.slots.createSlot(written);
-    });
-    if (running) {
-      // Killed while this page was written: the kill may have listed the slots before they were there.
-      const now = await this.d.store.runs.getRunRecord(run.process_id);
-      if (now?.status !== 'running') {
-        await mapLimited(page.slice(0, done), AWS_FAN_OUT_CONCURRENCY, (slot) => this.d.store.slots.transition(run.process_id, slot.name, ['waiting'], 'blocked', { reason: killed(now).reason }, this.d.expiry?.()));
-      }
-    }
-    return { next: from + done };
-  }
-
-  /** Start, phase 2: the tasks without dependencies start, unless the run was killed. */
-  private async startRoots(run: RunItem, from: number, pacer: Pacer, deadline: Deadline, cache: StepCache): Promise<Outcome> {
-    if (run.status !== 'running') return 'over';
-    const page = (await this.plan(run, cache)).roots.slice(from, from + PAGE);
-    if (page.length === 0) return 'phase done';
-    const done = await mapUntil(page, AWS_FAN_OUT_CONCURRENCY, deadline, async (slot) => {
-      await pacer.take('starts');
-      await pacer.take('writeUnits', writeUnits(slot));
-      await this.d.startSlot(slot);
-    });
-    return { next: from + done };
-  }
-
-  /**
-   * The plan's slots, those with dependencies before those without: a task only starts once every slot
-   * is written (a completed task tells its dependents, which must exist by then), and the reaper's
-   * settling of a run that stalls (Engine.settle) starts only the waiting tasks it finds ready.
-   */
-  private async plan(run: RunItem, cache: StepCache): Promise<{ ordered: Slot[]; roots: Slot[] }> {
-    if (!cache.plan) {
-      const processId = run.process_id;
-      const tasks = await this.d.store.fanOuts.getPlan(processId);
-      if (!tasks) throw new Error(`run ${processId} has no plan to start it from`);
-      const slots = plannedSlots(processId, tasks, run.process_definition_name);
-      const roots = slots.filter((s) => s.deps_total === 0);
-      cache.plan = { ordered: [...slots.filter((s) => s.deps_total > 0), ...roots], roots };
-    }
-    return cache.plan;
-  }
-
-  /**
-   * Kill: every slot done. It ends — its listeners set the run's expiry — once a start still writing the
-   * run's slots (blocked now) has written them all, and a reopening has stopped (it clears expiries);
-   * until then it looks again after `last`.
-   */
-  private async killDone(run: RunItem, last: string | undefined): Promise<Outcome> {
-    if (this.busy(run)) {
-      await (this.d.clock ?? realClock).sleep(200);
-      return { after: last };
-    }
-    return 'phase done';
-  }
-
-  /**
-   * Reopen, phase 1: the items of the run's partition keep no expiry while it runs again (its run item
-   * lost its own in the request). First, while no task runs: the run cannot end meanwhile, whose end
-   * sets the expiries again (a kill waits for the reopening to stop).
-   */
-  private async clearExpiry(run: RunItem, after: string | undefined, pacer: Pacer): Promise<Outcome> {
-    if (run.status !== 'running') return 'over';
-    await pacer.take('writeUnits', PAGE);
-    const next = await this.d.store.runs.clearExpiryPage(run.process_id, after, PAGE);
-    return next === undefined ? 'phase done' : { after: next };
-  }
-
-  /**
-   * Reopen, phase 2, before any task starts again: the blocked tasks wait again, without the completions
-   * of the reopened ones — those not succeeded (nothing has started yet, so those this phase already
-   * reopened are among them, waiting). Undone, page by page, if the run is killed meanwhile.
-   */
-  private async unblock(run: RunItem, after: string | undefined, pacer: Pacer, deadline: Deadline, cache: StepCache): Promise<Outcome> {
-    if (run.status !== 'running') return 'over';
-    // By name and status only: whole, a run of 10,000 tasks is ~10 MB for this step to read and hold.
-    cache.reopened ??= new Set((await this.d.store.slots.listStates(run.process_id)).filter((s) => s.status !== 'succeeded' && s.status !== 'running').map((s) => s.name));
-    const reopened = cache.reopened;
-    const unblocked: Slot[] = [];
-    const outcome = await this.overSlots(run.process_id, after, deadline, async (slot) => {
-      if (slot.status !== 'blocked') return;
-      await pacer.take('writeUnits', 2 * writeUnits(slot));
-      await this.unblockSlot(run.process_id, slot, reopened);
-      unblocked.push(slot);
-    });
-    const now = await this.d.store.runs.getRunRecord(run.process_id);
-    if (now?.status === 'running') return outcome;
-    await mapLimited(unblocked, AWS_FAN_OUT_CONCURRENCY, (slot) => this.d.store.slots.transition(run.process_id, slot.name, ['waiting'], 'blocked', { reason: now?.reason }, this.d.expiry?.()));
-    return 'over';
-  }
-
-  /** One page of the run's slots (in name order, after `after`) through `fn`; `whenDone` (after the last one) once there are no more. */
-  private async overSlots(
-    processId: string,
-    after: string | undefined,
-    deadline: Deadline,
-    fn: (slot: Slot) => Promise<void>,
-    whenDone?: (last: string | undefined) => Promise<Outcome>,
-  ): Promise<Outcome> {
-    const { slots, last } = await this.d.store.slots.listPage(processId, after, PAGE);
-    const done = await mapUntil(slots, AWS_FAN_OUT_CONCURRENCY, deadline, fn);
-    if (done < slots.length) return { after: done === 0 ? after : slots[done - 1]!.name };
-    if (last !== undefined) return { after: last };
-    return whenDone ? whenDone(slots.at(-1)?.name ?? after) : 'phase done';
-  }
-
-  /** The fan-out is over: a kill tells the listeners (notifications, schedules, retention), then the marker goes. */
-  private async finish(op: FanOutOp, run: RunItem, token: string): Promise<void> {
-    if (op === 'kill' && run.status === 'failed') {
-      await this.d.runEnded({ process_id: run.process_id, process_definition_name: run.process_definition_name, status: 'failed' });
-    }
-    if (await this.d.store.fanOuts.moveMarker(run.process_id, MARKER[op], token, undefined)) {
-      this.d.logger.info(FINISHED[op], { process_id: run.process_id, ...(op === 'kill' ? { reason: run.reason } : {}) });
-    }
-  }
-
-  /** Hands what is left to a new step under a new token (put back if the hand-off fails, so that a retry of this step goes on). */
-  private async handOn(event: FanOutEvent, token: string, phase: FanOutPhase, at: { next?: number; after?: string }): Promise<void> {
-    const marker = MARKER[event.op];
-    const next = this.token(token);
-    if (!(await this.d.store.fanOuts.moveMarker(event.process_id, marker, token, next))) return;
-    try {
-      await this.hand({ action: 'fan-out', op: event.op, process_id: event.process_id, token: next, phase, ...at });
-    } catch (err) {
-      await this.d.store.fanOuts.moveMarker(event.process_id, marker, next, token).catch(() => undefined);
-      throw err;
-    }
-  }
-
-  private hand(event: FanOutEvent): Promise<void> {
-    return this.d.dispatcher ? this.d.dispatcher.handOff(event) : this.step(event);
+  /** Hands a step to the engine function (the dispatcher: deployed, an asynchronous invocation; ./fan-out-steps.ts runs it). */
+  hand(event: FanOutEvent): Promise<void> {
+    if (!this.d.dispatcher) throw new Error(`no fan-out dispatcher: the ${event.op} of run ${event.process_id} goes over more than ${IN_REQUEST_TASKS_MAX} tasks in the engine function's steps`);
+    return this.d.dispatcher.handOff(event);
   }
 
   /** A new token: now, as an ISO time (a marker's age is read from it), later than `previous`. */
-  private token(previous?: string): string {
+  token(previous?: string): string {
     const now = this.d.now().getTime();
     return new Date(previous === undefined ? now : Math.max(now, Date.parse(previous) + 1)).toISOString();
   }
 }
 
-/** What one step reads once: the plan of a run being started, the tasks a retry reopens. */
-interface StepCache {
-  plan?: { ordered: Slot[]; roots: Slot[] };
-  reopened?: Set<string>;
-}

@@ -23,6 +23,7 @@ import { Engine, type EngineDeps } from '../engine/engine';
 import { DEPLOYED_FAN_OUT_PACE } from '../engine/pace';
 import type { EngineEventDeps } from '../engine/events';
 import type { Launcher, Orchestrator, RunListener, Scheduler } from '../engine/ports';
+import { fanOutStepsFor } from '../engine/fan-out-steps';
 import { preparationFor } from '../engine/prepare';
 import { Reaper } from '../engine/reaper';
 import { Schedules } from '../engine/schedules';
@@ -103,11 +104,13 @@ export function engineEventDeps(): EngineEventDeps {
   const tokenKey = secretKeyLoader(requireEnv(TOKEN_SECRET_ARN_ENV));
   const shared = { ...sharedServices(), tokenKey };
   const { engine, schedules, deps } = scheduledEngine(shared, () => callbackUrl, () => requireEnv(LAMBDA_FUNCTION_NAME_ENV));
-  // Only this function prepares attempts (the task state machine's Prepare step): the api's wiring builds no Preparation.
+  // Only this function prepares attempts (the task state machine's Prepare step) and runs the fan-outs' steps:
+  // the api's wiring builds neither.
   const preparation = preparationFor(engine, deps);
+  const steps = fanOutStepsFor(engine);
   const runningExecutions = lazy(() => sfnRunningExecutions(requireEnv(TASK_STATE_MACHINE_ARN_ENV)));
   const reaper = new Reaper({ store: shared.store, engine, fanOut: engine.fanOut, now: shared.now, logger: shared.logger, listRunningExecutions: (token) => runningExecutions()(token) });
-  return { engine, preparation, schedules, reaper };
+  return { engine, preparation, steps, schedules, reaper };
 }
 
 /**

@@ -26,10 +26,10 @@ const STEPS_MS = 600_000;
 
 /** Every step the engine function is handed from now on, recorded as it runs. */
 function recordSteps(): FanOutEvent[] {
-  const fanOut = current().services.engine.fanOut;
-  const step = fanOut.step.bind(fanOut);
+  const steps = current().sundial.fanOutSteps;
+  const step = steps.step.bind(steps);
   const events: FanOutEvent[] = [];
-  fanOut.step = (event, deadline) => {
+  steps.step = (event, deadline) => {
     events.push(event);
     return step(event, deadline);
   };
@@ -91,7 +91,7 @@ it(`trigger, kill and retry of a run of ${TASKS} tasks answer as for a small run
 
   // Act: every step so far delivered again
   const afterKill = stateOf(slots);
-  for (const event of [...steps]) await engine.fanOut.step(event);
+  for (const event of [...steps]) await current().sundial.fanOutSteps.step(event);
 
   // Assess
   expect(stateOf(await slotsOf(id))).toEqual(afterKill);
@@ -111,7 +111,7 @@ it(`trigger, kill and retry of a run of ${TASKS} tasks answer as for a small run
 
   // Act: every step delivered again
   const afterRetry = stateOf(slots);
-  for (const event of [...steps]) await engine.fanOut.step(event);
+  for (const event of [...steps]) await current().sundial.fanOutSteps.step(event);
 
   // Assess
   expect(stateOf(await slotsOf(id))).toEqual(afterRetry);

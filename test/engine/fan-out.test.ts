@@ -13,6 +13,7 @@ import type { PrepareState } from '../../lambdas/engine/contract';
 import { Engine } from '../../lambdas/engine/engine';
 import { type Preparation, preparationFor } from '../../lambdas/engine/prepare';
 import type { AttemptToLaunch, Launcher, Orchestrator } from '../../lambdas/engine/ports';
+import { InlineFanOuts } from '../helpers/inline-fan-outs';
 import { shellTask, startTestSundial, type TestSundial } from '../helpers/local';
 
 /** Counts calls in flight across every port method; each call yields a few turns so that others can start. */
@@ -57,8 +58,10 @@ beforeAll(async () => {
     stop: () => inFlight.around(),
   };
   const s = t.services;
-  const deps = { store: s.store, orchestrator, launcher, tokenKey: s.tokenKey, callbackUrl: () => 'http://sundial.test', now: s.now, logger: s.logger, retentionDays: 0 };
+  const fanOuts = new InlineFanOuts();
+  const deps = { store: s.store, orchestrator, launcher, tokenKey: s.tokenKey, callbackUrl: () => 'http://sundial.test', now: s.now, logger: s.logger, retentionDays: 0, fanOuts };
   engine = new Engine(deps);
+  fanOuts.attach(engine);
   preparation = preparationFor(engine, deps);
 }, 60_000);
 afterAll(() => t.close());

@@ -19,12 +19,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS, type Process } from '../../lambdas/domain/models';
 import { Engine } from '../../lambdas/engine/engine';
-import { type FanOutEvent, IN_REQUEST_TASKS_MAX, RunFanOut } from '../../lambdas/engine/fan-out';
+import { type FanOutEvent, IN_REQUEST_TASKS_MAX, plannedSlots, RunFanOut } from '../../lambdas/engine/fan-out';
+import { FanOutSteps, fanOutStepsFor } from '../../lambdas/engine/fan-out-steps';
 import { type Clock, DEPLOYED_FAN_OUT_PACE } from '../../lambdas/engine/pace';
 import type { FanOutDispatcher, Launcher, Orchestrator, RunListener } from '../../lambdas/engine/ports';
-import type { Slot } from '../../lambdas/store/slots';
+import { type Slot, startedSlot } from '../../lambdas/store/slots';
+import { executionName } from '../../lambdas/domain/ids';
 import { shellTask, startTestSundial, type TestSundial } from '../helpers/local';
-import { isSlotQuery, storeCallsDuring } from '../helpers/store-calls';
+import { isSlotQuery, type StoreCall, storeCallsDuring } from '../helpers/store-calls';
 
 /** The largest run (LIMITS.taskDefinitionsPerProcess), for what is measured at scale: `LARGE_RUNS_TASKS=10000`. */
 const TASKS = Math.min(Number(process.env.LARGE_RUNS_TASKS ?? 2_000), LIMITS.taskDefinitionsPerProcess);
@@ -77,17 +79,22 @@ class Ports {
 class Steps implements FanOutDispatcher {
   readonly handed: FanOutEvent[] = [];
   readonly queue: FanOutEvent[] = [];
-  engine!: Pick<Engine, 'fanOut'>;
+  runner!: FanOutSteps;
 
   async handOff(event: FanOutEvent): Promise<void> {
     this.handed.push(event);
     this.queue.push(event);
   }
 
+  /** Runs one step, as the engine function does (`deadline`: its function's time). */
+  run(event: FanOutEvent, deadline?: () => boolean): Promise<void> {
+    return this.runner.step(event, deadline);
+  }
+
   /** Runs the queued steps and those they hand on, in turn; answers how many ran. */
   async drain(items = Infinity): Promise<number> {
     let steps = 0;
-    for (let event = this.queue.shift(); event; event = this.queue.shift(), steps++) await this.engine.fanOut.step(event, budget(items));
+    for (let event = this.queue.shift(); event; event = this.queue.shift(), steps++) await this.run(event, budget(items));
     return steps;
   }
 }
@@ -125,8 +132,21 @@ function largeEngine(): { engine: Engine; ports: Ports; steps: Steps } {
     retentionDays: 0,
     fanOuts: steps,
   });
-  steps.engine = engine;
+  steps.runner = fanOutStepsFor(engine);
   return { engine, ports, steps };
+}
+
+/**
+ * A large run of `smaller` triggered, its first step taken from the queue, and its slots written as a step
+ * from before tasks were written started wrote them: all waiting.
+ */
+async function startedBefore(): Promise<ReturnType<typeof largeEngine> & { run: Process; first: FanOutEvent }> {
+  const engineAndPorts = largeEngine();
+  const run = await engineAndPorts.engine.trigger('smaller');
+  const first = engineAndPorts.steps.queue.shift()!;
+  const tasks = (await t.services.store.fanOuts.getPlan(run.process_id))!;
+  for (const slot of plannedSlots(run.process_id, tasks, 'smaller')) await t.services.store.slots.createSlot(slot);
+  return { ...engineAndPorts, run, first };
 }
 
 const slotsOf = (processId: string) => t.services.store.slots.list(processId);
@@ -137,6 +157,18 @@ const slotsOf = (processId: string) => t.services.store.slots.list(processId);
 const slotListingsWhole = async (work: () => Promise<void>): Promise<unknown[]> =>
   (await storeCallsDuring(t.services.store.db, work)).calls.filter((c) => isSlotQuery(c) && c.input.Limit === undefined && c.input.ProjectionExpression === undefined);
 const runOf = (processId: string) => t.services.store.runs.getRunRecord(processId);
+/** The key of an item a call writes. */
+const keyOf = (call: StoreCall): Record<string, unknown> => (call.input.Key ?? call.input.Item ?? {}) as Record<string, unknown>;
+/** The running counts the counter writes among `calls` add (one per write). */
+const countedRunning = (calls: StoreCall[]): unknown[] =>
+  calls
+    .filter((c) => c.name === 'UpdateItemCommand' && String(keyOf(c).pk).startsWith('STATS#'))
+    .flatMap((c) => {
+      const names = c.input.ExpressionAttributeNames as Record<string, string>;
+      const values = c.input.ExpressionAttributeValues as Record<string, unknown>;
+      return Object.entries(names).filter(([, n]) => n === 'tasks_running').map(([k]) => values[`:v${k.slice(2)}`]);
+    });
+
 /** What a replayed step could change of a slot. */
 const stateOf = (slots: Slot[]) => slots.map((s) => `${s.name} ${s.status} ${s.round} ${s.attempts} ${s.max_attempts} ${[...(s.deps_done ?? [])].join()}`).sort();
 const count = (slots: Slot[], status: Slot['status']) => slots.filter((s) => s.status === status).length;
@@ -199,7 +231,7 @@ describe('a run too large for its request', () => {
     // Act: every step handed so far, delivered again
     const before = stateOf(slots);
     const jobStops = ports.jobStops;
-    for (const event of [...steps.handed]) await engine.fanOut.step(event);
+    for (const event of [...steps.handed]) await steps.run(event);
 
     // Assess: nothing moved, nothing was started, stopped or told again
     expect(stateOf(await slotsOf(run.process_id))).toEqual(before);
@@ -225,7 +257,7 @@ describe('a run too large for its request', () => {
 
     // Act: every step delivered again
     const after = stateOf(slots);
-    for (const event of [...steps.handed]) await engine.fanOut.step(event);
+    for (const event of [...steps.handed]) await steps.run(event);
 
     // Assess
     expect(stateOf(await slotsOf(run.process_id))).toEqual(after);
@@ -243,7 +275,7 @@ describe('a run too large for its request', () => {
     const run = await engine.trigger('smaller');
     while (steps.queue.length > 0) {
       const event = steps.queue.shift()!;
-      await Promise.all([engine.fanOut.step(event, budget(400)), engine.fanOut.step(event, budget(400))]);
+      await Promise.all([steps.run(event, budget(400)), steps.run(event, budget(400))]);
     }
 
     // Assess
@@ -257,12 +289,12 @@ describe('a run too large for its request', () => {
   it('a kill while the tasks are being written leaves them all blocked, ends the run once they are, and its retry runs them', async () => {
     const { engine, ports, steps } = largeEngine();
     const run = await engine.trigger('smaller');
-    await engine.fanOut.step(steps.queue.shift()!, budget(100)); // a tenth of the slots, no task started
+    await steps.run(steps.queue.shift()!, budget(100)); // a tenth of the slots, no task started
 
     // Act: the kill's step runs before the start's next one, past the slots written so far (where it waits for the rest), then each goes on
     await engine.kill(run.process_id);
     const kill = steps.queue.pop()!;
-    await engine.fanOut.step(kill, budget(150));
+    await steps.run(kill, budget(150));
     const endedEarly = [...ports.ended];
     await steps.drain();
 
@@ -285,7 +317,7 @@ describe('a run too large for its request', () => {
 
     // Act: every step, delivered again
     const before = stateOf(slots);
-    for (const event of [...steps.handed]) await engine.fanOut.step(event);
+    for (const event of [...steps.handed]) await steps.run(event);
 
     // Assess
     expect(stateOf(await slotsOf(run.process_id))).toEqual(before);
@@ -314,6 +346,121 @@ describe('a run too large for its request', () => {
     await steps.drain();
   }, 600_000);
 
+  it('writes its tasks without dependencies started: one write each, their claims counted in one write per page', async () => {
+    const { engine, ports, steps } = largeEngine();
+    const run = await engine.trigger('smaller');
+
+    // Act
+    const { calls } = await storeCallsDuring(t.services.store.db, () => steps.drain());
+
+    // Assess: a slot's one write; no write starts a task; the 10 claims (one page) in one counter write
+    const onSlots = (name: string) => calls.filter((c) => c.name === name && String(keyOf(c).sk).startsWith('SLOT#'));
+    expect([onSlots('PutItemCommand').length, onSlots('UpdateItemCommand').length]).toEqual([SMALLER.tasks, 0]);
+    expect(countedRunning(calls)).toEqual([SMALLER.roots]);
+    const slots = await slotsOf(run.process_id);
+    const started = slots.filter((s) => s.status === 'running');
+    expect(started.map((s) => [s.deps_total, s.attempts, s.claim_counted, s.execution_name])).toEqual(
+      started.map((s) => [0, 1, true, executionName(run.process_id, s.name, 0)]),
+    );
+    expect([started.length, ports.starts.size, ports.startedTwice()]).toEqual([SMALLER.roots, SMALLER.roots, []]);
+    await engine.kill(run.process_id);
+    await steps.drain();
+  }, 600_000);
+
+  it('a step that hands on before starting the tasks it wrote started has the next step start them, each once', async () => {
+    const { engine, ports, steps } = largeEngine();
+    const run = await engine.trigger('smaller');
+    // The deadline comes once the last page's claims are counted: after its writes, before its starts.
+    let counted = false;
+    const stop = t.services.store.db.doc.observe((call, next) => {
+      if (countedRunning([{ name: call.name, input: call.input }]).length > 0) counted = true;
+      return next();
+    });
+
+    // Act
+    try {
+      await steps.run(steps.queue.shift()!, () => counted);
+    } finally {
+      stop();
+    }
+    const handed = steps.queue[0];
+    const startedBefore = ports.starts.size;
+    await steps.drain();
+    const before = stateOf(await slotsOf(run.process_id));
+    await steps.run(handed!); // delivered again, after the fan-out
+
+    // Assess
+    expect([startedBefore, handed?.unstarted, handed?.next]).toEqual([0, true, SMALLER.tasks - SMALLER.roots]);
+    expect([ports.starts.size, ports.startedTwice()]).toEqual([SMALLER.roots, []]);
+    expect(stateOf(await slotsOf(run.process_id))).toEqual(before);
+    expect((await runOf(run.process_id))?.starting).toBeUndefined();
+    await engine.kill(run.process_id);
+    await steps.drain();
+  }, 600_000);
+
+  it('a kill whose listing passed before its tasks without dependencies were written started fails them, unstarted, and takes their count back', async () => {
+    const { engine, ports, steps } = largeEngine();
+    const running = async () => (await t.services.store.stats.read()).tasks_running ?? 0;
+    const runningBefore = await running();
+    const run = await engine.trigger('smaller');
+    // The kill, and its step over the slots, come as the first task without dependencies is written: its
+    // listing (by name, `r…` before `t…`) has passed where they go before they are there.
+    let killed = false;
+    const stop = t.services.store.db.doc.observe(async (call, next) => {
+      if (!killed && call.name === 'PutItemCommand' && keyOf({ name: call.name, input: call.input }).sk === 'SLOT#r0') {
+        killed = true;
+        await engine.kill(run.process_id);
+        // Its step pages over the slots written, then waits for the start to end, and hands on.
+        await steps.run(steps.queue.pop()!, budget(SMALLER.tasks + 20));
+      }
+      return next();
+    });
+
+    // Act
+    try {
+      await steps.drain();
+    } finally {
+      stop();
+    }
+
+    // Assess: nothing started; every task blocked or failed with the kill's reason; the gauge as before; the run ended once
+    const slots = await slotsOf(run.process_id);
+    expect(killed).toBe(true);
+    expect([count(slots, 'failed'), count(slots, 'blocked'), ports.starts.size]).toEqual([SMALLER.roots, SMALLER.tasks - SMALLER.roots, 0]);
+    expect(new Set(slots.map((s) => s.reason))).toEqual(new Set(['killed by operator']));
+    expect(await running()).toBe(runningBefore);
+    expect(ports.ended).toEqual([run.process_id]);
+  }, 600_000);
+
+  it('a start handed on before its tasks were written started (an event in flight across a deployment) starts them as before', async () => {
+    const { engine, ports, steps, run, first } = await startedBefore();
+
+    // Act: its second phase, `roots`
+    const { calls } = await storeCallsDuring(t.services.store.db, () => steps.run({ ...first, phase: 'roots', next: 0 }));
+    const startedByRoots = ports.starts.size;
+    const markerAfter = (await runOf(run.process_id))?.starting;
+
+    // Assess
+    expect([startedByRoots, ports.startedTwice(), markerAfter]).toEqual([SMALLER.roots, [], undefined]);
+    expect(calls.filter((c) => c.name === 'PutItemCommand')).toEqual([]); // it ends the start: no slot is written again
+    expect(count(await slotsOf(run.process_id), 'running')).toBe(SMALLER.roots);
+    await engine.kill(run.process_id);
+    await steps.drain();
+  }, 600_000);
+
+  it('a step from before, in its first phase, that finds its tasks without dependencies written waiting starts them', async () => {
+    const { engine, ports, steps, run, first } = await startedBefore();
+
+    // Act
+    await steps.run(first);
+
+    // Assess
+    expect([ports.starts.size, ports.startedTwice(), count(await slotsOf(run.process_id), 'running')]).toEqual([SMALLER.roots, [], SMALLER.roots]);
+    expect((await runOf(run.process_id))?.starting).toBeUndefined();
+    await engine.kill(run.process_id);
+    await steps.drain();
+  }, 600_000);
+
   it('paced as deployed, a step starts tasks no faster than their bucket refills', async () => {
     const { engine, steps } = largeEngine();
     const run = await engine.trigger('smaller');
@@ -328,16 +475,17 @@ describe('a run too large for its request', () => {
       logger: s.logger,
       pace: DEPLOYED_FAN_OUT_PACE,
       clock,
-      startSlot: async (slot) => {
+      startSlot: async () => Promise.reject(new Error('unused: the tasks are written started')),
+      startedAtCreation: (slot) => startedSlot(slot, executionName(slot.process_id, slot.name, 0), `${slot.name}-0`),
+      startExecution: async () => {
         startedAt.push(clock.now());
-        await t.services.store.slots.transition(slot.process_id, slot.name, ['waiting'], 'running');
       },
       endCurrentAttempt: async () => undefined,
       runEnded: async () => undefined,
     });
 
     // Act
-    await paced.step(steps.queue.shift()!);
+    await new FanOutSteps(paced).step(steps.queue.shift()!);
 
     // Assess: the write units of the slots took their time, then `burst` starts at once and `perSecond` after
     const { starts, writeUnits } = DEPLOYED_FAN_OUT_PACE;
