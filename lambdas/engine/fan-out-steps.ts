@@ -4,7 +4,7 @@
  * engine (`fanOutStepsFor`), as `Prepare` is (./prepare.ts): only the engine function and the local
  * runtime run steps, so the api function's bundle leaves them out (test/lib/bundling.test.ts). The request's
  * part, and what both share (a task's kill, restart and unblocking, the tokens, the hand-off), is
- * `RunFanOut`'s. docs/SCALE.md "Fan-outs".
+ * `RunFanOut`'s. docs/SCALE.md, "The hand-off".
  */
 import { AWS_FAN_OUT_CONCURRENCY, mapLimited, mapUntil } from '../domain/concurrency';
 import { nextStep } from '../domain/dag';
@@ -12,7 +12,7 @@ import type { FanOutMarker } from '../store/fan-outs';
 import type { RunItem } from '../store/runs';
 import { claimsFirstAttempt, countsDone, type Slot } from '../store/slots';
 import type { Engine } from './engine';
-import { type At, type Deadline, type FanOutEvent, type FanOutOp, type FanOutPhase, plannedSlots, type RunFanOut } from './fan-out';
+import { type At, type Deadline, type FanOutDeps, type FanOutEvent, type FanOutOp, type FanOutPhase, plannedSlots, type RunFanOut } from './fan-out';
 import { Pacer, realClock, writeUnits } from './pace';
 
 /** Slots a step reads or writes between two looks at the run. */
@@ -48,18 +48,21 @@ export function fanOutStepsFor(engine: Pick<Engine, 'fanOut'>): FanOutSteps {
 export class FanOutSteps {
   constructor(private readonly fanOut: RunFanOut) {}
 
+  private get d(): FanOutDeps {
+    return this.fanOut.d;
+  }
 
   /** One step of a fan-out: pages until its phases are done or `deadline` holds, then the rest is handed on. */
   async step(event: FanOutEvent, deadline: Deadline = () => false): Promise<void> {
     const { op, process_id: processId } = event;
     const marker = MARKER[op];
-    const pacer = new Pacer(this.fanOut.d.pace, this.fanOut.d.clock);
+    const pacer = new Pacer(this.d.pace, this.d.clock);
     const cache: StepCache = {};
     let token = event.token;
     let phase = event.phase;
     let at: At = { next: event.next, after: event.after, ...(event.unstarted ? { unstarted: true as const } : {}) };
     for (;;) {
-      const run = await this.fanOut.d.store.runs.getRunRecord(processId);
+      const run = await this.d.store.runs.getRunRecord(processId);
       // A replayed or overtaken step: the marker moved on, and so did the fan-out.
       if (!run || run[marker] !== token) return;
       if (deadline()) return this.handOn(event, token, phase, at);
@@ -68,12 +71,13 @@ export class FanOutSteps {
       if (outcome === 'phase done') {
         // A new phase, a new token: a step still in the previous one stops at its next page.
         const next = this.fanOut.token(token);
-        if (!(await this.fanOut.d.store.fanOuts.moveMarker(processId, marker, token, next))) return;
+        if (!(await this.d.store.fanOuts.moveMarker(processId, marker, token, next))) return;
         token = next;
         phase = PHASES[op][PHASES[op].indexOf(phase) + 1]!;
         at = {};
       } else {
-        at = outcome;
+        // A step that may find tasks unstarted looks for them on every page after.
+        at = { ...outcome, ...(at.unstarted ? { unstarted: true as const } : {}) };
       }
     }
   }
@@ -105,7 +109,7 @@ export class FanOutSteps {
           if (nextStep(slot) !== 'start') return;
           await pacer.take('starts');
           await pacer.take('writeUnits', writeUnits(slot));
-          await this.fanOut.d.startSlot(slot);
+          await this.d.startSlot(slot);
         });
       default:
         throw new Error(`fan-out ${op} has no phase ${String(phase)}`);
@@ -125,7 +129,7 @@ export class FanOutSteps {
   private async writeSlots(run: RunItem, from: number, unstarted: boolean, pacer: Pacer, deadline: Deadline, cache: StepCache): Promise<Outcome> {
     const { ordered } = await this.plan(run, cache);
     const processId = run.process_id;
-    if (from === 0) await this.fanOut.d.store.slots.createDoneShards(processId, ordered.filter(countsDone).map((s) => s.name));
+    if (from === 0) await this.d.store.slots.createDoneShards(processId, ordered.filter(countsDone).map((s) => s.name));
     const page = ordered.slice(from, from + PAGE);
     if (page.length === 0) return 'phase done';
     // A run killed before its slots exist: they are written as its kill leaves waiting tasks.
@@ -135,27 +139,27 @@ export class FanOutSteps {
     const roots: Array<{ at: number; slot: Slot; written: boolean }> = [];
     const done = await mapUntil(page, AWS_FAN_OUT_CONCURRENCY, deadline, async (slot, at) => {
       const root = running && slot.deps_total === 0;
-      const written: Slot = !running ? { ...slot, ...killed(run) } : root ? this.fanOut.d.startedAtCreation(slot) : slot;
+      const written: Slot = !running ? { ...slot, ...killed(run) } : root ? this.d.startedAtCreation(slot) : slot;
       await pacer.take('writeUnits', writeUnits(written));
-      const wrote = await this.fanOut.d.store.slots.createSlot(written);
+      const wrote = await this.d.store.slots.createSlot(written);
       if (root) roots.push({ at, slot: wrote ? written : slot, written: wrote });
     });
     if (!running) return { next: from + done };
     roots.sort((a, b) => a.at - b.at);
     // The claims are counted with their writes, as a run started in its request counts them with the run.
     const claims = roots.filter((r) => r.written).length;
-    if (claims > 0) await this.fanOut.d.store.stats.add({ tasks_running: claims });
+    if (claims > 0) await this.d.store.stats.add({ tasks_running: claims });
     // Killed while this page was written: the kill may have listed the slots before they were there.
-    const now = await this.fanOut.d.store.runs.getRunRecord(processId);
+    const now = await this.d.store.runs.getRunRecord(processId);
     if (now?.status !== 'running') {
-      const found = await mapLimited(roots.filter((r) => !r.written), AWS_FAN_OUT_CONCURRENCY, (r) => this.fanOut.d.store.slots.get(processId, r.slot.name));
+      const found = await mapLimited(roots.filter((r) => !r.written), AWS_FAN_OUT_CONCURRENCY, (r) => this.d.store.slots.get(processId, r.slot.name));
       const written = [...page.slice(0, done).filter((slot) => slot.deps_total > 0), ...roots.filter((r) => r.written).map((r) => r.slot), ...found.filter((slot) => slot !== undefined)];
       await mapLimited(written, AWS_FAN_OUT_CONCURRENCY, (slot) => this.fanOut.killSlot(processId, slot, killed(now).reason));
       return { next: from + done };
     }
     const started = await mapUntil(roots, AWS_FAN_OUT_CONCURRENCY, deadline, async ({ slot, written }) => {
       await pacer.take('starts');
-      await (written ? this.fanOut.d.startExecution(slot) : this.startFound(processId, slot.name, unstarted));
+      await (written ? this.d.startExecution(slot) : this.startFound(processId, slot.name, unstarted));
     });
     return started < roots.length ? { next: from + roots[started]!.at, unstarted: true } : { next: from + done };
   }
@@ -168,9 +172,9 @@ export class FanOutSteps {
    * event delivered twice at once), and nothing is done.
    */
   private async startFound(processId: string, name: string, unstarted: boolean): Promise<void> {
-    const slot = await this.fanOut.d.store.slots.get(processId, name);
-    if (slot?.status === 'waiting') await this.fanOut.d.startSlot(slot);
-    else if (unstarted && slot?.status === 'running' && slot.round === 0 && claimsFirstAttempt(slot)) await this.fanOut.d.startExecution(slot);
+    const slot = await this.d.store.slots.get(processId, name);
+    if (slot?.status === 'waiting') await this.d.startSlot(slot);
+    else if (unstarted && slot?.status === 'running' && slot.round === 0 && claimsFirstAttempt(slot)) await this.d.startExecution(slot);
   }
 
   /**
@@ -184,7 +188,7 @@ export class FanOutSteps {
     const done = await mapUntil(page, AWS_FAN_OUT_CONCURRENCY, deadline, async (slot) => {
       await pacer.take('starts');
       await pacer.take('writeUnits', writeUnits(slot));
-      await this.fanOut.d.startSlot(slot);
+      await this.d.startSlot(slot);
     });
     return { next: from + done };
   }
@@ -197,7 +201,7 @@ export class FanOutSteps {
   private async plan(run: RunItem, cache: StepCache): Promise<{ ordered: Slot[]; roots: Slot[] }> {
     if (!cache.plan) {
       const processId = run.process_id;
-      const tasks = await this.fanOut.d.store.fanOuts.getPlan(processId);
+      const tasks = await this.d.store.fanOuts.getPlan(processId);
       if (!tasks) throw new Error(`run ${processId} has no plan to start it from`);
       const slots = plannedSlots(processId, tasks, run.process_definition_name);
       const roots = slots.filter((s) => s.deps_total === 0);
@@ -213,7 +217,7 @@ export class FanOutSteps {
    */
   private async killDone(run: RunItem, last: string | undefined): Promise<Outcome> {
     if (this.fanOut.busy(run)) {
-      await (this.fanOut.d.clock ?? realClock).sleep(200);
+      await (this.d.clock ?? realClock).sleep(200);
       return { after: last };
     }
     return 'phase done';
@@ -227,7 +231,7 @@ export class FanOutSteps {
   private async clearExpiry(run: RunItem, after: string | undefined, pacer: Pacer): Promise<Outcome> {
     if (run.status !== 'running') return 'over';
     await pacer.take('writeUnits', PAGE);
-    const next = await this.fanOut.d.store.runs.clearExpiryPage(run.process_id, after, PAGE);
+    const next = await this.d.store.runs.clearExpiryPage(run.process_id, after, PAGE);
     return next === undefined ? 'phase done' : { after: next };
   }
 
@@ -239,7 +243,7 @@ export class FanOutSteps {
   private async unblock(run: RunItem, after: string | undefined, pacer: Pacer, deadline: Deadline, cache: StepCache): Promise<Outcome> {
     if (run.status !== 'running') return 'over';
     // By name and status only: whole, a run of 10,000 tasks is ~10 MB for this step to read and hold.
-    cache.reopened ??= new Set((await this.fanOut.d.store.slots.listStates(run.process_id)).filter((s) => s.status !== 'succeeded' && s.status !== 'running').map((s) => s.name));
+    cache.reopened ??= new Set((await this.d.store.slots.listStates(run.process_id)).filter((s) => s.status !== 'succeeded' && s.status !== 'running').map((s) => s.name));
     const reopened = cache.reopened;
     const unblocked: Slot[] = [];
     const outcome = await this.overSlots(run.process_id, after, deadline, async (slot) => {
@@ -248,9 +252,9 @@ export class FanOutSteps {
       await this.fanOut.unblockSlot(run.process_id, slot, reopened);
       unblocked.push(slot);
     });
-    const now = await this.fanOut.d.store.runs.getRunRecord(run.process_id);
+    const now = await this.d.store.runs.getRunRecord(run.process_id);
     if (now?.status === 'running') return outcome;
-    await mapLimited(unblocked, AWS_FAN_OUT_CONCURRENCY, (slot) => this.fanOut.d.store.slots.transition(run.process_id, slot.name, ['waiting'], 'blocked', { reason: now?.reason }, this.fanOut.d.expiry?.()));
+    await mapLimited(unblocked, AWS_FAN_OUT_CONCURRENCY, (slot) => this.d.store.slots.transition(run.process_id, slot.name, ['waiting'], 'blocked', { reason: now?.reason }, this.d.expiry?.()));
     return 'over';
   }
 
@@ -262,7 +266,7 @@ export class FanOutSteps {
     fn: (slot: Slot) => Promise<void>,
     whenDone?: (last: string | undefined) => Promise<Outcome>,
   ): Promise<Outcome> {
-    const { slots, last } = await this.fanOut.d.store.slots.listPage(processId, after, PAGE);
+    const { slots, last } = await this.d.store.slots.listPage(processId, after, PAGE);
     const done = await mapUntil(slots, AWS_FAN_OUT_CONCURRENCY, deadline, fn);
     if (done < slots.length) return { after: done === 0 ? after : slots[done - 1]!.name };
     if (last !== undefined) return { after: last };
@@ -272,10 +276,10 @@ export class FanOutSteps {
   /** The fan-out is over: a kill tells the listeners (notifications, schedules, retention), then the marker goes. */
   private async finish(op: FanOutOp, run: RunItem, token: string): Promise<void> {
     if (op === 'kill' && run.status === 'failed') {
-      await this.fanOut.d.runEnded({ process_id: run.process_id, process_definition_name: run.process_definition_name, status: 'failed' });
+      await this.d.runEnded({ process_id: run.process_id, process_definition_name: run.process_definition_name, status: 'failed' });
     }
-    if (await this.fanOut.d.store.fanOuts.moveMarker(run.process_id, MARKER[op], token, undefined)) {
-      this.fanOut.d.logger.info(FINISHED[op], { process_id: run.process_id, ...(op === 'kill' ? { reason: run.reason } : {}) });
+    if (await this.d.store.fanOuts.moveMarker(run.process_id, MARKER[op], token, undefined)) {
+      this.d.logger.info(FINISHED[op], { process_id: run.process_id, ...(op === 'kill' ? { reason: run.reason } : {}) });
     }
   }
 
@@ -283,11 +287,11 @@ export class FanOutSteps {
   private async handOn(event: FanOutEvent, token: string, phase: FanOutPhase, at: At): Promise<void> {
     const marker = MARKER[event.op];
     const next = this.fanOut.token(token);
-    if (!(await this.fanOut.d.store.fanOuts.moveMarker(event.process_id, marker, token, next))) return;
+    if (!(await this.d.store.fanOuts.moveMarker(event.process_id, marker, token, next))) return;
     try {
       await this.fanOut.hand({ action: 'fan-out', op: event.op, process_id: event.process_id, token: next, phase, ...at });
     } catch (err) {
-      await this.fanOut.d.store.fanOuts.moveMarker(event.process_id, marker, next, token).catch(() => undefined);
+      await this.d.store.fanOuts.moveMarker(event.process_id, marker, next, token).catch(() => undefined);
       throw err;
     }
   }

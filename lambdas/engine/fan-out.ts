@@ -70,8 +70,10 @@ export interface FanOutEvent {
   next?: number;
   after?: string;
   /**
-   * Start: the step before handed on before it had started the executions of the tasks it wrote started
-   * from `next` on; this step starts those it finds written so (a step delivered again does not).
+   * Start: the tasks without dependencies written started from `next` on may not have had their executions
+   * started (the step before handed on first, or died: the reaper's redrive); this step starts those it
+   * finds so, where any other leaves them to the step that wrote them. A start of one already started does
+   * nothing: its name is taken (Step Functions answers ExecutionAlreadyExists, or the running execution).
    */
   unstarted?: true;
 }
@@ -81,7 +83,6 @@ export type At = Pick<FanOutEvent, 'next' | 'after' | 'unstarted'>;
 
 /** True once a step should hand the rest on (its function's timeout is near). */
 export type Deadline = () => boolean;
-
 
 export interface FanOutDeps {
   store: Store;
@@ -130,7 +131,7 @@ export function plannedSlots(processId: string, tasks: readonly TaskDefinition[]
   }));
 }
 
-export const stale = (token: string, now: Date) => now.getTime() - Date.parse(token) >= FAN_OUT_STALE_SECONDS * 1000;
+const stale = (token: string, now: Date) => now.getTime() - Date.parse(token) >= FAN_OUT_STALE_SECONDS * 1000;
 
 export class RunFanOut {
   constructor(readonly d: FanOutDeps) {}
@@ -261,7 +262,8 @@ export class RunFanOut {
     const next = this.token(token);
     if (!(await this.d.store.fanOuts.moveMarker(processId, 'starting', token, next))) return false;
     this.d.logger.warn('a large run was not all started: handed on again', { process_id: processId });
-    await this.hand({ action: 'fan-out', op: 'start', process_id: processId, token: next, phase: 'slots', next: 0 });
+    // A step that died may have written tasks started and not started them: the redriven one starts those it finds.
+    await this.hand({ action: 'fan-out', op: 'start', process_id: processId, token: next, phase: 'slots', next: 0, unstarted: true });
     return true;
   }
 

@@ -461,6 +461,30 @@ describe('a run too large for its request', () => {
     await steps.drain();
   }, 600_000);
 
+  it('a start that died between writing its tasks started and starting them is handed on again, and its redrive starts each once', async () => {
+    const { engine, ports, steps } = largeEngine();
+    const run = await engine.trigger('smaller');
+    // The step dies at its first start: its tasks without dependencies are written started and counted.
+    const startTask = ports.orchestrator.startTask;
+    ports.orchestrator.startTask = async () => Promise.reject(new Error('the step died'));
+    await expect(steps.run(steps.queue.shift()!)).rejects.toThrow('the step died');
+    ports.orchestrator.startTask = startTask;
+    const written = count(await slotsOf(run.process_id), 'running');
+
+    // Act: the reaper, once the marker went stale
+    offsetMs = 901_000;
+    const redriven = await engine.fanOut.redriveStale(run.process_id);
+    await steps.drain();
+    offsetMs = 0;
+
+    // Assess
+    expect([written, redriven, steps.handed.at(-1)?.unstarted]).toEqual([SMALLER.roots, true, true]);
+    expect([ports.starts.size, ports.startedTwice()]).toEqual([SMALLER.roots, []]);
+    expect((await runOf(run.process_id))?.starting).toBeUndefined();
+    await engine.kill(run.process_id);
+    await steps.drain();
+  }, 600_000);
+
   it('paced as deployed, a step starts tasks no faster than their bucket refills', async () => {
     const { engine, steps } = largeEngine();
     const run = await engine.trigger('smaller');
