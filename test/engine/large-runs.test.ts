@@ -17,6 +17,7 @@
  * (A 10,000-task run left half-started here would be killed by the server's close, past its hook's timeout.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { executionName } from '../../lambdas/domain/ids';
 import { LIMITS, type Process } from '../../lambdas/domain/models';
 import { Engine } from '../../lambdas/engine/engine';
 import { type FanOutEvent, IN_REQUEST_TASKS_MAX, plannedSlots, RunFanOut } from '../../lambdas/engine/fan-out';
@@ -24,7 +25,6 @@ import { FanOutSteps, fanOutStepsFor } from '../../lambdas/engine/fan-out-steps'
 import { type Clock, DEPLOYED_FAN_OUT_PACE } from '../../lambdas/engine/pace';
 import type { FanOutDispatcher, Launcher, Orchestrator, RunListener } from '../../lambdas/engine/ports';
 import { type Slot, startedSlot } from '../../lambdas/store/slots';
-import { executionName } from '../../lambdas/domain/ids';
 import { shellTask, startTestSundial, type TestSundial } from '../helpers/local';
 import { isSlotQuery, type StoreCall, storeCallsDuring } from '../helpers/store-calls';
 
