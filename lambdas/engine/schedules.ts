@@ -14,7 +14,7 @@ import { BadRequestError, ConflictError, NotFoundError } from '../domain/errors'
 import { nextFireTime, parseInterval, type ScheduleSpec, ticksUpTo, toScheduleSpec } from '../domain/schedule';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
-import type { DefinitionSummary, StoredDefinition } from '../store/definitions';
+import type { DefinitionSummary, ListedDefinition, StoredDefinition } from '../store/definitions';
 import type { BackfillAnswer, BackfillRequest, BackfillStatus, Process } from '../domain/models';
 import { activeEntry, activeProcessId, activeStartTime, type QueuedTrigger, queuedTrigger } from '../store/schedules';
 import { resolveParameters } from '../domain/parameters';
@@ -205,18 +205,20 @@ export class Schedules implements RunListener {
     // megabytes, read at every run end before).
     const stored = await this.d.store.definitions.summary(name);
     const schedule = stored?.definition.schedule;
+    // The drain decides from this read: one read of the definition's item per run end, not two.
+    const read = { stored };
     if (!stored || stored.paused || !schedule) {
-      await this.drain(name); // a queued manual trigger still starts
+      await this.drain(name, read); // a queued manual trigger still starts
       return;
     }
     if (schedule.continuous_schedule) {
-      await this.drain(name);
+      await this.drain(name, read);
       if ((await this.d.store.schedules.get(name)).active.length > 0) return; // that run's end arranges the next
       const ended = record?.end_time ? Date.parse(record.end_time) : this.d.now().getTime();
       await this.arrange(name, new Date(ended + (schedule.continuous_schedule.buffer_seconds ?? 0) * 1000));
       return;
     }
-    await this.drain(name);
+    await this.drain(name, read);
   }
 
   /**
@@ -416,9 +418,9 @@ export class Schedules implements RunListener {
    * A deferred tick is dropped when the definition is paused or unscheduled; a queued trigger and a
    * backfill are not (explicit requests do not depend on the schedule).
    */
-  private async drain(name: string): Promise<void> {
-    // Its summary; the tasks are read only when a run starts from here (below).
-    const stored = await this.d.store.definitions.summary(name);
+  private async drain(name: string, read?: { stored: ListedDefinition | undefined }): Promise<void> {
+    // Its summary (`read`: as the caller just read it); the tasks are read only when a run starts from here (below).
+    const stored = read ? read.stored : await this.d.store.definitions.summary(name);
     if (!stored) {
       await this.d.store.schedules.clearPending(name, true);
       await this.backfills.removed(name);
