@@ -28,6 +28,15 @@ const PHASES: Record<FanOutOp, readonly FanOutPhase[]> = {
   kill: ['stop'],
   reopen: ['expiry', 'unblock', 'restart', 'ready'],
 };
+/**
+ * The phase after `phase` in `op`; none after its last, nor after one that is not (any more) in `op`'s
+ * list: `roots`, a start's last phase before, ends the start of an event handed on in it.
+ */
+function nextPhase(op: FanOutOp, phase: FanOutPhase): FanOutPhase | undefined {
+  const phases = PHASES[op];
+  const i = phases.indexOf(phase);
+  return i < 0 ? undefined : phases[i + 1];
+}
 const MARKER: Record<FanOutOp, FanOutMarker> = { start: 'starting', kill: 'killing', reopen: 'reopening' };
 const FINISHED: Record<FanOutOp, string> = { start: 'run started: every task written', kill: 'run killed', reopen: 'run retried: every task reopened' };
 
@@ -67,13 +76,15 @@ export class FanOutSteps {
       if (!run || run[marker] !== token) return;
       if (deadline()) return this.handOn(event, token, phase, at);
       const outcome = await this.page(op, phase, run, at, pacer, deadline, cache);
-      if (outcome === 'over' || (outcome === 'phase done' && (phase === PHASES[op].at(-1) || phase === 'roots'))) return this.finish(op, run, token);
+      if (outcome === 'over') return this.finish(op, run, token);
       if (outcome === 'phase done') {
+        const following = nextPhase(op, phase);
+        if (!following) return this.finish(op, run, token);
         // A new phase, a new token: a step still in the previous one stops at its next page.
         const next = this.fanOut.token(token);
         if (!(await this.d.store.fanOuts.moveMarker(processId, marker, token, next))) return;
         token = next;
-        phase = PHASES[op][PHASES[op].indexOf(phase) + 1]!;
+        phase = following;
         at = {};
       } else {
         // A step that may find tasks unstarted looks for them on every page after.
