@@ -17,6 +17,7 @@ import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
+import { keepParses } from './expression-cache.mjs';
 
 const requireHere = createRequire(import.meta.url);
 // Reads of the store on disk on this thread: classic-level's `get` hands each read to a thread of libuv's
@@ -87,6 +88,10 @@ dynaliteDb.updateIndexes = function indexWritesWithTheItem(store, table, existin
     }
   }
 };
+
+// Each request's expressions parsed once per distinct expression, names and value types, not once per request
+// (./expression-cache.mjs).
+for (const parser of ['condition', 'update', 'projection']) keepParses(requireDynalite(`./db/${parser}Parser.js`));
 
 const server = dynalite({ path: workerData?.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
 const listener = server.listeners('request')[0];
