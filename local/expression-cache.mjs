@@ -84,13 +84,6 @@ function same(a, b) {
   return keys.every((key) => Object.hasOwn(b, key) && same(a[key], b[key]));
 }
 
-/** The names of `set` (an object used as a set) that are not in it any more after `fn`. */
-function struckOff(set, fn) {
-  const before = Object.keys(set);
-  const result = fn();
-  return { result, struck: before.filter((key) => !Object.hasOwn(set, key)) };
-}
-
 /** Entries kept at most, per parser; past it the oldest goes (the engine sends far fewer). */
 export const MAX_KEPT = 500;
 
@@ -131,17 +124,20 @@ export function keptParse(original) {
       return instantiate(entry.tree, values);
     }
     stats.misses++;
-    let struckValues = [];
-    const { result, struck: struckNames } = struckOff(context.unusedAttrNames ?? {}, () => {
-      const r = struckOff(context.unusedAttrVals ?? {}, () => original(input, options));
-      struckValues = r.struck;
-      return r.result;
-    });
+    // What this parse uses, whatever other expressions of the request struck off before it: parsed with sets
+    // of its own holding every name and value, then the same ones struck off the request's.
+    const unusedNames = Object.fromEntries(Object.keys(names).map((k) => [k, true]));
+    const unusedValues = Object.fromEntries(Object.keys(values).map((k) => [k, true]));
+    const result = original(input, { ...options, context: { ...context, unusedAttrNames: unusedNames, unusedAttrVals: unusedValues } });
+    const usedNames = Object.keys(names).filter((k) => !Object.hasOwn(unusedNames, k));
+    const usedValues = Object.keys(values).filter((k) => !Object.hasOwn(unusedValues, k));
+    for (const name of usedNames) delete context.unusedAttrNames?.[name];
+    for (const name of usedValues) delete context.unusedAttrVals?.[name];
     const tree = keepable(input, options, result, values, original);
     if (tree === undefined) stats.unkept++;
     else {
       if (kept.size >= MAX_KEPT) kept.delete(kept.keys().next().value);
-      kept.set(key, { tree, names: struckNames, values: struckValues });
+      kept.set(key, { tree, names: usedNames, values: usedValues });
     }
     return result;
   };

@@ -57,6 +57,10 @@ const requests: Request[] = [
   // A name left unused.
   { UpdateExpression: 'SET #a = :a', ExpressionAttributeNames: { '#a': 'a', '#b': 'b' }, ExpressionAttributeValues: { ':a': S('1') } },
   { UpdateExpression: 'SET #a = :a', ExpressionAttributeNames: { '#a': 'a', '#b': 'b' }, ExpressionAttributeValues: { ':a': S('9') } },
+  // A name used by two expressions of a request: the second parse finds it struck off already; a later request
+  // whose other expression does not use it must still have it struck off by the kept parse.
+  { UpdateExpression: 'SET #a = :v', ConditionExpression: 'attribute_exists(#a)', ExpressionAttributeNames: { '#a': 'a' }, ExpressionAttributeValues: { ':v': S('1') } },
+  { UpdateExpression: 'SET zq = :v', ConditionExpression: 'attribute_exists(#a)', ExpressionAttributeNames: { '#a': 'a' }, ExpressionAttributeValues: { ':v': S('2') } },
   // Functions, lists, maps, nested paths, REMOVE.
   ...[1, 2, 1].map((i) => ({
     UpdateExpression: 'SET #l = list_append(if_not_exists(#l, :empty), :more), #m.#k = :m, #n = #n + :one REMOVE #gone, #l[0]',
