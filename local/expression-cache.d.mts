@@ -7,6 +7,5 @@ export interface KeptParses {
   unkept: number;
 }
 
-export const MAX_KEPT: number;
 export function keepParses(parser: { parse: Parse }): KeptParses & { restore(): void };
 export function keptParse<P extends (input: string, options: never) => unknown>(original: P): { parse: P; stats: KeptParses };

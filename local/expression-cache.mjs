@@ -16,6 +16,8 @@
 // refuses a request with any left). A parse that fails is never kept: it is parsed again, and fails with
 // the same message. test/local/expression-cache.test.ts compares the answers with and without this.
 
+import { isDeepStrictEqual } from 'node:util';
+
 const HOLE = Symbol('attribute value');
 const TYPES = ['S', 'N', 'B', 'NULL', 'BOOL', 'SS', 'NS', 'BS', 'L', 'M'];
 
@@ -73,19 +75,8 @@ function instantiate(t, values) {
   return out;
 }
 
-/** Whether two templates are the same (holes by name, leaves by value). */
-function same(a, b) {
-  if (a === b) return true;
-  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return Number.isNaN(a) && Number.isNaN(b);
-  if (Array.isArray(a) !== Array.isArray(b) || Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
-  if (Object.hasOwn(a, HOLE) || Object.hasOwn(b, HOLE)) return a[HOLE] === b[HOLE];
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  return keys.every((key) => Object.hasOwn(b, key) && same(a[key], b[key]));
-}
-
 /** Entries kept at most, per parser; past it the oldest goes (the engine sends far fewer). */
-export const MAX_KEPT = 500;
+const MAX_KEPT = 500;
 
 /**
  * Makes `parser.parse` (a dynalite PEG parser module: `parse(input, {context})`) keep its parses, as the
@@ -172,5 +163,6 @@ function keepable(input, options, result, values, original) {
   }
   const otherHoles = new Map();
   for (const [name, value] of Object.entries(others)) if (value && typeof value === 'object') otherHoles.set(value, name);
-  return same(tree, template(otherResult, otherHoles)) ? tree : undefined;
+  // Holes are compared by name (their symbol key), the rest by value and prototype.
+  return isDeepStrictEqual(tree, template(otherResult, otherHoles)) ? tree : undefined;
 }
