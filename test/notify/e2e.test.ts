@@ -107,7 +107,11 @@ describe('notifications in local mode', () => {
     const get = await api('GET', '/api/process_definitions/flaky');
     expect(get.json.notifications[2].pagerduty.service_key).toBe('****0042');
     expect(get.text).not.toContain(KEY);
-    const metrics = await api('GET', '/_internal_/metrics');
+    // A delivery is counted after it was received (notifier.ts `settle`: its mark, then the counter): wait for the last count.
+    const metrics = await until(
+      () => api('GET', '/_internal_/metrics'),
+      (m) => metricValue(m.text, 'sundial_notifications_sent{channel="email"}') === 3 && metricValue(m.text, 'sundial_notifications_sent{channel="pagerduty"}') === 2,
+    ).catch(() => api('GET', '/_internal_/metrics'));
     expect(metricValue(metrics.text, 'sundial_notifications_sent{channel="email"}')).toBe(3);
     expect(metricValue(metrics.text, 'sundial_notifications_sent{channel="pagerduty"}')).toBe(2);
     expect(metricValue(metrics.text, 'sundial_notifications_failed{channel="pagerduty"}')).toBe(0);
