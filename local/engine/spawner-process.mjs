@@ -45,12 +45,13 @@ import { findPython } from './python.mjs';
  *   terminal or a group kill sends, as the tasks' watchdogs did; dash's `kill` takes no `--` (a negative pid
  *   follows the signal).
  * - A group is listed from the moment its task is spawned (the `+` is written in the same turn, before any
- *   other event is handled) until its task's process ended and its pipes closed. A task's pid (its group's
- *   id) could be given to another process only after the whole group is gone; the guard signals listed
- *   groups only, within seconds of this process's end.
+ *   other event is handled) until its task's process ended and its pipes closed. A guard started again
+ *   (the last one was killed) has the groups running in `SUNDIAL_GUARD_GROUPS` from its start. A task's pid
+ *   (its group's id) could be given to another process only after the whole group is gone; the guard
+ *   signals listed groups only, within seconds of this process's end.
  */
 const GUARD = `trap '' TERM INT HUP QUIT
-groups=' '
+groups=" \${SUNDIAL_GUARD_GROUPS:-} "
 while IFS= read -r line; do
   case $line in
     +*) groups="$groups\${line#+} " ;;
@@ -84,7 +85,10 @@ let guard;
  */
 function startGuard() {
   if (!existsSync(SH)) return;
-  const started = spawn(SH, ['-c', GUARD], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  // The tasks already running are in its environment, known from its start: told on its pipe after the
+  // spawn, a SIGKILL of this process in between (however short) would leave them unguarded.
+  const groups = [...running.values()].map((child) => child.pid).filter((pid) => pid !== undefined);
+  const started = spawn(SH, ['-c', GUARD], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: { ...process.env, SUNDIAL_GUARD_GROUPS: groups.join(' ') } });
   // The guard may be gone (SIGKILLed): a write on its pipe must not end this process.
   started.stdin.on('error', () => undefined);
   started.once('exit', () => {
@@ -92,7 +96,6 @@ function startGuard() {
   });
   started.unref();
   guard = started;
-  for (const child of running.values()) tellGuard('+', child.pid);
 }
 /** Tells the guard that group `pgid` runs (`+`) or ended (`-`). */
 function tellGuard(sign, pgid) {
