@@ -21,8 +21,36 @@ type Completed = 'succeeded' | 'failed' | 'blocked';
  * Whether completing `slot` as `status` tells its `index`th dependent `dep` with the write that starts
  * it: `slot` is its only dependency, and does not block it (slots.ts `startAfterOnlyDependency`).
  */
-const startsInOneWrite = (slot: Slot, status: Completed, dep: Dependent, index: number) =>
+const startsInOneWrite = (slot: Pick<Slot, 'only_dependency_of'>, status: Completed, dep: Dependent, index: number) =>
   !blocksDependent(status, dep.success_required) && slot.only_dependency_of?.[index] === '1';
+
+/**
+ * The most dependents `Prepare` names in its answer for `Record` ({@link startsOnSuccess}): the names
+ * travel in the execution's state (Step Functions' payload: 256 KiB), so a wide fan-out's are not sent,
+ * and its end takes the round trips it took before.
+ */
+export const STARTS_ON_SUCCESS_MAX = 16;
+
+/**
+ * The dependents `slot`'s success starts, each in the write that tells it ({@link startsInOneWrite}: it is
+ * their only dependency), when those are all its dependents, at most {@link STARTS_ON_SUCCESS_MAX}, and
+ * its end is not counted in a done shard (slots.ts `countsDone`): then its completion is the write that
+ * ends its slot and those starts, which do not depend on each other (`Record` sends them in one round trip,
+ * with what `Prepare` read: contract.ts `ClaimedSlot.starts`). Undefined otherwise.
+ */
+export function startsOnSuccess(slot: Pick<Slot, 'dependents' | 'only_dependency_of' | 'counts_done'>): string[] | undefined {
+  const { dependents, only_dependency_of: only } = slot;
+  if (countsDone(slot) || dependents.length === 0 || dependents.length > STARTS_ON_SUCCESS_MAX) return undefined;
+  return dependents.every((_, i) => only?.[i] === '1') ? dependents.map((d) => d.name) : undefined;
+}
+
+/** Task `name` as {@link startsOnSuccess} found it: what telling its dependents reads of its slot. */
+const knownSlot = (name: string, starts: readonly string[]): Pick<Slot, 'name' | 'dependents' | 'only_dependency_of'> => ({
+  name,
+  // Whether a dependent requires its success does not matter once it succeeded (dag.ts `blocksDependent`).
+  dependents: starts.map((d) => ({ name: d, success_required: true })),
+  only_dependency_of: '1'.repeat(starts.length),
+});
 
 export interface CompletionDeps {
   store: Store;
@@ -65,24 +93,46 @@ export class Completion {
    * A task is complete (succeeded, failed irrevocably, or blocked): tell its dependents, start those
    * now ready, block those that cannot run, and finish the run after its last task. `counts`: the
    * counters' move of the attempt that completed it (`Record`'s), sent with the first writes that tell
-   * its dependents, with the count of the claims those writes make.
+   * its dependents, with the count of the claims those writes make. `starts`: the dependents its success
+   * starts, as its `Prepare` read its slot ({@link startsOnSuccess}; contract.ts `ClaimedSlot.starts`).
    */
-  async completeTask(processId: string, first: string, firstStatus: Completed, counts: CounterDeltas = {}): Promise<void> {
+  async completeTask(processId: string, first: string, firstStatus: Completed, counts: CounterDeltas = {}, starts?: readonly string[]): Promise<void> {
     const queue: Array<{ name: string; status: Completed }> = [{ name: first, status: firstStatus }];
     // The attempt's move goes out with the first completion's writes; the tasks it blocks move no counter.
     let unsent = counts;
     while (queue.length > 0) {
       const { name, status } = queue.shift()!;
-      const pending = unsent;
+      let pending = unsent;
       unsent = {};
       const from = status === 'blocked' ? (['waiting', 'blocked'] as const) : (['running', status] as const);
       // The write that ends the slot stamps its expiry. Not the done shard's count: a shard is the engine's
       // state until the run ends (a run longer than the retention must still find it); the run's end sets it.
       const expiry = this.d.expiry();
-      const slot = await this.d.store.slots.transition(processId, name, [...from], status, {}, expiry);
-      if (!slot) {
-        await this.d.store.stats.add(pending);
-        continue; // moved by a kill or a concurrent replay that will carry on
+      const transition = this.d.store.slots.transition(processId, name, [...from], status, {}, expiry);
+      // The dependents its success starts, as `Prepare` read its slot (startsOnSuccess): started beside the
+      // write that ends it, one round trip for both (a chain's step: one store call fewer in a row).
+      const known = name === first && status === 'succeeded' && starts !== undefined ? starts : undefined;
+      let slot: Slot | undefined;
+      if (known) {
+        // Only the starts: a dependent that is not started so (a replay) is told after the slot's end, which
+        // decides whether the task completed at all (a kill may have failed it in the meantime).
+        const told = this.tellDependents(processId, knownSlot(name, known), status, pending, queue, true);
+        let allStarted: boolean;
+        [slot, allStarted] = await Promise.all([transition, told]);
+        pending = {};
+        // Moved by a kill or a concurrent replay that will carry on. A dependent started meanwhile is failed
+        // by its Prepare, which reads the run, as one started just before a kill (docs/ENGINE.md).
+        if (!slot) continue;
+        // Each started, the end not counted in a done shard, and those its only dependents: nothing is left
+        // to do. Otherwise (a replay; a slot changed since Prepare read it) it carries on below as without
+        // the starts, which are not sent again: what they counted is counted.
+        if (allStarted && !countsDone(slot) && startsOnSuccess(slot)?.join('\n') === known.join('\n')) continue;
+      } else {
+        slot = await transition;
+        if (!slot) {
+          await this.d.store.stats.add(pending);
+          continue; // moved by a kill or a concurrent replay that will carry on
+        }
       }
       // The run is not read: a kill moves waiting slots to blocked (so dependents told now do not
       // start) and a task started in the meantime is failed by its Prepare, which reads the run.
@@ -90,45 +140,17 @@ export class Completion {
       // the legacy count of the run's tasks, read from the run when the slot lacks them).
       const holder = slot.done_shard_count !== undefined || slot.tasks_total !== undefined ? slot : ((await this.d.store.runs.getRunRecord(processId)) ?? {});
       const shards = doneShardCountOf(holder);
-      // A task may have thousands of dependents: tell them within the bound of lambdas/domain/concurrency.ts.
-      // The counters move in one write with the claims of the dependents this completion starts. Those
-      // whose only dependency this task is, and that it does not block, are started by the write that tells
-      // them (unless it is a replay): when there are any, `pending` and their claims go out beside those
-      // writes (in a chain's step, no store call more in a row), and what did not happen (a replay) is
-      // taken back after. The rest, and the claims of dependents started by a second write, go out after.
-      const tellDependents = async () => {
-        const quick = slot.dependents.filter((dep, i) => startsInOneWrite(slot, status, dep, i)).length;
-        let [startedQuick, startedAfter] = [0, 0];
-        const early = quick > 0 ? this.d.store.stats.add(plus(pending, { tasks_running: quick })) : undefined;
-        try {
-          await Promise.all([
-            early,
-            mapLimited([...slot.dependents.entries()], AWS_FAN_OUT_CONCURRENCY, ([i, dep]) =>
-              this.tellDependent(processId, slot, status, dep, i, {
-                blocked: (d) => queue.push({ name: d, status: 'blocked' }),
-                startedQuick: () => startedQuick++,
-                startedAfter: () => startedAfter++,
-              }),
-            ),
-          ]);
-        } finally {
-          // A failed early write fails the step; what it would have counted is not counted again.
-          if (!early || (await early.then(() => true, () => false))) {
-            await this.d.store.stats.add(plus(early ? {} : pending, { tasks_running: startedAfter + startedQuick - quick }));
-          }
-        }
-      };
       if (!countsDone(slot)) {
         // Not counted (slots.ts `countsDone`): its dependents end after it, and are. A failure is marked
         // first, so that it has landed before the run's last counted end decides the run's status.
         if (status !== 'succeeded') await this.d.store.slots.runTaskFailed(processId, name, shards);
-        await tellDependents();
+        await this.tellDependents(processId, slot, status, pending, queue);
         continue;
       }
       // Dependents are separate items: tell them all at once rather than one round trip after another,
       // and count the task as done in the same round trip (the run cannot finish before its dependents
       // are done, so the order does not matter).
-      const [finished] = await Promise.all([this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded', shards), tellDependents()]);
+      const [finished] = await Promise.all([this.d.store.slots.runTaskFinished(processId, name, status !== 'succeeded', shards), this.tellDependents(processId, slot, status, pending, queue)]);
       if (finished.runDone) {
         const final = finalRunStatus(finished.failed);
         const ended = await this.d.store.runs.transitionRun(processId, 'running', final, { end_time: this.d.now().toISOString() });
@@ -141,6 +163,49 @@ export class Completion {
   }
 
   /**
+   * Tells the dependents of `slot`, completed `status`: starts those now ready, and queues those it blocks.
+   * A task may have thousands of dependents: they are told within the bound of lambdas/domain/concurrency.ts.
+   * `pending` (the counters' move of the attempt that completed it) goes out in one write with the claims
+   * of the dependents this completion starts. Those whose only dependency this task is, and that it does
+   * not block, are started by the write that tells them (unless it is a replay): when there are any,
+   * `pending` and their claims go out beside those writes (in a chain's step, no store call more in a
+   * row), and what did not happen (a replay) is taken back after. The rest, and the claims of dependents
+   * started by a second write, go out after. `startsOnly`: only those one-write starts are made (a
+   * dependent they did not start is not told); answers whether every dependent was told.
+   */
+  private async tellDependents(
+    processId: string,
+    slot: Pick<Slot, 'name' | 'dependents' | 'only_dependency_of'>,
+    status: Completed,
+    pending: CounterDeltas,
+    queue: Array<{ name: string; status: Completed }>,
+    startsOnly = false,
+  ): Promise<boolean> {
+    const quick = slot.dependents.filter((dep, i) => startsInOneWrite(slot, status, dep, i)).length;
+    let [startedQuick, startedAfter, untold] = [0, 0, 0];
+    const early = quick > 0 ? this.d.store.stats.add(plus(pending, { tasks_running: quick })) : undefined;
+    try {
+      await Promise.all([
+        early,
+        mapLimited([...slot.dependents.entries()], AWS_FAN_OUT_CONCURRENCY, ([i, dep]) =>
+          this.tellDependent(processId, slot, status, dep, i, startsOnly, {
+            blocked: (d) => queue.push({ name: d, status: 'blocked' }),
+            startedQuick: () => startedQuick++,
+            startedAfter: () => startedAfter++,
+            untold: () => untold++,
+          }),
+        ),
+      ]);
+    } finally {
+      // A failed early write fails the step; what it would have counted is not counted again.
+      if (!early || (await early.then(() => true, () => false))) {
+        await this.d.store.stats.add(plus(early ? {} : pending, { tasks_running: startedAfter + startedQuick - quick }));
+      }
+    }
+    return untold === 0;
+  }
+
+  /**
    * Tells dependent `dep` (the `index`th of `slot`'s) that task `slot` completed `status`: the write that
    * completes its dependencies starts it, or blocks it (`on.blocked`: queued, it completes in turn). A
    * dependent whose only dependency this task is, and not blocked by it, is counted and started in one
@@ -149,11 +214,12 @@ export class Completion {
    */
   private async tellDependent(
     processId: string,
-    slot: Slot,
+    slot: Pick<Slot, 'name' | 'only_dependency_of'>,
     status: Completed,
     dep: Dependent,
     index: number,
-    on: { blocked: (name: string) => void; startedQuick: () => void; startedAfter: () => void },
+    startsOnly: boolean,
+    on: { blocked: (name: string) => void; startedQuick: () => void; startedAfter: () => void; untold: () => void },
   ): Promise<void> {
     if (startsInOneWrite(slot, status, dep, index)) {
       const started = await this.d.store.slots.startAfterOnlyDependency(processId, dep.name, slot.name, executionName(processId, dep.name, 0), stableUuid(processId, dep.name, 0, 0));
@@ -162,6 +228,7 @@ export class Completion {
         return this.startExecution(started);
       }
     }
+    if (startsOnly) return on.untold();
     const d = await this.d.store.slots.dependencyCompleted(processId, dep.name, slot.name, blocksDependent(status, dep.success_required));
     if (!d) return;
     const step = nextStep(d);

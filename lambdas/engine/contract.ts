@@ -126,6 +126,13 @@ export interface ClaimedSlot {
   /** Attempts allowed. */
   max_attempts: number;
   require_explicit_success: boolean;
+  /**
+   * The dependents the task's success starts, each in the write that counts it done (it is their only
+   * dependency), when they are all its dependents (at most 16) and its end is not counted in a done shard
+   * (completion.ts `startsOnSuccess`): `Record` ends the slot and starts them in one round trip instead of
+   * two. Absent otherwise, and from attempts prepared before 2026-12-05.
+   */
+  starts?: string[];
 }
 
 /** `Record` Lambda payload: `{ action: 'record', state: $ }` — the whole state after the executor step. */

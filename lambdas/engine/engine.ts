@@ -28,7 +28,7 @@ import {
   type RecordRequest,
   type TaskExecutionInput,
 } from './contract';
-import { Completion } from './completion';
+import { Completion, startsOnSuccess } from './completion';
 import { type FanOutEvent, IN_REQUEST_TASKS_MAX, plannedSlots, RunFanOut } from './fan-out';
 import type { FanOutPace } from './pace';
 import type { FanOutDispatcher, Launcher, Orchestrator, RunListener } from './ports';
@@ -316,7 +316,7 @@ export class Engine {
     }
     const outcome = attemptOutcome(executed, task.reported, Boolean(slot.definition.require_explicit_success));
     const status = (await this.endAttempt(processId, taskId, outcome.status, outcome.reason, { counting })) ?? outcome.status;
-    return this.afterAttempt(processId, name, status, slot, next, moves);
+    return this.afterAttempt(processId, name, status, { ...slot, starts: startsOnSuccess(slot) }, next, moves);
   }
 
   /** After an attempt ended `status`: another attempt if it failed, has one left and its run runs; else the task is complete. */
@@ -324,7 +324,7 @@ export class Engine {
     processId: string,
     name: string,
     status: 'succeeded' | 'failed',
-    slot: { round: number; attempts: number; max_attempts: number },
+    slot: { round: number; attempts: number; max_attempts: number; starts?: readonly string[] },
     next: (retry: false | ClaimHint) => Recorded,
     moves: CounterDeltas,
   ): Promise<Recorded> {
@@ -334,7 +334,7 @@ export class Engine {
       if (shouldRetry(slot.attempts, slot.max_attempts, run?.status !== 'running')) return next({ round: slot.round, attempts: slot.attempts });
       moves = {};
     }
-    await this.completion.completeTask(processId, name, status, moves);
+    await this.completion.completeTask(processId, name, status, moves, slot.starts);
     return next(false);
   }
 

@@ -16,6 +16,7 @@ import type { Store } from '../store';
 import { isConditionFailed } from '../store/client';
 import type { RunItem, TaskRecord } from '../store/runs';
 import { claimsFirstAttempt, type Slot } from '../store/slots';
+import { startsOnSuccess } from './completion';
 import { DEFAULT_TIMEOUT_SECONDS, type PreparedAttempt, type PrepareState } from './contract';
 import type { Engine, EngineDeps } from './engine';
 import type { Launcher } from './ports';
@@ -224,6 +225,7 @@ export class Preparation {
       previousAttempts: n,
       scheduledTime: runTrigger(run).scheduled_time,
     });
+    const starts = startsOnSuccess(slot);
     const plan = await this.d.launcher.plan({ process_id: processId, process_definition_name: definitionName, task_definition: def, task_id: taskId, environment });
     return {
       skip: false,
@@ -231,7 +233,13 @@ export class Preparation {
       backoff_seconds: backoff,
       timeout_seconds: def.max_runtime_seconds ?? DEFAULT_TIMEOUT_SECONDS,
       ...plan,
-      claimed: { round: slot.round, attempts: n + 1, max_attempts: slot.max_attempts, require_explicit_success: Boolean(def.require_explicit_success) },
+      claimed: {
+        round: slot.round,
+        attempts: n + 1,
+        max_attempts: slot.max_attempts,
+        require_explicit_success: Boolean(def.require_explicit_success),
+        ...(starts === undefined ? {} : { starts }),
+      },
     };
   }
 

@@ -5,8 +5,10 @@
  * still read (a replay, a stale hint, an attempt that reported, a run that ended before its task started).
  * The orchestrator and the launcher are recorders of the engine's own ports: nothing runs.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PrepareState, RecordRequest } from '../../lambdas/engine/contract';
+import { STARTS_ON_SUCCESS_MAX } from '../../lambdas/engine/completion';
 import { Engine } from '../../lambdas/engine/engine';
 import { type Preparation, preparationFor } from '../../lambdas/engine/prepare';
 import { stableUuid } from '../../lambdas/domain/ids';
@@ -82,6 +84,34 @@ async function gaugeMoved(before: Awaited<ReturnType<typeof gauge>>): Promise<Aw
 /** The state after the executor step of a prepared attempt, as Record receives it. */
 function afterExecutor(state: PrepareState, attempt: Awaited<ReturnType<Preparation['prepare']>>, exitCode: number): RecordRequest {
   return { action: 'record', state: { ...state, attempt, result: { Status: exitCode === 0 ? 'SUCCEEDED' : 'FAILED', ExitCode: exitCode } } };
+}
+
+/** A write or read of the store while `work` runs: its command, its item's sort key, and when it was sent and answered (one count for both). */
+interface TimedCall {
+  name: string;
+  sk: string;
+  sent: number;
+  answered: number;
+}
+
+/** The store calls `work` makes, each with the order of its send and of its answer: which went out in one round trip. */
+async function timedCalls<T>(work: () => Promise<T>): Promise<{ calls: TimedCall[]; result: T }> {
+  let count = 0;
+  const calls: TimedCall[] = [];
+  const stop = t.services.store.db.doc.observe(async (call, next) => {
+    const timed = { name: call.name, sk: String((call.input.Key as { sk?: string } | undefined)?.sk ?? ''), sent: count++, answered: -1 };
+    calls.push(timed);
+    try {
+      return await next();
+    } finally {
+      timed.answered = count++;
+    }
+  });
+  try {
+    return { calls, result: await work() };
+  } finally {
+    stop();
+  }
 }
 
 describe('Prepare and Record', () => {
@@ -372,5 +402,116 @@ describe('Prepare and Record', () => {
     expect(after.status).toBe('succeeded');
     expect(after.task.map((x: any) => [x.previous_attempt_count, x.status])).toEqual([[0, 'succeeded']]);
     expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 1, failed: 0 });
+  });
+  it("Prepare names the dependents its task's success starts in one write each; Record ends the slot and starts them in one round trip", async () => {
+    // Prepare: a starts b and c (each depends on a only); b's dependent d also waits for c; e has 17 such dependents
+    const fanOut = Array.from({ length: STARTS_ON_SUCCESS_MAX + 1 }, (_, i) => shellTask(`f${i}`, { dependencies: [dependsOn('e')] }));
+    await t.define('steps-starts', [
+      shellTask('a'),
+      shellTask('b', { dependencies: [dependsOn('a')] }),
+      shellTask('c', { dependencies: [dependsOn('a')] }),
+      shellTask('d', { dependencies: [dependsOn('b'), dependsOn('c')] }),
+      shellTask('e'),
+      ...fanOut,
+    ]);
+    const before = await gauge();
+    const run = await engine.trigger('steps-starts');
+    const inputOf = (name: string) => started.find((s) => s.input.task_definition_name === name)!.input;
+    const attemptA = await preparation.prepare(inputOf('a'));
+    const attemptE = await preparation.prepare(inputOf('e'));
+
+    // Act
+    const { calls } = await timedCalls(() => engine.record(afterExecutor(inputOf('a'), attemptA, 0)));
+    const attemptB = await preparation.prepare(inputOf('b'));
+
+    // Assess: a's slot ended and b and c started in one round trip, after the attempt's end, with the counters
+    expect(attemptA.claimed?.starts).toEqual(['b', 'c']);
+    expect(attemptE.claimed).toBeDefined();
+    expect(attemptE.claimed?.starts).toBeUndefined(); // too many to carry in the execution's state
+    expect(attemptB.claimed).toBeDefined();
+    expect(attemptB.claimed?.starts).toBeUndefined(); // d has another dependency
+    const write = (sk: string) => calls.find((c) => c.name === 'UpdateItemCommand' && c.sk === sk)!;
+    const [task, slotA, slotB, slotC] = [calls.find((c) => c.sk.startsWith('TASK#'))!, write('SLOT#a'), write('SLOT#b'), write('SLOT#c')];
+    expect(slotA.sent).toBeGreaterThan(task.answered);
+    for (const dependent of [slotB, slotC]) expect(dependent.sent).toBeLessThan(slotA.answered);
+    expect(calls.filter((c) => c.sk.startsWith('SLOT#'))).toHaveLength(3);
+    expect(started.filter((s) => ['b', 'c'].includes(s.input.task_definition_name)).map((s) => s.input.claim)).toEqual([
+      { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-starts' },
+      { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-starts' },
+    ]);
+    expect(await t.services.store.slots.get(run.process_id, 'a')).toMatchObject({ status: 'succeeded' });
+    // the roots a and e, then a's end and its two starts
+    expect(await gaugeMoved(before)).toEqual({ running: 3, succeeded: 1, failed: 0 });
+  });
+
+  it("a Record whose starts no longer match its slot carries on as without them: each dependent told once, the counters moved once", async () => {
+    // Prepare: a's dependents are b (a only) and c (a and x); its attempt says a's success starts b alone
+    await t.define('steps-stale-starts', [
+      shellTask('a'),
+      shellTask('x'),
+      shellTask('b', { dependencies: [dependsOn('a')] }),
+      shellTask('c', { dependencies: [dependsOn('a'), dependsOn('x')] }),
+    ]);
+    const run = await engine.trigger('steps-stale-starts');
+    const inputA = started.find((s) => s.input.task_definition_name === 'a')!.input;
+    const attemptA = await preparation.prepare(inputA);
+    const before = await gauge();
+
+    // Act
+    await engine.record(afterExecutor(inputA, { ...attemptA, claimed: { ...attemptA.claimed!, starts: ['b'] } }, 0));
+
+    // Assess
+    expect(attemptA.claimed?.starts).toBeUndefined();
+    expect(started.filter((s) => s.input.task_definition_name === 'b')).toHaveLength(1);
+    expect(started.filter((s) => s.input.task_definition_name === 'c')).toHaveLength(0);
+    const c = await t.services.store.slots.get(run.process_id, 'c');
+    expect(c).toMatchObject({ status: 'waiting' });
+    expect([...(c?.deps_done ?? [])]).toEqual(['a']);
+    expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 1, failed: 0 });
+  });
+
+  it.each([
+    // The kill lands before the whole round: it fails a's slot, still running (a succeeded attempt in a failed task,
+    // as when a kill lands between the two), and blocks b; neither write of the round applies, and b is not told
+    ["the round (a's slot's end and b's start)", 'failed', ['SLOT#a', 'SLOT#b'], []],
+    // a's end (sent first) lands before it: the kill blocks b, which a's end then tells, as it tells a blocked task
+    ["b's start", 'succeeded', ['SLOT#b'], ['a']],
+  ])('a kill that lands just before %s: the run ends failed, a %s, b blocked and never run, nothing counted running', async (_, statusA, held, doneOfB) => {
+    // Prepare: a chain a → b, a's attempt prepared; the writes named wait for the kill
+    await t.define('steps-kill-starts', [shellTask('a'), shellTask('b', { dependencies: [dependsOn('a')] })]);
+    const gauge0 = await gauge();
+    const run = await engine.trigger('steps-kill-starts');
+    const inputA = started.find((s) => s.input.task_definition_name === 'a')!.input;
+    const attemptA = await preparation.prepare(inputA);
+    let killing: Promise<unknown> | undefined;
+    const kill = new AsyncLocalStorage<true>(); // the kill's own writes are not held
+    const stop = t.services.store.db.doc.observe(async (call, next) => {
+      const sk = (call.input.Key as { sk?: string } | undefined)?.sk ?? '';
+      if (call.name === 'UpdateItemCommand' && held.includes(sk) && !kill.getStore()) {
+        killing ??= kill.run(true, () => engine.kill(run.process_id));
+        await killing;
+      }
+      return next();
+    });
+
+    // Act
+    try {
+      await engine.record(afterExecutor(inputA, attemptA, 0));
+    } finally {
+      stop();
+    }
+
+    // Assess
+    expect(killing).toBeDefined();
+    expect(started.filter((s) => s.input.task_definition_name === 'b')).toEqual([]);
+    expect((await t.services.store.runs.getRunRecord(run.process_id))?.status).toBe('failed');
+    const slots = await t.services.store.slots.list(run.process_id);
+    expect(slots.find((s) => s.name === 'a')?.status).toBe(statusA);
+    const b = slots.find((s) => s.name === 'b');
+    expect(b?.status).toBe('blocked');
+    expect([...(b?.deps_done ?? [])]).toEqual(doneOfB);
+    const tasks = (await t.api('GET', `/api/processes/${run.process_id}`)).json.task as Array<{ task_definition_name: string; status: string }>;
+    expect(tasks.map((task) => [task.task_definition_name, task.status])).toEqual([['a', 'succeeded']]);
+    expect((await gaugeMoved(gauge0)).running).toBe(0);
   });
 });
