@@ -18,8 +18,13 @@ export interface BenchSundial {
   /** Each engine step since the last reset: which task of which run, when it began and ended (`performance.now()`). */
   stepLog: StepCall[];
   resetCounts: () => void;
-  /** Settles with the run's final status when it ends. */
+  /** Settles with the run's final status when it ends, once the run listeners' first (the schedules') is done. */
   ended: (processId: string) => Promise<string>;
+  /**
+   * When the run ended (`performance.now()`): when the engine told its listeners, right after the write that
+   * ended it, before the schedules' listener's own reads and writes (a queued trigger, a catch-up run).
+   */
+  endedAt: (processId: string) => number | undefined;
   /**
    * Settles once an ended run's last writes are done: its expiry (after the listeners; none when
    * retention is 0), so that they are counted with it and do not overlap the next run.
@@ -68,7 +73,9 @@ export async function startBench(dataDir?: string): Promise<BenchSundial> {
   const waiting = new Map<string, (status: string) => void>();
   const finished = new Map<string, string>();
   const runEnded = schedules.runEnded.bind(schedules);
+  const endedAt = new Map<string, number>();
   schedules.runEnded = async (run) => {
+    endedAt.set(run.process_id, performance.now());
     try {
       return await runEnded(run);
     } finally {
@@ -108,6 +115,7 @@ export async function startBench(dataDir?: string): Promise<BenchSundial> {
       if (done) return Promise.resolve(done);
       return new Promise((resolve) => waiting.set(processId, resolve));
     },
+    endedAt: (processId) => endedAt.get(processId),
     settled: async (processId) => {
       if (!keepsHistory) return;
       if (!expired.has(processId)) await new Promise<void>((resolve) => expiryWaiters.set(processId, resolve));
