@@ -35,7 +35,7 @@ try {
     const t0 = performance.now();
     const run = await b.call('POST', '/api/process_definitions/chain/trigger');
     await b.ended(run.process_id);
-    const wall = performance.now() - t0;
+    const wall = (b.endedAt(run.process_id) ?? performance.now()) - t0;
     await b.settled(run.process_id);
     const step = (kind: 'prepare' | 'record', i: number) => b.stepLog.find((s) => s.step === kind && !s.skip && s.task_definition_name === `t${i}`)!;
     const gaps: Record<string, number[]> = { prepare: [], to_spawn: [], spawn: [], to_record: [], record: [], to_next_prepare: [] };
