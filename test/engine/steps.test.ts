@@ -1,7 +1,8 @@
 /**
  * The engine's two Lambda steps, `Prepare` and `Record`, called as the state machine calls them, against
  * the real store (dynalite): the claim hint that lets `Prepare` claim without reading the slot first, what
- * `Prepare` passes `Record` so that it ends an attempt in one conditional write, and the paths that must
+ * `Prepare` passes `Record` so that it ends an attempt in one conditional write (and its slot with the starts
+ * of the dependents its success starts, in one round trip), and the paths that must
  * still read (a replay, a stale hint, an attempt that reported, a run that ended before its task started).
  * The orchestrator and the launcher are recorders of the engine's own ports: nothing runs.
  */
@@ -403,6 +404,7 @@ describe('Prepare and Record', () => {
     expect(after.task.map((x: any) => [x.previous_attempt_count, x.status])).toEqual([[0, 'succeeded']]);
     expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 1, failed: 0 });
   });
+
   it("Prepare names the dependents its task's success starts in one write each; Record ends the slot and starts them in one round trip", async () => {
     // Prepare: a starts b and c (each depends on a only); b's dependent d also waits for c; e has 17 such dependents
     const fanOut = Array.from({ length: STARTS_ON_SUCCESS_MAX + 1 }, (_, i) => shellTask(`f${i}`, { dependencies: [dependsOn('e')] }));
