@@ -114,6 +114,27 @@ interface DagFigures {
 }
 
 /**
+ * One run of `name`, triggered, until it ends (bench/local.ts `endedAt`: when the engine told its listeners,
+ * not when the schedules' listener has done its own work after it, `afterEnd`), then settled.
+ */
+async function timedRun(b: BenchSundial, name: string): Promise<{ wall: number; afterEnd: number }> {
+  const t0 = performance.now();
+  const run = await b.call('POST', `/api/process_definitions/${name}/trigger`);
+  const status = await b.ended(run.process_id);
+  const listenerDone = performance.now();
+  const wall = (b.endedAt(run.process_id) ?? listenerDone) - t0;
+  if (status !== 'succeeded') throw new Error(`${name} run ${run.process_id} ended ${status}`);
+  await b.settled(run.process_id);
+  return { wall, afterEnd: listenerDone - t0 - wall };
+}
+
+/** The tasks' own time of `dag`: each layer's tasks at once through the task spawner (one task's: `oneTask`), times the depth. */
+async function tasksOwnMs(dag: Dag, oneTask: number): Promise<number> {
+  // A wide layer's rounds: about 300 tasks in all, at least 3 rounds.
+  return (dag.width === 1 ? oneTask : await shellSpawnMs(Math.max(3, Math.ceil(300 / dag.width)), dag.width)) * dag.depth;
+}
+
+/**
  * Runs `dag` `runs` times, measured. `warmUp`: one run of the same DAG first, not measured (its overhead is
  * reported apart): a DAG's shape has code paths of its own (a chain's one-write starts, a fan-in's counted
  * dependencies) that the JIT compiler has not optimized yet after other shapes ran. `beforeRuns`: called
@@ -123,14 +144,8 @@ async function runDag(b: BenchSundial, name: string, dag: Dag, runs: number, opt
   await b.call('PUT', `/api/process_definitions/${name}`, { process_definition_name: name, task_definitions: dag.tasks });
   let warmUp: number | undefined;
   if (options.warmUp) {
-    const own = (dag.width === 1 ? await shellSpawnMs(15) : await shellSpawnMs(Math.max(3, Math.ceil(300 / dag.width)), dag.width)) * dag.depth;
-    const t0 = performance.now();
-    const run = await b.call('POST', `/api/process_definitions/${name}/trigger`);
-    const status = await b.ended(run.process_id);
-    // To the run's end (b.endedAt), not to the end of the schedules' listener's work after it.
-    const wall = (b.endedAt(run.process_id) ?? performance.now()) - t0;
-    if (status !== 'succeeded') throw new Error(`${name} warm-up run ${run.process_id} ended ${status}`);
-    await b.settled(run.process_id);
+    const own = await tasksOwnMs(dag, await shellSpawnMs(15));
+    const { wall } = await timedRun(b, name);
     warmUp = (wall - own) / dag.tasks.length;
     process.stderr.write(`bench:   ${name} warm-up run: ${Math.round(wall)} ms, tasks' own ${Math.round(own)} ms, ${round(warmUp)} ms/task (not measured)\n`);
   }
@@ -140,23 +155,15 @@ async function runDag(b: BenchSundial, name: string, dag: Dag, runs: number, opt
   const oneTaskOverheads: number[] = [];
   const cpus: number[] = [];
   const loads: number[] = [];
-  const afterEnd: number[] = [];
+  const afterEnds: number[] = [];
   let own = 0;
   for (let r = 0; r < runs; r++) {
     const oneTask = await shellSpawnMs(15);
-    // A wide layer's rounds: about 300 tasks in all, at least 3 rounds.
-    own = (dag.width === 1 ? oneTask : await shellSpawnMs(Math.max(3, Math.ceil(300 / dag.width)), dag.width)) * dag.depth;
+    own = await tasksOwnMs(dag, oneTask);
     loads.push(round(loadavg()[0] ?? 0, 1));
     const cpu0 = localCpuMs();
-    const t0 = performance.now();
-    const run = await b.call('POST', `/api/process_definitions/${name}/trigger`);
-    const status = await b.ended(run.process_id);
-    const listenerDone = performance.now();
-    // To the run's end (b.endedAt), not to the end of the schedules' listener's work after it.
-    const wall = (b.endedAt(run.process_id) ?? listenerDone) - t0;
-    afterEnd.push(listenerDone - t0 - wall);
-    if (status !== 'succeeded') throw new Error(`${name} run ${run.process_id} ended ${status}`);
-    await b.settled(run.process_id);
+    const { wall, afterEnd } = await timedRun(b, name);
+    afterEnds.push(afterEnd);
     cpus.push((localCpuMs() - cpu0) / dag.tasks.length);
     walls.push(wall);
     overheads.push((wall - own) / dag.tasks.length);
@@ -170,7 +177,7 @@ async function runDag(b: BenchSundial, name: string, dag: Dag, runs: number, opt
     depth: dag.depth,
     runs,
     wall_ms_median: Math.round(median(walls)),
-    listener_after_end_ms_median: round(median(afterEnd)),
+    listener_after_end_ms_median: round(median(afterEnds)),
     task_own_ms: Math.round(own),
     overhead_per_task_ms: round(median(overheads)),
     overhead_per_task_ms_runs: overheads.map((x) => round(x)),
