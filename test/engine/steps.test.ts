@@ -475,10 +475,13 @@ describe('Prepare and Record', () => {
   it.each([
     // The kill lands before the whole round: it fails a's slot, still running (a succeeded attempt in a failed task,
     // as when a kill lands between the two), and blocks b; neither write of the round applies, and b is not told
-    ["the round (a's slot's end and b's start)", 'failed', ['SLOT#a', 'SLOT#b'], []],
+    { before: "the round (a's slot's end and b's start)", held: ['SLOT#a', 'SLOT#b'], a: 'failed', b: 'blocked', doneOfB: [], runsB: false },
     // a's end (sent first) lands before it: the kill blocks b, which a's end then tells, as it tells a blocked task
-    ["b's start", 'succeeded', ['SLOT#b'], ['a']],
-  ])('a kill that lands just before %s: the run ends failed, a %s, b blocked and never run, nothing counted running', async (_, statusA, held, doneOfB) => {
+    { before: "b's start", held: ['SLOT#b'], a: 'succeeded', b: 'blocked', doneOfB: ['a'], runsB: false },
+    // b's start lands before it, a's end after it: the kill fails a, and b, started, with its claim given back;
+    // b's execution (started) finds its attempt's key fenced in its Prepare, and runs nothing
+    { before: "a's slot's end", held: ['SLOT#a'], a: 'failed', b: 'failed', doneOfB: ['a'], runsB: true },
+  ])('a kill that lands just before $before: the run ends failed, a $a, b $b and never run, nothing counted running', async ({ held, a: statusA, b: statusB, doneOfB, runsB }) => {
     // Prepare: a chain a → b, a's attempt prepared; the writes named wait for the kill
     await t.define('steps-kill-starts', [shellTask('a'), shellTask('b', { dependencies: [dependsOn('a')] })]);
     const gauge0 = await gauge();
@@ -502,15 +505,18 @@ describe('Prepare and Record', () => {
     } finally {
       stop();
     }
+    const startsOfB = started.filter((s) => s.input.task_definition_name === 'b');
+    const preparedB = await Promise.all(startsOfB.map((s) => preparation.prepare(s.input)));
 
     // Assess
     expect(killing).toBeDefined();
-    expect(started.filter((s) => s.input.task_definition_name === 'b')).toEqual([]);
+    expect(startsOfB).toHaveLength(runsB ? 1 : 0);
+    expect(preparedB.every((p) => p.skip)).toBe(true);
     expect((await t.services.store.runs.getRunRecord(run.process_id))?.status).toBe('failed');
     const slots = await t.services.store.slots.list(run.process_id);
     expect(slots.find((s) => s.name === 'a')?.status).toBe(statusA);
     const b = slots.find((s) => s.name === 'b');
-    expect(b?.status).toBe('blocked');
+    expect(b?.status).toBe(statusB);
     expect([...(b?.deps_done ?? [])]).toEqual(doneOfB);
     const tasks = (await t.api('GET', `/api/processes/${run.process_id}`)).json.task as Array<{ task_definition_name: string; status: string }>;
     expect(tasks.map((task) => [task.task_definition_name, task.status])).toEqual([['a', 'succeeded']]);
