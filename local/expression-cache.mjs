@@ -14,7 +14,8 @@
 // copy of the template (dynalite rewrites trees it holds: a key condition's), its own values in the holes,
 // and the same effect on the names and values left unused (the parsers strike off those they use; dynalite
 // refuses a request with any left). A parse that fails is never kept: it is parsed again, and fails with
-// the same message. test/local/expression-cache.test.ts compares the answers with and without this.
+// the same message. A key whose parse was not kept is remembered, and parsed from then on as dynalite does,
+// once a request (not twice, as its first time took to tell). test/local/expression-cache.test.ts compares the answers with and without this.
 
 import { isDeepStrictEqual } from 'node:util';
 
@@ -52,6 +53,13 @@ function otherOfType(value) {
     default:
       return undefined;
   }
+}
+
+/** Each value object of `values` (name → value), to the name it is the value of. */
+function holesOf(values) {
+  const holes = new Map();
+  for (const [name, value] of Object.entries(values)) if (value && typeof value === 'object') holes.set(value, name);
+  return holes;
 }
 
 /** `tree` with each object of `holes` (value → name) replaced by a hole naming it; plain objects and arrays copied. */
@@ -100,6 +108,8 @@ export function keepParses(parser) {
 /** `original` (a parser's `parse(input, {context})`) keeping its parses, and its counters. */
 export function keptParse(original) {
   const kept = new Map();
+  /** Keys whose parse was not kept (it failed, reads its values' contents, or its trees differed): parsed as dynalite does, once. */
+  const unkept = new Set();
   const stats = { hits: 0, misses: 0, unkept: 0 };
   const parse = (input, options) => {
     const context = options?.context;
@@ -115,6 +125,10 @@ export function keptParse(original) {
       return instantiate(entry.tree, values);
     }
     stats.misses++;
+    if (unkept.has(key)) {
+      stats.unkept++;
+      return original(input, options);
+    }
     // What this parse uses, whatever other expressions of the request struck off before it: parsed with sets
     // of its own holding every name and value, then the same ones struck off the request's.
     const unusedNames = Object.fromEntries(Object.keys(names).map((k) => [k, true]));
@@ -125,8 +139,11 @@ export function keptParse(original) {
     for (const name of usedNames) delete context.unusedAttrNames?.[name];
     for (const name of usedValues) delete context.unusedAttrVals?.[name];
     const tree = keepable(input, options, result, values, original);
-    if (tree === undefined) stats.unkept++;
-    else {
+    if (tree === undefined) {
+      stats.unkept++;
+      if (unkept.size >= MAX_KEPT) unkept.delete(unkept.keys().next().value);
+      unkept.add(key);
+    } else {
       if (kept.size >= MAX_KEPT) kept.delete(kept.keys().next().value);
       kept.set(key, { tree, names: usedNames, values: usedValues });
     }
@@ -146,14 +163,8 @@ const READS_CONTENTS = /between|attribute_type/i;
 function keepable(input, options, result, values, original) {
   // A failed parse answers its message; BETWEEN compares its bounds and attribute_type reads its type name.
   if (result === null || typeof result !== 'object' || READS_CONTENTS.test(input)) return undefined;
-  const holes = new Map();
-  const others = {};
-  for (const [name, value] of Object.entries(values)) {
-    if (value && typeof value === 'object') holes.set(value, name);
-    const other = otherOfType(value);
-    others[name] = other ?? value;
-  }
-  const tree = template(result, holes);
+  const others = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, otherOfType(value) ?? value]));
+  const tree = template(result, holesOf(values));
   let otherResult;
   try {
     // Its own sets of unused names: the request's are not touched twice.
@@ -161,8 +172,6 @@ function keepable(input, options, result, values, original) {
   } catch {
     return undefined;
   }
-  const otherHoles = new Map();
-  for (const [name, value] of Object.entries(others)) if (value && typeof value === 'object') otherHoles.set(value, name);
   // Holes are compared by name (their symbol key), the rest by value and prototype.
-  return isDeepStrictEqual(tree, template(otherResult, otherHoles)) ? tree : undefined;
+  return isDeepStrictEqual(tree, template(otherResult, holesOf(others))) ? tree : undefined;
 }
