@@ -87,34 +87,6 @@ function afterExecutor(state: PrepareState, attempt: Awaited<ReturnType<Preparat
   return { action: 'record', state: { ...state, attempt, result: { Status: exitCode === 0 ? 'SUCCEEDED' : 'FAILED', ExitCode: exitCode } } };
 }
 
-/** A write or read of the store while `work` runs: its command, its item's sort key, and when it was sent and answered (one count for both). */
-interface TimedCall {
-  name: string;
-  sk: string;
-  sent: number;
-  answered: number;
-}
-
-/** The store calls `work` makes, each with the order of its send and of its answer: which went out in one round trip. */
-async function timedCalls<T>(work: () => Promise<T>): Promise<{ calls: TimedCall[]; result: T }> {
-  let count = 0;
-  const calls: TimedCall[] = [];
-  const stop = t.services.store.db.doc.observe(async (call, next) => {
-    const timed = { name: call.name, sk: String((call.input.Key as { sk?: string } | undefined)?.sk ?? ''), sent: count++, answered: -1 };
-    calls.push(timed);
-    try {
-      return await next();
-    } finally {
-      timed.answered = count++;
-    }
-  });
-  try {
-    return { calls, result: await work() };
-  } finally {
-    stop();
-  }
-}
-
 describe('Prepare and Record', () => {
   it('a run triggered within its request writes each task without dependencies once, already started, its first attempt claimed', async () => {
     // Prepare
@@ -423,7 +395,7 @@ describe('Prepare and Record', () => {
     const attemptE = await preparation.prepare(inputOf('e'));
 
     // Act
-    const { calls } = await timedCalls(() => engine.record(afterExecutor(inputOf('a'), attemptA, 0)));
+    const { calls } = await storeCallsDuring(t.services.store.db, () => engine.record(afterExecutor(inputOf('a'), attemptA, 0)));
     const attemptB = await preparation.prepare(inputOf('b'));
 
     // Assess: a's slot ended and b and c started in one round trip, after the attempt's end, with the counters
@@ -432,11 +404,12 @@ describe('Prepare and Record', () => {
     expect(attemptE.claimed?.starts).toBeUndefined(); // too many to carry in the execution's state
     expect(attemptB.claimed).toBeDefined();
     expect(attemptB.claimed?.starts).toBeUndefined(); // d has another dependency
-    const write = (sk: string) => calls.find((c) => c.name === 'UpdateItemCommand' && c.sk === sk)!;
-    const [task, slotA, slotB, slotC] = [calls.find((c) => c.sk.startsWith('TASK#'))!, write('SLOT#a'), write('SLOT#b'), write('SLOT#c')];
+    const sk = (c: StoreCall) => String((c.input.Key as { sk?: string } | undefined)?.sk ?? '');
+    const write = (key: string) => calls.find((c) => c.name === 'UpdateItemCommand' && sk(c) === key)!;
+    const [task, slotA, slotB, slotC] = [calls.find((c) => sk(c).startsWith('TASK#'))!, write('SLOT#a'), write('SLOT#b'), write('SLOT#c')];
     expect(slotA.sent).toBeGreaterThan(task.answered);
     for (const dependent of [slotB, slotC]) expect(dependent.sent).toBeLessThan(slotA.answered);
-    expect(calls.filter((c) => c.sk.startsWith('SLOT#'))).toHaveLength(3);
+    expect(calls.filter((c) => sk(c).startsWith('SLOT#'))).toHaveLength(3);
     expect(started.filter((s) => ['b', 'c'].includes(s.input.task_definition_name)).map((s) => s.input.claim)).toEqual([
       { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-starts' },
       { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-starts' },

@@ -12,12 +12,27 @@ export interface StoreCall {
   input: Record<string, unknown>;
 }
 
-/** Every command `db` sends while `work` runs, in the order sent, and what `work` answered. */
-export async function storeCallsDuring<T>(db: Db, work: () => Promise<T>): Promise<{ calls: StoreCall[]; result: T }> {
-  const calls: StoreCall[] = [];
-  const stop = db.doc.observe((call, next) => {
-    calls.push({ name: call.name, input: call.input });
-    return next();
+/**
+ * When a call was sent and when answered, in one count over the calls' sends and answers (-1 until answered):
+ * a call sent before another was answered went out in the same round trip.
+ */
+export interface CallOrder {
+  sent: number;
+  answered: number;
+}
+
+/** Every command `db` sends while `work` runs, in the order sent (with when each was answered), and what `work` answered. */
+export async function storeCallsDuring<T>(db: Db, work: () => Promise<T>): Promise<{ calls: Array<StoreCall & CallOrder>; result: T }> {
+  const calls: Array<StoreCall & CallOrder> = [];
+  let count = 0;
+  const stop = db.doc.observe(async (call, next) => {
+    const recorded: StoreCall & CallOrder = { name: call.name, input: call.input, sent: count++, answered: -1 };
+    calls.push(recorded);
+    try {
+      return await next();
+    } finally {
+      recorded.answered = count++;
+    }
   });
   try {
     return { calls, result: await work() };
