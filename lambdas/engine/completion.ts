@@ -13,6 +13,7 @@ import type { Logger } from '../logger';
 import type { Store } from '../store';
 import { countsDone, doneShardCountOf, type Slot, startedSlot } from '../store/slots';
 import { type CounterDeltas, plus } from '../store/stats';
+import { STARTED_TASK_MAX_BYTES, type StartedTask } from './contract';
 import type { Orchestrator } from './ports';
 
 type Completed = 'succeeded' | 'failed' | 'blocked';
@@ -42,6 +43,20 @@ export function startsOnSuccess(slot: Pick<Slot, 'dependents' | 'only_dependency
   const { dependents, only_dependency_of: only } = slot;
   if (countsDone(slot) || dependents.length === 0 || dependents.length > STARTS_ON_SUCCESS_MAX) return undefined;
   return dependents.every((_, i) => only?.[i] === '1') ? dependents.map((d) => d.name) : undefined;
+}
+
+/**
+ * What the execution a start begins carries of its slot (contract.ts `ClaimHint.task`): what `Prepare` would
+ * read of it for a first attempt. Undefined when the definition is over `STARTED_TASK_MAX_BYTES`.
+ */
+export function startedTask(slot: Slot): StartedTask | undefined {
+  return Buffer.byteLength(JSON.stringify(slot.definition)) > STARTED_TASK_MAX_BYTES ? undefined : taskOf(slot);
+}
+
+/** What `Prepare` reads of `slot` to build an attempt's request (contract.ts `StartedTask`). */
+export function taskOf(slot: Pick<Slot, 'definition' | 'max_attempts' | 'dependents' | 'only_dependency_of' | 'counts_done'>): StartedTask {
+  const starts = startsOnSuccess(slot);
+  return { definition: slot.definition, max_attempts: slot.max_attempts, ...(starts === undefined ? {} : { starts }) };
 }
 
 /** Task `name` as {@link startsOnSuccess} found it: what telling its dependents reads of its slot. */
@@ -241,6 +256,7 @@ export class Completion {
    * `ClaimHint.claimed`), or that was written started ({@link startedAtCreation}).
    */
   async startExecution(started: Slot): Promise<void> {
+    const task = started.process_definition_name === undefined ? undefined : startedTask(started);
     await this.d.orchestrator.startTask(executionName(started.process_id, started.name, started.round), {
       process_id: started.process_id,
       task_definition_name: started.name,
@@ -250,6 +266,7 @@ export class Completion {
         claimed: true,
         ...(started.claim_counted ? { counted: true } : {}),
         ...(started.process_definition_name === undefined ? {} : { process_definition_name: started.process_definition_name }),
+        ...(task ? { task } : {}),
       },
     });
   }

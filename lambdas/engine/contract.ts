@@ -13,6 +13,7 @@
  */
 
 import type { AttemptEnd } from '../domain/attempt-failure';
+import type { TaskDefinition } from '../domain/models';
 
 /** State names, shared by the CDK definition and the local overrides. */
 export const STATE = {
@@ -63,7 +64,33 @@ export interface ClaimHint {
    * 2026-12-04, whose `Prepare` counts it.
    */
   counted?: boolean;
+  /**
+   * With `claimed` and `process_definition_name`: what `Prepare` needs of the slot, as the write that
+   * started the task left it, so that once its write of the attempt succeeds (the claim still held then:
+   * whoever gives a first attempt's claim back fences its key first) it builds the request without
+   * reading the slot (docs/ENGINE.md "Prepare of a started task"). Absent when the definition is over
+   * {@link STARTED_TASK_MAX_BYTES}, and from executions started before 2026-12-05.
+   */
+  task?: StartedTask;
 }
+
+/** What `Prepare` reads of a slot to build a first attempt's request: the slot's own, unchanged within a round. */
+export interface StartedTask {
+  /** The task's definition, as the run's slot holds it. */
+  definition: TaskDefinition;
+  /** Attempts allowed (the slot's: its definition's, plus one per retry of the run). */
+  max_attempts: number;
+  /** The dependents its success starts (completion.ts `startsOnSuccess`; {@link ClaimedSlot.starts}). */
+  starts?: string[];
+}
+
+/**
+ * The largest task definition (its JSON, in bytes) the execution input carries in {@link ClaimHint.task}:
+ * it travels through every state of the first attempt, within Step Functions' 256 KiB payload
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html) beside the executor's request,
+ * which holds the definition's command and environment again. A larger one is read from the slot.
+ */
+export const STARTED_TASK_MAX_BYTES = 8 * 1024;
 
 /** The state `Prepare` receives: the execution input, or `Record`'s answer before another attempt. */
 export interface PrepareState extends TaskExecutionInput {

@@ -16,8 +16,8 @@ import type { Store } from '../store';
 import { isConditionFailed } from '../store/client';
 import type { RunItem, TaskRecord } from '../store/runs';
 import { claimsFirstAttempt, type Slot } from '../store/slots';
-import { startsOnSuccess } from './completion';
-import { DEFAULT_TIMEOUT_SECONDS, type PreparedAttempt, type PrepareState } from './contract';
+import { taskOf } from './completion';
+import { DEFAULT_TIMEOUT_SECONDS, type PreparedAttempt, type PrepareState, type StartedTask } from './contract';
 import type { Engine, EngineDeps } from './engine';
 import type { Launcher } from './ports';
 
@@ -48,6 +48,9 @@ function taskRecord(definitionName: string, processId: string, name: string, tas
   };
 }
 
+/** What an attempt's request is built from: its task's slot, or what the task's start carried of it. */
+type SlotTask = Pick<Slot, 'process_id' | 'round'> & StartedTask;
+
 /** Whether two reads of a run saw the same start or retry of it (a retry writes a new trigger). */
 function sameTrigger(a: RunItem, b: RunItem): boolean {
   return JSON.stringify(a.trigger) === JSON.stringify(b.trigger);
@@ -77,7 +80,7 @@ export class Preparation {
       const taskId = stableUuid(processId, name, hint.round, hint.attempts);
       // A first attempt (no backoff) whose start named the run's definition: written before the run is read.
       if (hint.process_definition_name !== undefined && hint.attempts === 0) {
-        const prepared = await this.prepareClaimed(processId, name, hint.process_definition_name, hint.round, taskId, Boolean(hint.counted));
+        const prepared = await this.prepareClaimed(processId, name, hint.process_definition_name, hint.round, taskId, Boolean(hint.counted), hint.task);
         if (prepared) return prepared;
       } else {
         const [slot, run] = await Promise.all([this.d.store.slots.get(processId, name), this.d.store.runs.getRunRecord(processId)]);
@@ -156,7 +159,7 @@ export class Preparation {
         // The run again, once the attempt is written: a kill that read no attempt here had ended the run
         // before (it ends the run first, then reads each slot's attempt), so this read sees it (below).
         .then(async (written): Promise<RunItem | undefined | 'fenced'> => (written === 'fenced' ? 'fenced' : this.d.store.runs.getRunRecord(processId))),
-      this.request(run, slot, taskId, n, backoff),
+      this.request(run, { ...slot, ...taskOf(slot) }, taskId, n, backoff),
     ]);
     // A first attempt's key fenced: its claim was given back before it was written; nothing ran it.
     if (after === 'fenced') return { skip: true };
@@ -174,19 +177,36 @@ export class Preparation {
    * run they show ended, never ran (the execution is here, in Prepare): it is removed, and the claim
    * decided as without it. A write that finds the key fenced skips: the fencer settles the slot. Answers
    * undefined when the slot no longer holds the claim: the read path decides, as for any other hint.
+   *
+   * `task`: the slot as the start left it (contract.ts `ClaimHint.task`). The slot is then not read unless
+   * the write or the run shows something other than the common case: an attempt written by this write (not
+   * a replay's) was written while the claim held, since whoever gives a first attempt's claim back fences
+   * its key first, and from then on finds the attempt and ends it, having stopped this execution (the kill,
+   * the reaper) or after it ended (`abandon`), as when the slot's read, sent beside the write, saw the claim
+   * held (docs/ENGINE.md "Prepare of a started task").
    */
-  private async prepareClaimed(processId: string, name: string, definitionName: string, round: number, taskId: string, counted: boolean): Promise<PreparedAttempt | undefined> {
-    const [written, slot, run] = await Promise.all([
+  private async prepareClaimed(
+    processId: string,
+    name: string,
+    definitionName: string,
+    round: number,
+    taskId: string,
+    counted: boolean,
+    task?: StartedTask,
+  ): Promise<PreparedAttempt | undefined> {
+    const [written, read, run] = await Promise.all([
       this.writeAttempt(taskRecord(definitionName, processId, name, taskId, 0, this.d.now()), counted),
-      this.d.store.slots.get(processId, name),
+      task ? undefined : this.d.store.slots.get(processId, name),
       this.d.store.runs.getRunRecord(processId),
     ]);
     // Fenced: whoever gave the claim back (the kill, the reaper, `abandon`) settles the slot; this step
     // starts nothing and decides nothing, even if its reads saw the claim still held (the give-back may
     // not have landed yet: a slot failed here would keep the claim counted).
     if (written === 'fenced') return { skip: true };
+    if (task && written === 'written' && run?.status === 'running') return this.request(run, { process_id: processId, round, ...task }, taskId, 0, 0);
+    const slot = task ? await this.d.store.slots.get(processId, name) : read;
     const holds = slot?.status === 'running' && slot.current_task_id === taskId && claimsFirstAttempt(slot) && slot.round === round;
-    if (holds && run?.status === 'running') return this.request(run, slot, taskId, 0, 0);
+    if (holds && run?.status === 'running') return this.request(run, { ...slot, ...taskOf(slot) }, taskId, 0, 0);
     // Unless a kill that read it first ended it (it stays, ended): then it is settled as the kill left it.
     const removed = await this.d.store.runs.deleteUnstartedTask(processId, taskId, this.d.expiry());
     if (!holds) return undefined;
@@ -211,8 +231,8 @@ export class Preparation {
   }
 
   /** The executor request of attempt `n`, `taskId`, of the run's task `slot`, and what Record needs of it. */
-  private async request(run: RunItem, slot: Slot, taskId: string, n: number, backoff: number): Promise<PreparedAttempt> {
-    const { process_id: processId } = slot;
+  private async request(run: RunItem, slot: SlotTask, taskId: string, n: number, backoff: number): Promise<PreparedAttempt> {
+    const { process_id: processId, starts } = slot;
     const definitionName = run.process_definition_name;
     const def = slot.definition;
     const token = signTaskToken(await this.d.tokenKey(), { tid: taskId, pid: processId });
@@ -225,7 +245,6 @@ export class Preparation {
       previousAttempts: n,
       scheduledTime: runTrigger(run).scheduled_time,
     });
-    const starts = startsOnSuccess(slot);
     const plan = await this.d.launcher.plan({ process_id: processId, process_definition_name: definitionName, task_definition: def, task_id: taskId, environment });
     return {
       skip: false,

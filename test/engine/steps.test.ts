@@ -8,17 +8,19 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { PrepareState, RecordRequest } from '../../lambdas/engine/contract';
-import { STARTS_ON_SUCCESS_MAX } from '../../lambdas/engine/completion';
+import { type PrepareState, type RecordRequest, STARTED_TASK_MAX_BYTES } from '../../lambdas/engine/contract';
+import { STARTS_ON_SUCCESS_MAX, taskOf } from '../../lambdas/engine/completion';
 import { Engine } from '../../lambdas/engine/engine';
 import { type Preparation, preparationFor } from '../../lambdas/engine/prepare';
 import { stableUuid } from '../../lambdas/domain/ids';
 import type { AttemptToLaunch, Launcher, Orchestrator } from '../../lambdas/engine/ports';
-import { dependsOn, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
+import { dependsOn, shellScript, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
 import { type StoreCall, storeCallsDuring } from '../helpers/store-calls';
 
 let t: TestSundial;
 let started: Array<{ name: string; input: PrepareState }>;
+/** What the launcher was asked to plan, in order. */
+let planned: AttemptToLaunch[];
 let engine: Engine;
 let preparation: Preparation;
 
@@ -29,7 +31,7 @@ beforeAll(async () => {
     stopTask: async () => undefined,
   };
   const launcher: Launcher = {
-    plan: async (a: AttemptToLaunch) => ({
+    plan: async (a: AttemptToLaunch) => (planned.push(a), {
       executor: 'batch' as const,
       batch: { JobName: a.task_id, JobQueue: 'q', JobDefinition: 'd', ContainerOverrides: { Environment: [] }, Timeout: { AttemptDurationSeconds: 60 } },
     }),
@@ -43,6 +45,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 beforeEach(() => {
   started = [];
+  planned = [];
 });
 
 /** PUTs `name` with one task, `only`. */
@@ -82,6 +85,12 @@ async function gaugeMoved(before: Awaited<ReturnType<typeof gauge>>): Promise<Aw
   return { running: now.running - before.running, succeeded: now.succeeded - before.succeeded, failed: now.failed - before.failed };
 }
 
+/** What Prepare would read of task `name`'s slot for its request: what its start carries (contract.ts `ClaimHint.task`). */
+async function slotTask(processId: string, name: string) {
+  const slot = await t.services.store.slots.get(processId, name);
+  return slot && taskOf(slot);
+}
+
 /** The state after the executor step of a prepared attempt, as Record receives it. */
 function afterExecutor(state: PrepareState, attempt: Awaited<ReturnType<Preparation['prepare']>>, exitCode: number): RecordRequest {
   return { action: 'record', state: { ...state, attempt, result: { Status: exitCode === 0 ? 'SUCCEEDED' : 'FAILED', ExitCode: exitCode } } };
@@ -106,8 +115,8 @@ describe('Prepare and Record', () => {
       ['c', 'waiting', 0, undefined, undefined],
     ]);
     expect(started.map((x) => x.input.claim)).toEqual([
-      { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-roots' },
-      { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-roots' },
+      { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-roots', task: await slotTask(run.process_id, 'a') },
+      { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-roots', task: await slotTask(run.process_id, 'b') },
     ]);
     // Both claims counted running by the trigger, in the run's own counter write.
     expect(await gaugeMoved(before)).toEqual({ running: 2, succeeded: 0, failed: 0 });
@@ -136,7 +145,12 @@ describe('Prepare and Record', () => {
     const recorded2 = await engine.record(afterExecutor(recorded1, attempt2, 0));
 
     // Assess
-    expect(first).toEqual({ process_id: run.process_id, task_definition_name: 'only', claim: { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-retry' } });
+    expect(first).toEqual({
+      process_id: run.process_id,
+      task_definition_name: 'only',
+      claim: { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-retry', task: await slotTask(run.process_id, 'only') },
+    });
+    expect(first.claim?.task).toMatchObject({ max_attempts: 2, definition: { task_definition_name: 'only', max_attempts: 2 } });
     expect(attempt1).toMatchObject({ skip: false, claimed: { round: 0, attempts: 1, max_attempts: 2, require_explicit_success: false } });
     expect(recorded1).toEqual({ process_id: run.process_id, task_definition_name: 'only', claim: { round: 0, attempts: 1 }, recorded: { retry: true } });
     expect(attempt2).toMatchObject({ skip: false, claimed: { round: 0, attempts: 2, max_attempts: 2 } });
@@ -176,9 +190,19 @@ describe('Prepare and Record', () => {
     // Assess
     const claimedId = stableUuid(run.process_id, 'b', 0, 0);
     expect(started).toHaveLength(2); // the replay started no second execution
-    expect(inputB).toEqual({ process_id: run.process_id, task_definition_name: 'b', claim: { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-chain' } });
+    expect(inputB).toEqual({
+      process_id: run.process_id,
+      task_definition_name: 'b',
+      claim: { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-chain', task: await slotTask(run.process_id, 'b') },
+    });
     expect(byRecord.filter((w) => w === 'SLOT#b')).toHaveLength(1);
     expect(byPrepare).toEqual([]);
+    // b's Prepare writes its attempt and reads the run, in one round trip: what its start carried stands for the slot's read
+    const keyOf = (c: StoreCall) => String((c.input.Key as { sk?: string } | undefined)?.sk ?? (c.input.Item as { sk?: string } | undefined)?.sk ?? '');
+    expect(prepareCalls.map((c) => [c.name, keyOf(c).replace(/#.*/, '#')])).toEqual([
+      ['PutItemCommand', 'TASK#'],
+      ['GetItemCommand', 'RUN'],
+    ]);
     expect(attemptB).toMatchObject({ skip: false, task_id: claimedId, claimed: { round: 0, attempts: 1 } });
     const slot = await t.services.store.slots.get(run.process_id, 'b');
     expect(slot).toMatchObject({ status: 'running', attempts: 1, current_task_id: claimedId, execution_name: started[1]!.name });
@@ -262,6 +286,47 @@ describe('Prepare and Record', () => {
     expect(after.status).toBe('succeeded');
     expect(after.task).toHaveLength(1);
     expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 1, failed: 0 });
+  });
+
+  it(`a start carries its task's definition up to ${STARTED_TASK_MAX_BYTES} bytes; a larger one's Prepare reads it from the slot`, async () => {
+    // Prepare: a's script alone is over the bound; b's definition is small
+    const script = `echo ${'x'.repeat(STARTED_TASK_MAX_BYTES)}`;
+    await t.define('steps-carried', [shellScript('a', script), shellTask('b')]);
+    const run = await engine.trigger('steps-carried');
+    const inputOf = (name: string) => started.find((s) => s.input.task_definition_name === name)!.input;
+
+    // Act
+    const prepared = await Promise.all(['a', 'b'].map((name) => storeCallsDuring(t.services.store.db, () => preparation.prepare(inputOf(name)))));
+
+    // Assess: a's start carried no definition and its Prepare read the slot; b's carried it and read no slot
+    expect(inputOf('a').claim).not.toHaveProperty('task');
+    expect(inputOf('b').claim?.task).toEqual(await slotTask(run.process_id, 'b'));
+    const slotReads = ({ calls }: { calls: StoreCall[] }) => calls.filter((c) => c.name === 'GetItemCommand' && String((c.input.Key as { sk?: string }).sk).startsWith('SLOT#'));
+    expect(prepared.map(slotReads).map((reads) => reads.length)).toEqual([1, 0]);
+    expect(prepared.map(({ result }) => result)).toMatchObject([{ skip: false }, { skip: false }]);
+    // each request built from its own definition
+    expect(planned.map((a) => [a.task_definition.task_definition_name, a.task_definition.executable]).sort()).toEqual([
+      ['a', { shell_script_command: { script } }],
+      ['b', { shell_script_command: { script: 'echo b' } }],
+    ]);
+  });
+
+  it('a Prepare replayed after its first attempt ended, its run still running, starts nothing: what its start carried stands for the slot only for a write of its own', async () => {
+    // Prepare: a ends while b still runs
+    await t.define('steps-replay-ended', [shellTask('a'), shellTask('b')]);
+    const run = await engine.trigger('steps-replay-ended');
+    const inputA = started.find((s) => s.input.task_definition_name === 'a')!.input;
+    expect(inputA.claim?.task).toBeDefined();
+    const attemptA = await preparation.prepare(inputA);
+    await engine.record(afterExecutor(inputA, attemptA, 0));
+
+    // Act: the first Prepare's step delivered again (Lambda and Step Functions deliver at least once)
+    const replayed = await preparation.prepare(inputA);
+
+    // Assess: its write found the attempt written, and the slot read shows it ended
+    expect(replayed).toEqual({ skip: true });
+    expect(await t.services.store.runs.getTaskRecord(run.process_id, attemptA.task_id!)).toMatchObject({ status: 'succeeded' });
+    expect(await t.services.store.slots.get(run.process_id, 'a')).toMatchObject({ status: 'succeeded', attempts: 1 });
   });
 
   it('an attempt that called /fail before exiting 0 ends failed: the one-write end does not apply to it', async () => {
@@ -411,8 +476,8 @@ describe('Prepare and Record', () => {
     for (const dependent of [slotB, slotC]) expect(dependent.sent).toBeLessThan(slotA.answered);
     expect(calls.filter((c) => sk(c).startsWith('SLOT#'))).toHaveLength(3);
     expect(started.filter((s) => ['b', 'c'].includes(s.input.task_definition_name)).map((s) => s.input.claim)).toEqual([
-      { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-starts' },
-      { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-starts' },
+      { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-starts', task: await slotTask(run.process_id, 'b') },
+      { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-starts', task: await slotTask(run.process_id, 'c') },
     ]);
     expect(await t.services.store.slots.get(run.process_id, 'a')).toMatchObject({ status: 'succeeded' });
     // the roots a and e, then a's end and its two starts
