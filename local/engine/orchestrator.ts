@@ -31,6 +31,17 @@ export class LocalOrchestrator implements Orchestrator {
   /** Running executions by name; `seq` orders them by start, as ListExecutions lists them (newest first). */
   private readonly running = new Map<string, { abort: () => void; result: Promise<unknown>; seq: number }>();
   private started = 0;
+  /**
+   * Names of the executions started here, the last {@link LocalOrchestrator.namesKept} (oldest out first).
+   * Step Functions keeps a Standard execution's name for 90 days after it closes: a StartExecution with the
+   * name of a closed one answers `ExecutionAlreadyExists`, which the deployed adapter takes as already
+   * started (lambdas/adapters/sfn.ts), so a replayed start (a fan-out step's `unstarted` redrive, a step
+   * delivered twice) runs nothing. Without them here it ran the execution again.
+   * https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
+   */
+  private readonly used = new Set<string>();
+  /** How many names {@link used} keeps: a few hundred runs of the largest DAG; the replays it answers come within minutes. */
+  namesKept = 100_000;
   private readonly quotas: Record<QuotaAction, TokenBucket> = { ListExecutions: bucket('ListExecutions') };
   /** API calls served under a quota, by action, and those refused (read by tests and for docs/SCALE.md's figures). */
   readonly served: Record<QuotaAction | 'throttled', number> = { ListExecutions: 0, throttled: 0 };
@@ -65,7 +76,9 @@ export class LocalOrchestrator implements Orchestrator {
     // What StartExecution refuses deployed (lambdas/domain/aws-limits.ts), refused here with the same error.
     const refusal = startExecutionRefusal(name, input);
     if (refusal) throw refusal;
-    if (this.running.has(name)) return;
+    if (this.running.has(name) || this.used.has(name)) return;
+    this.used.add(name);
+    if (this.used.size > this.namesKept) this.used.delete(this.used.values().next().value!);
     const limits = new ExecutionLimits(this.definition, this.maxHistoryEvents);
     const execution = this.machine.run(input as unknown as Json, {
       noThrowOnAbort: true,

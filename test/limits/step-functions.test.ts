@@ -9,6 +9,7 @@ import { SFN_HISTORY_MAX_EVENTS, SFN_NAME_MAX_LENGTH, SFN_PAYLOAD_MAX_BYTES } fr
 import { processDefinition as definitionSchema } from '../../lambdas/domain/models';
 import type { PrepareState } from '../../lambdas/engine/contract';
 import { shellScript, sundialPerFile } from '../helpers/local';
+import { until } from '../helpers/until';
 
 /** The server's log lines: where the orchestrator says why an execution failed. */
 const lines: string[] = [];
@@ -102,5 +103,29 @@ describe('a running execution', () => {
     expect(long.status).toBe('failed');
     expect(long.task.length).toBe(3);
     expect(lines.some((l) => /error execution .*: .*The execution reached the maximum number of history events \(60\)\./.test(l))).toBe(true);
+  });
+});
+
+describe('StartExecution: a closed execution\'s name', () => {
+  it('starts nothing: Step Functions keeps the name of a closed Standard execution (ExecutionAlreadyExists, which the adapter takes as started)', async () => {
+    // Prepare: a run of one task, ended; its execution closed
+    await define('sfn-closed-name', [shellScript('a', 'echo once')]);
+    const processId = await trigger('sfn-closed-name');
+    const run = await finished(processId);
+    expect(run.status).toBe('succeeded');
+    const slot = await sundial.current().services.store.slots.get(processId, 'a');
+    const name = slot!.execution_name!;
+    // The execution closes after Record ended the run (Again?, Done)
+    await until(async () => local().orchestrator.has(name), (running) => !running, 10_000);
+    const transitions = local().orchestrator.stateTransitions;
+
+    // Act: the start again, as a replayed step sends it
+    await local().orchestrator.startTask(name, { process_id: processId, task_definition_name: 'a', claim: { round: 0, attempts: 0, claimed: true } });
+
+    // Assess: no execution runs under the name, no state was entered, the run is as it was
+    expect(local().orchestrator.has(name)).toBe(false);
+    expect(local().orchestrator.stateTransitions).toBe(transitions);
+    const after = (await sundial.api('GET', `/api/processes/${processId}`)).json;
+    expect(after.task.map((t: any) => t.status)).toEqual(['succeeded']);
   });
 });
