@@ -11,7 +11,7 @@ import { finalRunStatus } from '../domain/engine';
 import { executionName, stableUuid } from '../domain/ids';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
-import { countsDone, doneShardCountOf, type Slot, startedSlot } from '../store/slots';
+import { claimsFirstAttempt, countsDone, doneShardCountOf, type Slot, startedSlot } from '../store/slots';
 import { type CounterDeltas, plus } from '../store/stats';
 import { STARTED_TASK_MAX_BYTES, type StartedTask } from './contract';
 import type { Orchestrator } from './ports';
@@ -256,7 +256,8 @@ export class Completion {
    * `ClaimHint.claimed`), or that was written started ({@link startedAtCreation}).
    */
   async startExecution(started: Slot): Promise<void> {
-    const task = started.process_definition_name === undefined ? undefined : startedTask(started);
+    // Only a first attempt's Prepare takes it (prepare.ts `prepareClaimed`): a retried task's is not carried.
+    const task = started.process_definition_name !== undefined && claimsFirstAttempt(started) ? startedTask(started) : undefined;
     await this.d.orchestrator.startTask(executionName(started.process_id, started.name, started.round), {
       process_id: started.process_id,
       task_definition_name: started.name,

@@ -65,11 +65,12 @@ export interface ClaimHint {
    */
   counted?: boolean;
   /**
-   * With `claimed` and `process_definition_name`: what `Prepare` needs of the slot, as the write that
-   * started the task left it, so that once its write of the attempt succeeds (the claim still held then:
-   * whoever gives a first attempt's claim back fences its key first) it builds the request without
-   * reading the slot (docs/ENGINE.md "Prepare of a started task"). Absent when the definition is over
-   * {@link STARTED_TASK_MAX_BYTES}, and from executions started before 2026-12-05.
+   * With `claimed` of a first attempt, and `process_definition_name`: what `Prepare` needs of the slot, as
+   * the write that started the task left it, so that once its write of the attempt succeeds (the claim
+   * still held then: whoever gives a first attempt's claim back fences its key first) it builds the request
+   * without reading the slot (docs/ENGINE.md "Prepare of a started task"). Absent when the definition is
+   * over {@link STARTED_TASK_MAX_BYTES}, from a start that claims a later attempt, and from executions
+   * started before 2026-12-05.
    */
   task?: StartedTask;
 }

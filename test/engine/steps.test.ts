@@ -311,6 +311,22 @@ describe('Prepare and Record', () => {
     ]);
   });
 
+  it("a start of a later attempt carries no definition: only a first attempt's Prepare takes it", async () => {
+    // Prepare: a slot as a start of its second attempt leaves it (attempt 1 claimed; a retry reopens a task
+    // that ran as running, so only a start through its dependencies would claim one so)
+    await define('steps-later-carried');
+    const run = await engine.trigger('steps-later-carried');
+    const slot = (await t.services.store.slots.get(run.process_id, 'only'))!;
+    const completion = (engine as unknown as { completion: { startExecution(s: typeof slot): Promise<void> } }).completion;
+
+    // Act
+    await completion.startExecution({ ...slot, round: 1, attempts: 2, current_task_id: stableUuid(run.process_id, 'only', 1, 1), claim_counted: undefined });
+
+    // Assess
+    expect(started[0]!.input.claim?.task).toEqual(await slotTask(run.process_id, 'only'));
+    expect(started[1]!.input.claim).toEqual({ round: 1, attempts: 1, claimed: true, process_definition_name: 'steps-later-carried' });
+  });
+
   it('a Prepare replayed after its first attempt ended, its run still running, starts nothing: what its start carried stands for the slot only for a write of its own', async () => {
     // Prepare: a ends while b still runs
     await t.define('steps-replay-ended', [shellTask('a'), shellTask('b')]);
