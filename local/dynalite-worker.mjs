@@ -63,6 +63,7 @@ function itemDbTakingIndexWrites(store, tableName) {
   return itemDb;
 }
 dynaliteDb.updateIndexes = function indexWritesWithTheItem(store, table, existingItem, item, cb) {
+  countIndexWrites(table, existingItem, item);
   if (!existingItem && !item) return cb();
   const ops = [];
   const puts = [];
@@ -86,6 +87,68 @@ dynaliteDb.updateIndexes = function indexWritesWithTheItem(store, table, existin
     }
   }
 };
+
+// The write units of an item write as DynamoDB counts them (`ReturnConsumedCapacity: TOTAL` or `INDEXES`): the
+// table's, plus each secondary index's the write changes. dynalite 4 answers the table's alone, so the bench's
+// write units and its cost per attempt left out the indexes (an attempt's record is in four). Per index, as
+// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations.Writes
+// has it: an entry put (the item enters the index) or deleted (it leaves) is one write, an index key changed is
+// two (the old entry deleted, the new put), projected attributes changed under the same key one, and nothing is
+// written when the item is in the index neither before nor after or its entry is unchanged; each write is
+// rounded up to 1 KB of the entry (its projected attributes), like the table's.
+// test/limits/dynamodb.test.ts.
+/** The capacity object the table's write answered, until `updateIndexes` (called next, in the same tick) adds to it. */
+let writeCapacity;
+const addConsumedCapacity = dynaliteDb.addConsumedCapacity;
+dynaliteDb.addConsumedCapacity = function consumedWithIndexes(data, isRead, ...items) {
+  const capacity = addConsumedCapacity.call(this, data, isRead, ...items);
+  writeCapacity = isRead ? undefined : capacity;
+  return capacity;
+};
+
+/** The entry `item` has in `index` (its projected attributes), or undefined when the item is not in it. */
+function indexEntry(index, tableKeys, item) {
+  const indexKeys = index.KeySchema.map((k) => k.AttributeName);
+  if (!item || !indexKeys.every((k) => item[k] != null)) return undefined;
+  if (index.Projection.ProjectionType === 'ALL') return item;
+  const entry = {};
+  for (const attr of [...indexKeys, ...tableKeys, ...(index.Projection.NonKeyAttributes ?? [])]) if (item[attr] !== undefined) entry[attr] = item[attr];
+  return entry;
+}
+
+/** A DynamoDB JSON value with its maps' keys sorted: two equal entries give the same text. */
+const canonical = (value) =>
+  JSON.stringify(value, (_, v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v));
+
+/** The write units of the indexes of `table` that a write from `before` to `after` (either may be absent) changes, by index. */
+function indexWriteUnits(table, before, after) {
+  const tableKeys = table.KeySchema.map((k) => k.AttributeName);
+  const units = (entry) => Math.max(1, Math.ceil(dynaliteDb.itemSize(entry) / 1024));
+  const byIndex = {};
+  for (const index of [...(table.LocalSecondaryIndexes ?? []), ...(table.GlobalSecondaryIndexes ?? [])]) {
+    const [old, now] = [indexEntry(index, tableKeys, before), indexEntry(index, tableKeys, after)];
+    let n = 0;
+    if (old && now) {
+      const sameKey = dynaliteDb.createIndexKey(old, table, index.KeySchema) === dynaliteDb.createIndexKey(now, table, index.KeySchema);
+      n = !sameKey ? units(old) + units(now) : canonical(old) === canonical(now) ? 0 : units(now);
+    } else if (old || now) n = units(old ?? now);
+    if (n > 0) byIndex[index.IndexName] = { n, global: (table.GlobalSecondaryIndexes ?? []).includes(index) };
+  }
+  return byIndex;
+}
+
+/** Adds the indexes' write units to the capacity the table's write answered (`writeCapacity`), once. */
+function countIndexWrites(table, before, after) {
+  const capacity = writeCapacity;
+  writeCapacity = undefined;
+  if (!capacity) return;
+  for (const [name, { n, global }] of Object.entries(indexWriteUnits(table, before, after))) {
+    capacity.CapacityUnits += n;
+    if (!capacity.Table) continue; // INDEXES: each index's own, beside the table's
+    const kind = global ? 'GlobalSecondaryIndexes' : 'LocalSecondaryIndexes';
+    capacity[kind] = { ...capacity[kind], [name]: { CapacityUnits: n } };
+  }
+}
 
 // DynamoDB's `IN` takes at most 100 operands (lambdas/domain/aws-limits.ts, DYNAMODB_IN_MAX_OPERANDS);
 // dynalite 4 takes any number, so its condition parser (every ConditionExpression, FilterExpression and

@@ -11,7 +11,7 @@ import {
   DYNAMODB_ITEM_MAX_BYTES,
   DYNAMODB_PAGE_MAX_BYTES,
 } from '../../lambdas/domain/aws-limits';
-import { BatchGetCommand, BatchWriteCommand, PutCommand, QueryCommand, UpdateCommand } from '../../lambdas/store/sdk';
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from '../../lambdas/store/sdk';
 import { type EmbeddedDynamo, startDynamo } from '../../local/dynalite';
 
 let store: EmbeddedDynamo;
@@ -149,5 +149,46 @@ describe('DynamoDB limits in the local store', () => {
     expect(over?.name).toBe('ValidationException');
     expect(over?.message).toContain('Member must have length less than or equal to 100');
     expect(atLimit).toBeUndefined();
+  });
+});
+
+/**
+ * The write units an item write consumes, as DynamoDB answers them with `ReturnConsumedCapacity: TOTAL`: the
+ * table's and each secondary index's that the write changes
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations.Writes).
+ * The local table's indexes (lambdas/store/keys.ts): gsi1–gsi3 project ALL, gsi4 KEYS_ONLY.
+ */
+describe('write units in the local store, indexes included', () => {
+  const key = { pk: 'wcu', sk: 'item' };
+  const units = (out: { ConsumedCapacity?: { CapacityUnits?: number } }) => out.ConsumedCapacity?.CapacityUnits;
+  const put = (item: Record<string, unknown>) => store.db.doc.send(new PutCommand({ TableName: table(), Item: { ...key, ...item }, ReturnConsumedCapacity: 'TOTAL' })).then(units);
+  const update = (expression: string, values?: Record<string, unknown>) =>
+    store.db.doc
+      .send(new UpdateCommand({ TableName: table(), Key: key, UpdateExpression: expression, ...(values ? { ExpressionAttributeValues: values } : {}), ReturnConsumedCapacity: 'TOTAL' }))
+      .then(units);
+
+  it('counts one write per index entry put, changed or deleted, two per index key changed, none for an index whose entry the write leaves as it was', async () => {
+    // Act and assess, one write after another on one item
+    expect(await put({ v: 'a' })).toBe(1); // in no index
+    expect(await put({ v: 'a', gsi1pk: 'P', gsi1sk: '1', gsi4pk: 'ID', gsi4sk: 'x' })).toBe(3); // enters gsi1 (ALL) and gsi4 (keys only)
+    expect(await update('SET v = :v', { ':v': 'b' })).toBe(2); // gsi1's entry changes; gsi4's keys-only entry does not
+    expect(await update('SET gsi1sk = :s', { ':s': '2' })).toBe(3); // gsi1's key: its old entry deleted, the new one put
+    expect(await update('REMOVE gsi1pk')).toBe(2); // leaves gsi1
+    expect(await put({ v: 'x'.repeat(3000), gsi2pk: 'P', gsi2sk: '1' })).toBe(3 + 3 + 1); // 3 KB: the table's 3, gsi2's 3 (ALL), gsi4 leaves (1)
+    const deleted = await store.db.doc.send(new DeleteCommand({ TableName: table(), Key: key, ReturnConsumedCapacity: 'TOTAL' }));
+    expect(units(deleted)).toBe(3 + 3); // the item and its gsi2 entry
+  });
+
+  it('sums the indexes into a BatchWriteItem, per table', async () => {
+    // Act
+    const out = await store.db.doc.send(
+      new BatchWriteCommand({
+        RequestItems: { [table()]: [{ PutRequest: { Item: { pk: 'wcu-batch', sk: '1', gsi3pk: 'T', gsi3sk: '1' } } }, { PutRequest: { Item: { pk: 'wcu-batch', sk: '2' } } }] },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+
+    // Assess
+    expect(out.ConsumedCapacity).toEqual([{ TableName: table(), CapacityUnits: 3 }]);
   });
 });
