@@ -4,8 +4,8 @@
  * task's `Prepare` writes its attempt beside a read of the run, its slot's definition carried by its
  * execution's input. Twenty runs, each killed a little later after its trigger than the one before (0–57 ms),
  * so that the kills fall before, inside and between the steps. Whatever the moment: the run ends failed with no
- * attempt or slot left running and no execution open; no attempt that started after the kill ended the run
- * (its first write) ran, and none started after the kill answered; nothing is counted running; a retry runs
+ * attempt or slot left running and no execution open; no attempt whose `Prepare` began after the kill's end of
+ * the run (its first write) had landed ran, and none started after the kill answered; nothing is counted running; a retry runs
  * each task that did not succeed, to the run's success. A `Prepare` that took its carried definition without
  * checking that the run runs (a dependent started just after the kill listed the slots) fails it in each of
  * three tries; the deterministic interleavings are in steps.test.ts and kill-prepare-race.test.ts.
@@ -25,6 +25,17 @@ describe('kills racing a chain', () => {
     const tasks = Array.from({ length: TASKS }, (_, i) => shellScript(`t${i}`, 'true', i === 0 ? {} : { dependencies: [{ task_definition_name: `t${i - 1}` }] }));
     await define('kill-chain', tasks);
 
+    // When each kill's end of its run had landed, by the server's clock (its `end_time` is read before the write)
+    const { services } = current();
+    const runStore = services.store.runs as unknown as { transitionRun: (id: string, from: string, to: string, ...rest: unknown[]) => Promise<unknown> };
+    const transitionRun = runStore.transitionRun;
+    const endedAt = new Map<string, string>();
+    runStore.transitionRun = async function (this: unknown, id, from, to, ...rest) {
+      const moved = await transitionRun.call(this, id, from, to, ...rest);
+      if (moved && to === 'failed') endedAt.set(id, services.now().toISOString());
+      return moved;
+    };
+
     // Act: each run killed a little later than the one before
     const runs = [];
     for (let i = 0; i < RACES; i++) {
@@ -36,7 +47,8 @@ describe('kills racing a chain', () => {
     }
 
     // Assess: each run ended (killed, or done before its kill came: 409), its executions closed, no attempt running
-    const { sundial, services } = current();
+    runStore.transitionRun = transitionRun;
+    const { sundial } = current();
     for (const { id, kill, answeredAt } of runs) {
       expect([201, 409], kill.text).toContain(kill.status);
       const ended = await until(() => api('GET', `/api/processes/${id}`), (r) => r.json.status !== 'running', 15_000);
@@ -45,10 +57,11 @@ describe('kills racing a chain', () => {
       await until(async () => slots.filter((s) => s.execution_name !== undefined && sundial.orchestrator.has(s.execution_name)).length, (open) => open === 0, 15_000);
       const after = (await api('GET', `/api/processes/${id}`)).json;
       expect(after.task.filter((t: { status: string }) => t.status === 'running'), JSON.stringify(after.task)).toEqual([]);
-      // Nothing ran that started after the kill ended the run (its first write, the run's end_time): such an
-      // attempt is removed by its Prepare, or ended failed by the kill, its execution stopped before it ran
-      const ranLate = after.task.filter((t: { status: string; start_time: string }) => t.status === 'succeeded' && t.start_time > after.end_time);
-      expect(ranLate.map((t: { task_definition_name: string }) => t.task_definition_name), after.end_time).toEqual([]);
+      // Nothing ran whose Prepare began after the kill's end of the run had landed (its first write): that
+      // Prepare read the run ended, and removed its attempt or left it to the kill, which ends it failed
+      const landed = endedAt.get(id) ?? '9';
+      const ranLate = after.task.filter((t: { status: string; start_time: string }) => t.status === 'succeeded' && t.start_time > landed);
+      expect(ranLate.map((t: { task_definition_name: string }) => t.task_definition_name), landed).toEqual([]);
       // and nothing at all started once the kill had answered
       expect(after.task.filter((t: { start_time: string }) => t.start_time > answeredAt).map((t: { task_definition_name: string }) => t.task_definition_name)).toEqual([]);
       expect((await services.store.slots.list(id)).filter((s) => s.status === 'running').map((s) => s.name)).toEqual([]);
