@@ -95,7 +95,9 @@ dynaliteDb.updateIndexes = function indexWritesWithTheItem(store, table, existin
 // has it: an entry put (the item enters the index) or deleted (it leaves) is one write, an index key changed is
 // two (the old entry deleted, the new put), projected attributes changed under the same key one, and nothing is
 // written when the item is in the index neither before nor after or its entry is unchanged; each write is
-// rounded up to 1 KB of the entry (its projected attributes), like the table's.
+// rounded up to 1 KB of the entry (its projected attributes), like the table's. An index that projects the whole
+// item counts any write of it under the same key as a change (no comparison of the whole item on each write: the
+// engine's writes each change something), a keys-only index none.
 // test/limits/dynamodb.test.ts.
 /** The capacity object the table's write answered, until `updateIndexes` (called next, in the same tick) adds to it. */
 let writeCapacity;
@@ -123,14 +125,22 @@ const canonical = (value) =>
 /** The write units of the indexes of `table` that a write from `before` to `after` (either may be absent) changes, by index. */
 function indexWriteUnits(table, before, after) {
   const tableKeys = table.KeySchema.map((k) => k.AttributeName);
-  const units = (entry) => Math.max(1, Math.ceil(dynaliteDb.itemSize(entry) / 1024));
+  // By entry: the indexes that project the whole item share its size.
+  const sizes = new Map();
+  const units = (entry) => {
+    let n = sizes.get(entry);
+    if (n === undefined) sizes.set(entry, (n = Math.max(1, Math.ceil(dynaliteDb.itemSize(entry) / 1024))));
+    return n;
+  };
   const byIndex = {};
   for (const index of [...(table.LocalSecondaryIndexes ?? []), ...(table.GlobalSecondaryIndexes ?? [])]) {
     const [old, now] = [indexEntry(index, tableKeys, before), indexEntry(index, tableKeys, after)];
+    const projection = index.Projection.ProjectionType;
     let n = 0;
     if (old && now) {
-      const sameKey = dynaliteDb.createIndexKey(old, table, index.KeySchema) === dynaliteDb.createIndexKey(now, table, index.KeySchema);
-      n = !sameKey ? units(old) + units(now) : canonical(old) === canonical(now) ? 0 : units(now);
+      if (dynaliteDb.createIndexKey(old, table, index.KeySchema) !== dynaliteDb.createIndexKey(now, table, index.KeySchema)) n = units(old) + units(now);
+      else if (projection === 'ALL') n = units(now);
+      else if (projection === 'INCLUDE' && canonical(old) !== canonical(now)) n = units(now);
     } else if (old || now) n = units(old ?? now);
     if (n > 0) byIndex[index.IndexName] = { n, global: (table.GlobalSecondaryIndexes ?? []).includes(index) };
   }
