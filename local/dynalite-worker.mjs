@@ -108,13 +108,17 @@ dynaliteDb.addConsumedCapacity = function consumedWithIndexes(data, isRead, ...i
   return capacity;
 };
 
-/** The entry `item` has in `index` (its projected attributes), or undefined when the item is not in it. */
+/** The names of an index's key attributes. */
+const indexKeys = (index) => index.KeySchema.map((k) => k.AttributeName);
+
+/** Whether `item` is in `index`: it has every key attribute of the index. */
+const inIndex = (index, item) => item != null && indexKeys(index).every((k) => item[k] != null);
+
+/** The entry of `item` in `index` (its projected attributes): the item itself for an index that projects it whole. */
 function indexEntry(index, tableKeys, item) {
-  const indexKeys = index.KeySchema.map((k) => k.AttributeName);
-  if (!item || !indexKeys.every((k) => item[k] != null)) return undefined;
   if (index.Projection.ProjectionType === 'ALL') return item;
   const entry = {};
-  for (const attr of [...indexKeys, ...tableKeys, ...(index.Projection.NonKeyAttributes ?? [])]) if (item[attr] !== undefined) entry[attr] = item[attr];
+  for (const attr of [...indexKeys(index), ...tableKeys, ...(index.Projection.NonKeyAttributes ?? [])]) if (item[attr] !== undefined) entry[attr] = item[attr];
   return entry;
 }
 
@@ -132,16 +136,20 @@ function indexWriteUnits(table, before, after) {
     if (n === undefined) sizes.set(entry, (n = Math.max(1, Math.ceil(dynaliteDb.itemSize(entry) / 1024))));
     return n;
   };
+  const entry = (index, item) => indexEntry(index, tableKeys, item);
   const byIndex = {};
   for (const index of [...(table.LocalSecondaryIndexes ?? []), ...(table.GlobalSecondaryIndexes ?? [])]) {
-    const [old, now] = [indexEntry(index, tableKeys, before), indexEntry(index, tableKeys, after)];
+    const [wasIn, isIn] = [inIndex(index, before), inIndex(index, after)];
+    if (!wasIn && !isIn) continue;
     const projection = index.Projection.ProjectionType;
     let n = 0;
-    if (old && now) {
-      if (dynaliteDb.createIndexKey(old, table, index.KeySchema) !== dynaliteDb.createIndexKey(now, table, index.KeySchema)) n = units(old) + units(now);
-      else if (projection === 'ALL') n = units(now);
-      else if (projection === 'INCLUDE' && canonical(old) !== canonical(now)) n = units(now);
-    } else if (old || now) n = units(old ?? now);
+    if (wasIn && isIn) {
+      // Key attributes are scalars: their DynamoDB JSON ({"S": …}) compares as text.
+      const sameKey = indexKeys(index).every((k) => JSON.stringify(before[k]) === JSON.stringify(after[k]));
+      if (!sameKey) n = units(entry(index, before)) + units(entry(index, after));
+      else if (projection === 'ALL') n = units(after);
+      else if (projection === 'INCLUDE' && canonical(entry(index, before)) !== canonical(entry(index, after))) n = units(entry(index, after));
+    } else n = units(entry(index, wasIn ? before : after));
     if (n > 0) byIndex[index.IndexName] = { n, global: (table.GlobalSecondaryIndexes ?? []).includes(index) };
   }
   return byIndex;
