@@ -38,16 +38,19 @@ describe('kills racing a chain', () => {
 
     // Act: each run killed a little later than the one before
     const runs = [];
-    for (let i = 0; i < RACES; i++) {
-      const run = await api('POST', '/api/process_definitions/kill-chain/trigger');
-      expect(run.status, run.text).toBe(201);
-      await new Promise((r) => setTimeout(r, (i * 3) % 61));
-      const kill = await api('POST', `/api/processes/${run.json.process_id}/kill`);
-      runs.push({ id: run.json.process_id as string, kill, answeredAt: new Date().toISOString() });
+    try {
+      for (let i = 0; i < RACES; i++) {
+        const run = await api('POST', '/api/process_definitions/kill-chain/trigger');
+        expect(run.status, run.text).toBe(201);
+        await new Promise((r) => setTimeout(r, (i * 3) % 61));
+        const kill = await api('POST', `/api/processes/${run.json.process_id}/kill`);
+        runs.push({ id: run.json.process_id as string, kill, answeredAt: new Date().toISOString() });
+      }
+    } finally {
+      runStore.transitionRun = transitionRun;
     }
 
     // Assess: each run ended (killed, or done before its kill came: 409), its executions closed, no attempt running
-    runStore.transitionRun = transitionRun;
     const { sundial } = current();
     for (const { id, kill, answeredAt } of runs) {
       expect([201, 409], kill.text).toContain(kill.status);
