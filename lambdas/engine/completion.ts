@@ -256,7 +256,7 @@ export class Completion {
    * `ClaimHint.claimed`), or that was written started ({@link startedAtCreation}).
    */
   async startExecution(started: Slot): Promise<void> {
-    // Only a first attempt's Prepare takes it (prepare.ts `prepareClaimed`): a retried task's is not carried.
+    // Only a first attempt's Prepare takes it (prepare.ts `prepareClaimed`): a later attempt's start carries none.
     const task = started.process_definition_name !== undefined && claimsFirstAttempt(started) ? startedTask(started) : undefined;
     await this.d.orchestrator.startTask(executionName(started.process_id, started.name, started.round), {
       process_id: started.process_id,

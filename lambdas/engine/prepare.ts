@@ -51,6 +51,9 @@ function taskRecord(definitionName: string, processId: string, name: string, tas
 /** What an attempt's request is built from: its task's slot, or what the task's start carried of it. */
 type SlotTask = Pick<Slot, 'process_id' | 'round'> & StartedTask;
 
+/** {@link SlotTask} of a slot read: what a start carries of it (completion.ts `taskOf`), with its run and round. */
+const slotTask = (slot: Slot): SlotTask => ({ process_id: slot.process_id, round: slot.round, ...taskOf(slot) });
+
 /** Whether two reads of a run saw the same start or retry of it (a retry writes a new trigger). */
 function sameTrigger(a: RunItem, b: RunItem): boolean {
   return JSON.stringify(a.trigger) === JSON.stringify(b.trigger);
@@ -159,7 +162,7 @@ export class Preparation {
         // The run again, once the attempt is written: a kill that read no attempt here had ended the run
         // before (it ends the run first, then reads each slot's attempt), so this read sees it (below).
         .then(async (written): Promise<RunItem | undefined | 'fenced'> => (written === 'fenced' ? 'fenced' : this.d.store.runs.getRunRecord(processId))),
-      this.request(run, { ...slot, ...taskOf(slot) }, taskId, n, backoff),
+      this.request(run, slotTask(slot), taskId, n, backoff),
     ]);
     // A first attempt's key fenced: its claim was given back before it was written; nothing ran it.
     if (after === 'fenced') return { skip: true };
@@ -206,7 +209,7 @@ export class Preparation {
     if (task && written === 'written' && run?.status === 'running') return this.request(run, { process_id: processId, round, ...task }, taskId, 0, 0);
     const slot = task ? await this.d.store.slots.get(processId, name) : read;
     const holds = slot?.status === 'running' && slot.current_task_id === taskId && claimsFirstAttempt(slot) && slot.round === round;
-    if (holds && run?.status === 'running') return this.request(run, { ...slot, ...taskOf(slot) }, taskId, 0, 0);
+    if (holds && run?.status === 'running') return this.request(run, slotTask(slot), taskId, 0, 0);
     // Unless a kill that read it first ended it (it stays, ended): then it is settled as the kill left it.
     const removed = await this.d.store.runs.deleteUnstartedTask(processId, taskId, this.d.expiry());
     if (!holds) return undefined;

@@ -15,7 +15,7 @@ import { type Preparation, preparationFor } from '../../lambdas/engine/prepare';
 import { stableUuid } from '../../lambdas/domain/ids';
 import type { AttemptToLaunch, Launcher, Orchestrator } from '../../lambdas/engine/ports';
 import { dependsOn, shellScript, shellTask, startTestSundial, type TestSundial } from '../helpers/local';
-import { type StoreCall, storeCallsDuring } from '../helpers/store-calls';
+import { keyOf, type StoreCall, storeCallsDuring } from '../helpers/store-calls';
 
 let t: TestSundial;
 let started: Array<{ name: string; input: PrepareState }>;
@@ -106,8 +106,7 @@ describe('Prepare and Record', () => {
     const { calls, result: run } = await storeCallsDuring(t.services.store.db, () => engine.trigger('steps-roots'));
 
     // Assess: the slots in the one batch, none written again; both roots' executions started with the claim
-    const slotKey = (c: StoreCall) => String((c.input.Key as { sk?: string } | undefined)?.sk ?? '');
-    expect(calls.filter((c) => c.name !== 'GetCommand' && slotKey(c).startsWith('SLOT#'))).toEqual([]);
+    expect(calls.filter((c) => c.name !== 'GetCommand' && keyOf(c).sk.startsWith('SLOT#'))).toEqual([]);
     const slots = await t.services.store.slots.list(run.process_id);
     expect(slots.map((s) => [s.name, s.status, s.attempts, s.current_task_id, s.execution_name])).toEqual([
       ['a', 'running', 1, stableUuid(run.process_id, 'a', 0, 0), started.find((x) => x.input.task_definition_name === 'a')?.name],
@@ -120,7 +119,7 @@ describe('Prepare and Record', () => {
     ]);
     // Both claims counted running by the trigger, in the run's own counter write.
     expect(await gaugeMoved(before)).toEqual({ running: 2, succeeded: 0, failed: 0 });
-    expect(calls.filter((c) => String((c.input.Key as { pk?: string } | undefined)?.pk ?? '').startsWith('STATS#'))).toHaveLength(1);
+    expect(calls.filter((c) => keyOf(c).pk.startsWith('STATS#'))).toHaveLength(1);
 
     // Act: both run; their Prepares find the claims, and the last end starts c
     for (const { input } of started.splice(0)) await engine.record(afterExecutor(input, await preparation.prepare(input), 0));
@@ -173,7 +172,7 @@ describe('Prepare and Record', () => {
     const inputA = started[0]!.input;
     const attemptA = await preparation.prepare(inputA);
     const slotWrites = watchSlotWrites(run.process_id);
-    const counterWrites = (calls: StoreCall[]) => calls.filter((c) => String((c.input.Key as { pk?: string } | undefined)?.pk ?? '').startsWith('STATS#'));
+    const counterWrites = (calls: StoreCall[]) => calls.filter((c) => keyOf(c).pk.startsWith('STATS#'));
 
     // Act
     const { calls: recordCalls } = await storeCallsDuring(t.services.store.db, () => engine.record(afterExecutor(inputA, attemptA, 0)));
@@ -198,8 +197,7 @@ describe('Prepare and Record', () => {
     expect(byRecord.filter((w) => w === 'SLOT#b')).toHaveLength(1);
     expect(byPrepare).toEqual([]);
     // b's Prepare writes its attempt and reads the run, in one round trip: what its start carried stands for the slot's read
-    const keyOf = (c: StoreCall) => String((c.input.Key as { sk?: string } | undefined)?.sk ?? (c.input.Item as { sk?: string } | undefined)?.sk ?? '');
-    expect(prepareCalls.map((c) => [c.name, keyOf(c).replace(/#.*/, '#')])).toEqual([
+    expect(prepareCalls.map((c) => [c.name, keyOf(c).sk.replace(/#.*/, '#')])).toEqual([
       ['PutItemCommand', 'TASK#'],
       ['GetItemCommand', 'RUN'],
     ]);
@@ -301,7 +299,7 @@ describe('Prepare and Record', () => {
     // Assess: a's start carried no definition and its Prepare read the slot; b's carried it and read no slot
     expect(inputOf('a').claim).not.toHaveProperty('task');
     expect(inputOf('b').claim?.task).toEqual(await slotTask(run.process_id, 'b'));
-    const slotReads = ({ calls }: { calls: StoreCall[] }) => calls.filter((c) => c.name === 'GetItemCommand' && String((c.input.Key as { sk?: string }).sk).startsWith('SLOT#'));
+    const slotReads = ({ calls }: { calls: StoreCall[] }) => calls.filter((c) => c.name === 'GetItemCommand' && keyOf(c).sk.startsWith('SLOT#'));
     expect(prepared.map(slotReads).map((reads) => reads.length)).toEqual([1, 0]);
     expect(prepared.map(({ result }) => result)).toMatchObject([{ skip: false }, { skip: false }]);
     // each request built from its own definition
@@ -485,7 +483,7 @@ describe('Prepare and Record', () => {
     expect(attemptE.claimed?.starts).toBeUndefined(); // too many to carry in the execution's state
     expect(attemptB.claimed).toBeDefined();
     expect(attemptB.claimed?.starts).toBeUndefined(); // d has another dependency
-    const sk = (c: StoreCall) => String((c.input.Key as { sk?: string } | undefined)?.sk ?? '');
+    const sk = (c: StoreCall) => keyOf(c).sk;
     const write = (key: string) => calls.find((c) => c.name === 'UpdateItemCommand' && sk(c) === key)!;
     const [task, slotA, slotB, slotC] = [calls.find((c) => sk(c).startsWith('TASK#'))!, write('SLOT#a'), write('SLOT#b'), write('SLOT#c')];
     expect(slotA.sent).toBeGreaterThan(task.answered);
@@ -545,7 +543,7 @@ describe('Prepare and Record', () => {
     let killing: Promise<unknown> | undefined;
     const kill = new AsyncLocalStorage<true>(); // the kill's own writes are not held
     const stop = t.services.store.db.doc.observe(async (call, next) => {
-      const sk = (call.input.Key as { sk?: string } | undefined)?.sk ?? '';
+      const { sk } = keyOf(call);
       if (call.name === 'UpdateItemCommand' && held.includes(sk) && !kill.getStore()) {
         killing ??= kill.run(true, () => engine.kill(run.process_id));
         await killing;

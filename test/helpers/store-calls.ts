@@ -44,3 +44,9 @@ export async function storeCallsDuring<T>(db: Db, work: () => Promise<T>): Promi
 /** A Query of a run's slots (`begins_with(sk, "SLOT#")`). */
 export const isSlotQuery = (call: StoreCall): boolean =>
   call.name === 'QueryCommand' && (call.input.ExpressionAttributeValues as Record<string, unknown> | undefined)?.[':prefix'] === 'SLOT#';
+
+/** The partition and sort keys a call names: its `Key`, or the `Item` it puts ('' when it names none). */
+export function keyOf(call: StoreCall): { pk: string; sk: string } {
+  const key = (call.input.Key ?? call.input.Item) as { pk?: unknown; sk?: unknown } | undefined;
+  return { pk: String(key?.pk ?? ''), sk: String(key?.sk ?? '') };
+}
