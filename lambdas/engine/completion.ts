@@ -36,8 +36,9 @@ export const STARTS_ON_SUCCESS_MAX = 16;
  * The dependents `slot`'s success starts, each in the write that tells it ({@link startsInOneWrite}: it is
  * their only dependency), when those are all its dependents, at most {@link STARTS_ON_SUCCESS_MAX}, and
  * its end is not counted in a done shard (slots.ts `countsDone`): then its completion is the write that
- * ends its slot and those starts, which do not depend on each other (`Record` sends them in one round trip,
- * with what `Prepare` read: contract.ts `ClaimedSlot.starts`). Undefined otherwise.
+ * ends its slot and those starts, which do not depend on each other (`Record` sends the starts in the round
+ * trip of the attempt's end, with what `Prepare` read: contract.ts `ClaimedSlot.starts`; {@link
+ * Completion.endWithStarts}). Undefined otherwise.
  */
 export function startsOnSuccess(slot: Pick<Slot, 'dependents' | 'only_dependency_of' | 'counts_done'>): string[] | undefined {
   const { dependents, only_dependency_of: only } = slot;
@@ -111,7 +112,7 @@ export class Completion {
    * its dependents, with the count of the claims those writes make. `starts`: the dependents its success
    * starts, as its `Prepare` read its slot ({@link startsOnSuccess}; contract.ts `ClaimedSlot.starts`).
    */
-  async completeTask(processId: string, first: string, firstStatus: Completed, counts: CounterDeltas = {}, starts?: readonly string[]): Promise<void> {
+  async completeTask(processId: string, first: string, firstStatus: Completed, counts: CounterDeltas = {}, starts?: readonly string[], startedAlready?: boolean): Promise<void> {
     const queue: Array<{ name: string; status: Completed }> = [{ name: first, status: firstStatus }];
     // The attempt's move goes out with the first completion's writes; the tasks it blocks move no counter.
     let unsent = counts;
@@ -125,13 +126,15 @@ export class Completion {
       const expiry = this.d.expiry();
       const transition = this.d.store.slots.transition(processId, name, [...from], status, {}, expiry);
       // The dependents its success starts, as `Prepare` read its slot (startsOnSuccess): started beside the
-      // write that ends it, one round trip for both (a chain's step: one store call fewer in a row).
+      // write that ends it, one round trip for both, unless the round of the attempt's end started them
+      // (`startedAlready`, endWithStarts).
       const known = name === first && status === 'succeeded' && starts !== undefined ? starts : undefined;
       let slot: Slot | undefined;
       if (known) {
         // Only the starts: a dependent that is not started so (a replay) is told after the slot's end, which
         // decides whether the task completed at all (a kill may have failed it in the meantime).
-        const told = this.tellDependents(processId, knownSlot(name, known), status, pending, queue, true);
+        // `startedAlready`: made, with the counters' move, in the round of the attempt's end (endWithStarts).
+        const told = startedAlready === undefined ? this.tellDependents(processId, knownSlot(name, known), status, pending, queue, true) : Promise.resolve(startedAlready);
         let allStarted: boolean;
         [slot, allStarted] = await Promise.all([transition, told]);
         pending = {};
@@ -195,6 +198,7 @@ export class Completion {
     pending: CounterDeltas,
     queue: Array<{ name: string; status: Completed }>,
     startsOnly = false,
+    held?: Slot[],
   ): Promise<boolean> {
     const quick = slot.dependents.filter((dep, i) => startsInOneWrite(slot, status, dep, i)).length;
     let [startedQuick, startedAfter, untold] = [0, 0, 0];
@@ -203,7 +207,7 @@ export class Completion {
       await Promise.all([
         early,
         mapLimited([...slot.dependents.entries()], AWS_FAN_OUT_CONCURRENCY, ([i, dep]) =>
-          this.tellDependent(processId, slot, status, dep, i, startsOnly, {
+          this.tellDependent(processId, slot, status, dep, i, startsOnly, held, {
             blocked: (d) => queue.push({ name: d, status: 'blocked' }),
             startedQuick: () => startedQuick++,
             startedAfter: () => startedAfter++,
@@ -234,12 +238,14 @@ export class Completion {
     dep: Dependent,
     index: number,
     startsOnly: boolean,
+    held: Slot[] | undefined,
     on: { blocked: (name: string) => void; startedQuick: () => void; startedAfter: () => void; untold: () => void },
   ): Promise<void> {
     if (startsInOneWrite(slot, status, dep, index)) {
       const started = await this.d.store.slots.startAfterOnlyDependency(processId, dep.name, slot.name, executionName(processId, dep.name, 0), stableUuid(processId, dep.name, 0, 0));
       if (started) {
         on.startedQuick();
+        if (held) return void held.push(started);
         return this.startExecution(started);
       }
     }
@@ -249,6 +255,57 @@ export class Completion {
     const step = nextStep(d);
     if (step === 'block') on.blocked(d.name);
     else if (step === 'start') await this.startSlot(d, on.startedAfter);
+  }
+
+  /**
+   * `Record`'s end of an attempt that exited 0, whose success starts `starts` (its `Prepare` named them:
+   * {@link startsOnSuccess}), in one round with those starts: `end` (the conditional write that ends the attempt
+   * and decides, as on every path), each start (slots.ts `startAfterOnlyDependency`) and the counters' write,
+   * which carries `moves` (the end's: its condition is `running`, so it is known before it answers). The started
+   * dependents' executions wait for the end's answer. Ended: they start, and the task completes as
+   * {@link completeTask} does with the starts made (the slot's end then goes out beside the dependents' `Prepare`).
+   * Not ended (the task reported `/fail`, a kill or the reaper ended the attempt first, a replay): what the round
+   * did is taken back ({@link takeBackStarts}) and `false` answers that the caller takes the slow path.
+   * docs/ENGINE.md "The attempt's end and the starts in one round".
+   */
+  async endWithStarts(processId: string, name: string, starts: readonly string[], moves: CounterDeltas, end: () => Promise<boolean>): Promise<boolean> {
+    const held: Slot[] = [];
+    const [ended, told] = await Promise.allSettled([end(), this.tellDependents(processId, knownSlot(name, starts), 'succeeded', moves, [], true, held)]);
+    if (ended.status === 'fulfilled' && ended.value) {
+      // A start whose write failed (a store error) fails the step after the others' executions have started:
+      // its replay finds the attempt ended and tells the dependents as a slow path does.
+      const completed = told.status === 'fulfilled' ? this.completeTask(processId, name, 'succeeded', {}, starts, told.value) : Promise.reject(told.reason);
+      await Promise.all([mapLimited(held, AWS_FAN_OUT_CONCURRENCY, (s) => this.startExecution(s)), completed]);
+      return true;
+    }
+    // Not ended, or not known to be (its write failed): nothing of the round stays but the attempt's own end, if
+    // it landed unanswered (its replay then finds it ended, the counters' move not counted, as on any path).
+    // The move is taken back only once known sent (the round's counter write is part of the starts').
+    await this.takeBackStarts(processId, name, held, told.status === 'fulfilled' ? moves : {});
+    if (ended.status === 'rejected') throw ended.reason;
+    if (told.status === 'rejected') throw told.reason;
+    return false;
+  }
+
+  /**
+   * Takes back the starts {@link endWithStarts} made in the round of an end that did not end the attempt (their
+   * executions never started) and its counters' move. Each claim is given back as every give-back of a first
+   * attempt's claim is: its attempt's key fenced first (runs.ts `fenceTask`; whoever fences owns the claim, and
+   * the fence takes its count back), then the slot waits again, its dependency not counted, in a new round, so
+   * that its next claim has a new attempt id (slots.ts `unstart`). A claim fenced first by someone else (the kill,
+   * the reaper) is theirs to give back.
+   */
+  private async takeBackStarts(processId: string, name: string, held: readonly Slot[], moves: CounterDeltas): Promise<void> {
+    const back: CounterDeltas = Object.fromEntries(Object.entries(moves).map(([k, v]) => [k, -(v ?? 0)]));
+    await Promise.all([
+      this.d.store.stats.add(back),
+      mapLimited(held, AWS_FAN_OUT_CONCURRENCY, async (slot) => {
+        const taskId = slot.current_task_id!;
+        if (await this.d.store.runs.fenceTask(processId, taskId, this.d.expiry(), Boolean(slot.claim_counted))) {
+          await this.d.store.slots.unstart(processId, slot.name, name, taskId);
+        }
+      }),
+    ]);
   }
 
   /**

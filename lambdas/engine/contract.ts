@@ -157,8 +157,8 @@ export interface ClaimedSlot {
   /**
    * The dependents the task's success starts, each in the write that counts it done (it is their only
    * dependency), when they are all its dependents (at most 16) and its end is not counted in a done shard
-   * (completion.ts `startsOnSuccess`): `Record` ends the slot and starts them in one round trip instead of
-   * two. Absent otherwise, and from attempts prepared before 2026-12-05.
+   * (completion.ts `startsOnSuccess`): `Record` of an attempt that exited 0 ends it and starts them in one
+   * round trip (completion.ts `endWithStarts`). Absent otherwise, and from attempts prepared before 2026-12-05.
    */
   starts?: string[];
 }

@@ -20,7 +20,7 @@ import type { StoredDefinition } from '../store/definitions';
 import type { RunRecord } from '../store/runs';
 import { activeEntry } from '../store/schedules';
 import { claimsFirstAttempt, type Slot, type SlotState } from '../store/slots';
-import type { CounterDeltas } from '../store/stats';
+import { type CounterDeltas, moveOf } from '../store/stats';
 import {
   type ClaimHint,
   DEFAULT_TIMEOUT_SECONDS,
@@ -304,7 +304,12 @@ export class Engine {
     const counting = (m: CounterDeltas) => void (moves = m);
     if (claimed && !timedOut) {
       const outcome = attemptOutcome(executed, undefined, claimed.require_explicit_success);
-      if (await this.endAttempt(processId, taskId, outcome.status, outcome.reason, { unreported: true, counting })) {
+      const end = async (count: (m: CounterDeltas) => void) => (await this.endAttempt(processId, taskId, outcome.status, outcome.reason, { unreported: true, counting: count })) !== undefined;
+      if (outcome.status === 'succeeded' && claimed.starts) {
+        // The end and the starts its success makes in one round (completion.ts `endWithStarts`); its move is
+        // the end's from `running`, the condition of the end's write, so it goes out with the starts' count.
+        if (await this.completion.endWithStarts(processId, name, claimed.starts, moveOf('tasks_running', 'tasks_succeeded'), () => end(() => undefined))) return next(false);
+      } else if (await end(counting)) {
         return this.afterAttempt(processId, name, outcome.status, claimed, next, moves);
       }
     }

@@ -360,6 +360,25 @@ export class SlotStore {
     });
   }
 
+  /**
+   * Takes back a start made by {@link startAfterOnlyDependency} for attempt `taskId` whose execution never
+   * started (completion.ts `takeBackStarts`; its caller fenced the attempt's key first): the slot waits again,
+   * `dependency` not counted, in round 1, so that its next claim names another attempt than the fenced one.
+   * Answers false when the slot no longer holds that claim (someone else gave it back first).
+   */
+  async unstart(processId: string, name: string, dependency: string, taskId: string): Promise<boolean> {
+    return conditionally(this.db.doc.send(
+      new UpdateCommand({
+        TableName: this.db.tableName,
+        Key: keys.slot(processId, name),
+        UpdateExpression: 'SET #status = :waiting, attempts = :zero, #round = :one REMOVE current_task_id, claim_counted, execution_name DELETE deps_done :dep',
+        ConditionExpression: '#status = :running AND current_task_id = :tid AND attempts = :one AND #round = :zero AND contains(deps_done, :name)',
+        ExpressionAttributeNames: { '#status': 'status', '#round': 'round' },
+        ExpressionAttributeValues: { ':waiting': 'waiting', ':running': 'running', ':tid': taskId, ':zero': 0, ':one': 1, ':dep': new Set([dependency]), ':name': dependency },
+      }),
+    ));
+  }
+
   private async startWith(
     processId: string,
     name: string,

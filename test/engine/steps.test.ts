@@ -1,8 +1,8 @@
 /**
  * The engine's two Lambda steps, `Prepare` and `Record`, called as the state machine calls them, against
  * the real store (dynalite): the claim hint that lets `Prepare` claim without reading the slot first, what
- * `Prepare` passes `Record` so that it ends an attempt in one conditional write (and its slot with the starts
- * of the dependents its success starts, in one round trip), and the paths that must
+ * `Prepare` passes `Record` so that it ends an attempt in one conditional write (in one round trip with the starts
+ * of the dependents its success starts, taken back when that write did not end it), and the paths that must
  * still read (a replay, a stale hint, an attempt that reported, a run that ended before its task started).
  * The orchestrator and the launcher are recorders of the engine's own ports: nothing runs.
  */
@@ -19,6 +19,10 @@ import { keyOf, type StoreCall, storeCallsDuring } from '../helpers/store-calls'
 
 let t: TestSundial;
 let started: Array<{ name: string; input: PrepareState }>;
+/** What happened, in order, where a test records it: executions started (`started <task>`), and what it adds. */
+let events: string[];
+/** The next start of this task's execution fails (a Record that dies between its round and the executions' start). */
+let failNextStartOf: string | undefined;
 /** What the launcher was asked to plan, in order. */
 let planned: AttemptToLaunch[];
 let engine: Engine;
@@ -27,7 +31,14 @@ let preparation: Preparation;
 beforeAll(async () => {
   t = await startTestSundial();
   const orchestrator: Orchestrator = {
-    startTask: async (name, input) => void started.push({ name, input }),
+    startTask: async (name, input) => {
+      if (input.task_definition_name === failNextStartOf) {
+        failNextStartOf = undefined;
+        throw new Error(`the execution of ${input.task_definition_name} did not start`);
+      }
+      started.push({ name, input });
+      events.push(`started ${input.task_definition_name}`);
+    },
     stopTask: async () => undefined,
   };
   const launcher: Launcher = {
@@ -45,6 +56,8 @@ beforeAll(async () => {
 afterAll(() => t.close());
 beforeEach(() => {
   started = [];
+  events = [];
+  failNextStartOf = undefined;
   planned = [];
 });
 
@@ -89,6 +102,47 @@ async function gaugeMoved(before: Awaited<ReturnType<typeof gauge>>): Promise<Aw
 async function slotTask(processId: string, name: string) {
   const slot = await t.services.store.slots.get(processId, name);
   return slot && taskOf(slot);
+}
+
+/** Defines and triggers `name`, a → b (b's only dependency is a; `a`: a's overrides), and prepares a's attempt. */
+async function chainAB(name: string, a = {}) {
+  await t.define(name, [shellTask('a', a), shellTask('b', { dependencies: [dependsOn('a')] })]);
+  const before = await gauge();
+  const run = await engine.trigger(name);
+  const inputA = started[0]!.input;
+  return { before, run, inputA, attemptA: await preparation.prepare(inputA) };
+}
+
+/** Prepares and records, exit 0, b's execution (started once), as the state machine would; answers its input and attempt. */
+async function runB() {
+  const inputs = started.filter((x) => x.input.task_definition_name === 'b');
+  expect(inputs).toHaveLength(1);
+  const input = inputs[0]!.input;
+  const attempt = await preparation.prepare(input);
+  await engine.record(afterExecutor(input, attempt, 0));
+  return { input, attempt };
+}
+
+/**
+ * Records `attempt` of `input`'s task (its process exited 0), a kill of its run made inside the first store call of
+ * the Record's that `hold` picks (the kill's own calls are not held); answers whether the kill ran.
+ */
+async function recordKilledAt(processId: string, input: PrepareState, attempt: Awaited<ReturnType<Preparation['prepare']>>, hold: (call: StoreCall) => boolean): Promise<boolean> {
+  let killing: Promise<unknown> | undefined;
+  const kill = new AsyncLocalStorage<true>();
+  const stop = t.services.store.db.doc.observe(async (call, next) => {
+    if (hold(call) && !kill.getStore()) {
+      killing ??= kill.run(true, () => engine.kill(processId));
+      await killing;
+    }
+    return next();
+  });
+  try {
+    await engine.record(afterExecutor(input, attempt, 0));
+  } finally {
+    stop();
+  }
+  return killing !== undefined;
 }
 
 /** The state after the executor step of a prepared attempt, as Record receives it. */
@@ -360,6 +414,134 @@ describe('Prepare and Record', () => {
     expect(after.task[0].status).toBe('failed');
   });
 
+  it.each([1, 2])(
+    'an attempt that called /fail before exiting 0, whose success would start a dependent (max_attempts %i): the start its end\'s round made is taken back, and the dependent never runs before its dependency succeeds',
+    async (maxAttempts) => {
+      // Prepare: a → b; a reports /fail, then its process exits 0
+      const { before, run, inputA, attemptA } = await chainAB(`steps-fail-starts-${maxAttempts}`, { max_attempts: maxAttempts });
+      expect(await t.services.store.runs.reportTask(run.process_id, attemptA.task_id!, 'failed', new Date().toISOString())).toBe('ok');
+      const firstIdOfB = stableUuid(run.process_id, 'b', 0, 0);
+
+      // Act
+      const { calls, result: recorded } = await storeCallsDuring(t.services.store.db, () => engine.record(afterExecutor(inputA, attemptA, 0)));
+      const b = await t.services.store.slots.get(run.process_id, 'b');
+      const moved = await gaugeMoved(before);
+      let attemptIdOfB: string | undefined;
+      if (maxAttempts === 2) {
+        // the retry's attempt succeeds; b runs after it
+        const attemptA2 = await preparation.prepare(recorded);
+        await engine.record(afterExecutor(recorded, attemptA2, 0));
+        attemptIdOfB = (await runB()).attempt.task_id;
+      }
+
+      // Assess: b's start went out in the round of a's end, which did not end a's attempt (it had reported)
+      const task = calls.find((c) => c.name === 'UpdateItemCommand' && keyOf(c).sk.startsWith('TASK#'))!;
+      const startOfB = calls.find((c) => c.name === 'UpdateItemCommand' && keyOf(c).sk === 'SLOT#b')!;
+      expect(startOfB.sent).toBeLessThan(task.answered);
+      // taken back: b waits, a's end not counted, in a new round; its first claim's key is fenced (never written)
+      expect(b).toMatchObject({ status: maxAttempts === 2 ? 'waiting' : 'blocked', attempts: 0, round: 1 });
+      expect(b?.current_task_id).toBeUndefined();
+      expect(await t.services.store.runs.getTaskRecord(run.process_id, firstIdOfB)).toBeUndefined();
+      expect(await t.services.store.runs.fenceTask(run.process_id, firstIdOfB, undefined)).toBe(false);
+      // a's attempt failed; nothing else is counted
+      expect(moved).toEqual({ running: 0, succeeded: 0, failed: 1 });
+      expect(recorded.recorded.retry).toBe(maxAttempts === 2);
+      const after = (await t.api('GET', `/api/processes/${run.process_id}`)).json;
+      if (maxAttempts === 1) {
+        expect(started.filter((x) => x.input.task_definition_name === 'b')).toEqual([]);
+        expect(after.status).toBe('failed');
+        expect([...(b?.deps_done ?? [])]).toEqual(['a']);
+      } else {
+        // b started once (runB), after a's second attempt, under another attempt id than the fenced one
+        expect(attemptIdOfB).toBe(stableUuid(run.process_id, 'b', 1, 0));
+        expect(after.status).toBe('succeeded');
+        expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 2, failed: 1 });
+      }
+    },
+  );
+
+  it('a Record that failed between its round and its dependent\'s execution: the replay starts nothing twice, and the reaper finds the start lost', async () => {
+    // Prepare: a → b; the first start of b's execution fails, and with it the first Record
+    const { before, run, inputA, attemptA } = await chainAB('steps-replay-starts');
+    failNextStartOf = 'b';
+
+    // Act
+    await expect(engine.record(afterExecutor(inputA, attemptA, 0))).rejects.toThrow(/did not start/);
+    await engine.record(afterExecutor(inputA, attemptA, 0));
+    const afterReplay = { claimed: await t.services.store.slots.get(run.process_id, 'b'), starts: started.filter((x) => x.input.task_definition_name === 'b').length, moved: await gaugeMoved(before) };
+    await engine.reap({ process_id: run.process_id, task_definition_name: 'b' }, 'the executor lost the attempt');
+    const { input: inputB, attempt: attemptB } = await runB();
+
+    // Assess: the first Record's round claimed b's first attempt, and its end counted; the replay changed nothing
+    expect(afterReplay).toEqual({
+      claimed: expect.objectContaining({ status: 'running', attempts: 1, round: 0, current_task_id: stableUuid(run.process_id, 'b', 0, 0) }),
+      starts: 0,
+      moved: { running: 1, succeeded: 1, failed: 0 },
+    });
+    // the reaper gave the claim back and started b's next round (once: runB), which ran attempt 0
+    expect(inputB.claim).toMatchObject({ round: 1, attempts: 0 });
+    expect(attemptB).toMatchObject({ skip: false, claimed: { attempts: 1 } });
+    expect((await t.api('GET', `/api/processes/${run.process_id}`)).json.status).toBe('succeeded');
+    expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 2, failed: 0 });
+  });
+
+  it("a Record whose attempt's end fails (a store error) takes back the start its round made: its replay starts the dependent once", async () => {
+    // Prepare: a → b; the store fails a's end once, before it is written
+    const { before, run, inputA, attemptA } = await chainAB('steps-end-error');
+    let failed = false;
+    const stop = t.services.store.db.doc.observe(async (call, next) => {
+      if (!failed && call.name === 'UpdateItemCommand' && keyOf(call).sk.startsWith('TASK#')) {
+        failed = true;
+        throw Object.assign(new Error('the store failed'), { name: 'InternalServerError' });
+      }
+      return next();
+    });
+
+    // Act
+    let first: unknown;
+    try {
+      first = await engine.record(afterExecutor(inputA, attemptA, 0)).catch((err: unknown) => err);
+    } finally {
+      stop();
+    }
+    const b = await t.services.store.slots.get(run.process_id, 'b');
+    const moved = await gaugeMoved(before);
+    await engine.record(afterExecutor(inputA, attemptA, 0));
+    const { attempt: attemptB } = await runB();
+
+    // Assess: the first Record failed with the store's error, b's start taken back, nothing counted
+    expect(first).toMatchObject({ message: 'the store failed' });
+    expect(b).toMatchObject({ status: 'waiting', attempts: 0, round: 1 });
+    expect(moved).toEqual({ running: 1, succeeded: 0, failed: 0 }); // a's claim, counted by the trigger
+    // the replay ended a's attempt and started b once (runB), in its new round
+    expect(attemptB).toMatchObject({ skip: false, task_id: stableUuid(run.process_id, 'b', 1, 0) });
+    expect((await t.api('GET', `/api/processes/${run.process_id}`)).json.status).toBe('succeeded');
+    expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 2, failed: 0 });
+  });
+
+  it.each([
+    { before: "the take-back's fence of b's claim", hold: (call: StoreCall) => call.name === 'PutItemCommand' && keyOf(call).sk.startsWith('TASK#') },
+    { before: "the take-back's write of b's slot", hold: (call: StoreCall) => call.name === 'UpdateItemCommand' && keyOf(call).sk === 'SLOT#b' && String(call.input.UpdateExpression).startsWith('SET #status = :waiting') },
+  ])('a kill that lands just before $before: the run ends failed, b never runs, nothing is left running or counted', async ({ hold }) => {
+    // Prepare: a → b; a reports /fail, then exits 0: its Record takes back b's start
+    const { before, run, inputA, attemptA } = await chainAB('steps-kill-take-back');
+    expect(await t.services.store.runs.reportTask(run.process_id, attemptA.task_id!, 'failed', new Date().toISOString())).toBe('ok');
+
+    // Act
+    const killed = await recordKilledAt(run.process_id, inputA, attemptA, hold);
+
+    // Assess
+    expect(killed).toBe(true);
+    expect(started.filter((x) => x.input.task_definition_name === 'b')).toEqual([]);
+    expect((await t.services.store.runs.getRunRecord(run.process_id))?.status).toBe('failed');
+    const slots = await t.services.store.slots.list(run.process_id);
+    expect(slots.find((x) => x.name === 'a')?.status).toBe('failed');
+    expect(slots.find((x) => x.name === 'b')?.status).not.toBe('running');
+    const tasks = (await t.api('GET', `/api/processes/${run.process_id}`)).json.task as Array<{ task_definition_name: string; status: string }>;
+    expect(tasks.map((x) => [x.task_definition_name, x.status])).toEqual([['a', 'failed']]);
+    expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 0, failed: 1 });
+  });
+
   it('require_explicit_success: an attempt that exits 0 after /succeed succeeds, one without it fails', async () => {
     // Prepare
     await define('steps-explicit', { require_explicit_success: true });
@@ -456,7 +638,7 @@ describe('Prepare and Record', () => {
     expect(await gaugeMoved(before)).toEqual({ running: 0, succeeded: 1, failed: 0 });
   });
 
-  it("Prepare names the dependents its task's success starts in one write each; Record ends the slot and starts them in one round trip", async () => {
+  it("Prepare names the dependents its task's success starts in one write each; Record ends the attempt and starts them in one round trip, their executions once the end has answered, the slot's end after", async () => {
     // Prepare: a starts b and c (each depends on a only); b's dependent d also waits for c; e has 17 such dependents
     const fanOut = Array.from({ length: STARTS_ON_SUCCESS_MAX + 1 }, (_, i) => shellTask(`f${i}`, { dependencies: [dependsOn('e')] }));
     await t.define('steps-starts', [
@@ -474,10 +656,18 @@ describe('Prepare and Record', () => {
     const attemptE = await preparation.prepare(inputOf('e'));
 
     // Act
-    const { calls } = await storeCallsDuring(t.services.store.db, () => engine.record(afterExecutor(inputOf('a'), attemptA, 0)));
+    const stopEnds = t.services.store.db.doc.observe(async (call, next) => {
+      try {
+        return await next();
+      } finally {
+        if (call.name === 'UpdateItemCommand' && keyOf(call).sk.startsWith('TASK#')) events.push('attempt ended');
+      }
+    });
+    const { calls } = await storeCallsDuring(t.services.store.db, () => engine.record(afterExecutor(inputOf('a'), attemptA, 0))).finally(stopEnds);
     const attemptB = await preparation.prepare(inputOf('b'));
 
-    // Assess: a's slot ended and b and c started in one round trip, after the attempt's end, with the counters
+    // Assess: a's attempt ended and b and c started in one round trip, with the counters; their executions
+    // started once the end had answered; a's slot ended after it
     expect(attemptA.claimed?.starts).toEqual(['b', 'c']);
     expect(attemptE.claimed).toBeDefined();
     expect(attemptE.claimed?.starts).toBeUndefined(); // too many to carry in the execution's state
@@ -486,8 +676,11 @@ describe('Prepare and Record', () => {
     const sk = (c: StoreCall) => keyOf(c).sk;
     const write = (key: string) => calls.find((c) => c.name === 'UpdateItemCommand' && sk(c) === key)!;
     const [task, slotA, slotB, slotC] = [calls.find((c) => sk(c).startsWith('TASK#'))!, write('SLOT#a'), write('SLOT#b'), write('SLOT#c')];
+    const counters = calls.find((c) => sk(c).startsWith('STATS'))!;
+    for (const round of [slotB, slotC, counters]) expect(round.sent).toBeLessThan(task.answered);
     expect(slotA.sent).toBeGreaterThan(task.answered);
-    for (const dependent of [slotB, slotC]) expect(dependent.sent).toBeLessThan(slotA.answered);
+    const [first, ...executions] = events.filter((e) => e !== 'started a' && e !== 'started e');
+    expect([first, executions.sort()]).toEqual(['attempt ended', ['started b', 'started c']]);
     expect(calls.filter((c) => sk(c).startsWith('SLOT#'))).toHaveLength(3);
     expect(started.filter((s) => ['b', 'c'].includes(s.input.task_definition_name)).map((s) => s.input.claim)).toEqual([
       { round: 0, attempts: 0, claimed: true, counted: true, process_definition_name: 'steps-starts', task: await slotTask(run.process_id, 'b') },
@@ -525,43 +718,27 @@ describe('Prepare and Record', () => {
   });
 
   it.each([
-    // The kill lands before the whole round: it fails a's slot, still running (a succeeded attempt in a failed task,
-    // as when a kill lands between the two), and blocks b; neither write of the round applies, and b is not told
-    { before: "the round (a's slot's end and b's start)", held: ['SLOT#a', 'SLOT#b'], a: 'failed', b: 'blocked', doneOfB: [], runsB: false },
-    // a's end (sent first) lands before it: the kill blocks b, which a's end then tells, as it tells a blocked task
-    { before: "b's start", held: ['SLOT#b'], a: 'succeeded', b: 'blocked', doneOfB: ['a'], runsB: false },
-    // b's start lands before it, a's end after it: the kill fails a, and b, started, with its claim given back;
+    // The kill lands before the whole round: it ends a's attempt and fails its slot, and blocks b; neither write of
+    // the round applies, and a's completion (failed, as the kill left its attempt) tells b, blocked already
+    { before: "the round (a's attempt's end and b's start)", held: ['TASK#', 'SLOT#b'], a: 'failed', attemptA: 'failed', b: 'blocked', doneOfB: ['a'], runsB: false },
+    // a's attempt's end lands before it: the kill fails a's slot (a succeeded attempt in a failed task) and blocks b,
+    // whose start then does not apply; a's slot's end does not either, and b is not told
+    { before: "b's start", held: ['SLOT#b'], a: 'failed', attemptA: 'succeeded', b: 'blocked', doneOfB: [], runsB: false },
+    // the round lands before it, a's slot's end after it: the kill fails a, and b, started, with its claim given back;
     // b's execution (started) finds its attempt's key fenced in its Prepare, and runs nothing
-    { before: "a's slot's end", held: ['SLOT#a'], a: 'failed', b: 'failed', doneOfB: ['a'], runsB: true },
-  ])('a kill that lands just before $before: the run ends failed, a $a, b $b and never run, nothing counted running', async ({ held, a: statusA, b: statusB, doneOfB, runsB }) => {
+    { before: "a's slot's end", held: ['SLOT#a'], a: 'failed', attemptA: 'succeeded', b: 'failed', doneOfB: ['a'], runsB: true },
+  ])('a kill that lands just before $before: the run ends failed, a $a, b $b and never run, nothing counted running', async ({ held: heldKeys, a: statusA, attemptA: attemptStatusA, b: statusB, doneOfB, runsB }) => {
     // Prepare: a chain a → b, a's attempt prepared; the writes named wait for the kill
-    await t.define('steps-kill-starts', [shellTask('a'), shellTask('b', { dependencies: [dependsOn('a')] })]);
-    const gauge0 = await gauge();
-    const run = await engine.trigger('steps-kill-starts');
-    const inputA = started.find((s) => s.input.task_definition_name === 'a')!.input;
-    const attemptA = await preparation.prepare(inputA);
-    let killing: Promise<unknown> | undefined;
-    const kill = new AsyncLocalStorage<true>(); // the kill's own writes are not held
-    const stop = t.services.store.db.doc.observe(async (call, next) => {
-      const { sk } = keyOf(call);
-      if (call.name === 'UpdateItemCommand' && held.includes(sk) && !kill.getStore()) {
-        killing ??= kill.run(true, () => engine.kill(run.process_id));
-        await killing;
-      }
-      return next();
-    });
+    const { before: gauge0, run, inputA, attemptA } = await chainAB('steps-kill-starts');
 
-    // Act
-    try {
-      await engine.record(afterExecutor(inputA, attemptA, 0));
-    } finally {
-      stop();
-    }
+    // Act: a key named with a trailing `#` is a prefix (an attempt's: `TASK#<id>`)
+    const held = (call: StoreCall) => call.name === 'UpdateItemCommand' && heldKeys.some((h) => (h.endsWith('#') ? keyOf(call).sk.startsWith(h) : keyOf(call).sk === h));
+    const killed = await recordKilledAt(run.process_id, inputA, attemptA, held);
     const startsOfB = started.filter((s) => s.input.task_definition_name === 'b');
     const preparedB = await Promise.all(startsOfB.map((s) => preparation.prepare(s.input)));
 
     // Assess
-    expect(killing).toBeDefined();
+    expect(killed).toBe(true);
     expect(startsOfB).toHaveLength(runsB ? 1 : 0);
     expect(preparedB.every((p) => p.skip)).toBe(true);
     expect((await t.services.store.runs.getRunRecord(run.process_id))?.status).toBe('failed');
@@ -571,7 +748,7 @@ describe('Prepare and Record', () => {
     expect(b?.status).toBe(statusB);
     expect([...(b?.deps_done ?? [])]).toEqual(doneOfB);
     const tasks = (await t.api('GET', `/api/processes/${run.process_id}`)).json.task as Array<{ task_definition_name: string; status: string }>;
-    expect(tasks.map((task) => [task.task_definition_name, task.status])).toEqual([['a', 'succeeded']]);
+    expect(tasks.map((task) => [task.task_definition_name, task.status])).toEqual([['a', attemptStatusA]]);
     expect((await gaugeMoved(gauge0)).running).toBe(0);
   });
 });
