@@ -198,7 +198,7 @@ export class Completion {
     pending: CounterDeltas,
     queue: Array<{ name: string; status: Completed }>,
     startsOnly = false,
-    held?: Slot[],
+    held?: (started: Slot) => void,
   ): Promise<boolean> {
     const quick = slot.dependents.filter((dep, i) => startsInOneWrite(slot, status, dep, i)).length;
     let [startedQuick, startedAfter, untold] = [0, 0, 0];
@@ -238,14 +238,14 @@ export class Completion {
     dep: Dependent,
     index: number,
     startsOnly: boolean,
-    held: Slot[] | undefined,
+    held: ((started: Slot) => void) | undefined,
     on: { blocked: (name: string) => void; startedQuick: () => void; startedAfter: () => void; untold: () => void },
   ): Promise<void> {
     if (startsInOneWrite(slot, status, dep, index)) {
       const started = await this.d.store.slots.startAfterOnlyDependency(processId, dep.name, slot.name, executionName(processId, dep.name, 0), stableUuid(processId, dep.name, 0, 0));
       if (started) {
         on.startedQuick();
-        if (held) return void held.push(started);
+        if (held) return held(started);
         return this.startExecution(started);
       }
     }
@@ -269,13 +269,21 @@ export class Completion {
    * docs/ENGINE.md "The attempt's end and the starts in one round".
    */
   async endWithStarts(processId: string, name: string, starts: readonly string[], moves: CounterDeltas, end: () => Promise<boolean>): Promise<boolean> {
+    const ending = end();
     const held: Slot[] = [];
-    const [ended, told] = await Promise.allSettled([end(), this.tellDependents(processId, knownSlot(name, starts), 'succeeded', moves, [], true, held)]);
+    // Each started dependent's execution starts once the end and its start have answered, not the round's
+    // other writes (the counters').
+    const executions: Array<Promise<void>> = [];
+    const hold = (started: Slot) => {
+      held.push(started);
+      executions.push(ending.then((ended) => (ended ? this.startExecution(started) : undefined), () => undefined));
+    };
+    const [ended, told] = await Promise.allSettled([ending, this.tellDependents(processId, knownSlot(name, starts), 'succeeded', moves, [], true, hold)]);
     if (ended.status === 'fulfilled' && ended.value) {
       // A start whose write failed (a store error) fails the step after the others' executions have started:
       // its replay finds the attempt ended and tells the dependents as a slow path does.
       const completed = told.status === 'fulfilled' ? this.completeTask(processId, name, 'succeeded', {}, starts, told.value) : Promise.reject(told.reason);
-      await Promise.all([mapLimited(held, AWS_FAN_OUT_CONCURRENCY, (s) => this.startExecution(s)), completed]);
+      await Promise.all([...executions, completed]);
       return true;
     }
     // Not ended, or not known to be (its write failed): nothing of the round stays but the attempt's own end, if

@@ -691,6 +691,35 @@ describe('Prepare and Record', () => {
     expect(await gaugeMoved(before)).toEqual({ running: 3, succeeded: 1, failed: 0 });
   });
 
+  it("a started dependent's execution starts once the attempt's end and its start have answered, before the round's counter write has", async () => {
+    // Prepare: a → b; the round's counter write waits for b's execution to start
+    const { before, run, inputA, attemptA } = await chainAB('steps-early-execution');
+    let executionStarted!: () => void;
+    const startedB = new Promise<void>((resolve) => (executionStarted = resolve));
+    const stopStarts = t.services.store.db.doc.observe(async (call, next) => {
+      if (keyOf(call).sk === 'STATS') await startedB;
+      return next();
+    });
+    const startTask = started.push.bind(started);
+    started.push = (...items) => {
+      if (items.some((x) => x.input.task_definition_name === 'b')) executionStarted();
+      return startTask(...items);
+    };
+
+    // Act
+    try {
+      await engine.record(afterExecutor(inputA, attemptA, 0));
+    } finally {
+      stopStarts();
+      started.push = startTask;
+    }
+
+    // Assess
+    expect(started.map((x) => x.input.task_definition_name)).toEqual(['a', 'b']);
+    expect(await t.services.store.slots.get(run.process_id, 'a')).toMatchObject({ status: 'succeeded' });
+    expect(await gaugeMoved(before)).toEqual({ running: 1, succeeded: 1, failed: 0 });
+  });
+
   it("a Record whose starts no longer match its slot carries on as without them: each dependent told once, the counters moved once", async () => {
     // Prepare: a's dependents are b (a only) and c (a and x); its attempt says a's success starts b alone
     await t.define('steps-stale-starts', [
