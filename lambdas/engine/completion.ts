@@ -266,7 +266,7 @@ export class Completion {
    * {@link completeTask} does with the starts made (the slot's end then goes out beside the dependents' `Prepare`).
    * Not ended (the task reported `/fail`, a kill or the reaper ended the attempt first, a replay): what the round
    * did is taken back ({@link takeBackStarts}) and `false` answers that the caller takes the slow path.
-   * docs/ENGINE.md "The attempt's end and the starts in one round".
+   * docs/ENGINE.md "The attempt's end and those starts in one round trip".
    */
   async endWithStarts(processId: string, name: string, starts: readonly string[], moves: CounterDeltas, end: () => Promise<boolean>): Promise<boolean> {
     const ending = end();
@@ -283,7 +283,9 @@ export class Completion {
       // A start whose write failed (a store error) fails the step after the others' executions have started:
       // its replay finds the attempt ended and tells the dependents as a slow path does.
       const completed = told.status === 'fulfilled' ? this.completeTask(processId, name, 'succeeded', {}, starts, told.value) : Promise.reject(told.reason);
-      await Promise.all([...executions, completed]);
+      // Everything sent is seen through before a failure fails the step.
+      const failed = (await Promise.allSettled([...executions, completed])).find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
       return true;
     }
     // Not ended, or not known to be (its write failed): nothing of the round stays but the attempt's own end, if

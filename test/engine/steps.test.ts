@@ -467,12 +467,15 @@ describe('Prepare and Record', () => {
 
     // Act
     await expect(engine.record(afterExecutor(inputA, attemptA, 0))).rejects.toThrow(/did not start/);
+    const endedA = await t.services.store.slots.get(run.process_id, 'a');
     await engine.record(afterExecutor(inputA, attemptA, 0));
     const afterReplay = { claimed: await t.services.store.slots.get(run.process_id, 'b'), starts: started.filter((x) => x.input.task_definition_name === 'b').length, moved: await gaugeMoved(before) };
     await engine.reap({ process_id: run.process_id, task_definition_name: 'b' }, 'the executor lost the attempt');
     const { input: inputB, attempt: attemptB } = await runB();
 
-    // Assess: the first Record's round claimed b's first attempt, and its end counted; the replay changed nothing
+    // Assess: the first Record's round claimed b's first attempt and its end counted, and the Record failed only
+    // once a's slot's end had landed; the replay changed nothing
+    expect(endedA).toMatchObject({ status: 'succeeded' });
     expect(afterReplay).toEqual({
       claimed: expect.objectContaining({ status: 'running', attempts: 1, round: 0, current_task_id: stableUuid(run.process_id, 'b', 0, 0) }),
       starts: 0,
