@@ -23,6 +23,8 @@ let started: Array<{ name: string; input: PrepareState }>;
 let events: string[];
 /** The next start of this task's execution fails (a Record that dies between its round and the executions' start). */
 let failNextStartOf: string | undefined;
+/** Told of each execution started (its task's name), where a test listens. */
+let onStarted: ((task: string) => void) | undefined;
 /** What the launcher was asked to plan, in order. */
 let planned: AttemptToLaunch[];
 let engine: Engine;
@@ -38,6 +40,7 @@ beforeAll(async () => {
       }
       started.push({ name, input });
       events.push(`started ${input.task_definition_name}`);
+      onStarted?.(input.task_definition_name);
     },
     stopTask: async () => undefined,
   };
@@ -58,6 +61,7 @@ beforeEach(() => {
   started = [];
   events = [];
   failNextStartOf = undefined;
+  onStarted = undefined;
   planned = [];
 });
 
@@ -697,24 +701,17 @@ describe('Prepare and Record', () => {
   it("a started dependent's execution starts once the attempt's end and its start have answered, before the round's counter write has", async () => {
     // Prepare: a → b; the round's counter write waits for b's execution to start
     const { before, run, inputA, attemptA } = await chainAB('steps-early-execution');
-    let executionStarted!: () => void;
-    const startedB = new Promise<void>((resolve) => (executionStarted = resolve));
+    const startedB = new Promise<void>((resolve) => (onStarted = (task) => void (task === 'b' && resolve())));
     const stopStarts = t.services.store.db.doc.observe(async (call, next) => {
       if (keyOf(call).sk === 'STATS') await startedB;
       return next();
     });
-    const startTask = started.push.bind(started);
-    started.push = (...items) => {
-      if (items.some((x) => x.input.task_definition_name === 'b')) executionStarted();
-      return startTask(...items);
-    };
 
     // Act
     try {
       await engine.record(afterExecutor(inputA, attemptA, 0));
     } finally {
       stopStarts();
-      started.push = startTask;
     }
 
     // Assess
