@@ -442,7 +442,8 @@ describe('Prepare and Record', () => {
       const task = calls.find((c) => c.name === 'UpdateItemCommand' && keyOf(c).sk.startsWith('TASK#'))!;
       const startOfB = calls.find((c) => c.name === 'UpdateItemCommand' && keyOf(c).sk === 'SLOT#b')!;
       expect(startOfB.sent).toBeLessThan(task.answered);
-      // taken back: b waits, a's end not counted, in a new round; its first claim's key is fenced (never written)
+      // taken back: b waits again (blocked by a's failure when a has no attempt left), a's end not counted, in a
+      // new round; its first claim's key is fenced (never written)
       expect(b).toMatchObject({ status: maxAttempts === 2 ? 'waiting' : 'blocked', attempts: 0, round: 1 });
       expect(b?.current_task_id).toBeUndefined();
       expect(await t.services.store.runs.getTaskRecord(run.process_id, firstIdOfB)).toBeUndefined();
