@@ -16,7 +16,6 @@ import { ConflictError, HttpError, NotFoundError } from '../domain/errors';
 import { type BackfillAnswer, type BackfillRequest, type BackfillStatus, LIMITS } from '../domain/models';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
-import { isConditionFailed } from '../store/client';
 import type { Backfill, BackfillOccurrence } from '../store/backfills';
 import { activeEntry, activeProcessId } from '../store/schedules';
 import type { Engine, TriggerOptions } from './engine';
@@ -95,13 +94,6 @@ export class Backfills {
         return;
       } catch (err) {
         if (!(await this.d.store.runs.getRunRecord(id))) await this.d.store.schedules.forget(name, entry);
-        else if (isConditionFailed(err)) {
-          // Another start of this occurrence created its run first: one that read the clock in the same
-          // millisecond holds the same reservation (the same entry passes `reserve` as a retry's would), and
-          // the run's id is the occurrence's. The occurrence has started.
-          await this.d.store.backfills.advance(name, backfill.next, id);
-          return;
-        }
         if (!(err instanceof HttpError)) throw err;
         this.d.logger.warn('backfill occurrence refused by the definition; skipped', {
           process_definition_name: name,

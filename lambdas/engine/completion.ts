@@ -12,7 +12,7 @@ import { executionName, stableUuid } from '../domain/ids';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
 import { claimsFirstAttempt, countsDone, doneShardCountOf, type Slot, startedSlot } from '../store/slots';
-import { type CounterDeltas, plus } from '../store/stats';
+import { type CounterDeltas, negated, plus } from '../store/stats';
 import { STARTED_TASK_MAX_BYTES, type StartedTask } from './contract';
 import type { Orchestrator } from './ports';
 
@@ -306,9 +306,8 @@ export class Completion {
    * the reaper) is theirs to give back.
    */
   private async takeBackStarts(processId: string, name: string, held: readonly Slot[], moves: CounterDeltas): Promise<void> {
-    const back: CounterDeltas = Object.fromEntries(Object.entries(moves).map(([k, v]) => [k, -(v ?? 0)]));
     await Promise.all([
-      this.d.store.stats.add(back),
+      this.d.store.stats.add(negated(moves)),
       mapLimited(held, AWS_FAN_OUT_CONCURRENCY, async (slot) => {
         const taskId = slot.current_task_id!;
         if (await this.d.store.runs.fenceTask(processId, taskId, this.d.expiry(), Boolean(slot.claim_counted))) {

@@ -16,6 +16,7 @@ import { parameterVariables, resolveParameters } from '../domain/parameters';
 import { LOCAL_CALLER, retriedTrigger, runTrigger, type TriggerRequest, triggerOf } from '../domain/provenance';
 import type { Logger } from '../logger';
 import type { Store } from '../store';
+import { isConditionFailed } from '../store/client';
 import type { StoredDefinition } from '../store/definitions';
 import type { RunRecord } from '../store/runs';
 import { activeEntry } from '../store/schedules';
@@ -139,7 +140,15 @@ export class Engine {
     // Slots first: a run item is visible only once everything it needs exists. The started tasks' claims
     // are counted running with the run (slots.ts `claim_counted`).
     const claims = slots.filter((s) => s.claim_counted).length;
-    await this.d.store.runs.createRun(run, { ...extra, ...(await this.d.store.slots.createSlots(slots)) }, { tasks_running: claims });
+    try {
+      await this.d.store.runs.createRun(run, { ...extra, ...(await this.d.store.slots.createSlots(slots)) }, { tasks_running: claims });
+    } catch (err) {
+      // A run of this id exists: another trigger of it holding the same reservation created it first (two starts of
+      // one backfill occurrence or upstream run that read the clock in the same millisecond build the same entry,
+      // which `reserve` lets through as a retry's). That run is this trigger's too; it started its executions.
+      if (options.reservation && isConditionFailed(err)) return this.answer(processId, options);
+      throw err;
+    }
     this.d.logger.info('run started', started);
     await mapLimited(slots.filter((s) => s.status === 'running'), AWS_FAN_OUT_CONCURRENCY, (s) => this.completion.startExecution(s));
     return this.answer(processId, options);

@@ -33,6 +33,11 @@ export function plus(a: CounterDeltas, b: CounterDeltas): CounterDeltas {
   return out as CounterDeltas;
 }
 
+/** `d` taken back: each delta with its sign turned. */
+export function negated(d: CounterDeltas): CounterDeltas {
+  return Object.fromEntries(Object.entries(d).map(([k, v]) => [k, -(v ?? 0)]));
+}
+
 /** Shards of the counters: 32, so that 200 tasks at once do not queue on a few items (BatchGet reads up to 100). */
 export const STATS_SHARDS = 32;
 

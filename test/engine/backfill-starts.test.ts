@@ -1,8 +1,8 @@
 /**
  * Two starts of one backfill occurrence at once (the request's own start and a run end's, both reading the
  * clock in the same millisecond): they hold the same reservation, and both trigger the occurrence's run; the
- * second finds it created and takes the occurrence as started (it answered a 500 before). The clock is fixed so
- * that the two read the same millisecond every time.
+ * second's trigger finds it created and answers it (engine.ts `trigger`; it failed, a 500, before). The clock is
+ * fixed so that the two read the same millisecond every time.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Backfills } from '../../lambdas/engine/backfills';
